@@ -1,0 +1,3 @@
+"""lmlab: an interactive teaching lab for language models."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,109 @@
+"""Checkpoints: model + config + tokenizer + optimizer + history in one file, written atomically.
+
+Loading uses ``torch.load(weights_only=True)``: a checkpoint that smuggles a pickled object is refused.
+Everything besides tensors is stored as plain Python data (dicts, lists, numbers, strings).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lmlab.tokenizers import Tokenizer, tokenizer_from_dict
+
+FORMAT_VERSION = 1
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    *,
+    model: torch.nn.Module,
+    config: Any,
+    kind: str,
+    tokenizer: Tokenizer | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
+    history: list[dict[str, Any]] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write to a temporary file in the same folder, fsync, then rename over ``path``.
+
+    A process killed mid-save leaves the previous checkpoint untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw_model = getattr(model, "module", model)  # unwrap DDP
+    raw_model = getattr(raw_model, "_orig_mod", raw_model)  # unwrap torch.compile
+    payload = {
+        "format": FORMAT_VERSION,
+        "kind": kind,
+        "config": asdict(config) if is_dataclass(config) else dict(config),
+        "model": raw_model.state_dict(),
+        "tokenizer": tokenizer.to_dict() if tokenizer is not None else None,
+        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "history": list(history or []),
+        "extra": dict(extra or {}),
+    }
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a checkpoint safely (tensors and plain data only)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "ckpt.pt"
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint at {path}; train one first (lmlab train ... --out DIR)")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise ValueError(f"refusing to load {path}: it contains pickled Python objects, which could run "
+                         f"arbitrary code. Only lmlab checkpoints of tensors and plain data load. ({err})"
+                         ) from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT_VERSION or "model" not in payload:
+        raise ValueError(f"{path} is not an lmlab checkpoint (format {FORMAT_VERSION})")
+    return payload
+
+
+def checkpoint_tokenizer(payload: dict[str, Any]) -> Tokenizer | None:
+    data = payload.get("tokenizer")
+    return tokenizer_from_dict(data) if data else None
+
+
+def check_config(saved: dict[str, Any], current: dict[str, Any], *, what: str = "model") -> None:
+    """Fail with every differing key named when a checkpoint's config does not match the current one."""
+    keys = sorted(set(saved) | set(current))
+    diffs = [f"{k}: checkpoint {saved.get(k)!r} vs requested {current.get(k)!r}"
+             for k in keys if saved.get(k) != current.get(k)]
+    if diffs:
+        raise ValueError(f"checkpoint {what} config does not match: " + "; ".join(diffs)
+                         + ". Use the checkpoint's own config or train a new model into another --out.")
+
+
+def load_model_state(model: torch.nn.Module, payload: dict[str, Any]) -> None:
+    """Load weights, turning a shape mismatch into one readable message."""
+    state = payload["model"]
+    own = model.state_dict()
+    problems = [f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}"
+                for k, v in state.items() if k in own and own[k].shape != v.shape]
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    if problems or missing or unexpected:
+        parts = problems + [f"missing {k}" for k in missing[:5]] + [f"unexpected {k}" for k in unexpected[:5]]
+        raise ValueError("checkpoint does not fit this model (another config?): " + "; ".join(parts))
+    model.load_state_dict(state)

@@ -1,0 +1,76 @@
+"""Pick the compute device and the numerics that suit it (fp32 on CPU, bf16/fp16 autocast on GPUs)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+def pick_device(name: str | None = None) -> torch.device:
+    """Return the requested device, or the best available one: cuda, then mps, then cpu."""
+    name = name or os.environ.get("LMLAB_DEVICE") or "auto"
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as err:
+        raise ValueError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from err
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} was asked for but CUDA is not available; use --device cpu")
+    if device.type == "mps" and not (torch.backends.mps.is_available()):
+        raise ValueError(f"device {name!r} was asked for but MPS is not available; use --device cpu")
+    return device
+
+
+@dataclass(frozen=True)
+class Precision:
+    """How a training step computes: the autocast dtype (None = plain fp32) and loss scaling."""
+
+    dtype: torch.dtype | None
+    use_grad_scaler: bool
+
+    @property
+    def name(self) -> str:
+        return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.dtype]
+
+
+def pick_precision(device: torch.device, request: str = "auto") -> Precision:
+    """bf16 on CUDA that supports it, fp16 + GradScaler on older CUDA, fp32 on CPU.
+
+    CPUs without AVX-512 BF16/AMX emulate bf16 matmuls, which is slower than fp32, so CPU stays fp32.
+    """
+    if request not in {"auto", "fp32", "bf16", "fp16"}:
+        raise ValueError(f"unknown precision {request!r}; use auto, fp32, bf16 or fp16")
+    if request == "auto":
+        if device.type == "cuda":
+            request = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        elif device.type == "mps":
+            request = "fp16"
+        else:
+            request = "fp32"
+    dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[request]
+    return Precision(dtype=dtype, use_grad_scaler=(request == "fp16" and device.type == "cuda"))
+
+
+def autocast(device: torch.device, precision: Precision) -> contextlib.AbstractContextManager:
+    """The autocast context for one forward pass (a no-op for fp32)."""
+    if precision.dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=precision.dtype)
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed python, numpy and torch so a CPU run repeats exactly; returns a seeded generator."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)

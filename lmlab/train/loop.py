@@ -1,0 +1,148 @@
+"""One training loop for every model: progress bar, live view, periodic eval, clean Ctrl-C, time budget.
+
+The model-specific work lives in ``step(it) -> {"loss": ..., "lr": ..., "tokens": ...}``; this loop only
+decides when to evaluate, sample, checkpoint, draw and stop.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from lmlab.train.history import History
+
+StepFn = Callable[[int], dict[str, Any]]
+
+
+@dataclass
+class FitResult:
+    """What happened: the next iteration to run, and why the loop stopped."""
+
+    next_iter: int
+    interrupted: bool
+    out_of_time: bool
+    wall_s: float
+    tokens: int
+
+    @property
+    def tokens_per_sec(self) -> float:
+        return self.tokens / self.wall_s if self.wall_s > 0 else 0.0
+
+
+class _StopOnInterrupt:
+    """First Ctrl-C (or Jupyter's 'interrupt kernel') asks the loop to stop after the current step;
+    a second one interrupts at once. Steps are never torn in half, so the model stays consistent."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+
+    def __enter__(self) -> _StopOnInterrupt:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.getsignal(signal.SIGINT)
+            signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def fit(
+    step: StepFn,
+    *,
+    max_iters: int,
+    history: History | None = None,
+    start_iter: int = 0,
+    evaluate: Callable[[], dict[str, float]] | None = None,
+    eval_interval: int = 0,
+    sample: Callable[[], str] | None = None,
+    sample_interval: int = 0,
+    checkpoint: Callable[[int], None] | None = None,
+    checkpoint_interval: int = 0,
+    time_budget_s: float | None = None,
+    live: Any = None,
+    log_interval: int = 1,
+    desc: str = "train",
+    progress: bool = True,
+) -> FitResult:
+    """Run ``step`` for iterations ``start_iter .. max_iters-1`` and log into ``history``.
+
+    ``evaluate`` runs every ``eval_interval`` iterations and at the end; ``checkpoint(next_iter)`` runs
+    every ``checkpoint_interval`` iterations, at the end and after an interrupt. ``live`` is any object
+    with ``update(history, samples)`` and ``close(history, samples)`` (see ``lmlab.viz.curves.LiveView``).
+    """
+    history = history if history is not None else History()
+    samples: list[tuple[int, str]] = []
+    it, tokens, interrupted, out_of_time = start_iter, 0, False, False
+    # evaluation time is not training time: keep it out of tokens/sec and the time budget
+    train_s, window_tokens, window_t0 = 0.0, 0, time.perf_counter()
+    bar = tqdm(total=max_iters, initial=start_iter, desc=desc, disable=not progress, dynamic_ncols=True)
+
+    def run_eval() -> None:
+        values = evaluate() if evaluate else {}
+        if sample and (sample_interval or it == max_iters):
+            samples.append((it, sample()))
+        if values:
+            history.log(iter=it, **values)
+            bar.set_postfix({k: f"{v:.3f}" for k, v in values.items()})
+
+    try:
+        with _StopOnInterrupt() as stop:
+            while it < max_iters:
+                t0 = time.perf_counter()
+                out = step(it)
+                dt = time.perf_counter() - t0
+                train_s += dt
+                n_tok = int(out.get("tokens", 0))
+                tokens += n_tok
+                window_tokens += n_tok
+                it += 1
+                bar.update(1)
+                if it % log_interval == 0 or it == max_iters:
+                    now = time.perf_counter()
+                    rate = window_tokens / max(now - window_t0, 1e-9)
+                    record = {k: v for k, v in out.items() if k not in {"loss", "tokens"}}
+                    history.log(iter=it, train_loss=out["loss"], tokens_per_sec=rate, **record)
+                    window_tokens, window_t0 = 0, now
+                if eval_interval and it % eval_interval == 0 and it < max_iters:
+                    run_eval()
+                    window_t0 = time.perf_counter()
+                elif sample and sample_interval and it % sample_interval == 0:
+                    samples.append((it, sample()))
+                if checkpoint and checkpoint_interval and it % checkpoint_interval == 0:
+                    checkpoint(it)
+                if live is not None:
+                    live.update(history, samples)
+                if time_budget_s is not None and train_s >= time_budget_s:
+                    out_of_time = True
+                    break
+                if stop.requested:
+                    interrupted = True
+                    break
+    except KeyboardInterrupt:
+        interrupted = True  # a second Ctrl-C: the step in flight is abandoned, earlier ones are kept
+    finally:
+        bar.close()
+    if interrupted:
+        print(f"training interrupted at iteration {it}: model, optimizer and history are kept; "
+              "run the same call again to resume", flush=True)
+    elif evaluate is not None or sample is not None:
+        run_eval()
+    if checkpoint is not None:
+        checkpoint(it)
+    if live is not None:
+        live.close(history, samples)
+    return FitResult(next_iter=it, interrupted=interrupted, out_of_time=out_of_time,
+                     wall_s=train_s, tokens=tokens)
