@@ -41,8 +41,6 @@ def ensure_venv() -> Path:
     env_dir = Path(os.environ.get("LMLAB_VENV", ROOT / ".venv"))
     py = venv_python(env_dir)
     if not py.exists():
-        if sys.version_info < (3, 10):
-            sys.exit(f"lmlab needs Python >= 3.10; this is {platform.python_version()}")
         print(f"creating virtual environment in {env_dir}", flush=True)
         venv.EnvBuilder(with_pip=True).create(env_dir)
     return py
@@ -88,6 +86,8 @@ def main(argv: list[str]) -> int:
         print(__doc__)
         return 2
     action, rest = argv[0], argv[1:]
+    if sys.version_info < (3, 10):  # noqa: UP036 - this script runs under any python3
+        sys.exit(f"lmlab needs Python >= 3.10; this is {platform.python_version()}")
     py = ensure_venv()
     install(py, "dev" if action == "test" else "")
     if action == "setup":
