@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from lmlab.data.download import default_file_mode, fsync_dir
 from lmlab.tokenizers import Tokenizer, tokenizer_from_dict
 
 FORMAT_VERSION = 1
@@ -55,7 +56,9 @@ def save_checkpoint(
             torch.save(payload, f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, default_file_mode())  # mkstemp's 0o600 would hide the checkpoint from a shared run
         os.replace(tmp, path)
+        fsync_dir(path.parent)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

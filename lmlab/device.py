@@ -26,6 +26,11 @@ def pick_device(name: str | None = None) -> torch.device:
         raise ValueError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from err
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {name!r} was asked for but CUDA is not available; use --device cpu")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"device {name!r} was asked for but only {torch.cuda.device_count()} CUDA "
+                         f"device(s) exist; use cuda:0 .. cuda:{torch.cuda.device_count() - 1}")
+    if device.type not in {"cpu", "cuda", "mps"}:
+        raise ValueError(f"unsupported device {name!r}; use auto, cpu, cuda, cuda:N or mps")
     if device.type == "mps" and not (torch.backends.mps.is_available()):
         raise ValueError(f"device {name!r} was asked for but MPS is not available; use --device cpu")
     return device
@@ -44,19 +49,16 @@ class Precision:
 
 
 def pick_precision(device: torch.device, request: str = "auto") -> Precision:
-    """bf16 on CUDA that supports it, fp16 + GradScaler on older CUDA, fp32 on CPU.
+    """bf16 on CUDA that supports it, fp16 + GradScaler on older CUDA, fp32 on CPU and MPS.
 
     CPUs without AVX-512 BF16/AMX emulate bf16 matmuls, which is slower than fp32, so CPU stays fp32.
     """
     if request not in {"auto", "fp32", "bf16", "fp16"}:
         raise ValueError(f"unknown precision {request!r}; use auto, fp32, bf16 or fp16")
-    if request == "auto":
-        if device.type == "cuda":
-            request = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-        elif device.type == "mps":
-            request = "fp16"
-        else:
-            request = "fp32"
+    if request == "auto" and device.type == "cuda":
+        request = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    elif request == "auto":  # CPU, and MPS too: fp16 there has no loss scaling to guard against underflow
+        request = "fp32"
     dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[request]
     return Precision(dtype=dtype, use_grad_scaler=(request == "fp16" and device.type == "cuda"))
 
@@ -74,3 +76,22 @@ def seed_everything(seed: int) -> torch.Generator:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
+
+
+def device_report() -> dict[str, str | bool | None]:
+    """What this machine offers, for ``lmlab doctor`` and bug reports."""
+    report: dict[str, str | bool | None] = {
+        "torch": torch.__version__,
+        "cuda_available": torch.cuda.is_available(),
+        "cuda_version": torch.version.cuda,
+        "gpu": None,
+        "bf16_on_gpu": None,
+        "mps_available": bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()),
+        "cpu_threads": str(torch.get_num_threads()),
+    }
+    if report["cuda_available"]:
+        props = torch.cuda.get_device_properties(0)
+        report["gpu"] = f"{props.name} (compute capability {props.major}.{props.minor}, " \
+                        f"{props.total_memory / 2**30:.0f} GiB)"
+        report["bf16_on_gpu"] = torch.cuda.is_bf16_supported()
+    return report

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import torch
@@ -15,15 +16,42 @@ class LabContext:
     device: torch.device
     precision: Precision
     preset: str
+    theme: str = "light"
+    cjk_font: str | None = None
 
 
-def setup(preset: str | None = None, device: str | None = None, seed: int = 1337) -> LabContext:
-    """Pick device, numerics and preset (argument > $LMLAB_PRESET > device) and say what was chosen."""
+def setup(preset: str | None = None, device: str | None = None, seed: int = 1337,
+          theme: str | None = None) -> LabContext:
+    """Pick device, numerics and preset (argument > $LMLAB_PRESET > device), apply the figure style
+    (``theme`` or $LMLAB_THEME: light/dark, CJK font fallback, small PNG figures) and say what was chosen."""
     from lmlab.device import seed_everything
+    from lmlab.viz.style import use_lab_style
 
     dev = pick_device(device)
-    ctx = LabContext(device=dev, precision=pick_precision(dev), preset=resolve_preset(preset, dev))
+    theme = theme or os.environ.get("LMLAB_THEME") or "light"
+    cjk = use_lab_style(theme)
+    _inline_png()
+    ctx = LabContext(device=dev, precision=pick_precision(dev), preset=resolve_preset(preset, dev),
+                     theme=theme, cjk_font=cjk)
     seed_everything(seed)
     print(f"lmlab: device={ctx.device.type}, precision={ctx.precision.name}, preset={ctx.preset} "
           "(change with LMLAB_PRESET=smoke|class|full)")
+    if cjk is None:
+        print("lmlab: note: no CJK font found, Chinese labels will show as boxes; "
+              "install fonts-noto-cjk or 'pip install mplfonts'")
     return ctx
+
+
+def _inline_png() -> None:
+    """Inline figures as PNG: a few kB each, where SVG of a busy plot grows to megabytes."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None or "IPKernelApp" not in getattr(shell, "config", {}):
+        return
+    from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+    shell.run_line_magic("matplotlib", "inline")
+    set_matplotlib_formats("png")

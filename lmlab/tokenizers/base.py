@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 from pathlib import Path
@@ -23,6 +24,8 @@ class Tokenizer(Protocol):
 
 
 _KINDS: dict[str, type] = {}
+# kinds whose module is not imported by lmlab.tokenizers itself (kept out of the import path until needed)
+_LAZY = {"bpe": "lmlab.tokenizers.bpe", "bpe_scratch": "lmlab.tokenizers.bpe"}
 
 
 def register(cls: type) -> type:
@@ -33,15 +36,29 @@ def register(cls: type) -> type:
 
 def tokenizer_from_dict(data: dict[str, Any]) -> Tokenizer:
     """Rebuild a tokenizer from ``tok.to_dict()`` (as stored in checkpoints and vocab JSON files)."""
+    if not isinstance(data, dict):
+        raise ValueError(f"a tokenizer is stored as a JSON object, got {type(data).__name__}")
     kind = data.get("kind")
+    if kind in _LAZY and kind not in _KINDS:
+        importlib.import_module(_LAZY[kind])  # registers the kind
     if kind not in _KINDS:
         raise ValueError(f"unknown tokenizer kind {kind!r}; known kinds: {', '.join(sorted(_KINDS))}")
-    return _KINDS[kind].from_dict(data)
+    try:
+        return _KINDS[kind].from_dict(data)
+    except (KeyError, TypeError) as err:
+        raise ValueError(f"malformed {kind!r} tokenizer data (missing or wrong field {err}); "
+                         "re-save it with save_tokenizer") from None
 
 
 def save_tokenizer(tok: Tokenizer, path: str | os.PathLike) -> None:
+    """Write ``tok.to_dict()`` as UTF-8 JSON (characters kept readable, not \\u-escaped)."""
     Path(path).write_text(json.dumps(tok.to_dict(), ensure_ascii=False), encoding="utf-8")
 
 
 def load_tokenizer(path: str | os.PathLike) -> Tokenizer:
-    return tokenizer_from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+    """Read a tokenizer written by :func:`save_tokenizer`."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not a tokenizer JSON file ({err})") from None
+    return tokenizer_from_dict(data)

@@ -1,7 +1,9 @@
-"""The shared training loop, its history and metrics files."""
+"""The shared training loop, its history and metrics files, and resumable sessions."""
 
 from lmlab.train.history import History
-from lmlab.train.loop import FitResult, fit
+from lmlab.train.loop import FitResult, fit, seed_step, step_generator
 from lmlab.train.metrics import write_metrics
+from lmlab.train.session import Session, iteration_batch
 
-__all__ = ["FitResult", "History", "fit", "write_metrics"]
+__all__ = ["FitResult", "History", "Session", "fit", "iteration_batch", "seed_step", "step_generator",
+           "write_metrics"]

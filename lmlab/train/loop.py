@@ -7,6 +7,7 @@ decides when to evaluate, sample, checkpoint, draw and stop.
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -53,6 +54,8 @@ class _StopOnInterrupt:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
+        print("\ninterrupt received: stopping after this step (interrupt again to stop at once)",
+              file=sys.stderr, flush=True)
 
     def __exit__(self, *exc: Any) -> None:
         if self._previous is not None:
@@ -76,14 +79,27 @@ def fit(
     log_interval: int = 1,
     desc: str = "train",
     progress: bool = True,
+    step_seed: int | None = None,
 ) -> FitResult:
     """Run ``step`` for iterations ``start_iter .. max_iters-1`` and log into ``history``.
 
     ``evaluate`` runs every ``eval_interval`` iterations and at the end; ``checkpoint(next_iter)`` runs
-    every ``checkpoint_interval`` iterations, at the end and after an interrupt. ``live`` is any object
-    with ``update(history, samples)`` and ``close(history, samples)`` (see ``lmlab.viz.curves.LiveView``).
+    every ``checkpoint_interval`` iterations, at the end and after a clean interrupt (never after a torn
+    step, so the last checkpoint stays intact). ``live`` is any object with ``update(history, samples)``
+    and ``close(history, samples)`` (see ``lmlab.viz.curves.LiveView``), or ``True`` for a LiveView.
+    ``step_seed`` re-seeds torch before every step from ``(step_seed, it)``: dropout and any other torch
+    randomness then depend on the iteration only, so a resumed run repeats the uninterrupted loss curve.
     """
     history = history if history is not None else History()
+    if live is True:
+        from lmlab.viz.curves import LiveView
+
+        live = LiveView(title=desc)
+    elif live is False:
+        live = None
+    if start_iter > max_iters:
+        raise ValueError(f"start_iter={start_iter} is past max_iters={max_iters}; raise max_iters to train "
+                         "longer, or start a new run")
     samples: list[tuple[int, str]] = []
     it, tokens, interrupted, out_of_time = start_iter, 0, False, False
     # evaluation time is not training time: keep it out of tokens/sec and the time budget
@@ -98,9 +114,12 @@ def fit(
             history.log(iter=it, **values)
             bar.set_postfix({k: f"{v:.3f}" for k, v in values.items()})
 
+    torn = False
     try:
         with _StopOnInterrupt() as stop:
             while it < max_iters:
+                if step_seed is not None:
+                    seed_step(step_seed, it)
                 t0 = time.perf_counter()
                 out = step(it)
                 dt = time.perf_counter() - t0
@@ -132,17 +151,46 @@ def fit(
                     interrupted = True
                     break
     except KeyboardInterrupt:
-        interrupted = True  # a second Ctrl-C: the step in flight is abandoned, earlier ones are kept
+        # a second Ctrl-C: the step in flight is abandoned half-done, so its weights are not checkpointed
+        interrupted = torn = True
     finally:
         bar.close()
-    if interrupted:
-        print(f"training interrupted at iteration {it}: model, optimizer and history are kept; "
-              "run the same call again to resume", flush=True)
+    if torn:
+        print(f"training stopped hard during iteration {it}: that step may be half applied, so no checkpoint "
+              "was written now; the last saved checkpoint is intact (press Ctrl-C once for a clean stop)",
+              flush=True)
+    elif interrupted:
+        print(f"training interrupted cleanly at iteration {it}: model, optimizer and history are kept"
+              + (" and checkpointed" if checkpoint is not None else "")
+              + "; run the same call again to resume", flush=True)
     elif evaluate is not None or sample is not None:
         run_eval()
-    if checkpoint is not None:
+    if checkpoint is not None and not torn:
         checkpoint(it)
     if live is not None:
         live.close(history, samples)
     return FitResult(next_iter=it, interrupted=interrupted, out_of_time=out_of_time,
                      wall_s=train_s, tokens=tokens)
+
+
+def seed_step(seed: int, it: int) -> None:
+    """Seed torch's global generators from ``(seed, it)`` (dropout, ``torch.randint`` without a generator)."""
+    import torch
+
+    torch.manual_seed(_mix(seed, it))
+
+
+def step_generator(seed: int, it: int, device: Any = "cpu") -> Any:
+    """A ``torch.Generator`` seeded by ``(seed, it)``: draw iteration ``it``'s batch from it, so a resumed
+    run sees exactly the batches an uninterrupted one would."""
+    import torch
+
+    return torch.Generator(device=device).manual_seed(_mix(seed, it))
+
+
+def _mix(seed: int, it: int) -> int:
+    # splitmix64-style: neighbouring (seed, it) pairs get unrelated streams
+    z = (seed * 0x9E3779B97F4A7C15 + it * 0xBF58476D1CE4E5B9 + 0x94D049BB133111EB) % 2**64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) % 2**64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) % 2**64
+    return (z ^ (z >> 31)) % 2**63

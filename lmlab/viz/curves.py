@@ -6,8 +6,6 @@ import io
 import time
 from typing import Any
 
-import matplotlib
-
 from lmlab.train.history import History
 
 
@@ -44,50 +42,102 @@ def plot_history(history: History, *, title: str = "", fig: Any = None) -> Any:
     return fig
 
 
+def status_line(history: History) -> str:
+    """One line with the latest numbers, e.g. ``live view · iteration 200 · train loss 2.310 · ...``."""
+    parts = [f"live view · iteration {history.last('iter', 0)}"]
+    for key, fmt in (("train_loss", "train loss {:.3f}"), ("val_loss", "val loss {:.3f}"),
+                     ("lr", "lr {:.2e}"), ("tokens_per_sec", "{:,.0f} tokens/s")):
+        value = history.last(key)
+        if value is not None:
+            parts.append(fmt.format(value))
+    return " · ".join(parts)
+
+
+class _LiveFigure:
+    """The live view's figure, built once: each update moves line data and rescales; no re-layout."""
+
+    SERIES = (("train_loss", 0, "-"), ("val_loss", 0, "o-"), ("lr", 1, "-"), ("tokens_per_sec", 2, "-"))
+
+    def __init__(self, title: str) -> None:
+        from matplotlib.figure import Figure
+
+        self.fig = Figure(figsize=(9, 2.6), dpi=72)
+        self.fig.subplots_adjust(left=0.07, right=0.985, bottom=0.2, top=0.88, wspace=0.28)
+        self.axes = self.fig.subplots(1, 3)
+        for ax, name in zip(self.axes, (title or "loss", "learning rate", "tokens / second"), strict=True):
+            ax.set_title(name)
+            ax.set_xlabel("iteration")
+        self.axes[0].set_ylabel("loss (nats)")
+        self.lines = {key: self.axes[i].plot([], [], style, markersize=3, label=key.replace("_", " "))[0]
+                      for key, i, style in self.SERIES}
+        self.axes[0].legend(fontsize="small", loc="upper right")
+
+    def draw(self, history: History) -> bytes:
+        for key, line in self.lines.items():
+            line.set_data(*history.series(key))
+        for ax in self.axes:
+            ax.relim()
+            ax.autoscale_view()
+        buf = io.BytesIO()
+        self.fig.savefig(buf, format="png", dpi=72)
+        return buf.getvalue()
+
+
 class LiveView:
     """Redraws one figure in place in a notebook (a PNG of a few tens of KB, not a growing SVG).
 
-    Updates are throttled to one per ``every_s`` seconds; the last picture stays in the saved notebook.
-    Outside a notebook it does nothing, so scripts and the CLI can pass it unconditionally.
+    Updates are throttled to one per ``every_s`` seconds, and drawing never takes more than about a tenth
+    of the training time (a slow machine redraws less often). The last picture stays in the saved
+    notebook; ``path`` also leaves it as a PNG file. Outside a notebook it does nothing, so scripts and
+    the CLI can pass it unconditionally.
     """
 
-    def __init__(self, title: str = "", every_s: float = 2.0, enabled: bool | None = None) -> None:
+    def __init__(self, title: str = "", every_s: float = 2.0, enabled: bool | None = None,
+                 path: str | None = None) -> None:
         self.title = title
+        self.path = path  # when given, close() also leaves the final figure there as a PNG
         self.every_s = every_s
         self.enabled = in_notebook() if enabled is None else enabled
+        self.draw_s = 0.0
         self._handle: Any = None
         self._text_handle: Any = None
         self._last = 0.0
-        self._fig: Any = None
+        self._live: _LiveFigure | None = None
 
     def _png(self, history: History) -> bytes:
-        self._fig = plot_history(history, title=self.title, fig=self._fig)
-        buf = io.BytesIO()
-        with matplotlib.rc_context({"savefig.dpi": 80}):
-            self._fig.savefig(buf, format="png")
-        return buf.getvalue()
+        if self._live is None:
+            self._live = _LiveFigure(self.title)
+        return self._live.draw(history)
 
     def _show(self, history: History, samples: list[tuple[int, str]]) -> None:
         from IPython.display import Image, Pretty, display
 
+        t0 = time.monotonic()
         image = Image(self._png(history))
         if self._handle is None:
             self._handle = display(image, display_id=True)
         else:
             self._handle.update(image)
+        text = status_line(history)
         if samples:
-            it, text = samples[-1]
-            shown = Pretty(f"sample at iteration {it}:\n{text}")
-            if self._text_handle is None:
-                self._text_handle = display(shown, display_id=True)
-            else:
-                self._text_handle.update(shown)
+            it, sample = samples[-1]
+            text += f"\nsample at iteration {it}:\n{sample}"
+        shown = Pretty(text)
+        if self._text_handle is None:
+            self._text_handle = display(shown, display_id=True)
+        else:
+            self._text_handle.update(shown)
         self._last = time.monotonic()
+        self.draw_s = self._last - t0
 
     def update(self, history: History, samples: list[tuple[int, str]] | None = None) -> None:
-        if self.enabled and time.monotonic() - self._last >= self.every_s:
+        if self.enabled and time.monotonic() - self._last >= max(self.every_s, 9 * self.draw_s):
             self._show(history, samples or [])
 
     def close(self, history: History, samples: list[tuple[int, str]] | None = None) -> None:
         if self.enabled:
             self._show(history, samples or [])
+        if self.path is not None:
+            from lmlab.viz.style import save_figure
+
+            save_figure(plot_history(history, title=self.title), self.path)

@@ -1,0 +1,114 @@
+"""Tokens/sec of lmlab's LSTM trainer vs a plain PyTorch nn.LSTM training loop of the same size and batch.
+
+Both train the same model (embedding → 2-layer nn.LSTM → tied linear, AdamW, gradient clipping, truncated
+BPTT over contiguous streams) on the same text, alternating rounds in one process so that a busy machine
+slows both alike. Prints one JSON object; ``ratio`` = lmlab / plain (target ≥ 1.0).
+
+    python benchmarks/lstm_throughput.py                      # class-preset size, CPU
+    python benchmarks/lstm_throughput.py --hidden 512 --device cuda --iters 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def plain_loop(ids: torch.Tensor, vocab: int, args: argparse.Namespace, device: torch.device) -> float:
+    """The loop one would write by hand; returns tokens/sec over ``args.iters`` steps after warm-up."""
+    torch.manual_seed(0)
+    emb = nn.Embedding(vocab, args.hidden).to(device)
+    lstm = nn.LSTM(args.hidden, args.hidden, args.n_layer, batch_first=True, dropout=args.dropout).to(device)
+    head = nn.Linear(args.hidden, vocab).to(device)
+    head.weight = emb.weight
+    params = list(emb.parameters()) + list(lstm.parameters()) + [head.bias]
+    opt = torch.optim.AdamW(params, lr=2e-3, weight_decay=0.0)
+    B, T = args.batch_size, args.block_size
+    L = (len(ids) - 1) // B
+    streams = ids[: B * L + 1]
+    state = None
+    n_chunks = (L - 1) // T
+    t0, tokens = 0.0, 0
+    for i in range(args.warmup + args.iters):
+        if i == args.warmup:
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            t0, tokens = time.perf_counter(), 0
+        c = i % n_chunks
+        starts = torch.arange(B) * L + c * T
+        index = starts[:, None] + torch.arange(T)
+        x, y = streams[index].to(device), streams[index + 1].to(device)
+        if state is not None:
+            state = (state[0].detach(), state[1].detach())
+        out, state = lstm(emb(x), state)
+        loss = F.cross_entropy(head(out).flatten(0, 1), y.flatten())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        loss.item()  # the same host sync per step as a loop that logs its loss
+        tokens += B * T
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return tokens / (time.perf_counter() - t0)
+
+
+def lmlab_loop(text: str, args: argparse.Namespace) -> float:
+    """lmlab's trainer with the same sizes; its own tokens/sec (training steps only, as fit measures it)."""
+    from lmlab.models.lstm import preset_config, train_lstm
+
+    config = preset_config("class", n_layer=args.n_layer, hidden=args.hidden, block_size=args.block_size,
+                           batch_size=args.batch_size, max_iters=args.warmup + args.iters, lr=2e-3,
+                           dropout=args.dropout, eval_interval=0, max_eval_tokens=2_000, device=args.device,
+                           precision="fp32")
+    config.time_budget_s = None
+    run = train_lstm(config, text, None, val_text=text[-20_000:], progress=False)
+    records = [r for r in run.history if "tokens_per_sec" in r and r["iter"] > args.warmup]
+    # per-window rates after warm-up (fit logs every 10 iterations), as the plain loop skips warm-up too
+    return statistics.mean(r["tokens_per_sec"] for r in records) if records else run.metrics["tokens_per_sec"]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--n-layer", type=int, default=2)
+    p.add_argument("--hidden", type=int, default=256)
+    p.add_argument("--block-size", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--dropout", type=float, default=0.0)
+    p.add_argument("--iters", type=int, default=40)
+    p.add_argument("--warmup", type=int, default=10)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--device", default="cpu")
+    args = p.parse_args()
+
+    from lmlab.data import load_text_or_fallback
+    from lmlab.device import pick_device
+    from lmlab.tokenizers import CharTokenizer
+
+    device = pick_device(args.device)
+    text, corpus = load_text_or_fallback("tiny_shakespeare")
+    text = text[:400_000]
+    tok = CharTokenizer.fit(text)
+    ids = torch.tensor(tok.encode(text[:-20_000]))
+    plain, ours = [], []
+    for _ in range(args.rounds):  # alternate, so load from other processes hits both alike
+        plain.append(plain_loop(ids, tok.vocab_size, args, device))
+        ours.append(lmlab_loop(text, args))
+    result = {
+        "benchmark": "lstm_throughput", "peer": "plain PyTorch nn.LSTM loop", "corpus": corpus,
+        "device": str(device), "threads": torch.get_num_threads(),
+        "config": {k: getattr(args, k) for k in ("n_layer", "hidden", "block_size", "batch_size", "iters")},
+        "plain_tokens_per_sec": [round(v) for v in plain], "lmlab_tokens_per_sec": [round(v) for v in ours],
+        "ratio": statistics.median(ours) / statistics.median(plain), "target_ratio": 1.0,
+    }
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""Language-model scores from the mean cross-entropy (in nats per token): perplexity and bits per character.
+
+    perplexity      = exp(loss)                       # "as unsure as a uniform choice among this many tokens"
+    bits per token  = loss / ln 2
+    bits per char   = loss · (tokens / characters) / ln 2
+
+Bits per character compares models with different tokenizers on the same text (a word model's token
+covers several characters); perplexity compares only models that share a vocabulary.
+"""
+
+from __future__ import annotations
+
+import math
+
+
+def _check_loss(loss: float) -> float:
+    loss = float(loss)
+    if math.isnan(loss) or loss < 0:
+        raise ValueError(f"loss must be a non-negative number of nats per token, got {loss}")
+    return loss
+
+
+def perplexity(loss: float) -> float:
+    """exp(mean cross-entropy in nats); inf when it overflows."""
+    loss = _check_loss(loss)
+    return math.exp(loss) if loss < 700 else math.inf
+
+
+def bits_per_token(loss: float) -> float:
+    """Nats to bits: divide by ln 2."""
+    return _check_loss(loss) / math.log(2)
+
+
+def bits_per_char(loss: float, n_tokens: int | None = None, n_chars: int | None = None) -> float:
+    """Bits per character of text; give ``n_tokens`` and ``n_chars`` unless one token is one character."""
+    if (n_tokens is None) != (n_chars is None):
+        raise ValueError("give both n_tokens and n_chars (or neither, for a character-level model)")
+    ratio = 1.0
+    if n_tokens is not None and n_chars is not None:
+        if n_tokens <= 0 or n_chars <= 0:
+            raise ValueError(f"n_tokens and n_chars must be positive, got {n_tokens} and {n_chars}")
+        ratio = n_tokens / n_chars
+    return bits_per_token(loss) * ratio
+
+
+def lm_scores(loss: float, n_tokens: int | None = None, n_chars: int | None = None) -> dict[str, float]:
+    """All of the above in one dict: loss, perplexity, bits_per_token, bits_per_char."""
+    return {"loss": _check_loss(loss), "perplexity": perplexity(loss), "bits_per_token": bits_per_token(loss),
+            "bits_per_char": bits_per_char(loss, n_tokens, n_chars)}

@@ -1,0 +1,296 @@
+"""Checked exercises: a learner's cell calls ``check(name, answer)``; hidden tests answer with specifics.
+
+A topic module (``lmlab/exercises/<topic>.py``) registers one checker per exercise::
+
+    from lmlab.exercises import exercise, expect_close
+
+    def _softmax(x):                                   # the reference solution (teachers only)
+        return (x - x.max(-1, keepdim=True).values).exp().pipe(lambda e: e / e.sum(-1, keepdim=True))
+
+    @exercise("attention.softmax", hint="subtract the row maximum before exp", solution=_softmax)
+    def _check_softmax(student):
+        x = torch.tensor([[1.0, 2.0, 3.0], [1000.0, 0.0, -1000.0]])
+        expect_close(student(x), torch.softmax(x, -1), what="softmax(x) for a row with large values")
+
+In the notebook::
+
+    check("attention.softmax", my_softmax)   # prints "✓ ..." or "✗ ... expected ..., got ..."; returns bool
+
+``check`` never raises: a wrong answer, an answer that raises, or an unfilled ``...`` all become feedback.
+Solutions live here, not in the student's notebook: ``solution(name)`` prints the reference source only when
+``LMLAB_TEACHER=1`` is set (a teacher's machine or the teacher build of the static site).
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+import math
+import os
+import pkgutil
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "Exercise", "ExerciseFailure", "check", "exercise", "expect", "expect_close", "expect_equal",
+    "expect_shape", "hint", "list_exercises", "solution",
+]
+
+
+class ExerciseFailure(AssertionError):
+    """Raised by a checker (usually through an ``expect_*`` helper) with the feedback to show."""
+
+
+@dataclass(frozen=True)
+class Exercise:
+    name: str
+    checker: Callable[[Any], Any]
+    hint: str | None = None
+    solution: Any = None
+    success: str | None = None
+
+
+_REGISTRY: dict[str, Exercise] = {}
+
+
+def exercise(name: str, *, hint: str | None = None, solution: Any = None,
+             success: str | None = None) -> Callable[[Callable[[Any], Any]], Callable[[Any], Any]]:
+    """Register the decorated ``checker(answer)`` under ``name`` ("topic.exercise").
+
+    The checker raises ``ExerciseFailure`` (or calls ``expect_*``) when the answer is wrong. ``solution`` is
+    the reference answer (a value or a function); the test suite checks that every solution passes.
+    """
+    if "." not in name:
+        raise ValueError(f"exercise name {name!r} needs a topic prefix, e.g. 'attention.{name}'")
+
+    def register(checker: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        _REGISTRY[name] = Exercise(name, checker, hint, solution, success)
+        return checker
+
+    return register
+
+
+def _load_topic(topic: str) -> None:
+    try:
+        importlib.import_module(f"{__name__}.{topic}")
+    except ModuleNotFoundError as err:
+        if err.name != f"{__name__}.{topic}":
+            raise
+
+
+def _load_all() -> None:
+    for info in pkgutil.iter_modules(__path__):
+        if not info.name.startswith("_"):
+            _load_topic(info.name)
+
+
+def _find(name: str) -> Exercise | None:
+    if name not in _REGISTRY:
+        _load_topic(name.split(".", 1)[0])
+    return _REGISTRY.get(name)
+
+
+def list_exercises() -> list[str]:
+    """Every registered exercise name, from every topic module."""
+    _load_all()
+    return sorted(_REGISTRY)
+
+
+def check(name: str, answer: Any = ..., *, quiet: bool = False) -> bool:
+    """Run the hidden tests of exercise ``name`` on ``answer``; print specific feedback; return True/False."""
+    say = (lambda _msg: None) if quiet else (lambda msg: print(msg, flush=True))
+    try:
+        ex = _find(name)
+    except Exception as err:  # a broken topic module must not crash the learner's cell
+        say(f"✗ could not load the checks for {name!r}: {type(err).__name__}: {err}")
+        return False
+    if ex is None:
+        known = list_exercises()
+        close = difflib.get_close_matches(name, known, n=3)
+        tip = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+        say(f"✗ there is no exercise called {name!r}.{tip} Known: {', '.join(known) or 'none'}")
+        return False
+    if answer is ... or answer is None:
+        say(f"✗ {name}: no answer yet — replace the `...` with your code, run the cell, then check again."
+            + (f"\n  hint: {ex.hint}" if ex.hint else ""))
+        return False
+    try:
+        ex.checker(answer)
+    except ExerciseFailure as fail:
+        say(f"✗ {name}: not yet.\n  {_indent(str(fail))}" + (f"\n  hint: {ex.hint}" if ex.hint else ""))
+        return False
+    except NotImplementedError:
+        say(f"✗ {name}: your code still raises NotImplementedError — fill in the missing part."
+            + (f"\n  hint: {ex.hint}" if ex.hint else ""))
+        return False
+    except Exception as err:
+        say(f"✗ {name}: your answer raised {type(err).__name__}: {err}\n  {_where(err)}"
+            + (f"\n  hint: {ex.hint}" if ex.hint else ""))
+        return False
+    say(f"✓ {name}: correct." + (f" {ex.success}" if ex.success else ""))
+    return True
+
+
+def hint(name: str) -> None:
+    """Print the exercise's hint (never the solution)."""
+    ex = _find(name)
+    print(f"hint for {name}: {ex.hint}" if ex and ex.hint else f"no hint registered for {name!r}")
+
+
+def solution(name: str) -> Any:
+    """For teachers: print the reference solution's source and return it. Needs ``LMLAB_TEACHER=1``."""
+    ex = _find(name)
+    if ex is None:
+        raise ValueError(f"no exercise called {name!r}; see lmlab.exercises.list_exercises()")
+    if os.environ.get("LMLAB_TEACHER") != "1":
+        print(f"solutions are for teachers: set LMLAB_TEACHER=1 (or open the teacher site) to see {name!r}")
+        return None
+    sol = ex.solution
+    try:
+        print(inspect.getsource(sol) if callable(sol) else repr(sol))
+    except (OSError, TypeError):
+        print(repr(sol))
+    return sol
+
+
+def _indent(text: str) -> str:
+    return text.replace("\n", "\n  ")
+
+
+def _where(err: BaseException) -> str:
+    """The innermost frame that is not lmlab's checker: usually the learner's own line."""
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if "lmlab/exercises" not in f.filename]
+    if not frames:
+        return "(raised inside the checker while using your answer)"
+    f = frames[-1]
+    return f"at line {f.lineno}: {f.line}" if f.line else f"at line {f.lineno} of {f.filename}"
+
+
+# ---------------------------------------------------------------- feedback helpers for checkers
+
+def expect(condition: bool, message: str) -> None:
+    """Fail with ``message`` unless ``condition`` holds."""
+    if not condition:
+        raise ExerciseFailure(message)
+
+
+def _as_array(value: Any) -> Any:
+    import numpy as np
+
+    if hasattr(value, "detach"):
+        value = value.detach().cpu()
+        if str(value.dtype) == "torch.bfloat16":
+            value = value.float()
+        return value.numpy()
+    return np.asarray(value)
+
+
+def _shape(value: Any) -> tuple[int, ...] | None:
+    shape = getattr(value, "shape", None)
+    return tuple(shape) if shape is not None else None
+
+
+def expect_shape(got: Any, expected: Sequence[int], *, what: str = "your result") -> None:
+    """Fail naming both shapes (and which axis differs) when ``got`` has another shape."""
+    shape = _shape(got)
+    expect(shape is not None, f"{what}: expected an array/tensor of shape {tuple(expected)}, "
+                              f"got a {type(got).__name__}")
+    expected = tuple(expected)
+    if shape != expected:
+        axes = [i for i, (a, b) in enumerate(zip(shape, expected, strict=False)) if a != b]
+        detail = (f" (they differ on axis {axes[0]})" if axes and len(shape) == len(expected)
+                  else f" ({len(shape)} dimensions instead of {len(expected)})")
+        raise ExerciseFailure(f"{what}: expected shape {expected}, got {shape}{detail}")
+
+
+def _expect_filled(got: Any, what: str) -> None:
+    if got is ...:
+        raise ExerciseFailure(f"{what} is still `...`: replace the `...` with your code")
+    if got is None:
+        raise ExerciseFailure(f"{what} is None: did you forget a `return`?")
+
+
+def expect_close(got: Any, expected: Any, *, what: str = "your result", rtol: float = 1e-4,
+                 atol: float = 1e-5) -> None:
+    """Numbers, arrays or tensors: shape first, then the first entry that differs and how many do."""
+    import numpy as np
+
+    _expect_filled(got, what)
+
+    if isinstance(expected, (int, float)) and not isinstance(expected, bool):
+        try:
+            value = float(got)
+        except (TypeError, ValueError):
+            raise ExerciseFailure(f"{what}: expected a number close to {expected:.6g}, "
+                                  f"got {type(got).__name__} {got!r:.80}") from None
+        if not math.isclose(value, expected, rel_tol=rtol, abs_tol=atol):
+            raise ExerciseFailure(f"{what}: expected {expected:.6g}, got {value:.6g} "
+                                  f"(off by {value - expected:+.3g})")
+        return
+    exp = _as_array(expected)
+    if _shape(got) is None and not isinstance(got, (list, tuple)):
+        raise ExerciseFailure(f"{what}: expected an array/tensor of shape {exp.shape}, "
+                              f"got a {type(got).__name__}")
+    arr = _as_array(got)
+    expect_shape(arr, exp.shape, what=what)
+    if not np.issubdtype(arr.dtype, np.number) and arr.dtype != bool:
+        raise ExerciseFailure(f"{what}: expected numbers, got entries of type {arr.dtype}")
+    arr = arr.astype(np.float64)
+    exp = exp.astype(np.float64)
+    bad = ~np.isclose(arr, exp, rtol=rtol, atol=atol, equal_nan=True)
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        where = f" at index {idx}" if idx else ""
+        if np.isnan(arr).any() and not np.isnan(exp).any():
+            raise ExerciseFailure(f"{what}: contains NaN{where} (first one) where {exp[idx]:.6g} was "
+                                  "expected — look for a division by zero or exp of a large number")
+        raise ExerciseFailure(
+            f"{what}: values differ{where}: expected {exp[idx]:.6g}, got {arr[idx]:.6g}; "
+            f"{int(bad.sum())} of {bad.size} entries differ, largest difference "
+            f"{float(np.nanmax(np.abs(arr - exp))):.3g}")
+
+
+def expect_equal(got: Any, expected: Any, *, what: str = "your result") -> None:
+    """Exact equality with a pointer to the first difference (strings, sequences, mappings, scalars)."""
+    if expected is not None:
+        _expect_filled(got, what)
+    if isinstance(expected, str):
+        if not isinstance(got, str):
+            raise ExerciseFailure(f"{what}: expected the string {expected!r:.80}, got a {type(got).__name__}")
+        if got != expected:
+            i = next((k for k, (a, b) in enumerate(zip(got, expected, strict=False)) if a != b),
+                     min(len(got), len(expected)))
+            raise ExerciseFailure(f"{what}: strings differ at character {i}: expected "
+                                  f"{expected[max(0, i - 10):i + 10]!r}, got {got[max(0, i - 10):i + 10]!r}"
+                                  f" (lengths {len(expected)} vs {len(got)})")
+        return
+    if isinstance(expected, Mapping):
+        if not isinstance(got, Mapping):
+            raise ExerciseFailure(f"{what}: expected a dict, got a {type(got).__name__}")
+        missing = [k for k in expected if k not in got]
+        extra = [k for k in got if k not in expected]
+        if missing or extra:
+            raise ExerciseFailure(f"{what}: keys differ: missing {missing[:5]}, unexpected {extra[:5]}")
+        for k in expected:
+            expect_equal(got[k], expected[k], what=f"{what}[{k!r}]")
+        return
+    if isinstance(expected, (list, tuple)):
+        if _shape(got) is not None and not isinstance(got, (list, tuple)):
+            got = got.tolist()
+        if not isinstance(got, (list, tuple)):
+            raise ExerciseFailure(f"{what}: expected a {type(expected).__name__} of {len(expected)} items, "
+                                  f"got a {type(got).__name__}")
+        for i, (a, b) in enumerate(zip(got, expected, strict=False)):
+            if a != b:
+                raise ExerciseFailure(f"{what}: item {i} differs: expected {b!r:.80}, got {a!r:.80}"
+                                      + (f" (lengths {len(expected)} vs {len(got)})"
+                                         if len(got) != len(expected) else ""))
+        if len(got) != len(expected):
+            raise ExerciseFailure(f"{what}: expected {len(expected)} items, got {len(got)}; the first "
+                                  f"{min(len(got), len(expected))} agree")
+        return
+    if got != expected:
+        raise ExerciseFailure(f"{what}: expected {expected!r:.80}, got {got!r:.80}")

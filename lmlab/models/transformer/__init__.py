@@ -1,0 +1,22 @@
+"""The Transformer: attention, blocks, a GPT, a BERT-style encoder, generation with a KV cache, training.
+
+    from lmlab.models.transformer import GPT, GPTConfig, generate
+"""
+
+import lmlab.tokenizers.bpe  # noqa: F401  (registers the "bpe" kinds so BPE checkpoints load)
+from lmlab.models.transformer.attention import (
+    LayerCache,
+    MultiHeadAttention,
+    attention,
+    causal_mask,
+    sinusoidal_encoding,
+)
+from lmlab.models.transformer.config import GPTConfig
+from lmlab.models.transformer.generate import crop_prompt, generate, load_for_sampling, sample_text
+from lmlab.models.transformer.model import GPT, MLP, Block, TransformerEncoder, mask_tokens
+
+__all__ = [
+    "GPT", "MLP", "Block", "GPTConfig", "LayerCache", "MultiHeadAttention", "TransformerEncoder",
+    "attention", "causal_mask", "crop_prompt", "generate", "load_for_sampling", "mask_tokens",
+    "sample_text", "sinusoidal_encoding",
+]

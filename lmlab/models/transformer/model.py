@@ -1,0 +1,214 @@
+"""The GPT (decoder-only) and a BERT-style encoder with a masked-language-model head, from one Block.
+
+    model = GPT(GPTConfig(vocab_size=65))
+    logits, loss = model(idx, targets)                       # fast path (fused attention)
+    logits, loss, attn = model(idx, return_attention=True)   # attn[layer]: (B, n_head, T, T)
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from lmlab.models.transformer.attention import LayerCache, MultiHeadAttention, sinusoidal_encoding
+from lmlab.models.transformer.config import GPTConfig
+
+
+class MLP(nn.Module):
+    """Position-wise feed-forward: Linear(C, 4C) -> GELU -> Linear(4C, C)."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
+        self.proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.proj(F.gelu(self.fc(x))))
+
+
+class Block(nn.Module):
+    """Pre-LayerNorm block: x + Attention(LN(x)), then x + MLP(LN(x)). The residual path stays clean."""
+
+    def __init__(self, config: GPTConfig, causal: bool = True) -> None:
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.attn = MultiHeadAttention(config, causal=causal)
+        self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.mlp = MLP(config)
+
+    def forward(self, x: torch.Tensor, return_attention: bool = False, cache: LayerCache | None = None,
+                key_padding_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        a, weights = self.attn(self.ln_1(x), return_attention, cache, key_padding_mask)
+        x = x + a  # (B, T, C)
+        x = x + self.mlp(self.ln_2(x))
+        return x, weights
+
+
+class _Embedding(nn.Module):
+    """Token embedding + position (learned table, or the fixed sinusoids), then dropout."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.block_size = config.block_size
+        self.wte = nn.Embedding(config.vocab_size, config.n_embd)
+        if config.pos_encoding == "learned":
+            self.wpe = nn.Embedding(config.block_size, config.n_embd)
+        else:
+            pe = sinusoidal_encoding(config.block_size, config.n_embd)  # fixed, so not saved
+            self.register_buffer("pe", pe, persistent=False)
+        self.drop = nn.Dropout(config.dropout)
+
+    def forward(self, idx: torch.Tensor, start: int = 0) -> torch.Tensor:
+        B, T = idx.shape
+        if start + T > self.block_size:
+            raise ValueError(f"sequence of {start + T} tokens is longer than block_size={self.block_size}; "
+                             f"crop the input to its last {self.block_size} tokens")
+        pos = torch.arange(start, start + T, device=idx.device)  # (T,)
+        pos_emb = self.wpe(pos) if hasattr(self, "wpe") else self.pe[start:start + T]  # (T, C)
+        return self.drop(self.wte(idx) + pos_emb)  # (B, T, C)
+
+
+def _init_weights(module: nn.Module, n_layer: int) -> None:
+    """GPT-2 init: N(0, 0.02) weights, zero biases, residual projections scaled by 1/√(2·n_layer)."""
+    for name, p in module.named_parameters():
+        if name.endswith("W_o.weight") or name.endswith("mlp.proj.weight"):
+            nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * n_layer))
+        elif p.dim() >= 2 and "ln" not in name:
+            nn.init.normal_(p, mean=0.0, std=0.02)
+        elif name.endswith("bias"):
+            nn.init.zeros_(p)
+
+
+class GPT(nn.Module):
+    """Decoder-only Transformer language model with tied input/output embeddings (nanoGPT's shape)."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.embed = _Embedding(config)
+        self.blocks = nn.ModuleList(Block(config, causal=True) for _ in range(config.n_layer))
+        self.ln_f = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        _init_weights(self, config.n_layer)
+        self.lm_head.weight = self.embed.wte.weight  # weight tying: one matrix reads and writes tokens
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, return_attention: bool = False,
+                cache: list[LayerCache] | None = None):
+        """idx, targets: (B, T) token ids.
+
+        Returns ``(logits, loss)``: logits (B, T, vocab_size) for every position, loss the mean
+        cross-entropy against ``targets`` (None without targets). With ``return_attention=True`` the
+        readable attention path runs and the result is ``(logits, loss, attentions)``, where
+        ``attentions`` is a list of n_layer tensors of shape (B, n_head, T, T_k) (T_k = T without a
+        cache), each row a softmax over the keys (rows sum to 1). ``cache`` (one ``LayerCache`` per
+        layer, see ``new_cache``) makes generation reuse earlier keys and values.
+        """
+        start = cache[0].length if cache is not None else 0
+        x = self.embed(idx, start)  # (B, T, C)
+        attentions = []
+        for i, block in enumerate(self.blocks):
+            x, weights = block(x, return_attention, cache[i] if cache is not None else None)
+            if return_attention:
+                attentions.append(weights)
+        logits = self.lm_head(self.ln_f(x))  # (B, T, V)
+        loss = None
+        if targets is not None:
+            loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100)
+        return (logits, loss, attentions) if return_attention else (logits, loss)
+
+    def new_cache(self) -> list[LayerCache]:
+        """An empty key/value cache, one entry per layer."""
+        return [LayerCache() for _ in self.blocks]
+
+    def num_params(self, non_embedding: bool = True) -> int:
+        """Parameter count; position embeddings are left out by default (as nanoGPT reports it)."""
+        n = sum(p.numel() for p in self.parameters())
+        if non_embedding and hasattr(self.embed, "wpe"):
+            n -= self.embed.wpe.weight.numel()
+        return n
+
+    def flops_per_token(self, seq_len: int | None = None) -> float:
+        """Training FLOPs per token (forward + backward): 6N + 12·L·C·T (PaLM appendix B)."""
+        c = self.config
+        return 6 * self.num_params() + 12 * c.n_layer * c.n_embd * (seq_len or c.block_size)
+
+    def configure_optimizers(self, weight_decay: float, learning_rate: float, betas: tuple[float, float],
+                             device_type: str) -> torch.optim.AdamW:
+        """AdamW with two groups: matrices decay, biases/LayerNorm gains do not; fused on CUDA."""
+        params = {n: p for n, p in self.named_parameters() if p.requires_grad}
+        decay = [p for p in params.values() if p.dim() >= 2]
+        no_decay = [p for p in params.values() if p.dim() < 2]
+        groups = [{"params": decay, "weight_decay": weight_decay},
+                  {"params": no_decay, "weight_decay": 0.0}]
+        fused = device_type == "cuda" and "fused" in inspect.signature(torch.optim.AdamW).parameters
+        extra = {"fused": True} if fused else {}
+        return torch.optim.AdamW(groups, lr=learning_rate, betas=betas, **extra)
+
+
+class TransformerEncoder(nn.Module):
+    """BERT-style encoder: the same blocks without the causal mask, plus a masked-language-model head.
+
+    Every position sees the whole sequence; the head predicts the tokens hidden by ``mask_tokens``.
+    """
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.embed = _Embedding(config)
+        self.blocks = nn.ModuleList(Block(config, causal=False) for _ in range(config.n_layer))
+        self.ln_f = nn.LayerNorm(config.n_embd, bias=config.bias)
+        # MLM head as in BERT: transform, then decode with the (tied) token embedding
+        self.mlm_transform = nn.Sequential(nn.Linear(config.n_embd, config.n_embd), nn.GELU(),
+                                           nn.LayerNorm(config.n_embd))
+        self.mlm_bias = nn.Parameter(torch.zeros(config.vocab_size))
+        _init_weights(self, config.n_layer)
+
+    def encode(self, idx: torch.Tensor, attention_mask: torch.Tensor | None = None,
+               return_attention: bool = False) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Contextual vectors (B, T, C) and, on request, per-layer attention (B, n_head, T, T)."""
+        x = self.embed(idx)
+        attentions = []
+        for block in self.blocks:
+            x, weights = block(x, return_attention, None, attention_mask)
+            if return_attention:
+                attentions.append(weights)
+        return self.ln_f(x), attentions
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None,
+                attention_mask: torch.Tensor | None = None, return_attention: bool = False):
+        """Same convention as ``GPT.forward``: ``(logits, loss)`` or ``(logits, loss, attentions)``.
+
+        ``targets`` (B, T) holds the original id at masked positions and -100 elsewhere;
+        ``attention_mask`` (B, T) is True/1 for real tokens and False/0 for padding.
+        """
+        h, attentions = self.encode(idx, attention_mask, return_attention)
+        logits = self.mlm_transform(h) @ self.embed.wte.weight.T + self.mlm_bias  # (B, T, V)
+        loss = None
+        if targets is not None:
+            loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100)
+        return (logits, loss, attentions) if return_attention else (logits, loss)
+
+
+def mask_tokens(idx: torch.Tensor, mask_id: int, vocab_size: int, p: float = 0.15,
+                generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """BERT's masking: choose p of the positions; of those 80% -> [MASK], 10% -> random id, 10% kept.
+
+    Returns (inputs, targets) with targets = -100 where nothing is to be predicted.
+    """
+    if not 0.0 < p < 1.0:
+        raise ValueError(f"mask probability p must be in (0, 1), got {p}")
+    u = torch.rand(idx.shape, generator=generator, device=idx.device)
+    chosen = u < p
+    targets = torch.where(chosen, idx, torch.full_like(idx, -100))
+    inputs = idx.clone()
+    r = torch.rand(idx.shape, generator=generator, device=idx.device)
+    inputs[chosen & (r < 0.8)] = mask_id
+    random_ids = torch.randint(vocab_size, idx.shape, generator=generator, device=idx.device)
+    swap = chosen & (r >= 0.8) & (r < 0.9)
+    inputs[swap] = random_ids[swap]
+    return inputs, targets

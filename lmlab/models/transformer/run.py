@@ -1,0 +1,116 @@
+"""From flags to a finished run: corpus, tokenizer, preset, resume, DDP, metrics.json (used by the CLI)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from lmlab.checkpoint import check_config, checkpoint_tokenizer, load_checkpoint, load_model_state
+from lmlab.device import pick_device, pick_precision, seed_everything
+from lmlab.distributed import device_for, init_distributed, shutdown
+from lmlab.models.transformer.config import GPTConfig
+from lmlab.models.transformer.model import GPT
+from lmlab.models.transformer.trainer import MODEL_KEYS, PRESETS, TokenData, TrainConfig, train_gpt
+from lmlab.presets import preset_values, resolve_preset
+from lmlab.tokenizers import CharTokenizer, Tokenizer
+from lmlab.train import History, write_metrics
+
+TRAIN_KEYS = ("batch_size", "max_iters", "lr", "min_lr", "warmup_iters", "lr_decay_iters", "weight_decay",
+              "beta1", "beta2", "grad_clip", "grad_accum", "eval_interval", "eval_iters", "log_interval")
+
+
+def make_tokenizer(kind: str, text: str, vocab_size: int | None = None) -> Tokenizer:
+    """char (one id per character) or bpe (byte-level BPE learned on ``text``)."""
+    if kind == "char":
+        return CharTokenizer.fit(text)
+    if kind == "bpe":
+        from lmlab.tokenizers.bpe import FastBPETokenizer
+
+        return FastBPETokenizer.train(text, vocab_size=vocab_size or 512)
+    raise ValueError(f"unknown tokenizer {kind!r}; use char or bpe")
+
+
+def run_from_flags(flags: dict[str, Any]) -> dict[str, Any] | None:
+    """Train as the flags say; return the metrics (on rank 0; None on other ranks)."""
+    from lmlab.data import load_splits
+
+    device = pick_device(flags.get("device"))
+    ctx = init_distributed(device.type)
+    device = device_for(ctx, device)
+    try:
+        preset = resolve_preset(flags.get("preset"), device)
+        overrides = {k: flags.get(k) for k in (*MODEL_KEYS, *TRAIN_KEYS)}
+        overrides["time_budget_s"] = flags.get("time_budget")
+        values = preset_values(PRESETS, preset, overrides)
+        if flags.get("max_iters") is not None and flags.get("time_budget") is None:
+            values["time_budget_s"] = None  # explicit iterations beat the preset's clock
+        if flags.get("max_iters") is not None and flags.get("lr_decay_iters") is None:
+            values["lr_decay_iters"] = flags["max_iters"]
+        compile_flag = flags.get("compile")
+        values["compile"] = device.type == "cuda" if compile_flag is None else compile_flag
+        precision = pick_precision(device, flags.get("precision") or "auto")
+        seed = flags.get("seed", 1337)
+        seed_everything(seed + ctx.rank)
+
+        train_text, val_text = load_splits(flags["corpus"])
+        out = Path(flags["out"])
+        ckpt_path = out / "ckpt.pt"
+        payload = None
+        if ckpt_path.exists():
+            if not flags.get("resume"):
+                raise ValueError(f"{ckpt_path} already exists; pass --resume to continue that run, or choose "
+                                 "another --out (nothing was overwritten)")
+            payload = load_checkpoint(ckpt_path)
+            if payload.get("kind") != "gpt":
+                raise ValueError(f"{ckpt_path} holds a {payload.get('kind')!r} model, not a GPT; "
+                                 "choose another --out")
+        elif flags.get("resume"):
+            raise FileNotFoundError(f"--resume given but there is no checkpoint at {ckpt_path}; "
+                                    "drop --resume to start a new run")
+
+        if payload is not None:
+            tokenizer = checkpoint_tokenizer(payload)
+            for k in MODEL_KEYS:  # a resumed run keeps its architecture unless a flag says otherwise
+                if flags.get(k) is None and k in payload["config"]:
+                    values[k] = payload["config"][k]
+        else:
+            tokenizer = make_tokenizer(flags.get("tokenizer") or "char", train_text + val_text,
+                                       flags.get("vocab_size"))
+        data = TokenData.from_text(train_text, tokenizer, val_text=val_text)
+        model_cfg = GPTConfig(vocab_size=tokenizer.vocab_size,
+                              **{k: values[k] for k in MODEL_KEYS if k in values and values[k] is not None})
+        data.check_block_size(model_cfg.block_size)
+        tcfg = TrainConfig(**{k: values[k] for k in (*TRAIN_KEYS, "time_budget_s", "compile") if k in values},
+                           seed=seed)
+        model = GPT(model_cfg)
+        history, start_iter, train_s, best_val, optimizer = None, 0, 0.0, float("inf"), None
+        if payload is not None:
+            from dataclasses import asdict
+
+            check_config(payload["config"], asdict(model_cfg))  # raises before anything is touched
+            load_model_state(model, payload)
+            model.to(device)
+            optimizer = model.configure_optimizers(tcfg.weight_decay, tcfg.lr, (tcfg.beta1, tcfg.beta2),
+                                                   device.type)
+            if payload.get("optimizer"):
+                optimizer.load_state_dict(payload["optimizer"])
+            extra = payload.get("extra", {})
+            history = History(payload.get("history"))
+            start_iter, train_s = int(extra.get("iter", 0)), float(extra.get("train_s", 0.0))
+            best_val = float(extra.get("best_val", float("inf")))
+            if start_iter >= tcfg.max_iters:
+                raise ValueError(f"the run in {out} already did {start_iter} iterations; give a larger "
+                                 f"--max-iters than {start_iter} to train longer")
+        record = {"corpus": flags["corpus"], "tokenizer": tokenizer.kind, "preset": preset,
+                  "device": str(device), "precision": precision.name, "seed": seed,
+                  **{k: v for k, v in values.items()}, "vocab_size": tokenizer.vocab_size}
+        result = train_gpt(model, data, tcfg, tokenizer=tokenizer, device=device, precision=precision,
+                           out_dir=out if ctx.is_main else None, history=history, optimizer=optimizer,
+                           start_iter=start_iter, train_s=train_s, best_val=best_val, ctx=ctx,
+                           progress=not flags.get("no_progress"), config_record=record)
+        if not ctx.is_main:
+            return None
+        write_metrics(out, record, **result.metrics)
+        return result.metrics
+    finally:
+        shutdown(ctx)

@@ -1,0 +1,304 @@
+"""Training a GPT with ``lmlab.train.fit``: AdamW groups, cosine schedule, clipping, accumulation, AMP,
+periodic evaluation, best-and-last checkpoints, tokens/sec and model-FLOPs utilisation; DDP-ready.
+
+    data = TokenData.from_text(text, tokenizer)
+    result = train_gpt(GPT(cfg), data, TrainConfig(max_iters=500), tokenizer=tokenizer, out_dir="runs/gpt")
+
+Under ``torchrun`` every rank keeps its rows of the global batch (seeded by seed and iteration), gradients
+are all-reduced once per optimizer step (``no_sync_unless``), and rank 0 alone evaluates, logs and saves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lmlab.checkpoint import save_checkpoint
+from lmlab.device import Precision, autocast, pick_precision
+from lmlab.distributed import DistContext, all_reduce_mean, no_sync_unless, shard
+from lmlab.models.transformer.config import GPTConfig
+from lmlab.models.transformer.model import GPT
+from lmlab.models.transformer.schedule import cosine_lr, time_cosine_lr
+from lmlab.tokenizers import Tokenizer
+from lmlab.train import History, fit
+from lmlab.train.loop import step_generator
+
+# Flag names as keys; model fields go to GPTConfig, the rest to TrainConfig.
+PRESETS: dict[str, dict[str, Any]] = {
+    # CI: seconds on any CPU
+    "smoke": dict(n_layer=2, n_head=2, n_embd=64, block_size=32, dropout=0.0, batch_size=8, max_iters=60,
+                  lr=2e-3, min_lr=2e-4, warmup_iters=10, lr_decay_iters=60, eval_interval=30, eval_iters=4,
+                  time_budget_s=None),
+    # 2-core laptop: 5 minutes of training, cosine over the time budget, fp32, no dropout
+    "class": dict(n_layer=4, n_head=4, n_embd=128, block_size=128, dropout=0.0, batch_size=16,
+                  max_iters=100_000, lr=2e-3, min_lr=2e-4, warmup_iters=50, lr_decay_iters=100_000,
+                  eval_interval=250, eval_iters=20, time_budget_s=300.0),
+    # GPU: nanoGPT's shakespeare_char model (10.65 M parameters, val ≈ 1.47)
+    "full": dict(n_layer=6, n_head=6, n_embd=384, block_size=256, dropout=0.2, batch_size=64,
+                 max_iters=5000, lr=1e-3, min_lr=1e-4, warmup_iters=100, lr_decay_iters=5000,
+                 eval_interval=250, eval_iters=200, time_budget_s=None),
+}
+MODEL_KEYS = ("n_layer", "n_head", "n_embd", "block_size", "dropout", "bias", "pos_encoding")
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings (nanoGPT's names and defaults); ``batch_size`` is per rank."""
+
+    batch_size: int = 12
+    max_iters: int = 2000
+    lr: float = 1e-3
+    min_lr: float = 1e-4
+    warmup_iters: int = 100
+    lr_decay_iters: int = 2000
+    weight_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.99
+    grad_clip: float = 1.0
+    grad_accum: int = 1
+    eval_interval: int = 500
+    eval_iters: int = 20
+    time_budget_s: float | None = None  # set: cosine runs on training time and stops when spent
+    compile: bool = False
+    seed: int = 1337
+    log_interval: int = 10
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "max_iters", "grad_accum", "eval_iters", "log_interval"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.lr <= 0 or self.min_lr < 0 or self.min_lr > self.lr:
+            raise ValueError(f"need 0 <= min_lr <= lr and lr > 0, got lr={self.lr}, min_lr={self.min_lr}")
+        if self.time_budget_s is not None and self.time_budget_s <= 0:
+            raise ValueError(f"time_budget_s must be > 0 seconds, got {self.time_budget_s}")
+
+
+@dataclass
+class TokenData:
+    """Token ids of the training and validation text, and a batch sampler over random windows."""
+
+    train: torch.Tensor  # (N_train,) int64
+    val: torch.Tensor  # (N_val,) int64
+
+    @classmethod
+    def from_text(cls, text: str, tokenizer: Tokenizer, train_fraction: float = 0.9,
+                  val_text: str | None = None) -> TokenData:
+        """Encode; the split is the first ``train_fraction`` / the rest, unless ``val_text`` is given."""
+        if val_text is None:
+            cut = int(len(text) * train_fraction)
+            text, val_text = text[:cut], text[cut:]
+        return cls(torch.tensor(tokenizer.encode(text), dtype=torch.long),
+                   torch.tensor(tokenizer.encode(val_text), dtype=torch.long))
+
+    def check_block_size(self, block_size: int) -> None:
+        for name, ids in (("training", self.train), ("validation", self.val)):
+            if len(ids) <= block_size + 1:
+                raise ValueError(f"block_size={block_size} is too large for the {name} split of "
+                                 f"{len(ids)} tokens; use --block-size below {max(1, len(ids) - 2)} "
+                                 "or a larger corpus")
+
+    def batch(self, split: str, batch_size: int, block_size: int, generator: torch.Generator,
+              device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+        """(x, y) of shape (B, T): random windows, y shifted one token ahead of x."""
+        ids = self.train if split == "train" else self.val
+        windows = ids.unfold(0, block_size + 1, 1)  # (N - T, T + 1), a view: no copy
+        ix = torch.randint(windows.size(0), (batch_size,), generator=generator)
+        xy = windows[ix]  # (B, T + 1)
+        x, y = xy[:, :-1], xy[:, 1:]
+        if torch.device(device).type == "cuda":
+            x, y = x.pin_memory(), y.pin_memory()
+            return x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        return x.contiguous().to(device), y.contiguous().to(device)
+
+
+@dataclass
+class TrainResult:
+    """What a run leaves: the metrics written to metrics.json and the state needed to go on."""
+
+    metrics: dict[str, Any]
+    history: History
+    optimizer: torch.optim.Optimizer
+    next_iter: int
+    train_s: float
+    best_val: float = math.inf
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def device_peak_flops(device: torch.device, precision: Precision) -> tuple[float | None, str]:
+    """Peak dense FLOP/s of the device for MFU, and where that number comes from (CPU: an estimate)."""
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+        table = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L4": 121e12, "A10": 125e12,
+                 "4090": 165e12, "3090": 71e12, "V100": 125e12, "T4": 65e12}
+        for key, peak in table.items():
+            if key in name:
+                if precision.dtype is None:  # fp32 (TF32 tensor cores) is half the bf16 peak
+                    peak /= 2
+                return peak, f"{name} dense bf16/fp16 tensor-core peak"
+        return None, f"unknown GPU {name}"
+    if device.type == "cpu":
+        ghz = 0.0
+        with contextlib.suppress(OSError, ValueError):
+            for line in Path("/proc/cpuinfo").read_text().splitlines():
+                if line.startswith("cpu MHz"):
+                    ghz = float(line.split(":")[1]) / 1000
+                    break
+        flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+        per_cycle = 64 if " avx512f" in flags else 32 if " fma" in flags else 8  # fp32 FLOPs/cycle/core
+        cores = torch.get_num_threads()
+        if ghz <= 0:
+            return None, "CPU clock unknown"
+        return cores * ghz * 1e9 * per_cycle, f"{cores} threads x {ghz:.2f} GHz x {per_cycle} fp32 FLOP/cycle"
+    return None, f"no peak known for {device.type}"
+
+
+@torch.no_grad()
+def estimate_loss(model: GPT, data: TokenData, batch_size: int, eval_iters: int, device: torch.device,
+                  precision: Precision, seed: int = 0) -> dict[str, float]:
+    """Mean loss over ``eval_iters`` batches of each split; the same batches every time (seeded)."""
+    was_training = model.training
+    model.eval()
+    out = {}
+    for split in ("train", "val"):
+        gen = torch.Generator().manual_seed(seed + (0 if split == "train" else 1))
+        losses = []
+        for _ in range(eval_iters):
+            x, y = data.batch(split, batch_size, model.config.block_size, gen, device)
+            with autocast(device, precision):
+                _, loss = model(x, y)
+            losses.append(loss.item())
+        out[f"{split}_loss"] = sum(losses) / len(losses)
+    model.train(was_training)
+    return out
+
+
+def train_gpt(model: GPT, data: TokenData, tcfg: TrainConfig, *, tokenizer: Tokenizer | None = None,
+              device: torch.device | str = "cpu", precision: Precision | None = None,
+              out_dir: str | os.PathLike | None = None, history: History | None = None,
+              optimizer: torch.optim.Optimizer | None = None, start_iter: int = 0, train_s: float = 0.0,
+              best_val: float = math.inf, ctx: DistContext | None = None, live: Any = None,
+              progress: bool = True, desc: str = "gpt", config_record: dict[str, Any] | None = None
+              ) -> TrainResult:
+    """Train ``model`` in place with ``lmlab.train.fit``; write ``out_dir/ckpt.pt`` (+ ``best.pt``).
+
+    Pass ``history``, ``optimizer``, ``start_iter`` and ``train_s`` from a checkpoint to resume.
+    """
+    device = torch.device(device)
+    precision = precision or pick_precision(device)
+    ctx = ctx or DistContext(rank=0, local_rank=0, world_size=1)
+    if ctx.enabled and tcfg.time_budget_s is not None:
+        raise ValueError("a time budget cannot be used under torchrun: every rank must stop at the same "
+                         "iteration; give --max-iters (and --lr-decay-iters) instead of --time-budget")
+    cfg: GPTConfig = model.config
+    data.check_block_size(cfg.block_size)
+    model.to(device)
+    history = history if history is not None else History()
+    optimizer = optimizer or model.configure_optimizers(tcfg.weight_decay, tcfg.lr, (tcfg.beta1, tcfg.beta2),
+                                                        device.type)
+    net: torch.nn.Module = model
+    if tcfg.compile:
+        net = torch.compile(net)
+    if ctx.enabled:
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
+    scaler = torch.amp.GradScaler(device.type, enabled=precision.use_grad_scaler)
+    tokens_per_step = tcfg.batch_size * cfg.block_size * tcfg.grad_accum * ctx.world_size
+    state = {"train_s": train_s, "best_val": best_val}
+    budget = tcfg.time_budget_s
+
+    def lr_at(it: int) -> float:
+        if budget is not None:
+            return time_cosine_lr(it, state["train_s"], budget, tcfg.lr, tcfg.min_lr, tcfg.warmup_iters)
+        return cosine_lr(it, tcfg.lr, tcfg.min_lr, tcfg.warmup_iters, tcfg.lr_decay_iters)
+
+    def step(it: int) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        lr = lr_at(it)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        # batches depend on (seed, iteration) only: a resumed run sees the same data;
+        # every rank draws the same global batch and keeps its own rows (shard): N ranks together see
+        # exactly what one process with an N times larger batch would, so the loss curves agree
+        gen = step_generator(tcfg.seed * 1009, it)
+        total = torch.zeros((), device=device)
+        for micro in range(tcfg.grad_accum):
+            x, y = data.batch("train", tcfg.batch_size * ctx.world_size, cfg.block_size, gen, device)
+            x, y = shard(x, ctx), shard(y, ctx)
+            with no_sync_unless(net, micro == tcfg.grad_accum - 1), autocast(device, precision):
+                _, loss = net(x, y)
+                loss = loss / tcfg.grad_accum
+            scaler.scale(loss).backward()
+            total += loss.detach()
+        if tcfg.grad_clip > 0:
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
+        scaler.step(optimizer)
+        scaler.update()
+        optimizer.zero_grad(set_to_none=True)
+        state["train_s"] += time.perf_counter() - t0
+        total = all_reduce_mean(total, ctx, device)  # the global batch's loss, not rank 0's shard
+        return {"loss": total, "lr": lr, "tokens": tokens_per_step}  # loss stays a tensor: no sync per step
+
+    def save(path: Path, it: int) -> None:
+        save_checkpoint(path, model=model, config=cfg, kind="gpt", tokenizer=tokenizer, optimizer=optimizer,
+                        history=history.to_list(),
+                        extra={"iter": it, "train_s": state["train_s"], "best_val": state["best_val"],
+                               "train_config": asdict(tcfg), "config_record": dict(config_record or {})})
+
+    out = Path(out_dir) if out_dir is not None else None
+    current_iter = {"it": start_iter}
+
+    def evaluate() -> dict[str, float]:
+        losses = estimate_loss(model, data, tcfg.batch_size * ctx.world_size, tcfg.eval_iters, device,
+                               precision, tcfg.seed)
+        if losses["val_loss"] < state["best_val"]:
+            state["best_val"] = losses["val_loss"]
+            if out is not None:
+                save(out / "best.pt", current_iter["it"])
+        return losses
+
+    def checkpoint(next_iter: int) -> None:
+        current_iter["it"] = next_iter
+        if out is not None:
+            save(out / "ckpt.pt", next_iter)
+
+    def step_tracking(it: int) -> dict[str, Any]:
+        result = step(it)
+        current_iter["it"] = it + 1
+        return result
+
+    main = ctx.is_main
+    every = tcfg.eval_interval if main else 0
+    remaining = None if budget is None else max(0.0, budget - state["train_s"])
+    result = fit(step_tracking, max_iters=tcfg.max_iters, history=history, start_iter=start_iter,
+                 evaluate=evaluate if main else None, eval_interval=every,
+                 checkpoint=checkpoint if main else None, checkpoint_interval=every,
+                 time_budget_s=remaining, live=live if main else None, log_interval=tcfg.log_interval,
+                 desc=desc, progress=progress and main, step_seed=tcfg.seed + 7919 * ctx.rank)
+    tokens_per_sec = result.tokens_per_sec  # tokens_per_step already counts every rank
+    flops_token = model.flops_per_token()
+    peak, peak_source = device_peak_flops(device, precision)
+    mfu = flops_token * tokens_per_sec / peak if peak else None
+    metrics = {
+        "train_loss": history.last("train_loss"), "val_loss": history.last("val_loss"),
+        "best_val_loss": state["best_val"] if math.isfinite(state["best_val"]) else None,
+        "eval_train_loss": None, "tokens_per_sec": tokens_per_sec, "wall_s": state["train_s"],
+        "iters": result.next_iter, "params": model.num_params(), "mfu": mfu,
+        "flops_per_token": flops_token, "peak_flops": peak, "peak_flops_source": peak_source,
+        "device": str(device), "precision": precision.name, "world_size": ctx.world_size,
+        "interrupted": result.interrupted, "out_of_time": result.out_of_time,
+    }
+    for record in reversed(history.records):  # the train loss measured at the last evaluation
+        if "val_loss" in record:
+            metrics["eval_train_loss"] = record.get("train_loss")
+            break
+    return TrainResult(metrics=metrics, history=history, optimizer=optimizer, next_iter=result.next_iter,
+                       train_s=state["train_s"], best_val=state["best_val"])

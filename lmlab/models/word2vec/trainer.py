@@ -1,0 +1,227 @@
+"""Train skip-gram or CBOW with negative sampling through ``lmlab.train.fit``.
+
+CPU: the numba kernels in ``kernels.py``, several threads Hogwild-style (as the C tool and gensim).
+CUDA: ``torch_sgns.py``, big batches of (context, centre) pairs with index-based updates of only the rows
+a batch touches. Both follow the same recipe: sub-sampling, dynamic window, unigram^0.75 negatives,
+learning rate falling linearly from ``alpha`` to ``min_alpha`` over all epochs.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from lmlab.models.word2vec import kernels
+from lmlab.models.word2vec.vectors import WordVectors
+from lmlab.models.word2vec.vocab import Vocab
+from lmlab.train import History, fit
+
+PRESETS = {  # sized for: smoke (CI, seconds), class (2-core laptop, < 5 min), full (GPU or patience)
+    "smoke": {"dim": 32, "epochs": 1, "min_count": 5, "max_words": 60_000},
+    "class": {"dim": 100, "epochs": 5, "min_count": 5, "max_words": None},
+    "full": {"dim": 200, "epochs": 10, "min_count": 5, "max_words": None},
+}
+
+
+@dataclass
+class Word2VecConfig:
+    """Every hyper-parameter of a run (the defaults are gensim's, which are the C tool's)."""
+
+    model: str = "skipgram"  # or "cbow"
+    dim: int = 100
+    window: int = 5
+    negative: int = 5
+    min_count: int = 5
+    epochs: int = 5
+    sample: float = 1e-3
+    alpha: float = 0.025
+    min_alpha: float = 0.0001
+    ns_exponent: float = 0.75
+    threads: int = 0  # 0: one per CPU core
+    job_words: int = 10_000  # words per job handed to a thread
+    batch_words: int = 0  # torch backend: words per batch (0: 16k on CPU, 256k on CUDA)
+    backend: str = "auto"  # "numba" (CPU), "torch", or auto: numba on CPU, torch on CUDA/MPS
+    seed: int = 1
+
+    def validate(self) -> None:
+        if self.model not in {"skipgram", "cbow"}:
+            raise ValueError(f"unknown model {self.model!r}; use 'skipgram' or 'cbow'")
+        for name in ("dim", "window", "epochs", "min_count", "job_words"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.negative < 1:
+            raise ValueError(f"negative must be at least 1 (negative sampling), got {self.negative}")
+        if not 0 < self.alpha <= 1 or not 0 <= self.min_alpha <= self.alpha:
+            raise ValueError(f"need 0 < min_alpha <= alpha <= 1, got alpha={self.alpha}, "
+                             f"min_alpha={self.min_alpha}")
+        if self.backend not in {"auto", "numba", "torch"}:
+            raise ValueError(f"unknown backend {self.backend!r}; use auto, numba or torch")
+
+
+@dataclass
+class Word2VecResult:
+    """What a training run leaves: the vectors, both tables, history, speed and snapshots."""
+
+    vectors: WordVectors
+    W_out: np.ndarray
+    vocab: Vocab
+    config: Word2VecConfig
+    history: History
+    wall_s: float
+    words_per_sec: float  # raw corpus words × epochs ÷ training seconds (gensim's definition)
+    snapshots: list[tuple[float, np.ndarray]] = field(default_factory=list)  # (epoch, W_in rows)
+    interrupted: bool = False
+
+
+def _check_corpus(ids: np.ndarray, bounds: np.ndarray, window: int) -> None:
+    lengths = np.diff(bounds)
+    if len(ids) == 0:
+        raise ValueError("no training words left after min_count; lower --min-count or use a bigger corpus")
+    if lengths.max() < 2:
+        raise ValueError(f"every sentence has fewer than 2 known words, so window={window} finds no "
+                         "context pairs; use a bigger corpus or a lower --min-count")
+
+
+def plan_jobs(bounds: np.ndarray, job_words: int) -> list[tuple[int, int]]:
+    """Cut the sentences into runs of about ``job_words`` words: (first sentence, end sentence)."""
+    jobs, start, n = [], 0, len(bounds) - 1
+    while start < n:
+        end = int(np.searchsorted(bounds, bounds[start] + job_words, side="left"))
+        end = min(max(end, start + 1), n)
+        jobs.append((start, end))
+        start = end
+    return jobs
+
+
+def train_word2vec(
+    sentences: Sequence[Sequence[str]],
+    config: Word2VecConfig | None = None,
+    *,
+    vocab: Vocab | None = None,
+    device: str | torch.device = "cpu",
+    live: Any = None,
+    snapshot_words: Sequence[str] = (),
+    snapshots_per_epoch: int = 0,
+    progress: bool = True,
+    on_step: Callable[[int, dict], None] | None = None,
+) -> Word2VecResult:
+    """Build the vocabulary (unless given), then train; returns vectors and how the run went."""
+    config = config or Word2VecConfig()
+    config.validate()
+    vocab = vocab or Vocab.build(sentences, config.min_count)
+    device = torch.device(device)
+    backend = config.backend
+    if backend == "auto":
+        backend = "numba" if device.type == "cpu" else "torch"
+    if backend == "numba" and device.type != "cpu":
+        raise ValueError(f"the numba backend runs on the CPU; use backend='torch' for device {device}")
+
+    t_encode = time.perf_counter()
+    ids, bounds = vocab.encode(sentences)
+    encode_s = time.perf_counter() - t_encode  # gensim does this inside train(): count it as training
+    _check_corpus(ids, bounds, config.window)
+
+    rng = np.random.default_rng(config.seed)
+    dim = config.dim
+    W_in = ((rng.random((len(vocab), dim), dtype=np.float32) - 0.5) / dim).astype(np.float32)
+    W_out = np.zeros((len(vocab), dim), dtype=np.float32)
+    keep = vocab.keep_probability(config.sample)
+    history = History()
+    snap_rows = np.array([vocab.index[w] for w in snapshot_words if w in vocab.index], dtype=np.int64)
+    snapshots: list[tuple[float, np.ndarray]] = []
+    if len(snap_rows):
+        snapshots.append((0.0, W_in[snap_rows].copy()))
+
+    if backend == "numba":
+        from lmlab.models.word2vec.kernels import train_job
+
+        threads = config.threads or os.cpu_count() or 1
+        jobs = plan_jobs(bounds, config.job_words)
+        job_words = np.array([bounds[e] - bounds[s] for s, e in jobs], dtype=np.int64)
+        noise_cum = vocab.noise_cumulative(config.ns_exponent)
+        per_step = 2 * threads
+        total_jobs = len(jobs) * config.epochs
+        steps_per_epoch = len(jobs) / per_step  # a step may straddle two epochs
+        total = float(job_words.sum() * config.epochs)
+        starts = np.concatenate([[0], np.cumsum(np.tile(job_words, config.epochs))])
+        pool = ThreadPoolExecutor(max_workers=threads)
+        futures: list = []
+
+        def alpha_at(done: float) -> float:
+            return config.alpha - (config.alpha - config.min_alpha) * done / total
+
+        def run_job(k: int) -> tuple[int, float, int]:
+            s0, s1 = jobs[k % len(jobs)]
+            a0, a1 = alpha_at(starts[k]), alpha_at(starts[k + 1])
+            return train_job(ids, bounds, s0, s1, W_in, W_out, keep, noise_cum, config.window,
+                             config.negative, config.model == "cbow", a0, a1,
+                             config.seed * 1_000_003 + k, True)
+
+        def step(it: int) -> dict:
+            # keep the threads fed: the next step's jobs are queued before this step's are awaited
+            while len(futures) < min(total_jobs, (it + 2) * per_step):
+                futures.append(pool.submit(run_job, len(futures)))
+            first, last = it * per_step, min((it + 1) * per_step, total_jobs)
+            results = [futures[k].result() for k in range(first, last)]
+            words = sum(r[0] for r in results)
+            loss = sum(r[1] for r in results) / max(sum(r[2] for r in results), 1)
+            return {"loss": loss, "lr": alpha_at(starts[last]), "epoch": last / len(jobs),
+                    "tokens": words * vocab.raw_words / max(len(ids), 1)}
+
+        max_iters = -(-total_jobs // per_step)
+        max_iters = steps_per_epoch * config.epochs
+    else:
+        from lmlab.models.word2vec.torch_sgns import TorchSGNS
+
+        batch = config.batch_words or (262_144 if device.type == "cuda" else 16_384)
+        sgns = TorchSGNS(ids, bounds, W_in, keep, vocab.noise_distribution(config.ns_exponent), config,
+                         device, batch)
+        steps_per_epoch = sgns.steps_per_epoch
+        max_iters = steps_per_epoch * config.epochs
+
+        def step(it: int) -> dict:
+            out = sgns.step(it, max_iters)
+            out["tokens"] = out.pop("words") * vocab.raw_words / max(len(ids), 1)
+            return out
+
+    snap_every = max(1, steps_per_epoch // snapshots_per_epoch) if snapshots_per_epoch else 0
+
+    def stepped(it: int) -> dict:
+        out = step(it)
+        if snap_every and len(snap_rows) and ((it + 1) % snap_every == 0 or it + 1 == max_iters):
+            table = W_in if backend == "numba" else sgns.W_in_numpy()
+            snapshots.append(((it + 1) / steps_per_epoch, table[snap_rows].copy()))
+        if on_step is not None:
+            on_step(it, out)
+        return out
+
+    try:
+        result = fit(stepped, max_iters=max_iters, history=history, live=live,
+                     log_interval=max(1, max_iters // 200), desc=f"word2vec {config.model}", progress=progress)
+    finally:
+        if backend == "numba":
+            for f in futures:
+                f.cancel()
+            pool.shutdown(wait=True)  # jobs already running finish before the tables are read
+    if backend == "torch":
+        W_in, W_out = sgns.W_in_numpy(), sgns.W_out_numpy()
+    wall_s = result.wall_s + encode_s
+    done_fraction = result.next_iter / max_iters
+    words_per_sec = vocab.raw_words * config.epochs * done_fraction / max(wall_s, 1e-9)
+    return Word2VecResult(vectors=WordVectors(vocab.words, W_in), W_out=W_out, vocab=vocab, config=config,
+                          history=history, wall_s=wall_s, words_per_sec=words_per_sec, snapshots=snapshots,
+                          interrupted=result.interrupted)
+
+
+def config_dict(config: Word2VecConfig) -> dict[str, Any]:
+    return asdict(config)
+
+
+__all__ = ["PRESETS", "Word2VecConfig", "Word2VecResult", "kernels", "plan_jobs", "train_word2vec"]

@@ -1,0 +1,124 @@
+"""A training session: model, optimizer, history and the next iteration, kept together so that stopping
+(Ctrl-C, "interrupt kernel", a time budget) and going on is one call.
+
+    session = Session(step, model=model, optimizer=opt, max_iters=2000, out="runs/gpt", seed=1337,
+                      config=config, kind="gpt", evaluate=evaluate, eval_interval=200)
+    session.fit()        # interrupt the kernel whenever you like ...
+    session.fit()        # ... and this continues from where it stopped, on the same loss curve
+
+In a new process, ``Session(...).restore()`` (or ``resume=True``) reloads ``out/ckpt.pt`` first.
+The curve repeats exactly when ``step(it)`` draws its batch from ``step_generator(seed, it)`` and computes
+the learning rate from ``it``; torch's own randomness (dropout) is re-seeded per step from ``(seed, it)``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lmlab.checkpoint import load_checkpoint, load_model_state, save_checkpoint
+from lmlab.train.history import History
+from lmlab.train.loop import FitResult, StepFn, fit
+
+
+class Session:
+    """Holds what a run needs to stop and resume; ``fit()`` trains until ``max_iters`` or an interrupt."""
+
+    def __init__(self, step: StepFn, *, model: torch.nn.Module, max_iters: int,
+                 optimizer: torch.optim.Optimizer | None = None, out: str | os.PathLike | None = None,
+                 config: Any = None, kind: str = "model", tokenizer: Any = None, seed: int | None = 1337,
+                 checkpoint_interval: int = 0, resume: bool = False, **fit_options: Any) -> None:
+        self.step, self.model, self.optimizer = step, model, optimizer
+        self.max_iters, self.seed = max_iters, seed
+        self.out = Path(out) if out is not None else None
+        self.config, self.kind, self.tokenizer = config, kind, tokenizer
+        self.checkpoint_interval = checkpoint_interval
+        self.fit_options = fit_options
+        self.history = History()
+        self.next_iter = 0
+        self.last_result: FitResult | None = None
+        if resume:
+            self.restore()
+
+    @property
+    def path(self) -> Path | None:
+        return self.out / "ckpt.pt" if self.out is not None else None
+
+    @property
+    def done(self) -> bool:
+        return self.next_iter >= self.max_iters
+
+    def fit(self, max_iters: int | None = None, **options: Any) -> FitResult:
+        """Train from ``next_iter`` to ``max_iters`` (raise it to train longer); safe to call again."""
+        if max_iters is not None:
+            self.max_iters = max_iters
+        if self.done:
+            print(f"already trained to iteration {self.next_iter} of {self.max_iters}; "
+                  "pass a larger max_iters to train longer", flush=True)
+        kwargs = {"checkpoint_interval": self.checkpoint_interval, **self.fit_options, **options}
+        if self.path is not None:
+            kwargs.setdefault("checkpoint", self._checkpoint)
+        result = fit(self.step, max_iters=self.max_iters, history=self.history, start_iter=self.next_iter,
+                     step_seed=self.seed, **kwargs)
+        self.next_iter = result.next_iter
+        self.last_result = result
+        return result
+
+    def _checkpoint(self, next_iter: int) -> None:
+        self.next_iter = next_iter
+        self.save()
+
+    def save(self, path: str | os.PathLike | None = None) -> Path:
+        """Write model, optimizer, history and the next iteration atomically (``out/ckpt.pt``)."""
+        path = Path(path) if path is not None else self.path
+        if path is None:
+            raise ValueError("this session has no out folder; pass out='runs/NAME' or save(path)")
+        config = self.config if self.config is not None else {}
+        return save_checkpoint(path, model=self.model, config=config, kind=self.kind,
+                               tokenizer=self.tokenizer, optimizer=self.optimizer,
+                               history=self.history.to_list(),
+                               extra={"next_iter": self.next_iter, "max_iters": self.max_iters,
+                                      "seed": self.seed})
+
+    def restore(self, path: str | os.PathLike | None = None) -> bool:
+        """Load ``out/ckpt.pt`` if it exists (False when there is none: a fresh start)."""
+        path = Path(path) if path is not None else self.path
+        if path is None:
+            raise ValueError("this session has no out folder; pass out='runs/NAME' or restore(path)")
+        if not (path / "ckpt.pt" if path.is_dir() else path).exists():
+            return False
+        payload = load_checkpoint(path)
+        if payload["kind"] != self.kind:
+            raise ValueError(f"{path} holds a {payload['kind']!r} checkpoint, not {self.kind!r}; "
+                             "resume it with the matching model or choose another out folder")
+        load_model_state(self.model, payload)
+        if self.optimizer is not None and payload.get("optimizer"):
+            self.optimizer.load_state_dict(payload["optimizer"])
+        self.history = History(payload.get("history"))
+        self.next_iter = int(payload.get("extra", {}).get("next_iter", 0))
+        print(f"resumed from {path} at iteration {self.next_iter}", flush=True)
+        return True
+
+    def losses(self, key: str = "train_loss") -> list[float]:
+        """The logged values of ``key``, in order (what a resume must reproduce)."""
+        return self.history.series(key)[1]
+
+
+def iteration_batch(data: torch.Tensor, it: int, *, seed: int, batch_size: int, block_size: int,
+                    device: Any = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """Random (x, y) windows of a 1-D token tensor for iteration ``it``: the same on every resume."""
+    from lmlab.train.loop import step_generator
+
+    if len(data) <= block_size:
+        raise ValueError(f"the data has {len(data)} tokens, fewer than block_size+1={block_size + 1}; "
+                         "use a longer corpus or a smaller block_size")
+    g = step_generator(seed, it)
+    starts = torch.randint(len(data) - block_size, (batch_size,), generator=g)
+    x = torch.stack([data[s:s + block_size] for s in starts.tolist()])  # (B, T)
+    y = torch.stack([data[s + 1:s + 1 + block_size] for s in starts.tolist()])  # (B, T)
+    return x.to(device), y.to(device)
+
+

@@ -1,0 +1,94 @@
+"""Pictures of positions: the sinusoidal table of "Attention Is All You Need", a model's learned table,
+and how similar two positions look to the model (cosine similarity).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from typing import Any
+
+import torch
+
+from lmlab.viz.attention._html import View, esc
+
+
+def sinusoidal_table(n_pos: int, d_model: int) -> torch.Tensor:
+    """PE(pos, 2i) = sin(pos / 10000^(2i/d)), PE(pos, 2i+1) = cos(pos / 10000^(2i/d)); (n_pos, d_model)."""
+    if d_model % 2 or d_model < 2:
+        raise ValueError(f"sinusoidal encoding needs an even d_model >= 2, got {d_model}")
+    if n_pos < 1:
+        raise ValueError(f"n_pos must be >= 1, got {n_pos}")
+    pos = torch.arange(n_pos, dtype=torch.float32)[:, None]  # (n_pos, 1)
+    two_i = torch.arange(0, d_model, 2, dtype=torch.float32)  # (d/2,)
+    angle = pos / torch.pow(10000.0, two_i / d_model)  # (n_pos, d/2)
+    pe = torch.zeros(n_pos, d_model)
+    pe[:, 0::2], pe[:, 1::2] = torch.sin(angle), torch.cos(angle)
+    return pe
+
+
+def position_table(model: Any) -> tuple[torch.Tensor, str]:
+    """(block_size, d_model) position vectors of an lmlab model (learned ``wpe`` or fixed ``pe``)."""
+    embed = getattr(model, "embed", None)
+    if embed is not None and hasattr(embed, "wpe"):
+        return embed.wpe.weight.detach().float().cpu(), "learned position embeddings"
+    if embed is not None and hasattr(embed, "pe"):
+        return embed.pe.detach().float().cpu(), "sinusoidal position encoding"
+    hf = getattr(getattr(model, "model", model), "embeddings", None)
+    if hf is not None and hasattr(hf, "position_embeddings"):
+        return hf.position_embeddings.weight.detach().float().cpu(), "learned position embeddings (BERT)"
+    raise ValueError(f"{type(model).__name__} has no position table (expected model.embed.wpe / .pe)")
+
+
+def cosine_similarity_matrix(table: torch.Tensor) -> torch.Tensor:
+    """(n_pos, n_pos): cos(p_i, p_j); a bright band near the diagonal = nearby positions look alike."""
+    unit = torch.nn.functional.normalize(table, dim=-1)
+    return unit @ unit.T
+
+
+class PositionalView(View):
+    """The table (position × dimension), a few dimensions as curves, the cosine similarity of positions."""
+
+    title = "positional encoding"
+
+    def __init__(self, table: torch.Tensor, name: str, dims: tuple[int, ...] = (0, 1, 4, 5, 10, 11)) -> None:
+        self.table, self.name = table, name
+        self.dims = tuple(d for d in dims if d < table.size(1))
+
+    def figure(self) -> Any:
+        from matplotlib.figure import Figure
+
+        import lmlab.viz.style  # noqa: F401
+
+        fig = Figure(figsize=(11, 3.2), dpi=100, layout="constrained")
+        a, b, c = fig.subplots(1, 3)
+        im = a.imshow(self.table.numpy(), aspect="auto", cmap="RdBu_r", interpolation="nearest")
+        a.set(xlabel="dimension", ylabel="position", title=self.name)
+        a.grid(False)
+        fig.colorbar(im, ax=a, shrink=0.8)
+        for d in self.dims:
+            b.plot(self.table[:, d].numpy(), label=f"dim {d}")
+        b.set(xlabel="position", title="a few dimensions along the positions")
+        b.legend(fontsize="x-small", ncol=2)
+        sim = cosine_similarity_matrix(self.table)
+        im = c.imshow(sim.numpy(), cmap="viridis", vmin=-1, vmax=1, interpolation="nearest")
+        c.set(xlabel="position j", ylabel="position i", title="cos(pᵢ, pⱼ)")
+        c.grid(False)
+        fig.colorbar(im, ax=c, shrink=0.8)
+        return fig
+
+    def to_html(self) -> str:
+        buf = io.BytesIO()
+        self.figure().savefig(buf, format="png", dpi=90, bbox_inches="tight")
+        data = base64.b64encode(buf.getvalue()).decode("ascii")
+        return (f'<div class="lmlab-attention lmlab-positional"><div style="font:12px sans-serif;color:#555">'
+                f'{esc(self.name)}: {self.table.size(0)} positions × {self.table.size(1)} dimensions</div>'
+                f'<img alt="{esc(self.name)}" src="data:image/png;base64,{data}"></div>')
+
+
+def positional_view(model: Any = None, *, n_pos: int = 64, d_model: int = 64) -> PositionalView:
+    """A model's position table, or (no model) the sinusoidal one for ``n_pos`` × ``d_model``."""
+    if model is None:
+        return PositionalView(sinusoidal_table(n_pos, d_model), "sinusoidal position encoding")
+    table, name = position_table(model)
+    return PositionalView(table, name)

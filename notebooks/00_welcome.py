@@ -1,0 +1,262 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 00 · Welcome to lmlab
+#
+# lmlab is a lab for learning how language models work by building and training them: word vectors,
+# an LSTM, a Transformer, and a look inside attention. Every notebook starts with the same line, which
+# picks the device, the numerics and the **preset** (how big everything is), and sets up the figures.
+
+# %%
+from lmlab.notebook import setup
+
+lab = setup()
+lab
+
+# %% [markdown]
+# ## What the lab holds
+#
+# | notebook | you learn | you train |
+# |---|---|---|
+# | `00_welcome` | the lab: presets, offline data, live training views, exercises | a bigram model |
+# | `01_word2vec` | skip-gram and CBOW, negative sampling, analogies, an embedding projector | word vectors |
+# | `02_lstm` | the RNN recurrence, vanishing gradients, LSTM gates from their equations | a poet |
+# | `03_transformer` | attention from its formula, causal mask, multi-head, positions, BPE | a small GPT |
+# | `04_attention` | what heads do, with bertviz views (offline) and lmlab's own | — |
+# | `05_scaling` | data parallelism, mixed precision, distillation, fine-tuning | a distilled student |
+#
+# Below the notebooks sits a small Python package, `lmlab`, that does the plumbing (data, the training
+# loop, checkpoints, figures) so the notebooks can show the ideas. Each model is a short module one
+# click away: `lmlab/models/...`.
+#
+# ## Your machine: `lmlab doctor`
+#
+# The same report you get from `lmlab doctor` in a terminal: versions, device, preset, which corpora
+# are available offline, the CJK font used for Chinese labels.
+
+# %%
+from lmlab.cli import main as lmlab_cli
+
+exit_code = lmlab_cli(["doctor"])
+
+# %% [markdown]
+# ## Presets: one notebook, three sizes
+#
+# | preset | for | size |
+# |---|---|---|
+# | `smoke` | a first look, CI | seconds per notebook |
+# | `class` | a 2-core laptop CPU | each training ≤ 5 minutes, still meaningful |
+# | `full` | a GPU | results like the papers' small models |
+#
+# The default comes from the device (`full` on CUDA, `class` elsewhere). To switch, either start the lab
+# with the variable set — `LMLAB_PRESET=smoke lmlab lab` — or pass it here: `lab = setup(preset="smoke")`.
+# Every notebook sizes its models from `lab.preset` through a small table like this one:
+
+# %%
+from lmlab.presets import preset_values
+
+SIZES = {
+    "smoke": {"max_iters": 60, "batch_size": 16, "block_size": 32, "max_chars": 200_000},
+    "class": {"max_iters": 600, "batch_size": 32, "block_size": 64, "max_chars": 2_000_000},
+    "full": {"max_iters": 3000, "batch_size": 64, "block_size": 128, "max_chars": 20_000_000},
+}
+cfg = preset_values(SIZES, lab.preset)
+cfg
+
+# %% [markdown]
+# ## Data, also without a network
+#
+# Corpora are looked up in an offline mirror (`$LMLAB_DATA_DIR`), then in a local cache, and only then
+# downloaded (https, checked against a sha256). To prepare a classroom with no internet, run once on a
+# connected machine
+#
+#     lmlab data fetch --all
+#
+# and copy the cache folder (or point `LMLAB_DATA_DIR` at a USB stick). When a corpus is not there, the
+# notebooks fall back to a built-in English corpus and **say so** — you never get a traceback for it.
+
+# %%
+from lmlab.data import load_text_or_fallback
+
+text, corpus = load_text_or_fallback("tiny_shakespeare")
+text = text[: cfg["max_chars"]]
+print(f"corpus: {corpus}, using {len(text):,} characters")
+print(text[:300])
+
+# %% [markdown]
+# ## A training session you can interrupt
+#
+# Every model in the lab trains through one loop. To see it, here is the smallest language model
+# there is: a **bigram** model, one table $W \in \mathbb{R}^{V \times V}$ whose row $W_{a}$ holds the
+# scores (logits) of every character that may follow character $a$:
+#
+# $$p(x_{t+1} = b \mid x_t = a) = \operatorname{softmax}(W_{a})_b, \qquad
+#   \mathcal{L} = -\frac{1}{N}\sum_{t} \log p(x_{t+1} \mid x_t).$$
+
+# %%
+import torch
+import torch.nn.functional as F
+
+from lmlab.tokenizers import CharTokenizer
+from lmlab.train import Session, iteration_batch
+from lmlab.viz.curves import LiveView
+
+tok = CharTokenizer.fit(text)
+data = torch.tensor(tok.encode(text), dtype=torch.long)
+V = tok.vocab_size
+W = torch.zeros(V, V, requires_grad=True)  # logits of next char given this char: (V, V)
+opt = torch.optim.Adam([W], lr=0.3)
+
+
+def step(it):
+    x, y = iteration_batch(data, it, seed=1337, batch_size=cfg["batch_size"], block_size=cfg["block_size"])
+    logits = W[x]  # (B, T, V)
+    loss = F.cross_entropy(logits.view(-1, V), y.view(-1))
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return {"loss": loss.item(), "lr": opt.param_groups[0]["lr"], "tokens": x.numel()}
+
+
+def evaluate():
+    x, y = iteration_batch(data, 10**9, seed=7, batch_size=64, block_size=cfg["block_size"])
+    with torch.no_grad():
+        return {"val_loss": F.cross_entropy(W[x].view(-1, V), y.view(-1)).item()}
+
+
+def sample(n=80):
+    g = torch.Generator().manual_seed(0)
+    ids = [tok.encode("\n")[0] if "\n" in text else 0]
+    for _ in range(n):
+        probs = torch.softmax(W[ids[-1]].detach(), dim=-1)
+        ids.append(int(torch.multinomial(probs, 1, generator=g)))
+    return tok.decode(ids)
+
+
+# %% [markdown]
+# Run the next cell. The figure below it is **one** small PNG redrawn in place (loss, learning rate,
+# tokens per second), with a line of numbers and a text sample. Press **■ / Interrupt the kernel** while it
+# trains: the step in progress finishes, the model, optimizer and history are kept. Running
+# `session.fit()` again continues from that iteration, and the loss curve is the same one an
+# uninterrupted run would have drawn, because batch $t$ is always drawn with the seed $(1337, t)$.
+
+# %%
+session = Session(step, model=torch.nn.ParameterList([W]), optimizer=opt, max_iters=cfg["max_iters"],
+                  evaluate=evaluate, eval_interval=max(1, cfg["max_iters"] // 4),
+                  sample=sample, sample_interval=max(1, cfg["max_iters"] // 4),
+                  live=LiveView(title="bigram", every_s=0.5), desc="bigram")
+result = session.fit()
+print(f"stopped at iteration {result.next_iter}; {result.tokens_per_sec:,.0f} tokens/s")
+
+# %% [markdown]
+# The history is plain data — a list of dicts, one per logged step — so it goes straight into a table
+# or a checkpoint:
+
+# %%
+session.history.records[-3:]
+
+# %% [markdown]
+# ## Exercises: `check(...)`
+#
+# Exercises leave a `...` for you to fill in; `check("name", answer)` runs hidden tests and tells you
+# what was expected and where your answer differs (never a bare "wrong"). `hint("name")` gives a nudge.
+#
+# **Exercise 1.** Before training, a model that knows nothing gives every one of the $V$ characters
+# probability $1/V$. What is its loss $\mathcal{L}$? Write `uniform_loss(V)`.
+
+# %%
+import math
+
+from lmlab.exercises import check, hint
+
+
+def uniform_loss(V):
+    return ...  # your code: the cross-entropy of a uniform guess over V symbols
+
+
+check("welcome.uniform_loss", uniform_loss)
+
+# %% [markdown]
+# Compare your number with the first logged loss above: training starts from $\ln V$ nats.
+
+# %%
+first_loss = session.history.records[0]["train_loss"]
+print(f"ln V = {math.log(V):.3f} nats; first logged train loss: {first_loss:.3f}")
+
+# %% [markdown]
+# **Exercise 2.** Papers report character models in *bits per character*: the same loss with $\log_2$
+# in place of $\ln$. Write `bits_per_char(loss_nats)`.
+
+# %%
+def bits_per_char(loss_nats):
+    ...  # your code
+
+
+check("welcome.bits_per_char", bits_per_char)
+hint("welcome.bits_per_char")
+
+# %% [markdown]
+# Teachers: the reference solutions are not in the notebooks. With `LMLAB_TEACHER=1` set,
+# `lmlab.exercises.solution("welcome.uniform_loss")` prints one; the static site (`lmlab site`) renders all
+# notebooks with their outputs for a class to browse without a kernel.
+#
+# ## Try it: temperature
+#
+# Sampling divides the logits by a temperature $\tau$ before the softmax,
+# $p_b \propto \exp(W_{a,b}/\tau)$: small $\tau$ sharpens the distribution, large $\tau$ flattens it.
+# Move the slider (it needs a running kernel).
+
+# %%
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+
+after = "e" if "e" in text else text[0]
+row = W[tok.encode(after)[0]].detach()
+top = torch.topk(row, 12).indices
+
+
+def show_temperature(tau=1.0):
+    probs = torch.softmax(row / tau, dim=-1)[top]
+    fig, ax = plt.subplots(figsize=(6, 2.4))
+    ax.bar([repr(tok.decode([int(i)]))[1:-1] for i in top], probs)
+    ax.set(title=f"p(next char | {after!r}), τ = {tau:.2f}", ylabel="probability", ylim=(0, 1))
+    plt.show()
+
+
+slider = widgets.FloatSlider(value=1.0, min=0.1, max=3.0, step=0.1, description="τ")
+_ = widgets.interact(show_temperature, tau=slider)
+
+# %% [markdown]
+# ## Figures speak Chinese too
+#
+# Tang poems appear in notebooks 01–03. Chinese labels render without any font setup (an installed CJK
+# font, or the Noto Sans CJK file the `mplfonts` package ships). Figures save as PNG or SVG in one call:
+# `lmlab.viz.style.save_figure(fig, "poem.png")`; animations as GIF with `lmlab.viz.animate`.
+
+# %%
+poem = "床前明月光疑是地上霜举头望明月低头思故乡"
+counts = {ch: poem.count(ch) for ch in dict.fromkeys(poem)}
+fig, ax = plt.subplots(figsize=(7, 2.2))
+ax.bar(list(counts), list(counts.values()))
+ax.set(title="《静夜思》 character counts", ylabel="count")
+plt.show()
+
+# %% [markdown]
+# ## Where next
+#
+# Open `01_word2vec` to learn word vectors from co-occurrence, or jump to `03_transformer` to build a GPT.
+# In a terminal, `lmlab --help` lists the same tools as commands (train, sample, viz, data, doctor).
