@@ -85,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         "corpus": used, "raw_words": raw_words, "config": vars(args),
         "lmlab": results["lmlab"], "gensim": results["gensim"],
         "words_per_sec_ratio": results["lmlab"]["words_per_sec"] / results["gensim"]["words_per_sec"],
-        "wordsim353_delta": results["lmlab"]["wordsim353_spearman"] - results["gensim"]["wordsim353_spearman"],
+        "wordsim353_delta": (results["lmlab"]["wordsim353_spearman"]
+                             - results["gensim"]["wordsim353_spearman"]),
         "target": "words_per_sec_ratio >= 1.0 and wordsim353_delta >= -0.02",
         "cpu_count": os.cpu_count(),
     }

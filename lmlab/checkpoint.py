@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from lmlab.data.download import default_file_mode, fsync_dir
+from lmlab.data.download import default_file_mode, fsync_dir, remove_stale_parts
 from lmlab.tokenizers import Tokenizer, tokenizer_from_dict
 
 FORMAT_VERSION = 1
@@ -50,6 +50,7 @@ def save_checkpoint(
         "history": list(history or []),
         "extra": dict(extra or {}),
     }
+    remove_stale_parts(path, ".tmp")  # left by a save that was killed long ago
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:

@@ -48,6 +48,15 @@ class Precision:
         return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.dtype]
 
 
+def cuda_has_native_bf16() -> bool:
+    """True on GPUs with bf16 in hardware (Ampere and newer, ROCm). Pre-Ampere GPUs (T4, V100) only
+    emulate it, slowly; ``torch.cuda.is_bf16_supported()`` counts emulation unless told not to."""
+    try:
+        return bool(torch.cuda.is_bf16_supported(including_emulation=False))
+    except TypeError:  # torch < 2.4 has no including_emulation and did not count emulation
+        return bool(torch.cuda.is_bf16_supported())
+
+
 def pick_precision(device: torch.device, request: str = "auto") -> Precision:
     """bf16 on CUDA that supports it, fp16 + GradScaler on older CUDA, fp32 on CPU and MPS.
 
@@ -56,7 +65,7 @@ def pick_precision(device: torch.device, request: str = "auto") -> Precision:
     if request not in {"auto", "fp32", "bf16", "fp16"}:
         raise ValueError(f"unknown precision {request!r}; use auto, fp32, bf16 or fp16")
     if request == "auto" and device.type == "cuda":
-        request = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        request = "bf16" if cuda_has_native_bf16() else "fp16"
     elif request == "auto":  # CPU, and MPS too: fp16 there has no loss scaling to guard against underflow
         request = "fp32"
     dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[request]
@@ -93,5 +102,5 @@ def device_report() -> dict[str, str | bool | None]:
         props = torch.cuda.get_device_properties(0)
         report["gpu"] = f"{props.name} (compute capability {props.major}.{props.minor}, " \
                         f"{props.total_memory / 2**30:.0f} GiB)"
-        report["bf16_on_gpu"] = torch.cuda.is_bf16_supported()
+        report["bf16_on_gpu"] = cuda_has_native_bf16()
     return report

@@ -218,21 +218,31 @@ hint("welcome.bits_per_char")
 #
 # Sampling divides the logits by a temperature $\tau$ before the softmax,
 # $p_b \propto \exp(W_{a,b}/\tau)$: small $\tau$ sharpens the distribution, large $\tau$ flattens it.
-# Move the slider (it needs a running kernel).
 
 # %%
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 
 after = "e" if "e" in text else text[0]
-row = W[tok.encode(after)[0]].detach()
+row = W[tok.encode(after)[0]].detach()  # logits of the character after `after`: (V,)
 top = torch.topk(row, 12).indices
+labels = [repr(tok.decode([int(i)]))[1:-1] for i in top]
 
+fig, axes = plt.subplots(1, 3, figsize=(10, 2.4), sharey=True)
+for ax, tau in zip(axes, (0.5, 1.0, 2.0), strict=True):
+    ax.bar(labels, torch.softmax(row / tau, dim=-1)[top])
+    ax.set(title=f"τ = {tau}", ylim=(0, 1))
+axes[0].set_ylabel(f"p(next | {after!r})")
+plt.show()
 
+# %% [markdown]
+# Now move the slider yourself (it needs a running kernel):
+
+# %%
 def show_temperature(tau=1.0):
     probs = torch.softmax(row / tau, dim=-1)[top]
     fig, ax = plt.subplots(figsize=(6, 2.4))
-    ax.bar([repr(tok.decode([int(i)]))[1:-1] for i in top], probs)
+    ax.bar(labels, probs)
     ax.set(title=f"p(next char | {after!r}), τ = {tau:.2f}", ylabel="probability", ylim=(0, 1))
     plt.show()
 

@@ -68,7 +68,7 @@ from lmlab.viz.attention import (
 
 # %%
 SIZES = {
-    "smoke": dict(n_layer=2, n_head=4, n_embd=64, block_size=64, batch_size=16, max_iters=150),
+    "smoke": dict(n_layer=2, n_head=4, n_embd=64, block_size=64, batch_size=12, max_iters=100),
     "class": dict(n_layer=4, n_head=4, n_embd=128, block_size=128, batch_size=16, max_iters=100_000,
                   time_budget_s=120.0),
     "full": dict(n_layer=6, n_head=6, n_embd=384, block_size=256, batch_size=64, max_iters=2000),
@@ -81,7 +81,7 @@ if found:
     gpt, tok = load_for_sampling(load_checkpoint(found[0]), lab.device)
     print(f"loaded the GPT of notebook 03 from {found[0]}")
 else:
-    text = text[: 400_000 if lab.preset == "smoke" else 2_000_000]
+    text = text[: 100_000 if lab.preset == "smoke" else 2_000_000]
     tok = make_tokenizer("char", text)
     model_keys = ("n_layer", "n_head", "n_embd", "block_size")
     gpt = GPT(GPTConfig(vocab_size=tok.vocab_size, **{k: SIZES[k] for k in model_keys}))

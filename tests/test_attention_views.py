@@ -222,8 +222,29 @@ def test_cli_viz_attention_errors_are_one_line(gpt, tmp_path, capsys):
     ckpt = _write_gpt_checkpoint(tmp_path, gpt)
     assert main(["viz", "attention", str(ckpt), "--text", "To", "-o", str(tmp_path / "a.jpg")]) == 2
     assert "a.jpg" in capsys.readouterr().err
-    assert main(["viz", "attention", str(tmp_path / "nope"), "--text", "To", "-o", str(tmp_path / "a.html")]) == 2
+    missing = str(tmp_path / "nope")
+    assert main(["viz", "attention", missing, "--text", "To", "-o", str(tmp_path / "a.html")]) == 2
     assert "neither a checkpoint" in capsys.readouterr().err
     assert main(["viz", "attention", str(ckpt), "--text", "To", "--layer", "7", "-o",
                  str(tmp_path / "a.html")]) == 2
     assert "layer 7 does not exist" in capsys.readouterr().err
+
+
+def test_cli_viz_embeddings_dispatches_to_the_embeddings_command():
+    import lmlab.cli.viz_embeddings as embeddings
+    from lmlab.cli import build_parser
+
+    args = build_parser().parse_args(["viz", "embeddings", "vectors.txt", "--words", "a,b", "-o", "x.png"])
+    assert args._viz is embeddings.run
+
+
+def test_encoder_attention_is_bidirectional_and_steps_have_no_mask():
+    from lmlab.models.transformer.model import TransformerEncoder
+
+    tok = CharTokenizer.fit(TEXT)
+    enc = TransformerEncoder(GPTConfig(vocab_size=tok.vocab_size, block_size=48, n_layer=2, n_head=2,
+                                       n_embd=16)).eval()
+    maps = attention_of(enc, "To be, or not", tok)
+    assert maps.causal is False and float(maps.weights.triu(diagonal=1).sum()) > 0
+    s = attention_steps(enc, "To be, or not", tok, layer=1, head=1, token=2)
+    assert s.max_abs_diff < 1e-5 and not torch.isinf(s.masked).any()

@@ -141,6 +141,11 @@ def test_process_killed_mid_save_leaves_previous_checkpoint(tmp_path):
     payload = load_checkpoint(path)
     assert payload["config"] == {"generation": 1}
     assert torch.equal(payload["model"]["weight"], torch.ones(4, 4))
+    # the killed save left its hidden temporary file; the next save clears it once it is stale
+    (orphan,) = tmp_path.glob(".ckpt.pt.*.tmp")
+    os.utime(orphan, (time.time() - 3600, time.time() - 3600))
+    save_checkpoint(path, model=first, config={"generation": 3}, kind="lin")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt.pt", "written"]
 
 
 KILLED_LOOP = textwrap.dedent("""

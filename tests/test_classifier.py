@@ -151,3 +151,20 @@ def test_pretrained_minilm_features_separate_sentiment():
     assert features.shape == (200, 384)
     probe = LogisticRegression(max_iter=1000).fit(features[train], labels[train])
     assert classification_report(labels[test], probe.predict(features[test])).accuracy >= 0.7
+
+
+
+def _report_prf(confusion):
+    from lmlab.eval.classification import ClassificationReport
+
+    confusion = np.asarray(confusion)
+    r = ClassificationReport(confusion, [str(i) for i in range(len(confusion))])
+    return r.precision, r.recall, r.f1
+
+
+def test_metrics_exercise_accepts_the_report_and_spots_swapped_axes(capsys):
+    from lmlab.exercises import check
+
+    assert check("scaling.precision_recall_f1", _report_prf, quiet=True)
+    assert not check("scaling.precision_recall_f1", lambda c: _report_prf(np.asarray(c).T))
+    assert "swapped" in capsys.readouterr().out

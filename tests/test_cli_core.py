@@ -105,7 +105,7 @@ def test_doctor_json(isolated_data, capsys, monkeypatch):
     report = json.loads(capsys.readouterr().out)
     assert report["preset"] == "smoke" and report["device"] in {"cpu", "cuda", "mps"}
     assert report["corpora_offline"]["wiki_sample"] == "cache"
-    assert "text8" in report["corpora_need_download"]
+    assert "text8" in report["corpora_need_download"] and report["corpora_mirror_only"] == ["tang_poems"]
     assert set(report["eval_sets"]) == {"google_analogies", "wordsim353", "simlex999"}
     assert isinstance(report["problems"], list)
 

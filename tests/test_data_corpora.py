@@ -71,6 +71,12 @@ def _write(path: Path, data: bytes) -> Path:
 def test_unknown_name_lists_the_known_ones():
     with pytest.raises(ValueError, match="unknown corpus 'shakespeare'.*tiny_shakespeare.*own UTF-8"):
         load_text("shakespeare")
+    with pytest.raises(ValueError, match="did you mean 'tiny_shakespeare'"):
+        load_text("tiny_shakspeare")
+
+
+def test_name_given_as_path_object(isolated_data):
+    assert load_text(Path("wiki_sample")) == load_text("wiki_sample")
 
 
 def test_wiki_sample_is_clean_lower_case_words(isolated_data):
@@ -173,3 +179,51 @@ def test_real_mirror_tang_poems(monkeypatch):
     assert set(poems[0]) == {"title", "author", "paragraphs"}
     text = load_text("tang_poems")
     assert text.count("\n\n") == sum(1 for p in poems if p["paragraphs"]) - 1
+
+
+def _mirror_with(tmp_path, monkeypatch, name: str, write) -> Path:
+    """A mirror holding a stand-in file for ``name`` (registry sha256 pointed at it)."""
+    import hashlib
+
+    from lmlab.data import registry as reg
+
+    mirror = tmp_path / "mirror"
+    mirror.mkdir(exist_ok=True)
+    path = mirror / reg.CORPORA[name].filename
+    write(path)
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    monkeypatch.setitem(reg.CORPORA, name, dataclasses.replace(reg.CORPORA[name], sha256=sha))
+    monkeypatch.setenv("LMLAB_DATA_DIR", str(mirror))
+    return path
+
+
+def test_wikitext2_zip_official_splits(tmp_path, monkeypatch):
+    import zipfile
+
+    def write(path):
+        with zipfile.ZipFile(path, "w") as zf:
+            for split in ("train", "valid", "test"):
+                zf.writestr(f"wikitext-2-raw/wiki.{split}.raw", f" = {split} = \r\n text of {split}\r\n")
+
+    _mirror_with(tmp_path, monkeypatch, "wikitext2", write)
+    assert load_text("wikitext2") == "".join(f" = {s} = \n text of {s}\n" for s in ("train", "valid", "test"))
+    train, val = load_splits("wikitext2")
+    assert (train, val) == (" = train = \n text of train\n", " = valid = \n text of valid\n")
+
+
+def test_text8_zip_member(tmp_path, monkeypatch):
+    import zipfile
+
+    def write(path):
+        with zipfile.ZipFile(path, "w") as zf:
+            zf.writestr("text8", " anarchism originated as a term of abuse")
+
+    _mirror_with(tmp_path, monkeypatch, "text8", write)
+    assert load_text("text8").split()[:2] == ["anarchism", "originated"]
+
+
+def test_own_file_split_is_90_10(tmp_path):
+    path = tmp_path / "mine.txt"
+    path.write_text("0123456789" * 10, encoding="utf-8")
+    train, val = load_splits(path)
+    assert (len(train), len(val)) == (90, 10)

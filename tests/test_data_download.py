@@ -7,6 +7,7 @@ import hashlib
 import os
 import stat
 import sys
+import time
 
 import pytest
 
@@ -35,6 +36,15 @@ def test_downloaded_file_is_readable_by_others(http_server, tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE(dest.stat().st_mode) == 0o644  # not mkstemp's 0o600: mirrors are shared
+
+
+def test_parts_left_by_a_killed_download_are_cleaned(http_server, tmp_path):
+    stale, live = tmp_path / ".m.txt.abc.part", tmp_path / ".m.txt.def.part"
+    stale.write_bytes(b"half")
+    live.write_bytes(b"another process, still writing")
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
+    download(http_server.add("/m.txt", BODY), tmp_path / "m.txt", SHA, progress=False)
+    assert leftovers(tmp_path) == [".m.txt.def.part", "m.txt"]
 
 
 def test_404_fails_at_once_naming_the_status(http_server, tmp_path):
@@ -212,3 +222,20 @@ def test_fallback_returns_the_real_corpus_when_available(served_corpus, capsys):
 def test_fallback_does_not_hide_a_typo(isolated_data):
     with pytest.raises(ValueError, match="unknown corpus 'tiny_shakespear'"):
         load_text_or_fallback("tiny_shakespear")
+
+
+def test_unknown_host_fails_fast_without_retries(monkeypatch, tmp_path):
+    import socket
+    import urllib.error
+    import urllib.request
+
+    calls = []
+
+    def no_dns(*args, **kwargs):
+        calls.append(args)
+        raise urllib.error.URLError(socket.gaierror(socket.EAI_NONAME, "Name or service not known"))
+
+    monkeypatch.setattr(urllib.request, "urlopen", no_dns)
+    with pytest.raises(DownloadError, match="after 1 attempt") as err:
+        download("http://127.0.0.1:9/x.txt", tmp_path / "x.txt", SHA, retries=3, backoff=0)
+    assert len(calls) == 1 and "Name or service not known" in err.value.reason

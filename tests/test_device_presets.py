@@ -74,6 +74,18 @@ def test_precision_cuda_bf16_else_fp16_with_scaler(monkeypatch, bf16, name, scal
     assert (p.name, p.use_grad_scaler) == (name, scaler)
 
 
+def test_emulated_bf16_does_not_count(monkeypatch):
+    seen = {}
+
+    def is_bf16_supported(including_emulation=True):
+        seen["including_emulation"] = including_emulation
+        return including_emulation  # a T4: bf16 only by emulation
+
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", is_bf16_supported)
+    assert pick_precision(torch.device("cuda")).name == "fp16"
+    assert seen == {"including_emulation": False}
+
+
 def test_explicit_precision_and_bad_one():
     assert pick_precision(torch.device("cpu"), "bf16").dtype == torch.bfloat16
     with pytest.raises(ValueError, match="unknown precision 'fp8'"):

@@ -122,3 +122,29 @@ def test_a_distilled_student_is_smaller_and_closer_to_its_teacher_than_one_train
     assert count_parameters(student) < count_parameters(teacher) / 5
     assert results[0.9][0] < results[0.0][0]  # distillation moved the student towards the teacher
     assert results[0.9][1] < math.log(12)  # and it learned the data, not just noise
+
+
+def test_distillation_exercise_accepts_the_library_and_names_the_missing_t_squared(capsys):
+    from lmlab.exercises import check
+
+    def library(s, t, y, T, alpha):
+        return distillation_loss(s, t, y, temperature=T, alpha=alpha)["loss"]
+
+    assert check("scaling.distillation_loss", library, quiet=True)
+
+    def forgot_t_squared(s, t, y, T, alpha):
+        parts = distillation_loss(s, t, y, temperature=T, alpha=alpha)
+        return alpha * parts["soft"] + (1 - alpha) * parts["hard"]
+
+    assert not check("scaling.distillation_loss", forgot_t_squared)
+    assert "T**2" in capsys.readouterr().out
+
+
+def test_scaling_exercises_give_specific_feedback(capsys):
+    from lmlab.exercises import check
+
+    assert not check("scaling.tokens_per_step", lambda b, w, a, t: b * a * t)
+    assert "leaves out the 8 ranks" in capsys.readouterr().out
+    assert not check("scaling.adam_bytes_per_param", 8)
+    assert "two moments" in capsys.readouterr().out
+    assert check("scaling.adam_bytes_per_param", 16, quiet=True)

@@ -1,4 +1,4 @@
-"""The recurrent cells match PyTorch, the model ties weights, streams are contiguous, sampling is well formed."""
+"""The recurrent cells match PyTorch, the model ties weights, streams are contiguous, samples well formed."""
 
 from __future__ import annotations
 

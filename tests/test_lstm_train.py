@@ -76,9 +76,9 @@ def test_cli_trains_and_reports(tmp_path, capsys):
     corpus = tmp_path / "tiny.txt"
     corpus.write_text(TEXT, encoding="utf-8")
     out = tmp_path / "run"
-    args = ["train", "lstm", "--corpus", str(corpus), "--tokenizer", "char", "--n-layer", "1", "--hidden", "16",
-            "--block-size", "16", "--batch-size", "4", "--max-iters", "10", "--lr", "2e-3", "--dropout", "0.1",
-            "--device", "cpu", "--preset", "smoke", "--out", str(out), "--quiet"]
+    args = ["train", "lstm", "--corpus", str(corpus), "--tokenizer", "char", "--n-layer", "1",
+            "--hidden", "16", "--block-size", "16", "--batch-size", "4", "--max-iters", "10", "--lr", "2e-3",
+            "--dropout", "0.1", "--device", "cpu", "--preset", "smoke", "--out", str(out), "--quiet"]
     assert main(args) == 0
     m = json.loads((out / "metrics.json").read_text())
     assert m["iters"] == 10 and m["config"]["dropout"] == 0.1 and (out / "ckpt.pt").exists()

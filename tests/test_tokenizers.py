@@ -191,3 +191,12 @@ def test_bad_tokenizer_file(tmp_path):
     path.write_text("{not json", encoding="utf-8")
     with pytest.raises(ValueError, match="not a tokenizer JSON file"):
         load_tokenizer(path)
+
+
+def test_worked_example_runs(capsys):
+    from lmlab.tokenizers.__main__ import main
+
+    main()
+    out = capsys.readouterr().out
+    assert "codepoint: 26 tokens" in out and "grapheme: 20 tokens" in out
+    assert "jieba words: 床前 / 明月光" in out

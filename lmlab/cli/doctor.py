@@ -61,9 +61,10 @@ def diagnose() -> dict[str, Any]:
     else:
         problems.append(f"device: {dev}")
         report["device"] = report["precision"] = report["preset"] = None
-    corpora = {r["name"]: r["available"] for r in list_corpora()}
-    report["corpora_offline"] = {k: v for k, v in corpora.items() if v}
-    report["corpora_need_download"] = [k for k, v in corpora.items() if not v]
+    rows = list_corpora()
+    report["corpora_offline"] = {r["name"]: r["available"] for r in rows if r["available"]}
+    report["corpora_need_download"] = [r["name"] for r in rows if not r["available"] and r["url"]]
+    report["corpora_mirror_only"] = [r["name"] for r in rows if not r["available"] and not r["url"]]
     report["cache_dir"] = str(cache_dir())
     report["offline_mode"] = offline()
     report["eval_sets"] = {}
@@ -101,7 +102,9 @@ def run(args: argparse.Namespace) -> int:
                    "(override: --device / --preset, LMLAB_DEVICE / LMLAB_PRESET)"),
         ("offline data", ", ".join(f"{k} ({v})" for k, v in report["corpora_offline"].items()) or "none"),
         ("needs download", (", ".join(report["corpora_need_download"]) or "nothing")
+         + (" (lmlab data fetch NAME)" if report["corpora_need_download"] else "")
          + ("  [LMLAB_OFFLINE=1: downloads disabled]" if report["offline_mode"] else "")),
+        ("needs a mirror", ", ".join(report["corpora_mirror_only"]) or "nothing"),
         ("cache", report["cache_dir"]),
         ("eval sets", ", ".join(k for k, v in report["eval_sets"].items() if v) or "none"),
         ("CJK font", report["cjk_font"] or "MISSING"),

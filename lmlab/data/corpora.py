@@ -18,7 +18,7 @@ from typing import Any
 
 from lmlab.data.builtin import WIKI_DUMP, build_wiki_sample, gensim_test_data
 from lmlab.data.download import DownloadError, cache_dir, download, mirror_dir, sha256_file
-from lmlab.data.registry import CORPORA, FALLBACK, Corpus, get_corpus
+from lmlab.data.registry import CORPORA, FALLBACK, Corpus, get_corpus, get_unknown_message
 
 _verified: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> sha256, hashed once per run
 
@@ -44,6 +44,9 @@ def local_path(name: str) -> tuple[Path, str] | None:
     """Where a registered corpus already is on this machine, as (path, 'mirror'|'cache'|'built-in')."""
     corpus = get_corpus(name)
     if corpus.builtin:
+        mirror = mirror_dir()
+        if mirror is not None and (mirror / corpus.filename).exists():
+            return mirror / corpus.filename, "mirror"
         cached = cache_dir() / corpus.filename
         if cached.exists():
             return cached, "cache"
@@ -60,10 +63,12 @@ def local_path(name: str) -> tuple[Path, str] | None:
 def fetch(name: str, *, progress: bool | None = None, retries: int = 3, timeout: float = 30.0) -> Path:
     """Path to a registered corpus file: from the mirror, the cache, or downloaded into the cache."""
     corpus = get_corpus(name)
-    if corpus.builtin:
+    mirror = mirror_dir()
+    if corpus.builtin:  # a classroom mirror may carry it ready-made; else build it once into the cache
+        if mirror is not None and (mirror / corpus.filename).exists():
+            return mirror / corpus.filename
         path = cache_dir() / corpus.filename
         return path if path.exists() else build_wiki_sample(path)
-    mirror = mirror_dir()
     if mirror is not None and (mirror / corpus.filename).exists():
         path = mirror / corpus.filename
         if not _verify(corpus, path):
@@ -88,8 +93,8 @@ def fetch(name: str, *, progress: bool | None = None, retries: int = 3, timeout:
         return download(corpus.url, cached, corpus.sha256, progress=progress, retries=retries,
                         timeout=timeout)
     except DownloadError as err:
-        raise FileNotFoundError(f"corpus {name!r} is not cached and could not be downloaded ({err}) "
-                                f"To fix: {how}.") from None
+        raise FileNotFoundError(f"corpus {name!r} is not cached and could not be downloaded "
+                                f"({err.reason}). To fix: {how}.") from None
 
 
 def _read_path(path: Path) -> str:
@@ -143,7 +148,7 @@ def load_text(name_or_path: str | os.PathLike, *, retries: int = 3, timeout: flo
     one article per line of lower-cased words; ``wikitext2`` as its train, valid and test files joined.
     """
     key = os.fspath(name_or_path)
-    if isinstance(name_or_path, str) and key in CORPORA:
+    if key in CORPORA:
         corpus = CORPORA[key]
         return _read_registered(corpus, fetch(key, retries=retries, timeout=timeout))
     path = Path(key).expanduser()
@@ -154,8 +159,7 @@ def load_text(name_or_path: str | os.PathLike, *, retries: int = 3, timeout: flo
     if os.sep in key or "." in Path(key).name:
         raise FileNotFoundError(f"no such corpus file: {key!r}; check the path, or use a registered "
                                 f"corpus name: {', '.join(CORPORA)}")
-    get_corpus(key)  # raises the 'unknown corpus' error listing the names
-    raise AssertionError("unreachable")
+    raise ValueError(get_unknown_message(key))
 
 
 def load_text_or_fallback(name: str | os.PathLike, fallback: str = FALLBACK) -> tuple[str, str]:
@@ -167,7 +171,7 @@ def load_text_or_fallback(name: str | os.PathLike, fallback: str = FALLBACK) -> 
     try:  # one quick retry: a notebook without network should reach its fallback in seconds
         return load_text(name, retries=1, timeout=10.0), os.fspath(name)
     except FileNotFoundError as err:
-        if not (isinstance(name, str) and name in CORPORA):
+        if os.fspath(name) not in CORPORA:
             raise
         print(f"note: corpus {name!r} is not available here; using the built-in offline corpus {fallback!r} "
               f"instead (results will differ).\n      why: {err}", flush=True)

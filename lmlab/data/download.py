@@ -15,6 +15,7 @@ import hashlib
 import http.client
 import ipaddress
 import os
+import socket
 import sys
 import tempfile
 import time
@@ -28,7 +29,15 @@ USER_AGENT = "lmlab (https://github.com/lmlab; teaching lab for language models)
 
 
 class DownloadError(RuntimeError):
-    """A download failed for good (after retries), or its bytes were not the expected ones."""
+    """A download failed for good (after retries), or its bytes were not the expected ones.
+
+    ``reason`` is the short cause ("HTTP 404 Not Found", "checksum mismatch ...") for callers that
+    word their own message.
+    """
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason or message
 
 
 def cache_dir() -> Path:
@@ -82,6 +91,23 @@ def fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def remove_stale_parts(dest: Path, suffix: str, max_age_s: float = 600.0) -> list[Path]:
+    """Delete temporary files that a killed process left beside ``dest`` (``.NAME.*SUFFIX``).
+
+    A live writer touches its file with every block, so one untouched for ``max_age_s`` is abandoned.
+    """
+    removed = []
+    now = time.time()
+    for part in dest.parent.glob(f".{dest.name}.*{suffix}"):
+        try:
+            if now - part.stat().st_mtime > max_age_s:
+                part.unlink()
+                removed.append(part)
+        except FileNotFoundError:  # another process cleaned it first
+            pass
+    return removed
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -151,6 +177,7 @@ def download(url: str, dest: str | os.PathLike, sha256: str | None, *, timeout: 
         raise ValueError(f"retries must be >= 0, got {retries}")
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_parts(dest, ".part")
     if progress is None:
         progress = sys.stderr.isatty() or "ipykernel" in sys.modules
     last_error: BaseException | None = None
@@ -165,7 +192,8 @@ def download(url: str, dest: str | os.PathLike, sha256: str | None, *, timeout: 
                 raise DownloadError(
                     f"checksum mismatch for {url}: expected sha256 {sha256}, got {got} ({n:,} bytes). "
                     "The file changed upstream or was corrupted in transit; nothing was saved. "
-                    "Try again later, or place a verified copy in LMLAB_DATA_DIR.")
+                    "Try again later, or place a verified copy in LMLAB_DATA_DIR.",
+                    reason=f"checksum mismatch: expected sha256 {sha256}, got {got}")
             os.replace(tmp, dest)
             fsync_dir(dest.parent)
             return dest
@@ -173,15 +201,25 @@ def download(url: str, dest: str | os.PathLike, sha256: str | None, *, timeout: 
             if 400 <= err.code < 500 and err.code not in (408, 429):
                 raise DownloadError(f"download of {url} failed: HTTP {err.code} {err.reason}. "
                                     "The address may have moved; check 'lmlab data list' for the "
-                                    "source and fetch it by hand into LMLAB_DATA_DIR.") from None
+                                    "source and fetch it by hand into LMLAB_DATA_DIR.",
+                                    reason=f"HTTP {err.code} {err.reason} from {url}") from None
             last_error = err
         except (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError) as err:
             last_error = err
+            if _host_unknown(err):  # no DNS answer at all: offline, retrying will not help
+                break
         finally:
             tmp.unlink(missing_ok=True)
         if attempt < retries:
             time.sleep(backoff * 2**attempt)
     reason = getattr(last_error, "reason", None) or last_error
-    raise DownloadError(f"could not download {url} after {retries + 1} attempt(s): {reason}. "
+    raise DownloadError(f"could not download {url} after {attempt + 1} attempt(s): {reason}. "
                         "Check the network (or a proxy via HTTPS_PROXY), or work offline with "
-                        "LMLAB_DATA_DIR pointing at a mirror.")
+                        "LMLAB_DATA_DIR pointing at a mirror.",
+                        reason=f"{url}: {reason} ({attempt + 1} attempt(s))")
+
+
+def _host_unknown(err: BaseException) -> bool:
+    reason = getattr(err, "reason", None)
+    return isinstance(reason, socket.gaierror) and reason.errno in (socket.EAI_NONAME,
+                                                                    getattr(socket, "EAI_NODATA", None))

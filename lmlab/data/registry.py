@@ -96,5 +96,14 @@ def get_corpus(name: str) -> Corpus:
     try:
         return CORPORA[name]
     except KeyError:
-        raise ValueError(f"unknown corpus {name!r}; known corpora: {', '.join(CORPORA)} "
-                         "(or pass a path to your own UTF-8 .txt / .txt.gz file)") from None
+        raise ValueError(get_unknown_message(name)) from None
+
+
+def get_unknown_message(name: str) -> str:
+    """The error for a name that is neither a registered corpus nor a file."""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(CORPORA), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return (f"unknown corpus {name!r}{hint}; known corpora: {', '.join(CORPORA)} "
+            "(or pass a path to your own UTF-8 .txt / .txt.gz file)")

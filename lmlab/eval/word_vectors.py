@@ -26,21 +26,10 @@ class Vectors(Protocol):
 
 
 def eval_set_path(name: str) -> Path:
-    """Path of a bundled evaluation set: 'analogies', 'wordsim353' or 'simlex999'."""
-    if name not in EVAL_SETS:
-        raise ValueError(f"unknown evaluation set {name!r}; choose one of {', '.join(EVAL_SETS)}")
-    try:  # the data layer knows mirrors and caches
-        from lmlab.data import eval_set_path as data_eval_set_path  # type: ignore[attr-defined]
+    """Path of a bundled evaluation set: 'analogies', 'wordsim353' or 'simlex999' (shipped by gensim)."""
+    from lmlab.data import eval_set_path as data_eval_set_path
 
-        return Path(data_eval_set_path(name))
-    except (ImportError, ValueError, FileNotFoundError, KeyError):
-        pass
-    from gensim.test.utils import datapath  # gensim ships the three sets with its tests
-
-    path = Path(datapath(EVAL_SETS[name]))
-    if not path.exists():
-        raise FileNotFoundError(f"evaluation set {name!r} not found at {path}; reinstall gensim")
-    return path
+    return Path(data_eval_set_path(name))
 
 
 @dataclass
@@ -130,7 +119,7 @@ def evaluate_analogies(vectors: Vectors, path: str | os.PathLike | None = None, 
             scores[rows_n, idx[:, col]] = -np.inf
         hit = scores.argmax(axis=1) == idx[:, 3]
         correct += int(hit.sum())
-        for (section, _), h in zip(chunk, hit):
+        for (section, _), h in zip(chunk, hit, strict=True):
             correct_by_section.setdefault(section, []).append(int(h))
     sections = {s: float(np.mean(v)) for s, v in correct_by_section.items()}
     return AnalogyResult(accuracy=correct / len(covered) if covered else 0.0, correct=correct,

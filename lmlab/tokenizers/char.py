@@ -88,3 +88,4 @@ class CharTokenizer:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CharTokenizer:
         return cls(data["chars"], unit=data.get("unit", "codepoint"))
+

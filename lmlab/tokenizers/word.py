@@ -5,6 +5,7 @@ rest to ``<unk>``.
     ids = tok.encode("The king and the queen.")   # [the, king, and, the, queen, .]
 
 Not lossless: spacing and (with ``lowercase``) case are dropped, and rare words become ``<unk>``.
+For Chinese, which has no spaces between words, use :class:`lmlab.tokenizers.JiebaTokenizer`.
 ``decode`` joins words with spaces and glues punctuation back to the word before it.
 """
 
@@ -131,3 +132,4 @@ class WordTokenizer(VocabTokenizer):
     def from_dict(cls, data: dict[str, Any]) -> WordTokenizer:
         return cls(data["words"], counts=data.get("counts"), lowercase=data.get("lowercase", True),
                    pattern=data.get("pattern", DEFAULT_PATTERN), unk=data.get("unk", UNK))
+

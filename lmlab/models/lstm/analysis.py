@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from lmlab.models.lstm.cells import ScratchLSTM
+from lmlab.models.lstm.threads import single_thread
 
 
 def gradient_decay(module: nn.Module, steps: int = 100, batch: int = 16, seed: int = 0) -> np.ndarray:
@@ -30,8 +31,9 @@ def gradient_decay(module: nn.Module, steps: int = 100, batch: int = 16, seed: i
     g = torch.Generator().manual_seed(seed)
     param = next(module.parameters())
     x = torch.randn(batch, steps, input_size, generator=g).to(param).requires_grad_(True)  # (B, T, C)
-    out = module(x)[0]                                    # (B, T, H)
-    out[:, -1].sum().backward()                           # the last hidden state's sensitivity ...
+    with single_thread(param.device):
+        out = module(x)[0]                                # (B, T, H)
+        out[:, -1].sum().backward()                       # the last hidden state's sensitivity ...
     norms = x.grad.norm(dim=-1).mean(dim=0)               # ... to each input, (T,)
     return norms.flip(0).detach().cpu().numpy()           # index k = k steps back
 
@@ -66,9 +68,10 @@ def internals(model: Any, tokenizer: Any, text: str) -> dict[str, list[np.ndarra
     try:
         device = next(model.parameters()).device
         scratch = ScratchLSTM.from_torch(model.lstm)
-        x = model.embedding(torch.tensor([ids], device=device))           # (1, T, C)
-        out, _, layers = scratch(x, return_internals=True)
-        probs = torch.softmax(model.head(out), dim=-1)[0]                  # (T, V)
+        with single_thread(device):
+            x = model.embedding(torch.tensor([ids], device=device))       # (1, T, C)
+            out, _, layers = scratch(x, return_internals=True)
+            probs = torch.softmax(model.head(out), dim=-1)[0]              # (T, V)
     finally:
         model.train(was_training)
     result: dict[str, list[np.ndarray]] = {k: [layer[k][0].float().cpu().numpy() for layer in layers]

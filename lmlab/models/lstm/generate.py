@@ -15,6 +15,7 @@ import torch
 
 from lmlab.checkpoint import load_model_state
 from lmlab.models.lstm.model import LSTMConfig, LSTMLanguageModel, State
+from lmlab.models.lstm.threads import single_thread
 from lmlab.models.sampling import filter_logits, sample_next
 from lmlab.tokenizers import tokenizer_from_dict
 
@@ -67,12 +68,13 @@ def generate(model: LSTMLanguageModel, tokenizer: Any, prompt: str, max_new_toke
     was_training = model.training
     model.eval()
     try:
-        logits, state = model(torch.tensor([ids], device=device))          # (1, T, V): read the prompt
-        out: list[int] = []
-        for _ in range(max_new_tokens):
-            nxt = sample_next(logits[:, -1], temperature, top_k, top_p, generator=generator)  # (1, 1)
-            out.append(int(nxt))
-            logits, state = model(nxt, state)                               # one step, state carried
+        with single_thread(device):
+            logits, state = model(torch.tensor([ids], device=device))      # (1, T, V): read the prompt
+            out: list[int] = []
+            for _ in range(max_new_tokens):
+                nxt = sample_next(logits[:, -1], temperature, top_k, top_p, generator=generator)  # (1, 1)
+                out.append(int(nxt))
+                logits, state = model(nxt, state)                           # one step, state carried
     finally:
         model.train(was_training)
     return prompt + tokenizer.decode(out)
@@ -131,17 +133,19 @@ def generate_poem(model: LSTMLanguageModel, tokenizer: Any, chars_per_line: int 
     model.eval()
     mask = torch.where(hanzi, 0.0, float("-inf")).to(device)          # (V,): only characters in a line
     try:
-        logits, state = model(torch.tensor([[stoi["\n"], stoi["\n"]]], device=device))  # a poem begins
-        out: list[int] = []
-        for pos, slot in enumerate(slots):
-            if pos in forced:
-                nxt = forced[pos]
-            elif slot == "H":
-                nxt = int(sample_next(logits[:, -1] + mask, temperature, top_k, top_p, generator=generator))
-            else:
-                nxt = stoi[slot]
-            out.append(nxt)
-            logits, state = _step(model, nxt, state, device)
+        with single_thread(device):
+            logits, state = model(torch.tensor([[stoi["\n"], stoi["\n"]]], device=device))  # a poem begins
+            out: list[int] = []
+            for pos, slot in enumerate(slots):
+                if pos in forced:
+                    nxt = forced[pos]
+                elif slot == "H":
+                    scores = logits[:, -1] + mask                          # (1, V)
+                    nxt = int(sample_next(scores, temperature, top_k, top_p, generator=generator))
+                else:
+                    nxt = stoi[slot]
+                out.append(nxt)
+                logits, state = _step(model, nxt, state, device)
     finally:
         model.train(was_training)
     return tokenizer.decode(out).rstrip("\n")

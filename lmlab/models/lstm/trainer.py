@@ -35,6 +35,7 @@ from lmlab.distributed import (
 from lmlab.eval.language_model import bits_per_char, perplexity
 from lmlab.models.lstm.model import LSTMConfig, LSTMLanguageModel, detach_state
 from lmlab.models.lstm.streams import StreamBatches, stream_loss
+from lmlab.models.lstm.threads import SMALL_HIDDEN, single_thread
 from lmlab.presets import preset_values
 from lmlab.train import History, fit, write_metrics
 
@@ -171,9 +172,9 @@ def train_lstm(config: LSTMTrainConfig, text: str, out_dir: str | Path | None = 
     val_ids = torch.tensor(tokenizer.encode(val_text), dtype=torch.long)
     streams_total = config.batch_size * ctx.world_size * config.grad_accum
     batches = StreamBatches(train_ids, streams_total, config.block_size, seed=config.seed)
-    if len(val_ids) < 2 * (config.block_size + 1):
-        raise ValueError(f"the validation text has {len(val_ids)} tokens, fewer than two blocks of "
-                         f"{config.block_size + 1}; use a longer corpus or a smaller --block-size")
+    if len(val_ids) < config.block_size + 2:
+        raise ValueError(f"the validation text has {len(val_ids)} tokens, fewer than one block of "
+                         f"{config.block_size + 2}; use a longer corpus or a smaller --block-size")
 
     model_config = config.model_config(tokenizer.vocab_size)
     model = LSTMLanguageModel(model_config).to(device)
@@ -259,13 +260,15 @@ def train_lstm(config: LSTMTrainConfig, text: str, out_dir: str | Path | None = 
 
     main = ctx.is_main
     wall0 = time.perf_counter()
-    result = fit(step, max_iters=config.max_iters, history=history, start_iter=start_iter,
-                 evaluate=evaluate if main else None, eval_interval=config.eval_interval,
-                 sample=sample if main and config.eval_interval else None,
-                 sample_interval=config.eval_interval, checkpoint=checkpoint if main and ckpt_path else None,
-                 time_budget_s=(config.time_budget_s - elapsed0) if config.time_budget_s else None,
-                 live=live if main else None, log_interval=10, desc="lstm", progress=progress and main,
-                 step_seed=config.seed)
+    with single_thread(device, enabled=config.hidden <= SMALL_HIDDEN):  # small models: see threads.py
+        result = fit(step, max_iters=config.max_iters, history=history, start_iter=start_iter,
+                     evaluate=evaluate if main else None, eval_interval=config.eval_interval,
+                     sample=sample if main and config.eval_interval else None,
+                     sample_interval=config.eval_interval,
+                     checkpoint=checkpoint if main and ckpt_path else None,
+                     time_budget_s=(config.time_budget_s - elapsed0) if config.time_budget_s else None,
+                     live=live if main else None, log_interval=10, desc="lstm", progress=progress and main,
+                     step_seed=config.seed)
     wall_s = time.perf_counter() - wall0
     barrier(ctx)
 

@@ -139,15 +139,20 @@ class GPT(nn.Module):
 
     def configure_optimizers(self, weight_decay: float, learning_rate: float, betas: tuple[float, float],
                              device_type: str) -> torch.optim.AdamW:
-        """AdamW with two groups: matrices decay, biases/LayerNorm gains do not; fused on CUDA."""
+        """AdamW with two groups: matrices decay, biases/LayerNorm gains do not; fused where available."""
         params = {n: p for n, p in self.named_parameters() if p.requires_grad}
         decay = [p for p in params.values() if p.dim() >= 2]
         no_decay = [p for p in params.values() if p.dim() < 2]
         groups = [{"params": decay, "weight_decay": weight_decay},
                   {"params": no_decay, "weight_decay": 0.0}]
-        fused = device_type == "cuda" and "fused" in inspect.signature(torch.optim.AdamW).parameters
-        extra = {"fused": True} if fused else {}
-        return torch.optim.AdamW(groups, lr=learning_rate, betas=betas, **extra)
+        # the fused kernel updates all tensors in one pass: on CUDA and (torch >= 2.4) CPU about 2x faster
+        fused = device_type in {"cuda", "cpu"} and "fused" in inspect.signature(torch.optim.AdamW).parameters
+        if fused:
+            try:
+                return torch.optim.AdamW(groups, lr=learning_rate, betas=betas, fused=True)
+            except (RuntimeError, ValueError):  # an older torch without fused CPU AdamW
+                pass
+        return torch.optim.AdamW(groups, lr=learning_rate, betas=betas)
 
 
 class TransformerEncoder(nn.Module):

@@ -282,7 +282,9 @@ def train_gpt(model: GPT, data: TokenData, tcfg: TrainConfig, *, tokenizer: Toke
                  evaluate=evaluate if main else None, eval_interval=every,
                  checkpoint=checkpoint if main else None, checkpoint_interval=every,
                  time_budget_s=remaining, live=live if main else None, log_interval=tcfg.log_interval,
-                 desc=desc, progress=progress and main, step_seed=tcfg.seed + 7919 * ctx.rank)
+                 desc=desc, progress=progress and main,
+                 # dropout masks from (seed, iteration): a resumed run repeats the curve (no cost without)
+                 step_seed=tcfg.seed + 7919 * ctx.rank if cfg.dropout > 0 else None)
     tokens_per_sec = result.tokens_per_sec  # tokens_per_step already counts every rank
     flops_token = model.flops_per_token()
     peak, peak_source = device_peak_flops(device, precision)

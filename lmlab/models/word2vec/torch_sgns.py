@@ -28,6 +28,7 @@ class TorchSGNS:
         self.noise_cum = torch.as_tensor(np.cumsum(noise), dtype=torch.float32, device=device)
         self.steps_per_epoch = max(1, -(-len(ids) // self.batch))
         self.gen = torch.Generator(device=device).manual_seed(config.seed)
+        self.cap = 64.0
 
     def W_in_numpy(self) -> np.ndarray:
         return self.W_in.float().cpu().numpy()
@@ -103,9 +104,10 @@ class TorchSGNS:
         return grad_v, float(loss)
 
     def _share(self, rows: torch.Tensor) -> torch.Tensor:
-        """1 / sqrt(times a row occurs in this batch), per occurrence. One pair at a time (CPU), each
-        update sees the row already moved by the previous ones; summing n stale gradients for a word
-        seen n times in a batch overshoots and diverges for frequent words, averaging them (1/n) learns
-        far too slowly; a step of size sqrt(n) sits between the two."""
+        """min(1, cap / n) for a row that occurs n times in this batch. One pair at a time (CPU), each
+        update sees the row already moved by the previous ones; summing n stale gradients instead
+        overshoots for frequent words ("the" can occur thousands of times in a GPU batch, as centre and
+        as a negative) and diverges. Rows seen at most ``cap`` times (nearly all words) get the exact
+        summed gradient; a row seen more often moves at most ``cap`` single steps."""
         counts = torch.bincount(rows, minlength=self.W_in.shape[0])
-        return counts[rows].to(self.W_in.dtype).rsqrt().unsqueeze(1)
+        return (self.cap / counts[rows].to(self.W_in.dtype)).clamp_(max=1.0).unsqueeze(1)

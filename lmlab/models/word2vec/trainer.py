@@ -46,7 +46,7 @@ class Word2VecConfig:
     ns_exponent: float = 0.75
     threads: int = 0  # 0: one per CPU core
     job_words: int = 10_000  # words per job handed to a thread
-    batch_words: int = 0  # torch backend: words per batch (0: 16k on CPU, 256k on CUDA)
+    batch_words: int = 0  # torch backend: corpus words per batch (0: 4096)
     backend: str = "auto"  # "numba" (CPU), "torch", or auto: numba on CPU, torch on CUDA/MPS
     seed: int = 1
 
@@ -84,6 +84,9 @@ def _check_corpus(ids: np.ndarray, bounds: np.ndarray, window: int) -> None:
     lengths = np.diff(bounds)
     if len(ids) == 0:
         raise ValueError("no training words left after min_count; lower --min-count or use a bigger corpus")
+    if len(ids) <= window:
+        raise ValueError(f"the corpus has only {len(ids)} known words, not more than window={window}; "
+                         "use a bigger corpus (or a smaller --window / --min-count)")
     if lengths.max() < 2:
         raise ValueError(f"every sentence has fewer than 2 known words, so window={window} finds no "
                          "context pairs; use a bigger corpus or a lower --min-count")
@@ -180,7 +183,7 @@ def train_word2vec(
     else:
         from lmlab.models.word2vec.torch_sgns import TorchSGNS
 
-        batch = config.batch_words or (262_144 if device.type == "cuda" else 16_384)
+        batch = config.batch_words or 4096
         sgns = TorchSGNS(ids, bounds, W_in, keep, vocab.noise_distribution(config.ns_exponent), config,
                          device, batch)
         steps_per_epoch = sgns.steps_per_epoch
@@ -204,7 +207,8 @@ def train_word2vec(
 
     try:
         result = fit(stepped, max_iters=max_iters, history=history, live=live,
-                     log_interval=max(1, max_iters // 200), desc=f"word2vec {config.model}", progress=progress)
+                     log_interval=max(1, max_iters // 200), desc=f"word2vec {config.model}",
+                     progress=progress)
     finally:
         if backend == "numba":
             for f in futures:

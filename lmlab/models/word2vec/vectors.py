@@ -85,7 +85,7 @@ class WordVectors:
         tmp = path.with_name(f".{path.name}.tmp")
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(f"{len(self)} {self.dim}\n")
-            for word, row in zip(self.words, self.vectors):
+            for word, row in zip(self.words, self.vectors, strict=True):
                 f.write(word + " " + " ".join(f"{x:.6g}" for x in row) + "\n")
         os.replace(tmp, path)
         return path

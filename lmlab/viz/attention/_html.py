@@ -65,7 +65,7 @@ class View:
     def _repr_html_(self) -> str:
         return self.to_html()
 
-    def save(self, path: str | os.PathLike, dpi: int = 150) -> Path:
+    def save(self, path: str | os.PathLike, dpi: int | None = None) -> Path:
         """Write ``path``; the suffix picks the format: .html (self-contained, offline), .png or .svg."""
         path = Path(path)
         suffix = path.suffix.lower()

@@ -1,0 +1,255 @@
+"""lmlab's GPT trainer against a nanoGPT-style reference loop, same data, same config, same process.
+
+nanoGPT cannot be downloaded here (and its code is not copied): ``reference_train`` below is a
+straightforward loop written to mirror nanoGPT's published setup for the CPU "baby GPT" command
+
+    python train.py config/train_shakespeare_char.py --device=cpu --compile=False --eval_iters=20
+        --log_interval=1 --block_size=64 --batch_size=12 --n_layer=4 --n_head=4 --n_embd=128
+        --max_iters=2000 --lr_decay_iters=2000 --dropout=0.0
+
+i.e. its architecture (pre-LN blocks, fused c_attn, GELU MLP, no biases, tied embeddings, GPT-2 init),
+AdamW (betas 0.9/0.99, weight decay 0.1 on matrices, fused on CUDA only), lr 1e-3 with 100 warm-up
+iterations and cosine to 1e-4, grad clip 1.0, a loss.item() every iteration (log_interval=1), and
+estimate_loss on 20 random batches per split. Both runs then get the same final evaluation (the same
+``--final-eval-iters`` validation batches), so the val losses compare like for like.
+
+    python benchmarks/gpt_vs_nanogpt.py                      # the full 2000-iteration comparison
+    python benchmarks/gpt_vs_nanogpt.py --max-iters 200      # a quick look (throughput only)
+    python benchmarks/gpt_vs_nanogpt.py --time-budget 300 --block-size 128 --batch-size 16 --lr 2e-3 \\
+        --min-lr 2e-4      # the class setting: time-based cosine for both
+
+Prints one JSON object: each side's tokens/sec, wall time, val loss, and lmlab/reference ratios.
+Timings on a shared CPU are contended: compare the ratios, and re-run on a quiet machine for absolutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from lmlab.models.transformer import GPT, GPTConfig  # noqa: E402
+from lmlab.models.transformer.trainer import TokenData, TrainConfig, train_gpt  # noqa: E402
+from lmlab.tokenizers import CharTokenizer  # noqa: E402
+
+# ---------------------------------------------------------------- the reference (nanoGPT's setup)
+
+
+class RefAttention(nn.Module):
+    def __init__(self, c: GPTConfig) -> None:
+        super().__init__()
+        self.c_attn = nn.Linear(c.n_embd, 3 * c.n_embd, bias=c.bias)
+        self.c_proj = nn.Linear(c.n_embd, c.n_embd, bias=c.bias)
+        self.n_head, self.dropout = c.n_head, c.dropout
+
+    def forward(self, x):
+        B, T, C = x.shape
+        q, k, v = self.c_attn(x).split(C, dim=2)
+        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
+        y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0,
+                                           is_causal=True)
+        return self.c_proj(y.transpose(1, 2).contiguous().view(B, T, C))
+
+
+class RefBlock(nn.Module):
+    def __init__(self, c: GPTConfig) -> None:
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(c.n_embd, bias=c.bias)
+        self.attn = RefAttention(c)
+        self.ln_2 = nn.LayerNorm(c.n_embd, bias=c.bias)
+        self.c_fc = nn.Linear(c.n_embd, 4 * c.n_embd, bias=c.bias)
+        self.c_proj = nn.Linear(4 * c.n_embd, c.n_embd, bias=c.bias)
+
+    def forward(self, x):
+        x = x + self.attn(self.ln_1(x))
+        return x + self.c_proj(F.gelu(self.c_fc(self.ln_2(x))))
+
+
+class RefGPT(nn.Module):
+    def __init__(self, c: GPTConfig) -> None:
+        super().__init__()
+        self.config = c
+        self.wte, self.wpe = nn.Embedding(c.vocab_size, c.n_embd), nn.Embedding(c.block_size, c.n_embd)
+        self.h = nn.ModuleList(RefBlock(c) for _ in range(c.n_layer))
+        self.ln_f = nn.LayerNorm(c.n_embd, bias=c.bias)
+        self.lm_head = nn.Linear(c.n_embd, c.vocab_size, bias=False)
+        self.wte.weight = self.lm_head.weight
+        for name, p in self.named_parameters():
+            if name.endswith("c_proj.weight"):
+                nn.init.normal_(p, 0.0, 0.02 / math.sqrt(2 * c.n_layer))
+            elif p.dim() == 2:
+                nn.init.normal_(p, 0.0, 0.02)
+
+    def forward(self, idx, targets=None):
+        T = idx.size(1)
+        x = self.wte(idx) + self.wpe(torch.arange(T, device=idx.device))
+        for block in self.h:
+            x = block(x)
+        logits = self.lm_head(self.ln_f(x))
+        if targets is None:
+            return logits, None
+        return logits, F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))
+
+
+def ref_lr(it, a):
+    if it < a.warmup_iters:
+        return a.lr * (it + 1) / (a.warmup_iters + 1)
+    if it > a.lr_decay_iters:
+        return a.min_lr
+    ratio = (it - a.warmup_iters) / (a.lr_decay_iters - a.warmup_iters)
+    return a.min_lr + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (a.lr - a.min_lr)
+
+
+def ref_time_lr(it, elapsed, a):
+    if it < a.warmup_iters:
+        return a.lr * (it + 1) / (a.warmup_iters + 1)
+    return a.min_lr + 0.5 * (1.0 + math.cos(math.pi * min(1.0, elapsed / a.time_budget))) * (a.lr - a.min_lr)
+
+
+def reference_train(train: np.ndarray, val: np.ndarray, cfg: GPTConfig, a) -> tuple[RefGPT, dict]:
+    torch.manual_seed(a.seed)
+    model = RefGPT(cfg)
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": 0.1},
+              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+    opt = torch.optim.AdamW(groups, lr=a.lr, betas=(0.9, 0.99))  # nanoGPT: fused only on CUDA
+
+    def get_batch(data):
+        ix = torch.randint(len(data) - cfg.block_size, (a.batch_size,))
+        x = torch.stack([torch.from_numpy(data[i:i + cfg.block_size].astype(np.int64)) for i in ix])
+        y = torch.stack([torch.from_numpy(data[i + 1:i + 1 + cfg.block_size].astype(np.int64)) for i in ix])
+        return x, y
+
+    @torch.no_grad()
+    def estimate_loss():
+        model.eval()
+        out = {}
+        for split, data in (("train", train), ("val", val)):
+            out[split] = float(np.mean([model(*get_batch(data))[1].item() for _ in range(a.eval_iters)]))
+        model.train()
+        return out
+
+    train_s, it, evals = 0.0, 0, []
+    x, y = get_batch(train)
+    while True:
+        if it % a.eval_interval == 0:
+            evals.append({"iter": it, **estimate_loss()})
+        if it >= a.max_iters or (a.time_budget and train_s >= a.time_budget):
+            if evals[-1]["iter"] != it:
+                evals.append({"iter": it, **estimate_loss()})
+            break
+        t0 = time.perf_counter()
+        lr = ref_time_lr(it, train_s, a) if a.time_budget else ref_lr(it, a)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        _, loss = model(x, y)
+        x, y = get_batch(train)  # prefetch the next batch, as nanoGPT does
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        loss.item()  # log_interval=1: one sync per step
+        train_s += time.perf_counter() - t0
+        it += 1
+    tokens = it * a.batch_size * cfg.block_size
+    return model, {"iters": it, "train_s": train_s, "tokens_per_sec": tokens / train_s,
+                   "val_loss_own_eval": evals[-1]["val"], "train_loss_own_eval": evals[-1]["train"]}
+
+
+# ---------------------------------------------------------------- lmlab
+
+
+def lmlab_train(data: TokenData, cfg: GPTConfig, a) -> tuple[GPT, dict]:
+    torch.manual_seed(a.seed)
+    model = GPT(cfg)
+    tcfg = TrainConfig(batch_size=a.batch_size, max_iters=a.max_iters, lr=a.lr, min_lr=a.min_lr,
+                       warmup_iters=a.warmup_iters, lr_decay_iters=a.lr_decay_iters,
+                       eval_interval=a.eval_interval, eval_iters=a.eval_iters,
+                       time_budget_s=a.time_budget or None, seed=a.seed)
+    r = train_gpt(model, data, tcfg, progress=False)
+    m = r.metrics
+    return model, {"iters": m["iters"], "train_s": m["wall_s"], "tokens_per_sec": m["tokens_per_sec"],
+                   "val_loss_own_eval": m["val_loss"], "train_loss_own_eval": m["eval_train_loss"],
+                   "mfu": m["mfu"]}
+
+
+@torch.no_grad()
+def common_eval(model: nn.Module, val: torch.Tensor, block: int, n_batches: int, seed: int) -> float:
+    """The same validation windows for both models."""
+    model.eval()
+    g = torch.Generator().manual_seed(seed)
+    windows = val.unfold(0, block + 1, 1)
+    losses = []
+    for _ in range(n_batches):
+        xy = windows[torch.randint(windows.size(0), (32,), generator=g)]
+        losses.append(model(xy[:, :-1].contiguous(), xy[:, 1:].contiguous())[1].item())
+    return float(np.mean(losses))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--corpus", default=None, help="tinyshakespeare.txt (default: lmlab's tiny_shakespeare)")
+    for name, default in (("n_layer", 4), ("n_head", 4), ("n_embd", 128), ("block_size", 64),
+                          ("batch_size", 12), ("max_iters", 2000), ("warmup_iters", 100),
+                          ("lr_decay_iters", None), ("eval_interval", 500), ("eval_iters", 20),
+                          ("final_eval_iters", 100), ("seed", 1337), ("threads", None)):
+        p.add_argument("--" + name.replace("_", "-"), type=int, default=default)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--min-lr", type=float, default=1e-4)
+    p.add_argument("--time-budget", type=float, default=0.0, help="seconds per side (time-based cosine)")
+    p.add_argument("--order", choices=["ref-first", "lmlab-first"], default="ref-first")
+    a = p.parse_args(argv)
+    a.lr_decay_iters = a.lr_decay_iters or a.max_iters
+    if a.time_budget:
+        a.max_iters = 10**9
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    if a.corpus:
+        text = Path(a.corpus).read_text(encoding="utf-8")
+    else:
+        from lmlab.data import load_text
+
+        text = load_text("tiny_shakespeare")
+    tok = CharTokenizer.fit(text)
+    data = TokenData.from_text(text, tok, 0.9)
+    train_np, val_np = data.train.numpy().astype(np.uint16), data.val.numpy().astype(np.uint16)
+    cfg = GPTConfig(vocab_size=tok.vocab_size, block_size=a.block_size, n_layer=a.n_layer, n_head=a.n_head,
+                    n_embd=a.n_embd, dropout=0.0, bias=False)
+    results = {}
+    order = ["reference", "lmlab"] if a.order == "ref-first" else ["lmlab", "reference"]
+    for side in order:
+        if side == "reference":
+            model, r = reference_train(train_np, val_np, cfg, a)
+        else:
+            model, r = lmlab_train(data, cfg, a)
+        r["val_loss_common_eval"] = common_eval(model, data.val, a.block_size, a.final_eval_iters,
+                                                a.seed + 99)
+        results[side] = r
+    ref, lab = results["reference"], results["lmlab"]
+    report = {
+        "benchmark": "gpt_vs_nanogpt", "peer": "nanoGPT-style reference loop (same process, same data)",
+        "config": {k: v for k, v in vars(a).items() if k != "corpus"},
+        "params": GPT(cfg).num_params(), "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(), "load_avg_1min": os.getloadavg()[0],
+        "reference": ref, "lmlab": lab,
+        "tokens_per_sec_ratio": lab["tokens_per_sec"] / ref["tokens_per_sec"],
+        "val_loss_diff_common_eval": lab["val_loss_common_eval"] - ref["val_loss_common_eval"],
+        "targets": {"nanogpt_published_val": 1.874, "class_val": 1.75},
+    }
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

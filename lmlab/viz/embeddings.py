@@ -1,0 +1,342 @@
+"""Word vectors as pictures: projections (PCA, t-SNE, UMAP if installed) in 2-D or 3-D, labelled and
+grouped; neighbours; analogy arrows; how the map evolves during training (GIF); an interactive projector.
+
+Every static view is a matplotlib figure (``save_figure(fig, "words.png")``); ``Projector`` is the
+notebook widget and ``save_projector_html`` the same projector as one offline HTML file.
+
+    coords = project(wv, words, method="tsne", dim=2)
+    fig = plot_words(coords, words, groups={"seasons": ["spring", "summer"]})
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lmlab.viz import style as _style  # noqa: F401  (registers the CJK fallback font on import)
+
+METHODS = ("pca", "tsne", "umap")
+
+
+def _rows(vectors: Any, words: Sequence[str]) -> np.ndarray:
+    """(N, D) matrix of the given words from WordVectors (or a plain matrix passed with its words)."""
+    if isinstance(vectors, np.ndarray):
+        if len(vectors) != len(words):
+            raise ValueError(f"{len(words)} words but {len(vectors)} vectors; pass one vector per word")
+        return vectors.astype(np.float32)
+    missing = [w for w in words if w not in vectors.index]
+    if missing:
+        raise KeyError(f"word {missing[0]!r} is not in the vocabulary ({len(vectors.words)} words); "
+                       f"{len(missing)} of the {len(words)} words are missing")
+    return vectors.vectors[[vectors.index[w] for w in words]]
+
+
+def pca(X: np.ndarray, dim: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Centre X and keep its top ``dim`` principal directions: (coordinates, mean, components)."""
+    mean = X.mean(axis=0)
+    _, _, Vt = np.linalg.svd(X - mean, full_matrices=False)
+    components = Vt[:dim]  # (dim, D)
+    # make the sign deterministic: the largest loading of each component is positive
+    signs = np.sign(components[np.arange(dim), np.abs(components).argmax(axis=1)])
+    components = components * signs[:, None]
+    return (X - mean) @ components.T, mean, components
+
+
+def project(vectors: Any, words: Sequence[str], method: str = "pca", dim: int = 2, seed: int = 0,
+            perplexity: float | None = None) -> np.ndarray:
+    """(N, dim) coordinates of ``words``: PCA (linear, distances along axes mean something), t-SNE or
+    UMAP (non-linear, keep neighbourhoods; distances between clusters mean little)."""
+    if dim not in (2, 3):
+        raise ValueError(f"dim must be 2 or 3, got {dim}")
+    if method not in METHODS:
+        raise ValueError(f"unknown projection {method!r}; use one of {', '.join(METHODS)}")
+    X = _rows(vectors, words)
+    if len(X) < dim + 1:
+        raise ValueError(f"need at least {dim + 1} words to project to {dim}-D, got {len(X)}")
+    X = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-8)  # cosine geometry
+    if method == "pca":
+        return pca(X, dim)[0]
+    if method == "tsne":
+        from sklearn.manifold import TSNE
+
+        perplexity = perplexity or max(2.0, min(30.0, (len(X) - 1) / 3))
+        return TSNE(n_components=dim, perplexity=perplexity, init="pca", random_state=seed,
+                    metric="cosine", max_iter=500).fit_transform(X)
+    try:
+        import umap
+    except ImportError as err:
+        raise ValueError("method 'umap' needs the umap-learn package (pip install umap-learn); "
+                         "use 'pca' or 'tsne'") from err
+    return umap.UMAP(n_components=dim, random_state=seed, metric="cosine").fit_transform(X)
+
+
+def _group_of(words: Sequence[str], groups: Mapping[str, Sequence[str]] | None) -> list[str | None]:
+    lookup = {w: g for g, members in (groups or {}).items() for w in members}
+    return [lookup.get(w) for w in words]
+
+
+def plot_words(coords: np.ndarray, words: Sequence[str], *, groups: Mapping[str, Sequence[str]] | None = None,
+               highlight: Sequence[str] = (), title: str = "", ax: Any = None, labels: bool = True,
+               max_labels: int = 150) -> Any:
+    """Scatter of 2-D or 3-D coordinates with word labels; words in ``groups`` are coloured by group."""
+    from matplotlib.figure import Figure
+
+    from lmlab.viz.style import PALETTE
+
+    dim = coords.shape[1]
+    if ax is None:
+        fig = Figure(figsize=(6.5, 5.0), layout="constrained")
+        ax = fig.add_subplot(projection="3d" if dim == 3 else None)
+    fig = ax.figure
+    member = _group_of(words, groups)
+    names = list(groups or {})
+    colors = ["#bbbbbb" if g is None else PALETTE[names.index(g) % len(PALETTE)] for g in member]
+    pts = [coords[:, k] for k in range(dim)]
+    ax.scatter(*pts, c=colors, s=[28 if g is not None else 10 for g in member], depthshade=False,
+               **({} if dim == 3 else {"linewidths": 0}))
+    labelled = [i for i, g in enumerate(member) if g is not None or words[i] in highlight]
+    labelled += [i for i in range(len(words)) if i not in set(labelled)][: max(0, max_labels - len(labelled))]
+    if labels:
+        for i in labelled:
+            strong = member[i] is not None or words[i] in highlight
+            ax.text(*[p[i] for p in pts], f" {words[i]}", fontsize=9 if strong else 7,
+                    color="#222222" if strong else "#777777",
+                    fontweight="bold" if words[i] in highlight else None)
+    for g in names:
+        ax.scatter([], [], c=PALETTE[names.index(g) % len(PALETTE)], label=g)
+    if names:
+        ax.legend(loc="best", fontsize="small")
+    ax.set_title(title)
+    if dim == 2:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    return fig
+
+
+def plot_neighbors(vectors: Any, word: str, topn: int = 10, ax: Any = None) -> Any:
+    """Horizontal bars: the ``topn`` nearest words to ``word`` by cosine."""
+    from matplotlib.figure import Figure
+
+    from lmlab.eval.word_vectors import nearest_neighbors
+
+    pairs = nearest_neighbors(vectors, word, topn)
+    if ax is None:
+        fig = Figure(figsize=(4.2, 0.28 * topn + 0.8), layout="constrained")
+        ax = fig.add_subplot()
+    ax.barh([w for w, _ in pairs][::-1], [s for _, s in pairs][::-1], color="#0072B2")
+    ax.set(xlabel="cosine similarity", title=f"nearest to {word!r}", xlim=(min(0, pairs[-1][1]), 1))
+    return ax.figure
+
+
+def plot_analogies(vectors: Any, analogies: Sequence[tuple[str, str, str]], *, method: str = "pca",
+                   extra: Sequence[str] = (), title: str = "a : b :: c : ?", ax: Any = None) -> Any:
+    """For each (a, b, c): arrows a→b and c→d, with d = argmax cos(d, b − a + c) (3CosAdd); parallel
+    arrows of equal length are what "meaning as geometry" looks like."""
+    from matplotlib.figure import Figure
+
+    from lmlab.eval.word_vectors import analogy
+    from lmlab.viz.style import PALETTE
+
+    quads = [(a, b, c, analogy(vectors, a, b, c)[0][0]) for a, b, c in analogies]
+    words = list(dict.fromkeys([w for q in quads for w in q] + list(extra)))
+    coords = project(vectors, words, method=method, dim=2) if method != "pca" else _pca_of(vectors, words)
+    at = dict(zip(words, coords, strict=True))
+    if ax is None:
+        fig = Figure(figsize=(6.0, 4.8), layout="constrained")
+        ax = fig.add_subplot()
+    ax.scatter(coords[:, 0], coords[:, 1], s=12, c="#999999")
+    for k, (a, b, c, d) in enumerate(quads):
+        color = PALETTE[k % len(PALETTE)]
+        for src, dst, dashed in ((a, b, False), (c, d, True)):
+            ax.annotate("", xy=at[dst], xytext=at[src], arrowprops={
+                "arrowstyle": "->", "color": color, "lw": 1.6, "linestyle": "--" if dashed else "-"})
+        ax.plot([], [], color=color, label=f"{a}:{b} :: {c}:{d}")
+    for w, (x, y) in at.items():
+        ax.annotate(w, (x, y), fontsize=9, xytext=(3, 3), textcoords="offset points")
+    ax.legend(fontsize="small", loc="best")
+    ax.set_title(title)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return ax.figure
+
+
+def _pca_of(vectors: Any, words: Sequence[str]) -> np.ndarray:
+    # analogies are linear: project on the PCA of the words themselves, without cosine normalisation
+    return pca(_rows(vectors, words), 2)[0]
+
+
+def evolution_frames(snapshots: Sequence[tuple[float, np.ndarray]], words: Sequence[str]) -> list[np.ndarray]:
+    """2-D coordinates of each snapshot, all in the PCA basis of the last one (so the axes stay put
+    and the motion shows learning rather than a spinning projection)."""
+    if not snapshots:
+        raise ValueError("no snapshots: train with snapshot_words=[...] and snapshots_per_epoch > 0")
+    _, mean, components = pca(snapshots[-1][1], 2)
+    frames = []
+    for _, rows in snapshots:
+        if rows.shape[0] != len(words):
+            raise ValueError(f"snapshots hold {rows.shape[0]} words but {len(words)} were given")
+        frames.append((rows - rows.mean(axis=0)) @ components.T)
+    return frames
+
+
+def plot_evolution(snapshots: Sequence[tuple[float, np.ndarray]], words: Sequence[str], *,
+                   groups: Mapping[str, Sequence[str]] | None = None, step: int = -1,
+                   ax: Any = None) -> Any:
+    """One frame of the training evolution (``step`` indexes the snapshots); see ``evolution_gif``."""
+    frames = evolution_frames(snapshots, words)
+    fig = plot_words(frames[step], words, groups=groups, ax=ax,
+                     title=f"epoch {snapshots[step][0]:.2f}")
+    lim = np.abs(np.concatenate(frames)).max() * 1.1
+    fig.axes[0].set(xlim=(-lim, lim), ylim=(-lim, lim))
+    return fig
+
+
+def evolution_gif(snapshots: Sequence[tuple[float, np.ndarray]], words: Sequence[str],
+                  path: str | os.PathLike, *, groups: Mapping[str, Sequence[str]] | None = None,
+                  fps: int = 3) -> Path:
+    """The evolution as a looping GIF, one frame per snapshot."""
+    from lmlab.viz.animate import figures_to_gif
+
+    figs = [plot_evolution(snapshots, words, groups=groups, step=k) for k in range(len(snapshots))]
+    return figures_to_gif(figs, path, fps=fps)
+
+
+def evolution_slider(snapshots: Sequence[tuple[float, np.ndarray]], words: Sequence[str], *,
+                     groups: Mapping[str, Sequence[str]] | None = None) -> Any:
+    """A notebook slider over the snapshots (ipywidgets); the figure is redrawn as one PNG."""
+    import ipywidgets as widgets
+
+    out = widgets.Output()
+    slider = widgets.IntSlider(value=len(snapshots) - 1, min=0, max=len(snapshots) - 1,
+                               description="snapshot", continuous_update=False)
+
+    def draw(change: Any = None) -> None:
+        from IPython.display import display
+
+        out.clear_output(wait=True)
+        with out:
+            display(plot_evolution(snapshots, words, groups=groups, step=slider.value))
+
+    slider.observe(draw, names="value")
+    draw()
+    return widgets.VBox([slider, out])
+
+
+class Projector:
+    """An embedding projector for the notebook: pick the projection and 2-D/3-D, type a word to see
+    its neighbours highlighted, type "king - man + woman" to see the analogy answered."""
+
+    def __init__(self, vectors: Any, words: Sequence[str] | None = None, *, n: int = 300,
+                 groups: Mapping[str, Sequence[str]] | None = None) -> None:
+        self.vectors = vectors
+        self.words = list(words) if words is not None else list(vectors.words[:n])
+        self.groups = dict(groups or {})
+        for members in self.groups.values():  # group members are always on the map
+            self.words += [w for w in members if w in vectors.index and w not in self.words]
+        self._coords: dict[tuple[str, int], np.ndarray] = {}
+
+    def coords(self, method: str = "pca", dim: int = 2) -> np.ndarray:
+        key = (method, dim)
+        if key not in self._coords:
+            self._coords[key] = project(self.vectors, self.words, method=method, dim=dim)
+        return self._coords[key]
+
+    def query(self, text: str, topn: int = 8) -> tuple[list[str], list[tuple[str, float]]]:
+        """Parse "word" or "a - b + c": (the query words, the nearest words by cosine)."""
+        terms = text.replace("+", " + ").replace("-", " - ").split()
+        pos, neg, sign = [], [], 1
+        for t in terms:
+            if t in "+-":
+                sign = 1 if t == "+" else -1
+            else:
+                (pos if sign > 0 else neg).append(t)
+                sign = 1
+        if not pos:
+            raise ValueError(f"query {text!r} has no word; type a word or 'king - man + woman'")
+        return pos + neg, self.vectors.most_similar(pos, negative=neg, topn=topn)
+
+    def figure(self, method: str = "pca", dim: int = 2, query: str = "", topn: int = 8) -> Any:
+        """The projector's picture for the given settings (what the widget shows)."""
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(10, 5), layout="constrained")
+        ax = fig.add_subplot(1, 3, (1, 2), projection="3d" if dim == 3 else None)
+        side = fig.add_subplot(1, 3, 3)
+        highlight: list[str] = []
+        side.axis("off")
+        if query.strip():
+            try:
+                asked, near = self.query(query, topn)
+                highlight = [w for w in asked + [w for w, _ in near] if w in self.words]
+                side.text(0, 1, f"{query}\n\n" + "\n".join(f"{s:+.3f}  {w}" for w, s in near),
+                          va="top", family="monospace", fontsize=10, transform=side.transAxes)
+            except (KeyError, ValueError) as err:
+                side.text(0, 1, str(err).strip("'\""), va="top", wrap=True, color="#D55E00",
+                          transform=side.transAxes)
+        plot_words(self.coords(method, dim), self.words, groups=self.groups, highlight=highlight, ax=ax,
+                   title=f"{len(self.words)} words, {method.upper()} {dim}-D", max_labels=60)
+        return fig
+
+    def widget(self) -> Any:
+        """The interactive version (ipywidgets); the static figure is ``figure(...)``."""
+        import ipywidgets as widgets
+        from IPython.display import display
+
+        method = widgets.Dropdown(options=[m for m in METHODS if m != "umap" or _has_umap()],
+                                  value="pca", description="projection")
+        dim = widgets.ToggleButtons(options=[("2-D", 2), ("3-D", 3)], value=2)
+        text = widgets.Text(placeholder="a word, or king - man + woman", description="query",
+                            continuous_update=False)
+        out = widgets.Output()
+
+        def draw(change: Any = None) -> None:
+            out.clear_output(wait=True)
+            with out:
+                display(self.figure(method.value, dim.value, text.value))
+
+        for w in (method, dim, text):
+            w.observe(draw, names="value")
+        draw()
+        return widgets.VBox([widgets.HBox([method, dim, text]), out])
+
+    def save_html(self, path: str | os.PathLike, method: str = "pca", dim: int = 3) -> Path:
+        return save_projector_html(self.vectors, self.words, path, groups=self.groups, method=method, dim=dim)
+
+
+def _has_umap() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("umap") is not None
+
+
+def save_projector_html(vectors: Any, words: Sequence[str], path: str | os.PathLike, *,
+                        groups: Mapping[str, Sequence[str]] | None = None, method: str = "pca", dim: int = 3,
+                        topn: int = 8) -> Path:
+    """One self-contained, offline HTML file: drag to rotate (3-D), wheel to zoom, type a word to see its
+    neighbours (computed here over the whole vocabulary and stored in the file)."""
+    from lmlab.eval.word_vectors import nearest_neighbors
+
+    path = Path(path)
+    if path.suffix.lower() != ".html":
+        raise ValueError(f"save_projector_html writes .html, got {path.name!r}")
+    words = list(words)
+    coords = project(vectors, words, method=method, dim=dim)
+    coords = coords / max(float(np.abs(coords).max()), 1e-8)
+    member = _group_of(words, groups)
+    data = {
+        "words": words, "xyz": np.round(coords, 4).tolist(), "dim": dim, "method": method,
+        "group": member, "groups": list(groups or {}),
+        "neighbors": {w: [[n, round(s, 3)] for n, s in nearest_neighbors(vectors, w, topn)] for w in words},
+    }
+    template = (Path(__file__).with_name("projector.html")).read_text(encoding="utf-8")
+    page = template.replace("/*DATA*/null", json.dumps(data, ensure_ascii=False).replace("</", "<\\/"))
+    page = page.replace("{{TITLE}}", html.escape(f"lmlab projector: {len(words)} words, {method.upper()}"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page, encoding="utf-8")
+    return path

@@ -1,0 +1,148 @@
+"""A real browser on the real lab: the README's ``lmlab lab`` JupyterLab on 127.0.0.1, Debian's Chromium
+headless through Playwright, every request beyond 127.0.0.1 blocked. It opens notebook 00, runs all cells and
+waits for the live training view, an ipywidgets control and image outputs to appear in the page."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+INSTALL_HINT = ("Chromium is needed for the browser test: install Debian's package with "
+                "'sudo apt-get install -y chromium' "
+                "(python3 scripts/bootstrap.py test does it when run as root)")
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+
+def _chromium() -> str:
+    if os.path.exists(CHROMIUM):
+        return CHROMIUM
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found:
+        pytest.fail(INSTALL_HINT, pytrace=False)
+    return found
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def lab_url(tmp_path):
+    """Start ``lmlab lab --no-browser --port P`` on a copy of the notebooks; yield the printed URL."""
+    work = tmp_path / "notebooks"
+    work.mkdir()
+    shutil.copy(ROOT / "notebooks" / "00_welcome.ipynb", work)  # the browser saves; keep the repo clean
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LMLAB_", "JUPYTER_"))}
+    env.update(HOME=str(home), LMLAB_PRESET="smoke", LMLAB_OFFLINE="1", LMLAB_DEVICE="cpu",
+               CUDA_VISIBLE_DEVICES="", PYTHONPATH=str(ROOT))
+    port = _free_port()
+    log = (tmp_path / "lab.log").open("w+")
+    proc = subprocess.Popen([sys.executable, "-m", "lmlab", "lab", "--no-browser", "--port", str(port),
+                             "--dir", str(work)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        url = None
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, "lmlab lab exited early:\n" + (tmp_path / "lab.log").read_text()
+            text = (tmp_path / "lab.log").read_text()
+            match = re.search(r"open (http://127\.0\.0\.1:\d+/lab\?token=\S+)", text)
+            if match:
+                url = match.group(1)
+                try:
+                    status = url.replace("/lab?", "/api/status?")
+                    with urllib.request.urlopen(status, timeout=5) as resp:  # noqa: S310 - localhost
+                        if resp.status == 200:
+                            break
+                except OSError:
+                    pass
+            time.sleep(1)
+        else:
+            pytest.fail("JupyterLab did not come up in 120 s:\n" + (tmp_path / "lab.log").read_text())
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)  # the lab and the JupyterLab server it started
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+def test_notebook_runs_in_a_real_browser(lab_url, tmp_path):
+    executable = _chromium()
+    from playwright.sync_api import sync_playwright
+
+    blocked: list[str] = []
+
+    def only_localhost(route):
+        if re.match(r"^(https?|wss?)://127\.0\.0\.1(:\d+)?/", route.request.url) or \
+                route.request.url.startswith(("data:", "blob:")):
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    notebook_url = lab_url.replace("/lab?", "/lab/tree/00_welcome.ipynb?")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, headless=True,
+                                    args=["--no-sandbox", "--disable-background-networking",
+                                          "--disable-dev-shm-usage"])
+        try:
+            page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            page.route("**/*", only_localhost)
+            page.goto(notebook_url, wait_until="domcontentloaded", timeout=120_000)
+            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+            # the kernel must be connected before "Run All" means anything
+            page.wait_for_function(
+                "() => document.querySelector('.jp-Notebook-ExecutionIndicator')?.getAttribute('data-status')"
+                " === 'idle'", timeout=120_000)
+            page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+            page.locator(".lm-Menu .lm-Menu-item").filter(
+                has_text=re.compile(r"^Run All Cells")).first.click()
+
+            outputs = page.locator(".jp-Notebook .jp-OutputArea-output")
+            live = outputs.filter(has_text=re.compile(r"live view · iteration \d+"))
+            live.first.wait_for(timeout=240_000)
+            page.locator(".jp-Notebook .widget-slider").first.wait_for(timeout=240_000)
+            # the last cell's Chinese bar chart: all cells ran
+            page.wait_for_function(
+                "() => document.querySelectorAll('.jp-Notebook .jp-OutputArea-output img').length >= 4",
+                timeout=240_000)
+            page.wait_for_function(
+                "() => document.querySelector('.jp-Notebook-ExecutionIndicator')?.getAttribute('data-status')"
+                " === 'idle'", timeout=120_000)
+            page.screenshot(path=str(tmp_path / "lab.png"), full_page=False)
+
+            # the live view: one PNG image right above its status line, in the training cell
+            cell = page.locator(".jp-Notebook .jp-CodeCell", has_text="session = Session(")
+            assert cell.locator(".jp-OutputArea-output img").count() == 1
+            assert re.search(r"live view · iteration 60 · train loss \d", cell.inner_text())
+            src = cell.locator(".jp-OutputArea-output img").first.get_attribute("src") or ""
+            assert src.startswith("data:image/png") or src.startswith("blob:")
+            assert page.locator(".jp-Notebook .widget-slider").count() >= 1
+            errors = page.locator(".jp-Notebook .jp-OutputArea-output[data-mime-type="
+                                  "'application/vnd.jupyter.stderr']", has_text="Traceback")
+            assert errors.count() == 0, errors.first.inner_text()
+            assert "✗ welcome.uniform_loss" in page.locator(".jp-Notebook").inner_text()
+        finally:
+            browser.close()
+    assert all("127.0.0.1" not in u for u in blocked)  # only outside requests were blocked
