@@ -76,12 +76,32 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
+        if "weights only" not in str(err).lower():
+            raise ValueError(f"{path} is not a readable checkpoint ({_first_line(err)}); "
+                             "it may be truncated or not a PyTorch file: train again or restore a copy"
+                             ) from None
         raise ValueError(f"refusing to load {path}: it contains pickled Python objects, which could run "
-                         f"arbitrary code. Only lmlab checkpoints of tensors and plain data load. ({err})"
+                         "arbitrary code. Only lmlab checkpoints of tensors and plain data load. "
+                         f"({_blocked_global(err)})") from None
+    except (RuntimeError, EOFError, KeyError, ValueError, OSError) as err:  # truncated, empty, foreign
+        raise ValueError(f"{path} is not a readable checkpoint ({type(err).__name__}: {_first_line(err)}); "
+                         "it may be truncated or not a PyTorch file: train again or restore a copy"
                          ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT_VERSION or "model" not in payload:
         raise ValueError(f"{path} is not an lmlab checkpoint (format {FORMAT_VERSION})")
     return payload
+
+
+def _first_line(err: BaseException) -> str:
+    return (str(err).strip().splitlines() or [""])[0][:200]
+
+
+def _blocked_global(err: BaseException) -> str:
+    """The 'Unsupported global: GLOBAL x.y' line of torch's long weights-only message, if present."""
+    for line in str(err).splitlines():
+        if "GLOBAL" in line or "Unsupported" in line:
+            return line.strip()[:200]
+    return _first_line(err)
 
 
 def checkpoint_tokenizer(payload: dict[str, Any]) -> Tokenizer | None:

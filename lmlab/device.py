@@ -12,27 +12,31 @@ import torch
 
 
 def pick_device(name: str | None = None) -> torch.device:
-    """Return the requested device, or the best available one: cuda, then mps, then cpu."""
-    name = name or os.environ.get("LMLAB_DEVICE") or "auto"
+    """The requested device, else ``$LMLAB_DEVICE``, else the best available: cuda, then mps, then cpu."""
+    source = "--device"
+    if name in (None, "auto") and os.environ.get("LMLAB_DEVICE"):
+        name, source = os.environ["LMLAB_DEVICE"], "LMLAB_DEVICE"
+    name = name or "auto"
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
         if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
+    asked = f"device {name!r} was asked for ({source})"
     try:
         device = torch.device(name)
     except RuntimeError as err:
-        raise ValueError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from err
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} was asked for but CUDA is not available; use --device cpu")
-    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-        raise ValueError(f"device {name!r} was asked for but only {torch.cuda.device_count()} CUDA "
-                         f"device(s) exist; use cuda:0 .. cuda:{torch.cuda.device_count() - 1}")
+        raise ValueError(f"unknown device {name!r} ({source}); use auto, cpu, cuda, cuda:N or mps") from err
     if device.type not in {"cpu", "cuda", "mps"}:
-        raise ValueError(f"unsupported device {name!r}; use auto, cpu, cuda, cuda:N or mps")
-    if device.type == "mps" and not (torch.backends.mps.is_available()):
-        raise ValueError(f"device {name!r} was asked for but MPS is not available; use --device cpu")
+        raise ValueError(f"unsupported device {name!r} ({source}); use auto, cpu, cuda, cuda:N or mps")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{asked} but CUDA is not available; use {source}=cpu or auto")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"{asked} but only {torch.cuda.device_count()} CUDA device(s) exist; "
+                         f"use cuda:0 .. cuda:{torch.cuda.device_count() - 1}")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"{asked} but MPS is not available; use {source}=cpu or auto")
     return device
 
 

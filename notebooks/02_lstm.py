@@ -313,6 +313,17 @@ fig
 viz.plot_next_char_probs(passage, inside["probs"][0], run.tokenizer.itos, top=5, max_chars=40)
 
 # %% [markdown]
+# The same view works for the poet. Chinese labels render with the CJK font that `lmlab.viz.style` sets up:
+
+# %%
+poem = poem_val.strip().split("\n\n")[0][:40]
+poet_inside = analysis.internals(poet.model, poet.tokenizer, poem)
+poet_layer = {k: v[-1] for k, v in poet_inside.items() if k != "probs"}
+fig = viz.plot_gates(poem, poet_layer, units=range(8), names=("forget_gate", "cell_state"))
+viz.save(fig, "runs/02_lstm/poem_gates.png")
+fig
+
+# %% [markdown]
 # ## 8 · Exercises
 #
 # **8.1 One LSTM step.** Write `lstm_step(x, h_prev, c_prev, W, U, b)` with the four gates' weights

@@ -55,7 +55,11 @@ def show_matrices(mats, titles, rows=None, cols=None):
     fig, axes = plt.subplots(1, len(mats), figsize=(2.3 * len(mats), 2.4), dpi=80, layout="constrained")
     for ax, m, title in zip(axes, mats, titles, strict=True):
         m = m.detach().float()
-        ax.imshow(m, cmap="RdBu_r" if m.min() < 0 else "Blues", vmin=-abs(m).max() if m.min() < 0 else 0)
+        finite = m[torch.isfinite(m)]
+        top = finite.abs().max().item()
+        signed = finite.min().item() < 0
+        ax.imshow(m.masked_fill(~torch.isfinite(m), float("nan")), cmap="RdBu_r" if signed else "Blues",
+                  vmin=-top if signed else 0, vmax=top)
         for (i, j), value in zip(torch.cartesian_prod(torch.arange(m.shape[0]), torch.arange(m.shape[1])),
                                  m.flatten(), strict=True):
             if math.isfinite(value):
@@ -312,13 +316,15 @@ print(f"max |fast - readable| = {(fast_logits - slow_logits).abs().max():.2e}; "
 #
 # We train on characters (65 symbols for Shakespeare). Real GPTs use **byte-level BPE**: start from the
 # 256 byte values, then repeatedly merge the most frequent adjacent pair into a new token. Here is a
-# from-scratch version showing its merges (`lmlab/tokenizers/bpe.py`, 60 lines):
+# from-scratch version that shows its merges (`BytePairEncoding` in `lmlab/tokenizers/bpe.py`):
 
 # %%
 from lmlab.data import load_text_or_fallback, train_val_split
 from lmlab.tokenizers.bpe import BytePairEncoding, FastBPETokenizer
 
 text, corpus = load_text_or_fallback("tiny_shakespeare")
+if lab.preset == "smoke":
+    text = text[:400_000]  # CI: a slice is plenty for a few dozen steps
 bpe = BytePairEncoding.train(text[:20_000], n_merges=12, verbose=True)
 for chunk in bpe.encode_and_show_work(" thee there")[:2]:
     print(repr(chunk["chunk"]), "bytes", chunk["bytes"])
@@ -483,7 +489,11 @@ def lstm_params(hidden, n_layer=2):
                                         n_layer=n_layer)).num_params()
 
 
-hidden = min(range(16, 1025, 8), key=lambda h: abs(lstm_params(h) - gpt_params))
+low, high = 8, 1024  # bisection: the LSTM's size grows with its width
+while high - low > 4:
+    mid = (low + high) // 2
+    low, high = (mid, high) if lstm_params(mid) < gpt_params else (low, mid)
+hidden = min((low, high), key=lambda h: abs(lstm_params(h) - gpt_params))
 print(f"GPT {gpt_params:,} parameters; LSTM 2 x {hidden} has {lstm_params(hidden):,}")
 
 race_gpt = GPT(GPTConfig(vocab_size=tok.vocab_size, **size))

@@ -68,7 +68,7 @@ from lmlab.viz.attention import (
 
 # %%
 SIZES = {
-    "smoke": dict(n_layer=2, n_head=4, n_embd=64, block_size=64, batch_size=12, max_iters=100),
+    "smoke": dict(n_layer=2, n_head=4, n_embd=64, block_size=64, batch_size=8, max_iters=80),
     "class": dict(n_layer=4, n_head=4, n_embd=128, block_size=128, batch_size=16, max_iters=100_000,
                   time_budget_s=120.0),
     "full": dict(n_layer=6, n_head=6, n_embd=384, block_size=256, batch_size=64, max_iters=2000),
@@ -90,7 +90,8 @@ else:
                        eval_interval=10**9, eval_iters=2, **train_keys)
     result = train_gpt(gpt, TokenData.from_text(text, tok), tcfg, tokenizer=tok, device=lab.device,
                        progress=False)
-    print(f"trained on {corpus}: final train loss {result.metrics.get('final_train_loss', float('nan')):.3f}")
+    print(f"trained on {corpus}: validation loss {result.metrics['val_loss']:.3f} nats/char "
+          f"(uniform guess: {torch.log(torch.tensor(float(tok.vocab_size))):.3f})")
 gpt.eval()
 print(gpt.config)
 

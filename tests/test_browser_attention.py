@@ -204,8 +204,18 @@ def test_notebook_04_draws_bertviz_in_jupyterlab(offline, lab_url, tmp_path):
     page.wait_for_function(idle, timeout=120_000)
     page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
     page.locator(".lm-Menu .lm-Menu-item").filter(has_text=re.compile(r"^Run All Cells")).first.click()
-    # the last cell lists the exported files: every cell has run
-    page.locator(".jp-Notebook .jp-OutputArea-output", has_text="steps.png").first.wait_for(timeout=480_000)
+    # the last cell lists the exported files: every cell has run (cells far below the viewport may be
+    # rendered lazily, so we look for the text in the DOM rather than for a visible element)
+    done = ("() => [...document.querySelectorAll('.jp-Notebook .jp-OutputArea-output')]"
+            ".some(e => e.textContent.includes('steps.png'))")
+    deadline = time.monotonic() + 600
+    while not page.evaluate(done):
+        tracebacks = page.locator(".jp-Notebook .jp-OutputArea-output", has_text="Traceback")
+        if tracebacks.count() or time.monotonic() > deadline:
+            page.screenshot(path=str(tmp_path / "lab04-failed.png"))
+            pytest.fail("notebook 04 did not finish in JupyterLab: " +
+                        (tracebacks.first.text_content() if tracebacks.count() else "timed out after 600 s"))
+        time.sleep(5)
     page.wait_for_function(idle, timeout=120_000)
     page.screenshot(path=str(tmp_path / "lab04.png"))
 

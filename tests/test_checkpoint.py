@@ -79,7 +79,18 @@ def test_missing_checkpoint_says_what_to_do(tmp_path):
 def test_pickled_object_is_refused(tmp_path):
     path = tmp_path / "evil.pt"
     torch.save({"format": 1, "model": {}, "config": argparse.Namespace(x=1)}, path)
-    with pytest.raises(ValueError, match="refusing to load .*pickled Python objects"):
+    with pytest.raises(ValueError, match="refusing to load .*pickled Python objects") as err:
+        load_checkpoint(path)
+    assert "argparse.Namespace" in str(err.value) and len(str(err.value)) < 500
+
+
+@pytest.mark.parametrize("damage", ["truncated", "empty", "text"])
+def test_damaged_file_gets_a_clear_error(tmp_path, damage):
+    path = tmp_path / "ckpt.pt"
+    save_checkpoint(path, model=torch.nn.Linear(64, 64), config={"a": 1}, kind="lin")
+    data = path.read_bytes()
+    path.write_bytes({"truncated": data[: len(data) // 2], "empty": b"", "text": b"hello world"}[damage])
+    with pytest.raises(ValueError, match="is not a readable checkpoint .*train again or restore a copy"):
         load_checkpoint(path)
 
 

@@ -40,7 +40,7 @@ def test_data_list_table(isolated_data, capsys):
     assert re.search(r"^name\s+size\s+available\s+source", out, re.M)
     assert re.search(r"^tiny_shakespeare\s+1\.1 MB\s+no: download\s+https://", out, re.M)
     assert re.search(r"^tang_poems\s+6\.9 MB\s+no: mirror only", out, re.M)
-    assert re.search(r"^wiki_sample\s+-\s+cache", out, re.M)
+    assert re.search(r"^wiki_sample\s+2\.\d MB\s+cache", out, re.M)
     assert f"cache (LMLAB_CACHE_DIR): {isolated_data}" in out
 
 
@@ -76,7 +76,8 @@ def test_data_fetch_all_reports_each_failure(isolated_data, capsys):
     assert "ok      wiki_sample" in out
     assert re.search(r"FAILED  text8: .*LMLAB_OFFLINE", out)
     assert re.search(r"FAILED  tang_poems: .*not downloadable", out)
-    assert re.search(r"\d of \d failed: tiny_shakespeare, tang_poems, text8, wikitext2", out)
+    failed = "tiny_shakespeare, tang_poems, tang_poems_simplified, text8, wikitext2"
+    assert re.search(rf"\d of \d failed: {failed}", out)
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -105,7 +106,8 @@ def test_doctor_json(isolated_data, capsys, monkeypatch):
     report = json.loads(capsys.readouterr().out)
     assert report["preset"] == "smoke" and report["device"] in {"cpu", "cuda", "mps"}
     assert report["corpora_offline"]["wiki_sample"] == "cache"
-    assert "text8" in report["corpora_need_download"] and report["corpora_mirror_only"] == ["tang_poems"]
+    assert "text8" in report["corpora_need_download"]
+    assert report["corpora_mirror_only"] == ["tang_poems", "tang_poems_simplified"]
     assert set(report["eval_sets"]) == {"google_analogies", "wordsim353", "simlex999"}
     assert isinstance(report["problems"], list)
 
@@ -178,3 +180,24 @@ def test_lab_really_serves_with_token_on_localhost(tmp_path):
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def test_lab_without_jupyterlab_says_how_to_install(monkeypatch, capsys):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "jupyterlab" else
+                        real(name, *a))
+    assert main(["lab", "--no-browser"]) == 2
+    assert "JupyterLab is not installed" in capsys.readouterr().err
+
+
+def test_real_entry_point_one_line_errors(isolated_data):
+    env = {**os.environ, "LMLAB_CACHE_DIR": str(isolated_data)}
+    ok = subprocess.run([sys.executable, "-m", "lmlab", "data", "list"], capture_output=True, text=True,
+                        env=env, cwd=ROOT, timeout=120)
+    assert ok.returncode == 0 and "wiki_sample" in ok.stdout
+    bad = subprocess.run([sys.executable, "-m", "lmlab", "data", "fetch", "tiny_shakspeare"],
+                         capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert bad.returncode == 2
+    assert bad.stderr.strip().count("\n") == 0 and "did you mean 'tiny_shakespeare'" in bad.stderr

@@ -147,6 +147,18 @@ def test_tang_poems_from_a_mirror(tmp_path, monkeypatch):
     poem = {"title": "靜夜思", "author": "李白", "paragraphs": ["床前明月光，疑是地上霜。"]}
     assert load_tang_poems() == [poem]
     assert load_text("tang_poems") == "床前明月光，疑是地上霜。\n"
+    monkeypatch.setitem(reg.CORPORA, "tang_poems_simplified",
+                        dataclasses.replace(reg.CORPORA["tang_poems_simplified"], sha256=sha))
+    assert load_tang_poems("simplified") == [{"title": "静夜思", "author": "李白",
+                                              "paragraphs": ["床前明月光，疑是地上霜。"]}]
+    with pytest.raises(ValueError, match="unknown script 'pinyin'"):
+        load_tang_poems("pinyin")
+
+
+def test_simplified_conversion():
+    from lmlab.data import to_simplified
+
+    assert to_simplified(["舉頭望明月", "低頭思故鄉", ""]) == ["举头望明月", "低头思故乡", ""]
 
 
 def test_tang_poems_without_mirror_explains(isolated_data):
@@ -179,6 +191,9 @@ def test_real_mirror_tang_poems(monkeypatch):
     assert set(poems[0]) == {"title", "author", "paragraphs"}
     text = load_text("tang_poems")
     assert text.count("\n\n") == sum(1 for p in poems if p["paragraphs"]) - 1
+    simplified = load_text("tang_poems_simplified")
+    assert len(simplified) == len(text) and "舉頭" in text
+    assert "举头" in simplified and "舉頭" not in simplified
 
 
 def _mirror_with(tmp_path, monkeypatch, name: str, write) -> Path:

@@ -35,10 +35,15 @@ def test_auto_prefers_cuda_then_mps(monkeypatch):
 def test_device_from_environment(no_gpu, monkeypatch):
     monkeypatch.setenv("LMLAB_DEVICE", "cpu")
     assert pick_device() == torch.device("cpu")
+    assert pick_device("auto") == torch.device("cpu")  # the CLI's default defers to the environment
+    monkeypatch.setenv("LMLAB_DEVICE", "cuda")
+    with pytest.raises(ValueError, match=r"\(LMLAB_DEVICE\) but CUDA is not available"):
+        pick_device("auto")
+    assert pick_device("cpu") == torch.device("cpu")  # an explicit argument wins
 
 
 @pytest.mark.parametrize("name, match", [
-    ("cuda", "CUDA is not available; use --device cpu"),
+    ("cuda", r"\(--device\) but CUDA is not available; use --device=cpu"),
     ("cuda:1", "CUDA is not available"),
     ("mps", "MPS is not available"),
     ("tpu", "unknown device 'tpu'"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -89,3 +90,27 @@ def test_cli_trains_and_reports(tmp_path, capsys):
     bad[bad.index("--batch-size") + 1] = "5000"
     assert main([*bad, "--overwrite"]) == 2
     assert "shorter than one batch" in capsys.readouterr().err
+
+
+def test_word_level_bits_per_char_rescales(tmp_path):
+    words = "the king and the queen went to the market . " * 150
+    run = train_lstm(_config(tokenizer="word", max_iters=20, block_size=8, batch_size=4), words, None,
+                     progress=False)
+    m = run.metrics
+    assert run.tokenizer.kind == "word"
+    # a word covers ~4.4 characters, so bits per character are well below bits per word
+    assert 0 < m["val_bpc"] < 0.5 * m["val_loss"] / math.log(2)
+
+
+@pytest.mark.slow
+def test_two_ranks_with_torchrun(tmp_path):
+    from lmlab.distributed import launch
+
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text(TEXT, encoding="utf-8")
+    launch(2, ["train", "lstm", "--corpus", str(corpus), "--preset", "smoke", "--device", "cpu",
+               "--hidden", "16", "--out", str(tmp_path / "ddp"), "--quiet", "--batch-size", "2",
+               "--block-size", "16", "--max-iters", "12"], timeout=300, echo=False)
+    m = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
+    assert m["world_size"] == 2 and m["iters"] == 12 and m["val_loss"] > 0
+    assert load_checkpoint(tmp_path / "ddp")["kind"] == "lstm"    # rank 0 wrote it

@@ -16,6 +16,7 @@ COMMANDS = {
     "data": ("lmlab.cli.data", "list or fetch corpora"),
     "sample": ("lmlab.cli.sample", "generate text from a trained checkpoint"),
     "viz": ("lmlab.cli.viz", "draw attention or embedding figures to HTML/PNG/SVG"),
+    "site": ("lmlab.cli.site", "execute the notebooks and render an offline HTML site for a class"),
 }
 TRAINERS = {
     "word2vec": ("lmlab.cli.train_word2vec", "skip-gram / CBOW word vectors"),

@@ -94,7 +94,9 @@ def _fetch(names: list[str], fetch_all: bool, dest: str | None) -> int:
             path = fetch(name)
             if dest:
                 path = _copy_atomic(path, Path(dest).expanduser())
-            print(f"ok      {name}: {path}", flush=True)
+            corpus = get_corpus(name)
+            how = "sha256 verified" if corpus.sha256 else "built from installed data"
+            print(f"ok      {name}: {path} ({how})", flush=True)
         except (FileNotFoundError, ValueError, RuntimeError) as err:
             failed.append(name)
             print(f"FAILED  {name}: {err}", flush=True)

@@ -63,6 +63,11 @@ def run(args: argparse.Namespace) -> int:
                                 "or pass --dir FOLDER")
     if args.port is not None and not 1 <= args.port <= 65535:
         raise ValueError(f"--port {args.port} is not a TCP port; use 1..65535 (or leave it out)")
+    import importlib.util
+
+    if importlib.util.find_spec("jupyterlab") is None:
+        raise FileNotFoundError("JupyterLab is not installed in this Python; run "
+                                "'python3 scripts/bootstrap.py lab' (or pip install jupyterlab)")
     port = args.port or free_port()
     token = secrets.token_urlsafe(24)
     cmd = build_command(root, port, token, open_browser=not args.no_browser)

@@ -19,6 +19,7 @@ from lmlab.data.corpora import (
     local_path,
     offline,
     poems_to_text,
+    to_simplified,
     train_val_split,
 )
 from lmlab.data.download import DownloadError, cache_dir, download, mirror_dir, sha256_file
@@ -28,5 +29,5 @@ __all__ = [
     "CORPORA", "EVAL_SETS", "FALLBACK", "Corpus", "DownloadError", "cache_dir", "download", "eval_set_path",
     "fetch", "get_corpus", "list_corpora", "load_splits", "load_tang_poems", "load_text",
     "load_text_or_fallback", "local_path", "mirror_dir", "offline", "poems_to_text", "sha256_file",
-    "train_val_split",
+    "to_simplified", "train_val_split",
 ]

@@ -127,8 +127,8 @@ def poems_to_text(poems: list[dict[str, Any]]) -> str:
 
 
 def _read_registered(corpus: Corpus, path: Path) -> str:
-    if corpus.name == "tang_poems":
-        return poems_to_text(_read_poems(path))
+    if corpus.filename == CORPORA["tang_poems"].filename:
+        return poems_to_text(_read_poems(path, corpus.variant or "traditional"))
     if corpus.filename.endswith(".zip"):
         with zipfile.ZipFile(path) as zf:
             members = (corpus.member or zf.namelist()[0]).split(",")
@@ -178,7 +178,25 @@ def load_text_or_fallback(name: str | os.PathLike, fallback: str = FALLBACK) -> 
         return load_text(fallback), fallback
 
 
-def _read_poems(path: Path) -> list[dict[str, Any]]:
+SCRIPTS = ("traditional", "simplified")
+
+
+def to_simplified(texts: list[str]) -> list[str]:
+    """Traditional to simplified Chinese characters with OpenCC's ``t2s`` table (舉頭 -> 举头)."""
+    import opencc
+
+    converter = opencc.OpenCC("t2s")
+    # one call over the joined text rather than one per line (\x00 does not occur in the poems)
+    joined = converter.convert("\x00".join(texts))
+    out = joined.split("\x00")
+    if len(out) != len(texts):  # pragma: no cover - OpenCC keeps control characters
+        return [converter.convert(t) for t in texts]
+    return out
+
+
+def _read_poems(path: Path, script: str = "traditional") -> list[dict[str, Any]]:
+    if script not in SCRIPTS:
+        raise ValueError(f"unknown script {script!r}; use 'traditional' (as collected) or 'simplified'")
     poems = []
     with gzip.open(path, "rt", encoding="utf-8") as f:
         for line in f:
@@ -186,12 +204,20 @@ def _read_poems(path: Path) -> list[dict[str, Any]]:
                 d = json.loads(line)
                 poems.append({"title": d.get("title", ""), "author": d.get("author", ""),
                               "paragraphs": list(d.get("paragraphs", []))})
+    if script == "simplified":
+        flat = [s for p in poems for s in (p["title"], p["author"], *p["paragraphs"])]
+        it = iter(to_simplified(flat))
+        poems = [{"title": next(it), "author": next(it), "paragraphs": [next(it) for _ in p["paragraphs"]]}
+                 for p in poems]
     return poems
 
 
-def load_tang_poems() -> list[dict[str, Any]]:
-    """The 57,607 Tang poems as dicts with ``title``, ``author`` and ``paragraphs`` (verse lines)."""
-    return _read_poems(fetch("tang_poems"))
+def load_tang_poems(script: str = "traditional") -> list[dict[str, Any]]:
+    """The 57,607 Tang poems as dicts with ``title``, ``author`` and ``paragraphs`` (verse lines),
+    in the collection's traditional characters or converted to ``script="simplified"``."""
+    if script not in SCRIPTS:
+        raise ValueError(f"unknown script {script!r}; use 'traditional' (as collected) or 'simplified'")
+    return _read_poems(fetch("tang_poems"), script)
 
 
 def train_val_split(text: str, train_fraction: float = 0.9) -> tuple[str, str]:
@@ -230,8 +256,11 @@ def list_corpora() -> list[dict[str, Any]]:
             where = local_path(corpus.name)
         except FileNotFoundError:  # LMLAB_DATA_DIR set to a missing folder
             where = None
+        size = corpus.size
+        if size is None and where and where[1] != "built-in":
+            size = where[0].stat().st_size  # a built corpus: report what is on disk
         rows.append({
-            "name": corpus.name, "description": corpus.description, "size": corpus.size,
+            "name": corpus.name, "description": corpus.description, "size": size,
             "available": where[1] if where else None, "path": str(where[0]) if where else None,
             "source": corpus.source, "url": corpus.url, "license": corpus.license,
             "language": corpus.language,

@@ -25,6 +25,7 @@ class Corpus:
     size: int | None = None
     builtin: bool = False
     member: str | None = None  # for a .zip: the member(s) holding the text, comma separated
+    variant: str | None = None  # a view of another corpus's file, e.g. "simplified" Chinese characters
 
 
 CORPORA: dict[str, Corpus] = {c.name: c for c in [
@@ -49,6 +50,18 @@ CORPORA: dict[str, Corpus] = {c.name: c for c in [
         source="chinese-poetry/chinese-poetry (全唐诗/poet.tang.*.json), one JSON poem a line; mirror only",
         license="MIT (chinese-poetry)",
         language="zh",
+    ),
+    Corpus(
+        name="tang_poems_simplified",
+        description="the same 57,607 Tang poems in simplified characters (converted with OpenCC t2s)",
+        filename="tang_poems.jsonl.gz",
+        url=None,
+        sha256="370f84e4e3f2c7a44f6491ab37ebeb720a38598f810916b62fbde7283cd4db92",
+        size=6_918_461,
+        source="tang_poems, converted on load; mirror only",
+        license="MIT (chinese-poetry)",
+        language="zh",
+        variant="simplified",
     ),
     Corpus(
         name="text8",

@@ -132,7 +132,7 @@ def read_similarity_pairs(path: str | os.PathLike) -> list[tuple[str, str, float
     for line in Path(path).read_text(encoding="utf-8").splitlines():
         if not line.strip() or line.startswith("#"):
             continue
-        parts = line.split("\t")
+        parts = line.split()
         try:
             pairs.append((parts[0].lower(), parts[1].lower(), float(parts[2])))
         except (IndexError, ValueError):

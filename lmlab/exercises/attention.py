@@ -9,6 +9,13 @@ import torch
 from lmlab.exercises import ExerciseFailure, exercise, expect, expect_close, expect_shape
 
 
+def _answered(value, name: str):
+    """The student's function ran but still returns the placeholder."""
+    if value is ...:
+        raise ExerciseFailure(f"{name} still returns `...`: replace it with your code and run the cell again")
+    return value
+
+
 def _scaled_scores(q: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     return K @ q / math.sqrt(q.numel())
 
@@ -22,7 +29,7 @@ def _check_scaled_scores(student) -> None:
     g = torch.Generator().manual_seed(4)
     for T, d in ((5, 16), (1, 4), (9, 64)):
         q, K = torch.randn(d, generator=g), torch.randn(T, d, generator=g)
-        got = student(q, K)
+        got = _answered(student(q, K), "scaled_scores")
         expect_shape(got, (T,), what=f"scaled_scores(q of shape ({d},), K of shape ({T}, {d}))")
         if torch.allclose(torch.as_tensor(got, dtype=torch.float32), K @ q, atol=1e-4) and d > 1:
             raise ExerciseFailure("you return q·kⱼ without the scaling: divide by √d_k "
@@ -47,7 +54,7 @@ def _check_causal_softmax(student) -> None:
     expect(callable(student), f"pass your function itself, not {student!r:.40}")
     g = torch.Generator().manual_seed(7)
     scores = torch.randn(6, 6, generator=g) * 3
-    got = torch.as_tensor(student(scores.clone()), dtype=torch.float32)
+    got = torch.as_tensor(_answered(student(scores.clone()), "causal_softmax"), dtype=torch.float32)
     expect_shape(got, (6, 6), what="causal_softmax of a (6, 6) score matrix")
     expect(bool(torch.all(got.triu(diagonal=1).abs() < 1e-6)),
            "some weights above the diagonal are not 0: token i must not attend to tokens j > i")
@@ -76,7 +83,8 @@ def _check_previous_token_score(student) -> None:
     shifted = torch.zeros(T, T)
     shifted[0, 0] = 1.0
     shifted[torch.arange(1, T), torch.arange(T - 1)] = 1.0  # a perfect previous-token head
-    expect_close(student(shifted), 1.0, what="score of a perfect previous-token head")
+    expect_close(_answered(student(shifted), "previous_token_score"), 1.0,
+                 what="score of a perfect previous-token head")
     expect_close(student(torch.eye(T)), 0.0, what="score of a head that only looks at itself")
     uniform = torch.ones(T, T).tril()
     uniform = uniform / uniform.sum(-1, keepdim=True)

@@ -10,7 +10,6 @@ Hugging Face ``transformers`` in eager attention, so every layer returns its att
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +95,6 @@ def load_minilm(device: str | torch.device = "cpu") -> PretrainedEncoder:
     """all-MiniLM-L6-v2 from the installed package, offline, in eval mode (cached per process)."""
     key = str(device)
     if key not in _CACHE:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the Hub: everything is local
         from transformers import AutoModel, AutoTokenizer
         from transformers.utils import logging as hf_logging
 

@@ -98,8 +98,8 @@ def plot_words(coords: np.ndarray, words: Sequence[str], *, groups: Mapping[str,
     names = list(groups or {})
     colors = ["#bbbbbb" if g is None else PALETTE[names.index(g) % len(PALETTE)] for g in member]
     pts = [coords[:, k] for k in range(dim)]
-    ax.scatter(*pts, c=colors, s=[28 if g is not None else 10 for g in member], depthshade=False,
-               **({} if dim == 3 else {"linewidths": 0}))
+    ax.scatter(*pts, c=colors, s=[28 if g is not None else 10 for g in member],
+               **({"depthshade": False} if dim == 3 else {"linewidths": 0}))
     labelled = [i for i, g in enumerate(member) if g is not None or words[i] in highlight]
     labelled += [i for i in range(len(words)) if i not in set(labelled)][: max(0, max_labels - len(labelled))]
     if labels:

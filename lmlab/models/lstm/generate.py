@@ -59,7 +59,7 @@ def _check_length(max_new_tokens: int) -> None:
 def generate(model: LSTMLanguageModel, tokenizer: Any, prompt: str, max_new_tokens: int,
              temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
              seed: int | None = None) -> str:
-    """The priming text followed by ``max_new_tokens`` sampled tokens, as text."""
+    """The priming text followed by ``max_new_tokens`` sampled tokens, as text (prompt included)."""
     _check_length(max_new_tokens)
     ids = _encode_prompt(tokenizer, prompt)
     filter_logits(torch.zeros(1, 2), temperature, top_k, top_p)  # bad settings fail before any work
@@ -77,7 +77,9 @@ def generate(model: LSTMLanguageModel, tokenizer: Any, prompt: str, max_new_toke
                 logits, state = model(nxt, state)                           # one step, state carried
     finally:
         model.train(was_training)
-    return prompt + tokenizer.decode(out)
+    if getattr(tokenizer, "kind", "char") == "char":
+        return prompt + tokenizer.decode(out)               # lossless: keep the prompt exactly as given
+    return tokenizer.decode(ids + out)                      # words: let the tokenizer place the spaces
 
 
 def poem_positions(chars_per_line: int, n_lines: int) -> list[str]:

@@ -167,7 +167,9 @@ def train_lstm(config: LSTMTrainConfig, text: str, out_dir: str | Path | None = 
     if val_text is None:
         cut = int(len(text) * (1.0 - config.val_fraction))
         text, val_text = text[:cut], text[cut:]
-    tokenizer = tokenizer or make_tokenizer(config.tokenizer, text + val_text)
+    # characters: the vocabulary of the whole corpus (nothing to learn from it); words: training text only
+    tokenizer = tokenizer or make_tokenizer(config.tokenizer, text + val_text if config.tokenizer == "char"
+                                            else text)
     train_ids = torch.tensor(tokenizer.encode(text), dtype=torch.long)
     val_ids = torch.tensor(tokenizer.encode(val_text), dtype=torch.long)
     streams_total = config.batch_size * ctx.world_size * config.grad_accum

@@ -26,7 +26,7 @@ class GloVeConfig:
     window: int = 10
     min_count: int = 5
     epochs: int = 25
-    x_max: float = 100.0
+    x_max: float = 10.0  # the paper uses 100 for billions of words; 10 suits a corpus of 0.5 M
     alpha: float = 0.75  # the exponent of the weighting f, not a learning rate
     learning_rate: float = 0.05
     seed: int = 1

@@ -36,19 +36,20 @@
   function showDetail(l, h) {
     var m = matrix(l, h), cell = Math.max(8, Math.min(22, Math.floor(440 / T))), pad = P.pad;
     while (detail.firstChild) detail.removeChild(detail.firstChild);
-    var svg = el("svg", {width: pad + T * cell + 4, height: pad + T * cell + 4, "class": "lmlab-detail-svg"}, detail);
+    var top = pad + 20;  // room for the title above the rotated column labels
+    var svg = el("svg", {width: pad + T * cell + 4, height: top + T * cell + 4, "class": "lmlab-detail-svg"}, detail);
     var title = el("text", {x: 0, y: 12, "font-size": 12, "font-weight": "bold"}, svg);
     title.textContent = "layer " + l + ", " + label(h) + " (row: query, column: key)";
     for (var i = 0; i < T; i++) {
-      var ty = el("text", {x: pad - 4, y: pad + i * cell + cell * 0.7, "text-anchor": "end", "font-size": Math.min(12, cell - 1),
+      var ty = el("text", {x: pad - 4, y: top + i * cell + cell * 0.7, "text-anchor": "end", "font-size": Math.min(12, cell - 1),
                            "class": "lmlab-token"}, svg);
       ty.textContent = P.tokens[i];
-      var tx = el("text", {transform: "translate(" + (pad + i * cell + cell * 0.7) + "," + (pad - 4) + ") rotate(-90)",
+      var tx = el("text", {transform: "translate(" + (pad + i * cell + cell * 0.7) + "," + (top - 4) + ") rotate(-90)",
                            "font-size": Math.min(12, cell - 1), "class": "lmlab-token"}, svg);
       tx.textContent = P.tokens[i];
     }
     for (var r = 0; r < T; r++) for (var c = 0; c < T; c++) {
-      var rect = el("rect", {x: pad + c * cell, y: pad + r * cell, width: cell, height: cell,
+      var rect = el("rect", {x: pad + c * cell, y: top + r * cell, width: cell, height: cell,
                              fill: color(masked(r, c) ? null : m[r][c])}, svg);
       var t = el("title", {}, rect);
       t.textContent = masked(r, c) ? P.tokens[r] + " \u2192 " + P.tokens[c] + ": masked (future token)"

@@ -145,7 +145,8 @@ class StepsView(View):
         check = (f"matches the model's own attention row: max |difference| = {s.max_abs_diff:.1e}")
         th = "".join(f"<th>{h}</th>" for h in ("j", "key token", "q·kⱼ", f"÷√{s.d_k}",
                                                  "mask" if s.causal else "(no mask)", "softmax aⱼ", "", "vⱼ"))
-        return (f'<div class="lmlab-attention lmlab-steps" style="font:12px sans-serif;">'
+        return ('<div class="lmlab-attention lmlab-steps" style="font:12px sans-serif;">'
+                '<style>.lmlab-steps td, .lmlab-steps th {padding: 1px 6px;}</style>'
                 f'<div style="font-weight:bold">layer {s.layer}, head {s.head}: how token {s.query} '
                 f'<span class="lmlab-token">{esc(tok[s.query])}</span> attends (d_k = {s.d_k})</div>'
                 f'{note_html(s.note)}'
@@ -163,19 +164,20 @@ class StepsView(View):
         import lmlab.viz.style  # noqa: F401
 
         s = self.steps
-        T = len(s.tokens)
-        fig = Figure(figsize=(max(6.0, 0.32 * T + 2), 4.6), dpi=100, layout="constrained")
+        # a causal model's future keys are all −∞ → 0: draw only the keys the query can see
+        T = s.query + 1 if s.causal else len(s.tokens)
+        fig = Figure(figsize=(max(5.0, 0.3 * T + 2), 4.4), dpi=100, layout="constrained")
         ax1, ax2 = fig.subplots(2, 1, sharex=True)
-        xs = range(T)
-        finite = torch.where(torch.isinf(s.masked), torch.zeros_like(s.masked), s.masked)
-        colors = ["#bbbbbb" if torch.isinf(s.masked[j]) else "#E69F00" for j in xs]
-        ax1.bar(xs, finite.tolist(), color=colors)
+        xs = list(range(T))
+        ax1.bar(xs, s.scaled[:T].tolist(), color="#E69F00")
+        ax1.axhline(0, color="#888888", linewidth=0.8)
         ax1.set_ylabel(f"q·kⱼ / √{s.d_k}")
-        ax1.set_title(f"layer {s.layer}, head {s.head}: query token {s.query} {s.tokens[s.query]!r}"
-                      + (" (grey: masked future)" if s.causal else ""), fontsize=10)
-        ax2.bar(xs, s.weights.tolist(), color="#0072B2")
+        hidden = len(s.tokens) - T
+        ax1.set_title(f"layer {s.layer}, head {s.head}: token {s.query} {s.tokens[s.query]!r} attends"
+                      + (f"\n({hidden} later tokens masked: −∞ → weight 0)" if hidden else ""), fontsize=10)
+        ax2.bar(xs, s.weights[:T].tolist(), color="#0072B2")
         ax2.set_ylabel("softmax weight aⱼ")
-        ax2.set_xticks(list(xs), s.tokens, rotation=90 if T > 12 else 0)
+        ax2.set_xticks(xs, s.tokens[:T], rotation=90 if T > 16 else 0)
         return fig
 
 

@@ -1,0 +1,96 @@
+"""Exercises of notebook 01: sub-sampling, skip-gram pairs, and the negative-sampling loss."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from lmlab.exercises import ExerciseFailure, exercise, expect, expect_close
+
+
+def _keep_probability(counts: np.ndarray, sample: float) -> np.ndarray:
+    f = np.asarray(counts, dtype=np.float64) / np.sum(counts)
+    return np.minimum(1.0, (np.sqrt(f / sample) + 1.0) * sample / f)
+
+
+@exercise("word2vec.keep_probability", solution=_keep_probability,
+          hint="f = count / total; P_keep = (sqrt(f / t) + 1) · t / f, and never more than 1",
+          success="Frequent words are now seen less often, rare words always: look at the plot below.")
+def _check_keep_probability(student) -> None:
+    expect(callable(student), f"pass your function itself (check(..., keep_probability)), "
+                              f"not {student!r:.40}")
+    counts = np.array([5000, 1200, 300, 40, 3])
+    got = np.asarray(student(counts, 1e-3), dtype=np.float64)
+    want = _keep_probability(counts, 1e-3)
+    expect(got.shape == want.shape, f"keep_probability(counts, 1e-3) should give one number per word "
+                                    f"({want.shape}), got shape {got.shape}")
+    if np.allclose(got, 1.0 - want, atol=1e-6):
+        raise ExerciseFailure("you returned the probability of DROPPING each word; return 1 minus that")
+    raw = (np.sqrt(counts / counts.sum() / 1e-3) + 1.0) * 1e-3 / (counts / counts.sum())
+    if np.allclose(got, raw, atol=1e-6):
+        raise ExerciseFailure(f"rare words get {got[-1]:.1f} > 1: a probability must be capped "
+                              "with min(1, ·)")
+    if np.allclose(got, np.minimum(1.0, np.sqrt(1e-3 / (counts / counts.sum()))), atol=1e-6):
+        raise ExerciseFailure("that is the paper's simpler 1 - sqrt(t/f) drop rule turned around; use the C "
+                              "tool's formula (sqrt(f / t) + 1) · t / f, which keeps a little more")
+    if np.allclose(got, np.minimum(1, (np.sqrt(counts / 1e-3) + 1) * 1e-3 / counts), atol=1e-6):
+        raise ExerciseFailure("use the frequency f = count / total, not the raw count")
+    expect_close(got, want, what="keep_probability([5000, 1200, 300, 40, 3], 1e-3)")
+
+
+def _skipgram_pairs(sentence: list[str], window: int) -> list[tuple[str, str]]:
+    pairs = []
+    for i, centre in enumerate(sentence):
+        for j in range(max(0, i - window), min(len(sentence), i + window + 1)):
+            if j != i:
+                pairs.append((centre, sentence[j]))
+    return pairs
+
+
+@exercise("word2vec.skipgram_pairs", solution=_skipgram_pairs,
+          hint="for each position i, every j with 0 < |i - j| <= window and 0 <= j < len(sentence)",
+          success="These (centre, context) pairs are exactly what skip-gram trains on.")
+def _check_skipgram_pairs(student) -> None:
+    expect(callable(student), f"pass your function itself, not {student!r:.40}")
+    sentence = ["the", "quick", "brown", "fox", "jumps"]
+    got = [tuple(p) for p in student(sentence, 2)]
+    want = _skipgram_pairs(sentence, 2)
+    expect(all(len(p) == 2 for p in got), "each pair should be (centre word, context word)")
+    self_pairs = [p for p in got if p[0] == p[1]]
+    expect(not self_pairs,
+           f"{self_pairs[0] if self_pairs else ''}: a word is not its own context; skip j == i")
+    missing = sorted(set(want) - set(got))
+    extra = sorted(set(got) - set(want))
+    expect(not missing, f"missing {len(missing)} pair(s), e.g. {missing[:2]}: remember the window reaches "
+                        "both left and right, and stops at the sentence edges")
+    expect(not extra, f"{len(extra)} pair(s) too many, e.g. {extra[:2]}: only words at most `window` away")
+    expect(len(got) == len(want), f"expected {len(want)} pairs, got {len(got)} (duplicates?)")
+
+
+def _sgns_loss(v_c: np.ndarray, u_o: np.ndarray, U_neg: np.ndarray) -> float:
+    def log_sigmoid(x):
+        return -np.logaddexp(0.0, -x)
+
+    return float(-log_sigmoid(u_o @ v_c) - np.sum(log_sigmoid(-(U_neg @ v_c))))
+
+
+@exercise("word2vec.sgns_loss", solution=_sgns_loss,
+          hint="L = -log σ(u_o·v_c) - Σ_k log σ(-u_k·v_c); σ(x) = 1 / (1 + e^(-x))",
+          success="This is the loss the numba kernel and the torch path compute for every pair.")
+def _check_sgns_loss(student) -> None:
+    expect(callable(student), f"pass your function itself, not {student!r:.40}")
+    rng = np.random.default_rng(0)
+    v_c, u_o, U_neg = rng.normal(size=4), rng.normal(size=4), rng.normal(size=(3, 4))
+    want = _sgns_loss(v_c, u_o, U_neg)
+    got = float(student(v_c, u_o, U_neg))
+    sig = lambda x: 1 / (1 + np.exp(-x))
+    wrong_sign = float(-np.log(sig(u_o @ v_c)) - np.sum(np.log(sig(U_neg @ v_c))))
+    if math.isclose(got, wrong_sign, rel_tol=1e-4):
+        raise ExerciseFailure("the noise words should score LOW: use log σ(-u_k·v_c) (note the minus)")
+    if math.isclose(got, -want, rel_tol=1e-4):
+        raise ExerciseFailure("the sign is flipped: the loss is the NEGATIVE log-likelihood "
+                              "(a positive number)")
+    expect_close(got, want, what="sgns_loss(v_c, u_o, U_neg) on random vectors")
+    zero = float(student(np.zeros(4), np.zeros(4), np.zeros((3, 4))))
+    expect_close(zero, 4 * math.log(2), what="the loss with all-zero vectors (1 + 3 terms of log 2)")

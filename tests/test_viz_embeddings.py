@@ -1,0 +1,120 @@
+"""Embedding views: projections, static figures (with Chinese labels), evolution GIF, HTML projector, CLI."""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+
+import numpy as np
+import pytest
+
+from lmlab.models.word2vec import WordVectors
+from lmlab.viz.embeddings import (
+    Projector,
+    evolution_frames,
+    evolution_gif,
+    pca,
+    plot_analogies,
+    plot_neighbors,
+    plot_words,
+    project,
+    save_projector_html,
+)
+from lmlab.viz.style import save_figure
+
+
+def vectors(n: int = 40, dim: int = 10, seed: int = 0) -> WordVectors:
+    rng = np.random.default_rng(seed)
+    words = ["king", "queen", "man", "woman", "春", "夏", "秋", "冬"] + [f"w{i}" for i in range(n - 8)]
+    rows = rng.normal(size=(n, dim)).astype(np.float32)
+    rows[1] = rows[0] - rows[2] + rows[3]  # queen = king - man + woman
+    return WordVectors(words, rows)
+
+
+def test_pca_recovers_the_dominant_direction():
+    rng = np.random.default_rng(1)
+    X = np.outer(rng.normal(size=200), [3.0, 4.0, 0.0]) + 0.01 * rng.normal(size=(200, 3))
+    coords, mean, comps = pca(X, 2)
+    np.testing.assert_allclose(np.abs(comps[0]), [0.6, 0.8, 0.0], atol=1e-2)
+    assert coords.shape == (200, 2) and coords[:, 0].var() > 100 * coords[:, 1].var()
+
+
+@pytest.mark.parametrize("method,dim", [("pca", 2), ("pca", 3), ("tsne", 2)])
+def test_project_shapes(method, dim):
+    wv = vectors()
+    assert project(wv, wv.words, method=method, dim=dim).shape == (40, dim)
+
+
+def test_project_bad_input_is_named():
+    wv = vectors()
+    with pytest.raises(ValueError, match="unknown projection 'mds'"):
+        project(wv, wv.words, method="mds")
+    with pytest.raises(KeyError, match="'emperor' is not in the vocabulary"):
+        project(wv, ["king", "emperor", "man"])
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_static_views_save_png_and_svg_with_chinese_labels(tmp_path, dim):
+    wv = vectors()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a "Glyph ... missing from font" warning fails the test
+        fig = plot_words(project(wv, wv.words, dim=dim), wv.words,
+                         groups={"seasons": ["春", "夏", "秋", "冬"], "royal": ["king", "queen"]})
+        png = save_figure(fig, tmp_path / f"w{dim}.png")
+        svg = save_figure(fig, tmp_path / f"w{dim}.svg")
+    assert png.stat().st_size > 5_000 and svg.stat().st_size < 2_000_000
+
+
+def test_neighbors_and_analogy_figures(tmp_path):
+    wv = vectors()
+    fig = plot_neighbors(wv, "king", topn=5)
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()][-1] == wv.most_similar("king", topn=1)[0][0]
+    fig = plot_analogies(wv, [("man", "king", "woman")])
+    assert "man:king :: woman:queen" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    save_figure(fig, tmp_path / "a.png")
+
+
+def test_evolution_frames_share_the_last_basis_and_make_a_gif(tmp_path):
+    rng = np.random.default_rng(0)
+    final = rng.normal(size=(6, 5)).astype(np.float32)
+    snaps = [(0.0, 0.01 * rng.normal(size=(6, 5))), (0.5, final / 2), (1.0, final)]
+    frames = evolution_frames(snaps, list("abcdef"))
+    np.testing.assert_allclose(frames[1], frames[2] / 2, atol=1e-5)  # same axes: a scaled map stays put
+    gif = evolution_gif(snaps, list("abcdef"), tmp_path / "evo.gif")
+    from PIL import Image
+
+    assert Image.open(gif).n_frames == 3
+    with pytest.raises(ValueError, match="no snapshots"):
+        evolution_frames([], [])
+
+
+def test_projector_queries_and_html(tmp_path):
+    wv = vectors()
+    p = Projector(wv, n=20, groups={"seasons": ["春", "夏", "秋", "冬"]})
+    asked, near = p.query("king - man + woman", topn=3)
+    assert asked == ["king", "woman", "man"] and near[0][0] == "queen"
+    with pytest.raises(ValueError, match="has no word"):
+        p.query(" - ")
+    p.figure("pca", 3, query="king")
+    path = save_projector_html(wv, wv.words[:20], tmp_path / "p.html", groups={"royal": ["king", "queen"]})
+    page = path.read_text(encoding="utf-8")
+    data = json.loads(re.search(r"const D=(\{.*?\});\n", page).group(1))
+    assert data["words"][:2] == ["king", "queen"] and len(data["xyz"][0]) == 3
+    assert data["neighbors"]["king"][0][0] == wv.most_similar("king", topn=1)[0][0]
+    assert "http" not in page  # offline: no scripts or fonts fetched
+
+
+def test_cli_viz_embeddings(tmp_path, capsys):
+    from lmlab.cli import main
+
+    vec = vectors().save_word2vec_format(tmp_path / "v.txt")
+    assert main(["viz", "embeddings", str(vec), "--words", "king,queen;春,夏", "--top", "20",
+                 "-o", str(tmp_path / "w.png")]) == 0
+    assert (tmp_path / "w.png").stat().st_size > 5_000
+    assert main(["viz", "embeddings", str(vec), "--top", "30", "-o", str(tmp_path / "p.html")]) == 0
+    assert "const D=" in (tmp_path / "p.html").read_text(encoding="utf-8")
+    assert main(["viz", "embeddings", str(vec), "--words", "king,emperor",
+                 "-o", str(tmp_path / "x.png")]) == 2
+    assert "'emperor' is not in" in capsys.readouterr().err
+    assert main(["viz", "embeddings", str(vec), "-o", str(tmp_path / "x.jpg")]) == 2
