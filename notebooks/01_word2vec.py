@@ -104,8 +104,8 @@ fig
 
 # %%
 def keep_probability(counts, sample):
-    f = counts / counts.sum()
-    return np.minimum(1.0, (np.sqrt(f / sample) + 1.0) * sample / f)  # replace with your own, then check
+    # counts: (V,) array of word counts; sample: t. Return P_keep for every word, shape (V,).
+    raise NotImplementedError("your code here")
 
 
 check("word2vec.keep_probability", keep_probability)
@@ -136,18 +136,14 @@ fig
 
 # %%
 def skipgram_pairs(sentence, window):
-    pairs = []
-    for i, centre in enumerate(sentence):
-        for j in range(max(0, i - window), min(len(sentence), i + window + 1)):
-            if j != i:
-                pairs.append((centre, sentence[j]))
-    return pairs  # replace with your own, then check
+    # Return a list of (centre word, context word) tuples, in any order.
+    raise NotImplementedError("your code here")
 
 
 check("word2vec.skipgram_pairs", skipgram_pairs)
 
 # %%
-sentence = "the king rode his horse into the old city".split()
+sentence = ["the", "king", "rode", "his", "horse", "into", "the", "old", "city"]
 window = 2
 grid = np.zeros((len(sentence), len(sentence)))
 for i in range(len(sentence)):
@@ -160,8 +156,7 @@ ax.set_xticks(range(len(sentence)), sentence, rotation=60)
 ax.set_yticks(range(len(sentence)), sentence)
 ax.set(xlabel="context word", ylabel="centre word", title=f"skip-gram pairs, window={window}")
 ax.grid(False)
-print(len(skipgram_pairs(sentence, window)), "pairs from", len(sentence), "words:",
-      skipgram_pairs(sentence, window)[:5], "...")
+print(int((grid == 1).sum()), "pairs from", len(sentence), "words")
 fig
 
 # %% [markdown]
@@ -181,10 +176,10 @@ fig
 
 # %%
 def sgns_loss(v_c, u_o, U_neg):
-    def log_sigmoid(x):
-        return -np.logaddexp(0.0, -x)  # log σ(x), stable for large |x|
-
-    return -log_sigmoid(u_o @ v_c) - np.sum(log_sigmoid(-(U_neg @ v_c)))  # replace with your own
+    # v_c: (D,) input vector of the context word, u_o: (D,) output vector of the centre word,
+    # U_neg: (K, D) output vectors of K noise words. Return L as a float.
+    # Tip: log σ(x) = -np.logaddexp(0, -x) stays finite for large |x|.
+    raise NotImplementedError("your code here")
 
 
 check("word2vec.sgns_loss", sgns_loss)
@@ -319,7 +314,8 @@ rows = [("words / second", sg.words_per_sec, raw_words * config.epochs / gensim_
     (k, scores_sg[k], scores_gensim[k]) for k in scores_sg]
 print(f"{'':28} {'lmlab':>10} {'gensim':>10}")
 for name, ours, theirs in rows:
-    print(f"{name:28} {ours:10.3f} {theirs:10.3f}" if ours < 100 else f"{name:28} {ours:10,.0f} {theirs:10,.0f}")
+    fmt = "10.3f" if ours < 100 else "10,.0f"
+    print(f"{name:28} {ours:{fmt}} {theirs:{fmt}}")
 
 # %% [markdown]
 # ## 9 · GloVe: counting instead of predicting
