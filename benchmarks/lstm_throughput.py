@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import time
 
 import torch
@@ -85,7 +86,10 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     from lmlab.data import load_text_or_fallback
     from lmlab.device import pick_device
@@ -100,6 +104,8 @@ def main() -> None:
     for _ in range(args.rounds):  # alternate, so load from other processes hits both alike
         plain.append(plain_loop(ids, tok.vocab_size, args, device))
         ours.append(lmlab_loop(text, args))
+        print(f"round {len(plain)}: plain {plain[-1]:,.0f} tokens/s, lmlab {ours[-1]:,.0f} tokens/s",
+              file=sys.stderr, flush=True)
     result = {
         "benchmark": "lstm_throughput", "peer": "plain PyTorch nn.LSTM loop", "corpus": corpus,
         "device": str(device), "threads": torch.get_num_threads(),

@@ -20,14 +20,6 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 
-def load_corpus(name: str) -> tuple[str, str]:
-    from lmlab import data
-
-    if hasattr(data, "load_text_or_fallback"):
-        return data.load_text_or_fallback(name)
-    return data.load_text(name), name
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--corpus", default="wiki_sample")
@@ -47,10 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     from gensim.models import Word2Vec
 
+    from lmlab.data import load_text_or_fallback
     from lmlab.eval.word_vectors import evaluate_all
     from lmlab.models.word2vec import Vocab, Word2VecConfig, WordVectors, tokenize, train_word2vec
 
-    text, used = load_corpus(args.corpus)
+    text, used = load_text_or_fallback(args.corpus)
     sentences = tokenize(text)
     raw_words = sum(map(len, sentences))
     cfg = Word2VecConfig(model=args.model, dim=args.dim, window=args.window, negative=args.negative,

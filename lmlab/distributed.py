@@ -50,11 +50,15 @@ def init_distributed(device_type: str) -> DistContext:
     """Join the process group torchrun describes in the environment; world 1 when not launched by it."""
     if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
         return DistContext(rank=0, local_rank=0, world_size=1)
-    if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device_type == "cuda" else "gloo")
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
     if device_type == "cuda":
+        if local_rank >= torch.cuda.device_count():
+            raise ValueError(f"LOCAL_RANK={local_rank} but only {torch.cuda.device_count()} GPU(s) are "
+                             "visible; use --nproc_per_node at most the number of GPUs")
+        # before the process group: NCCL then binds this rank to its own GPU, not all of them to GPU 0
         torch.cuda.set_device(local_rank)
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device_type == "cuda" else "gloo")
     return DistContext(rank=dist.get_rank(), local_rank=local_rank, world_size=dist.get_world_size())
 
 

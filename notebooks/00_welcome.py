@@ -210,9 +210,15 @@ check("welcome.bits_per_char", bits_per_char)
 hint("welcome.bits_per_char")
 
 # %% [markdown]
-# Teachers: the reference solutions are not in the notebooks. With `LMLAB_TEACHER=1` set,
-# `lmlab.exercises.solution("welcome.uniform_loss")` prints one; the static site (`lmlab site`) renders all
-# notebooks with their outputs for a class to browse without a kernel.
+# **Teachers:** the reference solutions are not in the notebooks; they live beside the hidden tests in
+# `lmlab/exercises/<topic>.py`. Start the lab with `LMLAB_TEACHER=1` and this cell prints one (for a
+# student it only says where solutions are). `lmlab site --teacher` renders every notebook, executed, with
+# the solutions shown, as offline HTML pages; `lmlab site` makes the student version.
+
+# %%
+from lmlab.exercises import solution
+
+_ = solution("welcome.uniform_loss")  # prints the source for teachers
 #
 # ## Try it: temperature
 #

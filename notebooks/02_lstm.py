@@ -270,16 +270,17 @@ print(L.generate_poem(poet.model, poet.tokenizer, chars_per_line=5, n_lines=4, h
 # keeping every gate of every step. Each heatmap row is one unit, each column one character.
 
 # %%
-passage = val_text[:400]
+passage = val_text[: 160 if lab.preset == "smoke" else 400]
 inside = analysis.internals(run.model, run.tokenizer, passage)
 last = run.config.n_layer - 1
 layer = {k: v[last] for k, v in inside.items() if k != "probs"}
-fig = viz.plot_gates(passage, layer, units=range(12), max_chars=70)
+fig = viz.plot_gates(passage, layer, units=range(12), max_chars=60)
 viz.save(fig, "runs/02_lstm/gates.png")
 fig
 
 # %% [markdown]
-# Some units keep their forget gate near 1 for long stretches (they remember); others reset at spaces
+# Every figure here can be saved for slides or print with `viz.save(fig, "name.png")` (or `.svg`), as
+# above. Some units keep their forget gate near 1 for long stretches (they remember); others reset at spaces
 # or line breaks. Can one unit track something we can name? We correlate every cell-state unit with
 # **the position in the line** (characters since the last newline) and show the best one colouring the
 # text it reads:
@@ -291,10 +292,8 @@ print(f"cell unit {unit} of layer {last}: correlation with line position r = {r:
 display(HTML(viz.text_heat_html(passage[:300], layer["cell_state"][:300, unit])))
 
 # %%
-fig = viz.plot_text_heat(passage[:300], layer["cell_state"][:300, unit], width=48,
-                         title=f"cell unit {unit}: red = positive, blue = negative")
-viz.save(fig, "runs/02_lstm/neuron.png")
-fig
+viz.plot_text_heat(passage[:300], layer["cell_state"][:300, unit], width=48,
+                    title=f"cell unit {unit}: red = positive, blue = negative")
 
 # %% [markdown]
 # (With the `smoke` preset the model has barely trained and the correlation is weak; the `class` model
@@ -302,9 +301,7 @@ fig
 # (PCA) while the model reads the opening of the passage:
 
 # %%
-fig = viz.plot_pca_trajectory(layer["hidden_state"][:120], passage[:120])
-viz.save(fig, "runs/02_lstm/pca.png")
-fig
+viz.plot_pca_trajectory(layer["hidden_state"][:120], passage[:120])
 
 # %% [markdown]
 # And what the model expects after each character: its five best guesses, darker = more probable.
@@ -319,9 +316,7 @@ viz.plot_next_char_probs(passage, inside["probs"][0], run.tokenizer.itos, top=5,
 poem = poem_val.strip().split("\n\n")[0][:40]
 poet_inside = analysis.internals(poet.model, poet.tokenizer, poem)
 poet_layer = {k: v[-1] for k, v in poet_inside.items() if k != "probs"}
-fig = viz.plot_gates(poem, poet_layer, units=range(8), names=("forget_gate", "cell_state"))
-viz.save(fig, "runs/02_lstm/poem_gates.png")
-fig
+viz.plot_gates(poem, poet_layer, units=range(8), names=("forget_gate", "cell_state"))
 
 # %% [markdown]
 # ## 8 · Exercises

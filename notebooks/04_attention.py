@@ -62,9 +62,9 @@ from lmlab.viz.attention import (
 # %% [markdown]
 # ## 1 · A GPT to look inside
 #
-# If you trained a GPT in notebook 03 and saved it (``runs/03_transformer`` or ``$LMLAB_GPT_CKPT``),
-# we load it. Otherwise we train a small one here, sized by the preset (smoke: seconds; class: about
-# two minutes on a laptop CPU).
+# If you ran notebook 03, its GPT is in ``runs/03_gpt_shakespeare`` (or point ``$LMLAB_GPT_CKPT`` at any
+# ``lmlab train gpt --out DIR``) and we load it. Otherwise we train a small one here, sized by the
+# preset (smoke: seconds; class: about two minutes on a laptop CPU).
 
 # %%
 SIZES = {
@@ -75,12 +75,18 @@ SIZES = {
 }[lab.preset]
 
 text, corpus = load_text_or_fallback("tiny_shakespeare")
-found = [Path(p) for p in (os.environ.get("LMLAB_GPT_CKPT"), "runs/03_transformer", "../runs/03_transformer")
+found = [Path(p) for p in (os.environ.get("LMLAB_GPT_CKPT"), "runs/03_gpt_shakespeare", "runs/gpt")
          if p and (Path(p) / "ckpt.pt").exists()]
+gpt = None
 if found:
     gpt, tok = load_for_sampling(load_checkpoint(found[0]), lab.device)
-    print(f"loaded the GPT of notebook 03 from {found[0]}")
-else:
+    try:
+        tok.encode(text[:5000])
+        print(f"loaded the GPT of notebook 03 from {found[0]}")
+    except ValueError as err:  # trained on another corpus than the one available now
+        print(f"not using {found[0]}: {err}")
+        gpt = None
+if gpt is None:
     text = text[: 100_000 if lab.preset == "smoke" else 2_000_000]
     tok = make_tokenizer("char", text)
     model_keys = ("n_layer", "n_head", "n_embd", "block_size")
@@ -188,8 +194,9 @@ grid_view(maps, layer=best_prev[0], head=best_prev[1])
 
 # %%
 layer, head = best_prev
-steps = attention_steps(gpt, sample, tok, layer=layer, head=head, token=20)
-steps_view(gpt, sample, tok, layer=layer, head=head, token=20)
+query = min(20, maps.n_tokens - 1)
+steps = attention_steps(gpt, sample, tok, layer=layer, head=head, token=query)
+steps_view(gpt, sample, tok, layer=layer, head=head, token=query)
 
 # %% [markdown]
 # Your turn: the first two steps. `steps.q` is $q$ (shape $(d_k,)$), `steps.K` holds every $k_j$
@@ -282,7 +289,7 @@ next_token_view(gpt, sample[:30], tok, temperature=1.0)
 # Every view saves with one call: `.html` (self-contained: opens offline, interactive), `.png` or `.svg`
 # (static, for slides and papers). Without a notebook, the `lmlab viz` command does the same:
 #
-#     lmlab viz attention runs/03_transformer --text "ROMEO: But soft" --view head -o head.html
+#     lmlab viz attention runs/03_gpt_shakespeare --text "ROMEO: But soft" --view head -o head.html
 #     lmlab viz attention minilm --text "The cat sat." --text-b "It purred." --view model -o model.svg
 
 # %%
@@ -290,7 +297,7 @@ out = Path(tempfile.mkdtemp(prefix="lmlab-04-"))  # use your own folder for real
 for path in (head_view(maps, layer=best_prev[0]).save(out / "head_view.html"),
              head_view(maps, layer=best_prev[0]).save(out / "head_view.png"),
              grid_view(maps, head=None, average_heads=True).save(out / "grid.svg"),
-             steps_view(gpt, sample, tok, layer=layer, head=head, token=20).save(out / "steps.png")):
+             steps_view(gpt, sample, tok, layer=layer, head=head, token=query).save(out / "steps.png")):
     print(f"{path}  {path.stat().st_size / 1024:.0f} KiB")
 
 # %% [markdown]

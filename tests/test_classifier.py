@@ -168,3 +168,21 @@ def test_metrics_exercise_accepts_the_report_and_spots_swapped_axes(capsys):
     assert check("scaling.precision_recall_f1", _report_prf, quiet=True)
     assert not check("scaling.precision_recall_f1", lambda c: _report_prf(np.asarray(c).T))
     assert "swapped" in capsys.readouterr().out
+
+
+def test_head_from_probe_reproduces_the_probe(tiny_bert):
+    from sklearn.linear_model import LogisticRegression
+
+    from lmlab.models.classifier import head_from_probe, sentence_embeddings
+
+    tokenizer, make = tiny_bert
+    texts = ["a good film", "great fun", "a bad film", "awful mess", "truly great", "truly awful"]
+    labels = np.array([1, 1, 0, 0, 1, 0])
+    model = SentenceClassifier(make(), n_classes=2)
+    features = sentence_embeddings(model, tokenizer, texts)
+    probe = LogisticRegression(C=100.0, max_iter=1000).fit(features, labels)
+    head_from_probe(model, probe.coef_, probe.intercept_)
+    assert len(set(probe.predict(features))) == 2  # both classes predicted: a sign error would show
+    np.testing.assert_array_equal(predict(model, tokenizer, texts), probe.predict(features))
+    with pytest.raises(ValueError, match="do not fit a head of 2 classes"):
+        head_from_probe(model, np.zeros((1, 7)), np.zeros(1))

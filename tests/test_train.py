@@ -244,3 +244,75 @@ def test_live_view_records_in_place_updates(monkeypatch):
     assert "sample at iteration 5:\nhello" in texts[-1]  # the final sample, at the end of training
     png = [o for _, o in shown if hasattr(o, "data") and isinstance(o.data, bytes)][-1].data
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) < 80_000
+
+
+def test_live_view_leaves_a_static_png_behind(tmp_path):
+    from lmlab.viz.curves import LiveView
+
+    view = LiveView(title="toy", enabled=False, path=str(tmp_path / "curves.png"))
+    model, opt, step, _ = _toy()
+    fit(step, max_iters=4, live=view, progress=False)
+    data = (tmp_path / "curves.png").read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) < 100_000
+
+
+KERNEL_SETUP = '''
+import time, torch
+from lmlab.train import Session
+
+def make():
+    w = torch.nn.Parameter(torch.zeros(3))
+    opt = torch.optim.SGD([w], lr=0.1)
+
+    def step(it):
+        target = torch.randn(3)  # torch randomness: re-seeded per step from (seed, it)
+        loss = ((w - target) ** 2).sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        time.sleep(0.03)
+        if it == 20:
+            print("RUNNING", flush=True)
+        return {"loss": loss.item()}
+
+    return Session(step, model=torch.nn.ParameterList([w]), optimizer=opt, max_iters=150, progress=False)
+'''
+
+
+@pytest.mark.slow
+def test_jupyter_interrupt_kernel_then_fit_again_resumes_the_same_curve(tmp_path):
+    """The real thing: a Jupyter kernel, its "interrupt kernel" (via jupyter_client), then fit() again."""
+    from jupyter_client.manager import start_new_kernel
+
+    km, kc = start_new_kernel(kernel_name="python3", env={**_env(), "HOME": str(tmp_path)})
+
+    def run(code: str, *, interrupt: bool = False) -> str:
+        msg_id = kc.execute(code)
+        out = []
+        while True:
+            msg = kc.get_iopub_msg(timeout=120)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "stream":
+                out.append(content["text"])
+                if interrupt and "RUNNING" in content["text"]:
+                    km.interrupt_kernel()  # what the ■ button does: SIGINT to the kernel, mid-training
+                    interrupt = False
+            elif kind == "error":
+                out.append(f"ERROR {content['ename']}: {content['evalue']}")
+            elif kind == "status" and content["execution_state"] == "idle":
+                return "".join(out)
+
+    try:
+        run(KERNEL_SETUP)
+        run("ref = make(); ref.fit()")
+        text = run("s = make(); r = s.fit(); print('STOPPED', r.next_iter, r.interrupted)", interrupt=True)
+        assert "ERROR" not in text and "interrupted cleanly" in text, text
+        stopped = int(text.split("STOPPED ")[1].split()[0])
+        assert 20 < stopped < 150
+        text = run("r = s.fit(); print('DONE', r.next_iter, s.losses() == ref.losses(), len(s.losses()))")
+        assert "DONE 150 True 150" in text, text
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)

@@ -179,3 +179,38 @@ def test_cli_reports_bad_min_count_in_one_line(tmp_path, capsys):
                  "--device", "cpu", "--out", str(tmp_path / "o")])
     assert code == 2
     assert "min_count=9 leaves no vocabulary" in capsys.readouterr().err
+
+
+def test_benchmark_prints_both_systems_as_json(tmp_path, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "word2vec_vs_gensim.py"
+    spec = importlib.util.spec_from_file_location("w2v_bench", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(" ".join(s) for s in topic_corpus(200)), encoding="utf-8")
+    assert bench.main(["--corpus", str(corpus), "--epochs", "1", "--dim", "8", "--min-count", "1"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["raw_words"] == 200 * 12
+    for system in ("lmlab", "gensim"):
+        assert report[system]["words_per_sec"] > 0 and report[system]["vocab_size"] == 17
+        assert "wordsim353_spearman" in report[system]
+    assert report["words_per_sec_ratio"] == pytest.approx(
+        report["lmlab"]["words_per_sec"] / report["gensim"]["words_per_sec"])
+
+
+def test_exercises_give_specific_feedback(capsys):
+    from lmlab.exercises import check
+    from lmlab.exercises.word2vec import _keep_probability, _sgns_loss, _skipgram_pairs
+
+    assert check("word2vec.keep_probability", _keep_probability, quiet=True)
+    assert not check("word2vec.keep_probability", lambda c, t: 1 - _keep_probability(c, t))
+    assert "probability of DROPPING" in capsys.readouterr().out
+    assert not check("word2vec.skipgram_pairs", lambda s, w: _skipgram_pairs(s, w) + [(s[0], s[0])])
+    assert "not its own context" in capsys.readouterr().out
+    assert not check("word2vec.sgns_loss", lambda v, u, U: -_sgns_loss(v, u, U))
+    assert "sign is flipped" in capsys.readouterr().out
+    assert not check("word2vec.sgns_loss", lambda v, u, U: ...)
+    assert "still returns `...`" in capsys.readouterr().out

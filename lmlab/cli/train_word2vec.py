@@ -28,6 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from lmlab.data import load_text_or_fallback
     from lmlab.device import pick_device
     from lmlab.models.word2vec import PRESETS, Word2VecConfig, tokenize, tokenize_chars, train_word2vec
     from lmlab.presets import preset_values, resolve_preset
@@ -37,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     preset = resolve_preset(args.preset, device)
     sizes = preset_values(PRESETS, preset, {"dim": args.dim, "epochs": args.epochs,
                                             "min_count": args.min_count})
-    text, corpus = _load(args.corpus)
+    text, corpus = load_text_or_fallback(args.corpus)
     sentences = tokenize_chars(text) if args.chars else tokenize(text)
     if sizes["max_words"]:
         sentences = _first_words(sentences, sizes["max_words"])
@@ -51,9 +52,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_eval and not args.chars:
         from lmlab.eval.word_vectors import evaluate_all
 
-        scores = evaluate_all(result.vectors)
+        # a score on too few covered pairs is NaN; JSON has no NaN, so it becomes null
+        scores = {k: (None if v != v else v) for k, v in evaluate_all(result.vectors).items()}
     resolved = {"corpus": corpus, "preset": preset, "device": str(device), "chars": args.chars,
-                **{k.replace("_", "-"): v for k, v in vars(config).items()}}
+                **vars(config)}
     write_metrics(out, resolved, words_per_sec=result.words_per_sec, wall_s=result.wall_s,
                   vocab_size=len(result.vocab), raw_words=result.vocab.raw_words,
                   final_loss=result.history.last("train_loss"), params=2 * len(result.vocab) * config.dim,
@@ -61,16 +63,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {out / 'vectors.txt'} ({len(result.vocab)} words × {config.dim}) and "
           f"{out / 'metrics.json'}: "
           f"{result.words_per_sec:,.0f} words/s" + (
-              f", WordSim353 ρ={scores['wordsim353_spearman']:.3f}" if scores else ""))
+              f", WordSim353 ρ={scores['wordsim353_spearman']:.3f}"
+              if scores.get("wordsim353_spearman") is not None else ""))
     return 0
-
-
-def _load(name: str) -> tuple[str, str]:
-    from lmlab import data
-
-    if hasattr(data, "load_text_or_fallback"):
-        return data.load_text_or_fallback(name)
-    return data.load_text(name), name
 
 
 def _first_words(sentences: list[list[str]], limit: int) -> list[list[str]]:

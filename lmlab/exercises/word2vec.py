@@ -9,6 +9,13 @@ import numpy as np
 from lmlab.exercises import ExerciseFailure, exercise, expect, expect_close
 
 
+def _filled(result, what: str):
+    """The learner's return value, or feedback when the cell still returns ``...`` or nothing."""
+    expect(result is not ..., f"{what} still returns `...`: replace the `...` with your code")
+    expect(result is not None, f"{what} returned None: did you forget a `return`?")
+    return result
+
+
 def _keep_probability(counts: np.ndarray, sample: float) -> np.ndarray:
     f = np.asarray(counts, dtype=np.float64) / np.sum(counts)
     return np.minimum(1.0, (np.sqrt(f / sample) + 1.0) * sample / f)
@@ -21,7 +28,7 @@ def _check_keep_probability(student) -> None:
     expect(callable(student), f"pass your function itself (check(..., keep_probability)), "
                               f"not {student!r:.40}")
     counts = np.array([5000, 1200, 300, 40, 3])
-    got = np.asarray(student(counts, 1e-3), dtype=np.float64)
+    got = np.asarray(_filled(student(counts, 1e-3), "keep_probability(counts, 1e-3)"), dtype=np.float64)
     want = _keep_probability(counts, 1e-3)
     expect(got.shape == want.shape, f"keep_probability(counts, 1e-3) should give one number per word "
                                     f"({want.shape}), got shape {got.shape}")
@@ -54,8 +61,10 @@ def _skipgram_pairs(sentence: list[str], window: int) -> list[tuple[str, str]]:
 def _check_skipgram_pairs(student) -> None:
     expect(callable(student), f"pass your function itself, not {student!r:.40}")
     sentence = ["the", "quick", "brown", "fox", "jumps"]
-    got = [tuple(p) for p in student(sentence, 2)]
+    got = [tuple(p) for p in _filled(student(sentence, 2), "skipgram_pairs(sentence, 2)")]
     want = _skipgram_pairs(sentence, 2)
+    expect(len(got) > 0, "skipgram_pairs returned no pairs: append (centre, context) for every word "
+                         "within the window of each position")
     expect(all(len(p) == 2 for p in got), "each pair should be (centre word, context word)")
     self_pairs = [p for p in got if p[0] == p[1]]
     expect(not self_pairs,
@@ -83,7 +92,7 @@ def _check_sgns_loss(student) -> None:
     rng = np.random.default_rng(0)
     v_c, u_o, U_neg = rng.normal(size=4), rng.normal(size=4), rng.normal(size=(3, 4))
     want = _sgns_loss(v_c, u_o, U_neg)
-    got = float(student(v_c, u_o, U_neg))
+    got = float(_filled(student(v_c, u_o, U_neg), "sgns_loss(v_c, u_o, U_neg)"))
     sig = lambda x: 1 / (1 + np.exp(-x))
     wrong_sign = float(-np.log(sig(u_o @ v_c)) - np.sum(np.log(sig(U_neg @ v_c))))
     if math.isclose(got, wrong_sign, rel_tol=1e-4):

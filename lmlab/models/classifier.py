@@ -110,6 +110,27 @@ class SentenceClassifier(torch.nn.Module):
         return self.head(self.dropout(self.embed(input_ids, attention_mask)))  # (B, n_classes)
 
 
+def head_from_probe(model: SentenceClassifier, coef: np.ndarray, intercept: np.ndarray) -> None:
+    """Start the head from a fitted logistic-regression probe (scikit-learn's ``coef_``, ``intercept_``).
+
+    "Linear probe, then fine-tune" (LP-FT, Kumar et al. 2022): a random head sends large, random gradients
+    into the pretrained encoder in the first steps and distorts its features; a probed head does not.
+    A binary probe's one score s = w.h + b becomes the two logits (-s/2, s/2), the same softmax.
+    """
+    coef = np.asarray(coef, dtype=np.float32)
+    intercept = np.asarray(intercept, dtype=np.float32).reshape(-1)
+    n_classes, hidden = model.head.weight.shape
+    if coef.shape == (1, hidden) and n_classes == 2:
+        coef = np.concatenate([-coef / 2, coef / 2])
+        intercept = np.concatenate([-intercept / 2, intercept / 2])
+    if coef.shape != (n_classes, hidden) or intercept.shape != (n_classes,):
+        raise ValueError(f"probe coefficients {coef.shape} do not fit a head of {n_classes} classes x "
+                         f"{hidden} features; fit the probe on this encoder's sentence_embeddings")
+    with torch.no_grad():
+        model.head.weight.copy_(torch.from_numpy(coef))
+        model.head.bias.copy_(torch.from_numpy(intercept))
+
+
 @dataclass
 class ClassifierConfig:
     """Fine-tuning knobs: a small learning rate for the pretrained encoder, a larger one for the new head."""

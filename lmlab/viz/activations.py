@@ -106,34 +106,24 @@ def plot_text_heat(text: str, values: Sequence[float], *, width: int = 64, cmap:
             rows.append([])
     rows = [r for r in rows if r] or [[]]
     colour, norm = _cell_colours(values, cmap)
+    grid = np.full((len(rows), width), np.nan)                    # empty cells stay blank
+    for y, row in enumerate(rows):
+        grid[y, : len(row)] = values[row]
     fig = Figure(figsize=(0.13 * width + 0.6, 0.22 * len(rows) + 0.6), layout="constrained")
     ax = fig.subplots()
+    image = ax.imshow(grid, cmap=colour, norm=norm, aspect="auto", interpolation="nearest",
+                      extent=(0, width, len(rows), 0))
     for y, row in enumerate(rows):
         for x, i in enumerate(row):
-            rgba = colour(norm(values[i]))
-            ax.add_patch(_rect(x, y, rgba))
-            dark = 0.299 * rgba[0] + 0.587 * rgba[1] + 0.114 * rgba[2] < 0.5
+            r, g, b, _ = colour(norm(values[i]))
+            dark = 0.299 * r + 0.587 * g + 0.114 * b < 0.5
             ax.text(x + 0.5, y + 0.5, visible(text[i]), ha="center", va="center", fontsize=8,
-                    color="white" if dark else "black", family="monospace" if text[i].isascii() else None)
-    ax.set_xlim(0, width)
-    ax.set_ylim(len(rows), 0)
+                    color="white" if dark else "black")
     ax.set_axis_off()
     if title:
         ax.set_title(title, fontsize="small")
-    fig.colorbar(_scalar_mappable(colour, norm), ax=ax, fraction=0.02, pad=0.01)
+    fig.colorbar(image, ax=ax, fraction=0.02, pad=0.01)
     return fig
-
-
-def _rect(x: float, y: float, colour: Any) -> Any:
-    from matplotlib.patches import Rectangle
-
-    return Rectangle((x, y), 1, 1, facecolor=colour, edgecolor="none")
-
-
-def _scalar_mappable(cmap: Any, norm: Any) -> Any:
-    from matplotlib.cm import ScalarMappable
-
-    return ScalarMappable(norm=norm, cmap=cmap)
 
 
 def text_heat_html(text: str, values: Sequence[float], *, cmap: str = "RdBu_r") -> str:

@@ -66,8 +66,9 @@ def project(vectors: Any, words: Sequence[str], method: str = "pca", dim: int = 
         from sklearn.manifold import TSNE
 
         perplexity = perplexity or max(2.0, min(30.0, (len(X) - 1) / 3))
-        return TSNE(n_components=dim, perplexity=perplexity, init="pca", random_state=seed,
-                    metric="cosine", max_iter=500).fit_transform(X)
+        # exact gradients are faster than Barnes-Hut below ~1000 points (and 3-D Barnes-Hut is slow)
+        return TSNE(n_components=dim, perplexity=perplexity, init="pca", random_state=seed, metric="cosine",
+                    max_iter=500, method="exact" if len(X) <= 1000 else "barnes_hut").fit_transform(X)
     try:
         import umap
     except ImportError as err:

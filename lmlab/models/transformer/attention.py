@@ -103,20 +103,19 @@ class MultiHeadAttention(nn.Module):
         if cache is not None:
             k, v = cache.append(k, v)  # (B, nh, T_past + T, hs)
         T_k = k.size(2)
-        mask = None
-        if self.causal and (T > 1 or T_k != T):
-            mask = causal_mask(T, T_k, x.device)  # (T, T_k)
-        if key_padding_mask is not None:
-            pad = key_padding_mask[:, None, None, :].bool()  # (B, 1, 1, T_k)
-            mask = pad if mask is None else mask & pad
         weights = None
-        if return_attention:  # the readable path: every weight is kept
-            y, weights = attention(q, k, v, mask, self.attn_dropout if self.training else None)
-        else:  # the fused path: same numbers, no (T, T) matrix kept
-            p = self.dropout if self.training else 0.0
-            if mask is not None and mask.dim() == 2 and T_k == T:
-                y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True)
-            else:
+        p = self.dropout if self.training else 0.0
+        if self.causal and T_k == T and key_padding_mask is None and not return_attention:
+            # training's common case: the fused kernel applies the causal mask itself
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True)
+        else:
+            mask = causal_mask(T, T_k, x.device) if self.causal and T > 1 else None  # (T, T_k)
+            if key_padding_mask is not None:
+                pad = key_padding_mask[:, None, None, :].bool()  # (B, 1, 1, T_k)
+                mask = pad if mask is None else mask & pad
+            if return_attention:  # the readable path: every weight is kept
+                y, weights = attention(q, k, v, mask, self.attn_dropout if self.training else None)
+            else:  # fused, with an explicit mask (a KV cache, or padding)
                 y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # merge heads: (B, T, C)
         return self.resid_dropout(self.W_o(y)), weights

@@ -9,7 +9,9 @@ word2vec's predictive one: both end up factorising (shifted) co-occurrence stati
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +31,7 @@ class GloVeConfig:
     x_max: float = 10.0  # the paper uses 100 for billions of words; 10 suits a corpus of 0.5 M
     alpha: float = 0.75  # the exponent of the weighting f, not a learning rate
     learning_rate: float = 0.05
+    threads: int = 0  # 0: one per CPU core (Hogwild, as the reference implementation)
     seed: int = 1
 
 
@@ -105,12 +108,22 @@ def train_glove(sentences: Sequence[Sequence[str]], config: GloVeConfig | None =
     gb, gb_ctx = np.ones(V, np.float32), np.ones(V, np.float32)
     history = History()
 
+    threads = config.threads or os.cpu_count() or 1
+    pool = ThreadPoolExecutor(max_workers=threads)
+
     def step(it: int) -> dict:
         order = rng.permutation(len(X))
-        loss = _glove_epoch(rows, cols, logX, fX, order, W, W_ctx, b, b_ctx, gW, gW_ctx, gb, gb_ctx,
-                            np.float32(config.learning_rate))
+        parts = np.array_split(order, threads)  # each thread fits its share; updates race, rarely collide
+        lr = np.float32(config.learning_rate)
+        losses = list(pool.map(lambda part: _glove_epoch(rows, cols, logX, fX, part, W, W_ctx, b, b_ctx,
+                                                         gW, gW_ctx, gb, gb_ctx, lr), parts))
+        loss = float(np.average(losses, weights=[len(p) for p in parts]))
         return {"loss": loss, "lr": config.learning_rate, "tokens": len(X)}
 
-    result = fit(step, max_iters=config.epochs, history=history, desc="GloVe", progress=progress, live=live)
+    try:
+        result = fit(step, max_iters=config.epochs, history=history, desc="GloVe", progress=progress,
+                     live=live)
+    finally:
+        pool.shutdown()
     return GloVeResult(vectors=WordVectors(vocab.words, W + W_ctx), history=history, nonzeros=len(X),
                        wall_s=result.wall_s)

@@ -154,6 +154,10 @@ def train_word2vec(
         steps_per_epoch = len(jobs) / per_step  # a step may straddle two epochs
         total = float(job_words.sum() * config.epochs)
         starts = np.concatenate([[0], np.cumsum(np.tile(job_words, config.epochs))])
+        # load (or compile) the kernel before the clock starts, on a two-word copy of the tables
+        train_job(ids[:2] * 0, np.array([0, 2], dtype=np.int64), 0, 1, W_in[:1].copy(),
+                  W_out[:1].copy(), keep[:1].copy(), noise_cum[:1].copy(), config.window, config.negative,
+                  config.model == "cbow", config.alpha, config.min_alpha, 0, True)
         pool = ThreadPoolExecutor(max_workers=threads)
         futures: list = []
 
@@ -168,8 +172,8 @@ def train_word2vec(
                              config.seed * 1_000_003 + k, True)
 
         def step(it: int) -> dict:
-            # keep the threads fed: the next step's jobs are queued before this step's are awaited
-            while len(futures) < min(total_jobs, (it + 2) * per_step):
+            # keep the threads fed: a few of the next step's jobs are queued before this step's are awaited
+            while len(futures) < min(total_jobs, (it + 1) * per_step + threads):
                 futures.append(pool.submit(run_job, len(futures)))
             first, last = it * per_step, min((it + 1) * per_step, total_jobs)
             results = [futures[k].result() for k in range(first, last)]
@@ -179,7 +183,6 @@ def train_word2vec(
                     "tokens": words * vocab.raw_words / max(len(ids), 1)}
 
         max_iters = -(-total_jobs // per_step)
-        max_iters = steps_per_epoch * config.epochs
     else:
         from lmlab.models.word2vec.torch_sgns import TorchSGNS
 
@@ -194,7 +197,7 @@ def train_word2vec(
             out["tokens"] = out.pop("words") * vocab.raw_words / max(len(ids), 1)
             return out
 
-    snap_every = max(1, steps_per_epoch // snapshots_per_epoch) if snapshots_per_epoch else 0
+    snap_every = max(1, int(steps_per_epoch // snapshots_per_epoch)) if snapshots_per_epoch else 0
 
     def stepped(it: int) -> dict:
         out = step(it)
