@@ -270,8 +270,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--min-lr", type=float, default=1e-4)
     p.add_argument("--time-budget", type=float, default=0.0, help="seconds per side (time-based cosine)")
     p.add_argument("--order", choices=["ref-first", "lmlab-first"], default="ref-first")
-    p.add_argument("--rounds", type=int, default=6, help="interleaved throughput: rounds of A-B / B-A chunks")
-    p.add_argument("--chunk", type=int, default=15, help="interleaved throughput: training steps per chunk")
+    p.add_argument("--rounds", type=int, default=30, help="interleaved throughput: A-B / B-A rounds")
+    p.add_argument("--chunk", type=int, default=3, help="interleaved throughput: training steps per chunk")
     p.add_argument("--throughput-only", action="store_true", help="skip the two full training runs")
     a = p.parse_args(argv)
     a.lr_decay_iters = a.lr_decay_iters or a.max_iters

@@ -266,11 +266,19 @@ scores_sg = evaluate_all(wv)
 # %%
 from lmlab.viz.embeddings import Projector, evolution_slider, plot_analogies, plot_words, project
 
-groups = {"royalty": ["king", "queen", "prince", "emperor"], "numbers": ["one", "two", "three", "four"],
+groups = {"royalty": ["king", "queen", "prince", "emperor"], "people": ["man", "woman", "father", "mother"],
+          "numbers": ["one", "two", "three", "four"],
           "countries": ["france", "germany", "england", "italy"], "war": ["war", "army", "battle"]}
 groups = {g: [w for w in ws if w in wv] for g, ws in groups.items()}
 projector = Projector(wv, n=SIZES["tsne_words"], groups=groups)
 projector.widget()
+
+# %% [markdown]
+# What the widget shows for the query `king - man + woman`: the neighbours of $b - a + c$ on the right,
+# and two arrows, man → king and woman → the answer. When the analogy holds, they are parallel.
+
+# %%
+projector.figure("pca", 2, query="king - man + woman")
 
 # %% [markdown]
 # The same views as static figures, for print and slides (`save_figure(fig, "words.png")`): a t-SNE map

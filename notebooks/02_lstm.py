@@ -313,7 +313,7 @@ viz.plot_next_char_probs(passage, inside["probs"][0], run.tokenizer.itos, top=5,
 # The same view works for the poet. Chinese labels render with the CJK font that `lmlab.viz.style` sets up:
 
 # %%
-poem = poem_val.strip().split("\n\n")[0][:40]
+poem = poem_val.strip().split("\n\n")[-1][:40]  # the last poem of the split is whole
 poet_inside = analysis.internals(poet.model, poet.tokenizer, poem)
 poet_layer = {k: v[-1] for k, v in poet_inside.items() if k != "probs"}
 viz.plot_gates(poem, poet_layer, units=range(8), names=("forget_gate", "cell_state"))

@@ -202,7 +202,7 @@ ax.plot(it2, loss2, "k--", lw=1, label="2 ranks x batch 4 (DDP, gloo)")
 ax.set(xlabel="iteration", ylabel="training loss (nats)", title="the same loss curve")
 ax.legend(fontsize=8)
 ax_gap.semilogy(it1, np.maximum(np.abs(loss1 - loss2), 1e-9), "o-", ms=3)
-ax_gap.set(xlabel="iteration", title="|difference| (float32 round-off)")
+ax_gap.set(xlabel="iteration", title="|difference| (float32 round-off; 0 drawn at 1e-9)")
 plt.tight_layout()
 plt.show()
 print(f"largest difference between the curves: {gap:.2e} nats")
@@ -463,7 +463,7 @@ prompt = torch.tensor([tok.encode(text[1000:1000 + block])], device=lab.device)
 with torch.no_grad():
     logits = teacher(prompt)[0][0, -1].float().cpu()
 top = torch.topk(logits, 12).indices
-tick_labels = [repr(tok.decode([i]))[1:-1] or "?" for i in top.tolist()]
+tick_labels = [{" ": "␣", "\n": "\\n"}.get(c, c) for c in (tok.decode([i]) for i in top.tolist())]
 fig, ax = plt.subplots(figsize=(8, 2.6))
 for k, T in enumerate((1.0, 2.0, 4.0)):
     probs = soft_targets(logits, T)[top].numpy()
@@ -613,7 +613,7 @@ print(ft_report)
 # the standard error of an accuracy $a$ is $\sqrt{a(1-a)/n}$:
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(7.5, 2.8))
+fig, axes = plt.subplots(1, 2, figsize=(7, 2.8), layout="constrained")
 plot_confusion(probe_report, title=f"linear probe (acc {probe_report.accuracy:.2f})", ax=axes[0])
 plot_confusion(ft_report, title=f"fine-tuned (acc {ft_report.accuracy:.2f})", ax=axes[1])
 plt.show()

@@ -195,8 +195,6 @@ def lab_url(tmp_path):
 
 
 def test_notebook_04_draws_bertviz_in_jupyterlab(offline, lab_url, tmp_path):
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
     page = offline.page()
     page.goto(lab_url.replace("/lab?", "/lab/tree/04_attention.ipynb?"), wait_until="domcontentloaded",
               timeout=120_000)
@@ -204,30 +202,29 @@ def test_notebook_04_draws_bertviz_in_jupyterlab(offline, lab_url, tmp_path):
     idle = ("() => document.querySelector('.jp-Notebook-ExecutionIndicator')?.getAttribute('data-status')"
             " === 'idle'")
     page.wait_for_function(idle, timeout=120_000)
-    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-    page.locator(".lm-Menu .lm-Menu-item").filter(has_text=re.compile(r"^Run All Cells")).first.click()
-    # a fresh JupyterLab may ask which kernel to use (a new notebook-signing home): keep Python 3
-    ask = page.locator(".jp-Dialog", has_text="Select Kernel")
-    try:
-        ask.wait_for(timeout=15_000)
-    except PlaywrightTimeout:
-        pass
-    else:
-        ask.locator("button", has_text="Select").click()
-        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-        page.locator(".lm-Menu .lm-Menu-item").filter(has_text=re.compile(r"^Run All Cells")).first.click()
     # the last cell lists the exported files: every cell has run (cells far below the viewport may be
     # rendered lazily, so we look for the text in the DOM rather than for a visible element)
     done = ("() => [...document.querySelectorAll('.jp-Notebook .jp-OutputArea-output')]"
             ".some(e => e.textContent.includes('steps.png'))")
-    deadline = time.monotonic() + 600
+    started = ("() => [...document.querySelectorAll('.jp-Notebook .jp-InputPrompt')]"
+               ".some(e => /\\[(\\*|\\d+)\\]/.test(e.textContent))")
+    ask = page.locator(".jp-Dialog", has_text="Select Kernel")
+    deadline, last_try = time.monotonic() + 600, -1e9
     while not page.evaluate(done):
+        if ask.count():  # a fresh JupyterLab may ask which kernel to use: keep Python 3, then run again
+            ask.locator("button", has_text="Select").click()
+            last_try = -1e9
+        if not page.evaluate(started) and time.monotonic() - last_try > 30:
+            page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+            run_all = page.locator(".lm-Menu .lm-Menu-item").filter(has_text=re.compile(r"^Run All Cells"))
+            run_all.first.click()
+            last_try = time.monotonic()
         tracebacks = page.locator(".jp-Notebook .jp-OutputArea-output", has_text="Traceback")
         if tracebacks.count() or time.monotonic() > deadline:
             page.screenshot(path=str(tmp_path / "lab04-failed.png"))
             pytest.fail("notebook 04 did not finish in JupyterLab: " +
                         (tracebacks.first.text_content() if tracebacks.count() else "timed out after 600 s"))
-        time.sleep(5)
+        time.sleep(3)
     page.wait_for_function(idle, timeout=120_000)
     page.screenshot(path=str(tmp_path / "lab04.png"))
 

@@ -34,7 +34,7 @@ def bare(monkeypatch, tmp_path):
 @pytest.mark.slow
 def test_site_executes_and_renders_a_self_contained_page(bare, capsys):
     out = bare / "site"
-    assert main(["site", "00_welcome", "--preset", "smoke", "--out", str(out)]) == 0
+    assert main(["site", "00_welcome", "--preset", "smoke", "--teacher", "--out", str(out)]) == 0
     page = (out / "00_welcome.html").read_text(encoding="utf-8")
     index = (out / "index.html").read_text(encoding="utf-8")
     assert 'href="00_welcome.html"' in index and "Welcome to lmlab" in index and "smoke" in index
@@ -44,7 +44,9 @@ def test_site_executes_and_renders_a_self_contained_page(bare, capsys):
     assert not REMOTE.search(page), REMOTE.search(page)
     assert "cdnjs" not in page  # no script imports from a CDN either
     assert 'class="lmlab-math"' in page  # formulas drawn as inline SVG
-    assert "student build" in page
+    assert "teacher build" in page
+    assert "return math.log(vocab_size)" in page  # the teacher build shows the reference solution
+    assert "interactive control is here" in page and "interactive(children=" not in page
     assert "executed in preset smoke" in page
     assert "00_welcome" in capsys.readouterr().out
 
@@ -73,6 +75,7 @@ def test_site_page_loads_in_a_browser_with_no_network_request(bare):
             widths = page.eval_on_selector_all("img.lmlab-math", "els => els.map(e => e.naturalWidth)")
             assert all(w > 0 for w in widths)  # every formula picture decodes
             assert "Welcome to lmlab" in page.locator("h1").first.text_content()
+            assert "student build" in page.locator(".lmlab-banner").text_content()
         finally:
             browser.close()
     outside = [u for u in requests if not u.startswith(("file:", "data:", "blob:"))]

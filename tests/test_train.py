@@ -233,12 +233,12 @@ def test_live_view_records_in_place_updates(monkeypatch):
     import IPython.display
 
     monkeypatch.setattr(IPython.display, "display", fake_display)
-    view = curves.LiveView(title="toy", every_s=0.0, enabled=True)
+    view = curves.LiveView(title="toy", every_s=0.0, enabled=True, max_draw_share=None)
     model, opt, step, _ = _toy()
     fit(step, max_iters=5, live=view, progress=False, sample=lambda: "hello", sample_interval=2)
     kinds = [k for k, _ in shown]
     assert kinds.count("display") == 2  # one image, one status line + sample: created once ...
-    assert kinds.count("update") >= 5  # ... then updated in place
+    assert kinds.count("update") == 2 * 5  # ... then updated in place: 4 more steps and the close
     texts = [o.data for _, o in shown if isinstance(getattr(o, "data", None), str)]
     assert texts[-1].startswith("live view · iteration 5 · train loss ")
     assert "sample at iteration 5:\nhello" in texts[-1]  # the final sample, at the end of training
@@ -316,3 +316,17 @@ def test_jupyter_interrupt_kernel_then_fit_again_resumes_the_same_curve(tmp_path
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+def test_live_view_draws_less_often_when_drawing_is_slow(monkeypatch):
+    from lmlab.viz import curves
+
+    view = curves.LiveView(every_s=1.0, enabled=True, max_draw_share=0.1)
+    drawn = []
+    monkeypatch.setattr(view, "_show", lambda history, samples: drawn.append(1))
+    view.draw_s, view._last = 0.5, time.monotonic() - 2.0  # 2 s since a draw that took 0.5 s
+    view.update(History())
+    assert drawn == []  # 0.5 s of drawing needs 4.5 s of training in between
+    view._last = time.monotonic() - 5.0
+    view.update(History())
+    assert drawn == [1]

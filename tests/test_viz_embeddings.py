@@ -97,6 +97,8 @@ def test_projector_queries_and_html(tmp_path):
     with pytest.raises(ValueError, match="has no word"):
         p.query(" - ")
     p.figure("pca", 3, query="king")
+    fig = p.figure("pca", 2, query="king - man + woman")  # analogy: two arrows, each ending in a star
+    assert len([line for line in fig.axes[0].lines if line.get_color() == "#D55E00"]) == 2
     path = save_projector_html(wv, wv.words[:20], tmp_path / "p.html", groups={"royal": ["king", "queen"]})
     page = path.read_text(encoding="utf-8")
     data = json.loads(re.search(r"const D=(\{.*?\});\n", page).group(1))

@@ -191,12 +191,13 @@ def test_benchmark_prints_both_systems_as_json(tmp_path, capsys):
     spec.loader.exec_module(bench)
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("\n".join(" ".join(s) for s in topic_corpus(200)), encoding="utf-8")
-    assert bench.main(["--corpus", str(corpus), "--epochs", "1", "--dim", "8", "--min-count", "1"]) == 0
+    assert bench.main(["--corpus", str(corpus), "--epochs", "1", "--dim", "8", "--min-count", "1",
+                       "--repeats", "2"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["raw_words"] == 200 * 12
     for system in ("lmlab", "gensim"):
         assert report[system]["words_per_sec"] > 0 and report[system]["vocab_size"] == 17
-        assert "wordsim353_spearman" in report[system]
+        assert "wordsim353_spearman" in report[system] and len(report[system]["runs"]) == 2
     assert report["words_per_sec_ratio"] == pytest.approx(
         report["lmlab"]["words_per_sec"] / report["gensim"]["words_per_sec"])
 

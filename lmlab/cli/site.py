@@ -131,11 +131,29 @@ def to_html(nb: Any, *, banner: str) -> str:
         if cell.cell_type == "markdown":
             cell.source = render_math(cell.source)
     nb.metadata.pop("widgets", None)  # live widgets need a kernel; their static pictures are outputs
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            _static_widget(output)
     exporter = HTMLExporter(template_name="lab", embed_images=True)
     body, _ = exporter.from_notebook_node(nb)
     body = _REMOTE_SCRIPT.sub("", _REMOTE_TAG.sub("", body))
     # the banner goes right after the opening <body ...> tag
     return re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + "\n" + banner, body, count=1)
+
+
+_WIDGET_NOTE = ('<p class="lmlab-widget-note" style="color:#666;font-style:italic">'
+                "an interactive control is here: open the notebook in the lab (lmlab lab) to use it</p>")
+
+
+def _static_widget(output: Any) -> None:
+    """A widget's raw repr (``interactive(children=(FloatSlider(...`` ) says nothing on a static page;
+    keep the text of progress bars (tqdm prints the bar) and replace the rest by a short note."""
+    data = output.get("data", {})
+    if "application/vnd.jupyter.widget-view+json" not in data:
+        return
+    text = data.get("text/plain", "")
+    if re.match(r"^\w+\(", text) and "children=" in text or not text.strip():
+        output["data"] = {"text/html": _WIDGET_NOTE}
 
 
 def _title(nb: Any, fallback: str) -> str:

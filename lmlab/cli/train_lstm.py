@@ -28,7 +28,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weight-decay", type=float, default=None)
     p.add_argument("--grad-clip", type=float, default=None, help="clip the gradient norm to this value")
     p.add_argument("--time-budget", type=float, default=None, dest="time_budget_s",
-                   help="stop after this many seconds of training (0: none); the LR schedule follows time")
+                   help="stop after this many seconds of training (0: none; an explicit --max-iters also "
+                        "turns off the preset's budget); the LR schedule follows time")
     p.add_argument("--eval-interval", type=int, default=None)
     p.add_argument("--max-eval-tokens", type=int, default=None,
                    help="evaluate on this many validation tokens (default: the whole validation split)")
@@ -51,8 +52,8 @@ def run(args: argparse.Namespace) -> int:
     overrides = {name: getattr(args, name) for name in names}
     config = preset_config(preset, **overrides, corpus=args.corpus, seed=args.seed, device=args.device,
                            precision=args.precision)
-    if args.time_budget_s == 0:
-        config.time_budget_s = None
+    if args.time_budget_s == 0 or (args.max_iters is not None and args.time_budget_s is None):
+        config.time_budget_s = None  # an explicit --max-iters means "this many", not "until the clock"
     if args.no_tie:
         config.tie_weights = False
     if args.corpus == "tang_poems":

@@ -120,7 +120,8 @@ def plot_confusion(report: ClassificationReport, *, title: str = "confusion matr
         fig = Figure(figsize=(3.2, 2.8), dpi=90, layout="constrained")
         ax = fig.subplots()
     c = report.confusion
-    image = ax.imshow(c, cmap="Blues", vmin=0)
+    ax.imshow(c, cmap="Blues", vmin=0)
+    ax.grid(False)  # a style's grid lines would cut through the cells
     k = len(report.labels)
     ax.set(xticks=range(k), yticks=range(k), xticklabels=report.labels, yticklabels=report.labels,
            xlabel="predicted", ylabel="true", title=title)
@@ -128,5 +129,4 @@ def plot_confusion(report: ClassificationReport, *, title: str = "confusion matr
         for j in range(k):
             dark = c[i, j] > c.max() / 2
             ax.text(j, i, str(c[i, j]), ha="center", va="center", color="white" if dark else "black")
-    ax.figure.colorbar(image, ax=ax, shrink=0.8)
     return ax.figure

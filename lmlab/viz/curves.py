@@ -93,8 +93,9 @@ class LiveView:
     """
 
     def __init__(self, title: str = "", every_s: float = 2.0, enabled: bool | None = None,
-                 path: str | None = None) -> None:
+                 path: str | None = None, max_draw_share: float | None = 0.1) -> None:
         self.title = title
+        self.max_draw_share = max_draw_share  # None: redraw every ``every_s`` however slow drawing is
         self.path = path  # when given, close() also leaves the final figure there as a PNG
         self.every_s = every_s
         self.enabled = in_notebook() if enabled is None else enabled
@@ -131,7 +132,10 @@ class LiveView:
         self.draw_s = self._last - t0
 
     def update(self, history: History, samples: list[tuple[int, str]] | None = None) -> None:
-        if self.enabled and time.monotonic() - self._last >= max(self.every_s, 9 * self.draw_s):
+        wait = self.every_s
+        if self.max_draw_share:  # draw for at most this share of the time: wait draw_s * (1/share - 1)
+            wait = max(wait, self.draw_s * (1 / self.max_draw_share - 1))
+        if self.enabled and time.monotonic() - self._last >= wait:
             self._show(history, samples or [])
 
     def close(self, history: History, samples: list[tuple[int, str]] | None = None) -> None:

@@ -270,18 +270,28 @@ class Projector:
         ax = fig.add_subplot(1, 3, (1, 2), projection="3d" if dim == 3 else None)
         side = fig.add_subplot(1, 3, 3)
         highlight: list[str] = []
+        arrows: list[tuple[str, str]] = []
         side.axis("off")
         if query.strip():
             try:
                 asked, near = self.query(query, topn)
+                if len(asked) == 3 and "-" in query:  # "b - a + c": draw a→b and c→answer
+                    b, c, a = asked
+                    arrows = [(a, b), (c, near[0][0])]
                 highlight = [w for w in asked + [w for w, _ in near] if w in self.words]
                 side.text(0, 1, f"{query}\n\n" + "\n".join(f"{s:+.3f}  {w}" for w, s in near),
                           va="top", family="monospace", fontsize=10, transform=side.transAxes)
             except (KeyError, ValueError) as err:
                 side.text(0, 1, str(err).strip("'\""), va="top", wrap=True, color="#D55E00",
                           transform=side.transAxes)
-        plot_words(self.coords(method, dim), self.words, groups=self.groups, highlight=highlight, ax=ax,
+        coords = self.coords(method, dim)
+        plot_words(coords, self.words, groups=self.groups, highlight=highlight, ax=ax,
                    title=f"{len(self.words)} words, {method.upper()} {dim}-D", max_labels=60)
+        at = {w: coords[i] for i, w in enumerate(self.words)}
+        for src, dst in arrows:
+            if src in at and dst in at:  # analogy arrows: parallel when the analogy holds
+                ax.plot(*[[at[src][k], at[dst][k]] for k in range(dim)], color="#D55E00", lw=1.8)
+                ax.scatter(*[[at[dst][k]] for k in range(dim)], marker="*", s=90, color="#D55E00")
         return fig
 
     def widget(self) -> Any:

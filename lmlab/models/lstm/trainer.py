@@ -46,8 +46,8 @@ LSTM_PRESETS: dict[str, dict[str, Any]] = {
                   dropout=0.0, time_budget_s=None, eval_interval=0, max_eval_tokens=8_000, warmup_iters=5),
     "class": dict(n_layer=2, hidden=256, n_embd=None, block_size=64, batch_size=32, max_iters=6_000, lr=3e-3,
                   dropout=0.0, time_budget_s=285.0, eval_interval=500, max_eval_tokens=None, warmup_iters=30),
-    "full": dict(n_layer=3, hidden=1024, n_embd=None, block_size=128, batch_size=64, max_iters=6_000,
-                 lr=2e-3, dropout=0.25, time_budget_s=None, eval_interval=500, max_eval_tokens=None,
+    "full": dict(n_layer=3, hidden=512, n_embd=None, block_size=128, batch_size=64, max_iters=4_000,
+                 lr=2e-3, dropout=0.3, time_budget_s=None, eval_interval=250, max_eval_tokens=None,
                  warmup_iters=100),
 }
 

@@ -203,7 +203,7 @@ def train_word2vec(
         out = step(it)
         if snap_every and len(snap_rows) and ((it + 1) % snap_every == 0 or it + 1 == max_iters):
             table = W_in if backend == "numba" else sgns.W_in_numpy()
-            snapshots.append(((it + 1) / steps_per_epoch, table[snap_rows].copy()))
+            snapshots.append((out.get("epoch", (it + 1) / steps_per_epoch), table[snap_rows].copy()))
         if on_step is not None:
             on_step(it, out)
         return out
