@@ -334,17 +334,18 @@ for kind in ("cpu", "cuda"):
 # matmuls on tensor cores that are 2-16x faster in 16 bits.
 
 # %%
-def training_bytes(n_params, n_layer, n_embd, block, batch, act_bytes):
-    """Rough memory of a training step: fp32 weights+grads+AdamW (16 B/param) and stored activations
-    (about 34 numbers per token per layer per channel for a GPT block, Korthikanti et al. 2022)."""
-    return 16 * n_params, 34 * n_layer * n_embd * block * batch * act_bytes
+def training_bytes(n_params, n_layer, n_head, n_embd, block, batch):
+    """Rough memory of a training step: fp32 weights + gradients + AdamW's two moments (16 B/param), and
+    the activations kept for backward. Korthikanti et al. (2022) count s*b*h*(34 + 5*a*s/h) bytes per
+    layer in 16-bit (s: block, b: batch, h: width, a: heads); fp32 activations take about twice that."""
+    act16 = n_layer * block * batch * n_embd * (34 + 5 * n_head * block / n_embd)
+    return 16 * n_params, 2 * act16, act16
 
 
-for name, n, L, C, T, B in (("this lab's class GPT", 0.8e6, 4, 128, 128, 16),
-                            ("nanoGPT shakespeare", 10.7e6, 6, 384, 256, 64),
-                            ("GPT-2 small", 124e6, 12, 768, 1024, 8)):
-    states, act32 = training_bytes(n, L, C, T, B, 4)
-    _, act16 = training_bytes(n, L, C, T, B, 2)
+for name, n, L, H, C, T, B in (("this lab's class GPT", 0.8e6, 4, 4, 128, 128, 16),
+                               ("nanoGPT shakespeare", 10.7e6, 6, 6, 384, 256, 64),
+                               ("GPT-2 small", 124e6, 12, 12, 768, 1024, 8)):
+    states, act32, act16 = training_bytes(n, L, H, C, T, B)
     print(f"{name:22} weights+grads+AdamW {states / 2**30:6.2f} GiB | activations fp32 {act32 / 2**30:6.2f}"
           f" GiB, bf16 {act16 / 2**30:6.2f} GiB")
 
@@ -408,7 +409,8 @@ if lab.device.type == "cpu":
 #
 # The **temperature** $T$ flattens both distributions so the small probabilities carry weight; $T^2$ keeps
 # the soft term's gradient the same size whatever $T$. First the teacher: the GPT of notebook 03 if you
-# saved it (`runs/03_transformer`, or `$LMLAB_GPT_CKPT`), else a small one trained right here.
+# ran it (`runs/03_gpt_shakespeare`, or a checkpoint folder in `$LMLAB_GPT_CKPT`), else a small one
+# trained right here.
 
 # %%
 import os  # noqa: E402
@@ -425,25 +427,31 @@ from lmlab.models.transformer.generate import load_for_sampling  # noqa: E402
 from lmlab.models.transformer.run import make_tokenizer  # noqa: E402
 from lmlab.models.transformer.trainer import TokenData, TrainConfig, train_gpt  # noqa: E402
 
-found = [Path(p) for p in (os.environ.get("LMLAB_GPT_CKPT"), "runs/03_transformer", "../runs/03_transformer")
-         if p and (Path(p) / "ckpt.pt").exists()]
+candidates = (os.environ.get("LMLAB_GPT_CKPT"), "runs/03_gpt_shakespeare", "runs/03_transformer")
+found = [Path(p) for p in candidates if p and (Path(p) / "ckpt.pt").exists()]
+teacher = None
 if found:
     teacher, tok = load_for_sampling(load_checkpoint(found[0]), lab.device)
-    print(f"teacher: the GPT of notebook 03, from {found[0]}")
-else:
+    try:
+        data = TokenData.from_text(text[:1_000_000], tok)
+        print(f"teacher: the GPT of notebook 03, from {found[0]}")
+    except (ValueError, KeyError) as err:  # trained on another corpus: its characters differ
+        print(f"note: the GPT in {found[0]} does not fit the corpus {corpus!r} ({err}); training one here")
+        teacher = None
+if teacher is None:
     tok = make_tokenizer("char", text)
+    data = TokenData.from_text(text[:1_000_000], tok)
     n_layer, width = SIZE["teacher"]
     teacher = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=64, n_layer=n_layer, n_head=4,
                             n_embd=width))
     n = SIZE["teacher_iters"]
-    train_gpt(teacher, TokenData.from_text(text[:1_000_000], tok),
+    train_gpt(teacher, data,
               TrainConfig(batch_size=16, max_iters=n, lr=2e-3, min_lr=2e-4, warmup_iters=20, lr_decay_iters=n,
                           eval_interval=10**9, eval_iters=2),
               device=lab.device, progress=False)
     teacher.eval()
     print(f"teacher: trained here for {n} iterations on {corpus}")
 
-data = TokenData.from_text(text[:1_000_000], tok)
 block = min(64, teacher.config.block_size)
 
 

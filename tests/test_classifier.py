@@ -186,3 +186,14 @@ def test_head_from_probe_reproduces_the_probe(tiny_bert):
     np.testing.assert_array_equal(predict(model, tokenizer, texts), probe.predict(features))
     with pytest.raises(ValueError, match="do not fit a head of 2 classes"):
         head_from_probe(model, np.zeros((1, 7)), np.zeros(1))
+
+
+def test_length_sorted_batches_keep_the_input_order(tiny_bert):
+    from lmlab.models.classifier import sentence_embeddings
+
+    tokenizer, make = tiny_bert
+    model = SentenceClassifier(make(), n_classes=2)
+    texts = ["a much longer sentence than the others here", "short", "medium length one", "x"]
+    together = sentence_embeddings(model, tokenizer, texts, batch_size=2)
+    alone = np.concatenate([sentence_embeddings(model, tokenizer, [t]) for t in texts])
+    np.testing.assert_allclose(together, alone, atol=1e-5)

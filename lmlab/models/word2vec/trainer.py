@@ -133,7 +133,8 @@ def train_word2vec(
 
     rng = np.random.default_rng(config.seed)
     dim = config.dim
-    W_in = ((rng.random((len(vocab), dim), dtype=np.float32) - 0.5) / dim).astype(np.float32)
+    # input vectors uniform in ±1/dim as gensim 4 (the C tool: ±0.5/dim); output vectors start at zero
+    W_in = ((rng.random((len(vocab), dim), dtype=np.float32) * 2 - 1) / dim).astype(np.float32)
     W_out = np.zeros((len(vocab), dim), dtype=np.float32)
     keep = vocab.keep_probability(config.sample)
     history = History()

@@ -65,6 +65,12 @@ class View:
     def _repr_html_(self) -> str:
         return self.to_html()
 
+    def __repr__(self) -> str:
+        maps = getattr(self, "maps", None)
+        size = (f": {maps.n_layer} layers x {maps.n_head} heads, {maps.n_tokens} tokens"
+                if maps is not None else "")
+        return f"<{type(self).__name__} ({self.title}{size}); .save('x.html' | 'x.png' | 'x.svg')>"
+
     def save(self, path: str | os.PathLike, dpi: int | None = None) -> Path:
         """Write ``path``; the suffix picks the format: .html (self-contained, offline), .png or .svg."""
         path = Path(path)
