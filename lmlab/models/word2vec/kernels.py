@@ -40,10 +40,9 @@ def _uniform(state):
 
 
 @njit(inline="always", fastmath=FASTMATH)
-def _draw_negative(state, noise_cum):
-    # a word from P_n: a uniform integer, then binary search in the cumulative table
-    r = np.int64((state >> np.uint64(16)) % np.uint64(noise_cum[-1]))
-    return np.searchsorted(noise_cum, r, side="right")
+def _draw_negative(state, noise_table):
+    # a word from P_n: a random slot of the unigram table (each word fills a share P_n(w) of the slots)
+    return noise_table[(state >> np.uint64(16)) % np.uint64(noise_table.shape[0])]
 
 
 @njit(inline="always", fastmath=FASTMATH)
@@ -64,7 +63,7 @@ def _neg_log_sigmoid(x):
 
 
 @njit(inline="always", fastmath=FASTMATH)
-def _negative_sampling_update(l1, target, W_out, neu1e, noise_cum, negative, alpha, state, compute_loss):
+def _negative_sampling_update(l1, target, W_out, neu1e, noise_table, negative, alpha, state, compute_loss):
     """One positive (target) and ``negative`` noise words for input vector ``l1``; updates W_out rows
     and accumulates the input gradient in ``neu1e``. Returns (state, loss)."""
     dim = l1.shape[0]
@@ -75,7 +74,7 @@ def _negative_sampling_update(l1, target, W_out, neu1e, noise_cum, negative, alp
             label = np.float32(1.0)
         else:
             state = _next(state)
-            word = _draw_negative(state, noise_cum)
+            word = _draw_negative(state, noise_table)
             if word == target:
                 continue
             label = np.float32(0.0)
@@ -106,7 +105,7 @@ def _subsample(ids, start, end, keep, out, state):
 
 
 @njit(nogil=True, cache=True, fastmath=FASTMATH)
-def train_job(ids, bounds, s0, s1, W_in, W_out, keep, noise_cum, window, negative, cbow,
+def train_job(ids, bounds, s0, s1, W_in, W_out, keep, noise_table, window, negative, cbow,
               alpha_start, alpha_end, seed, compute_loss):
     """Train on sentences ``s0 .. s1-1`` with the learning rate going linearly from alpha_start to
     alpha_end over the job. Returns (words seen, summed loss, number of loss terms)."""
@@ -148,7 +147,7 @@ def train_job(ids, bounds, s0, s1, W_in, W_out, keep, noise_cum, window, negativ
                 for k in range(dim):
                     neu1[k] *= inv
                 neu1e[:] = 0.0
-                state, l = _negative_sampling_update(neu1, sentence[i], W_out, neu1e, noise_cum,
+                state, l = _negative_sampling_update(neu1, sentence[i], W_out, neu1e, noise_table,
                                                      negative, alpha, state, track)
                 if track:
                     loss += l
@@ -165,7 +164,7 @@ def train_job(ids, bounds, s0, s1, W_in, W_out, keep, noise_cum, window, negativ
                         continue
                     l1 = W_in[sentence[j]]
                     neu1e[:] = 0.0
-                    state, l = _negative_sampling_update(l1, sentence[i], W_out, neu1e, noise_cum,
+                    state, l = _negative_sampling_update(l1, sentence[i], W_out, neu1e, noise_table,
                                                          negative, alpha, state, track)
                     if track:
                         loss += l

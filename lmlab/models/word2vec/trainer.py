@@ -149,7 +149,7 @@ def train_word2vec(
         threads = config.threads or os.cpu_count() or 1
         jobs = plan_jobs(bounds, config.job_words)
         job_words = np.array([bounds[e] - bounds[s] for s, e in jobs], dtype=np.int64)
-        noise_cum = vocab.noise_cumulative(config.ns_exponent)
+        noise_table = vocab.noise_table(config.ns_exponent)
         per_step = 2 * threads
         total_jobs = len(jobs) * config.epochs
         steps_per_epoch = len(jobs) / per_step  # a step may straddle two epochs
@@ -157,7 +157,7 @@ def train_word2vec(
         starts = np.concatenate([[0], np.cumsum(np.tile(job_words, config.epochs))])
         # load (or compile) the kernel before the clock starts, on a two-word copy of the tables
         train_job(ids[:2] * 0, np.array([0, 2], dtype=np.int64), 0, 1, W_in[:1].copy(),
-                  W_out[:1].copy(), keep[:1].copy(), noise_cum[:1].copy(), config.window, config.negative,
+                  W_out[:1].copy(), keep[:1].copy(), noise_table[:1].copy(), config.window, config.negative,
                   config.model == "cbow", config.alpha, config.min_alpha, 0, True)
         pool = ThreadPoolExecutor(max_workers=threads)
         futures: list = []
@@ -168,7 +168,7 @@ def train_word2vec(
         def run_job(k: int) -> tuple[int, float, int]:
             s0, s1 = jobs[k % len(jobs)]
             a0, a1 = alpha_at(starts[k]), alpha_at(starts[k + 1])
-            return train_job(ids, bounds, s0, s1, W_in, W_out, keep, noise_cum, config.window,
+            return train_job(ids, bounds, s0, s1, W_in, W_out, keep, noise_table, config.window,
                              config.negative, config.model == "cbow", a0, a1,
                              config.seed * 1_000_003 + k, True)
 

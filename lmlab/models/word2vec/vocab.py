@@ -126,6 +126,14 @@ class Vocab:
         domain = 2**31 - 1
         return np.round(np.cumsum(self.noise_distribution(power)) * domain).astype(np.int64)
 
+    def noise_table(self, power: float = 0.75, size: int | None = None) -> np.ndarray:
+        """The C tool's unigram table: word w fills a share P_n(w) of ``size`` slots, so drawing a
+        negative is one look-up at a random slot (size: 100 slots per word, between 1 M and 100 M)."""
+        size = size or int(min(max(1_000_000, 100 * len(self)), 100_000_000))
+        edges = np.cumsum(self.noise_distribution(power))
+        slots = (np.arange(size, dtype=np.float64) + 0.5) / size
+        return np.minimum(np.searchsorted(edges, slots, side="right"), len(self) - 1).astype(np.int32)
+
     def to_dict(self) -> dict:
         return {"words": list(self.words), "counts": self.counts.tolist(), "raw_words": self.raw_words}
 
