@@ -70,8 +70,9 @@ def lmlab_loop(text: str, args: argparse.Namespace) -> float:
                            precision="fp32")
     config.time_budget_s = None
     run = train_lstm(config, text, None, val_text=text[-20_000:], progress=False)
-    records = [r for r in run.history if "tokens_per_sec" in r and r["iter"] > args.warmup]
-    # per-window rates after warm-up (fit logs every 10 iterations), as the plain loop skips warm-up too
+    # fit logs a rate every 10 iterations over the window since the last log: keep the windows that
+    # start after warm-up, as the plain loop skips its warm-up steps too
+    records = [r for r in run.history if "tokens_per_sec" in r and r["iter"] - 10 >= args.warmup]
     return statistics.mean(r["tokens_per_sec"] for r in records) if records else run.metrics["tokens_per_sec"]
 
 

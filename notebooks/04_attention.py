@@ -242,8 +242,10 @@ head_view(pair, layer=2)
 model_view(pair)
 
 # %% [markdown]
-# **Pretrained encoder vs. our GPT.** The same previous-token score, for every head of both models:
-# learned from very different data and objectives, both grow heads that read the neighbour.
+# **Pretrained encoder vs. our GPT.** The same previous-token score, for every head of both models.
+# MiniLM, trained on a billion sentence pairs, has a head that is almost a perfect "read the previous
+# token" (score ≈ 1). A GPT grows such heads as it trains; the few seconds of the `smoke` preset are not
+# enough (all heads near 1/T), so compare with the `class` preset or with notebook 03's model.
 
 # %%
 from matplotlib.figure import Figure
@@ -260,6 +262,19 @@ for ax, scores, name in ((ax1, prev, f"our GPT ({corpus})"), (ax2, mini_prev, "a
     ax.grid(False)
 fig.colorbar(image, ax=[ax1, ax2], shrink=0.8)
 fig
+
+# %% [markdown]
+# An encoder can also look *ahead*: the mirror-image score, `torch.diagonal(weights, offset=+1)`, finds
+# a **next-token head**, something a GPT cannot have. Here are MiniLM's two champions, one colour each.
+
+# %%
+mini_next = torch.tensor([[float(torch.diagonal(mini.head(l, h), offset=1).mean())
+                           for h in range(mini.n_head)] for l in range(mini.n_layer)])
+p_layer, p_head = divmod(int(mini_prev.argmax()), mini.n_head)
+n_layer, n_head = divmod(int(mini_next.argmax()), mini.n_head)
+print(f"previous-token head: layer {p_layer}, head {p_head} (score {mini_prev.max():.2f}); "
+      f"next-token head: layer {n_layer}, head {n_head} (score {mini_next.max():.2f})")
+head_view(mini, layer=p_layer, heads=[p_head])
 
 # %% [markdown]
 # ## 6 · Positions, and what comes next

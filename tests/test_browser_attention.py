@@ -195,6 +195,8 @@ def lab_url(tmp_path):
 
 
 def test_notebook_04_draws_bertviz_in_jupyterlab(offline, lab_url, tmp_path):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     page = offline.page()
     page.goto(lab_url.replace("/lab?", "/lab/tree/04_attention.ipynb?"), wait_until="domcontentloaded",
               timeout=120_000)
@@ -208,17 +210,23 @@ def test_notebook_04_draws_bertviz_in_jupyterlab(offline, lab_url, tmp_path):
             ".some(e => e.textContent.includes('steps.png'))")
     started = ("() => [...document.querySelectorAll('.jp-Notebook .jp-InputPrompt')]"
                ".some(e => /\\[(\\*|\\d+)\\]/.test(e.textContent))")
-    ask = page.locator(".jp-Dialog", has_text="Select Kernel")
+    dialog = page.locator(".jp-Dialog")
     deadline, last_try = time.monotonic() + 600, -1e9
     while not page.evaluate(done):
-        if ask.count():  # a fresh JupyterLab may ask which kernel to use: keep Python 3, then run again
-            ask.locator("button", has_text="Select").click()
+        if dialog.count():  # a fresh JupyterLab may ask which kernel to use: keep Python 3, then run again
+            text = dialog.first.inner_text()
+            assert "kernel" in text.lower(), f"unexpected dialog in JupyterLab: {text}"
+            dialog.first.locator(".jp-mod-accept").click()
             last_try = -1e9
+            continue
         if not page.evaluate(started) and time.monotonic() - last_try > 30:
-            page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-            run_all = page.locator(".lm-Menu .lm-Menu-item").filter(has_text=re.compile(r"^Run All Cells"))
-            run_all.first.click()
             last_try = time.monotonic()
+            try:
+                page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click(timeout=5_000)
+                menu = page.locator(".lm-Menu .lm-Menu-item")
+                menu.filter(has_text=re.compile(r"^Run All Cells")).first.click(timeout=5_000)
+            except PlaywrightTimeout:
+                pass  # a dialog opened in between: the next round answers it, then runs all again
         tracebacks = page.locator(".jp-Notebook .jp-OutputArea-output", has_text="Traceback")
         if tracebacks.count() or time.monotonic() > deadline:
             page.screenshot(path=str(tmp_path / "lab04-failed.png"))

@@ -65,6 +65,8 @@ def test_noise_distribution_is_unigram_to_the_three_quarters():
     assert p[0] / p[1] == pytest.approx(16 ** 0.75)
     cum = vocab.noise_cumulative()
     assert cum[-1] == 2**31 - 1 and cum[0] == pytest.approx((2**31 - 1) * p[0], rel=1e-6)
+    table = vocab.noise_table(size=10_000)  # the C tool's table: word w fills a share P_n(w) of the slots
+    assert table.dtype == np.int32 and np.bincount(table, minlength=2) / 10_000 == pytest.approx(p, abs=1e-4)
 
 
 def test_plan_jobs_covers_every_sentence_once():
