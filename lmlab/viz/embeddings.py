@@ -106,9 +106,10 @@ def plot_words(coords: np.ndarray, words: Sequence[str], *, groups: Mapping[str,
     if labels:
         for i in labelled:
             strong = member[i] is not None or words[i] in highlight
-            ax.text(*[p[i] for p in pts], f" {words[i]}", fontsize=9 if strong else 7,
-                    color="#222222" if strong else "#777777",
-                    fontweight="bold" if words[i] in highlight else None)
+            # highlighted words: larger and coloured (the CJK fallback font has no bold face)
+            ax.text(*[p[i] for p in pts], f" {words[i]}", fontsize=10 if words[i] in highlight else
+                    9 if strong else 7, color="#D55E00" if words[i] in highlight else
+                    "#222222" if strong else "#777777")
     for g in names:
         ax.scatter([], [], c=PALETTE[names.index(g) % len(PALETTE)], label=g)
     if names:

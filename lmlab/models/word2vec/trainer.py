@@ -174,16 +174,17 @@ def train_word2vec(
 
         def step(it: int) -> dict:
             # keep the threads fed: a few of the next step's jobs are queued before this step's are awaited
-            while len(futures) < min(total_jobs, (it + 1) * per_step + threads):
+            # the last step also takes the remainder, so no step is made only of jobs that ran ahead
+            last = total_jobs if it == max_iters - 1 else (it + 1) * per_step
+            while len(futures) < min(total_jobs, max(last, (it + 1) * per_step + threads)):
                 futures.append(pool.submit(run_job, len(futures)))
-            first, last = it * per_step, min((it + 1) * per_step, total_jobs)
-            results = [futures[k].result() for k in range(first, last)]
+            results = [futures[k].result() for k in range(it * per_step, last)]
             words = sum(r[0] for r in results)
             loss = sum(r[1] for r in results) / max(sum(r[2] for r in results), 1)
             return {"loss": loss, "lr": alpha_at(starts[last]), "epoch": last / len(jobs),
                     "tokens": words * vocab.raw_words / max(len(ids), 1)}
 
-        max_iters = -(-total_jobs // per_step)
+        max_iters = max(1, total_jobs // per_step)
     else:
         from lmlab.models.word2vec.torch_sgns import TorchSGNS
 
