@@ -92,6 +92,8 @@ def run_attention(args: argparse.Namespace) -> int:
         raise ValueError(f"--out {args.out!r}: use a file name ending in {', '.join(SAVE_FORMATS)}")
     if args.text_b is not None and args.model.lower() != "minilm":
         raise ValueError("--text-b (a sentence pair) works with the pretrained encoder: use model 'minilm'")
+    if args.text_b is not None and args.view == "steps":
+        raise ValueError("--view steps works on one text; leave out --text-b")
     model, tokenizer = load_model(args.model)
     if args.view == "steps":
         view = steps_view(model, args.text, tokenizer, layer=args.layer, head=args.head, token=args.token)
