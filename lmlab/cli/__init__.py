@@ -1,4 +1,4 @@
-"""The ``lmlab`` command: lab, doctor, data, train, sample, viz.
+"""The lmlab command: lab, doctor, data, train, sample, viz, site.
 
 Each command lives in its own module with ``add_arguments(parser)`` and ``run(args) -> int``; heavy
 imports (torch, matplotlib) happen inside ``run`` so ``lmlab --help`` stays instant.
