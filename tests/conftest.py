@@ -114,3 +114,14 @@ def isolated_data(tmp_path, monkeypatch, wiki_sample_file) -> Path:
     monkeypatch.setenv("LMLAB_OFFLINE", "1")
     return cache
 
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One torch thread: on a shared 2-core runner two threads spin against other processes."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

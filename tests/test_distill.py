@@ -19,14 +19,7 @@ from lmlab.models.distill import (
 )
 from lmlab.models.transformer import GPT, GPTConfig
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on a shared 2-core runner, 2 threads spin against other processes (10x slower)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _logits(seed: int, shape=(3, 5, 7)) -> torch.Tensor:

@@ -27,13 +27,7 @@ from lmlab.models.transformer import GPT, GPTConfig
 TINY = dict(vocab_size=16, block_size=8, n_layer=1, n_head=2, n_embd=16, dropout=0.0)
 SINGLE = DistContext(rank=0, local_rank=0, world_size=1)
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on a shared 2-core runner, 2 threads spin against other processes (10x slower)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_shard_splits_the_global_batch_into_disjoint_rank_slices():

@@ -15,12 +15,7 @@ from lmlab.device import autocast, pick_precision
 CPU = torch.device("cpu")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_cpu_trains_in_fp32_unless_asked_and_never_scales_the_loss():
