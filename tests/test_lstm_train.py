@@ -57,6 +57,20 @@ def test_gradient_accumulation_and_resume(tmp_path):
     assert iters == [10, 20, 30]             # the history goes on where it stopped
 
 
+def test_resumed_run_follows_the_uninterrupted_loss_curve(tmp_path):
+    flat = dict(min_lr_frac=1.0)  # a flat schedule after warm-up: stopping at 15 is then an interruption
+    whole = train_lstm(_config(max_iters=30, **flat), TEXT, tmp_path / "whole", progress=False)
+    train_lstm(_config(max_iters=15, **flat), TEXT, tmp_path / "split", progress=False)
+    resumed = train_lstm(_config(max_iters=30, **flat), TEXT, tmp_path / "split", if_exists="resume",
+                         progress=False)
+    def curve(run):
+        return {r["iter"]: r["train_loss"] for r in run.history if "train_loss" in r}
+
+    after = [it for it in curve(whole) if it > 15]           # the iterations run after the resume
+    assert after == [20, 30]
+    assert [curve(resumed)[it] for it in after] == pytest.approx([curve(whole)[it] for it in after], abs=1e-6)
+
+
 def test_resume_with_another_vocabulary_is_refused(tmp_path):
     train_lstm(_config(max_iters=5), TEXT, tmp_path, progress=False)
     with pytest.raises(ValueError, match="another vocabulary"):

@@ -146,8 +146,8 @@ def train_lstm(config: LSTMTrainConfig, text: str, out_dir: str | Path | None = 
     """Train on ``text`` (split ``val_fraction`` off its end unless ``val_text`` is given).
 
     ``out_dir`` (or None: nothing written) receives ``ckpt.pt`` and ``metrics.json``. When it already
-    holds a checkpoint, ``if_exists`` says what to do: "error", "resume" (weights, optimizer, history and
-    iteration; the recurrent state restarts from zeros) or "overwrite".
+    holds a checkpoint, ``if_exists`` says what to do: "error", "resume" (weights, optimizer, history,
+    iteration and the recurrent state carried between batches) or "overwrite".
     """
     if if_exists not in {"error", "resume", "overwrite"}:
         raise ValueError(f"if_exists must be 'error', 'resume' or 'overwrite', got {if_exists!r}")
@@ -187,7 +187,7 @@ def train_lstm(config: LSTMTrainConfig, text: str, out_dir: str | Path | None = 
                                   fused=device.type == "cuda")
     scaler = torch.amp.GradScaler(device.type, enabled=precision.use_grad_scaler)
 
-    history, start_iter, elapsed0 = History(), 0, 0.0
+    history, start_iter, elapsed0, carried = History(), 0, 0.0, None
     ckpt_path = Path(out_dir) / "ckpt.pt" if out_dir is not None else None
     if ckpt_path is not None and ckpt_path.exists():
         if if_exists == "error":
@@ -206,12 +206,16 @@ def train_lstm(config: LSTMTrainConfig, text: str, out_dir: str | Path | None = 
             history = History(payload.get("history"))
             start_iter = int(payload["extra"].get("next_iter", 0))
             elapsed0 = float(payload["extra"].get("train_s", 0.0))
+            carried = payload["extra"].get("recurrent_state")
             if ctx.is_main:
                 print(f"resumed from {ckpt_path} at iteration {start_iter}", flush=True)
     ddp_model = wrap_ddp(model, ctx)
 
     B, A = config.batch_size, config.grad_accum
     state: list[Any] = [None] * A          # one (h, c) per micro-batch of streams, carried across steps
+    if carried is not None and len(carried) == A and ctx.world_size == 1:
+        # the streams go on where they stopped, so a resumed run follows the uninterrupted loss curve
+        state = [None if s is None else (s[0].to(device), s[1].to(device)) for s in carried]
     clock = {"train_s": elapsed0}
 
     def step(it: int) -> dict[str, Any]:
@@ -258,7 +262,7 @@ def train_lstm(config: LSTMTrainConfig, text: str, out_dir: str | Path | None = 
         save_checkpoint(ckpt_path, model=model, config=model_config, kind="lstm", tokenizer=tokenizer,
                         optimizer=optimizer, history=history.to_list(),
                         extra={"next_iter": next_iter, "train_s": clock["train_s"],
-                               "train_config": asdict(config)})
+                               "train_config": asdict(config), "recurrent_state": _carried(state, ctx)})
 
     main = ctx.is_main
     wall0 = time.perf_counter()
@@ -300,3 +304,11 @@ def train_lstm(config: LSTMTrainConfig, text: str, out_dir: str | Path | None = 
             write_metrics(out_dir, asdict(config), **metrics)
     return LSTMRun(model=unwrap(ddp_model), tokenizer=tokenizer, history=history, metrics=metrics,
                    config=config)
+
+
+def _carried(state: list[Any], ctx: Any) -> list[Any] | None:
+    """The (h, c) each stream carries, as CPU tensors for the checkpoint (single process only: under DDP
+    every rank has its own streams and rank 0 alone writes)."""
+    if ctx.world_size != 1:
+        return None
+    return [None if s is None else [s[0].detach().cpu(), s[1].detach().cpu()] for s in state]
