@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import os
 import pickle
-import tempfile
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from lmlab.data.download import default_file_mode, fsync_dir, remove_stale_parts
+from lmlab.atomic import atomic_write, remove_stale_parts
 from lmlab.tokenizers import Tokenizer, tokenizer_from_dict
 
 FORMAT_VERSION = 1
@@ -51,18 +50,8 @@ def save_checkpoint(
         "extra": dict(extra or {}),
     }
     remove_stale_parts(path, ".tmp")  # left by a save that was killed long ago
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, default_file_mode())  # mkstemp's 0o600 would hide the checkpoint from a shared run
-        os.replace(tmp, path)
-        fsync_dir(path.parent)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "wb", suffix=".tmp", durable=True) as f:
+        torch.save(payload, f)
     return path
 
 

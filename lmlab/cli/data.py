@@ -10,7 +10,6 @@ import argparse
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 
@@ -61,21 +60,14 @@ def _list(as_json: bool) -> int:
 
 
 def _copy_atomic(src: Path, dest_dir: Path) -> Path:
-    from lmlab.data.download import default_file_mode
+    from lmlab.atomic import atomic_write
 
     dest_dir.mkdir(parents=True, exist_ok=True)
     dest = dest_dir / src.name
     if dest.exists() and dest.resolve() == src.resolve():
         return dest
-    fd, tmp = tempfile.mkstemp(dir=dest_dir, prefix=f".{src.name}.", suffix=".part")
-    os.close(fd)
-    try:
-        shutil.copyfile(src, tmp)
-        os.chmod(tmp, default_file_mode())
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with open(src, "rb") as source, atomic_write(dest, "wb") as f:
+        shutil.copyfileobj(source, f)
     return dest
 
 

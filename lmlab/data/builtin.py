@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import bz2
 import os
-import tempfile
 from pathlib import Path
 
-from lmlab.data.download import default_file_mode
+from lmlab.atomic import atomic_write
 
 WIKI_DUMP = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 WIKI_SAMPLE_VERSION = 1  # bump when the cleaning changes, so stale caches are rebuilt
@@ -70,14 +69,6 @@ def build_wiki_sample(dest: Path) -> Path:
         raise FileNotFoundError(f"gensim's Wikipedia sample is missing ({dump}); "
                                 "reinstall gensim: pip install --force-reinstall gensim")
     text = "\n".join(clean_wiki_articles(dump)) + "\n"
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, default_file_mode())
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(dest) as f:
+        f.write(text)
     return dest

@@ -24,6 +24,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from lmlab.atomic import default_file_mode, fsync_dir, remove_stale_parts
+
 CHUNK = 1 << 16
 USER_AGENT = "lmlab (https://github.com/lmlab; teaching lab for language models)"
 
@@ -69,45 +71,6 @@ def sha256_file(path: str | os.PathLike) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def default_file_mode() -> int:
-    """0o666 minus the umask: what ``open()`` would give (``mkstemp`` files are 0o600, too private
-    for a classroom mirror on a shared drive)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def fsync_dir(folder: Path) -> None:
-    """Make a rename durable across a power cut (POSIX; a no-op where folders cannot be opened)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def remove_stale_parts(dest: Path, suffix: str, max_age_s: float = 600.0) -> list[Path]:
-    """Delete temporary files that a killed process left beside ``dest`` (``.NAME.*SUFFIX``).
-
-    A live writer touches its file with every block, so one untouched for ``max_age_s`` is abandoned.
-    """
-    removed = []
-    now = time.time()
-    for part in dest.parent.glob(f".{dest.name}.*{suffix}"):
-        try:
-            if now - part.stat().st_mtime > max_age_s:
-                part.unlink()
-                removed.append(part)
-        except FileNotFoundError:  # another process cleaned it first
-            pass
-    return removed
 
 
 def _is_loopback(host: str | None) -> bool:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lmlab.atomic import atomic_write
+
 
 class WordVectors:
     """A vocabulary and one row per word: ``wv["king"]``, ``wv.most_similar("king")``."""
@@ -82,12 +84,10 @@ class WordVectors:
         for w in self.words:
             if not w or any(c.isspace() for c in w):
                 raise ValueError(f"word {w!r} contains whitespace and cannot be written in the text format")
-        tmp = path.with_name(f".{path.name}.tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
+        with atomic_write(path) as f:
             f.write(f"{len(self)} {self.dim}\n")
             for word, row in zip(self.words, self.vectors, strict=True):
                 f.write(word + " " + " ".join(f"{x:.6g}" for x in row) + "\n")
-        os.replace(tmp, path)
         return path
 
     @classmethod
