@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -28,6 +27,8 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+
+from lmlab.cli.lab import free_port  # noqa: F401 - MASTER_PORT for launches and tests
 
 
 @dataclass(frozen=True)
@@ -189,9 +190,3 @@ def launch(nproc: int, args: Sequence[str], *, threads_per_rank: int = 1, timeou
         raise RuntimeError(f"torchrun with {nproc} ranks failed (exit {proc.returncode}):\n{tail}")
     return proc
 
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now (for MASTER_PORT in tests)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from lmlab.cli.lab import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 EVIL = "</script><script>window.__pwned=1</script>"
@@ -145,13 +147,6 @@ def test_view_in_a_classic_notebook_page(offline, tmp_path):
     assert offline.blocked == [] and offline.errors == []
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture
 def lab_url(tmp_path):
@@ -166,7 +161,7 @@ def lab_url(tmp_path):
                CUDA_VISIBLE_DEVICES="", PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1")
     log_path = tmp_path / "lab.log"
     log = log_path.open("w+")
-    cmd = [sys.executable, "-m", "lmlab", "lab", "--no-browser", "--port", str(_free_port()),
+    cmd = [sys.executable, "-m", "lmlab", "lab", "--no-browser", "--port", str(free_port()),
            "--dir", str(work)]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)

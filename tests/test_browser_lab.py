@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from lmlab.cli.lab import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 INSTALL_HINT = ("Chromium is needed for the browser test: install Debian's package with "
@@ -34,13 +36,6 @@ def _chromium() -> str:
     return found
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture
 def lab_url(tmp_path):
@@ -53,7 +48,7 @@ def lab_url(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LMLAB_", "JUPYTER_"))}
     env.update(HOME=str(home), LMLAB_PRESET="smoke", LMLAB_OFFLINE="1", LMLAB_DEVICE="cpu",
                CUDA_VISIBLE_DEVICES="", PYTHONPATH=str(ROOT))
-    port = _free_port()
+    port = free_port()
     log = (tmp_path / "lab.log").open("w+")
     proc = subprocess.Popen([sys.executable, "-m", "lmlab", "lab", "--no-browser", "--port", str(port),
                              "--dir", str(work)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,

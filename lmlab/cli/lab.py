@@ -26,6 +26,7 @@ def default_notebook_dir() -> Path:
 
 
 def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as s:
         s.bind((HOST, 0))
         return s.getsockname()[1]
