@@ -257,9 +257,43 @@ plt.show()
 
 
 # %% [markdown]
-# GPT-2 (and lmlab's default) instead **learns** a table of position vectors (`wpe`); `GPTConfig(
-# pos_encoding="sinusoidal")` uses the fixed one above. Both work for the short contexts here.
+# GPT-2 (and nanoGPT) instead **learns** a table of position vectors, `wpe`, added like the sinusoids
+# (`GPTConfig(pos_encoding="learned")`; `"sinusoidal"` adds the fixed table above).
 #
+# ### Rotary embeddings: rotate q and k instead of adding to x
+#
+# The rotation above suggests a better use of the same clocks (RoPE: Su et al., 2021; GPT-NeoX, Llama).
+# Add nothing to the tokens; inside attention, turn channel pair $i$ of every **query and key** at
+# position $pos$ by the angle $pos\cdot\theta_i$, $\theta_i = 10000^{-2i/d_{head}}$:
+#
+# $$\begin{pmatrix}x'_{2i}\\ x'_{2i+1}\end{pmatrix} =
+# \begin{pmatrix}\cos pos\,\theta_i & -\sin pos\,\theta_i\\
+# \sin pos\,\theta_i & \cos pos\,\theta_i\end{pmatrix}
+# \begin{pmatrix}x_{2i}\\ x_{2i+1}\end{pmatrix}$$
+#
+# A dot product of two turned vectors only sees the **difference** of their angles, so the score of
+# query $m$ and key $n$ depends on the offset $m - n$ alone: every layer gets relative positions for free,
+# and no table has to be learned. lmlab's GPT uses RoPE by default (`pos_encoding="rope"`). On nanoGPT's
+# baby-GPT settings it lowers the validation loss from about 1.90 (learned table) to about 1.78 for the
+# same 2,000 steps (`benchmarks/gpt_vs_nanogpt.py`).
+
+# %%
+from lmlab.models.transformer import rotary_angles, rotate_pairs
+
+angles = rotary_angles(64, 8)  # (positions, head_size / 2): pos · θ_i
+q_vec, k_vec = torch.randn(8), torch.randn(8)
+
+
+def rope_score(m, n):  # query at position m, key at position n
+    q_m = rotate_pairs(q_vec, angles[m].cos(), angles[m].sin())
+    k_n = rotate_pairs(k_vec, angles[n].cos(), angles[n].sin())
+    return q_m @ k_n
+
+
+print("offset 3 at positions 3, 10, 40:", [round(rope_score(m, m - 3).item(), 4) for m in (3, 10, 40)])
+print("offsets 0..4 from position 10:  ", [round(rope_score(10, 10 - d).item(), 4) for d in range(5)])
+
+# %% [markdown]
 # ### Exercise 3 — the encoding
 # `my_positional_encoding(n_pos, d_model)` → tensor `(n_pos, d_model)`.
 
@@ -277,11 +311,18 @@ check("transformer.positional_encoding", my_positional_encoding)
 # *before* each sub-layer (pre-LayerNorm, as GPT-2) keeps the residual path $x$ clean:
 #
 # $$x \leftarrow x + \mathrm{MultiHead}(\mathrm{LN}(x)),\qquad
-# x \leftarrow x + W_2\,\mathrm{GELU}(W_1\,\mathrm{LN}(x))$$
+# x \leftarrow x + W_2\,\sigma(W_1\,\mathrm{LN}(x))$$
 #
-# The GPT is: token embedding + position embedding → $L$ blocks (causal) → LayerNorm → a linear layer
-# to vocabulary scores, whose matrix is **the token embedding itself** (weight tying). An encoder like
-# BERT is the same stack without the causal mask (`TransformerEncoder`, with a masked-LM head).
+# GPT-2 uses $\sigma = \mathrm{GELU}$; lmlab's default is the original Transformer's
+# $\sigma(z) = \max(0, z)$: cheaper to compute, and with RoPE these small character models learn
+# clearly faster with it (validation loss about 1.69 against 1.78 with GELU after nanoGPT's 2,000 baby-GPT
+# steps). `GPTConfig(activation="gelu")` gives GPT-2's; `"relu2"` is Primer's $\max(0, z)^2$.
+#
+# The GPT is: token embedding (+ a position table, unless RoPE turns q and k inside attention) → $L$
+# blocks (causal) → LayerNorm → a linear layer to vocabulary scores, whose matrix is **the token
+# embedding itself** (weight tying). With `pos_encoding="learned", activation="gelu"` it is GPT-2's (and
+# nanoGPT's) model exactly. An encoder like BERT is the same stack without the causal mask
+# (`TransformerEncoder`, with a masked-LM head).
 
 # %%
 from lmlab.models.transformer import GPT
@@ -290,8 +331,9 @@ from lmlab.models.transformer.trainer import PRESETS
 size = {k: PRESETS[lab.preset][k] for k in ("n_layer", "n_head", "n_embd", "block_size")}
 demo = GPT(GPTConfig(vocab_size=65, **size))
 print(demo.blocks[0])
+wpe = getattr(demo.embed, "wpe", None)  # RoPE has no position table: it turns q and k instead
 counts = {"token embedding (tied with the output layer)": demo.embed.wte.weight.numel(),
-          "position embedding": demo.embed.wpe.weight.numel(),
+          f"position embedding ({demo.config.pos_encoding})": 0 if wpe is None else wpe.weight.numel(),
           f"{len(demo.blocks)} blocks": sum(p.numel() for p in demo.blocks.parameters()),
           "final LayerNorm": sum(p.numel() for p in demo.ln_f.parameters())}
 for name, n in counts.items():
@@ -527,5 +569,5 @@ plt.show()
 #
 # - `04_attention`: the heads of this model and of a pretrained one, in bertviz and lmlab views.
 # - Train bigger from a terminal: `lmlab train gpt --preset full --out runs/gpt_full` on a GPU.
-# - Try `GPTConfig(pos_encoding="sinusoidal")`, `--tokenizer bpe`, or a larger `block_size`, and watch
-#   the validation loss.
+# - Try `GPTConfig(pos_encoding="learned")` (GPT-2's table) or `"sinusoidal"`, `--tokenizer bpe`, or a
+#   larger `block_size`, and watch the validation loss.

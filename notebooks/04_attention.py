@@ -279,10 +279,13 @@ head_view(mini, layer=p_layer, heads=[p_head])
 # %% [markdown]
 # ## 6 · Positions, and what comes next
 #
-# Attention itself ignores order; positions are added to the token embeddings. The original
-# Transformer used fixed sinusoids, $PE_{(pos, 2i)} = \sin(pos / 10000^{2i/d})$ and
-# $PE_{(pos, 2i+1)} = \cos(pos / 10000^{2i/d})$; our GPT *learns* its table. On the right: how similar
-# two positions look to the model (cosine similarity).
+# Attention itself ignores order. The original Transformer added fixed sinusoids to the token
+# embeddings, $PE_{(pos, 2i)} = \sin(pos / 10000^{2i/d})$ and $PE_{(pos, 2i+1)} = \cos(pos / 10000^{2i/d})$
+# (GPT-2 *learns* such a table instead). Our GPT uses rotary embeddings (RoPE, notebook 03): every query
+# and key turns channel pair $i$ by the angle $pos\cdot\theta_i$, with the same clocks
+# $\theta_i = 10000^{-2i/d}$, so a score depends on how far apart two tokens are, not where they are. The
+# second picture shows those angles for one head; on the right of each: how similar two positions look
+# (cosine similarity): a band along the diagonal, the same at every position.
 
 # %%
 positional_view(n_pos=gpt.config.block_size, d_model=gpt.config.n_embd)

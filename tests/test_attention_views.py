@@ -248,3 +248,17 @@ def test_encoder_attention_is_bidirectional_and_steps_have_no_mask():
     assert maps.causal is False and float(maps.weights.triu(diagonal=1).sum()) > 0
     s = attention_steps(enc, "To be, or not", tok, layer=1, head=1, token=2)
     assert s.max_abs_diff < 1e-5 and not torch.isinf(s.masked).any()
+
+
+def test_positions_of_a_rope_model_are_its_rotary_angles_and_depend_on_the_offset(gpt):
+    from lmlab.viz.attention.positional import cosine_similarity_matrix, position_table
+
+    model, _ = gpt  # rope by default: no table is added to the tokens
+    table, name = position_table(model)
+    assert table.shape == (48, 8) and "rotary" in name  # (block_size, head_size): cos, sin per pair
+    assert table[0].tolist() == [1.0, 0.0] * 4  # position 0 is not turned
+    sim = cosine_similarity_matrix(table)
+    torch.testing.assert_close(torch.diagonal(sim, offset=3)[:-1], torch.diagonal(sim, offset=3)[1:])
+    learned = GPT(GPTConfig(vocab_size=11, block_size=48, n_layer=1, n_head=4, n_embd=32,
+                            pos_encoding="learned"))
+    assert "learned" in position_table(learned)[1]

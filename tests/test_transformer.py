@@ -18,6 +18,8 @@ from lmlab.models.transformer import (
     generate,
     load_for_sampling,
     mask_tokens,
+    rotary_angles,
+    rotate_pairs,
     sample_text,
     sinusoidal_encoding,
 )
@@ -43,7 +45,7 @@ def tiny_gpt(**kw) -> GPT:
     return GPT(GPTConfig(**{**TINY, **kw}))
 
 
-@pytest.mark.parametrize("pos_encoding", ["learned", "sinusoidal"])
+@pytest.mark.parametrize("pos_encoding", ["rope", "learned", "sinusoidal"])
 def test_fast_and_inspectable_attention_paths_agree(pos_encoding):
     model = tiny_gpt(pos_encoding=pos_encoding).eval()
     idx = torch.randint(11, (3, 16), generator=torch.Generator().manual_seed(1))
@@ -90,6 +92,65 @@ def test_sinusoidal_encoding_follows_the_formula():
     assert pe[0, 0::2].abs().max() == 0 and torch.all(pe[0, 1::2] == 1)
 
 
+def test_rotary_scores_depend_on_the_offset_only():
+    angles = rotary_angles(40, 8)
+    g = torch.Generator().manual_seed(5)
+    q, k = torch.randn(8, generator=g), torch.randn(8, generator=g)
+
+    def score(m: int, n: int) -> float:  # q at position m against k at position n
+        return (rotate_pairs(q, angles[m].cos(), angles[m].sin())
+                @ rotate_pairs(k, angles[n].cos(), angles[n].sin())).item()
+
+    assert score(5, 2) == pytest.approx(score(30, 27), abs=1e-5) == pytest.approx(score(3, 0), abs=1e-5)
+    assert abs(score(5, 2) - score(5, 4)) > 1e-3  # another offset, another score
+    assert rotate_pairs(q, angles[0].cos(), angles[0].sin()).equal(q)  # position 0 is not turned
+    # pair i turns by pos * 10000^(-2i/d): pair 1 of a unit vector at position 3
+    e = torch.zeros(8)
+    e[2] = 1.0
+    turned = rotate_pairs(e, angles[3].cos(), angles[3].sin())
+    phi = 3 * 10000 ** (-2 / 8)
+    torch.testing.assert_close(turned[2:4], torch.tensor([math.cos(phi), math.sin(phi)]))
+
+
+def test_complex_rotary_equals_the_written_out_formula_with_gradients(monkeypatch):
+    import importlib
+
+    attn_mod = importlib.import_module("lmlab.models.transformer.attention")
+    angles = attn_mod.rotary_angles(5, 8).double()[:, None, None, :].expand(-1, 3, 2, -1).clone()
+    angles[:, 2] = 0.0  # (T, q/k/v, n_head, hs/2): v is not turned
+    cos, sin = angles.cos(), angles.sin()
+    qkv = torch.randn(2, 5, 3 * 2 * 8, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: attn_mod.rotary_qkv(t, cos, sin, 2), (qkv,))
+    fused = attn_mod.rotary_qkv(qkv, cos, sin, 2)
+    monkeypatch.setattr(attn_mod.torch.compiler, "is_compiling", lambda: True)  # the GPU / compile path
+    plain = attn_mod.rotary_qkv(qkv, cos, sin, 2)
+    for a, b in zip(fused, plain, strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_activation_choices_and_checkpoints_from_before_the_field():
+    from lmlab.models.transformer.model import relu2
+
+    x = torch.tensor([-2.0, -0.5, 0.0, 0.5, 3.0])
+    assert relu2(x).tolist() == [0.0, 0.0, 0.0, 0.25, 9.0]
+    x64 = torch.randn(4, 6, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(relu2, (x64,))  # the hand-written derivative
+    assert tiny_gpt().blocks[0].mlp.act is torch.nn.functional.relu  # the default
+    assert tiny_gpt(activation="relu2").blocks[0].mlp.act is relu2
+    gelu = tiny_gpt(activation="gelu")
+    assert gelu.blocks[0].mlp.act(x).tolist() == torch.nn.functional.gelu(x).tolist()
+    with pytest.raises(ValueError, match="unknown activation 'swish'; use one of relu, gelu"):
+        GPTConfig(activation="swish")
+    saved = {k: v for k, v in vars(GPTConfig(pos_encoding="learned")).items() if k != "activation"}
+    assert GPTConfig.from_dict(saved).activation == "gelu"  # checkpoints written before it existed used GELU
+
+
+def test_rotary_needs_an_even_head_size():
+    with pytest.raises(ValueError, match="n_embd/n_head must be even"):
+        GPTConfig(n_embd=12, n_head=4)
+    assert GPTConfig(n_embd=12, n_head=4, pos_encoding="learned").head_size == 3
+
+
 def test_weight_tying_and_gpt2_init():
     model = tiny_gpt(n_layer=4)
     assert model.lm_head.weight is model.embed.wte.weight
@@ -105,8 +166,9 @@ def test_n_embd_must_divide_by_n_head():
         GPTConfig(pos_encoding="rotary")
 
 
-def test_kv_cache_generation_equals_full_recompute():
-    model = tiny_gpt().eval()
+@pytest.mark.parametrize("pos_encoding", ["rope", "learned"])
+def test_kv_cache_generation_equals_full_recompute(pos_encoding):
+    model = tiny_gpt(pos_encoding=pos_encoding).eval()
     prompt = torch.randint(11, (2, 4), generator=torch.Generator().manual_seed(4))
     # within the block: cached and uncached greedy decoding must agree token for token
     a = generate(model, prompt, 12, top_k=1, use_cache=True)

@@ -46,7 +46,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         p.add_argument("--" + name.replace("_", "-"), type=typ, default=None, help=help_text)
     p.add_argument("--bias", action=argparse.BooleanOptionalAction, default=None,
                    help="biases in Linear and LayerNorm (default off)")
-    p.add_argument("--pos-encoding", choices=["learned", "sinusoidal"], default=None)
+    p.add_argument("--pos-encoding", choices=["rope", "learned", "sinusoidal"], default=None,
+                   help="rope: rotary embeddings turn q and k (default); learned: GPT-2's trained table "
+                        "(nanoGPT's model exactly); sinusoidal: the fixed table of Attention Is All You Need")
+    p.add_argument("--activation", choices=["relu", "gelu", "relu2", "silu"], default=None,
+                   help="the MLP's non-linearity: relu (default, as the original Transformer); gelu as GPT-2 "
+                        "and nanoGPT; relu2 = ReLU(x)^2 (Primer)")
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
                    help="torch.compile the model (default: on for CUDA, off elsewhere)")
     p.add_argument("--resume", action="store_true",

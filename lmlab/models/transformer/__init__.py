@@ -9,6 +9,8 @@ from lmlab.models.transformer.attention import (
     MultiHeadAttention,
     attention,
     causal_mask,
+    rotary_angles,
+    rotate_pairs,
     sinusoidal_encoding,
 )
 from lmlab.models.transformer.config import GPTConfig
@@ -18,5 +20,5 @@ from lmlab.models.transformer.model import GPT, MLP, Block, TransformerEncoder, 
 __all__ = [
     "GPT", "MLP", "Block", "GPTConfig", "LayerCache", "MultiHeadAttention", "TransformerEncoder",
     "attention", "causal_mask", "crop_prompt", "generate", "load_for_sampling", "mask_tokens",
-    "sample_text", "sinusoidal_encoding",
+    "rotary_angles", "rotate_pairs", "sample_text", "sinusoidal_encoding",
 ]

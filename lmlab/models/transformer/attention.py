@@ -1,4 +1,5 @@
-"""Attention(Q, K, V) = softmax(Q Kᵀ / √d_k) V, the causal mask, multi-head attention, positions.
+"""Attention(Q, K, V) = softmax(Q Kᵀ / √d_k) V, the causal mask, multi-head attention, positions
+(the sinusoidal table added to the input, or rotary embeddings that turn queries and keys).
 
 Two paths compute the same thing: ``F.scaled_dot_product_attention`` (fused, flash on GPU) for training,
 and the readable ``attention`` below that also returns the weights a learner wants to look at.
@@ -52,6 +53,53 @@ def sinusoidal_encoding(n_pos: int, d_model: int) -> torch.Tensor:
     return pe
 
 
+def rotary_angles(n_pos: int, head_size: int, base: float = 10000.0) -> torch.Tensor:
+    """(n_pos, head_size/2) angles pos·θ_i with θ_i = base^(-2i/head_size): the sinusoidal PE's clocks.
+
+    RoPE turns channel pair i = (x_2i, x_2i+1) of every query and key at position pos by pos·θ_i.
+    """
+    if head_size % 2:
+        raise ValueError(f"rotary embeddings need an even head size, got n_embd/n_head = {head_size}")
+    theta = 1.0 / base ** (torch.arange(0, head_size, 2, dtype=torch.float32) / head_size)  # (hs/2,)
+    return torch.arange(n_pos, dtype=torch.float32)[:, None] * theta[None, :]
+
+
+def rotate_pairs(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate every channel pair (x_2i, x_2i+1) of x (..., d) by an angle φ_i given as cos/sin (..., d/2):
+
+        (x_2i, x_2i+1) -> (x_2i·cos φ_i - x_2i+1·sin φ_i,  x_2i·sin φ_i + x_2i+1·cos φ_i)
+
+    Rotating q at position m by m·θ and k at position n by n·θ makes q·k depend on m - n only:
+    attention sees offsets, not absolute places. This is RoPE written out; ``apply_rotary`` is the same
+    result, faster.
+    """
+    even, odd = x[..., 0::2], x[..., 1::2]
+    return torch.stack((even * cos - odd * sin, even * sin + odd * cos), dim=-1).flatten(-2)
+
+
+def rotary_qkv(qkv: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+               n_head: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Split the projection (B, T, 3C) into q, k, v (B, n_head, T, head_size), q and k turned by RoPE.
+
+    ``cos``/``sin`` (T, 3, n_head, head_size/2) hold the angles of the T positions for q, k and v
+    (v's angles are 0: e^0 = 1 leaves it as it is). On a CPU the channel pairs are read as complex numbers
+    x_2i + i·x_2i+1 and turned by one complex multiply with e^{iφ} over the whole contiguous projection,
+    the cheapest form there; elsewhere (GPUs, ``torch.compile``) the written-out ``rotate_pairs``, which
+    compilers fuse into the neighbouring kernels.
+    """
+    B, T, C3 = qkv.shape
+    hs = C3 // 3 // n_head
+    if qkv.device.type == "cpu" and qkv.dtype in (torch.float32, torch.float64) \
+            and not torch.compiler.is_compiling():
+        pairs = torch.view_as_complex(qkv.view(B, T, 3, n_head, hs // 2, 2))
+        turned = pairs * torch.complex(cos.to(qkv.dtype), sin.to(qkv.dtype))  # e^{iφ}
+        parts = torch.view_as_real(turned).view(B, T, 3, n_head, hs)
+    else:
+        parts = rotate_pairs(qkv.view(B, T, 3, n_head, hs), cos.to(qkv.dtype), sin.to(qkv.dtype))
+    q, k, v = parts.permute(2, 0, 3, 1, 4).unbind(0)  # 3 x (B, nh, T, hs)
+    return q, k, v
+
+
 class LayerCache:
     """Keys and values of the positions already seen, for one layer: generation reuses them."""
 
@@ -85,6 +133,15 @@ class MultiHeadAttention(nn.Module):
         self.attn_dropout = nn.Dropout(config.dropout)
         self.resid_dropout = nn.Dropout(config.dropout)
         self.dropout = config.dropout
+        self.rotary = config.pos_encoding == "rope"
+        if self.rotary:  # fixed tables, rebuilt from the config: not saved in checkpoints
+            angle = rotary_angles(config.block_size, config.head_size)  # (T, hs/2)
+            # spelled out for q, k, v and every head, so one contiguous multiply turns them all;
+            # v's angle is 0 (e^0 = 1 leaves it as it is)
+            turned = torch.tensor([1.0, 1.0, 0.0])[:, None, None]  # q, k, v
+            angle = angle[:, None, None, :].expand(-1, 3, self.n_head, -1) * turned  # (T, 3, nh, hs/2)
+            self.register_buffer("rope_cos", angle.cos(), persistent=False)
+            self.register_buffer("rope_sin", angle.sin(), persistent=False)
 
     def split_heads(self, x: torch.Tensor) -> torch.Tensor:
         """(B, T, C) -> (B, n_head, T, C / n_head): heads are just a reshape of the channels."""
@@ -98,8 +155,14 @@ class MultiHeadAttention(nn.Module):
         ``key_padding_mask`` (B, T_k), True for real tokens, hides padding from the encoder.
         """
         B, T, C = x.shape
-        q, k, v = self.W_qkv(x).split(C, dim=2)  # 3 x (B, T, C)
-        q, k, v = self.split_heads(q), self.split_heads(k), self.split_heads(v)  # (B, nh, T, hs)
+        qkv = self.W_qkv(x)  # (B, T, 3C)
+        if self.rotary:  # q and k turned by their positions' angles
+            start = cache.length if cache is not None else 0
+            q, k, v = rotary_qkv(qkv, self.rope_cos[start:start + T], self.rope_sin[start:start + T],
+                                 self.n_head)  # 3 x (B, nh, T, hs)
+        else:
+            q, k, v = qkv.split(C, dim=2)  # 3 x (B, T, C)
+            q, k, v = self.split_heads(q), self.split_heads(k), self.split_heads(v)  # (B, nh, T, hs)
         if cache is not None:
             k, v = cache.append(k, v)  # (B, nh, T_past + T, hs)
         T_k = k.size(2)

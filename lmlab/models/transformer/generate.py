@@ -67,7 +67,7 @@ def load_for_sampling(payload: dict[str, Any], device: torch.device | str = "cpu
     """Rebuild the model (eval mode) and tokenizer from a ``kind="gpt"`` checkpoint payload."""
     if payload.get("kind") != "gpt":
         raise ValueError(f"checkpoint kind is {payload.get('kind')!r}, not 'gpt'")
-    config = GPTConfig(**payload["config"])
+    config = GPTConfig.from_dict(payload["config"])
     model = GPT(config)
     load_model_state(model, payload)
     tokenizer = checkpoint_tokenizer(payload)

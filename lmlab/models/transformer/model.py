@@ -18,17 +18,42 @@ from lmlab.models.transformer.attention import LayerCache, MultiHeadAttention, s
 from lmlab.models.transformer.config import GPTConfig
 
 
+class _SquaredReLU(torch.autograd.Function):
+    """max(0, x)² with its derivative written out, 2·max(0, x): two passes over the MLP's widest tensor
+    each way, where autograd's generic power rule takes five (on a CPU that is most of its cost)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        r = torch.relu(x)
+        ctx.save_for_backward(r)
+        return r * r
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        (r,) = ctx.saved_tensors
+        return torch.mul(grad, r).mul_(2.0)  # zero where x <= 0, since r is
+
+
+def relu2(x: torch.Tensor) -> torch.Tensor:
+    """Squared ReLU, max(0, x)²: the activation Primer found by search (So et al., 2021)."""
+    return _SquaredReLU.apply(x)
+
+
+ACTIVATION_FUNCTIONS = {"relu": F.relu, "gelu": F.gelu, "relu2": relu2, "silu": F.silu}
+
+
 class MLP(nn.Module):
-    """Position-wise feed-forward: Linear(C, 4C) -> GELU -> Linear(4C, C)."""
+    """Position-wise feed-forward: Linear(C, 4C) -> activation -> Linear(4C, C)."""
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
         self.fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
+        self.act = ACTIVATION_FUNCTIONS[config.activation]
         self.proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dropout(self.proj(F.gelu(self.fc(x))))
+        return self.dropout(self.proj(self.act(self.fc(x))))
 
 
 class Block(nn.Module):
@@ -50,7 +75,10 @@ class Block(nn.Module):
 
 
 class _Embedding(nn.Module):
-    """Token embedding + position (learned table, or the fixed sinusoids), then dropout."""
+    """Token embedding + position (learned table, or the fixed sinusoids), then dropout.
+
+    With rotary embeddings nothing is added here: positions enter inside attention.
+    """
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
@@ -58,7 +86,7 @@ class _Embedding(nn.Module):
         self.wte = nn.Embedding(config.vocab_size, config.n_embd)
         if config.pos_encoding == "learned":
             self.wpe = nn.Embedding(config.block_size, config.n_embd)
-        else:
+        elif config.pos_encoding == "sinusoidal":
             pe = sinusoidal_encoding(config.block_size, config.n_embd)  # fixed, so not saved
             self.register_buffer("pe", pe, persistent=False)
         self.drop = nn.Dropout(config.dropout)
@@ -68,9 +96,12 @@ class _Embedding(nn.Module):
         if start + T > self.block_size:
             raise ValueError(f"sequence of {start + T} tokens is longer than block_size={self.block_size}; "
                              f"crop the input to its last {self.block_size} tokens")
-        pos = torch.arange(start, start + T, device=idx.device)  # (T,)
-        pos_emb = self.wpe(pos) if hasattr(self, "wpe") else self.pe[start:start + T]  # (T, C)
-        return self.drop(self.wte(idx) + pos_emb)  # (B, T, C)
+        x = self.wte(idx)  # (B, T, C)
+        if hasattr(self, "wpe"):
+            x = x + self.wpe(torch.arange(start, start + T, device=idx.device))  # + (T, C)
+        elif hasattr(self, "pe"):
+            x = x + self.pe[start:start + T]
+        return self.drop(x)
 
 
 def _init_weights(module: nn.Module, n_layer: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -70,9 +71,10 @@ def run_from_flags(flags: dict[str, Any]) -> dict[str, Any] | None:
 
         if payload is not None:
             tokenizer = checkpoint_tokenizer(payload)
+            saved_cfg = asdict(GPTConfig.from_dict(payload["config"]))
             for k in MODEL_KEYS:  # a resumed run keeps its architecture unless a flag says otherwise
-                if flags.get(k) is None and k in payload["config"]:
-                    values[k] = payload["config"][k]
+                if flags.get(k) is None and k in saved_cfg:
+                    values[k] = saved_cfg[k]
         else:
             tokenizer = make_tokenizer(flags.get("tokenizer") or "char", train_text + val_text,
                                        flags.get("vocab_size"))
@@ -85,9 +87,7 @@ def run_from_flags(flags: dict[str, Any]) -> dict[str, Any] | None:
         model = GPT(model_cfg)
         history, start_iter, train_s, best_val, optimizer = None, 0, 0.0, float("inf"), None
         if payload is not None:
-            from dataclasses import asdict
-
-            check_config(payload["config"], asdict(model_cfg))  # raises before anything is touched
+            check_config(saved_cfg, asdict(model_cfg))  # raises before anything is touched
             load_model_state(model, payload)
             model.to(device)
             optimizer = model.configure_optimizers(tcfg.weight_decay, tcfg.lr, (tcfg.beta1, tcfg.beta2),
@@ -103,7 +103,7 @@ def run_from_flags(flags: dict[str, Any]) -> dict[str, Any] | None:
                                  f"--max-iters than {start_iter} to train longer")
         record = {"corpus": flags["corpus"], "tokenizer": tokenizer.kind, "preset": preset,
                   "device": str(device), "precision": precision.name, "seed": seed,
-                  **{k: v for k, v in values.items()}, "vocab_size": tokenizer.vocab_size}
+                  **values, **asdict(model_cfg)}  # the model as built: positions, activation, vocab
         result = train_gpt(model, data, tcfg, tokenizer=tokenizer, device=device, precision=precision,
                            out_dir=out if ctx.is_main else None, history=history, optimizer=optimizer,
                            start_iter=start_iter, train_s=train_s, best_val=best_val, ctx=ctx,

@@ -28,7 +28,15 @@ def sinusoidal_table(n_pos: int, d_model: int) -> torch.Tensor:
 
 
 def position_table(model: Any) -> tuple[torch.Tensor, str]:
-    """(block_size, d_model) position vectors of an lmlab model (learned ``wpe`` or fixed ``pe``)."""
+    """(n_pos, dims) position vectors of a model: learned ``wpe``, fixed ``pe``, or, for rotary
+    embeddings, (cos, sin) of every channel pair's angle pos·θ_i (one head's; all heads share them)."""
+    config = getattr(model, "config", None)
+    if getattr(config, "pos_encoding", None) == "rope":
+        from lmlab.models.transformer.attention import rotary_angles
+
+        angle = rotary_angles(config.block_size, config.head_size)  # (T, hs/2)
+        table = torch.stack([angle.cos(), angle.sin()], dim=-1).flatten(-2)  # (T, hs): cos, sin per pair
+        return table, "rotary angles (cos, sin of pos·θᵢ)"
     embed = getattr(model, "embed", None)
     if embed is not None and hasattr(embed, "wpe"):
         return embed.wpe.weight.detach().float().cpu(), "learned position embeddings"

@@ -1,6 +1,7 @@
 """Step-by-step attention arithmetic for one token, with the numbers, for any lmlab model or MiniLM.
 
-    q = x_i W_q,  K = X W_k,  V = X W_v               (one head's slice of the projections)
+    q = x_i W_q,  K = X W_k,  V = X W_v               (one head's slice of the projections;
+                                                        with RoPE, q and K after their rotary turn)
     s_j = q · k_j / √d_k                               (scaled scores)
     s_j = -∞ where j > i in a causal model             (the mask)
     a_j = exp(s_j) / Σ_j' exp(s_j')                     (softmax)
@@ -53,7 +54,13 @@ class AttentionSteps:
 
 
 def _qkv_lmlab(module: Any, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
-    C = x.size(-1)
+    B, T, C = x.shape
+    if getattr(module, "rotary", False):  # RoPE: q and k as attention sees them, turned by position
+        from lmlab.models.transformer.attention import rotary_qkv
+
+        heads = rotary_qkv(module.W_qkv(x), module.rope_cos[:T], module.rope_sin[:T], module.n_head)
+        q, k, v = (t.transpose(1, 2).reshape(B, T, C) for t in heads)  # (B, T, C) each
+        return q, k, v, module.n_head
     q, k, v = module.W_qkv(x).split(C, dim=-1)  # 3 x (B, T, C)
     return q, k, v, module.n_head
 
