@@ -19,6 +19,7 @@ with an N times larger batch.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 import subprocess
 import sys
@@ -156,7 +157,13 @@ def barrier(ctx: DistContext) -> None:
 
 
 def shutdown(ctx: DistContext) -> None:
+    """Leave the process group together: a rank tearing gloo down while another still talks to it can
+    abort the other ("terminate called without an active exception"). A rank that never arrives (it
+    crashed) is waited for at most a minute."""
     if ctx.enabled and dist.is_initialized():
+        if dist.get_backend() == "gloo":
+            with contextlib.suppress(RuntimeError):
+                dist.monitored_barrier(timeout=datetime.timedelta(seconds=60))
         dist.destroy_process_group()
 
 
