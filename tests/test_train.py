@@ -208,6 +208,17 @@ def test_fit_keyword_api_and_time_budget():
         fit(step, max_iters=3, start_iter=5, progress=False)
 
 
+def test_a_time_budgeted_bar_counts_seconds_of_training_not_iterations(capsys):
+    def step(it):
+        time.sleep(0.01)
+        return {"loss": 1.0, "tokens": 1}
+
+    fit(step, max_iters=100_000, time_budget_s=0.1, progress=True, log_interval=1000, desc="gpt")
+    bar = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
+    assert "s of training" in bar and "/0 s" in bar and "100000" not in bar  # total: the budget, 0.1 s
+    assert "100%" in bar  # it ends when the budget is spent, and says so
+
+
 def test_step_generator_depends_only_on_seed_and_iteration():
     a = torch.randint(100, (5,), generator=step_generator(1, 7))
     b = torch.randint(100, (5,), generator=step_generator(1, 7))

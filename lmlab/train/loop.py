@@ -104,7 +104,12 @@ def fit(
     it, tokens, interrupted, out_of_time = start_iter, 0, False, False
     # evaluation time is not training time: keep it out of tokens/sec and the time budget
     train_s, window_tokens, window_t0 = 0.0, 0, time.perf_counter()
-    bar = tqdm(total=max_iters, initial=start_iter, desc=desc, disable=not progress, dynamic_ncols=True)
+    if time_budget_s is None:
+        bar = tqdm(total=max_iters, initial=start_iter, desc=desc, disable=not progress, dynamic_ncols=True)
+    else:  # the clock decides when training ends: the bar counts seconds of training, so its ETA is true
+        bar = tqdm(total=round(time_budget_s, 1), desc=desc, disable=not progress, dynamic_ncols=True,
+                   bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s of training "
+                              "[{elapsed}<{remaining}{postfix}]")
 
     def run_eval() -> None:
         values = evaluate() if evaluate else {}
@@ -128,7 +133,7 @@ def fit(
                 tokens += n_tok
                 window_tokens += n_tok
                 it += 1
-                bar.update(1)
+                bar.update(1 if time_budget_s is None else min(dt, bar.total - bar.n))
                 if it % log_interval == 0 or it == max_iters:
                     now = time.perf_counter()
                     rate = window_tokens / max(now - window_t0, 1e-9)
