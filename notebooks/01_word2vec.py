@@ -294,6 +294,11 @@ pairs = [t for t in [("man", "king", "woman"), ("france", "paris", "germany"), (
 plot_analogies(wv, pairs) if pairs else "the analogy words are not in this vocabulary"
 
 # %% [markdown]
+# To hand the projector to a class as one offline web page (rotate, zoom, type a word, the analogies
+# listed and drawn as arrows): `projector.save_html("projector.html", analogies=pairs)`, or from a
+# terminal `lmlab viz embeddings VECTORS --analogies "man:king::woman" -o projector.html`.
+
+# %% [markdown]
 # **How the map forms.** We kept snapshots of a few words during training. All frames use the PCA axes
 # of the final vectors, so what moves is the learning, not the camera. (`evolution_gif(...)` writes the
 # same frames as a GIF.)

@@ -8,6 +8,7 @@ downloads point a registered corpus at :func:`http_server` on 127.0.0.1 and unse
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import threading
@@ -125,3 +126,54 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+# ---------------------------------------------------------------- a real browser, offline (browser tests)
+CHROMIUM = "/usr/bin/chromium"
+
+
+def _chromium() -> str:
+    found = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
+    if not found:
+        pytest.fail("Chromium is needed for the browser test: sudo apt-get install -y chromium",
+                    pytrace=False)
+    return found
+
+
+class Offline:
+    """A headless Chromium page whose every non-local request is aborted (and remembered)."""
+
+    def __init__(self, playwright) -> None:
+        self.browser = playwright.chromium.launch(executable_path=_chromium(), headless=True,
+                                                  args=["--no-sandbox", "--disable-background-networking",
+                                                        "--disable-dev-shm-usage"])
+        self.blocked: list[str] = []
+        self.errors: list[str] = []
+
+    def page(self):
+        page = self.browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+
+        def only_local(route):
+            url = route.request.url
+            local = re.match(r"^(https?|wss?)://127\.0\.0\.1[:/]", url)
+            if url.startswith(("file:", "data:", "blob:")) or local:
+                route.continue_()
+            else:
+                self.blocked.append(url)
+                route.abort()
+
+        page.route("**/*", only_local)
+        page.on("pageerror", lambda err: self.errors.append(f"{err.message}\n{err.stack or ''}"))
+        return page
+
+
+@pytest.fixture
+def offline():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        o = Offline(p)
+        try:
+            yield o
+        finally:
+            o.browser.close()

@@ -23,57 +23,9 @@ import torch
 from lmlab.cli.lab import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
 EVIL = "</script><script>window.__pwned=1</script>"
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-
-
-def _chromium() -> str:
-    found = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
-    if not found:
-        pytest.fail("Chromium is needed for the browser test: sudo apt-get install -y chromium",
-                    pytrace=False)
-    return found
-
-
-class Offline:
-    """A headless Chromium page whose every non-local request is aborted (and remembered)."""
-
-    def __init__(self, playwright) -> None:
-        self.browser = playwright.chromium.launch(executable_path=_chromium(), headless=True,
-                                                  args=["--no-sandbox", "--disable-background-networking",
-                                                        "--disable-dev-shm-usage"])
-        self.blocked: list[str] = []
-        self.errors: list[str] = []
-
-    def page(self):
-        page = self.browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-
-        def only_local(route):
-            url = route.request.url
-            local = re.match(r"^(https?|wss?)://127\.0\.0\.1[:/]", url)
-            if url.startswith(("file:", "data:", "blob:")) or local:
-                route.continue_()
-            else:
-                self.blocked.append(url)
-                route.abort()
-
-        page.route("**/*", only_local)
-        page.on("pageerror", lambda err: self.errors.append(f"{err.message}\n{err.stack or ''}"))
-        return page
-
-
-@pytest.fixture
-def offline():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        o = Offline(p)
-        try:
-            yield o
-        finally:
-            o.browser.close()
 
 
 def _maps():

@@ -105,6 +105,13 @@ def test_projector_queries_and_html(tmp_path):
     assert data["words"][:2] == ["king", "queen"] and len(data["xyz"][0]) == 3
     assert data["neighbors"]["king"][0][0] == wv.most_similar("king", topn=1)[0][0]
     assert "http" not in page  # offline: no scripts or fonts fetched
+    path = save_projector_html(wv, wv.words[:6], tmp_path / "a.html", analogies=[("man", "king", "woman")])
+    data = json.loads(re.search(r"const D=(\{.*?\});\n", path.read_text(encoding="utf-8")).group(1))
+    (a, b, c, d, score), = data["analogies"]
+    assert (a, b, c) == ("man", "king", "woman") and d == wv.most_similar(["king", "woman"], ["man"], 1)[0][0]
+    assert {a, b, c, d} <= set(data["words"]) and -1 <= score <= 3  # the analogy's words join the map
+    with pytest.raises(KeyError, match="'emperor' is not in the vocabulary"):
+        save_projector_html(wv, wv.words[:6], tmp_path / "b.html", analogies=[("man", "emperor", "woman")])
 
 
 def test_cli_viz_embeddings(tmp_path, capsys):
@@ -120,3 +127,13 @@ def test_cli_viz_embeddings(tmp_path, capsys):
                  "-o", str(tmp_path / "x.png")]) == 2
     assert "'emperor' is not in" in capsys.readouterr().err
     assert main(["viz", "embeddings", str(vec), "-o", str(tmp_path / "x.jpg")]) == 2
+    assert main(["viz", "embeddings", str(vec), "--top", "10", "--analogies", "man:king::woman",
+                 "-o", str(tmp_path / "an.html")]) == 0
+    assert '"analogies": [["man", "king", "woman"' in (tmp_path / "an.html").read_text(encoding="utf-8")
+    capsys.readouterr()
+    assert main(["viz", "embeddings", str(vec), "--analogies", "man:king:woman",
+                 "-o", str(tmp_path / "y.html")]) == 2
+    assert "is not written a:b::c" in capsys.readouterr().err
+    assert main(["viz", "embeddings", str(vec), "--analogies", "man:king::woman",
+                 "-o", str(tmp_path / "y.png")]) == 2
+    assert "use -o FILE.html" in capsys.readouterr().err

@@ -2,6 +2,7 @@
 
     lmlab viz embeddings runs/w2v/vectors.txt --words king,queen,man,woman -o words.png
     lmlab viz embeddings runs/w2v/vectors.txt --top 500 --method tsne --dim 3 -o projector.html
+    lmlab viz embeddings runs/w2v/vectors.txt --analogies "man:king::woman" -o projector.html
 """
 
 from __future__ import annotations
@@ -18,7 +19,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--top", type=int, default=200, help="how many frequent words to add as context")
     p.add_argument("--method", choices=["pca", "tsne", "umap"], default="pca")
     p.add_argument("--dim", type=int, choices=[2, 3], default=None, help="2 or 3 (default: 3 for .html)")
+    p.add_argument("--analogies", default=None,
+                   help='for .html: "man:king::woman;paris:france::rome" draws a→b and c→(the answer)')
     p.add_argument("-o", "--out", required=True, help="output: .png or .svg (static), .html (interactive)")
+
+
+def parse_analogies(text: str) -> list[tuple[str, str, str]]:
+    """ "man:king::woman;paris:france::rome" -> [("man", "king", "woman"), ("paris", "france", "rome")]."""
+    out = []
+    for part in filter(None, (t.strip() for t in text.split(";"))):
+        left, sep, c = part.partition("::")
+        a, colon, b = left.partition(":")
+        if not (sep and colon and a.strip() and b.strip() and c.strip()) or ":" in c:
+            raise ValueError(f"analogy {part!r} is not written a:b::c (\"man:king::woman\" asks "
+                             "man is to king as woman is to ?)")
+        out.append((a.strip(), b.strip(), c.strip()))
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
     suffix = out.suffix.lower()
     if suffix not in {".png", ".svg", ".html"}:
         raise ValueError(f"--out {args.out!r}: use a file name ending in .png, .svg or .html")
+    if args.analogies and suffix != ".html":
+        raise ValueError("--analogies are drawn by the interactive projector: use -o FILE.html")
     if args.top < 0:
         raise ValueError(f"--top must be >= 0, got {args.top}")
     wv = WordVectors.load_word2vec_format(args.vectors)
@@ -52,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
     if suffix == ".html":
         from lmlab.viz.embeddings import save_projector_html
 
-        save_projector_html(wv, words, out, groups=groups, method=args.method, dim=dim)
+        save_projector_html(wv, words, out, groups=groups, method=args.method, dim=dim,
+                            analogies=parse_analogies(args.analogies or ""))
     else:
         from lmlab.viz.embeddings import plot_words, project
         from lmlab.viz.style import save_figure, use_lab_style

@@ -317,8 +317,11 @@ class Projector:
         draw()
         return widgets.VBox([widgets.HBox([method, dim, text]), out])
 
-    def save_html(self, path: str | os.PathLike, method: str = "pca", dim: int = 3) -> Path:
-        return save_projector_html(self.vectors, self.words, path, groups=self.groups, method=method, dim=dim)
+    def save_html(self, path: str | os.PathLike, method: str = "pca", dim: int = 3,
+                  analogies: Sequence[tuple[str, str, str]] = ()) -> Path:
+        """The offline HTML projector of these words; ``analogies`` (a, b, c) are drawn as arrows."""
+        return save_projector_html(self.vectors, self.words, path, groups=self.groups, method=method, dim=dim,
+                                   analogies=analogies)
 
 
 def _has_umap() -> bool:
@@ -329,15 +332,20 @@ def _has_umap() -> bool:
 
 def save_projector_html(vectors: Any, words: Sequence[str], path: str | os.PathLike, *,
                         groups: Mapping[str, Sequence[str]] | None = None, method: str = "pca", dim: int = 3,
-                        topn: int = 8) -> Path:
+                        topn: int = 8, analogies: Sequence[tuple[str, str, str]] = ()) -> Path:
     """One self-contained, offline HTML file: drag to rotate (3-D), wheel to zoom, type a word to see its
-    neighbours (computed here over the whole vocabulary and stored in the file)."""
-    from lmlab.eval.word_vectors import nearest_neighbors
+    neighbours (computed here over the whole vocabulary and stored in the file). Each analogy (a, b, c)
+    is answered here (d = the 3CosAdd answer) and drawn as arrows a→b and c→d; its words join the map."""
+    from lmlab.eval.word_vectors import analogy, nearest_neighbors
 
     path = Path(path)
     if path.suffix.lower() != ".html":
         raise ValueError(f"save_projector_html writes .html, got {path.name!r}")
-    words = list(words)
+    quads = []
+    for a, b, c in analogies:
+        d, score = analogy(vectors, a, b, c)[0]
+        quads.append([a, b, c, d, round(float(score), 3)])
+    words = list(dict.fromkeys([*words, *(w for q in quads for w in q[:4])]))
     coords = project(vectors, words, method=method, dim=dim)
     coords = coords / max(float(np.abs(coords).max()), 1e-8)
     member = _group_of(words, groups)
@@ -345,6 +353,7 @@ def save_projector_html(vectors: Any, words: Sequence[str], path: str | os.PathL
         "words": words, "xyz": np.round(coords, 4).tolist(), "dim": dim, "method": method,
         "group": member, "groups": list(groups or {}),
         "neighbors": {w: [[n, round(s, 3)] for n, s in nearest_neighbors(vectors, w, topn)] for w in words},
+        "analogies": quads,
     }
     template = (Path(__file__).with_name("projector.html")).read_text(encoding="utf-8")
     page = template.replace("/*DATA*/null", json.dumps(data, ensure_ascii=False).replace("</", "<\\/"))
