@@ -141,6 +141,15 @@ def test_activation_choices_and_checkpoints_from_before_the_field():
     assert gelu.blocks[0].mlp.act(x).tolist() == torch.nn.functional.gelu(x).tolist()
     with pytest.raises(ValueError, match="unknown activation 'swish'; use one of relu, gelu"):
         GPTConfig(activation="swish")
+    import argparse
+
+    from lmlab.cli.train_gpt import add_arguments
+    from lmlab.models.transformer.config import ACTIVATIONS, POS_ENCODINGS
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    choices = {a.dest: tuple(a.choices) for a in parser._actions if a.choices}
+    assert choices["activation"] == ACTIVATIONS and choices["pos_encoding"] == POS_ENCODINGS  # CLI in step
     saved = {k: v for k, v in vars(GPTConfig(pos_encoding="learned")).items() if k != "activation"}
     assert GPTConfig.from_dict(saved).activation == "gelu"  # checkpoints written before it existed used GELU
 

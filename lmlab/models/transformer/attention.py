@@ -70,8 +70,8 @@ def rotate_pairs(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
         (x_2i, x_2i+1) -> (x_2i·cos φ_i - x_2i+1·sin φ_i,  x_2i·sin φ_i + x_2i+1·cos φ_i)
 
     Rotating q at position m by m·θ and k at position n by n·θ makes q·k depend on m - n only:
-    attention sees offsets, not absolute places. This is RoPE written out; ``apply_rotary`` is the same
-    result, faster.
+    attention sees offsets, not absolute places. This is RoPE written out; on a CPU ``rotary_qkv`` gets
+    the same result faster, as a complex multiply.
     """
     even, odd = x[..., 0::2], x[..., 1::2]
     return torch.stack((even * cos - odd * sin, even * sin + odd * cos), dim=-1).flatten(-2)
@@ -148,6 +148,17 @@ class MultiHeadAttention(nn.Module):
         B, T, C = x.shape
         return x.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
 
+    def heads(self, x: torch.Tensor, start: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """q, k, v of x (B, T, C) at positions start.., each (B, n_head, T, head_size), as attention
+        uses them (with RoPE: q and k turned by their positions' angles)."""
+        B, T, C = x.shape
+        qkv = self.W_qkv(x)  # (B, T, 3C)
+        if self.rotary:
+            cos, sin = self.rope_cos[start:start + T], self.rope_sin[start:start + T]
+            return rotary_qkv(qkv, cos, sin, self.n_head)
+        q, k, v = qkv.split(C, dim=2)  # 3 x (B, T, C)
+        return self.split_heads(q), self.split_heads(k), self.split_heads(v)
+
     def forward(self, x: torch.Tensor, return_attention: bool = False, cache: LayerCache | None = None,
                 key_padding_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """x: (B, T, C) -> (output (B, T, C), weights (B, n_head, T, T_k) or None).
@@ -155,14 +166,7 @@ class MultiHeadAttention(nn.Module):
         ``key_padding_mask`` (B, T_k), True for real tokens, hides padding from the encoder.
         """
         B, T, C = x.shape
-        qkv = self.W_qkv(x)  # (B, T, 3C)
-        if self.rotary:  # q and k turned by their positions' angles
-            start = cache.length if cache is not None else 0
-            q, k, v = rotary_qkv(qkv, self.rope_cos[start:start + T], self.rope_sin[start:start + T],
-                                 self.n_head)  # 3 x (B, nh, T, hs)
-        else:
-            q, k, v = qkv.split(C, dim=2)  # 3 x (B, T, C)
-            q, k, v = self.split_heads(q), self.split_heads(k), self.split_heads(v)  # (B, nh, T, hs)
+        q, k, v = self.heads(x, cache.length if cache is not None else 0)  # 3 x (B, nh, T, hs)
         if cache is not None:
             k, v = cache.append(k, v)  # (B, nh, T_past + T, hs)
         T_k = k.size(2)

@@ -54,14 +54,8 @@ class AttentionSteps:
 
 
 def _qkv_lmlab(module: Any, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
-    B, T, C = x.shape
-    if getattr(module, "rotary", False):  # RoPE: q and k as attention sees them, turned by position
-        from lmlab.models.transformer.attention import rotary_qkv
-
-        heads = rotary_qkv(module.W_qkv(x), module.rope_cos[:T], module.rope_sin[:T], module.n_head)
-        q, k, v = (t.transpose(1, 2).reshape(B, T, C) for t in heads)  # (B, T, C) each
-        return q, k, v, module.n_head
-    q, k, v = module.W_qkv(x).split(C, dim=-1)  # 3 x (B, T, C)
+    B, T, C = x.shape  # the module's own q, k, v (with RoPE already turned), heads merged back
+    q, k, v = (t.transpose(1, 2).reshape(B, T, C) for t in module.heads(x))  # (B, T, C) each
     return q, k, v, module.n_head
 
 
@@ -74,7 +68,7 @@ def _attention_modules(model: Any) -> tuple[list[Any], Any]:
     if hasattr(model, "self_attention_modules"):  # the pretrained encoder wrapper
         return model.self_attention_modules(), _qkv_bert
     blocks = getattr(model, "blocks", None)
-    if blocks is not None and all(hasattr(b, "attn") and hasattr(b.attn, "W_qkv") for b in blocks):
+    if blocks is not None and all(hasattr(b, "attn") and hasattr(b.attn, "heads") for b in blocks):
         return [b.attn for b in blocks], _qkv_lmlab
     raise ValueError(f"don't know where the attention of a {type(model).__name__} is; attention_steps works "
                      "for lmlab GPT/TransformerEncoder and lmlab.models.pretrained.load_minilm()")
