@@ -17,11 +17,13 @@ COMMANDS = {
     "sample": ("lmlab.cli.sample", "generate text from a trained checkpoint"),
     "viz": ("lmlab.cli.viz", "draw attention or embedding figures to HTML/PNG/SVG"),
     "site": ("lmlab.cli.site", "execute the notebooks and render an offline HTML site for a class"),
+    "translate": ("lmlab.cli.translate", "answer a source line with a trained sequence-to-sequence model"),
 }
 TRAINERS = {
     "word2vec": ("lmlab.cli.train_word2vec", "skip-gram / CBOW word vectors"),
     "lstm": ("lmlab.cli.train_lstm", "an LSTM language model"),
     "gpt": ("lmlab.cli.train_gpt", "a GPT (decoder-only Transformer)"),
+    "seq2seq": ("lmlab.cli.train_seq2seq", "an encoder-decoder (Transformer or RNN) for couplets or pairs"),
 }
 
 

@@ -1,0 +1,159 @@
+"""Couplet pairs (上联 → 下联) from the Tang poems, split by poem, and the user's own pairs from a TSV file.
+
+Every regulated line ``上句，下句。`` whose halves have the same length (5 or 7 characters) is one pair:
+the second half answers the first character by character (白日 ↔ 黃河). A poem's pairs all go to one split,
+so no poem is in two splits; a pair already in an earlier split is dropped from the later ones, so the
+test split holds no pair (and no source) the model was trained on.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_H = r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
+_HALF = re.compile(rf"^{_H}+$")
+Pair = tuple[str, str]
+
+
+@dataclass
+class CoupletData:
+    """Train / validation / test pairs and where they came from (``source`` is shown to the reader)."""
+
+    train: list[Pair]
+    val: list[Pair]
+    test: list[Pair]
+    source: str
+    note: str = ""
+
+    def sizes(self) -> dict[str, int]:
+        return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
+
+
+def couplets_of(paragraphs: Iterable[str], lengths: Iterable[int] = (5, 7)) -> list[Pair]:
+    """The ``上句，下句。`` pairs of one poem (each sentence cut at 。！？；, then at its one comma)."""
+    lengths = set(lengths)
+    pairs = []
+    for par in paragraphs:
+        for sentence in re.split(r"[。！？；]", par):
+            halves = sentence.split("，")
+            if len(halves) != 2:
+                continue
+            a, b = halves
+            if len(a) == len(b) and len(a) in lengths and _HALF.match(a) and _HALF.match(b):
+                pairs.append((a, b))
+    return pairs
+
+
+def split_by_poem(poems: list[list[Pair]], val_fraction: float = 0.02, test_fraction: float = 0.02,
+                  seed: int = 0) -> tuple[list[Pair], list[Pair], list[Pair]]:
+    """Shuffle whole poems into train / val / test, then deduplicate: a pair (or a source) seen in an
+    earlier split never appears again, and repeats inside a split are kept once."""
+    if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
+        raise ValueError(f"val_fraction={val_fraction} and test_fraction={test_fraction} must be in [0, 1) "
+                         "and sum to less than 1")
+    order = list(range(len(poems)))
+    random.Random(seed).shuffle(order)
+    n_test = max(1, round(len(order) * test_fraction)) if test_fraction and len(order) > 2 else 0
+    n_val = max(1, round(len(order) * val_fraction)) if val_fraction and len(order) > 2 else 0
+    groups = {"test": order[:n_test], "val": order[n_test:n_test + n_val], "train": order[n_test + n_val:]}
+    seen_sources: set[str] = set()
+    out: dict[str, list[Pair]] = {}
+    for split in ("train", "val", "test"):  # train first: what it holds is removed from the others
+        kept = []
+        for i in sorted(groups[split]):
+            for a, b in poems[i]:
+                if a not in seen_sources:
+                    seen_sources.add(a)
+                    kept.append((a, b))
+        out[split] = kept
+    return out["train"], out["val"], out["test"]
+
+
+def read_pairs(path: str | os.PathLike) -> list[Pair]:
+    """``source<TAB>target`` per line (UTF-8); every malformed line is reported with its number."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no pairs file at {path}; give a UTF-8 file with one 'source<TAB>target' "
+                                "per line")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path} is not valid UTF-8 (byte {err.start}); save it as UTF-8") from None
+    pairs, bad = [], []
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        parts = line.split("\t")
+        if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
+            bad.append(n)
+            continue
+        pairs.append((parts[0].strip(), parts[1].strip()))
+    if bad:
+        shown = ", ".join(map(str, bad[:20])) + (f" (and {len(bad) - 20} more)" if len(bad) > 20 else "")
+        raise ValueError(f"{path}: {len(bad)} malformed line(s) at line {shown}; each line must be "
+                         "'source<TAB>target' with both sides non-empty")
+    if not pairs:
+        raise ValueError(f"{path} holds no pairs; write one 'source<TAB>target' per line")
+    return pairs
+
+
+def _convert(pairs: list[Pair], script: str) -> list[Pair]:
+    if script == "traditional":
+        return pairs
+    from lmlab.data import to_simplified
+
+    flat = to_simplified([s for p in pairs for s in p])
+    return list(zip(flat[0::2], flat[1::2], strict=True))
+
+
+def load_couplets(pairs_file: str | os.PathLike | None = None, script: str = "traditional",
+                  lengths: Iterable[int] = (5, 7), val_fraction: float = 0.02, test_fraction: float = 0.02,
+                  max_pairs: int | None = None, seed: int = 0) -> CoupletData:
+    """Couplets from the Tang poems (or the 18 built-in quatrains with a printed note when the corpus is
+    not available offline), or the pairs of ``pairs_file`` (each line its own group when splitting)."""
+    from lmlab.data.corpora import SCRIPTS
+
+    if script not in SCRIPTS:
+        raise ValueError(f"unknown script {script!r}; use 'traditional' (as collected) or 'simplified'")
+    note = ""
+    if pairs_file is not None:
+        groups = [[p] for p in read_pairs(pairs_file)]
+        source = os.fspath(pairs_file)
+    else:
+        poems, source = _poems()
+        if source != "tang_poems":
+            note = ("the Tang-poem corpus is not available here, so these are the couplets of the 18 "
+                    "built-in quatrains: enough to run every cell, far too few to learn couplets "
+                    "(fetch it with 'lmlab data fetch tang_poems' online, or set LMLAB_DATA_DIR)")
+            print(f"note: {note}", flush=True)
+        groups = [couplets_of(p, lengths) for p in poems]
+        groups = [g for g in groups if g]
+    if script != "traditional":
+        flat = _convert([p for g in groups for p in g], script)
+        it = iter(flat)
+        groups = [[next(it) for _ in g] for g in groups]
+    small = len(groups) < 50  # a handful of pairs: keep test and val one group each
+    train, val, test = split_by_poem(groups, 0.1 if small else val_fraction, 0.1 if small else test_fraction,
+                                     seed)
+    if max_pairs is not None:
+        train = train[:max_pairs]
+    if not train:
+        raise ValueError(f"no training pairs in {source}; give more pairs")
+    return CoupletData(train, val, test, source, note)
+
+
+def _poems() -> tuple[list[list[str]], str]:
+    from lmlab.data import load_tang_poems
+    from lmlab.models.lstm.poems import BUILTIN_POEMS
+
+    try:
+        poems: list[Any] = load_tang_poems()
+        return [p["paragraphs"] for p in poems], "tang_poems"
+    except FileNotFoundError:
+        return [list(p) for p in BUILTIN_POEMS], "builtin_poems"

@@ -1,0 +1,128 @@
+"""``lmlab train seq2seq`` flags -> data, vocabulary, model and session; the evaluation on the test split.
+
+metrics.json holds: iters, train/val loss, best_val_loss, val chrF, test BLEU/chrF (greedy and beam) next to
+the two baselines on the same test pairs, couplet checks, tokens_per_sec (source + target tokens per
+second of optimizer steps), wall_s (the whole run), train_s (optimizer steps only), params, config.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lmlab.checkpoint import load_checkpoint
+from lmlab.models.seq2seq.config import Seq2SeqConfig
+from lmlab.models.seq2seq.couplets import CoupletData, load_couplets
+from lmlab.models.seq2seq.metrics import baselines, bleu_chrf, couplet_checks
+from lmlab.models.seq2seq.trainer import MODEL_KEYS, PRESETS, TrainConfig, make_session, translate_pairs
+from lmlab.models.seq2seq.vocab import Seq2SeqVocab
+
+TRAIN_KEYS = ("batch_size", "max_iters", "lr", "warmup_iters", "label_smoothing", "grad_clip",
+              "eval_interval", "eval_pairs", "time_budget_s", "log_interval")
+
+
+def evaluate_test(model: Any, vocab: Seq2SeqVocab, data: CoupletData, n: int, device: Any = "cpu",
+                  beam_width: int = 4) -> dict[str, Any]:
+    """Greedy and beam BLEU/chrF and couplet checks on the first ``n`` test pairs, baselines beside."""
+    from lmlab.models.seq2seq.translate import translate
+
+    test = (data.test or data.val or data.train)[:n]
+    sources, refs = [a for a, _ in test], [b for _, b in test]
+    model.eval()
+    greedy_out = translate_pairs(model, vocab, sources, device)
+    beam_n = min(len(test), 200)  # beam search decodes one source at a time: a subset keeps it short
+    beam_out = [translate(model, vocab, s, width=beam_width).output for s in sources[:beam_n]]
+    return {
+        "test_pairs": len(test), "split": "test" if data.test else "val" if data.val else "train",
+        "greedy": {**bleu_chrf(greedy_out, refs), **couplet_checks(sources, greedy_out)},
+        f"beam{beam_width}": {"pairs": beam_n, **bleu_chrf(beam_out, refs[:beam_n]),
+                              **couplet_checks(sources[:beam_n], beam_out)},
+        "reference": couplet_checks(sources, refs),
+        "baselines": baselines(data.train, test),
+        "examples": [{"source": s, "reference": r, "greedy": g} for s, r, g in
+                     list(zip(sources, refs, greedy_out, strict=True))[:8]],
+    }
+
+
+def run_from_flags(flags: dict[str, Any]) -> dict[str, Any]:
+    """Build everything from CLI-style flags (None = the preset's value), train, evaluate, write metrics."""
+    from lmlab.device import pick_device, seed_everything
+    from lmlab.models.seq2seq import build_model
+    from lmlab.presets import preset_values, resolve_preset
+    from lmlab.train import write_metrics
+
+    wall_t0 = time.perf_counter()
+    device = pick_device(flags.get("device"))
+    preset = resolve_preset(flags.get("preset"), device)
+    keys = (*MODEL_KEYS, *TRAIN_KEYS, "max_vocab", "max_pairs")
+    values = preset_values(PRESETS, preset, {k: flags.get(k) for k in keys})
+    if flags.get("max_iters") is not None and flags.get("time_budget_s") is None:
+        values["time_budget_s"] = None  # an explicit --max-iters means "this many", not "until the clock"
+    seed = flags.get("seed", 1337)
+    seed_everything(seed)
+    out = Path(flags["out"])
+    ckpt = out / "ckpt.pt"
+    payload = None
+    if ckpt.exists():
+        if not flags.get("resume"):
+            raise ValueError(f"{ckpt} already exists; pass --resume to continue that run, or choose another "
+                             "--out (nothing was overwritten)")
+        payload = load_checkpoint(ckpt)
+        if payload.get("kind") != "seq2seq":
+            raise ValueError(f"{ckpt} holds a {payload.get('kind')!r} model; choose another --out")
+    elif flags.get("resume"):
+        raise FileNotFoundError(f"--resume given but there is no checkpoint at {ckpt}; drop --resume to "
+                                "start a new run")
+    script = flags.get("script") or "traditional"
+    data = load_couplets(flags.get("pairs"), script=script, max_pairs=values.get("max_pairs"), seed=0)
+    names = {f.name for f in fields(Seq2SeqConfig)}
+    if payload is not None:
+        vocab = Seq2SeqVocab.from_dict(payload["tokenizer"])
+        saved = {k: v for k, v in payload["config"].items() if k in names}
+        for k in MODEL_KEYS:  # a resumed run keeps its architecture unless a flag says otherwise
+            if flags.get(k) is None and k in saved:
+                values[k] = saved[k]
+    else:
+        vocab = Seq2SeqVocab.fit([s for p in data.train for s in p], values.get("max_vocab"))
+    values.setdefault("max_len", None)
+    if values.get("max_len") is None:
+        values["max_len"] = max(max(len(a), len(b) + 1) for split in (data.train, data.val, data.test)
+                                for a, b in split) if data.val or data.test else 32
+    values["arch"] = flags.get("arch") or values.get("arch") or "transformer"
+    model_cfg = Seq2SeqConfig(vocab_size=vocab.vocab_size,
+                              **{k: values[k] for k in MODEL_KEYS if values.get(k) is not None})
+    if payload is not None:
+        from lmlab.checkpoint import check_config
+
+        check_config(saved, asdict(model_cfg))
+    tcfg = TrainConfig(**{k: values[k] for k in TRAIN_KEYS if values.get(k) is not None}, seed=seed)
+    model = build_model(model_cfg)
+    record = {"arch": model_cfg.arch, "preset": preset, "device": str(device), "seed": seed, "script": script,
+              "pairs": flags.get("pairs"), "data": data.source, **values, **asdict(model_cfg),
+              **{k: v for k, v in asdict(tcfg).items()}}
+    session = make_session(model, data, vocab, tcfg, out=out, device=device, resume=payload is not None,
+                           progress=not flags.get("no_progress"), config_extra={"script": script})
+    if session.done:
+        raise ValueError(f"the run in {out} already did {session.next_iter} iterations; give a larger "
+                         f"--max-iters than {session.next_iter} to train longer")
+    result = session.fit()
+    h = session.history
+    metrics = {
+        "arch": model_cfg.arch, "iters": result.next_iter, "interrupted": result.interrupted,
+        "train_loss": h.last("train_loss"), "val_loss": h.last("val_loss"),
+        "best_val_loss": session.state["best_val"] if session.state["best_val"] < float("inf") else None,
+        "val_chrf": h.last("val_chrf"), "tokens_per_sec": round(result.tokens_per_sec, 1),
+        "train_s": round(result.wall_s, 2), "params": model.num_params(), "data": data.source,
+        "data_sizes": data.sizes(), "vocab_size": vocab.vocab_size,
+    }
+    if not result.interrupted:
+        n_test = int(flags.get("test_pairs") or (2000 if preset != "smoke" else 32))
+        with torch.no_grad():
+            metrics["test"] = evaluate_test(model, vocab, data, n_test, device)
+    metrics["wall_s"] = round(time.perf_counter() - wall_t0, 2)
+    write_metrics(out, record, **metrics)
+    return metrics

@@ -1,0 +1,174 @@
+"""Training an encoder–decoder with ``lmlab.train.Session``: teacher forcing, label smoothing, the paper's
+warm-up schedule, clipping, periodic validation (loss and greedy chrF), ``best.pt`` and ``ckpt.pt``.
+
+    session = make_session(model, data, vocab, TrainConfig(...), out="runs/couplets")
+    session.fit()        # interrupt whenever you like; fit() again continues on the same curve
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lmlab.models.seq2seq.batches import PairTensors
+from lmlab.models.seq2seq.couplets import CoupletData
+from lmlab.models.seq2seq.decode import greedy
+from lmlab.models.seq2seq.loss import label_smoothed_loss
+from lmlab.models.seq2seq.metrics import bleu_chrf
+from lmlab.models.seq2seq.schedule import noam_factor_for_peak, noam_lr
+from lmlab.models.seq2seq.vocab import PAD, Seq2SeqVocab
+from lmlab.train import Session
+
+# flag names as keys; model fields go to Seq2SeqConfig, the rest to TrainConfig / the data
+PRESETS: dict[str, dict[str, Any]] = {
+    # CI: seconds on any CPU (the built-in quatrains when the corpus is missing)
+    "smoke": dict(d_model=32, n_head=2, n_layer=1, dropout=0.0, batch_size=16, max_iters=40, lr=3e-3,
+                  warmup_iters=10, label_smoothing=0.1, eval_interval=20, eval_pairs=16, max_vocab=500,
+                  max_pairs=4000, time_budget_s=None),
+    # a loaded 2-core laptop: a few minutes per model; 3000 characters cover ~98% of the corpus
+    "class": dict(d_model=128, n_head=4, n_layer=2, dropout=0.1, batch_size=64, max_iters=100_000, lr=2e-3,
+                  warmup_iters=200, label_smoothing=0.1, eval_interval=250, eval_pairs=200, max_vocab=3000,
+                  max_pairs=None, time_budget_s=180.0),
+    # GPU: the paper's base model (6 + 6 layers, 8 heads, 512 wide, warm-up 4000)
+    "full": dict(d_model=512, n_head=8, n_layer=6, dropout=0.1, batch_size=256, max_iters=30_000, lr=7e-4,
+                 warmup_iters=4000, label_smoothing=0.1, eval_interval=1000, eval_pairs=1000, max_vocab=6000,
+                 max_pairs=None, time_budget_s=None),
+}
+MODEL_KEYS = ("arch", "d_model", "n_head", "n_layer", "dropout", "norm_first", "pos_encoding", "max_len")
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation: Adam(0.9, 0.98, ε=1e-9) as the paper, its warm-up schedule peaking at ``lr``."""
+
+    batch_size: int = 64
+    max_iters: int = 1000
+    lr: float = 2e-3
+    warmup_iters: int = 200
+    label_smoothing: float = 0.1
+    grad_clip: float = 1.0
+    eval_interval: int = 250
+    eval_pairs: int = 200
+    time_budget_s: float | None = None
+    seed: int = 1337
+    log_interval: int = 10
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "max_iters", "warmup_iters", "eval_pairs", "log_interval"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"label smoothing must be in [0, 1), got {self.label_smoothing}")
+        if self.time_budget_s is not None and self.time_budget_s <= 0:
+            raise ValueError(f"time budget must be > 0 seconds, got {self.time_budget_s}")
+
+
+class NonFiniteLossError(ValueError):
+    """Training produced NaN or infinity: the weights of that step were not applied."""
+
+
+def make_optimizer(model: torch.nn.Module, tcfg: TrainConfig) -> torch.optim.Optimizer:
+    return torch.optim.Adam(model.parameters(), lr=tcfg.lr, betas=(0.9, 0.98), eps=1e-9)
+
+
+@torch.no_grad()
+def validation_loss(model: torch.nn.Module, pairs: PairTensors, n: int, device: Any = "cpu",
+                    batch_size: int = 256) -> float:
+    """Mean cross-entropy per target token (no smoothing) over the first ``n`` pairs."""
+    was = model.training
+    model.eval()
+    total, count = 0.0, 0
+    for i in range(0, min(n, len(pairs)), batch_size):
+        src, tgt_in, tgt_out = pairs.rows(torch.arange(i, min(i + batch_size, n, len(pairs))), device)
+        logits = model(src, tgt_in)
+        real = int((tgt_out != PAD).sum())
+        total += float(label_smoothed_loss(logits, tgt_out, 0.0)) * real
+        count += real
+    model.train(was)
+    return total / max(count, 1)
+
+
+def translate_pairs(model: torch.nn.Module, vocab: Seq2SeqVocab, sources: list[str], device: Any = "cpu",
+                    batch_size: int = 256, max_len: int | None = None) -> list[str]:
+    """Greedy outputs for many sources, in batches."""
+    max_len = max_len or model.config.max_len
+    out = []
+    for i in range(0, len(sources), batch_size):
+        chunk = sources[i:i + batch_size]
+        src = PairTensors.from_pairs([(s, "") for s in chunk], vocab, model.config.max_len).src.to(device)
+        out.extend(vocab.decode(ids) for ids in greedy(model, src, max_len))
+    return out
+
+
+def make_session(model: torch.nn.Module, data: CoupletData, vocab: Seq2SeqVocab, tcfg: TrainConfig, *,
+                 out: str | os.PathLike | None = None, device: Any = "cpu", resume: bool = False,
+                 progress: bool = True, live: Any = None, config_extra: dict[str, Any] | None = None
+                 ) -> Session:
+    """A resumable training session; ``session.fit()`` trains, ``session.state`` holds best/time."""
+    device = torch.device(device)
+    model.to(device)
+    cfg = model.config
+    train = PairTensors.from_pairs(data.train, vocab, cfg.max_len)
+    val = PairTensors.from_pairs(data.val or data.train[:tcfg.eval_pairs], vocab, cfg.max_len)
+    val_pairs = (data.val or data.train)[:tcfg.eval_pairs]
+    optimizer = make_optimizer(model, tcfg)
+    factor = noam_factor_for_peak(tcfg.lr, cfg.d_model, tcfg.warmup_iters)
+    state = {"best_val": math.inf, "train_s": 0.0}
+    out_path = Path(out) if out is not None else None
+
+    def step(it: int) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        lr = noam_lr(it, cfg.d_model, tcfg.warmup_iters, factor)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        src, tgt_in, tgt_out = train.batch(it, tcfg.seed * 1009, tcfg.batch_size, device)
+        logits = model(src, tgt_in)  # (B, T, V): every position predicts its next token at once
+        loss = label_smoothed_loss(logits, tgt_out, tcfg.label_smoothing)
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            session.history.log(iter=it + 1, train_loss=value, lr=lr)
+            raise NonFiniteLossError(
+                f"the training loss became {value} at iteration {it + 1} (lr {lr:.2e}); that step was not "
+                "applied and no checkpoint holds its weights. Lower --lr (or raise --warmup-iters) and "
+                "train again (the last good checkpoint is intact)")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if tcfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
+        optimizer.step()
+        state["train_s"] += time.perf_counter() - t0
+        tokens = int((src != PAD).sum() + (tgt_out != PAD).sum())
+        return {"loss": value, "lr": lr, "tokens": tokens}
+
+    def evaluate() -> dict[str, float]:
+        val_loss = validation_loss(model, val, tcfg.eval_pairs, device)
+        hyps = translate_pairs(model, vocab, [a for a, _ in val_pairs], device)
+        scores = bleu_chrf(hyps, [b for _, b in val_pairs])
+        if val_loss < state["best_val"] and out_path is not None:
+            state["best_val"] = val_loss
+            session.save(out_path / "best.pt")
+        state["best_val"] = min(state["best_val"], val_loss)
+        model.train()
+        return {"val_loss": val_loss, "val_chrf": scores["chrf"], "val_bleu": scores["bleu"]}
+
+    config = {**asdict(cfg), **(config_extra or {})}
+    session = Session(step, model=model, optimizer=optimizer, max_iters=tcfg.max_iters, out=out,
+                      config=config, kind="seq2seq", tokenizer=vocab, seed=tcfg.seed,
+                      checkpoint_interval=tcfg.eval_interval, resume=resume, evaluate=evaluate,
+                      eval_interval=tcfg.eval_interval, time_budget_s=tcfg.time_budget_s,
+                      log_interval=tcfg.log_interval, progress=progress, live=live,
+                      desc=cfg.arch)
+    session.state = state  # type: ignore[attr-defined]
+    if resume:
+        state["best_val"] = min((r["val_loss"] for r in session.history if r.get("val_loss") is not None),
+                                default=math.inf)
+    model.train()
+    return session

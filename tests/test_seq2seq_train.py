@@ -1,0 +1,87 @@
+"""``lmlab train seq2seq`` and ``lmlab translate`` end to end (smoke preset): metrics.json holds the
+contract's keys, --resume continues, best.pt exists, a non-finite loss stops training with a clear line."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from lmlab.cli import main
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def pairs_file(tmp_path):
+    lines = [f"{a}\t{b}" for a, b in [("白日依山盡", "黃河入海流"), ("春眠不覺曉", "處處聞啼鳥"),
+                                      ("床前明月光", "疑是地上霜"), ("舉頭望明月", "低頭思故鄉")] * 10]
+    path = tmp_path / "pairs.tsv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("arch", ["transformer", "rnn-attention", "rnn"])
+def test_train_then_translate(arch, tmp_path, pairs_file, capsys, one_torch_thread):
+    out = tmp_path / arch
+    base = ["train", "seq2seq", "--arch", arch, "--preset", "smoke", "--pairs", str(pairs_file),
+            "--eval-interval", "10", "--out", str(out), "--no-progress", "--device", "cpu"]
+    args = [*base, "--max-iters", "20"]
+    assert main(args) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    for key in ("wall_s", "train_s", "tokens_per_sec", "params", "config", "test", "best_val_loss"):
+        assert key in m, key
+    assert m["iters"] == 20 and m["wall_s"] >= m["train_s"] > 0 and m["config"]["arch"] == arch
+    assert {"copy_source", "nearest_pair"} <= set(m["test"]["baselines"])
+    assert (out / "best.pt").exists() and (out / "ckpt.pt").exists()
+    # resume: refuses to overwrite, continues with --resume
+    assert main(args) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert main([*base, "--max-iters", "30", "--resume"]) == 0
+    assert json.loads((out / "metrics.json").read_text())["iters"] == 30
+    capsys.readouterr()
+    assert main(["translate", str(out), "--text", "白日依山盡", "--text", "白雲", "--beam", "3"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("白日依山盡 -> ") and "雲" in captured.err  # the unknown character noted
+    assert main(["translate", str(out), "--text", "白日", "--beam", "0"]) == 2
+    assert "--beam must be >= 1" in capsys.readouterr().err
+    assert main(["translate", str(out), "--text", ""]) == 2
+    assert "source is empty" in capsys.readouterr().err
+    assert main(["translate", str(out), "--text", "白" * 40]) == 2
+    assert "reads at most" in capsys.readouterr().err
+
+
+def test_malformed_pairs_file_is_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("天\t地\noops\n", encoding="utf-8")
+    assert main(["train", "seq2seq", "--pairs", str(bad), "--preset", "smoke", "--out",
+                 str(tmp_path / "o")]) == 2
+    assert "malformed line(s) at line 2" in capsys.readouterr().err
+
+
+def test_non_finite_loss_stops_with_a_clear_message_and_writes_no_nan_checkpoint(tmp_path, pairs_file,
+                                                                                   one_torch_thread):
+    from lmlab.checkpoint import load_checkpoint
+    from lmlab.models.seq2seq import Seq2SeqConfig, Seq2SeqVocab, build_model, load_couplets
+    from lmlab.models.seq2seq.trainer import NonFiniteLossError, TrainConfig, make_session
+
+    data = load_couplets(pairs_file)
+    vocab = Seq2SeqVocab.fit([s for p in data.train for s in p])
+    model = build_model(Seq2SeqConfig(vocab_size=vocab.vocab_size, d_model=16, n_head=2, n_layer=1,
+                                      max_len=8))
+    session = make_session(model, data, vocab, TrainConfig(max_iters=10, eval_interval=5, eval_pairs=4),
+                           out=tmp_path / "nan", progress=False)
+    session.fit(max_iters=5)
+    good = load_checkpoint(tmp_path / "nan")
+    with torch.no_grad():
+        model.decoder[0].mlp.fc.weight[0, 0] = float("nan")  # injected into the weights
+    with pytest.raises(NonFiniteLossError, match="iteration 6 .*Lower --lr"):
+        session.fit(max_iters=10)
+    after = load_checkpoint(tmp_path / "nan")
+    assert after["extra"]["next_iter"] == good["extra"]["next_iter"] == 5
+    assert all(torch.isfinite(t).all() for t in after["model"].values())
+    last = session.history.records[-1]  # the history shows where it happened
+    value = last["train_loss"]  # History stores NaN as None (issue 12 changes that)
+    assert last["iter"] == 6 and (value is None or math.isnan(value))
