@@ -44,7 +44,9 @@ def test_beam_width_one_is_greedy_and_scores_are_log_probabilities(one_torch_thr
     # the reported log-probability is the model's own: recompute it with teacher forcing
     ys = torch.tensor([[1, *best.ids]])
     with torch.no_grad():
-        logp = torch.log_softmax(model(src[:1], ys), -1)[0]
+        logits = model(src[:1], ys)
+        logits[..., [0, 1, 3]] = float("-inf")  # <pad>, <s>, <unk> are never output
+        logp = torch.log_softmax(logits, -1)[0]
     targets = best.ids + ([2] if best.finished else [])
     total = sum(logp[t, tok].item() for t, tok in enumerate(targets))
     assert math.isclose(best.log_prob, total, abs_tol=1e-4)
@@ -57,6 +59,14 @@ def test_beam_tree_records_every_step(one_torch_thread):
     assert 1 <= len(tree.steps) <= 6 and len(tree.steps[0]) <= 3
     assert all(parent == 0 for parent, _, _ in tree.steps[0])  # the first step extends <s> only
     assert len(hyps) == 3
+
+
+def test_special_tokens_are_never_output(one_torch_thread):
+    model, src = _model(), _src()
+    with torch.no_grad():
+        model.embed.wte.weight[3] *= 50  # make <unk> the model's favourite token
+    for out in greedy(model, src, 9) + sample(model, src, 9, seed=0):
+        assert not {0, 1, 3} & set(out)
 
 
 def test_sampling_is_repeatable_with_a_seed(one_torch_thread):
@@ -128,3 +138,38 @@ def test_bad_input_one_clear_line_each():
 
 def test_length_penalty():
     assert length_penalty(1, 0.0) == 1.0 and math.isclose(length_penalty(7, 1.0), 2.0)
+
+
+def test_views_draw_and_the_cross_steps_match_the_model(tmp_path, one_torch_thread):
+    from lmlab.viz.attention.seq2seq import (
+        cross_steps_view,
+        cross_view,
+        seq2seq_attention,
+        seq2seq_head_view,
+        seq2seq_model_view,
+    )
+    from lmlab.viz.beam_tree import beam_tree_figure
+
+    vocab = Seq2SeqVocab.fit(["白日依山盡", "黃河入海流"])
+    torch.manual_seed(0)
+    model = Seq2SeqTransformer(Seq2SeqConfig(vocab_size=vocab.vocab_size, d_model=16, n_head=2, n_layer=2,
+                                             max_len=8)).eval()
+    maps = seq2seq_attention(model, vocab, "白日依山盡", "黃河入海流")
+    assert maps.cross.shape == (2, 2, 6, 5) and maps.encoder.shape == (2, 2, 5, 5)
+    assert maps.target_tokens[0] == "<s>" and maps.predicted == [*"黃河入海流", "</s>"]
+    html = seq2seq_head_view(maps).to_html()
+    assert "Cross" in html and "Encoder" in html and "cdnjs" not in html and "require.config" not in html
+    assert "total_heads" in seq2seq_model_view(maps).to_html()
+    for view, name in ((cross_view(maps), "cross"), (seq2seq_head_view(maps), "head")):
+        assert view.save(tmp_path / f"{name}.png").stat().st_size > 1000
+    assert cross_view(maps).save(tmp_path / "c.html").read_text().count("<td") == 2 * 6 * 5
+    steps = cross_steps_view(model, vocab, "白日依山盡", "黃河入海流", layer=1, head=1, position=2).steps
+    assert steps.max_abs_diff < 1e-5 and steps.query_token == "河" and len(steps.tokens) == 5
+    with pytest.raises(ValueError, match="position 9 is outside"):
+        cross_steps_view(model, vocab, "白日依山盡", "黃河入海流", position=9)
+    rnn = build_model(Seq2SeqConfig(arch="rnn", vocab_size=vocab.vocab_size, d_model=16)).eval()
+    with pytest.raises(ValueError, match="no attention between decoder and encoder"):
+        cross_view(seq2seq_attention(rnn, vocab, "白日", "黃河"))
+    tree = BeamTree()
+    beam_search(model, torch.tensor([vocab.encode("白日")]), width=3, max_len=5, tree=tree)
+    assert len(beam_tree_figure(tree, vocab).axes) == 1

@@ -16,7 +16,16 @@ from typing import Any
 import torch
 
 from lmlab.models.sampling import sample_next
-from lmlab.models.seq2seq.vocab import BOS, EOS
+from lmlab.models.seq2seq.vocab import BOS, EOS, PAD, UNK
+
+NEVER_OUTPUT = (PAD, BOS, UNK)  # a model may give them mass (<unk> stands for many rare characters)
+
+
+def next_logits(model: Any, state: Any, ys: torch.Tensor) -> torch.Tensor:
+    """The model's logits (B, V) for the token after ``ys``, with <pad>, <s> and <unk> ruled out."""
+    logits = model.step(state, ys).float()
+    logits[:, list(NEVER_OUTPUT)] = float("-inf")
+    return logits
 
 
 def _check_len(max_len: int) -> None:
@@ -46,7 +55,7 @@ def _decode(model: Any, src: torch.Tensor, max_len: int, use_cache: bool, pick: 
     ys = torch.full((src.size(0), 1), BOS, dtype=torch.long, device=src.device)
     done = torch.zeros(src.size(0), dtype=torch.bool, device=src.device)
     for _ in range(max_len):
-        nxt = pick(model.step(state, ys))  # (B, 1)
+        nxt = pick(next_logits(model, state, ys))  # (B, 1)
         ys = torch.cat([ys, nxt], dim=1)
         done |= nxt.squeeze(1) == EOS
         if bool(done.all()):
@@ -101,7 +110,7 @@ def beam_search(model: Any, src: torch.Tensor, width: int = 4, max_len: int = 16
     scores = torch.zeros(1, device=src.device)  # (k,) total log-probability of each live prefix
     finished: list[Hypothesis] = []
     for t in range(max_len):
-        logp = torch.log_softmax(model.step(state, ys).float(), dim=-1)  # (k, V)
+        logp = torch.log_softmax(next_logits(model, state, ys), dim=-1)  # (k, V)
         V = logp.size(-1)
         total = (scores[:, None] + logp).view(-1)  # (k·V,)
         top = torch.topk(total, min(2 * width, total.numel()))

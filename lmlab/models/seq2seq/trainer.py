@@ -33,7 +33,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                   max_pairs=4000, time_budget_s=None),
     # a loaded 2-core laptop: a few minutes per model; 3000 characters cover ~98% of the corpus
     "class": dict(d_model=128, n_head=4, n_layer=2, dropout=0.1, batch_size=64, max_iters=100_000, lr=2e-3,
-                  warmup_iters=200, label_smoothing=0.1, eval_interval=250, eval_pairs=200, max_vocab=3000,
+                  warmup_iters=100, label_smoothing=0.1, eval_interval=250, eval_pairs=200, max_vocab=3000,
                   max_pairs=None, time_budget_s=180.0),
     # GPU: the paper's base model (6 + 6 layers, 8 heads, 512 wide, warm-up 4000)
     "full": dict(d_model=512, n_head=8, n_layer=6, dropout=0.1, batch_size=256, max_iters=30_000, lr=7e-4,
