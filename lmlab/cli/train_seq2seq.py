@@ -23,7 +23,7 @@ FLAGS = {
     "grad_clip": (float, "clip the gradient norm to this (0: off; default 1.0)"),
     "eval_interval": (int, "validate (and checkpoint) every N steps"),
     "eval_pairs": (int, "validation pairs per evaluation"),
-    "max_vocab": (int, "keep the N most frequent characters; rarer ones become <unk>"),
+    "max_vocab": (int, "train on the pairs written in the N most common characters (others: <unk>)"),
     "max_pairs": (int, "train on at most N pairs"),
     "test_pairs": (int, "test pairs scored at the end (BLEU/chrF)"),
     "log_interval": (int, "log the training loss every N steps"),

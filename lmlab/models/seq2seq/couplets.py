@@ -157,3 +157,15 @@ def _poems() -> tuple[list[list[str]], str]:
         return [p["paragraphs"] for p in poems], "tang_poems"
     except FileNotFoundError:
         return [list(p) for p in BUILTIN_POEMS], "builtin_poems"
+
+
+def written_in(data: CoupletData, chars: set[str]) -> CoupletData:
+    """Only the pairs written entirely in ``chars`` (the most common characters: a smaller output layer
+    trains faster, and a character seen a handful of times cannot be learned), with a note of the count."""
+    keep = lambda pairs: [(a, b) for a, b in pairs if set(a) <= chars and set(b) <= chars]
+    train, val, test = keep(data.train), keep(data.val), keep(data.test)
+    if not train:
+        raise ValueError("no training pair is written in the kept characters; raise --max-vocab")
+    note = (f"kept the {len(train):,} of {len(data.train):,} training pairs written in the {len(chars):,} "
+            "most common characters")
+    return CoupletData(train, val, test, data.source, "; ".join(n for n in (data.note, note) if n))

@@ -16,9 +16,16 @@ import torch
 
 from lmlab.checkpoint import load_checkpoint
 from lmlab.models.seq2seq.config import Seq2SeqConfig
-from lmlab.models.seq2seq.couplets import CoupletData, load_couplets
+from lmlab.models.seq2seq.couplets import CoupletData, load_couplets, written_in
 from lmlab.models.seq2seq.metrics import baselines, bleu_chrf, couplet_checks
-from lmlab.models.seq2seq.trainer import MODEL_KEYS, PRESETS, TrainConfig, make_session, translate_pairs
+from lmlab.models.seq2seq.trainer import (
+    MODEL_KEYS,
+    PRESETS,
+    TrainConfig,
+    data_max_len,
+    make_session,
+    translate_pairs,
+)
 from lmlab.models.seq2seq.vocab import Seq2SeqVocab
 
 TRAIN_KEYS = ("batch_size", "max_iters", "lr", "warmup_iters", "label_smoothing", "grad_clip",
@@ -88,10 +95,11 @@ def run_from_flags(flags: dict[str, Any]) -> dict[str, Any]:
                 values[k] = saved[k]
     else:
         vocab = Seq2SeqVocab.fit([s for p in data.train for s in p], values.get("max_vocab"))
-    values.setdefault("max_len", None)
+    data = written_in(data, set(vocab.chars.itos))
+    if flags.get("pairs") is None:
+        print(f"data: {data.note.split('; ')[-1]}", flush=True)
     if values.get("max_len") is None:
-        values["max_len"] = max(max(len(a), len(b) + 1) for split in (data.train, data.val, data.test)
-                                for a, b in split) if data.val or data.test else 32
+        values["max_len"] = data_max_len(data)
     values["arch"] = flags.get("arch") or values.get("arch") or "transformer"
     model_cfg = Seq2SeqConfig(vocab_size=vocab.vocab_size,
                               **{k: values[k] for k in MODEL_KEYS if values.get(k) is not None})

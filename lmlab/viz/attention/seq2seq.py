@@ -35,6 +35,18 @@ class Seq2SeqMaps:
     arch: str = "transformer"
     note: str = ""
 
+    @property
+    def n_layer(self) -> int:
+        return 0 if self.cross is None else self.cross.size(0)
+
+    @property
+    def n_head(self) -> int:
+        return 0 if self.cross is None else self.cross.size(1)
+
+    @property
+    def n_tokens(self) -> int:
+        return len(self.source_tokens) + len(self.target_tokens)
+
 
 def _stack(weights: list[torch.Tensor]) -> torch.Tensor | None:
     return torch.stack([w[0] for w in weights]).float() if weights else None  # (L, nh, rows, cols)

@@ -1,0 +1,434 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 06 · Sequence to sequence: from one vector to cross-attention, and a couplet poet (對對聯)
+#
+# A language model (notebooks 02–03) continues a text. Many tasks instead **map one sequence to another**:
+# translation, summarising, answering. The model then has two halves: an **encoder** reads the whole
+# source, a **decoder** writes the target one token at a time while looking back at the source.
+#
+# Our task is a Chinese game as old as the Tang poems: given the first line of a couplet (上联), write the
+# second (下联). In a regulated poem every line `上句，下句。` is such a pair, and the second half answers the
+# first **character by character**: 白日 ↔ 黃河, 依山 ↔ 入海, 盡 ↔ 流. So the alignment between source
+# and target is visible, and we can check whether a model's attention found it.
+#
+# We go the way the field went: an RNN encoder–decoder whose decoder sees **one vector** (Cho et al. 2014),
+# the same with **attention** (Bahdanau et al. 2015), and the **Transformer**'s cross-attention (Vaswani
+# et al. 2017). The code is in `lmlab/models/seq2seq/` (one short module per idea).
+
+# %%
+from lmlab.notebook import setup
+
+lab = setup()
+
+# %%
+import time
+
+import matplotlib.pyplot as plt
+import torch
+
+from lmlab.exercises import check
+from lmlab.models.seq2seq import PAD, Seq2SeqVocab, build_model, load_couplets
+from lmlab.models.seq2seq.batches import PairTensors
+from lmlab.models.seq2seq.couplets import written_in
+from lmlab.models.seq2seq.trainer import PRESETS, make_session, preset_configs, translate_pairs
+from lmlab.presets import preset_values
+
+torch.set_printoptions(precision=3, sci_mode=False)
+values = preset_values(PRESETS, lab.preset)
+print({k: values[k] for k in ("d_model", "n_layer", "batch_size", "max_iters", "time_budget_s", "max_vocab")})
+
+# %% [markdown]
+# ## 1 · The data: couplets from the Tang poems
+#
+# Every `上句，下句。` with halves of equal length (5 or 7 characters) is one pair: about 230,000 distinct
+# pairs in the 57,607 poems. A poem's pairs all go to one split (**no poem in two splits**), duplicates are
+# dropped, and the **test split is never trained on** (not even a source that also occurs in training).
+# Without the corpus (a fresh machine offline) the loader says so and uses the couplets of 18 built-in
+# quatrains: every cell still runs, but nothing worth reading can be learned from 36 pairs.
+
+# %%
+data = load_couplets(max_pairs=values["max_pairs"])
+vocab = Seq2SeqVocab.fit([s for pair in data.train for s in pair], values["max_vocab"])
+data = written_in(data, set(vocab.chars.itos))  # only pairs written in the most common characters
+print(data.source, data.sizes(), "|", data.note)
+for a, b in data.train[:5]:
+    print(f"{a}  →  {b}")
+
+# %% [markdown]
+# ## 2 · Teacher forcing and the three masks
+#
+# The decoder is trained on the **true** previous characters (teacher forcing): it reads `<s> y₁ … yₙ`
+# and must predict `y₁ … yₙ </s>`, every position at once. Rows of a batch have different lengths, so short
+# ones are filled with `<pad>`; three masks keep padding and the future out of sight:
+#
+# * the **encoder**'s self-attention: every source position sees every *real* source position;
+# * the **decoder**'s self-attention: position t sees positions ≤ t (causal, as in a GPT);
+# * **cross-attention**: every target position sees every real source position.
+
+# %%
+pairs = PairTensors.from_pairs([("白日依山盡", "黃河入海流"), ("月落", "烏啼")], vocab, 8)
+src, tgt_in, tgt_out = pairs.rows(torch.arange(2))
+print("src    ", src.tolist())
+print("tgt_in ", tgt_in.tolist(), " <- what the decoder reads")
+print("tgt_out", tgt_out.tolist(), " <- what it must predict (shifted by one)")
+
+S, T = src.size(1), tgt_in.size(1)
+masks = {"encoder (row 1): key real": (src[1] != PAD)[None, :].expand(S, S),
+         "decoder: causal": torch.ones(T, T, dtype=torch.bool).tril(),
+         "cross (row 1): key real": (src[1] != PAD)[None, :].expand(T, S)}
+fig, axes = plt.subplots(1, 3, figsize=(9, 3), layout="constrained")
+for ax, (title, m) in zip(axes, masks.items(), strict=True):
+    ax.imshow(m.int(), cmap="Greens", vmin=0, vmax=1)
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("key position")
+    ax.set_ylabel("query position")
+plt.show()
+
+# %% [markdown]
+# **Exercise.** Write both decoder masks: the causal self-attention mask (T, T), and the cross-attention
+# mask (B, T, S), True where the source token is real.
+
+# %%
+def decoder_masks(src, T):
+    causal = ...  # (T, T)
+    cross = ...  # (B, T, S)
+    return causal, cross
+
+
+check("seq2seq.masks", decoder_masks)
+
+# %% [markdown]
+# ## 3 · The bottleneck: an RNN encoder–decoder without attention
+#
+# A bidirectional GRU reads the source; its last states become **one vector** c, and the decoder GRU reads
+# c at every step:
+#
+# $$s_i = \mathrm{GRU}([E y_{i-1};\, c],\, s_{i-1}), \qquad p(y_i) = \mathrm{softmax}(W [s_i; c; E y_{i-1}])$$
+#
+# However long the source, everything the decoder learns about it must pass through c.
+# Training is the same for every model: the label-smoothed loss (section 6), Adam, the warm-up schedule.
+
+# %%
+runs = {}
+
+
+def train(arch):
+    """Train one architecture with the preset's sizes; returns the session (Ctrl-C, then call again)."""
+    model_cfg, tcfg = preset_configs(lab.preset, arch, vocab, data)
+    torch.manual_seed(0)
+    model = build_model(model_cfg)
+    session = make_session(model, data, vocab, tcfg, device=lab.device)
+    t0 = time.perf_counter()
+    session.fit()
+    print(f"{arch}: {session.next_iter} steps in {time.perf_counter() - t0:.0f} s, "
+          f"val loss {session.history.last('val_loss'):.3f}, val chrF {session.history.last('val_chrf')}")
+    runs[arch] = session
+    return session
+
+
+train("rnn")
+
+# %% [markdown]
+# ## 4 · Attention (Bahdanau): look back at every source position
+#
+# Instead of one c, the decoder computes a fresh context at every step, a weighted mean of all encoder
+# states, the weights saying which source characters matter now:
+#
+# $$e_{ij} = v^\top \tanh(W_s s_{i-1} + W_h h_j), \quad \alpha_{ij} = \mathrm{softmax}_j(e_{ij}), \quad
+# c_i = \sum_j \alpha_{ij} h_j$$
+#
+# This is `lmlab/models/seq2seq/additive_attention.py`, twenty lines.
+
+# %%
+train("rnn-attention")
+
+# %% [markdown]
+# ## 5 · Cross-attention: the Transformer's encoder–decoder
+#
+# The Transformer replaces the little scoring network by a dot product, and does it with many heads:
+#
+# $$\mathrm{CrossAttention}(Y, M) = \mathrm{softmax}\!\left(\frac{(Y W_q)(M W_k)^\top}{\sqrt{d_k}} +
+# \text{mask}\right) M W_v$$
+#
+# Queries come from the decoder (Y), keys and values from the encoder's output, the *memory* M. A decoder
+# block is causal self-attention, then cross-attention, then the MLP. **Exercise**: single-head
+# cross-attention without projections (q = y, k = v = memory), with the padding mask.
+
+# %%
+def cross_attention(y, memory, src_mask):
+    ...  # (B, T, C), (B, S, C), (B, S) -> (B, T, C)
+
+
+check("seq2seq.cross_attention", cross_attention)
+
+# %% [markdown]
+# lmlab's model is built from the GPT's blocks; with `norm_first=False` it is the post-LN layout of the
+# paper. Copy its weights into `torch.nn.Transformer` and both give the same numbers, for either layout;
+# and the readable attention path (which returns every weight) equals the fused one:
+
+# %%
+from lmlab.models.seq2seq import Seq2SeqConfig, Seq2SeqTransformer
+from lmlab.models.seq2seq.torch_reference import torch_forward, torch_transformer_like
+
+for norm_first in (False, True):
+    torch.manual_seed(0)
+    m = Seq2SeqTransformer(Seq2SeqConfig(vocab_size=vocab.vocab_size, d_model=32, n_head=4, n_layer=2,
+                                         dropout=0.0, norm_first=norm_first, max_len=8)).eval()
+    with torch.no_grad():
+        memory, mask, _ = m.encode(src)
+        y = m.embed(tgt_in)
+        for layer in m.decoder:
+            y, _, _ = layer(y, memory, mask)
+        diff = (m.dec_ln(y) - torch_forward(torch_transformer_like(m).eval(), m, src, tgt_in)).abs().max()
+        fused, (readable, attn) = m(src, tgt_in), m(src, tgt_in, return_attention=True)
+    print(f"{'pre' if norm_first else 'post'}-LN: max |lmlab - torch.nn.Transformer| = {diff:.1e}; "
+          f"fused vs readable {(fused - readable).abs().max():.1e}; "
+          f"cross weights {tuple(attn['cross'][0].shape)} (B, heads, T, S)")
+
+# %%
+train("transformer")
+
+# %% [markdown]
+# ## 6 · Label smoothing
+#
+# The target of the loss is not the one-hot vector but a smoothed one,
+# $q = (1-\varepsilon)\,\mathrm{onehot}(y) + \varepsilon / V$, so
+#
+# $$\ell = (1-\varepsilon)\,(-\log p_y) + \varepsilon \cdot \mathrm{mean}_v(-\log p_v)$$
+#
+# averaged over the positions that are not padding. The model is never pushed to put all its mass on one
+# answer: the paper found it "hurts perplexity … but improves accuracy and BLEU". Below: the loss of a
+# prediction as it grows more sure of the right token, for three ε. With ε > 0 the best is *not* certainty.
+
+# %%
+from lmlab.models.seq2seq.loss import label_smoothed_loss
+
+margins = torch.linspace(0, 15, 100)
+fig, ax = plt.subplots(figsize=(5, 3), layout="constrained")
+for eps in (0.0, 0.1, 0.3):
+    logits = torch.zeros(100, 1, 50)
+    logits[:, 0, 7] = margins  # the right token's logit above the others
+    losses = [label_smoothed_loss(logits[i:i + 1], torch.tensor([[7]]), eps).item() for i in range(100)]
+    ax.plot(margins, losses, label=f"ε = {eps}")
+ax.set_xlabel("logit of the right token above the others")
+ax.set_ylabel("loss")
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# **Exercise.** The label-smoothed loss, padding left out.
+
+# %%
+def smoothed_loss(logits, targets, epsilon):
+    ...  # logits (B, T, V), targets (B, T) with 0 = <pad>
+
+
+check("seq2seq.label_smoothing", smoothed_loss)
+
+# %% [markdown]
+# ## 7 · The warm-up schedule
+#
+# $$\mathrm{lr} = d_{\text{model}}^{-0.5} \cdot \min(\text{step}^{-0.5},\ \text{step} \cdot
+# \text{warmup}^{-1.5})$$
+#
+# linear for `warmup` steps, then falling as 1/√step (eq. 3 of the paper; ours is scaled so that its peak
+# is the preset's `lr`).
+
+# %%
+from lmlab.models.seq2seq.schedule import noam_lr
+
+fig, ax = plt.subplots(figsize=(5, 3), layout="constrained")
+steps = range(20000)
+for warm in (1000, 4000, 8000):
+    ax.plot(steps, [noam_lr(i, 512, warm) for i in steps], label=f"d_model 512, warmup {warm}")
+ax.set_xlabel("step")
+ax.set_ylabel("learning rate")
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# ## 8 · Decoding: greedy, beam search, sampling
+#
+# Greedy takes the most likely character at every step. **Beam search** keeps the `width` best prefixes by
+# total log-probability; a finished answer is ranked by $\log p(y|x) / \mathrm{lp}(|y|)$ with
+# $\mathrm{lp}(n) = ((5+n)/6)^\alpha$ (without it, short answers win). Generation reuses the decoder's keys
+# and values and the memory's K/V (caches), which gives exactly the same answers as recomputing
+# everything (tested), only faster (`benchmarks/seq2seq_vs_torch.py`).
+
+# %%
+from lmlab.models.seq2seq.decode import BeamTree, beam_search
+from lmlab.models.seq2seq.translate import translate
+from lmlab.viz.beam_tree import beam_tree_figure
+
+poet = runs["transformer"].model.eval()
+line = "白日依山盡"
+for method in ("greedy", "beam", "sample"):
+    print(f"{method:7s}", translate(poet, vocab, line, method=method, width=4, seed=0).output)
+
+tree = BeamTree()
+beam_search(poet, torch.tensor([vocab.encode(line)]), width=3, max_len=8, tree=tree)
+beam_tree_figure(tree, vocab, title=f"beam search for {line}")
+
+# %% [markdown]
+# **Exercise.** One beam step: from the prefixes' scores (k,) and the next token's log-probabilities
+# (k, V), keep the `width` best continuations: (parents, tokens, new scores).
+
+# %%
+def beam_step(scores, logp, width):
+    ...
+
+
+check("seq2seq.beam_step", beam_step)
+
+# %% [markdown]
+# ## 9 · How good? BLEU, chrF and two baselines
+#
+# $$\mathrm{BLEU} = \mathrm{BP}\cdot\exp\Big(\tfrac14\sum_{n=1}^4 \log p_n\Big),\quad p_n =
+# \frac{\text{clipped matching n-grams}}{\text{n-grams of the hypothesis}},\quad
+# \mathrm{BP} = \min(1, e^{1 - r/c})$$
+#
+# with characters as tokens (Chinese has no spaces). **Exercise**: compute it by hand, `check` compares it to
+# sacrebleu, the standard implementation.
+
+# %%
+def bleu(hypothesis, reference):
+    ...  # a number in 0..100
+
+
+check("seq2seq.bleu", bleu)
+
+# %% [markdown]
+# A couplet has many right answers, so scores against the one reference are low for everyone. The
+# baselines tell us what low means: **copying the source** (right length, every character repeated), and
+# the **nearest training pair** (the target of the training source sharing most characters). The couplet
+# checks: the share of answers as long as the source, and of positions repeating the source's character.
+
+# %%
+from lmlab.models.seq2seq.metrics import baselines, bleu_chrf, couplet_checks
+
+
+def table(rows):
+    """Print {row name: {column: number}} as aligned columns."""
+    columns = list(dict.fromkeys(c for r in rows.values() for c in r))
+    print(f"{'':14s}" + "".join(f"{c:>24s}" for c in columns))
+    for name, r in rows.items():
+        print(f"{name:14s}" + "".join(f"{r[c]:>24}" if c in r else f"{'':24s}" for c in columns))
+
+
+test = (data.test or data.val or data.train)[:500]  # the built-in poems may leave no test pair
+sources, refs = [a for a, _ in test], [b for _, b in test]
+rows = {name: scores for name, scores in baselines(data.train, test).items()}
+for arch, session in runs.items():
+    outputs = translate_pairs(session.model.eval(), vocab, sources)
+    rows[arch] = {**bleu_chrf(outputs, refs), **couplet_checks(sources, outputs)}
+rows["reference"] = couplet_checks(sources, refs)
+table(rows)
+
+# %% [markdown]
+# And by source length: does one vector carry a 7-character line as well as a 5-character one?
+
+# %%
+by_len = {}
+for arch, session in runs.items():
+    outputs = translate_pairs(session.model.eval(), vocab, sources)
+    for n in (5, 7):
+        keep = [i for i, s in enumerate(sources) if len(s) == n]
+        if keep:
+            by_len.setdefault(arch, {})[f"chrF, {n} characters"] = bleu_chrf(
+                [outputs[i] for i in keep], [refs[i] for i in keep])["chrf"]
+table(by_len)
+
+# %% [markdown]
+# ## 10 · Looking at cross-attention
+#
+# Row t: where the decoder looks while choosing its next character. For a couplet we expect a diagonal:
+# the i-th character answers the i-th. Left the Transformer's heads, then the RNN's alignment α.
+
+# %%
+from lmlab.viz.attention.seq2seq import (
+    cross_steps_view,
+    cross_view,
+    seq2seq_attention,
+    seq2seq_head_view,
+    seq2seq_model_view,
+)
+
+maps = seq2seq_attention(poet, vocab, "白日依山盡", "黃河入海流")
+cross_view(maps).figure()
+
+# %%
+cross_view(seq2seq_attention(runs["rnn-attention"].model.eval(), vocab, "白日依山盡", "黃河入海流")).figure()
+
+# %% [markdown]
+# bertviz's views show all three kinds: choose *Encoder*, *Decoder* or *Cross* in the menu (offline, no CDN).
+
+# %%
+seq2seq_head_view(maps)
+
+# %%
+seq2seq_model_view(maps)
+
+# %% [markdown]
+# One cross-attention head, step by step: q from the decoder, K and V from the encoder's memory, checked
+# against the weights the model reports.
+
+# %%
+cross_steps_view(poet, vocab, "白日依山盡", "黃河入海流", layer=0, head=0, position=1)
+
+# %% [markdown]
+# ## 11 · Your turn: 對對聯
+#
+# Type a 上联 (traditional characters, as the poems; unknown characters become □ with a note), choose the
+# beam width, press the button.
+
+# %%
+import ipywidgets as widgets
+from IPython.display import display
+
+text = widgets.Text(value="春眠不覺曉", description="上联")
+width = widgets.IntSlider(value=4, min=1, max=10, description="beam")
+button = widgets.Button(description="對!")
+out = widgets.Output()
+
+
+def answer(_=None):
+    out.clear_output()
+    with out:
+        try:
+            t = translate(poet, vocab, text.value, width=width.value)
+        except ValueError as err:  # empty or too long: one line, no traceback
+            print(err)
+            return
+        for note in t.notes:
+            print("note:", note)
+        print(f"{t.source}  →  {t.output}")
+        for alt, score in t.alternatives[1:4]:
+            print(f"      {alt}  ({score:.2f})")
+
+
+button.on_click(answer)
+display(widgets.HBox([text, width, button]), out)
+answer()
+
+# %% [markdown]
+# ## What to try
+#
+# * `lmlab train seq2seq --arch transformer --preset class --out runs/couplets`, then
+#   `lmlab translate runs/couplets --text 白日依山盡 --beam 8 --n-best 3`.
+# * Your own pairs: `--pairs my_pairs.tsv` (one `source<TAB>target` per line).
+# * `--post-ln` trains the paper's layout; `--label-smoothing 0` turns smoothing off: compare `metrics.json`.
