@@ -105,9 +105,8 @@ plt.show()
 
 # %%
 def decoder_masks(src, T):
-    causal = ...  # (T, T)
-    cross = ...  # (B, T, S)
-    return causal, cross
+    # return (causal (T, T), cross (B, T, S)); <pad> is id 0
+    ...
 
 
 check("seq2seq.masks", decoder_masks)

@@ -12,6 +12,15 @@ from lmlab.exercises import ExerciseFailure, exercise, expect, expect_close, exp
 PAD = 0
 
 
+def _call(student, *args):
+    """The student's result, or specific feedback when the function is still a stub."""
+    expect(callable(student), f"pass your function itself, not {student!r:.30}")
+    result = student(*args)
+    if result is None or result is ...:
+        raise ExerciseFailure("your function returned None: replace the `...` and `return` the result")
+    return result
+
+
 def _cross_attention(y: torch.Tensor, memory: torch.Tensor, src_mask: torch.Tensor) -> torch.Tensor:
     scores = y @ memory.transpose(-2, -1) / math.sqrt(y.size(-1))  # (B, T, S)
     scores = scores.masked_fill(~src_mask[:, None, :], float("-inf"))
@@ -23,11 +32,10 @@ def _cross_attention(y: torch.Tensor, memory: torch.Tensor, src_mask: torch.Tens
                "y @ memoryᵀ / √C have shape (B, T, S); hide padded source keys with src_mask[:, None, :] "
                "(True = real token) before the softmax over the last axis")
 def _check_cross_attention(student) -> None:
-    expect(callable(student), f"pass your function itself, not {student!r:.30}")
     g = torch.Generator().manual_seed(0)
     y, memory = torch.randn(2, 3, 8, generator=g), torch.randn(2, 5, 8, generator=g)
     mask = torch.tensor([[True, True, True, False, False], [True] * 5])
-    got = torch.as_tensor(student(y, memory, mask))
+    got = torch.as_tensor(_call(student, y, memory, mask))
     expect_shape(got, (2, 3, 8), what="cross_attention(y (2, 3, 8), memory (2, 5, 8), mask (2, 5))")
     unmasked = _cross_attention(y, memory, torch.ones(2, 5, dtype=torch.bool))
     if torch.allclose(got, unmasked, atol=1e-4):
@@ -46,9 +54,8 @@ def _decoder_masks(src: torch.Tensor, T: int) -> tuple[torch.Tensor, torch.Tenso
           hint="self-attention: (T, T), True on and below the diagonal (torch.tril); cross-attention: "
                "(B, T, S), True where the source token is not PAD, the same for every target row")
 def _check_masks(student) -> None:
-    expect(callable(student), f"pass your function itself, not {student!r:.30}")
     src = torch.tensor([[5, 6, 7, PAD], [5, 6, PAD, PAD]])
-    result = student(src, 3)
+    result = _call(student, src, 3)
     expect(isinstance(result, tuple) and len(result) == 2, "return two masks: (self_mask, cross_mask)")
     causal, cross = (torch.as_tensor(r).bool() for r in result)
     expect_shape(causal, (3, 3), what="the decoder's self-attention mask for T = 3")
@@ -81,7 +88,7 @@ def _check_smoothed_loss(student) -> None:
     g = torch.Generator().manual_seed(1)
     logits = torch.randn(2, 4, 9, generator=g)
     targets = torch.tensor([[3, 4, 5, PAD], [6, 7, PAD, PAD]])
-    got = torch.as_tensor(student(logits, targets, 0.1)).float()
+    got = torch.as_tensor(_call(student, logits, targets, 0.1)).float()
     with_pad = F.cross_entropy(logits.view(-1, 9), targets.view(-1), label_smoothing=0.1)
     if torch.allclose(got, with_pad, atol=1e-4):
         raise ExerciseFailure("the padding positions count in your mean: average over targets != PAD only")
@@ -107,7 +114,7 @@ def _check_beam_step(student) -> None:
     expect(callable(student), f"pass your function itself, not {student!r:.30}")
     scores = torch.tensor([-0.1, -3.0])
     logp = torch.log_softmax(torch.tensor([[2.0, 1.0, 0.1, -1.0], [3.0, 0.0, -1.0, 2.9]]), dim=-1)
-    result = student(scores, logp, 3)
+    result = _call(student, scores, logp, 3)
     expect(isinstance(result, tuple) and len(result) == 3, "return (parents, tokens, new_scores)")
     parents, tokens, new_scores = (torch.as_tensor(r) for r in result)
     want = _beam_step(scores, logp, 3)
@@ -145,7 +152,7 @@ def _check_bleu(student) -> None:
                 ("春春春眠不覺曉", "春眠不覺曉處處"))
     for hyp, ref in examples:
         want = sacrebleu.corpus_bleu([hyp], [[ref]], tokenize="zh").score
-        got = float(student(hyp, ref))
+        got = float(_call(student, hyp, ref))
         if abs(got - want / 100) < 1e-3:
             raise ExerciseFailure("your BLEU is on a 0..1 scale; sacrebleu reports 0..100: multiply by 100")
         expect_close(got, want, what=f"bleu({hyp!r}, {ref!r}) (sacrebleu: {want:.2f})", atol=0.01)
