@@ -78,3 +78,25 @@ def test_pair_tensors_shift_targets_and_pad():
     assert tgt_out[0].tolist()[-2:] == [EOS, PAD]
     with pytest.raises(ValueError, match="longer than max_len=2"):
         PairTensors.from_pairs([("大陸", "長空")], vocab, max_len=2)
+
+
+def test_written_in_keeps_pairs_of_known_characters_in_every_split():
+    from lmlab.models.seq2seq.couplets import CoupletData, written_in
+
+    data = CoupletData([("天地", "雨風"), ("天雪", "地風")], [("地天", "風雨")], [("雪天", "風地")], "x")
+    kept = written_in(data, set("天地雨風"))
+    assert kept.train == [("天地", "雨風")] and kept.val == [("地天", "風雨")] and kept.test == []
+    assert "kept the 1 of 2 training pairs" in kept.note
+    with pytest.raises(ValueError, match="raise --max-vocab"):
+        written_in(data, set("山"))
+
+
+def test_preset_configs_follow_the_preset_and_the_data():
+    from lmlab.models.seq2seq.couplets import CoupletData
+    from lmlab.models.seq2seq.trainer import PRESETS, preset_configs
+
+    data = CoupletData([("白日依山盡", "黃河入海流")], [], [("春眠不覺曉", "處處聞啼鳥")], "x")
+    vocab = Seq2SeqVocab.fit(["白日依山盡黃河入海流"])
+    model_cfg, tcfg = preset_configs("smoke", "rnn", vocab, data, batch_size=3)
+    assert model_cfg.arch == "rnn" and model_cfg.max_len == 6 and model_cfg.vocab_size == vocab.vocab_size
+    assert model_cfg.d_model == PRESETS["smoke"]["d_model"] and tcfg.batch_size == 3

@@ -60,8 +60,11 @@ def run(args: argparse.Namespace) -> int:
     from lmlab.models.seq2seq.run import run_from_flags
 
     m = run_from_flags(vars(args))
-    line = (f"seq2seq {m['arch']}: {m['iters']} iters, train {m['train_loss']:.3f}, "
-            f"val {m['val_loss'] if m['val_loss'] is None else round(m['val_loss'], 3)}, "
+
+    def fmt(key: str) -> str:  # an interrupted run may have no loss logged yet
+        return "n/a" if m.get(key) is None else f"{float(m[key]):.3f}"
+
+    line = (f"seq2seq {m['arch']}: {m['iters']} iters, train {fmt('train_loss')}, val {fmt('val_loss')}, "
             f"{m['tokens_per_sec']:,.0f} tokens/s, {m['train_s']:.0f} s of training")
     test = m.get("test")
     if test:
