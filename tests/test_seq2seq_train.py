@@ -51,6 +51,8 @@ def test_train_then_translate(arch, tmp_path, pairs_file, capsys, one_torch_thre
     assert "source is empty" in capsys.readouterr().err
     assert main(["translate", str(out), "--text", "白" * 40]) == 2
     assert "reads at most" in capsys.readouterr().err
+    assert main(["sample", str(out)]) == 2  # one interface per kind of model: translate answers a line
+    assert "lmlab translate" in capsys.readouterr().err
 
 
 def test_malformed_pairs_file_is_one_line(tmp_path, capsys):

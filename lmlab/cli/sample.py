@@ -39,6 +39,8 @@ def sample_from_checkpoint(path: str | Path, prompt: str, max_new_tokens: int, t
         path = path / ("best.pt" if best else "ckpt.pt")
     payload = load_checkpoint(path)
     kind = payload.get("kind")
+    if kind == "seq2seq":  # a source -> target model answers a line instead of continuing one
+        raise ValueError(f"{path} holds a sequence-to-sequence model; use: lmlab translate DIR --text LINE")
     if kind not in SAMPLERS:
         raise ValueError(f"{path} holds a {kind!r} model, which cannot generate text; "
                          f"sample from a {' or '.join(SAMPLERS)} checkpoint")
