@@ -131,7 +131,7 @@ def train(arch):
     model_cfg, tcfg = preset_configs(lab.preset, arch, vocab, data)
     torch.manual_seed(0)
     model = build_model(model_cfg)
-    session = make_session(model, data, vocab, tcfg, device=lab.device)
+    session = make_session(model, data, vocab, tcfg, device=lab.device, live=True, progress=False)
     t0 = time.perf_counter()
     session.fit()
     print(f"{arch}: {session.next_iter} steps in {time.perf_counter() - t0:.0f} s, "
@@ -185,7 +185,7 @@ for arch in ("rnn", "rnn-attention"):
     cfg, tcfg = preset_configs(lab.preset, arch, toy_vocab, toy, eval_pairs=50,
                                time_budget_s=90.0 if lab.preset == "class" else None)
     torch.manual_seed(0)
-    session = make_session(build_model(cfg), toy, toy_vocab, tcfg, device=lab.device)
+    session = make_session(build_model(cfg), toy, toy_vocab, tcfg, device=lab.device, progress=False)
     session.fit()
     outputs = translate_pairs(session.model.eval(), toy_vocab, [a for a, _ in toy.test])
     for (a, b), o in zip(toy.test, outputs, strict=True):
