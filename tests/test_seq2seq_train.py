@@ -87,3 +87,18 @@ def test_non_finite_loss_stops_with_a_clear_message_and_writes_no_nan_checkpoint
     last = session.history.records[-1]  # the history shows where it happened
     value = last["train_loss"]  # History stores NaN as None (issue 12 changes that)
     assert last["iter"] == 6 and (value is None or math.isnan(value))
+
+
+def test_offline_without_the_corpus_trains_on_the_builtin_poems_in_simplified(isolated_data, tmp_path,
+                                                                              capsys, one_torch_thread):
+    out = tmp_path / "simplified"
+    assert main(["train", "seq2seq", "--preset", "smoke", "--script", "simplified", "--max-iters", "5",
+                 "--out", str(out), "--no-progress", "--device", "cpu"]) == 0
+    captured = capsys.readouterr()
+    assert "not available here" in captured.out and "built-in quatrains" in captured.out
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["data"] == "builtin_poems" and m["config"]["script"] == "simplified"
+    # a traditional line is converted for a simplified model, and the note says so
+    assert main(["translate", str(out), "--text", "舉頭望明月", "--method", "sample", "--seed", "1"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("举头望明月 -> ") and "converted to simplified" in captured.err
