@@ -358,13 +358,27 @@ def bleu(hypothesis, reference):
 check("seq2seq.bleu", bleu)
 
 # %% [markdown]
+# The same computation in lmlab (`metrics.bleu_by_hand`), step by step on one tiny example, next to
+# sacrebleu:
+
+# %%
+from lmlab.models.seq2seq.metrics import bleu_by_hand, bleu_chrf, ngrams
+
+hyp, ref = "白日依山盡江", "白日依山盡海"
+for n in range(1, 5):
+    h, r = ngrams(hyp, n), ngrams(ref, n)
+    print(f"p_{n} = {sum(min(c, r[g]) for g, c in h.items())}/{sum(h.values())}")
+print(f"BP = 1 (same length); by hand: {bleu_by_hand([hyp], [ref]):.2f}; "
+      f"sacrebleu: {bleu_chrf([hyp], [ref])['bleu']:.2f}")
+
+# %% [markdown]
 # A couplet has many right answers, so scores against the one reference are low for everyone. The
 # baselines tell us what low means: **copying the source** (right length, every character repeated), and
 # the **nearest training pair** (the target of the training source sharing most characters). The couplet
 # checks: the share of answers as long as the source, and of positions repeating the source's character.
 
 # %%
-from lmlab.models.seq2seq.metrics import baselines, bleu_chrf, couplet_checks
+from lmlab.models.seq2seq.metrics import baselines, couplet_checks
 
 
 def table(rows):
