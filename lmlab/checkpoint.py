@@ -20,6 +20,18 @@ from lmlab.tokenizers import Tokenizer, tokenizer_from_dict
 FORMAT_VERSION = 1
 
 
+class NonFiniteWeights(ValueError):
+    """Refused to save: a parameter holds nan or inf (a diverged model must not replace a good one)."""
+
+
+def first_nonfinite_parameter(model: torch.nn.Module) -> str | None:
+    """The name of the first parameter holding nan or inf, or None when every weight is finite."""
+    for name, p in model.named_parameters():
+        if not bool(torch.isfinite(p.detach()).all()):
+            return name
+    return None
+
+
 def save_checkpoint(
     path: str | os.PathLike,
     *,
@@ -30,15 +42,22 @@ def save_checkpoint(
     optimizer: torch.optim.Optimizer | None = None,
     history: list[dict[str, Any]] | None = None,
     extra: dict[str, Any] | None = None,
+    check_finite: bool = True,
 ) -> Path:
     """Write to a temporary file in the same folder, fsync, then rename over ``path``.
 
-    A process killed mid-save leaves the previous checkpoint untouched.
+    A process killed mid-save leaves the previous checkpoint untouched. Weights holding nan or inf are
+    refused (``NonFiniteWeights``) unless ``check_finite=False``: a diverged model never replaces a good one.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     raw_model = getattr(model, "module", model)  # unwrap DDP
     raw_model = getattr(raw_model, "_orig_mod", raw_model)  # unwrap torch.compile
+    bad = first_nonfinite_parameter(raw_model) if check_finite else None
+    if bad is not None:
+        raise NonFiniteWeights(f"refusing to write {path}: parameter {bad!r} holds nan or inf (the run "
+                               "diverged); the previous checkpoint is kept. Lower the learning rate or "
+                               "turn gradient clipping on, and resume from the last good checkpoint")
+    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "format": FORMAT_VERSION,
         "kind": kind,
