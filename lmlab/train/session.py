@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from lmlab.atomic import atomic_write
+from lmlab.atomic import atomic_copy
 from lmlab.checkpoint import load_checkpoint, load_model_state, save_checkpoint
 from lmlab.train.failures import guarded_write
 from lmlab.train.history import History
@@ -85,9 +84,8 @@ class Session:
         path = self.save()
         loss = self.history.last("val_loss", self.history.last("train_loss"))
         if loss is not None and math.isfinite(loss) and loss < self.best_loss and self.best_path is not None:
-            with guarded_write("best checkpoint", self.best_path, in_memory=True), \
-                    open(path, "rb") as src, atomic_write(self.best_path, "wb", suffix=".tmp") as dst:
-                shutil.copyfileobj(src, dst)  # the file just written, byte for byte
+            with guarded_write("best checkpoint", self.best_path, in_memory=True):
+                atomic_copy(path, self.best_path)  # the file just written, byte for byte
             self.best_loss = loss
 
     def save(self, path: str | os.PathLike | None = None) -> Path:
