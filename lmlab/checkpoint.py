@@ -70,8 +70,23 @@ def save_checkpoint(
     }
     remove_stale_parts(path, ".tmp")  # left by a save that was killed long ago
     with atomic_write(path, "wb", suffix=".tmp", durable=True) as f:
-        torch.save(payload, f)
+        try:
+            torch.save(payload, f)
+        except RuntimeError as err:  # torch's zip writer reports a refused write without its errno
+            raise _write_error(f, err) from err
     return path
+
+
+def _write_error(f: Any, err: RuntimeError) -> BaseException:
+    """The OSError behind a failed ``torch.save`` (a full disk, a file-size limit), found by writing one
+    more byte; the RuntimeError itself when the file still takes writes (not a write failure)."""
+    try:
+        f.write(b"\0")
+        f.flush()
+        os.fsync(f.fileno())
+    except OSError as os_err:
+        return os_err
+    return err
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:

@@ -310,6 +310,7 @@ def _train(config: LSTMTrainConfig, text: str, out_dir: str | Path | None, *, ct
                      sample=sample if main and config.eval_interval else None,
                      sample_interval=config.eval_interval,
                      checkpoint=checkpoint if main and ckpt_path else None,
+                     checkpoint_interval=config.eval_interval,  # a crash loses at most one interval
                      time_budget_s=(config.time_budget_s - elapsed0) if config.time_budget_s else None,
                      live=live if main else None, log_interval=10, desc="lstm", progress=progress and main,
                      step_seed=config.seed,
