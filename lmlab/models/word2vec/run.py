@@ -46,7 +46,7 @@ def run_from_flags(flags: dict[str, Any], **train_options: Any) -> dict[str, Any
                             seed=flags.get("seed", 1337))
     out = Path(flags["out"])
     result = train_word2vec(sentences, config, device=device, out_dir=out, resume=bool(flags.get("resume")),
-                            progress=not flags.get("quiet"), **train_options)
+                            progress=not flags.get("quiet"), wall_start=wall0, **train_options)
     metrics: dict[str, Any] = {}
     if result.stopped != "diverged":  # diverged vectors are no export: keep the last good ones on disk
         with guarded_write("vectors", out / "vectors.txt", intact=out / "ckpt.pt"):
@@ -56,7 +56,8 @@ def run_from_flags(flags: dict[str, Any], **train_options: Any) -> dict[str, Any
 
             metrics.update(evaluate_all(result.vectors))  # a score on too few pairs is nan: null in JSON
     resolved = {"corpus": corpus, "preset": preset, "device": str(device), "chars": chars, **vars(config)}
-    metrics = {"words_per_sec": result.words_per_sec, "wall_s": time.perf_counter() - wall0,
+    wall_s = result.wall_before_s + time.perf_counter() - wall0
+    metrics = {"words_per_sec": result.words_per_sec, "wall_s": wall_s,
                "train_s": result.train_s, "vocab_size": len(result.vocab),
                "raw_words": result.vocab.raw_words,
                "final_loss": result.history.last("train_loss"), "best_loss": result.best_loss,

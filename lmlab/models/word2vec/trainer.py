@@ -95,6 +95,7 @@ class Word2VecResult:
     stopped: str = "done"  # or "interrupted", "diverged"
     diverged_at: int | None = None
     best_loss: float | None = None
+    wall_before_s: float = 0.0  # whole-run seconds of the earlier processes of a resumed run
 
 
 class Tables(torch.nn.Module):
@@ -149,12 +150,15 @@ def train_word2vec(
     out_dir: str | os.PathLike | None = None,
     resume: bool = False,
     checkpoint_interval: int | None = None,
+    wall_start: float | None = None,
 ) -> Word2VecResult:
     """Build the vocabulary (unless given), then train; returns vectors and how the run went.
 
     ``out_dir`` keeps ``ckpt.pt`` every ``checkpoint_interval`` steps (default: about once per epoch),
     at the end and after a clean Ctrl-C, plus ``best.pt``; ``resume=True`` continues that checkpoint.
+    ``wall_start`` (a ``time.perf_counter()``) is when the whole run began, for the ``wall_s`` it saves.
     """
+    wall_start = time.perf_counter() if wall_start is None else wall_start
     config = config or Word2VecConfig()
     config.validate()
     out = Path(out_dir) if out_dir is not None else None
@@ -194,9 +198,10 @@ def train_word2vec(
     W_out = np.zeros((len(vocab), dim), dtype=np.float32)
     keep = vocab.keep_probability(config.sample)
     history = History()
-    start_iter, train_s_before, best, next_job = 0, 0.0, math.inf, None
+    start_iter, train_s_before, best, next_job, wall_before = 0, 0.0, math.inf, None, 0.0
     if payload is not None:
         next_job = payload["extra"].get("next_job")
+        wall_before = float(payload["extra"].get("wall_s", 0.0))
         W_in[:] = payload["model"]["W_in"].numpy()
         W_out[:] = payload["model"]["W_out"].numpy()
         history = History(payload.get("history"))
@@ -300,6 +305,7 @@ def train_word2vec(
                             history=history.to_list(),
                             extra={"next_iter": next_iter, "max_iters": max_iters, "vocab": vocab.to_dict(),
                                    "train_s": clock["train_s"], "best_loss": clock["best"],
+                                   "wall_s": wall_before + time.perf_counter() - wall_start,
                                    "next_job": queued[0] if backend == "numba" else None})
         loss = history.last("train_loss")
         if loss is not None and math.isfinite(loss) and loss < clock["best"]:
@@ -341,7 +347,8 @@ def train_word2vec(
                           interrupted=result.interrupted, train_s=clock["train_s"],
                           next_iter=result.next_iter, max_iters=max_iters, stopped=result.stopped,
                           diverged_at=result.diverged_at,
-                          best_loss=clock["best"] if math.isfinite(clock["best"]) else None)
+                          best_loss=clock["best"] if math.isfinite(clock["best"]) else None,
+                          wall_before_s=wall_before)
 
 
 def config_dict(config: Word2VecConfig) -> dict[str, Any]:
