@@ -35,7 +35,7 @@ class WriteFailed(OSError):
 
 
 def diverged_message(iteration: int, value: float, *, hint: str = DIVERGENCE_HINT,
-                     kept: str = "the last checkpoint (if any) is intact") -> str:
+                     kept: str = "any checkpoint saved before it is intact") -> str:
     """One line: where the loss stopped being finite, its value, what was kept, and the fix."""
     return (f"training diverged: the loss became {value} at iteration {iteration}; stopped there and wrote "
             f"no weights after it ({kept}); {hint}")

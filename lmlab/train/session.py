@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,9 @@ class Session:
                      step_seed=self.seed, **kwargs)
         self.next_iter = result.next_iter
         self.last_result = result
+        if result.diverged and self.path is not None and self.path.exists():
+            print("the weights in memory are the diverged ones: session.restore() reloads the last good "
+                  "checkpoint, then fit again with a lower learning rate", file=sys.stderr, flush=True)
         return result
 
     @property
