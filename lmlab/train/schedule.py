@@ -1,8 +1,8 @@
 """Learning-rate schedules, one module for every trainer.
 
 GPT and LSTM: linear warm-up ``lr·(it+1)/(warmup+1)``, then a cosine from ``lr`` to ``min_lr``; progress
-is counted in iterations, or, with a time budget, in seconds of training (whichever is further along),
-so a timed run lands on ``min_lr`` exactly when its minutes are spent on any machine.
+is counted in iterations, or, with a time budget, in seconds of training, so a timed run lands on
+``min_lr`` exactly when its minutes are spent on any machine (nanoGPT's schedule on the clock).
 word2vec: the C tool's straight line from ``alpha`` to ``min_alpha`` over all the words it will read.
 """
 
@@ -32,25 +32,20 @@ def cosine_lr(it: int, lr: float, min_lr: float, warmup_iters: int, decay_iters:
 
 
 def time_cosine_lr(it: int, elapsed_s: float, budget_s: float, lr: float, min_lr: float,
-                   warmup_iters: int, decay_iters: int | None = None) -> float:
-    """The same cosine on the clock: the decay ends exactly when the budget is spent.
-
-    With ``decay_iters`` the progress is the further of the two clocks (seconds or iterations), so a fast
-    machine that reaches ``decay_iters`` first still ends on ``min_lr``.
-    """
+                   warmup_iters: int) -> float:
+    """The same cosine on the clock: the decay ends exactly when the budget is spent."""
     if it < warmup_iters:
         return warmup_lr(it, lr, warmup_iters)
     progress = min(1.0, elapsed_s / budget_s) if budget_s > 0 else 1.0
-    if decay_iters is not None:
-        progress = max(progress, (it - warmup_iters) / max(1, decay_iters - warmup_iters))
     return cosine(progress, lr, min_lr)
 
 
 def scheduled_lr(it: int, *, lr: float, min_lr: float, warmup_iters: int, decay_iters: int,
                  elapsed_s: float = 0.0, budget_s: float | None = None) -> float:
-    """Every iteration-based trainer's learning rate: ``cosine_lr``, or ``time_cosine_lr`` with a budget."""
+    """Every iteration-based trainer's learning rate: ``cosine_lr``, or ``time_cosine_lr`` with a budget
+    (then the clock alone sets the progress, as in the GPT benchmark's reference loop)."""
     if budget_s:
-        return time_cosine_lr(it, elapsed_s, budget_s, lr, min_lr, warmup_iters, decay_iters)
+        return time_cosine_lr(it, elapsed_s, budget_s, lr, min_lr, warmup_iters)
     return cosine_lr(it, lr, min_lr, warmup_iters, decay_iters)
 
 

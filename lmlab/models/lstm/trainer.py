@@ -123,7 +123,7 @@ def make_tokenizer(kind: str, text: str) -> Any:
 
 def lr_at(config: LSTMTrainConfig, it: int, elapsed_s: float) -> float:
     """lmlab's one schedule (``lmlab.train.schedule``): warm-up, then cosine to lr·min_lr_frac over
-    ``max_iters``, or over the time budget (whichever is further along)."""
+    ``max_iters``, or over the time budget when there is one."""
     return scheduled_lr(it, lr=config.lr, min_lr=config.lr * config.min_lr_frac,
                         warmup_iters=config.warmup_iters, decay_iters=config.max_iters,
                         elapsed_s=elapsed_s, budget_s=config.time_budget_s)
