@@ -9,18 +9,15 @@ Both leave the last good files on disk untouched and say so in one line:
 from __future__ import annotations
 
 import errno
-import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from lmlab.checkpoint import NonFiniteWeights, first_nonfinite_parameter
 
 __all__ = ["DIVERGENCE_HINT", "EXIT_FAILED", "EXIT_INTERRUPTED", "NonFiniteWeights", "WriteFailed",
-           "diverged_message", "first_nonfinite_parameter", "guarded_write", "is_finite_number",
-           "write_failed_message"]
+           "diverged_message", "first_nonfinite_parameter", "guarded_write", "write_failed_message"]
 
 # what the learner can change when the loss goes to nan/inf (trainers pass their own flag names)
 DIVERGENCE_HINT = "lower the learning rate (--lr) or turn gradient clipping on (--grad-clip 1.0)"
@@ -72,10 +69,12 @@ def write_failed_message(what: str, path: Path, err: OSError, *, intact: str | o
     fix = {errno.ENOSPC: "free some disk space", errno.EFBIG: "free space or raise the file-size limit",
            errno.EROFS: "choose a writable --out", errno.EACCES: "choose a writable --out",
            errno.EDQUOT: "free space within your quota"}.get(err.errno or 0, "check the --out folder")
-    where = "; the model and history are still in this session's memory: fix the folder, then call " \
-            "save() or fit() again" if in_memory else ""
-    return (f"could not write the {what} {path} ({reason}); no half-written file was left and {kept}"
-            f"{where}; {fix}, then run again (with --resume to continue from the last checkpoint)")
+    if in_memory:
+        then = (f"; the model and history are still in this session's memory: {fix}, then call save() or "
+                "fit() again (or save(path) elsewhere)")
+    else:
+        then = f"; {fix}, then run again (with --resume to continue from the last checkpoint)"
+    return f"could not write the {what} {path} ({reason}); no half-written file was left and {kept}{then}"
 
 
 def _is_file(path: Path) -> bool:
@@ -83,10 +82,3 @@ def _is_file(path: Path) -> bool:
         return path.is_file()
     except OSError:
         return False
-
-
-def is_finite_number(value: Any) -> bool:
-    """False for nan/inf (floats or 0-d tensors); True for anything finite."""
-    if hasattr(value, "item"):
-        value = value.item()
-    return not isinstance(value, float) or math.isfinite(value)
