@@ -295,7 +295,7 @@ check("seq2seq.label_smoothing", smoothed_loss)
 # is the preset's `lr`).
 
 # %%
-from lmlab.models.seq2seq.schedule import noam_lr
+from lmlab.train.schedule import noam_lr
 
 fig, ax = plt.subplots(figsize=(5, 3), layout="constrained")
 steps = range(20000)

@@ -13,8 +13,8 @@ from lmlab.models.seq2seq import PAD, Seq2SeqConfig, Seq2SeqTransformer, Seq2Seq
 from lmlab.models.seq2seq.decode import BeamTree, beam_search, greedy, length_penalty, sample
 from lmlab.models.seq2seq.loss import label_smoothed_loss
 from lmlab.models.seq2seq.metrics import NearestPair, bleu_by_hand, bleu_chrf, couplet_checks
-from lmlab.models.seq2seq.schedule import noam_factor_for_peak, noam_lr
 from lmlab.models.seq2seq.translate import encode_source, translate
+from lmlab.train.schedule import noam_factor_for_peak, noam_lr
 
 
 def _model(arch="transformer", V=20, seed=0):

@@ -63,11 +63,61 @@ def test_malformed_pairs_file_is_one_line(tmp_path, capsys):
     assert "malformed line(s) at line 2" in capsys.readouterr().err
 
 
-def test_non_finite_loss_stops_with_a_clear_message_and_writes_no_nan_checkpoint(tmp_path, pairs_file,
+def test_non_finite_loss_stops_with_one_line_writes_no_nan_checkpoint_then_resumes(tmp_path, pairs_file,
+                                                                                   monkeypatch, capsys,
                                                                                    one_torch_thread):
+    """The trainer contract: fit stops at the first nan, exit 1, metrics say so, --resume continues."""
     from lmlab.checkpoint import load_checkpoint
+    from lmlab.models.seq2seq import trainer
+
+    real, calls = trainer.label_smoothed_loss, {"n": 0}
+
+    def nan_at_step_13(logits, target, eps):
+        calls["n"] += logits.requires_grad  # training steps only, not validation
+        loss = real(logits, target, eps)
+        return loss * float("nan") if calls["n"] == 13 and logits.requires_grad else loss
+
+    monkeypatch.setattr(trainer, "label_smoothed_loss", nan_at_step_13)
+    out = tmp_path / "nan"
+    base = ["train", "seq2seq", "--preset", "smoke", "--pairs", str(pairs_file), "--eval-interval", "5",
+            "--eval-pairs", "4", "--out", str(out), "--no-progress", "--device", "cpu"]
+    assert main([*base, "--max-iters", "20"]) == 1
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if "diverged" in line]
+    assert len(lines) == 1 and "iteration 13" in lines[0] and "--lr" in lines[0] and "Traceback" not in err
+    m = json.loads((out / "metrics.json").read_text())  # strict JSON: the nan is null
+    assert m["stopped"] == "diverged" and m["diverged_at"] == 13 and m["train_loss"] is None
+    assert "test" not in m and m["wall_s"] >= m["train_s"] > 0
+    for name in ("ckpt.pt", "best.pt"):  # the last checkpoint before the nan, all finite
+        payload = load_checkpoint(out / name)
+        assert payload["extra"]["next_iter"] <= 10
+        assert all(torch.isfinite(t).all() for t in payload["model"].values() if t.is_floating_point())
+    first_train_s = load_checkpoint(out / "ckpt.pt")["extra"]["train_s"]
+    assert first_train_s > 0
+    monkeypatch.setattr(trainer, "label_smoothed_loss", real)
+    assert main([*base, "--max-iters", "20", "--resume"]) == 0
+    assert "resumed from" in capsys.readouterr().out
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["stopped"] == "done" and m["iters"] == 20 and m["diverged_at"] is None and "test" in m
+    assert m["train_s"] > first_train_s  # summed over both parts
+    assert m["val_loss"] is not None and math.isfinite(m["train_loss"])
+
+
+def test_a_write_that_fails_is_one_line_and_exit_1(tmp_path, pairs_file, capsys, one_torch_thread):
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("a file where the run's folder should be")
+    assert main(["train", "seq2seq", "--preset", "smoke", "--pairs", str(pairs_file), "--max-iters", "5",
+                 "--out", str(blocker / "run"), "--no-progress", "--device", "cpu"]) == 1
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("lmlab: error:")]
+    assert len(lines) == 1 and "could not write the" in lines[0] and "Traceback" not in err
+    assert "session's memory" not in lines[0]  # the CLI's advice, not the notebook's
+    assert blocker.read_text().startswith("a file")
+
+
+def test_session_nan_keeps_the_weights_of_the_last_good_step(tmp_path, pairs_file, one_torch_thread):
     from lmlab.models.seq2seq import Seq2SeqConfig, Seq2SeqVocab, build_model, load_couplets
-    from lmlab.models.seq2seq.trainer import NonFiniteLossError, TrainConfig, make_session
+    from lmlab.models.seq2seq.trainer import TrainConfig, make_session
 
     data = load_couplets(pairs_file)
     vocab = Seq2SeqVocab.fit([s for p in data.train for s in p])
@@ -76,17 +126,13 @@ def test_non_finite_loss_stops_with_a_clear_message_and_writes_no_nan_checkpoint
     session = make_session(model, data, vocab, TrainConfig(max_iters=10, eval_interval=5, eval_pairs=4),
                            out=tmp_path / "nan", progress=False)
     session.fit(max_iters=5)
-    good = load_checkpoint(tmp_path / "nan")
     with torch.no_grad():
         model.decoder[0].mlp.fc.weight[0, 0] = float("nan")  # injected into the weights
-    with pytest.raises(NonFiniteLossError, match="iteration 6 .*Lower --lr"):
-        session.fit(max_iters=10)
-    after = load_checkpoint(tmp_path / "nan")
-    assert after["extra"]["next_iter"] == good["extra"]["next_iter"] == 5
-    assert all(torch.isfinite(t).all() for t in after["model"].values())
-    last = session.history.records[-1]  # the history shows where it happened
-    value = last["train_loss"]  # History stores NaN as None (issue 12 changes that)
-    assert last["iter"] == 6 and (value is None or math.isnan(value))
+    result = session.fit(max_iters=10)
+    assert result.stopped == "diverged" and result.diverged_at == 6 and session.next_iter == 6
+    assert math.isnan(session.history.last("train_loss"))
+    assert session.restore()  # back to the last good checkpoint: iteration 5, finite weights
+    assert session.next_iter == 5 and all(torch.isfinite(p).all() for p in model.parameters())
 
 
 def test_offline_without_the_corpus_trains_on_the_builtin_poems_in_simplified(isolated_data, tmp_path,

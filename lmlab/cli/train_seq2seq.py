@@ -21,6 +21,7 @@ FLAGS = {
     "warmup_iters": (int, "steps of linear warm-up; then lr falls as 1/sqrt(step) (the paper's schedule)"),
     "label_smoothing": (float, "ε of the label-smoothed loss (0: plain cross-entropy; paper: 0.1)"),
     "grad_clip": (float, "clip the gradient norm to this (0: off; default 1.0)"),
+    "weight_decay": (float, "AdamW weight decay on matrices (default 0, as the paper's Adam)"),
     "eval_interval": (int, "validate (and checkpoint) every N steps"),
     "eval_pairs": (int, "validation pairs per evaluation"),
     "max_vocab": (int, "train on the pairs written in the N most common characters (others: <unk>)"),
@@ -57,19 +58,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from lmlab.cli.common import report_write_failures
+
+    return report_write_failures(lambda: _run(args))
+
+
+def _run(args: argparse.Namespace) -> int:
+    from lmlab.cli.common import fmt_loss, train_exit_status
     from lmlab.models.seq2seq.run import run_from_flags
 
     m = run_from_flags(vars(args))
-
-    def fmt(key: str) -> str:  # an interrupted run may have no loss logged yet
-        return "n/a" if m.get(key) is None else f"{float(m[key]):.3f}"
-
-    line = (f"seq2seq {m['arch']}: {m['iters']} iters, train {fmt('train_loss')}, val {fmt('val_loss')}, "
-            f"{m['tokens_per_sec']:,.0f} tokens/s, {m['train_s']:.0f} s of training")
+    line = (f"seq2seq {m['arch']}: {m['iters']} iters, train {fmt_loss(m['train_loss'], 3)}, val "
+            f"{fmt_loss(m['val_loss'], 3)}, {m['tokens_per_sec']:,.0f} tokens/s, "
+            f"{m['train_s']:.0f} s of training")
     test = m.get("test")
     if test:
         g, near = test["greedy"], test["baselines"]["nearest_pair"]
         line += (f"; test chrF {g['chrf']} BLEU {g['bleu']} (nearest pair chrF {near['chrf']}, copy chrF "
                  f"{test['baselines']['copy_source']['chrf']})")
     print(line + f" -> {args.out}/metrics.json")
-    return 0
+    return train_exit_status(m)

@@ -4,6 +4,7 @@ GPT and LSTM: linear warm-up ``lr·(it+1)/(warmup+1)``, then a cosine from ``lr`
 is counted in iterations, or, with a time budget, in seconds of training, so a timed run lands on
 ``min_lr`` exactly when its minutes are spent on any machine (nanoGPT's schedule on the clock).
 word2vec: the C tool's straight line from ``alpha`` to ``min_alpha`` over all the words it will read.
+seq2seq: the paper's warm-up then 1/√step (``noam_lr``), as *Attention Is All You Need* trains.
 """
 
 from __future__ import annotations
@@ -52,3 +53,18 @@ def scheduled_lr(it: int, *, lr: float, min_lr: float, warmup_iters: int, decay_
 def linear_lr(done: float, total: float, lr: float, min_lr: float) -> float:
     """word2vec's schedule: straight from ``lr`` to ``min_lr`` as ``done`` goes from 0 to ``total``."""
     return lr - (lr - min_lr) * done / total if total > 0 else min_lr
+
+
+def noam_lr(it: int, d_model: int, warmup_iters: int, factor: float = 1.0) -> float:
+    """The warm-up of *Attention Is All You Need* (eq. 3, the seq2seq trainer's):
+    factor · d_model^-0.5 · min(step^-0.5, step · warmup^-1.5), step = it + 1; a linear rise for
+    ``warmup_iters`` steps, a peak of factor · (d_model · warmup)^-0.5, then a fall as 1/√step."""
+    if warmup_iters < 1:
+        raise ValueError(f"warmup_iters must be >= 1, got {warmup_iters}")
+    step = it + 1
+    return factor * d_model ** -0.5 * min(step ** -0.5, step * warmup_iters ** -1.5)
+
+
+def noam_factor_for_peak(peak_lr: float, d_model: int, warmup_iters: int) -> float:
+    """The factor that makes ``noam_lr`` peak at ``peak_lr`` (reached at step = warmup)."""
+    return peak_lr * (d_model * warmup_iters) ** 0.5

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,13 @@ class Session:
     def __init__(self, step: StepFn, *, model: torch.nn.Module, max_iters: int,
                  optimizer: torch.optim.Optimizer | None = None, out: str | os.PathLike | None = None,
                  config: Any = None, kind: str = "model", tokenizer: Any = None, seed: int | None = 1337,
-                 checkpoint_interval: int = 0, resume: bool = False, **fit_options: Any) -> None:
+                 checkpoint_interval: int = 0, resume: bool = False,
+                 extra: Callable[[], dict[str, Any]] | None = None, in_memory: bool = True,
+                 **fit_options: Any) -> None:
+        # extra(): more fields for the checkpoint's "extra" (a trainer's train_s, wall_s); read back after a
+        # restore as ``restored_extra``. in_memory=False: a CLI run (a failed write's line says so, a
+        # divergence prints fit's one line and no notebook advice)
+        self.extra, self.in_memory, self.restored_extra = extra, in_memory, {}
         self.step, self.model, self.optimizer = step, model, optimizer
         self.max_iters, self.seed = max_iters, seed
         self.out = Path(out) if out is not None else None
@@ -74,7 +81,7 @@ class Session:
                      step_seed=self.seed, **kwargs)
         self.next_iter = result.next_iter
         self.last_result = result
-        if result.diverged and self.path is not None and self.path.exists():
+        if result.diverged and self.in_memory and self.path is not None and self.path.exists():
             print("the weights in memory are the diverged ones: session.restore() reloads the last good "
                   "checkpoint, then fit again with a lower learning rate", file=sys.stderr, flush=True)
         return result
@@ -88,7 +95,7 @@ class Session:
         path = self.save()
         loss = self.history.last("val_loss", self.history.last("train_loss"))
         if loss is not None and math.isfinite(loss) and loss < self.best_loss and self.best_path is not None:
-            with guarded_write("best checkpoint", self.best_path, in_memory=True):
+            with guarded_write("best checkpoint", self.best_path, in_memory=self.in_memory):
                 atomic_copy(path, self.best_path)  # the file just written, byte for byte
             self.best_loss = loss
 
@@ -98,12 +105,13 @@ class Session:
         if path is None:
             raise ValueError("this session has no out folder; pass out='runs/NAME' or save(path)")
         config = self.config if self.config is not None else {}
-        with guarded_write("checkpoint", path, in_memory=True):
+        with guarded_write("checkpoint", path, in_memory=self.in_memory):
             return save_checkpoint(path, model=self.model, config=config, kind=self.kind,
                                    tokenizer=self.tokenizer, optimizer=self.optimizer,
                                    history=self.history.to_list(),
                                    extra={"next_iter": self.next_iter, "max_iters": self.max_iters,
-                                          "seed": self.seed, "best_loss": self.best_loss})
+                                          "seed": self.seed, "best_loss": self.best_loss,
+                                          **(self.extra() if self.extra is not None else {})})
 
     def restore(self, path: str | os.PathLike | None = None) -> bool:
         """Load ``out/ckpt.pt`` if it exists (False when there is none: a fresh start)."""
@@ -122,6 +130,7 @@ class Session:
         self.history = History(payload.get("history"))
         self.next_iter = int(payload.get("extra", {}).get("next_iter", 0))
         self.best_loss = float(payload.get("extra", {}).get("best_loss", math.inf))
+        self.restored_extra = dict(payload.get("extra", {}))
         print(f"resumed from {path} at iteration {self.next_iter}", flush=True)
         return True
 

@@ -2,11 +2,13 @@
 
 metrics.json holds: iters, train/val loss, best_val_loss, val chrF, test BLEU/chrF (greedy and beam) next to
 the two baselines on the same test pairs, couplet checks, tokens_per_sec (source + target tokens per
-second of optimizer steps), wall_s (the whole run), train_s (optimizer steps only), params, config.
+second of optimizer steps), wall_s (the whole run), train_s (optimizer steps only; both summed over resumed
+parts), stopped / diverged_at / interrupted / out_of_time, params, config (the trainer contract).
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, fields
 from pathlib import Path
@@ -27,8 +29,9 @@ from lmlab.models.seq2seq.trainer import (
     translate_pairs,
 )
 from lmlab.models.seq2seq.vocab import Seq2SeqVocab
+from lmlab.train.failures import guarded_write
 
-TRAIN_KEYS = ("batch_size", "max_iters", "lr", "warmup_iters", "label_smoothing", "grad_clip",
+TRAIN_KEYS = ("batch_size", "max_iters", "lr", "warmup_iters", "label_smoothing", "grad_clip", "weight_decay",
               "eval_interval", "eval_pairs", "time_budget_s", "log_interval")
 
 
@@ -113,24 +116,29 @@ def run_from_flags(flags: dict[str, Any]) -> dict[str, Any]:
               "pairs": flags.get("pairs"), "data": data.source, **values, **asdict(model_cfg),
               **{k: v for k, v in asdict(tcfg).items()}}
     session = make_session(model, data, vocab, tcfg, out=out, device=device, resume=payload is not None,
-                           progress=not flags.get("no_progress"), config_extra={"script": script})
+                           progress=not flags.get("no_progress"), config_extra={"script": script},
+                           wall_start=wall_t0, in_memory=False)
     if session.done:
         raise ValueError(f"the run in {out} already did {session.next_iter} iterations; give a larger "
                          f"--max-iters than {session.next_iter} to train longer")
     result = session.fit()
     h = session.history
+    best = session.best_loss
     metrics = {
         "arch": model_cfg.arch, "iters": result.next_iter, "interrupted": result.interrupted,
+        "out_of_time": result.out_of_time, "stopped": result.stopped, "diverged_at": result.diverged_at,
         "train_loss": h.last("train_loss"), "val_loss": h.last("val_loss"),
-        "best_val_loss": session.state["best_val"] if session.state["best_val"] < float("inf") else None,
+        "best_val_loss": best if math.isfinite(best) else None,
         "val_chrf": h.last("val_chrf"), "tokens_per_sec": round(result.tokens_per_sec, 1),
-        "train_s": round(result.wall_s, 2), "params": model.num_params(), "data": data.source,
+        "params": model.num_params(), "data": data.source,
         "data_sizes": data.sizes(), "vocab_size": vocab.vocab_size,
     }
-    if not result.interrupted:
+    if result.stopped in ("done", "out_of_time"):  # no test scores for a diverged or interrupted model
         n_test = int(flags.get("test_pairs") or (2000 if preset != "smoke" else 32))
         with torch.no_grad():
             metrics["test"] = evaluate_test(model, vocab, data, n_test, device)
-    metrics["wall_s"] = round(time.perf_counter() - wall_t0, 2)
-    write_metrics(out, record, **metrics)
+    metrics["train_s"] = round(session.state["train_s"], 2)
+    metrics["wall_s"] = round(session.state["wall_s"](), 2)
+    with guarded_write("metrics", out / "metrics.json", intact=out / "ckpt.pt"):
+        write_metrics(out, record, **metrics)
     return metrics

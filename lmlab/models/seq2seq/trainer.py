@@ -1,5 +1,7 @@
-"""Training an encoder–decoder with ``lmlab.train.Session``: teacher forcing, label smoothing, the paper's
-warm-up schedule, clipping, periodic validation (loss and greedy chrF), ``best.pt`` and ``ckpt.pt``.
+"""Training an encoder–decoder on ``lmlab.train.Session`` (the trainer contract, CONTRIBUTING.md): teacher
+forcing, label smoothing, the paper's warm-up schedule (``lmlab.train.schedule.noam_lr``), lmlab's one AdamW
+policy, clipping, periodic validation (loss and greedy chrF), ``best.pt`` and ``ckpt.pt`` (carrying
+``train_s`` and ``wall_s``), a stop at the first nan/inf loss with that step's update never applied.
 
     session = make_session(model, data, vocab, TrainConfig(...), out="runs/couplets")
     session.fit()        # interrupt whenever you like; fit() again continues on the same curve
@@ -11,7 +13,6 @@ import math
 import os
 import time
 from dataclasses import asdict, dataclass, fields
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -22,9 +23,10 @@ from lmlab.models.seq2seq.couplets import CoupletData
 from lmlab.models.seq2seq.decode import greedy
 from lmlab.models.seq2seq.loss import label_smoothed_loss
 from lmlab.models.seq2seq.metrics import bleu_chrf
-from lmlab.models.seq2seq.schedule import noam_factor_for_peak, noam_lr
 from lmlab.models.seq2seq.vocab import PAD, Seq2SeqVocab
 from lmlab.train import Session
+from lmlab.train.optim import adamw
+from lmlab.train.schedule import noam_factor_for_peak, noam_lr
 
 # flag names as keys; model fields go to Seq2SeqConfig, the rest to TrainConfig / the data
 PRESETS: dict[str, dict[str, Any]] = {
@@ -48,7 +50,8 @@ MODEL_KEYS = ("arch", "d_model", "n_head", "n_layer", "dropout", "norm_first", "
 
 @dataclass
 class TrainConfig:
-    """Optimisation: Adam(0.9, 0.98, ε=1e-9) as the paper, its warm-up schedule peaking at ``lr``."""
+    """Optimisation: lmlab's AdamW with the paper's betas (0.9, 0.98), its warm-up schedule peaking at
+    ``lr``; weight decay (matrices only) is off by default, as in the paper's Adam."""
 
     batch_size: int = 64
     max_iters: int = 1000
@@ -56,6 +59,7 @@ class TrainConfig:
     warmup_iters: int = 200
     label_smoothing: float = 0.1
     grad_clip: float = 1.0
+    weight_decay: float = 0.0
     eval_interval: int = 250
     eval_pairs: int = 200
     time_budget_s: float | None = None
@@ -94,12 +98,14 @@ def preset_configs(preset: str, arch: str, vocab: Seq2SeqVocab, data: CoupletDat
     return model_cfg, tcfg
 
 
-class NonFiniteLossError(ValueError):
-    """Training produced NaN or infinity: the weights of that step were not applied."""
+DIVERGENCE_HINT = "lower --lr (or raise --warmup-iters) and train again"
 
 
-def make_optimizer(model: torch.nn.Module, tcfg: TrainConfig) -> torch.optim.Optimizer:
-    return torch.optim.Adam(model.parameters(), lr=tcfg.lr, betas=(0.9, 0.98), eps=1e-9)
+def make_optimizer(model: torch.nn.Module, tcfg: TrainConfig, device_type: str = "cpu"
+                   ) -> torch.optim.Optimizer:
+    """``lmlab.train.optim.adamw`` with the paper's betas (0.9, 0.98)."""
+    return adamw(model, lr=tcfg.lr, weight_decay=tcfg.weight_decay, betas=(0.9, 0.98),
+                 device_type=device_type)
 
 
 @torch.no_grad()
@@ -133,19 +139,23 @@ def translate_pairs(model: torch.nn.Module, vocab: Seq2SeqVocab, sources: list[s
 
 def make_session(model: torch.nn.Module, data: CoupletData, vocab: Seq2SeqVocab, tcfg: TrainConfig, *,
                  out: str | os.PathLike | None = None, device: Any = "cpu", resume: bool = False,
-                 progress: bool = True, live: Any = None, config_extra: dict[str, Any] | None = None
-                 ) -> Session:
-    """A resumable training session; ``session.fit()`` trains, ``session.state`` holds best/time."""
+                 progress: bool = True, live: Any = None, config_extra: dict[str, Any] | None = None,
+                 wall_start: float | None = None, in_memory: bool = True) -> Session:
+    """A resumable training session; ``session.fit()`` trains, ``session.state`` holds ``train_s``/``wall_s``
+    (summed over resumed parts; ``wall_start``: when this process began the run, default now)."""
+    wall0 = time.perf_counter() if wall_start is None else wall_start
     device = torch.device(device)
     model.to(device)
     cfg = model.config
     train = PairTensors.from_pairs(data.train, vocab, cfg.max_len)
     val = PairTensors.from_pairs(data.val or data.train[:tcfg.eval_pairs], vocab, cfg.max_len)
     val_pairs = (data.val or data.train)[:tcfg.eval_pairs]
-    optimizer = make_optimizer(model, tcfg)
+    optimizer = make_optimizer(model, tcfg, device.type)
     factor = noam_factor_for_peak(tcfg.lr, cfg.d_model, tcfg.warmup_iters)
-    state = {"best_val": math.inf, "train_s": 0.0}
-    out_path = Path(out) if out is not None else None
+    state = {"train_s": 0.0, "wall_before": 0.0}
+
+    def wall_s() -> float:
+        return state["wall_before"] + time.perf_counter() - wall0
 
     def step(it: int) -> dict[str, Any]:
         t0 = time.perf_counter()
@@ -156,17 +166,12 @@ def make_session(model: torch.nn.Module, data: CoupletData, vocab: Seq2SeqVocab,
         logits = model(src, tgt_in)  # (B, T, V): every position predicts its next token at once
         loss = label_smoothed_loss(logits, tgt_out, tcfg.label_smoothing)
         value = float(loss.detach())
-        if not math.isfinite(value):
-            session.history.log(iter=it + 1, train_loss=value, lr=lr)
-            raise NonFiniteLossError(
-                f"the training loss became {value} at iteration {it + 1} (lr {lr:.2e}); that step was not "
-                "applied and no checkpoint holds its weights. Lower --lr (or raise --warmup-iters) and "
-                "train again (the last good checkpoint is intact)")
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if tcfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
-        optimizer.step()
+        if math.isfinite(value):  # a nan/inf step is never applied; fit stops right after it
+            loss.backward()
+            if tcfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
+            optimizer.step()
         state["train_s"] += time.perf_counter() - t0
         tokens = int((src != PAD).sum() + (tgt_out != PAD).sum())
         return {"loss": value, "lr": lr, "tokens": tokens}
@@ -175,10 +180,6 @@ def make_session(model: torch.nn.Module, data: CoupletData, vocab: Seq2SeqVocab,
         val_loss = validation_loss(model, val, tcfg.eval_pairs, device)
         hyps = translate_pairs(model, vocab, [a for a, _ in val_pairs], device)
         scores = bleu_chrf(hyps, [b for _, b in val_pairs])
-        if val_loss < state["best_val"] and out_path is not None:
-            state["best_val"] = val_loss
-            session.save(out_path / "best.pt")
-        state["best_val"] = min(state["best_val"], val_loss)
         model.train()
         return {"val_loss": val_loss, "val_chrf": scores["chrf"], "val_bleu": scores["bleu"]}
 
@@ -186,12 +187,16 @@ def make_session(model: torch.nn.Module, data: CoupletData, vocab: Seq2SeqVocab,
     session = Session(step, model=model, optimizer=optimizer, max_iters=tcfg.max_iters, out=out,
                       config=config, kind="seq2seq", tokenizer=vocab, seed=tcfg.seed,
                       checkpoint_interval=tcfg.eval_interval, resume=resume, evaluate=evaluate,
-                      eval_interval=tcfg.eval_interval, time_budget_s=tcfg.time_budget_s,
-                      log_interval=tcfg.log_interval, progress=progress, live=live,
-                      desc=cfg.arch)
-    session.state = state  # type: ignore[attr-defined]
+                      eval_interval=tcfg.eval_interval, log_interval=tcfg.log_interval, progress=progress,
+                      live=live, desc=cfg.arch, divergence_hint=DIVERGENCE_HINT, in_memory=in_memory,
+                      extra=lambda: {"train_s": state["train_s"], "wall_s": wall_s(),
+                                     "train_config": asdict(tcfg)})
     if resume:
-        state["best_val"] = min((r["val_loss"] for r in session.history if r.get("val_loss") is not None),
-                                default=math.inf)
+        state["train_s"] = float(session.restored_extra.get("train_s", 0.0))
+        state["wall_before"] = float(session.restored_extra.get("wall_s", state["train_s"]))
+    if tcfg.time_budget_s is not None:  # the budget counts optimizer steps over every resumed part
+        session.fit_options["time_budget_s"] = max(0.0, tcfg.time_budget_s - state["train_s"])
+    state["wall_s"] = wall_s  # type: ignore[assignment]
+    session.state = state  # type: ignore[attr-defined]
     model.train()
     return session
