@@ -2,10 +2,11 @@
 vs without the caches (decoder K/V + encoder memory K/V), per output length.
 
 Training: lmlab's own training step (``make_session``'s: warm-up lr, batch, teacher forcing, smoothed loss,
-clipping, Adam) against the loop one writes by hand around ``torch.nn.Transformer`` of the same size and
-layout (same embeddings, same tied output layer, same batches, same Adam, ``F.cross_entropy`` with the same
-label smoothing). Rounds alternate in one process, so a busy machine slows both alike; ``ratio`` = lmlab /
-torch (target >= 1.0). Tokens = source + target tokens that are not padding.
+clipping, lmlab's AdamW) against the loop one writes by hand around ``torch.nn.Transformer`` of the same
+size and layout (same embeddings, same tied output layer, same batches, the same optimizer
+``lmlab.train.optim.adamw`` with the same betas, ``F.cross_entropy`` with the same label smoothing).
+Rounds alternate in one process, so a busy machine slows both alike; ``ratio`` = lmlab / torch (target
+>= 1.0). Tokens = source + target tokens that are not padding.
 
 Generation: an untrained model (its </s> row zeroed so that every output runs to full length) decodes
 ``length`` tokens greedily and with a beam, with caches and recomputing everything; ``speedup`` = without /
@@ -47,6 +48,7 @@ def training(args: argparse.Namespace) -> dict:
     from lmlab.models.seq2seq.torch_reference import torch_transformer_like
     from lmlab.models.seq2seq.trainer import TrainConfig, make_session
     from lmlab.models.seq2seq.vocab import PAD
+    from lmlab.train.optim import adamw
 
     pairs = _pairs(4000, args.vocab)
     vocab = Seq2SeqVocab.fit([s for p in pairs for s in p])
@@ -63,7 +65,7 @@ def training(args: argparse.Namespace) -> dict:
     ref = torch_transformer_like(template).train()
     embed = template.embed.train()  # the same embedding module: tokens · √C + sinusoids
     params = list(ref.parameters()) + list(embed.parameters())
-    opt = torch.optim.Adam(params, lr=2e-3, betas=(0.9, 0.98), eps=1e-9)
+    opt = adamw(nn.ModuleList([ref, embed]), lr=2e-3, betas=(0.9, 0.98))  # the optimizer lmlab's step uses
     data = PairTensors.from_pairs(pairs, vocab, cfg.max_len)
 
     def torch_step(it: int) -> int:
