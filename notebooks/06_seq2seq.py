@@ -120,7 +120,8 @@ check("seq2seq.masks", decoder_masks)
 # $$s_i = \mathrm{GRU}([E y_{i-1};\, c],\, s_{i-1}), \qquad p(y_i) = \mathrm{softmax}(W [s_i; c; E y_{i-1}])$$
 #
 # However long the source, everything the decoder learns about it must pass through c.
-# Training is the same for every model: the label-smoothed loss (section 6), Adam, the warm-up schedule.
+# Training is the same for every model: the label-smoothed loss (section 6), lmlab's AdamW with the paper's
+# betas (0.9, 0.98), the warm-up schedule (section 7); a nan/inf loss stops training at once, unapplied.
 
 # %%
 runs = {}
@@ -292,7 +293,8 @@ check("seq2seq.label_smoothing", smoothed_loss)
 # \text{warmup}^{-1.5})$$
 #
 # linear for `warmup` steps, then falling as 1/√step (eq. 3 of the paper; ours is scaled so that its peak
-# is the preset's `lr`).
+# is the preset's `lr`). It lives in `lmlab.train.schedule` beside the warm-up + cosine that the GPT and
+# the LSTM use: one module for every schedule.
 
 # %%
 from lmlab.train.schedule import noam_lr

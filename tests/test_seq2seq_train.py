@@ -148,3 +148,17 @@ def test_offline_without_the_corpus_trains_on_the_builtin_poems_in_simplified(is
     assert main(["translate", str(out), "--text", "舉頭望明月", "--method", "sample", "--seed", "1"]) == 0
     captured = capsys.readouterr()
     assert captured.out.startswith("举头望明月 -> ") and "converted to simplified" in captured.err
+
+
+def test_seq2seq_takes_resume_and_the_contract_keywords():
+    from lmlab.cli import build_parser
+    from lmlab.models.seq2seq.trainer import TrainConfig, make_optimizer
+    from lmlab.train.schedule import noam_lr
+
+    args = build_parser().parse_args(["train", "seq2seq", "--out", "x", "--resume", "--weight-decay", "0.1"])
+    assert args.resume is True and args.weight_decay == 0.1
+    model = torch.nn.Sequential(torch.nn.Embedding(5, 4), torch.nn.LayerNorm(4))
+    opt = make_optimizer(model, TrainConfig(lr=1e-3, weight_decay=0.1))
+    assert isinstance(opt, torch.optim.AdamW) and opt.defaults["betas"] == (0.9, 0.98)
+    assert [g["weight_decay"] for g in opt.param_groups] == [0.1, 0.0]  # matrices only decay
+    assert noam_lr(0, 16, 10) > 0
