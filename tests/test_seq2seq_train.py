@@ -162,3 +162,28 @@ def test_seq2seq_takes_resume_and_the_contract_keywords():
     assert isinstance(opt, torch.optim.AdamW) and opt.defaults["betas"] == (0.9, 0.98)
     assert [g["weight_decay"] for g in opt.param_groups] == [0.1, 0.0]  # matrices only decay
     assert noam_lr(0, 16, 10) > 0
+
+
+def test_a_resumed_session_carries_train_s_wall_s_and_the_rest_of_the_budget(tmp_path, pairs_file,
+                                                                             one_torch_thread):
+    from lmlab.checkpoint import load_checkpoint
+    from lmlab.models.seq2seq import Seq2SeqConfig, Seq2SeqVocab, build_model, load_couplets
+    from lmlab.models.seq2seq.trainer import TrainConfig, make_session
+
+    data = load_couplets(pairs_file)
+    vocab = Seq2SeqVocab.fit([s for p in data.train for s in p])
+    cfg = Seq2SeqConfig(vocab_size=vocab.vocab_size, d_model=16, n_head=2, n_layer=1, max_len=8)
+    tcfg = TrainConfig(max_iters=6, eval_interval=3, eval_pairs=4, time_budget_s=1000.0)
+    first = make_session(build_model(cfg), data, vocab, tcfg, out=tmp_path, progress=False)
+    first.fit()
+    extra = load_checkpoint(tmp_path / "ckpt.pt")["extra"]
+    assert extra["wall_s"] >= extra["train_s"] > 0 and extra["next_iter"] == 6
+    assert (tmp_path / "best.pt").exists()
+    again = make_session(build_model(cfg), data, vocab, TrainConfig(**{**tcfg.__dict__, "max_iters": 9}),
+                         out=tmp_path, progress=False, resume=True)
+    assert again.state["train_s"] == extra["train_s"] and again.next_iter == 6
+    assert again.fit_options["time_budget_s"] == pytest.approx(1000.0 - extra["train_s"])
+    again.fit()
+    later = load_checkpoint(tmp_path / "ckpt.pt")["extra"]
+    assert later["next_iter"] == 9 and later["train_s"] > extra["train_s"]
+    assert later["wall_s"] > extra["wall_s"]
