@@ -121,12 +121,35 @@ fig
 # $h_{t-1}$**. No gate reads itself (a formula like $i_t = \sigma(W_x\, i_t + \dots)$, printed in more
 # than one tutorial, is circular and wrong), and none reads $h_t$, which does not exist yet.
 #
-# Along the cell path, $\partial c_t / \partial c_{t-1} = \operatorname{diag}(f_t)$: the gradient is
-# multiplied by the forget gate and nothing else. With $f_t$ near 1 it survives many steps — the
-# figure above. Here are the six equations as lmlab writes them:
+# Along the direct cell path, $c_{t-1} \to c_t$, $\partial c_t / \partial c_{t-1} = \operatorname{diag}(f_t)$:
+# on that path the gradient is multiplied by the forget gate and nothing else. (The full derivative has
+# further terms, because the gates themselves read $h_{t-1} = o_{t-1} \odot \tanh(c_{t-1})$; those go
+# through matrices and squashing like the RNN's, and it is the direct path that carries gradients far.)
+# With $f_t$ near 1 it survives many steps — the figure above. Here are the six equations as lmlab writes
+# them:
 
 # %%
 print(inspect.getsource(L.LSTMCell.forward))
+
+# %% [markdown]
+# **Exercise 1 — the forget gate's memory.** Suppose the input gate is closed ($i_t = 0$) and the forget gate
+# holds a constant value $f$. After how many steps is half of the cell's content left? Write
+# `half_life(f)` (a real number of steps).
+
+# %%
+def half_life(f):
+    ...  # your code
+
+
+check("lstm.half_life", half_life)
+
+# %% [markdown]
+# A quick check of the same idea: on the direct path, with $f_t = 0.9$ at every step, what share of the
+# gradient on $c_t$ reaches $c_{t-10}$? (A number.)
+
+# %%
+direct_path_share = ...  # your answer
+check("lstm.direct_path_share", direct_path_share)
 
 # %% [markdown]
 # ### The proof: the same numbers as `torch.nn.LSTM`
@@ -152,6 +175,30 @@ assert diff <= 1e-5
 # %% [markdown]
 # The fast `nn.LSTM` (cuDNN on a GPU, fused kernels on a CPU) is what we train with; the from-scratch
 # version, holding the trained weights, is what we use to look inside.
+
+# %% [markdown]
+# **Exercise 2 — one LSTM step.** Write `lstm_step(x, h_prev, c_prev, W, U, b)` with the four gates' weights
+# stacked as PyTorch stores them: `W` is $(4H, C)$, `U` is $(4H, H)$, `b` is $(4H)$, rows in the order
+# $i, f, g, o$. Return `(h_t, c_t)`. The check compares with `torch.nn.LSTMCell` and recognises the
+# common slips.
+
+# %%
+def lstm_step(x, h_prev, c_prev, W, U, b):
+    ...  # your code: z = ..., then i, f, g, o, then c_t and h_t
+
+
+check("lstm.step", lstm_step)
+
+# %% [markdown]
+# **Exercise 3 — counting parameters.** How many parameters does `torch.nn.LSTM(C, H)` (one layer) have?
+# Write `param_count(C, H)`.
+
+# %%
+def param_count(C, H):
+    ...  # your code
+
+
+check("lstm.param_count", param_count)
 
 # %% [markdown]
 # ## 4 · A character-level language model
@@ -321,44 +368,6 @@ poem = poem_val.strip().split("\n\n")[-1][:40]  # the last poem of the split is 
 poet_inside = analysis.internals(poet.model, poet.tokenizer, poem)
 poet_layer = {k: v[-1] for k, v in poet_inside.items() if k != "probs"}
 viz.plot_gates(poem, poet_layer, units=range(8), names=("forget_gate", "cell_state"))
-
-# %% [markdown]
-# ## 8 · Exercises
-#
-# **8.1 One LSTM step.** Write `lstm_step(x, h_prev, c_prev, W, U, b)` with the four gates' weights
-# stacked as PyTorch stores them: `W` is $(4H, C)$, `U` is $(4H, H)$, `b` is $(4H)$, rows in the order
-# $i, f, g, o$. Return `(h_t, c_t)`. The check compares with `torch.nn.LSTMCell` and recognises the
-# common slips.
-
-# %%
-def lstm_step(x, h_prev, c_prev, W, U, b):
-    ...  # your code: z = ..., then i, f, g, o, then c_t and h_t
-
-
-check("lstm.step", lstm_step)
-
-# %% [markdown]
-# **8.2 Counting parameters.** How many parameters does `torch.nn.LSTM(C, H)` (one layer) have?
-# Write `param_count(C, H)`.
-
-# %%
-def param_count(C, H):
-    ...  # your code
-
-
-check("lstm.param_count", param_count)
-
-# %% [markdown]
-# **8.3 The forget gate's memory.** Suppose the input gate is closed ($i_t = 0$) and the forget gate
-# holds a constant value $f$. After how many steps is half of the cell's content left? Write
-# `half_life(f)` (a real number of steps).
-
-# %%
-def half_life(f):
-    ...  # your code
-
-
-check("lstm.half_life", half_life)
 
 # %% [markdown]
 # **Going further.** Train on the word level: `lmlab train lstm --corpus tiny_shakespeare --tokenizer word

@@ -212,8 +212,10 @@ check("transformer.split_heads", my_split_heads)
 #
 # Read it carefully (many tutorials garble it as $PE(pos, 2d_{model})$): $i$ counts channel **pairs**,
 # $i = 0, \dots, d_{model}/2 - 1$. Pair $i$ holds a sine and a cosine of the **same** frequency
-# $\omega_i = 10000^{-2i/d_{model}}$; the wavelengths grow geometrically from $2\pi$ (channel 0) to
-# nearly $10000 \cdot 2\pi$ (the last pair).
+# $\omega_i = 10000^{-2i/d_{model}}$; the wavelengths $2\pi/\omega_i$ grow geometrically from $2\pi$
+# (channel 0) to $2\pi\cdot 10000^{(d_{model}-2)/d_{model}}$ for the last pair. That approaches
+# $10000\cdot2\pi$ only for wide models: for the $d_{model} = 32$ plot below the last pair ($i = 15$) has
+# $2\pi\cdot10000^{30/32} \approx 2\pi\cdot 5{,}623 \approx 35{,}300$ positions.
 
 # %%
 from lmlab.models.transformer import sinusoidal_encoding
@@ -305,6 +307,14 @@ def my_positional_encoding(n_pos, d_model):
 check("transformer.positional_encoding", my_positional_encoding)
 
 # %% [markdown]
+# A number to check the idea: the longest wavelength (in positions) of the sinusoidal encoding for
+# $d_{model} = 64$, to the nearest whole position.
+
+# %%
+longest_wavelength_64 = ...  # your answer
+check("transformer.longest_wavelength", longest_wavelength_64)
+
+# %% [markdown]
 # ## 5 · A GPT, block by block
 #
 # A **block** adds attention's output to its input, then a small per-token MLP's output. Normalising
@@ -321,8 +331,10 @@ check("transformer.positional_encoding", my_positional_encoding)
 # The GPT is: token embedding (+ a position table, unless RoPE turns q and k inside attention) → $L$
 # blocks (causal) → LayerNorm → a linear layer to vocabulary scores, whose matrix is **the token
 # embedding itself** (weight tying). With `pos_encoding="learned", activation="gelu"` it is GPT-2's (and
-# nanoGPT's) model exactly. An encoder like BERT is the same stack without the causal mask
-# (`TransformerEncoder`, with a masked-LM head).
+# nanoGPT's) model exactly. An encoder like BERT uses the same attention without the causal mask, but it is
+# not simply this stack unmasked: BERT normalises *after* each residual addition (post-LN, as the original
+# Transformer), adds segment (sentence A/B) embeddings to the token and learned position embeddings, and
+# is trained with a masked-LM head (`TransformerEncoder`).
 
 # %%
 from lmlab.models.transformer import GPT
@@ -357,8 +369,10 @@ print(f"max |fast - readable| = {(fast_logits - slow_logits).abs().max():.2e}; "
 # ## 6 · Tokens: characters or byte-pair encoding
 #
 # We train on characters (65 symbols for Shakespeare). Real GPTs use **byte-level BPE**: start from the
-# 256 byte values, then repeatedly merge the most frequent adjacent pair into a new token. Here is a
-# from-scratch version that shows its merges (`BytePairEncoding` in `lmlab/tokenizers/bpe.py`):
+# 256 byte values, then repeatedly merge the most frequent adjacent pair into a new token. It is not a
+# fixed-length code: a token may stand for one byte or for a whole word, and what is fixed is the size of
+# the vocabulary. Here is a from-scratch version that shows its merges (`BytePairEncoding` in
+# `lmlab/tokenizers/bpe.py`):
 
 # %%
 from lmlab.data import load_text_or_fallback, train_val_split
@@ -384,12 +398,26 @@ some = text[:200_000]
 print(f"{len(some) / len(fast_bpe.encode(some)):.2f} characters per BPE token (1.00 for characters)")
 
 # %% [markdown]
+# ### Exercise 4 — one BPE merge
+# `bpe_merge(ids, pair, new_id)`: replace every adjacent occurrence of `pair` in the list `ids` by
+# `new_id`, left to right (so `[5, 5, 5]` with the pair `(5, 5)` becomes `[new_id, 5]`).
+
+# %%
+def bpe_merge(ids, pair, new_id):
+    ...
+
+
+check("transformer.bpe_merge", bpe_merge)
+
+# %% [markdown]
 # ## 7 · Training on tiny Shakespeare
 #
 # AdamW (weight decay on matrices only), gradient clipping, and a learning rate that warms up linearly
-# then follows a cosine down to `min_lr`. The `class` preset gives the run a **time budget**: the
-# cosine runs on the clock, so the learning rate reaches its minimum exactly when time is up, on a
-# fast machine or a slow one.
+# then follows a cosine down to `min_lr`. The run reports its **MFU** (model FLOPs utilisation): the
+# arithmetic the model really needs per second (about 6 FLOPs per parameter per token, forward and backward)
+# as a share of the device's peak; 30–50 % is good on a GPU, and a few % is usual on a laptop CPU.
+# The `class` preset gives the run a **time budget**: the cosine runs on the clock, so the learning rate
+# reaches its minimum exactly when time is up, on a fast machine or a slow one.
 #
 # $$\eta(t) = \eta_{min} + \tfrac12(\eta_{max} - \eta_{min})\bigl(1 + \cos(\pi t / T)\bigr)$$
 
@@ -405,6 +433,18 @@ plt.ylabel("learning rate")
 plt.title("warm-up, then cosine", fontsize=9)
 plt.show()
 values
+
+# %% [markdown]
+# ### Exercise 5 — the cosine
+# Write the decay part of the schedule, `cosine_part(t, T, lr_max, lr_min)`, from the formula above
+# ($0 \le t \le T$; warm-up is not part of it).
+
+# %%
+def cosine_part(t, T, lr_max, lr_min):
+    ...
+
+
+check("transformer.cosine_part", cosine_part)
 
 # %%
 from lmlab.models.transformer.trainer import TokenData, TrainConfig, train_gpt
