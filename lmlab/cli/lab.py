@@ -139,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
         cmd = build_command(root, port, open_browser=not args.no_browser, config_file=config_file)
         print(f"lmlab lab: starting JupyterLab on {root} ...", flush=True)
         proc = subprocess.Popen(cmd, env=server_env(token_file))
-        if threading.current_thread() is threading.main_thread():  # `kill` stops the server, removes the token
+        if threading.current_thread() is threading.main_thread():  # `kill`: stop the server, drop the token
             signal.signal(signal.SIGTERM, _stop)
         try:
             if wait_until_serving(port, token, proc):
