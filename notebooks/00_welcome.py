@@ -86,7 +86,9 @@ cfg
 #
 #     lmlab data fetch --all
 #
-# and copy the cache folder (or point `LMLAB_DATA_DIR` at a USB stick). When a corpus is not there, the
+# and copy the cache folder (or point `LMLAB_DATA_DIR` at a USB stick). `lmlab prepare --dest DIR` trains
+# ahead, into the same folder, every model the notebooks train, so a lesson loads them instead of waiting
+# (each training cell says when it loaded a prepared run). When a corpus is not there, the
 # notebooks fall back to a built-in English corpus and **say so** — you never get a traceback for it.
 
 # %%
@@ -311,8 +313,19 @@ _ = widgets.interact(show_temperature, tau=slider)
 # ## Figures speak Chinese too
 #
 # Tang poems appear in notebooks 01–03. Chinese labels render without any font setup (an installed CJK
-# font, or the Noto Sans CJK file the `mplfonts` package ships). Figures save as PNG or SVG in one call:
-# `lmlab.viz.style.save_figure(fig, "poem.png")`; animations as GIF with `lmlab.viz.animate`.
+# font, or the Noto Sans CJK file the `mplfonts` package ships).
+#
+# **Figures for slides.** Everything a notebook draws saves in one call, the file name choosing the format:
+#
+#     from lmlab.viz import save
+#     save(fig, "poem.png")              # any figure: .png, .svg or .pdf
+#     save(view, "heads.html")           # attention views (04) and the projector (01): also .html
+#     save(frames, "training.gif")       # a list of figures or an animation: .gif, or .mp4 for slides
+#
+# Two animations are ready-made: how one attention head forms while a GPT trains
+# (`lmlab.viz.attention.AttentionRecorder`, passed as the trainer's `live=`, then `recorder.save("head.mp4")`)
+# and how the word map forms while word2vec trains (`evolution_gif(snapshots, words, "words.mp4")` in 01).
+# MP4 uses the ffmpeg that the `imageio-ffmpeg` package ships, so no system ffmpeg is needed.
 
 # %%
 poem = "床前明月光疑是地上霜举头望明月低头思故乡"

@@ -362,7 +362,7 @@ plot_analogies(wv, pairs) if pairs else "the analogy words are not in this vocab
 # %% [markdown]
 # **How the map forms.** We kept snapshots of a few words during training. All frames use the PCA axes
 # of the final vectors, so what moves is the learning, not the camera. (`evolution_gif(...)` writes the
-# same frames as a GIF.)
+# same frames as a GIF, or as an MP4 for slides when the name ends in `.mp4`.)
 
 # %%
 watched = [w for w in WATCH if w in wv]

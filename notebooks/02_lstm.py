@@ -239,9 +239,22 @@ config = L.preset_config(lab.preset, device=lab.device.type, corpus=corpus)
 {k: getattr(config, k) for k in ("n_layer", "hidden", "block_size", "batch_size", "max_iters", "lr",
                                  "dropout", "time_budget_s")}
 
+# %% [markdown]
+# A teacher may have trained this model ahead of the lesson (`lmlab prepare`): then the next cell loads it,
+# shows the figure and a sample recorded when it was trained, and says so. `retrain=True` (or the
+# environment variable `LMLAB_RETRAIN=1`) trains it here instead.
+
 # %%
-run = L.train_lstm(config, train_text, "runs/02_lstm_shakespeare", val_text=val_text, if_exists="overwrite",
-                   live=True, progress=False)
+from lmlab.checkpoint import load_checkpoint
+from lmlab.prepared import find_prepared
+
+prep = find_prepared("02_lstm_shakespeare", lab.preset, corpus=corpus, retrain=False)
+if prep is not None:
+    run = L.LSTMRun(*L.load_for_sampling(load_checkpoint(prep.path)), history=None, metrics=prep.metrics,
+                    config=config)
+else:
+    run = L.train_lstm(config, train_text, "runs/02_lstm_shakespeare", val_text=val_text,
+                       if_exists="overwrite", live=True, progress=False)
 m = run.metrics
 print(f"{m['iters']} iterations in {m['train_s']:.0f} s of training, {m['tokens_per_sec']:,.0f} characters/s")
 print(f"validation: {m['val_loss']:.3f} nats/char = {m['val_bpc']:.3f} bits/char, "
@@ -297,8 +310,13 @@ print(poems[:60])
 
 # %%
 poem_config = L.preset_config(lab.preset, device=lab.device.type, corpus=poems_name, **sizes)
-poet = L.train_lstm(poem_config, poem_train, "runs/02_lstm_poems", val_text=poem_val, if_exists="overwrite",
-                    live=True, progress=False, sample_prompt="\n")
+prep = find_prepared("02_lstm_poems", lab.preset, corpus=poems_name, retrain=False)
+if prep is not None:
+    poet = L.LSTMRun(*L.load_for_sampling(load_checkpoint(prep.path)), history=None, metrics=prep.metrics,
+                     config=poem_config)
+else:
+    poet = L.train_lstm(poem_config, poem_train, "runs/02_lstm_poems", val_text=poem_val,
+                        if_exists="overwrite", live=True, progress=False, sample_prompt="\n")
 print(f"validation: {poet.metrics['val_loss']:.3f} nats/char after {poet.metrics['train_s']:.0f} s")
 
 # %% [markdown]

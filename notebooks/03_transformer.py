@@ -447,7 +447,9 @@ def cosine_part(t, T, lr_max, lr_min):
 check("transformer.cosine_part", cosine_part)
 
 # %%
+from lmlab.checkpoint import load_checkpoint, load_model_state
 from lmlab.models.transformer.trainer import TokenData, TrainConfig, train_gpt
+from lmlab.prepared import find_prepared
 from lmlab.tokenizers import CharTokenizer
 from lmlab.viz.curves import LiveView
 
@@ -461,9 +463,17 @@ train_keys = ("batch_size", "max_iters", "lr", "min_lr", "warmup_iters", "lr_dec
 tcfg = TrainConfig(**{k: values[k] for k in train_keys})
 print(f"{corpus}: {len(data.train):,} training / {len(data.val):,} validation characters; "
       f"model {model.num_params():,} parameters")
-result = train_gpt(model, data, tcfg, tokenizer=tok, device=lab.device, precision=lab.precision,
-                   out_dir="runs/03_gpt_shakespeare", live=LiveView(title="GPT on " + corpus), progress=False)
-m = result.metrics
+# a run `lmlab prepare` trained ahead of the lesson is loaded instead (it says so); retrain=True trains here
+prep = find_prepared("03_gpt_shakespeare", lab.preset, corpus=corpus, retrain=False)
+if prep is not None:
+    load_model_state(model, load_checkpoint(prep.path))
+    model.to(lab.device)
+    m = prep.metrics
+else:
+    result = train_gpt(model, data, tcfg, tokenizer=tok, device=lab.device, precision=lab.precision,
+                       out_dir="runs/03_gpt_shakespeare", live=LiveView(title="GPT on " + corpus),
+                       progress=False)
+    m = result.metrics
 print(f"{m['iters']} iterations, {m['wall_s']:.0f} s of training, {m['tokens_per_sec']:,.0f} tokens/s, "
       f"MFU {m['mfu'] or 0:.1%}")
 print(f"train {m['eval_train_loss']:.3f}, validation {m['val_loss']:.3f} nats/char "
@@ -546,9 +556,16 @@ poem_model = GPT(GPTConfig(vocab_size=poem_tok.vocab_size, block_size=poem_block
 poem_cfg = replace(tcfg, max_iters=TANG["max_iters"], lr_decay_iters=TANG["max_iters"],
                    time_budget_s=TANG["time_budget_s"])
 print(f"{poems_name}: {len(poems):,} characters, {poem_tok.vocab_size:,} distinct")
-poem_run = train_gpt(poem_model, poem_data, poem_cfg, tokenizer=poem_tok, device=lab.device,
-                     precision=lab.precision, live=LiveView(title="GPT on Tang poems"), progress=False)
-print(f"validation {poem_run.metrics['val_loss']:.3f} nats/char after {poem_run.metrics['iters']} iterations")
+prep = find_prepared("03_gpt_poems", lab.preset, corpus=poems_name, retrain=False)
+if prep is not None:
+    load_model_state(poem_model, load_checkpoint(prep.path))
+    poem_metrics = prep.metrics
+else:
+    poem_metrics = train_gpt(poem_model, poem_data, poem_cfg, tokenizer=poem_tok, device=lab.device,
+                             precision=lab.precision, live=LiveView(title="GPT on Tang poems"),
+                             progress=False).metrics
+poem_model.to(lab.device)
+print(f"validation {poem_metrics['val_loss']:.3f} nats/char after {poem_metrics['iters']} iterations")
 first = poems[0]
 for seed in range(3):
     print(sample_text(poem_model, poem_tok, first, 60, temperature=0.8, top_k=20, seed=seed).split("\n\n")[0])
@@ -581,14 +598,19 @@ while high - low > 4:
 hidden = min((low, high), key=lambda h: abs(lstm_params(h) - gpt_params))
 print(f"GPT {gpt_params:,} parameters; LSTM 2 x {hidden} has {lstm_params(hidden):,}")
 
-race_gpt = GPT(GPTConfig(vocab_size=tok.vocab_size, **size))
-race_cfg = replace(tcfg, max_iters=10**9, lr_decay_iters=10**9, eval_interval=10**9, time_budget_s=RACE_S)
-race_gpt_run = train_gpt(race_gpt, data, race_cfg, device=lab.device, precision=lab.precision, progress=False)
-lstm_cfg = LSTMTrainConfig(corpus=corpus, n_layer=2, hidden=hidden, time_budget_s=RACE_S, max_iters=10**9,
-                           eval_interval=0, device=lab.device.type, max_eval_tokens=20_000,
-                           warmup_iters=PRESETS[lab.preset]["warmup_iters"])
-race_lstm_run = train_lstm(lstm_cfg, train_text, None, val_text=val_text, tokenizer=tok, progress=False)
-race = {"GPT": race_gpt_run.metrics, "LSTM": race_lstm_run.metrics}
+prep = find_prepared("03_race", lab.preset, corpus=corpus, retrain=False)
+if prep is not None:
+    race = prep.metrics["race"]
+else:
+    race_gpt = GPT(GPTConfig(vocab_size=tok.vocab_size, **size))
+    race_cfg = replace(tcfg, max_iters=10**9, lr_decay_iters=10**9, eval_interval=10**9, time_budget_s=RACE_S)
+    race_gpt_run = train_gpt(race_gpt, data, race_cfg, device=lab.device, precision=lab.precision,
+                             progress=False)
+    lstm_cfg = LSTMTrainConfig(corpus=corpus, n_layer=2, hidden=hidden, time_budget_s=RACE_S, max_iters=10**9,
+                               eval_interval=0, device=lab.device.type, max_eval_tokens=20_000,
+                               warmup_iters=PRESETS[lab.preset]["warmup_iters"])
+    race_lstm_run = train_lstm(lstm_cfg, train_text, None, val_text=val_text, tokenizer=tok, progress=False)
+    race = {"GPT": race_gpt_run.metrics, "LSTM": race_lstm_run.metrics}
 for name, r in race.items():
     print(f"{name:5} {r['params']:>9,} params, {r['iters']:>5} iterations in {RACE_S:.0f} s, "
           f"{r['tokens_per_sec']:>8,.0f} tokens/s, validation {r['val_loss']:.3f}")

@@ -427,12 +427,10 @@ if lab.device.type == "cpu":
 # the soft term's gradient the same size whatever $T$. The teacher is a model of the **same task** (here
 # the same text), not of another domain: the student imitates its predictions on the student's own
 # training inputs. First the teacher: the GPT of notebook 03 if you
-# ran it (`runs/03_gpt_shakespeare`, or a checkpoint folder in `$LMLAB_GPT_CKPT`), else a small one
-# trained right here.
+# ran it (`runs/03_gpt_shakespeare`, a checkpoint folder in `$LMLAB_GPT_CKPT`, or the run `lmlab prepare`
+# trained), else a small one trained right here.
 
 # %%
-import os  # noqa: E402
-
 from lmlab.models.distill import (  # noqa: E402
     DistillConfig,
     count_parameters,
@@ -444,9 +442,11 @@ from lmlab.models.distill import (  # noqa: E402
 from lmlab.models.transformer.generate import load_for_sampling  # noqa: E402
 from lmlab.models.transformer.run import make_tokenizer  # noqa: E402
 from lmlab.models.transformer.trainer import TokenData, TrainConfig, train_gpt  # noqa: E402
+from lmlab.prepared import find_checkpoint  # noqa: E402
 
-candidates = (os.environ.get("LMLAB_GPT_CKPT"), "runs/03_gpt_shakespeare", "runs/03_transformer")
-found = [Path(p) for p in candidates if p and (Path(p) / "ckpt.pt").exists()]
+found = find_checkpoint("03_gpt_shakespeare", lab.preset, corpus=corpus, env="LMLAB_GPT_CKPT",
+                        local=("runs/03_gpt_shakespeare", "runs/03_transformer"))
+found = [found] if found else []
 teacher = None
 if found:
     teacher, tok = load_for_sampling(load_checkpoint(found[0]), lab.device)

@@ -105,8 +105,8 @@ def _tiny_notebook(folder: Path) -> None:
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell("# Tiny\n\nnegatives from unigram$^{0.75}$, prices $5 and $6"),
-                nbformat.v4.new_code_cell("from tqdm.auto import tqdm\nfor _ in tqdm(range(40), desc='steps'):"
-                                          "\n    pass")]
+                nbformat.v4.new_code_cell("from tqdm.auto import tqdm\n"
+                                          "for _ in tqdm(range(40), desc='steps'):\n    pass")]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     folder.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, folder / "00_tiny.ipynb")

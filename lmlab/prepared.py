@@ -1,0 +1,228 @@
+"""Models trained ahead of a lesson: ``lmlab prepare`` writes them, the notebooks look them up here.
+
+A prepared run lives in ``ROOT/prepared/PRESET/NAME/``: the trainer's own files (``ckpt.pt``,
+``metrics.json``), the live view's last figure (``live.png``) and ``prepared.json``, written last, which
+records the job's configuration and its hash. ROOT is the classroom mirror (``$LMLAB_DATA_DIR``, where
+``lmlab data fetch --all --dest`` put the corpora) or else the cache. A run counts only when its hash is
+the one the job would train with today; otherwise the notebook trains and says why.
+
+    prep = find_prepared("03_gpt_shakespeare", lab.preset, corpus=corpus)   # None: train here
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+RETRAIN_ENV = "LMLAB_RETRAIN"  # "1": retrain everything here; "a,b": retrain the runs named a and b
+RECORD = "prepared.json"
+
+# Notebook 02's poet and 03's Tang GPT, sized per preset: the notebooks' own tables (a test keeps them equal).
+POEM_SIZES = {
+    "smoke": dict(hidden=64, n_layer=1, batch_size=4, block_size=32, max_iters=30, max_poems=300),
+    "class": dict(hidden=256, n_layer=2, batch_size=32, block_size=64, time_budget_s=150.0, max_iters=5000,
+                  eval_interval=500, max_poems=None),
+    "full": dict(hidden=512, n_layer=2, batch_size=64, block_size=128, max_iters=5000, max_poems=None),
+}
+TANG = {"smoke": dict(max_poems=300, time_budget_s=None, max_iters=40),
+        "class": dict(max_poems=None, time_budget_s=120.0, max_iters=100_000),
+        "full": dict(max_poems=None, time_budget_s=None, max_iters=5000)}
+RACE_S = {"smoke": 4.0, "class": 90.0, "full": 120.0}
+
+
+def _lstm(preset: str, **sizes: Any) -> dict[str, Any]:
+    from lmlab.models.lstm import preset_config
+
+    config = asdict(preset_config(preset, **sizes))
+    return {k: v for k, v in config.items() if k not in ("device", "precision")}  # where, not what
+
+
+def _gpt(preset: str) -> dict[str, Any]:
+    from lmlab.models.transformer.trainer import PRESETS
+
+    return {"tokenizer": "char", **PRESETS[preset]}
+
+
+@dataclass(frozen=True)
+class Job:
+    """One training a notebook runs: its name (as its ``runs/`` folder) and what decides its result."""
+
+    name: str
+    notebook: str
+    about: str
+    spec: Callable[[str], dict[str, Any]]  # preset -> every setting the trained model depends on
+
+
+JOBS: dict[str, Job] = {job.name: job for job in (
+    Job("02_lstm_shakespeare", "02_lstm", "the character-level LSTM on tiny Shakespeare",
+        lambda preset: _lstm(preset)),
+    Job("02_lstm_poems", "02_lstm", "the LSTM poet on Tang poems",
+        lambda preset: {**_lstm(preset, **{k: v for k, v in POEM_SIZES[preset].items() if k != "max_poems"}),
+                        "max_poems": POEM_SIZES[preset]["max_poems"], "max_vocab": 3000}),
+    Job("03_gpt_shakespeare", "03_transformer", "the GPT on tiny Shakespeare", _gpt),
+    Job("03_gpt_poems", "03_transformer", "the GPT on Tang poems",
+        lambda preset: {**_gpt(preset), **TANG[preset], "lr_decay_iters": TANG[preset]["max_iters"],
+                        "max_vocab": 3000}),
+    Job("03_race", "03_transformer", "the GPT-or-LSTM race, same parameters, same seconds",
+        lambda preset: {**_gpt(preset), "race_s": RACE_S[preset]}),
+)}
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """A short, stable fingerprint of a configuration (key order does not matter)."""
+    text = json.dumps(config, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def job_config(name: str, preset: str, corpus: str) -> dict[str, Any]:
+    """Everything the run ``name`` depends on in ``preset`` on ``corpus``, plus the lmlab version."""
+    if name not in JOBS:
+        raise ValueError(f"no prepared job called {name!r}; known: {', '.join(JOBS)}")
+    from lmlab import __version__
+
+    return {"job": name, "preset": preset, "corpus": corpus, "lmlab": __version__, **JOBS[name].spec(preset)}
+
+
+def default_root() -> Path:
+    """The classroom mirror ($LMLAB_DATA_DIR) when set, else lmlab's cache folder."""
+    from lmlab.data.download import cache_dir, mirror_dir
+
+    return mirror_dir() or cache_dir()
+
+
+def search_roots() -> list[Path]:
+    """Where notebooks look for prepared runs, in order: the mirror, then the cache."""
+    from lmlab.data.download import cache_dir, mirror_dir
+
+    roots = [mirror_dir(), cache_dir()]
+    return [r for i, r in enumerate(roots) if r is not None and r not in roots[:i]]
+
+
+def run_dir(root: Path, preset: str, name: str) -> Path:
+    return Path(root) / "prepared" / preset / name
+
+
+@dataclass(frozen=True)
+class PreparedRun:
+    """A run ``lmlab prepare`` trained: its folder and what it recorded."""
+
+    name: str
+    path: Path
+    record: dict[str, Any]
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return self.record.get("metrics", {})
+
+    @property
+    def samples(self) -> list[str]:
+        return self.record.get("samples", [])
+
+    @property
+    def figure(self) -> Path | None:
+        figure = self.path / self.record.get("figure", "live.png")
+        return figure if figure.exists() else None
+
+    def show(self) -> None:
+        """The recorded live-view figure and samples, as the training cell would have shown them."""
+        from IPython.display import Image, display
+
+        if self.figure is not None:
+            display(Image(filename=str(self.figure)))
+        for sample in self.samples:
+            print(f"--- a sample recorded after training\n{sample}")
+
+
+def record_prepared(path: Path, config: dict[str, Any], *, metrics: dict[str, Any],
+                    samples: Sequence[str] = (), figure: str = "live.png") -> Path:
+    """Write ``prepared.json`` (last, atomically): the run in ``path`` is now complete and current."""
+    from lmlab.atomic import atomic_write
+
+    record = {"config": config, "hash": config_hash(config), "created": time.strftime("%Y-%m-%d %H:%M"),
+              "metrics": metrics, "samples": list(samples), "figure": figure}
+    with atomic_write(Path(path) / RECORD, "w") as f:
+        json.dump(record, f, indent=1, default=str)
+    return Path(path) / RECORD
+
+
+def read_record(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((Path(path) / RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def is_current(path: Path, config: dict[str, Any]) -> bool:
+    """True when ``path`` holds a finished run of exactly ``config``."""
+    record = read_record(path)
+    return record is not None and record.get("hash") == config_hash(config)
+
+
+def _retrain_asked(name: str) -> bool:
+    value = os.environ.get(RETRAIN_ENV, "").strip()
+    return value in ("1", "all", "yes", "true") or name in {v.strip() for v in value.split(",")}
+
+
+def _lookup(name: str, preset: str, corpus: str) -> tuple[PreparedRun | None, list[Path]]:
+    """(the current run, or None; the folders holding a stale one)."""
+    wanted = config_hash(job_config(name, preset, corpus))
+    stale = []
+    for root in search_roots():
+        path = run_dir(root, preset, name)
+        record = read_record(path)
+        if record is not None and record.get("hash") == wanted:
+            return PreparedRun(name, path, record), stale
+        if record is not None:
+            stale.append(path)
+    return None, stale
+
+
+def find_prepared(name: str, preset: str, *, corpus: str, retrain: bool = False,
+                  show: bool = True) -> PreparedRun | None:
+    """The prepared run ``name`` for ``preset`` and ``corpus`` if one is current; says what it found.
+
+    Returns None (and says why) when there is none, when it is stale, or when retraining was asked for with
+    ``retrain=True`` or ``$LMLAB_RETRAIN`` (``1`` for every run, or a comma-separated list of names).
+    """
+    if retrain or _retrain_asked(name):
+        print(f"lmlab: training {name} here ({'retrain=True' if retrain else RETRAIN_ENV} asked for it)")
+        return None
+    run, stale = _lookup(name, preset, corpus)
+    if run is not None:
+        print(f"lmlab: ✓ loaded the prepared run {name} ({preset} preset, {corpus}, trained "
+              f"{run.record.get('created', '?')}) from {run.path}.\n"
+              f"       To train it here instead: retrain=True in this cell, or {RETRAIN_ENV}=1 (or ={name}).")
+        if show:
+            run.show()
+    elif stale:
+        print(f"lmlab: the prepared run in {stale[0]} was trained with other settings (or another lmlab); "
+              f"training {name} here. Refresh it with 'lmlab prepare --preset {preset}'.")
+    else:
+        print(f"lmlab: no prepared run of {name} for the {preset} preset; training it here. A teacher can "
+              f"train every model ahead of a lesson with 'lmlab prepare --preset {preset}'.")
+    return run
+
+
+def find_checkpoint(name: str, preset: str, *, corpus: str, local: Sequence[str | os.PathLike] = (),
+                    env: str | None = None) -> Path | None:
+    """A model an earlier notebook trained: ``$env``, then the ``local`` folders (``runs/...`` of this
+    machine), then the current prepared run. Says which one it uses, or that there is none."""
+    for path in [os.environ.get(env) if env else None, *local]:
+        if path and (Path(path) / "ckpt.pt").exists():
+            print(f"lmlab: using the model in {path}")
+            return Path(path)
+    run, stale = _lookup(name, preset, corpus)
+    if run is not None and (run.path / "ckpt.pt").exists():
+        print(f"lmlab: ✓ using the prepared run {name} ({preset} preset) from {run.path}")
+        return run.path
+    places = [f"${env}"] * bool(env) + [str(p) for p in local] + [f"the prepared runs ({preset} preset)"]
+    why = f" ({stale[0]} is stale: other settings)" if stale else ""
+    print(f"lmlab: no trained {name} found in {', '.join(places)}{why}: run notebook {JOBS[name].notebook} "
+          f"first, or 'lmlab prepare --preset {preset}'.")
+    return None

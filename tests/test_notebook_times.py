@@ -1,0 +1,27 @@
+"""Smoke test of ``benchmarks/notebook_times.py``: it runs a notebook both ways and reports JSON."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_notebook_times_reports_both_modes_as_json(capsys, monkeypatch):
+    monkeypatch.setenv("LMLAB_OFFLINE", "1")
+    monkeypatch.setenv("LMLAB_DEVICE", "cpu")
+    spec = importlib.util.spec_from_file_location("nb_times", ROOT / "benchmarks" / "notebook_times.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    report = bench.main(["00_welcome", "--preset", "smoke"])
+    assert json.loads(capsys.readouterr().out) == json.loads(json.dumps(report))
+    row = report["notebooks"]["00_welcome"]
+    assert report["preset"] == "smoke" and report["target_s"] == 180
+    assert row["prepared_s"] > 0 and row["fresh_s"] > 0 and "prepared_errors" not in row
+    assert row["within_target"] is (row["prepared_s"] <= 180)
+    assert report["prepare_s"] >= 0  # notebook 00 trains nothing worth preparing

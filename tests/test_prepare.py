@@ -1,0 +1,117 @@
+"""``lmlab prepare`` trains the notebooks' models ahead of a lesson; ``lmlab.prepared`` finds them, says so,
+and trains instead when they are missing, stale or a retrain is asked for."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lmlab.cli import main
+from lmlab.prepared import (
+    JOBS,
+    POEM_SIZES,
+    RACE_S,
+    TANG,
+    config_hash,
+    find_checkpoint,
+    find_prepared,
+    job_config,
+    record_prepared,
+    run_dir,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_config_hash_ignores_key_order_and_sees_every_value():
+    assert config_hash({"a": 1, "b": [2, 3]}) == config_hash({"b": [2, 3], "a": 1})
+    assert config_hash({"a": 1}) != config_hash({"a": 2})
+    smoke = job_config("03_gpt_shakespeare", "smoke", "x")
+    klass = job_config("03_gpt_shakespeare", "class", "x")
+    assert smoke["preset"] == "smoke" and smoke["n_layer"] and config_hash(smoke) != config_hash(klass)
+    with pytest.raises(ValueError, match="no prepared job called 'nope'"):
+        job_config("nope", "smoke", "x")
+
+
+def _table(notebook: str, name: str) -> dict:
+    """The ``NAME = {...}`` table as the notebook writes it (the job must train the same thing)."""
+    source = (ROOT / "notebooks" / notebook).read_text(encoding="utf-8")
+    start = source.index(f"\n{name} = {{") + len(name) + 4
+    depth = 0
+    for end, char in enumerate(source[start:], start):
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        if depth == 0:
+            return eval(source[start:end + 1], {"dict": dict})  # noqa: S307 - our own notebook's table
+    raise AssertionError(f"{name} in {notebook} has no closing brace")
+
+
+def test_the_jobs_use_the_notebooks_own_tables():
+    assert _table("02_lstm.py", "POEM_SIZES") == POEM_SIZES
+    assert _table("03_transformer.py", "TANG") == TANG
+    assert _table("03_transformer.py", "RACE_S") == RACE_S
+    for job in JOBS.values():
+        assert f'"{job.name}"' in (ROOT / "notebooks" / f"{job.notebook}.py").read_text(encoding="utf-8")
+
+
+def test_lookup_says_what_it_found(isolated_data, monkeypatch, capsys):
+    monkeypatch.delenv("LMLAB_RETRAIN", raising=False)
+    assert find_prepared("03_gpt_poems", "smoke", corpus="tang_poems") is None
+    assert "no prepared run of 03_gpt_poems for the smoke preset; training it here" in capsys.readouterr().out
+
+    path = run_dir(isolated_data, "smoke", "03_gpt_poems")
+    path.mkdir(parents=True)
+    (path / "ckpt.pt").write_bytes(b"")
+    record_prepared(path, job_config("03_gpt_poems", "smoke", "tang_poems"), metrics={"val_loss": 1.5},
+                    samples=["床前明月光"])
+    run = find_prepared("03_gpt_poems", "smoke", corpus="tang_poems", show=False)
+    out = capsys.readouterr().out
+    assert run is not None and run.metrics == {"val_loss": 1.5} and run.samples == ["床前明月光"]
+    assert "✓ loaded the prepared run 03_gpt_poems" in out
+    assert "retrain=True" in out and "LMLAB_RETRAIN=1" in out
+
+    assert find_prepared("03_gpt_poems", "smoke", corpus="tang_poems", retrain=True) is None
+    assert "retrain=True asked for it" in capsys.readouterr().out
+    monkeypatch.setenv("LMLAB_RETRAIN", "02_lstm_poems,03_gpt_poems")
+    assert find_prepared("03_gpt_poems", "smoke", corpus="tang_poems") is None
+    monkeypatch.delenv("LMLAB_RETRAIN")
+
+    assert find_prepared("03_gpt_poems", "smoke", corpus="another corpus") is None  # another hash: stale
+    assert "trained with other settings" in capsys.readouterr().out
+    assert find_checkpoint("03_gpt_poems", "smoke", corpus="tang_poems") == path
+    assert find_checkpoint("03_gpt_shakespeare", "smoke", corpus="x", local=["runs/none"],
+                           env="NO_SUCH") is None
+    said = capsys.readouterr().out
+    assert "no trained 03_gpt_shakespeare found in $NO_SUCH, runs/none" in said
+    assert "run notebook 03_transformer first" in said
+
+
+@pytest.mark.slow
+def test_prepare_trains_records_skips_and_resumes(isolated_data, tmp_path, monkeypatch, capsys,
+                                                  one_torch_thread):
+    dest = tmp_path / "mirror"
+    argv = ["prepare", "02_lstm_poems", "03_gpt_poems", "--preset", "smoke", "--dest", str(dest),
+            "--device", "cpu"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "[1/2] 02_lstm_poems" in out and "[2/2] 03_gpt_poems" in out
+    assert "2 trained, 0 already prepared" in out
+    for name in ("02_lstm_poems", "03_gpt_poems"):
+        path = run_dir(dest, "smoke", name)
+        record = json.loads((path / "prepared.json").read_text(encoding="utf-8"))
+        assert (path / "ckpt.pt").stat().st_size > 0 and (path / "live.png").stat().st_size > 1000
+        assert record["metrics"]["val_loss"] > 0 and record["samples"] and record["hash"]
+
+    assert main(argv) == 0  # everything current: nothing is trained again
+    assert "0 trained, 2 already prepared" in capsys.readouterr().out
+    (run_dir(dest, "smoke", "03_gpt_poems") / "prepared.json").unlink()  # as if interrupted in that run
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "02_lstm_poems (" in out and "prepared and current, skipped" in out and "1 trained" in out
+
+    monkeypatch.setenv("LMLAB_DATA_DIR", str(dest))  # the class's machines read the mirror
+    corpus = json.loads((run_dir(dest, "smoke", "03_gpt_poems") / "prepared.json").read_text())["config"]
+    run = find_prepared("03_gpt_poems", "smoke", corpus=corpus["corpus"], show=False)
+    assert run is not None and run.figure is not None
+    assert main(["prepare", "nope", "--dest", str(dest)]) == 2
