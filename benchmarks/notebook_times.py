@@ -28,23 +28,21 @@ sys.path.insert(0, str(ROOT))
 TARGET_S = 180.0
 
 
-def run_notebook(path: Path, env: dict[str, str], timeout: int) -> tuple[float, list[str]]:
-    """Execute a copy of ``path`` in a scratch folder: (seconds, errors)."""
+def run_notebook(path: Path, env: dict[str, str], timeout: int) -> tuple[float, list[str], int]:
+    """Execute a copy of ``path`` in a scratch folder: (seconds, errors, prepared runs it loaded)."""
     import nbformat
-    from nbclient import NotebookClient
+
+    from lmlab.cli.site import execute
 
     with tempfile.TemporaryDirectory(prefix="lmlab-nbtime-") as scratch:
         copy = Path(scratch) / path.name
         shutil.copy(path, copy)
         nb = nbformat.read(copy, as_version=4)
-        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
-                                resources={"metadata": {"path": scratch}})
         t0 = time.perf_counter()
-        client.execute(env=env)
+        errors = execute(nb, Path(scratch), env, timeout)
         seconds = time.perf_counter() - t0
-    errors = [f"cell {i}: {o.ename}: {o.evalue}" for i, c in enumerate(nb.cells) for o in c.get("outputs", [])
-              if o.output_type == "error"]
-    return seconds, errors
+    said = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    return seconds, errors, said.count("✓ loaded the prepared run") + said.count("✓ using the prepared run")
 
 
 def prepare(names: list[str], preset: str, dest: Path, env: dict[str, str]) -> float:
@@ -88,8 +86,10 @@ def main(argv: list[str] | None = None) -> dict:
             row = report["notebooks"].setdefault(path.stem, {})
             for mode in modes:
                 cache = prepared_cache if mode == "prepared" else fresh_cache
-                seconds, errors = run_notebook(path, {**base, "LMLAB_CACHE_DIR": str(cache)}, args.timeout)
+                seconds, errors, loaded = run_notebook(path, {**base, "LMLAB_CACHE_DIR": str(cache)},
+                                                       args.timeout)
                 row[f"{mode}_s"] = round(seconds, 1)
+                row[f"{mode}_runs_loaded"] = loaded
                 if errors:
                     row[f"{mode}_errors"] = errors
             if "prepared_s" in row:

@@ -24,4 +24,4 @@ def test_notebook_times_reports_both_modes_as_json(capsys, monkeypatch):
     assert report["preset"] == "smoke" and report["target_s"] == 180
     assert row["prepared_s"] > 0 and row["fresh_s"] > 0 and "prepared_errors" not in row
     assert row["within_target"] is (row["prepared_s"] <= 180)
-    assert report["prepare_s"] >= 0  # notebook 00 trains nothing worth preparing
+    assert report["prepare_s"] >= 0 and row["prepared_runs_loaded"] == 0  # 00 trains nothing worth preparing
