@@ -105,6 +105,7 @@ def search_roots() -> list[Path]:
 
 
 def run_dir(root: Path, preset: str, name: str) -> Path:
+    """The folder of the prepared run ``name`` of ``preset`` under ``root``."""
     return Path(root) / "prepared" / preset / name
 
 
