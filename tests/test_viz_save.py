@@ -95,3 +95,19 @@ def test_projector_evolution_as_gif_and_mp4(tmp_path):
     with Image.open(evolution_gif(snapshots, words, tmp_path / "words.gif")) as im:
         assert im.n_frames == 3
     assert _mp4_frames(evolution_gif(snapshots, words, tmp_path / "words.mp4")) == 3
+
+
+def test_views_and_the_projector_save_through_the_same_call(tmp_path):
+    from lmlab.models.word2vec import WordVectors
+    from lmlab.viz.attention import as_attention_maps, grid_view
+    from lmlab.viz.embeddings import Projector
+
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(30)]
+    projector = Projector(WordVectors(words, rng.normal(size=(30, 8)).astype(np.float32)), n=30)
+    assert "<html" in save(projector, tmp_path / "p.html").read_text(encoding="utf-8").lower()
+    assert save(projector, tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
+    weights = torch.softmax(torch.randn(1, 2, 4, 4), dim=-1)
+    view = grid_view(as_attention_maps([weights], ["a", "b", "c", "d"]), layer=0, head=0)
+    assert "<html" in save(view, tmp_path / "g.html").read_text(encoding="utf-8").lower()
+    assert b"<svg" in save(view, tmp_path / "g.svg").read_bytes()[:400]
