@@ -34,6 +34,32 @@ TANG = {"smoke": dict(max_poems=300, time_budget_s=None, max_iters=40),
         "class": dict(max_poems=None, time_budget_s=120.0, max_iters=100_000),
         "full": dict(max_poems=None, time_budget_s=None, max_iters=5000)}
 RACE_S = {"smoke": 4.0, "class": 90.0, "full": 120.0}
+# Notebook 01's sizes and the words whose vectors it watches during training (the same test keeps them equal).
+W2V_SIZES = {
+    "smoke": {"words": 100_000, "dim": 50, "epochs": 3, "glove_epochs": 5, "poem_chars": 80_000,
+              "poem_epochs": 2, "tsne_words": 150},
+    "class": {"words": None, "dim": 100, "epochs": 5, "glove_epochs": 10, "poem_chars": 1_500_000,
+              "poem_epochs": 3, "tsne_words": 400},
+    "full": {"words": None, "dim": 100, "epochs": 10, "glove_epochs": 25, "poem_chars": None,
+             "poem_epochs": 5, "tsne_words": 1000},
+}
+WATCH = ["king", "queen", "man", "woman", "france", "paris", "germany", "berlin", "war", "army",
+         "music", "film", "one", "two", "three", "four"]
+
+
+def word2vec_config(model: str, preset: str) -> Any:
+    """Notebook 01's ``Word2VecConfig`` for skip-gram or CBOW (CBOW starts at the C tool's 0.05)."""
+    from lmlab.models.word2vec import Word2VecConfig
+
+    sizes = W2V_SIZES[preset]
+    return Word2VecConfig(model=model, dim=sizes["dim"], window=5, negative=5, min_count=5,
+                          epochs=sizes["epochs"], sample=1e-3, **({"alpha": 0.05} if model == "cbow" else {}))
+
+
+def _word2vec(preset: str, model: str) -> dict[str, Any]:
+    config = asdict(word2vec_config(model, preset))
+    config.pop("threads")  # how many cores, not what is learned
+    return {"words": W2V_SIZES[preset]["words"], "watch": WATCH if model == "skipgram" else [], **config}
 
 
 def _lstm(preset: str, **sizes: Any) -> dict[str, Any]:
@@ -60,6 +86,10 @@ class Job:
 
 
 JOBS: dict[str, Job] = {job.name: job for job in (
+    Job("01_skipgram", "01_word2vec", "skip-gram word vectors on the Wikipedia sample",
+        lambda preset: _word2vec(preset, "skipgram")),
+    Job("01_cbow", "01_word2vec", "CBOW word vectors on the Wikipedia sample",
+        lambda preset: _word2vec(preset, "cbow")),
     Job("02_lstm_shakespeare", "02_lstm", "the character-level LSTM on tiny Shakespeare",
         lambda preset: _lstm(preset)),
     Job("02_lstm_poems", "02_lstm", "the LSTM poet on Tang poems",
@@ -138,6 +168,34 @@ class PreparedRun:
             display(Image(filename=str(self.figure)))
         for sample in self.samples:
             print(f"--- a sample recorded after training\n{sample}")
+
+
+def save_word2vec(result: Any, path: Path) -> None:
+    """A word2vec run's vectors (word2vec text format) and its training snapshots, into ``path``."""
+    import numpy as np
+
+    result.vectors.save_word2vec_format(Path(path) / "vectors.txt")
+    if result.snapshots:
+        np.savez(Path(path) / "snapshots.npz", epochs=np.array([e for e, _ in result.snapshots]),
+                 rows=np.stack([rows for _, rows in result.snapshots]))
+
+
+def load_word2vec(run: PreparedRun, vocab: Any, config: Any) -> Any:
+    """A ``Word2VecResult`` from a prepared run: the vectors, snapshots and speed it recorded."""
+    import numpy as np
+
+    from lmlab.models.word2vec import WordVectors
+    from lmlab.models.word2vec.trainer import Word2VecResult
+    from lmlab.train import History
+
+    vectors = WordVectors.load_word2vec_format(run.path / "vectors.txt")
+    snapshots = []
+    if (run.path / "snapshots.npz").exists():
+        with np.load(run.path / "snapshots.npz") as saved:
+            snapshots = [(float(e), rows) for e, rows in zip(saved["epochs"], saved["rows"], strict=True)]
+    return Word2VecResult(vectors=vectors, W_out=np.zeros((0, vectors.dim), np.float32), vocab=vocab,
+                          config=config, history=History(), wall_s=run.metrics["wall_s"],
+                          words_per_sec=run.metrics["words_per_sec"], snapshots=snapshots)
 
 
 def record_prepared(path: Path, config: dict[str, Any], *, metrics: dict[str, Any],

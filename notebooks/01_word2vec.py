@@ -214,14 +214,20 @@ fig
 
 # %%
 from lmlab.models.word2vec import Word2VecConfig, train_word2vec
+from lmlab.prepared import find_prepared, load_word2vec
 from lmlab.viz.curves import LiveView
 
 WATCH = ["king", "queen", "man", "woman", "france", "paris", "germany", "berlin", "war", "army",
          "music", "film", "one", "two", "three", "four"]
 config = Word2VecConfig(model="skipgram", dim=SIZES["dim"], window=5, negative=5, min_count=5,
                         epochs=SIZES["epochs"], sample=1e-3)
-sg = train_word2vec(sentences, config, vocab=vocab, live=LiveView("skip-gram"), snapshot_words=WATCH,
-                    snapshots_per_epoch=2)
+# a run `lmlab prepare` trained ahead of the lesson is loaded instead (it says so); retrain=True trains here
+prep = find_prepared("01_skipgram", lab.preset, corpus=corpus_name, retrain=False)
+if prep is not None:
+    sg = load_word2vec(prep, vocab, config)
+else:
+    sg = train_word2vec(sentences, config, vocab=vocab, live=LiveView("skip-gram"), snapshot_words=WATCH,
+                        snapshots_per_epoch=2)
 wv = sg.vectors
 print(f"{sg.words_per_sec:,.0f} words/s, {sg.wall_s:.1f} s")
 
@@ -277,7 +283,11 @@ check("word2vec.which_predicts_centre", predicts_the_centre)
 # %%
 cbow_config = Word2VecConfig(model="cbow", dim=SIZES["dim"], window=5, negative=5, min_count=5,
                              epochs=SIZES["epochs"], sample=1e-3, alpha=0.05)
-cb = train_word2vec(sentences, cbow_config, vocab=vocab, live=LiveView("CBOW"))
+prep = find_prepared("01_cbow", lab.preset, corpus=corpus_name, retrain=False)
+if prep is not None:
+    cb = load_word2vec(prep, vocab, cbow_config)
+else:
+    cb = train_word2vec(sentences, cbow_config, vocab=vocab, live=LiveView("CBOW"))
 print(f"skip-gram {sg.words_per_sec:,.0f} words/s in {sg.wall_s:.1f} s; "
       f"CBOW {cb.words_per_sec:,.0f} words/s in {cb.wall_s:.1f} s")
 

@@ -14,6 +14,8 @@ from lmlab.prepared import (
     POEM_SIZES,
     RACE_S,
     TANG,
+    W2V_SIZES,
+    WATCH,
     config_hash,
     find_checkpoint,
     find_prepared,
@@ -35,22 +37,25 @@ def test_config_hash_ignores_key_order_and_sees_every_value():
         job_config("nope", "smoke", "x")
 
 
-def _table(notebook: str, name: str) -> dict:
-    """The ``NAME = {...}`` table as the notebook writes it (the job must train the same thing)."""
+def _table(notebook: str, name: str) -> dict | list:
+    """The ``NAME = {...}`` (or ``[...]``) table as the notebook writes it: the job must train the same."""
     source = (ROOT / "notebooks" / notebook).read_text(encoding="utf-8")
-    start = source.index(f"\n{name} = {{") + len(name) + 4
+    start = source.index(f"\n{name} = ") + len(name) + 4
+    opening = source[start]
+    closing = {"{": "}", "[": "]"}[opening]
     depth = 0
     for end, char in enumerate(source[start:], start):
-        depth += {"{": 1, "}": -1}.get(char, 0)
+        depth += {opening: 1, closing: -1}.get(char, 0)
         if depth == 0:
             return eval(source[start:end + 1], {"dict": dict})  # noqa: S307 - our own notebook's table
-    raise AssertionError(f"{name} in {notebook} has no closing brace")
+    raise AssertionError(f"{name} in {notebook} has no closing bracket")
 
 
 def test_the_jobs_use_the_notebooks_own_tables():
     assert _table("02_lstm.py", "POEM_SIZES") == POEM_SIZES
     assert _table("03_transformer.py", "TANG") == TANG
     assert _table("03_transformer.py", "RACE_S") == RACE_S
+    assert _table("01_word2vec.py", "SIZES") == W2V_SIZES and _table("01_word2vec.py", "WATCH") == WATCH
     for job in JOBS.values():
         assert f'"{job.name}"' in (ROOT / "notebooks" / f"{job.notebook}.py").read_text(encoding="utf-8")
 
@@ -115,3 +120,21 @@ def test_prepare_trains_records_skips_and_resumes(isolated_data, tmp_path, monke
     run = find_prepared("03_gpt_poems", "smoke", corpus=corpus["corpus"], show=False)
     assert run is not None and run.figure is not None
     assert main(["prepare", "nope", "--dest", str(dest)]) == 2
+
+
+@pytest.mark.slow
+def test_prepared_word2vec_loads_back_with_its_snapshots(isolated_data, tmp_path, monkeypatch, capsys,
+                                                         one_torch_thread):
+    from lmlab.models.word2vec import Vocab
+    from lmlab.prepared import load_word2vec, word2vec_config
+
+    dest = tmp_path / "mirror"
+    assert main(["prepare", "01_skipgram", "--preset", "smoke", "--dest", str(dest), "--device", "cpu"]) == 0
+    monkeypatch.setenv("LMLAB_DATA_DIR", str(dest))
+    record = json.loads((run_dir(dest, "smoke", "01_skipgram") / "prepared.json").read_text())
+    run = find_prepared("01_skipgram", "smoke", corpus=record["config"]["corpus"], show=False)
+    assert run is not None
+    sg = load_word2vec(run, Vocab.build([["a"]], min_count=1), word2vec_config("skipgram", "smoke"))
+    assert sg.vectors.dim == 50 and len(sg.vectors) > 1000 and sg.words_per_sec > 0
+    assert len(sg.snapshots) >= 3 and sg.snapshots[0][1].shape[1] == 50
+    assert sg.vectors.most_similar("one", topn=3)  # usable vectors, in the notebook's word order

@@ -23,6 +23,7 @@ from lmlab.prepared import (
     POEM_SIZES,
     RACE_S,
     TANG,
+    W2V_SIZES,
     default_root,
     is_current,
     job_config,
@@ -178,7 +179,33 @@ def _race_job(preset: str, text: str, corpus: str, out: Path, device: Any) -> tu
     return {"race": {"GPT": gpt_run.metrics, "LSTM": lstm_run.metrics}, "hidden": hidden}, []
 
 
+def _word2vec_job(model: str, preset: str, text: str, out: Path) -> tuple[dict, list]:
+    from lmlab.models.word2vec import Vocab, tokenize, train_word2vec
+    from lmlab.prepared import WATCH, save_word2vec, word2vec_config
+
+    sentences = tokenize(text)
+    words = W2V_SIZES[preset]["words"]
+    if words:  # as notebook 01: the first `words` words
+        kept, n = [], 0
+        for s in sentences:
+            kept.append(s[: words - n])
+            n += len(kept[-1])
+            if n >= words:
+                break
+        sentences = kept
+    vocab = Vocab.build(sentences, min_count=5)
+    watch = {"snapshot_words": WATCH, "snapshots_per_epoch": 2} if model == "skipgram" else {}
+    result = train_word2vec(sentences, word2vec_config(model, preset), vocab=vocab,
+                            live=_live("skip-gram" if model == "skipgram" else "CBOW", out), **watch)
+    save_word2vec(result, out)
+    return {"words_per_sec": result.words_per_sec, "wall_s": result.wall_s}, []
+
+
 def _corpus(name: str, preset: str) -> tuple[str, str]:
+    if name.startswith("01_"):
+        from lmlab.data import load_text_or_fallback
+
+        return load_text_or_fallback("wiki_sample")
     if name in ("02_lstm_poems", "03_gpt_poems"):
         return _poems(preset, POEM_SIZES if name == "02_lstm_poems" else TANG)
     return _shakespeare()
@@ -186,6 +213,8 @@ def _corpus(name: str, preset: str) -> tuple[str, str]:
 
 def train_job(name: str, preset: str, text: str, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
     """Train the run ``name`` into ``out``: (metrics, samples)."""
+    if name.startswith("01_"):
+        return _word2vec_job(name.removeprefix("01_"), preset, text, out)
     if name.startswith("02_"):
         return _lstm_job(preset, text, corpus, out, device, poems=name == "02_lstm_poems")
     return {"03_gpt_shakespeare": _gpt_job, "03_gpt_poems": _gpt_poems_job, "03_race": _race_job}[name](
