@@ -254,7 +254,7 @@ if prep is not None:
                     config=config)
 else:
     run = L.train_lstm(config, train_text, "runs/02_lstm_shakespeare", val_text=val_text,
-                       if_exists="overwrite", live=True, progress=False)
+                       overwrite=True, live=True, progress=False)
 m = run.metrics
 print(f"{m['iters']} iterations in {m['train_s']:.0f} s of training, {m['tokens_per_sec']:,.0f} characters/s")
 print(f"validation: {m['val_loss']:.3f} nats/char = {m['val_bpc']:.3f} bits/char, "
@@ -316,7 +316,7 @@ if prep is not None:
                      config=poem_config)
 else:
     poet = L.train_lstm(poem_config, poem_train, "runs/02_lstm_poems", val_text=poem_val,
-                        if_exists="overwrite", live=True, progress=False, sample_prompt="\n")
+                        overwrite=True, live=True, progress=False, sample_prompt="\n")
 print(f"validation: {poet.metrics['val_loss']:.3f} nats/char after {poet.metrics['train_s']:.0f} s")
 
 # %% [markdown]

@@ -73,7 +73,7 @@ def _lstm_job(preset: str, text: str, corpus: str, out: Path, device: Any, poems
     sizes = {k: v for k, v in POEM_SIZES[preset].items() if k != "max_poems"} if poems else {}
     train_text, val_text = train_val_split(text, 0.9)
     config = L.preset_config(preset, device=device.type, corpus=corpus, **sizes)
-    run = L.train_lstm(config, train_text, out, val_text=val_text, if_exists="overwrite",
+    run = L.train_lstm(config, train_text, out, val_text=val_text, overwrite=True,
                        live=_live("lstm", out), progress=False, sample_prompt="\n" if poems else None)
     if poems:
         samples = [L.generate_poem(run.model, run.tokenizer, chars_per_line=n, n_lines=4, seed=s)
