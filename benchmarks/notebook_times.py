@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -45,16 +46,19 @@ def run_notebook(path: Path, env: dict[str, str], timeout: int) -> tuple[float, 
     return seconds, errors, said.count("✓ loaded the prepared run") + said.count("✓ using the prepared run")
 
 
-def prepare(names: list[str], preset: str, dest: Path, env: dict[str, str]) -> float:
-    """Train the notebooks' prepared runs into ``dest`` with ``lmlab prepare``: seconds taken."""
-    from lmlab.prepared import JOBS
+def prepare(names: list[str], preset: str, dest: Path, env: dict[str, str]) -> tuple[float, dict[str, float]]:
+    """Train the notebooks' prepared runs into ``dest`` with ``lmlab prepare``: (seconds, seconds per run)."""
+    from lmlab.prepared import jobs_for
 
-    jobs = [j.name for j in JOBS.values() if j.notebook in names]
+    jobs = jobs_for(names)  # 04 and 05 load 03's GPT: it is prepared for them too
     t0 = time.perf_counter()
+    said = ""
     if jobs:
-        subprocess.run([sys.executable, "-m", "lmlab", "prepare", *jobs, "--preset", preset,
-                        "--dest", str(dest)], env=env, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - t0
+        said = subprocess.run([sys.executable, "-m", "lmlab", "prepare", *jobs, "--preset", preset,
+                               "--dest", str(dest)], env=env, check=True, capture_output=True,
+                              text=True).stdout
+    per_run = {m[1]: float(m[2]) for m in re.finditer(r"\] (\S+) \(.*: done in (\d+) s", said)}
+    return time.perf_counter() - t0, per_run
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -80,8 +84,9 @@ def main(argv: list[str] | None = None) -> dict:
         prepared_cache.mkdir()
         fresh_cache.mkdir()
         if "prepared" in modes:
-            report["prepare_s"] = round(prepare([q.stem for q in paths], args.preset, prepared_cache,
-                                                {**base, "LMLAB_CACHE_DIR": str(prepared_cache)}), 1)
+            seconds, per_run = prepare([q.stem for q in paths], args.preset, prepared_cache,
+                                       {**base, "LMLAB_CACHE_DIR": str(prepared_cache)})
+            report["prepare_s"], report["prepare_runs_s"] = round(seconds, 1), per_run
         for path in paths:
             row = report["notebooks"].setdefault(path.stem, {})
             for mode in modes:

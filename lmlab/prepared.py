@@ -12,6 +12,7 @@ the one the job would train with today; otherwise the notebook trains and says w
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import os
 import time
@@ -83,25 +84,55 @@ class Job:
     notebook: str
     about: str
     spec: Callable[[str], dict[str, Any]]  # preset -> every setting the trained model depends on
+    train: str  # "module:function", called (preset, text, corpus, out, device) -> (metrics dict, samples)
+    data: str  # "module:function", called (preset) -> (text, corpus name), as the notebook loads it
+    used_by: tuple[str, ...] = ()  # later notebooks that load this run too (through find_checkpoint)
+
+    def call(self, field: str, *args: Any) -> Any:
+        """Call the function named in ``train`` or ``data``."""
+        module, _, function = getattr(self, field).partition(":")
+        return getattr(importlib.import_module(module), function)(*args)
 
 
-JOBS: dict[str, Job] = {job.name: job for job in (
+def register(job: Job) -> Job:
+    """Add ``job`` to JOBS (``lmlab prepare`` trains it, ``find_prepared`` finds it); returns it."""
+    if job.name in JOBS and JOBS[job.name] != job:
+        raise ValueError(f"a prepared job called {job.name!r} is already registered")
+    JOBS[job.name] = job
+    return job
+
+
+_P = "lmlab.cli.prepare:"
+JOBS: dict[str, Job] = {}
+# One line per training a notebook runs. A new notebook adds its Job here (name = its runs/ folder, as the
+# notebook passes it to find_prepared; train/data = its own functions); tests/test_prepare.py checks each.
+for _job in (
     Job("01_skipgram", "01_word2vec", "skip-gram word vectors on the Wikipedia sample",
-        lambda preset: _word2vec(preset, "skipgram")),
+        lambda preset: _word2vec(preset, "skipgram"), _P + "skipgram_job", _P + "wiki_corpus"),
     Job("01_cbow", "01_word2vec", "CBOW word vectors on the Wikipedia sample",
-        lambda preset: _word2vec(preset, "cbow")),
+        lambda preset: _word2vec(preset, "cbow"), _P + "cbow_job", _P + "wiki_corpus"),
     Job("02_lstm_shakespeare", "02_lstm", "the character-level LSTM on tiny Shakespeare",
-        lambda preset: _lstm(preset)),
+        lambda preset: _lstm(preset), _P + "lstm_job", _P + "shakespeare_corpus"),
     Job("02_lstm_poems", "02_lstm", "the LSTM poet on Tang poems",
         lambda preset: {**_lstm(preset, **{k: v for k, v in POEM_SIZES[preset].items() if k != "max_poems"}),
-                        "max_poems": POEM_SIZES[preset]["max_poems"], "max_vocab": 3000}),
-    Job("03_gpt_shakespeare", "03_transformer", "the GPT on tiny Shakespeare", _gpt),
+                        "max_poems": POEM_SIZES[preset]["max_poems"], "max_vocab": 3000},
+        _P + "lstm_poems_job", _P + "lstm_poems_corpus"),
+    Job("03_gpt_shakespeare", "03_transformer", "the GPT on tiny Shakespeare", _gpt,
+        _P + "gpt_job", _P + "shakespeare_corpus", used_by=("04_attention", "05_scaling")),
     Job("03_gpt_poems", "03_transformer", "the GPT on Tang poems",
         lambda preset: {**_gpt(preset), **TANG[preset], "lr_decay_iters": TANG[preset]["max_iters"],
-                        "max_vocab": 3000}),
+                        "max_vocab": 3000}, _P + "gpt_poems_job", _P + "gpt_poems_corpus"),
     Job("03_race", "03_transformer", "the GPT-or-LSTM race, same parameters, same seconds",
-        lambda preset: {**_gpt(preset), "race_s": RACE_S[preset]}),
-)}
+        lambda preset: {**_gpt(preset), "race_s": RACE_S[preset]},
+        _P + "race_job", _P + "shakespeare_corpus"),
+):
+    register(_job)
+
+
+def jobs_for(notebooks: Sequence[str]) -> list[str]:
+    """The prepared runs the ``notebooks`` load: their own trainings and the earlier ones they reuse."""
+    wanted = set(notebooks)
+    return [j.name for j in JOBS.values() if j.notebook in wanted or wanted & set(j.used_by)]
 
 
 def config_hash(config: dict[str, Any]) -> str:

@@ -25,3 +25,18 @@ def test_notebook_times_reports_both_modes_as_json(capsys, monkeypatch):
     assert row["prepared_s"] > 0 and row["fresh_s"] > 0 and "prepared_errors" not in row
     assert row["within_target"] is (row["prepared_s"] <= 180)
     assert report["prepare_s"] >= 0 and row["prepared_runs_loaded"] == 0  # 00 trains nothing worth preparing
+
+
+@pytest.mark.slow
+def test_notebook_times_prepares_what_a_later_notebook_reuses(capsys, monkeypatch):
+    monkeypatch.setenv("LMLAB_OFFLINE", "1")
+    monkeypatch.setenv("LMLAB_DEVICE", "cpu")
+    monkeypatch.delenv("LMLAB_GPT_CKPT", raising=False)
+    spec = importlib.util.spec_from_file_location("nb_times", ROOT / "benchmarks" / "notebook_times.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    report = bench.main(["04_attention", "--preset", "smoke", "--mode", "prepared"])
+    capsys.readouterr()
+    row = report["notebooks"]["04_attention"]
+    assert list(report["prepare_runs_s"]) == ["03_gpt_shakespeare"]  # 03's GPT, which 04 loads
+    assert row["prepared_runs_loaded"] == 1 and "prepared_errors" not in row and "fresh_s" not in row

@@ -138,3 +138,46 @@ def test_prepared_word2vec_loads_back_with_its_snapshots(isolated_data, tmp_path
     assert sg.vectors.dim == 50 and len(sg.vectors) > 1000 and sg.words_per_sec > 0
     assert len(sg.snapshots) >= 3 and sg.snapshots[0][1].shape[1] == 50
     assert sg.vectors.most_similar("one", topn=3)  # usable vectors, in the notebook's word order
+
+
+def test_every_job_names_functions_that_exist_and_later_notebooks_get_what_they_reuse():
+    import importlib
+
+    for job in JOBS.values():
+        for field in ("train", "data"):
+            module, _, function = getattr(job, field).partition(":")
+            assert callable(getattr(importlib.import_module(module), function)), (job.name, field)
+    from lmlab.prepared import jobs_for
+
+    assert jobs_for(["04_attention"]) == ["03_gpt_shakespeare"]
+    assert set(jobs_for(["01_word2vec"])) == {"01_skipgram", "01_cbow"}
+    assert jobs_for(["00_welcome"]) == []
+
+
+def fake_data(preset):
+    return "abc" * 10, "fake_corpus"
+
+
+def fake_train(preset, text, corpus, out, device):
+    (out / "ckpt.pt").write_bytes(text.encode())
+    return {"val_loss": 0.5, "preset": preset}, [corpus]
+
+
+def test_a_registered_job_is_prepared_and_found(isolated_data, tmp_path, monkeypatch, capsys):
+    from lmlab.prepared import Job, register
+
+    jobs = dict(JOBS)  # the registry as it is, plus the test's job, for this test only
+    monkeypatch.setattr("lmlab.prepared.JOBS", jobs)
+    monkeypatch.setattr("lmlab.cli.prepare.JOBS", jobs)
+    job = register(Job("09_fake", "09_fake", "a test's job", lambda preset: {"size": 1},
+                       f"{__name__}:fake_train", f"{__name__}:fake_data"))
+    with pytest.raises(ValueError, match="already registered"):
+        register(Job("09_fake", "09_fake", "another", lambda preset: {}, job.train, job.data))
+    dest = tmp_path / "mirror"
+    assert main(["prepare", "09_fake", "--preset", "smoke", "--dest", str(dest), "--device", "cpu"]) == 0
+    assert "[1/1] 09_fake (a test's job, fake_corpus): done" in capsys.readouterr().out
+    assert (run_dir(dest, "smoke", "09_fake") / "ckpt.pt").read_bytes() == b"abc" * 10
+    monkeypatch.setenv("LMLAB_DATA_DIR", str(dest))
+    run = find_prepared("09_fake", "smoke", corpus="fake_corpus", show=False)
+    assert run is not None and run.metrics == {"val_loss": 0.5, "preset": "smoke"}
+    assert run.samples == ["fake_corpus"]

@@ -48,16 +48,34 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 # ---------------------------------------------------------------- the jobs: the notebooks' training cells
 
-def _shakespeare() -> tuple[str, str]:
+def shakespeare_corpus(preset: str) -> tuple[str, str]:
+    """Tiny Shakespeare (or the fallback text), as notebooks 02 and 03 load it."""
     from lmlab.data import load_text_or_fallback
 
     return load_text_or_fallback("tiny_shakespeare")
+
+
+def wiki_corpus(preset: str) -> tuple[str, str]:
+    """Notebook 01's Wikipedia sample (or the fallback text)."""
+    from lmlab.data import load_text_or_fallback
+
+    return load_text_or_fallback("wiki_sample")
 
 
 def _poems(preset: str, table: dict[str, dict[str, Any]]) -> tuple[str, str]:
     from lmlab.models.lstm.poems import poem_corpus
 
     return poem_corpus(max_vocab=3000, max_poems=table[preset]["max_poems"])
+
+
+def lstm_poems_corpus(preset: str) -> tuple[str, str]:
+    """Notebook 02's Tang poems."""
+    return _poems(preset, POEM_SIZES)
+
+
+def gpt_poems_corpus(preset: str) -> tuple[str, str]:
+    """Notebook 03's Tang poems."""
+    return _poems(preset, TANG)
 
 
 def _live(title: str, out: Path) -> Any:
@@ -109,7 +127,17 @@ def _gpt_parts(preset: str, vocab_size: int, **model: Any) -> tuple[Any, Any]:
     return gpt, TrainConfig(**{k: values[k] for k in train_keys})
 
 
-def _gpt_job(preset: str, text: str, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
+def lstm_job(preset: str, text: str, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
+    """Notebook 02's character LSTM."""
+    return _lstm_job(preset, text, corpus, out, device, poems=False)
+
+
+def lstm_poems_job(preset: str, text: str, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
+    """Notebook 02's LSTM poet."""
+    return _lstm_job(preset, text, corpus, out, device, poems=True)
+
+
+def gpt_job(preset: str, text: str, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
     from lmlab.device import pick_precision
     from lmlab.models.transformer import sample_text
     from lmlab.models.transformer.trainer import train_gpt
@@ -122,7 +150,7 @@ def _gpt_job(preset: str, text: str, corpus: str, out: Path, device: Any) -> tup
     return result.metrics, [sample_text(model, tok, prompt, 200, temperature=0.8, top_k=10, seed=0)]
 
 
-def _gpt_poems_job(preset: str, poems: str, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
+def gpt_poems_job(preset: str, poems: str, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
     from lmlab.device import pick_precision
     from lmlab.models.transformer import sample_text
     from lmlab.models.transformer.trainer import PRESETS as GPT_PRESETS
@@ -159,7 +187,7 @@ def race_hidden(vocab_size: int, gpt_params: int) -> int:
     return min((low, high), key=lambda h: abs(lstm_params(h) - gpt_params))
 
 
-def _race_job(preset: str, text: str, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
+def race_job(preset: str, text: str, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
     from lmlab.device import pick_precision
     from lmlab.models.lstm import LSTMTrainConfig, train_lstm
     from lmlab.models.transformer.trainer import PRESETS as GPT_PRESETS
@@ -201,24 +229,19 @@ def _word2vec_job(model: str, preset: str, text: str, out: Path) -> tuple[dict, 
     return {"words_per_sec": result.words_per_sec, "wall_s": result.wall_s}, []
 
 
-def _corpus(name: str, preset: str) -> tuple[str, str]:
-    if name.startswith("01_"):
-        from lmlab.data import load_text_or_fallback
+def skipgram_job(preset: str, text: str, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
+    """Notebook 01's skip-gram vectors (and their snapshots)."""
+    return _word2vec_job("skipgram", preset, text, out)
 
-        return load_text_or_fallback("wiki_sample")
-    if name in ("02_lstm_poems", "03_gpt_poems"):
-        return _poems(preset, POEM_SIZES if name == "02_lstm_poems" else TANG)
-    return _shakespeare()
+
+def cbow_job(preset: str, text: str, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
+    """Notebook 01's CBOW vectors."""
+    return _word2vec_job("cbow", preset, text, out)
 
 
 def train_job(name: str, preset: str, text: str, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
-    """Train the run ``name`` into ``out``: (metrics, samples)."""
-    if name.startswith("01_"):
-        return _word2vec_job(name.removeprefix("01_"), preset, text, out)
-    if name.startswith("02_"):
-        return _lstm_job(preset, text, corpus, out, device, poems=name == "02_lstm_poems")
-    return {"03_gpt_shakespeare": _gpt_job, "03_gpt_poems": _gpt_poems_job, "03_race": _race_job}[name](
-        preset, text, corpus, out, device)
+    """Train the run ``name`` into ``out`` with its job's ``train`` function: (metrics, samples)."""
+    return JOBS[name].call("train", preset, text, corpus, out, device)
 
 
 # ---------------------------------------------------------------- the command
@@ -239,7 +262,7 @@ def run(args: argparse.Namespace) -> int:
     t_all = time.perf_counter()
     done = skipped = 0
     for k, name in enumerate(names, 1):
-        text, corpus = _corpus(name, preset)
+        text, corpus = JOBS[name].call("data", preset)
         config = job_config(name, preset, corpus)
         out = run_dir(root, preset, name)
         head = f"[{k}/{len(names)}] {name} ({JOBS[name].about}, {corpus})"
