@@ -86,7 +86,9 @@ cfg
 #
 #     lmlab data fetch --all
 #
-# and copy the cache folder (or point `LMLAB_DATA_DIR` at a USB stick). When a corpus is not there, the
+# and copy the cache folder (or point `LMLAB_DATA_DIR` at a USB stick). `lmlab prepare --dest DIR` trains
+# ahead, into the same folder, every model the notebooks train, so a lesson loads them instead of waiting
+# (each training cell says when it loaded a prepared run). When a corpus is not there, the
 # notebooks fall back to a built-in English corpus and **say so** — you never get a traceback for it.
 
 # %%
@@ -210,6 +212,56 @@ check("welcome.bits_per_char", bits_per_char)
 hint("welcome.bits_per_char")
 
 # %% [markdown]
+# ## A worked example, checked: one forward pass and its cross-entropy
+#
+# A tutorial this lab's students may have read works one example through a network with 2 inputs, 2
+# ReLU hidden units and 2 output classes, and finds a cross-entropy of about $-0.415$. That cannot be
+# right, and the steps show why. The numbers: $W_1 = \begin{pmatrix}0.1 & 0.2\\ 0.3 & 0.4\end{pmatrix}$,
+# $b_1 = (0.5, 0.6)$, $W_2 = \begin{pmatrix}0.7 & 0.8\\ 0.9 & 1.0\end{pmatrix}$, $b_2 = (0.1, 0.2)$,
+# $x = (0.5, 0.6)$, and the target class $t = 1$ (PyTorch numbers the classes 0 and 1, so the second):
+#
+# $$h = \operatorname{ReLU}(W_1 x + b_1),\qquad z = W_2 h + b_2,\qquad
+#   \mathcal{L} = -\log \frac{e^{z_t}}{e^{z_0} + e^{z_1}}.$$
+#
+# By hand: $W_1 x = (0.1\cdot0.5 + 0.2\cdot0.6,\ 0.3\cdot0.5 + 0.4\cdot0.6) = (0.17, 0.39)$, so
+# $h = (0.67, 0.99)$ (both positive: ReLU keeps them), not $(0.8, 1.0)$. Then
+# $z = (0.7\cdot0.67 + 0.8\cdot0.99 + 0.1,\ 0.9\cdot0.67 + 1.0\cdot0.99 + 0.2) = (1.361, 1.793)$,
+# not $(1.3, 1.5)$. The tutorial's loss then adds $b_2$ a second time inside the exponentials, and puts
+# $e^{1.4}$ on top, which is not one of the two terms below it: a softmax's numerator is always one term
+# of its own denominator. Here is the same computation in torch, and the right loss:
+
+# %%
+W1 = torch.tensor([[0.1, 0.2], [0.3, 0.4]])
+b1 = torch.tensor([0.5, 0.6])
+W2 = torch.tensor([[0.7, 0.8], [0.9, 1.0]])
+b2 = torch.tensor([0.1, 0.2])
+x = torch.tensor([0.5, 0.6])
+t = 1
+h = torch.relu(W1 @ x + b1)  # hidden layer: (2,)
+z = W2 @ h + b2  # logits: (2,), no ReLU on the output, the softmax comes next
+p = torch.softmax(z, dim=-1)
+print(f"h = {h.tolist()}, z = {[round(v, 3) for v in z.tolist()]}, p = {[round(v, 4) for v in p.tolist()]}")
+print(f"cross-entropy -log p[t] = {-torch.log(p[t]).item():.4f}; "
+      f"F.cross_entropy agrees: {F.cross_entropy(z[None], torch.tensor([t])).item():.4f}")
+print(f"the tutorial's own expression, -log(e^1.4 / (e^1.5 + e^1.7)) = "
+      f"{-math.log(math.exp(1.4) / (math.exp(1.5) + math.exp(1.7))):.3f}: positive as well")
+
+# %% [markdown]
+# **Why a cross-entropy is never negative.** Every term $e^{z_j}$ is positive, so the softmax's
+# $p_t = e^{z_t} / \sum_j e^{z_j}$ is a positive number with its own term in the sum below it:
+# $0 < p_t \le 1$. The logarithm of a number in $(0, 1]$ is $\le 0$, so $\mathcal{L} = -\log p_t \ge 0$,
+# with $0$ only when the model puts all its probability on the right class. A negative loss always means
+# a slip in the arithmetic.
+# (With $t = 0$, the first class, the loss is $-\log 0.3936 = 0.932$; also positive.)
+#
+# **Exercise 3.** Without looking at the printed line: what is the loss for $t = 1$ to three decimals?
+# Work it out from $z$ on paper (or with `math.exp` and `math.log`), then check it.
+
+# %%
+worked_loss = ...  # your answer: a number
+check("welcome.worked_loss", worked_loss)
+
+# %% [markdown]
 # **Teachers:** the reference solutions are not in the notebooks; they live beside the hidden tests in
 # `lmlab/exercises/<topic>.py`. Start the lab with `LMLAB_TEACHER=1` and this cell prints one (for a
 # student it only says where solutions are). `lmlab site --teacher` renders every notebook, executed, with
@@ -219,7 +271,8 @@ hint("welcome.bits_per_char")
 from lmlab.exercises import solution
 
 _ = solution("welcome.uniform_loss")  # prints the source for teachers
-#
+
+# %% [markdown]
 # ## Try it: temperature
 #
 # Sampling divides the logits by a temperature $\tau$ before the softmax,
@@ -260,8 +313,19 @@ _ = widgets.interact(show_temperature, tau=slider)
 # ## Figures speak Chinese too
 #
 # Tang poems appear in notebooks 01–03. Chinese labels render without any font setup (an installed CJK
-# font, or the Noto Sans CJK file the `mplfonts` package ships). Figures save as PNG or SVG in one call:
-# `lmlab.viz.style.save_figure(fig, "poem.png")`; animations as GIF with `lmlab.viz.animate`.
+# font, or the Noto Sans CJK file the `mplfonts` package ships).
+#
+# **Figures for slides.** Everything a notebook draws saves in one call, the file name choosing the format:
+#
+#     from lmlab.viz import save
+#     save(fig, "poem.png")              # any figure: .png, .svg or .pdf
+#     save(view, "heads.html")           # attention views (04) and the projector (01): also .html
+#     save(frames, "training.gif")       # a list of figures or an animation: .gif, or .mp4 for slides
+#
+# Two animations are ready-made: how one attention head forms while a GPT trains
+# (`lmlab.viz.attention.AttentionRecorder`, passed as the trainer's `live=`, then `recorder.save("head.mp4")`)
+# and how the word map forms while word2vec trains (`evolution_gif(snapshots, words, "words.mp4")` in 01).
+# MP4 uses the ffmpeg that the `imageio-ffmpeg` package ships, so no system ffmpeg is needed.
 
 # %%
 poem = "床前明月光疑是地上霜举头望明月低头思故乡"

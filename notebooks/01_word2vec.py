@@ -179,7 +179,7 @@ fig
 
 # %%
 def sgns_loss(v_c, u_o, U_neg):
-    # v_c: (D,) input vector of the context word, u_o: (D,) output vector of the centre word,
+    # v_c: (D,) input vector of the centre word c, u_o: (D,) output vector of the context word o,
     # U_neg: (K, D) output vectors of K noise words. Return L as a float.
     # Tip: log σ(x) = -np.logaddexp(0, -x) stays finite for large |x|.
     return ...
@@ -207,29 +207,99 @@ fig
 #
 # `train_word2vec` runs the recipe of the original tool: sub-sampling, dynamic window, unigram$^{0.75}$
 # negatives, and a learning rate falling linearly from 0.025 to 0.0001. On a CPU the inner loop is a
-# numba kernel run by one thread per core without locks ("Hogwild"): the updates touch few rows, so
-# threads rarely collide. The loss below is estimated on a sample of the pairs as training runs.
+# numba kernel run by one thread per core without locks ("Hogwild", after Niu et al., 2011: threads read
+# and write the shared vectors with no locking, accepting that two may now and then update the same row at
+# once): the updates touch few rows, so threads rarely collide. The loss below is estimated on a sample of
+# the pairs as training runs.
 
 # %%
 from lmlab.models.word2vec import Word2VecConfig, train_word2vec
+from lmlab.prepared import find_prepared, load_word2vec
 from lmlab.viz.curves import LiveView
 
 WATCH = ["king", "queen", "man", "woman", "france", "paris", "germany", "berlin", "war", "army",
          "music", "film", "one", "two", "three", "four"]
 config = Word2VecConfig(model="skipgram", dim=SIZES["dim"], window=5, negative=5, min_count=5,
                         epochs=SIZES["epochs"], sample=1e-3)
-sg = train_word2vec(sentences, config, vocab=vocab, live=LiveView("skip-gram"), snapshot_words=WATCH,
-                    snapshots_per_epoch=2)
+# a run `lmlab prepare` trained ahead of the lesson is loaded instead (it says so); retrain=True trains here
+prep = find_prepared("01_skipgram", lab.preset, corpus=corpus_name, retrain=False)
+if prep is not None:
+    sg = load_word2vec(prep, vocab, config)
+else:
+    sg = train_word2vec(sentences, config, vocab=vocab, live=LiveView("skip-gram"), snapshot_words=WATCH,
+                        snapshots_per_epoch=2)
 wv = sg.vectors
 print(f"{sg.words_per_sec:,.0f} words/s, {sg.wall_s:.1f} s")
+
+# %% [markdown]
+# ## 5b · CBOW: the other direction
+#
+# Which is which, since they are easy to swap (and some tutorials do): **skip-gram** takes the **centre**
+# word and predicts each **context** word around it, one pair $(c, o)$ at a time, as above. **CBOW**
+# ("continuous bag of words") does the opposite: it averages the input vectors of the context words and
+# predicts the **centre** word from that average. With $C$ the context words of centre $c$:
+#
+# $$h = \frac{1}{|C|}\sum_{o \in C} v_o, \qquad
+# L_\text{CBOW} = -\log\sigma(u_c\cdot h) - \sum_{k=1}^{K}\log\sigma(-u_{n_k}\cdot h).$$
+#
+# One CBOW example per centre word instead of one skip-gram example per (centre, context) pair, so CBOW
+# makes about $2\cdot$`window` times fewer updates per epoch: it is faster, and it smooths over the
+# context, which tends to help frequent words more than rare ones. One CBOW example, by hand:
+
+# %%
+centre_at = 4
+context = [w for j, w in enumerate(sentence) if j != centre_at and abs(j - centre_at) <= window]
+print(f"context {context} -> predict the centre word {sentence[centre_at]!r}")
+known = [w for w in context if w in wv]
+h_cbow = np.mean([sg.vectors[w] for w in known], axis=0)  # (D,) the averaged context
+print(f"h is the mean of {len(known)} context vectors, shape {h_cbow.shape}")
+
+# %% [markdown]
+# **Exercise 3b.** Write the CBOW loss: average the context vectors, then the same negative-sampling
+# loss as skip-gram's with $h$ in place of $v_c$ and the centre's output vector $u_c$ as the target.
+
+# %%
+def cbow_loss(V_context, u_c, U_neg):
+    # V_context: (m, D) input vectors of the m context words, u_c: (D,) output vector of the centre word,
+    # U_neg: (K, D) output vectors of K noise words. Return L_CBOW as a float.
+    return ...
+
+
+check("word2vec.cbow_loss", cbow_loss)
+
+# %% [markdown]
+# And the check of the idea itself: which model predicts the centre word from its context? Answer
+# `"cbow"` or `"skipgram"`.
+
+# %%
+predicts_the_centre = ...  # "cbow" or "skipgram"
+check("word2vec.which_predicts_centre", predicts_the_centre)
+
+# %% [markdown]
+# The trainer runs CBOW with one switch, `Word2VecConfig(model="cbow")` (the C tool's `-cbow 1`; as
+# there, we start CBOW's learning rate at 0.05). Same corpus, same epochs: compare speed and the
+# benchmarks of the next section.
+
+# %%
+cbow_config = Word2VecConfig(model="cbow", dim=SIZES["dim"], window=5, negative=5, min_count=5,
+                             epochs=SIZES["epochs"], sample=1e-3, alpha=0.05)
+prep = find_prepared("01_cbow", lab.preset, corpus=corpus_name, retrain=False)
+if prep is not None:
+    cb = load_word2vec(prep, vocab, cbow_config)
+else:
+    cb = train_word2vec(sentences, cbow_config, vocab=vocab, live=LiveView("CBOW"))
+print(f"skip-gram {sg.words_per_sec:,.0f} words/s in {sg.wall_s:.1f} s; "
+      f"CBOW {cb.words_per_sec:,.0f} words/s in {cb.wall_s:.1f} s")
 
 # %% [markdown]
 # ## 6 · Neighbours and analogies
 #
 # Closeness is the cosine $\cos(a, b) = \frac{a\cdot b}{\|a\|\|b\|}$. An analogy *a : b :: c : ?* is
 # answered by the word nearest to $b - a + c$ (3CosAdd), or by Levy and Goldberg's 3CosMul,
-# $\arg\max_d \frac{\cos(d,b)\cos(d,c)}{\cos(d,a)+\epsilon}$, which stops one big similarity from
-# dominating.
+# $\arg\max_d \frac{\hat c(d,b)\,\hat c(d,c)}{\hat c(d,a)+\epsilon}$ with every cosine first shifted into
+# $[0, 1]$, $\hat c = (1 + \cos)/2$, and $\epsilon = 10^{-3}$ (a negative cosine would flip the sign of a
+# product), which stops one big similarity from dominating. `analogy(..., method="3cosmul")` computes
+# exactly this.
 
 # %%
 from lmlab.eval.word_vectors import analogy, evaluate_all
@@ -248,7 +318,8 @@ for a, b, c in [("man", "king", "woman"), ("france", "paris", "germany"), ("one"
 
 # %%
 scores_sg = evaluate_all(wv)
-{k: round(v, 3) for k, v in scores_sg.items()}
+scores_cbow = evaluate_all(cb.vectors)
+{k: {"skip-gram": round(v, 3), "CBOW": round(scores_cbow[k], 3)} for k, v in scores_sg.items()}
 
 # %% [markdown]
 # Half a million words is small: the published scores use 100 million words or more. Numbers and
@@ -301,7 +372,7 @@ plot_analogies(wv, pairs) if pairs else "the analogy words are not in this vocab
 # %% [markdown]
 # **How the map forms.** We kept snapshots of a few words during training. All frames use the PCA axes
 # of the final vectors, so what moves is the learning, not the camera. (`evolution_gif(...)` writes the
-# same frames as a GIF.)
+# same frames as a GIF, or as an MP4 for slides when the name ends in `.mp4`.)
 
 # %%
 watched = [w for w in WATCH if w in wv]
@@ -349,6 +420,37 @@ for name, ours, theirs in rows:
 #
 # Skip-gram with negative sampling can be shown to factorise a shifted matrix of pointwise mutual
 # information (Levy and Goldberg, 2014): the two families learn from the same statistics.
+#
+# The weight $f$ is the part to look at first: rare pairs (small $X_{ij}$, mostly noise) count little,
+# and no pair counts more than 1, so *the of* cannot dominate. Below, $f$ over the counts of this corpus.
+
+# %%
+from lmlab.models.word2vec.glove import cooccurrence
+
+ids, bounds = vocab.encode(sentences)
+_, _, X_counts = cooccurrence(ids, bounds, len(vocab), window=5)
+fig = Figure(figsize=(8, 2.8), layout="constrained")
+ax1, ax2 = fig.subplots(1, 2)
+grid_x = np.logspace(-1, 3, 200)
+ax1.semilogx(grid_x, np.minimum(1, (grid_x / 10.0) ** 0.75))
+ax1.axvline(10.0, color="#999999", ls="--", label=r"$x_\max = 10$")
+ax1.set(xlabel=r"co-occurrence $X_{ij}$", ylabel=r"weight $f(X_{ij})$", title="GloVe's weighting")
+ax1.legend(fontsize="small")
+ax2.hist(np.log10(X_counts), bins=60, color="#0072B2")
+ax2.set(xlabel=r"$\log_{10} X_{ij}$", ylabel="pairs", title=f"{len(X_counts):,} non-zero pairs")
+print(f"{(X_counts < 10).mean():.0%} of the non-zero pairs have X_ij < x_max and get a weight below 1")
+fig
+
+# %% [markdown]
+# **Exercise 4.** Write GloVe's weight `glove_weight(X, x_max, alpha)` for an array of counts.
+
+# %%
+def glove_weight(X, x_max, alpha):
+    # X: (N,) array of co-occurrence counts. Return f(X), shape (N,).
+    return ...
+
+
+check("word2vec.glove_weight", glove_weight)
 
 # %%
 from lmlab.models.word2vec.glove import GloVeConfig, train_glove
@@ -373,6 +475,9 @@ for word in ["war", "music"]:
 #
 # Classical Chinese poetry is written one character at a time, and each character carries meaning on
 # its own, so we train vectors for **characters**. Seasons, colours and numbers should each gather.
+# (Chinese words do not inflect, so there is nothing to *stem*: stemming strips endings, as English
+# *loving → love*, and 爱 and 喜欢 are two different words with close meanings, not forms of one word;
+# if vectors bring them together, that is learned from their company, not a preprocessing step.)
 
 # %%
 FALLBACK_POEMS = """床前明月光 疑是地上霜 舉頭望明月 低頭思故鄉
@@ -416,8 +521,7 @@ plot_words(project(zh.vectors, zh_words, method="pca", dim=2), zh_words, groups=
 # %% [markdown]
 # ## What to try next
 #
-# - CBOW instead of skip-gram: `Word2VecConfig(model="cbow")` averages the context vectors to predict
-#   the centre. It is faster; which one wins on the benchmarks above?
+# - CBOW on the Tang poems: does averaging the context help characters as much as words?
 # - Turn sub-sampling off (`sample=0`) and watch the neighbours of frequent words.
 # - From the command line: `lmlab train word2vec --corpus wiki_sample --out runs/w2v`, then
 #   `lmlab viz embeddings runs/w2v/vectors.txt --top 500 -o projector.html` for an offline projector.

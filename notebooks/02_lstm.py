@@ -121,12 +121,35 @@ fig
 # $h_{t-1}$**. No gate reads itself (a formula like $i_t = \sigma(W_x\, i_t + \dots)$, printed in more
 # than one tutorial, is circular and wrong), and none reads $h_t$, which does not exist yet.
 #
-# Along the cell path, $\partial c_t / \partial c_{t-1} = \operatorname{diag}(f_t)$: the gradient is
-# multiplied by the forget gate and nothing else. With $f_t$ near 1 it survives many steps — the
-# figure above. Here are the six equations as lmlab writes them:
+# Along the direct cell path, $c_{t-1} \to c_t$, $\partial c_t / \partial c_{t-1} = \operatorname{diag}(f_t)$:
+# on that path the gradient is multiplied by the forget gate and nothing else. (The full derivative has
+# further terms, because the gates themselves read $h_{t-1} = o_{t-1} \odot \tanh(c_{t-1})$; those go
+# through matrices and squashing like the RNN's, and it is the direct path that carries gradients far.)
+# With $f_t$ near 1 it survives many steps — the figure above. Here are the six equations as lmlab writes
+# them:
 
 # %%
 print(inspect.getsource(L.LSTMCell.forward))
+
+# %% [markdown]
+# **Exercise 1 — the forget gate's memory.** Suppose the input gate is closed ($i_t = 0$) and the forget gate
+# holds a constant value $f$. After how many steps is half of the cell's content left? Write
+# `half_life(f)` (a real number of steps).
+
+# %%
+def half_life(f):
+    ...  # your code
+
+
+check("lstm.half_life", half_life)
+
+# %% [markdown]
+# A quick check of the same idea: on the direct path, with $f_t = 0.9$ at every step, what share of the
+# gradient on $c_t$ reaches $c_{t-10}$? (A number.)
+
+# %%
+direct_path_share = ...  # your answer
+check("lstm.direct_path_share", direct_path_share)
 
 # %% [markdown]
 # ### The proof: the same numbers as `torch.nn.LSTM`
@@ -152,6 +175,30 @@ assert diff <= 1e-5
 # %% [markdown]
 # The fast `nn.LSTM` (cuDNN on a GPU, fused kernels on a CPU) is what we train with; the from-scratch
 # version, holding the trained weights, is what we use to look inside.
+
+# %% [markdown]
+# **Exercise 2 — one LSTM step.** Write `lstm_step(x, h_prev, c_prev, W, U, b)` with the four gates' weights
+# stacked as PyTorch stores them: `W` is $(4H, C)$, `U` is $(4H, H)$, `b` is $(4H)$, rows in the order
+# $i, f, g, o$. Return `(h_t, c_t)`. The check compares with `torch.nn.LSTMCell` and recognises the
+# common slips.
+
+# %%
+def lstm_step(x, h_prev, c_prev, W, U, b):
+    ...  # your code: z = ..., then i, f, g, o, then c_t and h_t
+
+
+check("lstm.step", lstm_step)
+
+# %% [markdown]
+# **Exercise 3 — counting parameters.** How many parameters does `torch.nn.LSTM(C, H)` (one layer) have?
+# Write `param_count(C, H)`.
+
+# %%
+def param_count(C, H):
+    ...  # your code
+
+
+check("lstm.param_count", param_count)
 
 # %% [markdown]
 # ## 4 · A character-level language model
@@ -192,9 +239,22 @@ config = L.preset_config(lab.preset, device=lab.device.type, corpus=corpus)
 {k: getattr(config, k) for k in ("n_layer", "hidden", "block_size", "batch_size", "max_iters", "lr",
                                  "dropout", "time_budget_s")}
 
+# %% [markdown]
+# A teacher may have trained this model ahead of the lesson (`lmlab prepare`): then the next cell loads it,
+# shows the figure and a sample recorded when it was trained, and says so. `retrain=True` (or the
+# environment variable `LMLAB_RETRAIN=1`) trains it here instead.
+
 # %%
-run = L.train_lstm(config, train_text, "runs/02_lstm_shakespeare", val_text=val_text, overwrite=True,
-                   live=True, progress=False)
+from lmlab.checkpoint import load_checkpoint
+from lmlab.prepared import find_prepared
+
+prep = find_prepared("02_lstm_shakespeare", lab.preset, corpus=corpus, retrain=False)
+if prep is not None:
+    run = L.LSTMRun(*L.load_for_sampling(load_checkpoint(prep.path)), history=None, metrics=prep.metrics,
+                    config=config)
+else:
+    run = L.train_lstm(config, train_text, "runs/02_lstm_shakespeare", val_text=val_text,
+                       overwrite=True, live=True, progress=False)
 m = run.metrics
 print(f"{m['iters']} iterations in {m['train_s']:.0f} s of training, {m['tokens_per_sec']:,.0f} characters/s")
 print(f"validation: {m['val_loss']:.3f} nats/char = {m['val_bpc']:.3f} bits/char, "
@@ -250,8 +310,13 @@ print(poems[:60])
 
 # %%
 poem_config = L.preset_config(lab.preset, device=lab.device.type, corpus=poems_name, **sizes)
-poet = L.train_lstm(poem_config, poem_train, "runs/02_lstm_poems", val_text=poem_val, overwrite=True,
-                    live=True, progress=False, sample_prompt="\n")
+prep = find_prepared("02_lstm_poems", lab.preset, corpus=poems_name, retrain=False)
+if prep is not None:
+    poet = L.LSTMRun(*L.load_for_sampling(load_checkpoint(prep.path)), history=None, metrics=prep.metrics,
+                     config=poem_config)
+else:
+    poet = L.train_lstm(poem_config, poem_train, "runs/02_lstm_poems", val_text=poem_val,
+                        overwrite=True, live=True, progress=False, sample_prompt="\n")
 print(f"validation: {poet.metrics['val_loss']:.3f} nats/char after {poet.metrics['train_s']:.0f} s")
 
 # %% [markdown]
@@ -321,44 +386,6 @@ poem = poem_val.strip().split("\n\n")[-1][:40]  # the last poem of the split is 
 poet_inside = analysis.internals(poet.model, poet.tokenizer, poem)
 poet_layer = {k: v[-1] for k, v in poet_inside.items() if k != "probs"}
 viz.plot_gates(poem, poet_layer, units=range(8), names=("forget_gate", "cell_state"))
-
-# %% [markdown]
-# ## 8 · Exercises
-#
-# **8.1 One LSTM step.** Write `lstm_step(x, h_prev, c_prev, W, U, b)` with the four gates' weights
-# stacked as PyTorch stores them: `W` is $(4H, C)$, `U` is $(4H, H)$, `b` is $(4H)$, rows in the order
-# $i, f, g, o$. Return `(h_t, c_t)`. The check compares with `torch.nn.LSTMCell` and recognises the
-# common slips.
-
-# %%
-def lstm_step(x, h_prev, c_prev, W, U, b):
-    ...  # your code: z = ..., then i, f, g, o, then c_t and h_t
-
-
-check("lstm.step", lstm_step)
-
-# %% [markdown]
-# **8.2 Counting parameters.** How many parameters does `torch.nn.LSTM(C, H)` (one layer) have?
-# Write `param_count(C, H)`.
-
-# %%
-def param_count(C, H):
-    ...  # your code
-
-
-check("lstm.param_count", param_count)
-
-# %% [markdown]
-# **8.3 The forget gate's memory.** Suppose the input gate is closed ($i_t = 0$) and the forget gate
-# holds a constant value $f$. After how many steps is half of the cell's content left? Write
-# `half_life(f)` (a real number of steps).
-
-# %%
-def half_life(f):
-    ...  # your code
-
-
-check("lstm.half_life", half_life)
 
 # %% [markdown]
 # **Going further.** Train on the word level: `lmlab train lstm --corpus tiny_shakespeare --tokenizer word

@@ -212,8 +212,10 @@ check("transformer.split_heads", my_split_heads)
 #
 # Read it carefully (many tutorials garble it as $PE(pos, 2d_{model})$): $i$ counts channel **pairs**,
 # $i = 0, \dots, d_{model}/2 - 1$. Pair $i$ holds a sine and a cosine of the **same** frequency
-# $\omega_i = 10000^{-2i/d_{model}}$; the wavelengths grow geometrically from $2\pi$ (channel 0) to
-# nearly $10000 \cdot 2\pi$ (the last pair).
+# $\omega_i = 10000^{-2i/d_{model}}$; the wavelengths $2\pi/\omega_i$ grow geometrically from $2\pi$
+# (channel 0) to $2\pi\cdot 10000^{(d_{model}-2)/d_{model}}$ for the last pair. That approaches
+# $10000\cdot2\pi$ only for wide models: for the $d_{model} = 32$ plot below the last pair ($i = 15$) has
+# $2\pi\cdot10000^{30/32} \approx 2\pi\cdot 5{,}623 \approx 35{,}300$ positions.
 
 # %%
 from lmlab.models.transformer import sinusoidal_encoding
@@ -305,6 +307,14 @@ def my_positional_encoding(n_pos, d_model):
 check("transformer.positional_encoding", my_positional_encoding)
 
 # %% [markdown]
+# A number to check the idea: the longest wavelength (in positions) of the sinusoidal encoding for
+# $d_{model} = 64$, to the nearest whole position.
+
+# %%
+longest_wavelength_64 = ...  # your answer
+check("transformer.longest_wavelength", longest_wavelength_64)
+
+# %% [markdown]
 # ## 5 · A GPT, block by block
 #
 # A **block** adds attention's output to its input, then a small per-token MLP's output. Normalising
@@ -321,8 +331,10 @@ check("transformer.positional_encoding", my_positional_encoding)
 # The GPT is: token embedding (+ a position table, unless RoPE turns q and k inside attention) → $L$
 # blocks (causal) → LayerNorm → a linear layer to vocabulary scores, whose matrix is **the token
 # embedding itself** (weight tying). With `pos_encoding="learned", activation="gelu"` it is GPT-2's (and
-# nanoGPT's) model exactly. An encoder like BERT is the same stack without the causal mask
-# (`TransformerEncoder`, with a masked-LM head).
+# nanoGPT's) model exactly. An encoder like BERT uses the same attention without the causal mask, but it is
+# not simply this stack unmasked: BERT normalises *after* each residual addition (post-LN, as the original
+# Transformer), adds segment (sentence A/B) embeddings to the token and learned position embeddings, and
+# is trained with a masked-LM head (`TransformerEncoder`).
 
 # %%
 from lmlab.models.transformer import GPT
@@ -357,8 +369,10 @@ print(f"max |fast - readable| = {(fast_logits - slow_logits).abs().max():.2e}; "
 # ## 6 · Tokens: characters or byte-pair encoding
 #
 # We train on characters (65 symbols for Shakespeare). Real GPTs use **byte-level BPE**: start from the
-# 256 byte values, then repeatedly merge the most frequent adjacent pair into a new token. Here is a
-# from-scratch version that shows its merges (`BytePairEncoding` in `lmlab/tokenizers/bpe.py`):
+# 256 byte values, then repeatedly merge the most frequent adjacent pair into a new token. It is not a
+# fixed-length code: a token may stand for one byte or for a whole word, and what is fixed is the size of
+# the vocabulary. Here is a from-scratch version that shows its merges (`BytePairEncoding` in
+# `lmlab/tokenizers/bpe.py`):
 
 # %%
 from lmlab.data import load_text_or_fallback, train_val_split
@@ -384,12 +398,26 @@ some = text[:200_000]
 print(f"{len(some) / len(fast_bpe.encode(some)):.2f} characters per BPE token (1.00 for characters)")
 
 # %% [markdown]
+# ### Exercise 4 — one BPE merge
+# `bpe_merge(ids, pair, new_id)`: replace every adjacent occurrence of `pair` in the list `ids` by
+# `new_id`, left to right (so `[5, 5, 5]` with the pair `(5, 5)` becomes `[new_id, 5]`).
+
+# %%
+def bpe_merge(ids, pair, new_id):
+    ...
+
+
+check("transformer.bpe_merge", bpe_merge)
+
+# %% [markdown]
 # ## 7 · Training on tiny Shakespeare
 #
 # AdamW (weight decay on matrices only), gradient clipping, and a learning rate that warms up linearly
-# then follows a cosine down to `min_lr`. The `class` preset gives the run a **time budget**: the
-# cosine runs on the clock, so the learning rate reaches its minimum exactly when time is up, on a
-# fast machine or a slow one.
+# then follows a cosine down to `min_lr`. The run reports its **MFU** (model FLOPs utilisation): the
+# arithmetic the model really needs per second (about 6 FLOPs per parameter per token, forward and backward)
+# as a share of the device's peak; 30–50 % is good on a GPU, and a few % is usual on a laptop CPU.
+# The `class` preset gives the run a **time budget**: the cosine runs on the clock, so the learning rate
+# reaches its minimum exactly when time is up, on a fast machine or a slow one.
 #
 # $$\eta(t) = \eta_{min} + \tfrac12(\eta_{max} - \eta_{min})\bigl(1 + \cos(\pi t / T)\bigr)$$
 
@@ -406,8 +434,22 @@ plt.title("warm-up, then cosine", fontsize=9)
 plt.show()
 values
 
+# %% [markdown]
+# ### Exercise 5 — the cosine
+# Write the decay part of the schedule, `cosine_part(t, T, lr_max, lr_min)`, from the formula above
+# ($0 \le t \le T$; warm-up is not part of it).
+
 # %%
+def cosine_part(t, T, lr_max, lr_min):
+    ...
+
+
+check("transformer.cosine_part", cosine_part)
+
+# %%
+from lmlab.checkpoint import load_checkpoint, load_model_state
 from lmlab.models.transformer.trainer import TokenData, TrainConfig, train_gpt
+from lmlab.prepared import find_prepared
 from lmlab.tokenizers import CharTokenizer
 from lmlab.viz.curves import LiveView
 
@@ -421,9 +463,17 @@ train_keys = ("batch_size", "max_iters", "lr", "min_lr", "warmup_iters", "lr_dec
 tcfg = TrainConfig(**{k: values[k] for k in train_keys})
 print(f"{corpus}: {len(data.train):,} training / {len(data.val):,} validation characters; "
       f"model {model.num_params():,} parameters")
-result = train_gpt(model, data, tcfg, tokenizer=tok, device=lab.device, precision=lab.precision,
-                   out_dir="runs/03_gpt_shakespeare", live=LiveView(title="GPT on " + corpus), progress=False)
-m = result.metrics
+# a run `lmlab prepare` trained ahead of the lesson is loaded instead (it says so); retrain=True trains here
+prep = find_prepared("03_gpt_shakespeare", lab.preset, corpus=corpus, retrain=False)
+if prep is not None:
+    load_model_state(model, load_checkpoint(prep.path))
+    model.to(lab.device)
+    m = prep.metrics
+else:
+    result = train_gpt(model, data, tcfg, tokenizer=tok, device=lab.device, precision=lab.precision,
+                       out_dir="runs/03_gpt_shakespeare", live=LiveView(title="GPT on " + corpus),
+                       progress=False)
+    m = result.metrics
 print(f"{m['iters']} iterations, {m['train_s']:.0f} s of training, {m['tokens_per_sec']:,.0f} tokens/s, "
       f"MFU {m['mfu'] or 0:.1%}")
 print(f"train {m['eval_train_loss']:.3f}, validation {m['val_loss']:.3f} nats/char "
@@ -506,9 +556,16 @@ poem_model = GPT(GPTConfig(vocab_size=poem_tok.vocab_size, block_size=poem_block
 poem_cfg = replace(tcfg, max_iters=TANG["max_iters"], lr_decay_iters=TANG["max_iters"],
                    time_budget_s=TANG["time_budget_s"])
 print(f"{poems_name}: {len(poems):,} characters, {poem_tok.vocab_size:,} distinct")
-poem_run = train_gpt(poem_model, poem_data, poem_cfg, tokenizer=poem_tok, device=lab.device,
-                     precision=lab.precision, live=LiveView(title="GPT on Tang poems"), progress=False)
-print(f"validation {poem_run.metrics['val_loss']:.3f} nats/char after {poem_run.metrics['iters']} iterations")
+prep = find_prepared("03_gpt_poems", lab.preset, corpus=poems_name, retrain=False)
+if prep is not None:
+    load_model_state(poem_model, load_checkpoint(prep.path))
+    poem_metrics = prep.metrics
+else:
+    poem_metrics = train_gpt(poem_model, poem_data, poem_cfg, tokenizer=poem_tok, device=lab.device,
+                             precision=lab.precision, live=LiveView(title="GPT on Tang poems"),
+                             progress=False).metrics
+poem_model.to(lab.device)
+print(f"validation {poem_metrics['val_loss']:.3f} nats/char after {poem_metrics['iters']} iterations")
 first = poems[0]
 for seed in range(3):
     print(sample_text(poem_model, poem_tok, first, 60, temperature=0.8, top_k=20, seed=seed).split("\n\n")[0])
@@ -541,14 +598,19 @@ while high - low > 4:
 hidden = min((low, high), key=lambda h: abs(lstm_params(h) - gpt_params))
 print(f"GPT {gpt_params:,} parameters; LSTM 2 x {hidden} has {lstm_params(hidden):,}")
 
-race_gpt = GPT(GPTConfig(vocab_size=tok.vocab_size, **size))
-race_cfg = replace(tcfg, max_iters=10**9, lr_decay_iters=10**9, eval_interval=10**9, time_budget_s=RACE_S)
-race_gpt_run = train_gpt(race_gpt, data, race_cfg, device=lab.device, precision=lab.precision, progress=False)
-lstm_cfg = LSTMTrainConfig(corpus=corpus, n_layer=2, hidden=hidden, time_budget_s=RACE_S, max_iters=10**9,
-                           eval_interval=0, device=lab.device.type, max_eval_tokens=20_000,
-                           warmup_iters=PRESETS[lab.preset]["warmup_iters"])
-race_lstm_run = train_lstm(lstm_cfg, train_text, None, val_text=val_text, tokenizer=tok, progress=False)
-race = {"GPT": race_gpt_run.metrics, "LSTM": race_lstm_run.metrics}
+prep = find_prepared("03_race", lab.preset, corpus=corpus, retrain=False)
+if prep is not None:
+    race = prep.metrics["race"]
+else:
+    race_gpt = GPT(GPTConfig(vocab_size=tok.vocab_size, **size))
+    race_cfg = replace(tcfg, max_iters=10**9, lr_decay_iters=10**9, eval_interval=10**9, time_budget_s=RACE_S)
+    race_gpt_run = train_gpt(race_gpt, data, race_cfg, device=lab.device, precision=lab.precision,
+                             progress=False)
+    lstm_cfg = LSTMTrainConfig(corpus=corpus, n_layer=2, hidden=hidden, time_budget_s=RACE_S, max_iters=10**9,
+                               eval_interval=0, device=lab.device.type, max_eval_tokens=20_000,
+                               warmup_iters=PRESETS[lab.preset]["warmup_iters"])
+    race_lstm_run = train_lstm(lstm_cfg, train_text, None, val_text=val_text, tokenizer=tok, progress=False)
+    race = {"GPT": race_gpt_run.metrics, "LSTM": race_lstm_run.metrics}
 for name, r in race.items():
     print(f"{name:5} {r['params']:>9,} params, {r['iters']:>5} iterations in {RACE_S:.0f} s, "
           f"{r['tokens_per_sec']:>8,.0f} tokens/s, validation {r['val_loss']:.3f}")

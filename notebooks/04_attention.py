@@ -34,7 +34,6 @@ from lmlab.notebook import setup
 lab = setup()
 
 # %%
-import os
 import tempfile
 from pathlib import Path
 
@@ -48,6 +47,7 @@ from lmlab.models.transformer.generate import load_for_sampling
 from lmlab.models.transformer.model import GPT
 from lmlab.models.transformer.run import make_tokenizer
 from lmlab.models.transformer.trainer import TokenData, TrainConfig, train_gpt
+from lmlab.prepared import find_checkpoint
 from lmlab.viz.attention import (
     attention_of,
     attention_steps,
@@ -63,8 +63,8 @@ from lmlab.viz.attention import (
 # ## 1 · A GPT to look inside
 #
 # If you ran notebook 03, its GPT is in ``runs/03_gpt_shakespeare`` (or point ``$LMLAB_GPT_CKPT`` at any
-# ``lmlab train gpt --out DIR``) and we load it. Otherwise we train a small one here, sized by the
-# preset (smoke: seconds; class: about two minutes on a laptop CPU).
+# ``lmlab train gpt --out DIR``, or let a teacher run ``lmlab prepare``) and we load it. Otherwise we
+# train a small one here, sized by the preset (smoke: seconds; class: about two minutes on a laptop CPU).
 
 # %%
 SIZES = {
@@ -75,8 +75,9 @@ SIZES = {
 }[lab.preset]
 
 text, corpus = load_text_or_fallback("tiny_shakespeare")
-found = [Path(p) for p in (os.environ.get("LMLAB_GPT_CKPT"), "runs/03_gpt_shakespeare", "runs/gpt")
-         if p and (Path(p) / "ckpt.pt").exists()]
+found = find_checkpoint("03_gpt_shakespeare", lab.preset, corpus=corpus, env="LMLAB_GPT_CKPT",
+                        local=("runs/03_gpt_shakespeare", "runs/gpt"))
+found = [found] if found else []
 gpt = None
 if found:
     gpt, tok = load_for_sampling(load_checkpoint(found[0]), lab.device)

@@ -68,12 +68,19 @@ work = Path(tempfile.mkdtemp(prefix="lmlab05_"))
 #
 # **Data parallelism** copies the whole model to every GPU (a *rank*). Each rank takes a different slice
 # of the batch, computes its gradient, and the ranks *average* their gradients (an **all-reduce**) before
-# every optimizer step. Every rank then applies the same update, so the copies never drift apart.
+# every optimizer step. Every rank then applies the same update, so the copies never drift apart. (What is
+# averaged is the gradient, before every step; training copies apart and averaging their *parameters*
+# now and then is another method, local SGD or federated averaging, which follows another loss curve.)
 #
 # **Model parallelism** is for models too big for one GPU: the *layers* are split across GPUs
 # (pipeline parallelism) or each weight *matrix* is split (tensor parallelism), and activations travel
-# between GPUs. It is what trains 100-billion-parameter models; for models that fit on one GPU — every
-# model in this lab — data parallelism is the tool.
+# between GPUs. The pieces are parts of **one** model that run forward and backward together on every
+# batch; nothing is trained on its own and merged afterwards. It is what trains 100-billion-parameter
+# models; for models that fit on one GPU — every model in this lab — data parallelism is the tool.
+#
+# **Sharded data parallelism** (PyTorch's FSDP, DeepSpeed's ZeRO) is data parallelism, not model
+# parallelism: every rank still takes its own slice of the batch, but stores only a shard of the
+# parameters, gradients and optimizer state, and gathers each layer's full weights just before using it.
 
 # %%
 def draw_parallelism():
@@ -112,6 +119,14 @@ def draw_parallelism():
 draw_parallelism()
 
 # %% [markdown]
+# A check of the idea: FSDP gives each rank its own slice of the batch and a shard of the weights.
+# Which family is it, `"data"` or `"model"` parallelism?
+
+# %%
+fsdp_is = ...  # "data" or "model"
+check("scaling.fsdp_family", fsdp_is)
+
+# %% [markdown]
 # Why the average is the right thing: with a loss that is a **mean** over the batch, and each of the
 # $N$ ranks holding $B$ of the $NB$ examples,
 #
@@ -125,7 +140,8 @@ draw_parallelism()
 # $$\text{global batch} = \underbrace{\texttt{--batch-size}}_{\text{per rank}} \times N_\text{ranks}
 #   \times A_\text{accumulation}\ \text{sequences}.$$
 #
-# On a box with 8 GPUs, the lab's trainer runs unchanged under `torchrun` (NCCL between GPUs):
+# On a box with 8 GPUs, the lab's trainer runs unchanged under `torchrun`; the ranks exchange gradients
+# through NCCL (NVIDIA's library of collective operations, such as all-reduce, between GPUs):
 #
 # ```bash
 # torchrun --standalone --nproc_per_node=8 -m lmlab train gpt --preset full \
@@ -408,13 +424,13 @@ if lab.device.type == "cpu":
 #   p^{(T)}_\text{student}\right) + (1-\alpha)\, \mathrm{CE}(z_\text{student}, y).$$
 #
 # The **temperature** $T$ flattens both distributions so the small probabilities carry weight; $T^2$ keeps
-# the soft term's gradient the same size whatever $T$. First the teacher: the GPT of notebook 03 if you
-# ran it (`runs/03_gpt_shakespeare`, or a checkpoint folder in `$LMLAB_GPT_CKPT`), else a small one
-# trained right here.
+# the soft term's gradient the same size whatever $T$. The teacher is a model of the **same task** (here
+# the same text), not of another domain: the student imitates its predictions on the student's own
+# training inputs. First the teacher: the GPT of notebook 03 if you
+# ran it (`runs/03_gpt_shakespeare`, a checkpoint folder in `$LMLAB_GPT_CKPT`, or the run `lmlab prepare`
+# trained), else a small one trained right here.
 
 # %%
-import os  # noqa: E402
-
 from lmlab.models.distill import (  # noqa: E402
     DistillConfig,
     count_parameters,
@@ -426,9 +442,11 @@ from lmlab.models.distill import (  # noqa: E402
 from lmlab.models.transformer.generate import load_for_sampling  # noqa: E402
 from lmlab.models.transformer.run import make_tokenizer  # noqa: E402
 from lmlab.models.transformer.trainer import TokenData, TrainConfig, train_gpt  # noqa: E402
+from lmlab.prepared import find_checkpoint  # noqa: E402
 
-candidates = (os.environ.get("LMLAB_GPT_CKPT"), "runs/03_gpt_shakespeare", "runs/03_transformer")
-found = [Path(p) for p in candidates if p and (Path(p) / "ckpt.pt").exists()]
+found = find_checkpoint("03_gpt_shakespeare", lab.preset, corpus=corpus, env="LMLAB_GPT_CKPT",
+                        local=("runs/03_gpt_shakespeare", "runs/03_transformer"))
+found = [found] if found else []
 teacher = None
 if found:
     teacher, tok = load_for_sampling(load_checkpoint(found[0]), lab.device)
@@ -542,9 +560,11 @@ print({k: round(v.item(), 4) for k, v in parts.items()})
 # ## 4 · Pre-train, then fine-tune: MiniLM as a sentiment classifier
 #
 # `all-MiniLM-L6-v2` is a 6-layer BERT-style encoder (22.7 M parameters) pretrained on a billion sentence
-# pairs — the model notebook 04 looked inside. It ships with the lab, so this runs offline. The task: the
-# movie-review polarity sample that ships with gensim (Pang & Lee: 100 negative, 100 positive sentences).
-# We hold out a quarter of the reviews, stratified, for testing.
+# pairs — the model notebook 04 looked inside. (Using such a model on a task it saw no labelled example
+# of is *zero-shot*; that is not the same as *unsupervised* learning, which is how a model learns from
+# data without labels. Here we use labels: this is supervised fine-tuning.) It ships with the lab, so
+# this runs offline. The task: the movie-review polarity sample that ships with gensim (Pang & Lee: 100
+# negative, 100 positive sentences). We hold out a quarter of the reviews, stratified, for testing.
 #
 # A sentence vector is the mean of the encoder's token vectors; a linear layer turns it into two scores:
 #
@@ -654,10 +674,13 @@ check("scaling.precision_recall_f1", precision_recall_f1)
 # %% [markdown]
 # ## Summary
 #
-# - **Data parallel (DDP)**: N copies, the batch split N ways, gradients all-reduced: N times the
-#   throughput on the same loss curve. `torchrun --nproc_per_node=N -m lmlab train gpt ...`
-# - **Model parallel**: layers or matrices split across GPUs, for models bigger than one GPU (FSDP,
-#   DeepSpeed, Megatron-LM).
+# - **Data parallel (DDP)**: N copies, the batch split N ways, gradients all-reduced: up to N times the
+#   throughput (less the all-reduce's time; none on one laptop's shared cores) on the same loss curve.
+#   `torchrun --nproc_per_node=N -m lmlab train gpt ...`
+# - **Sharded data parallel** (FSDP, DeepSpeed ZeRO): data parallelism whose ranks each store a shard of
+#   the weights, gradients and optimizer state.
+# - **Model parallel**: layers or matrices split across GPUs, for models bigger than one GPU (pipeline
+#   and tensor parallelism, Megatron-LM).
 # - **bf16 autocast**: matmuls in 16 bits, weights and optimizer in fp32: speed and activation memory on
 #   GPUs; `--precision auto` picks it. **fp16** needs a GradScaler as well (pre-Ampere GPUs).
 # - **Distillation**: a student learns the teacher's softened predictions (`lmlab.models.distill`).

@@ -98,3 +98,32 @@ def test_unknown_notebook_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="no notebooks"):
         notebook_paths(tmp_path / "empty", [])
     assert main(["site", "--notebooks", str(tmp_path), "99_x", "--out", str(tmp_path / "s")]) == 2
+
+
+def _tiny_notebook(folder: Path) -> None:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# Tiny\n\nnegatives from unigram$^{0.75}$, prices $5 and $6"),
+                nbformat.v4.new_code_cell("from tqdm.auto import tqdm\n"
+                                          "for _ in tqdm(range(40), desc='steps'):\n    pass")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, folder / "00_tiny.ipynb")
+
+
+@pytest.mark.slow
+def test_site_shows_final_progress_bars_inline_math_and_no_kernel_warning(bare, capfd):
+    notebooks = bare / "nbs"
+    _tiny_notebook(notebooks)
+    out = bare / "site"
+    assert main(["site", "--notebooks", str(notebooks), "--preset", "smoke", "--out", str(out)]) == 0
+    page = (out / "00_tiny.html").read_text(encoding="utf-8")
+    bars = [dict(re.findall(r'(\w+)="([\d.]+)"', attrs)) for attrs in re.findall(r"<progress([^>]*)>", page)]
+    assert bars and all(float(b["value"]) == float(b["max"]) == 40 for b in bars), bars  # 100 %, not 0 %
+    assert "40/40" in page and not re.search(r"(?<!\d)0/40", page)
+    assert 'alt="^{0.75}"' in page and "unigram$^{0.75}$" not in page  # inline math after a word
+    assert "prices $5 and $6" in page
+    logs = capfd.readouterr()
+    assert "without encryption" not in logs.out + logs.err
+    assert "without encryption" not in page

@@ -18,6 +18,7 @@ COMMANDS = {
     "viz": ("lmlab.cli.viz", "draw attention or embedding figures to HTML/PNG/SVG"),
     "site": ("lmlab.cli.site", "execute the notebooks and render an offline HTML site for a class"),
     "translate": ("lmlab.cli.translate", "answer a source line with a trained sequence-to-sequence model"),
+    "prepare": ("lmlab.cli.prepare", "train ahead of a lesson every model the notebooks train"),
 }
 TRAINERS = {
     "word2vec": ("lmlab.cli.train_word2vec", "skip-gram / CBOW word vectors"),

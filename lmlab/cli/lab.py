@@ -1,20 +1,41 @@
 """``lmlab lab``: JupyterLab on the notebooks, bound to 127.0.0.1, token authentication on.
 
 The token is generated here (not disabled, not fixed) so the printed URL is the one that works:
-``http://127.0.0.1:PORT/lab?token=...``. Nothing listens beyond this machine.
+``http://127.0.0.1:PORT/lab?token=...``. Nothing listens beyond this machine. The token reaches
+JupyterLab through a private file (mode 0600, named by ``JUPYTER_TOKEN_FILE``), never its command line,
+which every local user of a shared classroom machine can read with ``ps``. The same private folder holds
+a config file that keeps the lab quiet: no "Jupyter news?" prompt (there is no news offline), no
+update check, no classic-notebook server extension (``nbclassic`` is installed only for its offline
+jQuery) and its migration banner, server logs at warning level. The URL is printed once the server answers.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
+import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 HOST = "127.0.0.1"
+
+# Settings a class never needs to see or answer: JupyterLab's news prompt and update check, the nbclassic
+# server extension (its migration banner), info-level server logs.
+QUIET_CONFIG = {
+    "LabApp": {"news_url": None, "log_level": "WARN",
+               "check_for_updates_class": "jupyterlab.handlers.announcements.NeverCheckForUpdate"},
+    "ServerApp": {"jpserver_extensions": {"nbclassic": False}, "log_level": "WARN"},
+}
 
 
 def default_notebook_dir() -> Path:
@@ -37,20 +58,58 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-browser", action="store_true", help="do not open a browser; just print the URL")
     p.add_argument("--dir", default=None, help="folder to open (default: the lab's notebooks/)")
     p.add_argument("--print-command", action="store_true",
-                   help="print the JupyterLab command line (token shown) and exit without starting it")
+                   help="print the JupyterLab command line (no token in it) and exit without starting it")
 
 
-def build_command(root: Path, port: int, token: str, open_browser: bool) -> list[str]:
-    """The ``python -m jupyterlab`` command line: localhost only, our token, our folder."""
+def build_command(root: Path, port: int, open_browser: bool, config_file: Path | None = None) -> list[str]:
+    """The ``python -m jupyterlab`` command line: localhost only, our folder, no secret in it."""
     return [sys.executable, "-m", "jupyterlab",
+            *([f"--config={config_file}"] if config_file else []),
             f"--ServerApp.root_dir={root}",
             f"--ServerApp.ip={HOST}",
             f"--ServerApp.port={port}",
             "--ServerApp.port_retries=0",  # fail loudly rather than move to a port the URL does not name
-            f"--IdentityProvider.token={token}",
             f"--ServerApp.open_browser={open_browser}",
             # containers often run as root; Jupyter refuses that unless told (still localhost + token)
             *(["--ServerApp.allow_root=True"] if _is_root() else [])]
+
+
+def write_private_files(folder: Path, token: str) -> tuple[Path, Path]:
+    """The token file (0600) and the quiet config file in ``folder`` (0700): (token_file, config_file)."""
+    folder.chmod(0o700)
+    token_file, config_file = folder / "token", folder / "jupyter_lab_config.json"
+    for path, text in ((token_file, token), (config_file, json.dumps(QUIET_CONFIG, indent=1))):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # private from the first byte
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+    return token_file, config_file
+
+
+def server_env(token_file: Path) -> dict[str, str]:
+    """Our environment with the token file named; a JUPYTER_TOKEN set outside would win, so it goes."""
+    env = {k: v for k, v in os.environ.items() if k != "JUPYTER_TOKEN"}
+    env["JUPYTER_TOKEN_FILE"] = str(token_file)
+    return env
+
+
+def wait_until_serving(port: int, token: str, proc: subprocess.Popen, timeout_s: float = 120.0) -> bool:
+    """True once the server answers HTTP on ``port``; False if it exits first or time runs out."""
+    deadline = time.monotonic() + timeout_s
+    request = urllib.request.Request(f"http://{HOST}:{port}/api/status",
+                                     headers={"Authorization": f"token {token}"})  # in a header, not a URL
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(request, timeout=2):  # noqa: S310 - localhost
+                return True
+        except urllib.error.HTTPError:  # it answered, even if with an error: it is up
+            return True
+        except OSError:
+            time.sleep(0.25)
+    return False
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _is_root() -> bool:
@@ -70,21 +129,29 @@ def run(args: argparse.Namespace) -> int:
         raise FileNotFoundError("JupyterLab is not installed in this Python; run "
                                 "'python3 scripts/bootstrap.py lab' (or pip install jupyterlab)")
     port = args.port or free_port()
-    token = secrets.token_urlsafe(24)
-    cmd = build_command(root, port, token, open_browser=not args.no_browser)
-    url = f"http://{HOST}:{port}/lab?token={token}"
     if args.print_command:
-        print(" ".join(cmd))
+        print(" ".join(build_command(root, port, open_browser=not args.no_browser)))
         return 0
-    print(f"lmlab lab: JupyterLab on {root}\n  open {url}\n"
-          "  (only this machine can connect; Ctrl-C stops it)", flush=True)
-    proc = subprocess.Popen(cmd)
+    token = secrets.token_urlsafe(24)
+    private = Path(tempfile.mkdtemp(prefix="lmlab-lab-"))
     try:
-        return proc.wait()
-    except KeyboardInterrupt:  # one Ctrl-C is enough: stop the server instead of asking "y/[n]?"
-        proc.terminate()
+        token_file, config_file = write_private_files(private, token)
+        cmd = build_command(root, port, open_browser=not args.no_browser, config_file=config_file)
+        print(f"lmlab lab: starting JupyterLab on {root} ...", flush=True)
+        proc = subprocess.Popen(cmd, env=server_env(token_file))
+        if threading.current_thread() is threading.main_thread():  # `kill`: stop the server, drop the token
+            signal.signal(signal.SIGTERM, _stop)
         try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        return 130
+            if wait_until_serving(port, token, proc):
+                print(f"  open http://{HOST}:{port}/lab?token={token}\n"
+                      "  (only this machine can connect; Ctrl-C stops it)", flush=True)
+            return proc.wait()
+        except KeyboardInterrupt:  # one Ctrl-C is enough: stop the server instead of asking "y/[n]?"
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            return 130
+    finally:
+        shutil.rmtree(private, ignore_errors=True)

@@ -31,7 +31,8 @@ _REMOTE_SCRIPT = re.compile(
     r"<script\b[^>]*>(?:(?!</script>).)*?(?:https?:)?//cdn(?:(?!</script>).)*</script>"
     r"|<script type=\"text/x-mathjax-config\">(?:(?!</script>).)*</script>", re.S | re.I)
 _BLOCK_MATH = re.compile(r"\$\$(.+?)\$\$", re.S)
-_INLINE_MATH = re.compile(r"(?<![\\$\w])\$(?!\s)([^$\n]+?)(?<![\s\\])\$(?![\w$])")
+# $...$ not glued to a word (prices: "$5 and $6"), except a super/subscript after one: unigram$^{0.75}$
+_INLINE_MATH = re.compile(r"(?:(?<![\\$\w])|(?<=\w)(?=\$[\^_]))\$(?!\s)([^$\n]+?)(?<![\s\\])\$(?![\w$])")
 _CODE = re.compile(r"(```.*?```|`[^`\n]*`)", re.S)
 
 
@@ -110,12 +111,22 @@ def render_math(markdown: str) -> str:
 
 
 def execute(nb: Any, folder: Path, env: dict[str, str], timeout: int) -> list[str]:
-    """Run a notebook in its folder; returns the errors (name: message) of the cells that failed."""
+    """Run a notebook in its folder; returns the errors (name: message) of the cells that failed.
+
+    The kernel talks to us over Unix sockets in a private folder where the platform has them: no TCP port,
+    and none of the kernel's "running over TCP without encryption" warning in the logs."""
+    import tempfile
+
+    from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
 
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
-                            resources={"metadata": {"path": str(folder)}})
-    client.execute(env=env)
+    with tempfile.TemporaryDirectory(prefix="lmlab-kernel-") as private:
+        km = KernelManager(kernel_name="python3")
+        if os.name == "posix":
+            km.transport, km.ip = "ipc", str(Path(private) / "kernel")
+        client = NotebookClient(nb, km=km, timeout=timeout, kernel_name="python3", allow_errors=True,
+                                resources={"metadata": {"path": str(folder)}})
+        client.execute(env=env)
     return [f"cell {i}: {o.ename}: {o.evalue}" for i, c in enumerate(nb.cells)
             for o in c.get("outputs", []) if o.output_type == "error"]
 
@@ -130,10 +141,11 @@ def to_html(nb: Any, *, banner: str) -> str:
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             cell.source = render_math(cell.source)
-    nb.metadata.pop("widgets", None)  # live widgets need a kernel; their static pictures are outputs
+    widgets = nb.metadata.pop("widgets", {})  # live widgets need a kernel; the page shows their last state
+    state = widgets.get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
     for cell in nb.cells:
         for output in cell.get("outputs", []):
-            _static_widget(output)
+            _static_widget(output, state)
     exporter = HTMLExporter(template_name="lab", embed_images=True)
     body, _ = exporter.from_notebook_node(nb)
     body = _REMOTE_SCRIPT.sub("", _REMOTE_TAG.sub("", body))
@@ -145,11 +157,32 @@ _WIDGET_NOTE = ('<p class="lmlab-widget-note" style="color:#666;font-style:itali
                 "an interactive control is here: open the notebook in the lab (lmlab lab) to use it</p>")
 
 
-def _static_widget(output: Any) -> None:
-    """A widget's raw repr (``interactive(children=(FloatSlider(...`` ) says nothing on a static page;
-    keep the text of progress bars (tqdm prints the bar) and replace the rest by a short note."""
+def progress_html(model_id: str, state: dict) -> str | None:
+    """A progress bar (tqdm's HBox of label, bar, counts) as static HTML in its final state, else None."""
+    box = state.get(model_id, {})
+    if box.get("model_name") != "HBoxModel":
+        return None
+    children = box.get("state", {}).get("children", [])
+    parts = [state.get(str(c).removeprefix("IPY_MODEL_"), {}) for c in children]
+    bars = [p["state"] for p in parts if p.get("model_name") in ("FloatProgressModel", "IntProgressModel")]
+    if len(bars) != 1:
+        return None
+    texts = [p["state"].get("value", "") for p in parts if p.get("model_name") == "HTMLModel"]
+    left, right = (texts + ["", ""])[:2]
+    bar = bars[0]
+    return (f'<div class="lmlab-progress" style="font:13px monospace">{left} '
+            f'<progress value="{bar.get("value", 0)}" max="{bar.get("max", 100)}"></progress> {right}</div>')
+
+
+def _static_widget(output: Any, state: dict | None = None) -> None:
+    """A widget's raw repr (``interactive(children=(FloatSlider(...`` ) says nothing on a static page:
+    progress bars are drawn in the state they ended in, other controls replaced by a short note."""
     data = output.get("data", {})
     if "application/vnd.jupyter.widget-view+json" not in data:
+        return
+    bar = progress_html(data["application/vnd.jupyter.widget-view+json"].get("model_id", ""), state or {})
+    if bar is not None:
+        output["data"] = {"text/html": bar}
         return
     text = data.get("text/plain", "")
     if re.match(r"^\w+\(", text) and "children=" in text or not text.strip():

@@ -106,3 +106,20 @@ def _check_half_life(student) -> None:
             raise ExerciseFailure(f"half_life({f}) = {got} is 1/(1-f), the mean lifetime; the half-life "
                                   "solves f^k = 1/2")
         expect_close(got, _half_life(f), what=f"half_life({f})", rtol=1e-4)
+
+
+@exercise("lstm.direct_path_share", solution=0.9**10,
+          hint="each step back along c multiplies the gradient by f_t; ten steps: f^10",
+          success="About a third survives ten steps; with f = 0.99 it is 90 %. An RNN's share falls far "
+                  "faster.")
+def _check_direct_path_share(student) -> None:
+    expect(not callable(student), "this one asks for a number, e.g. direct_path_share = 0.5")
+    try:
+        value = float(student)
+    except (TypeError, ValueError):
+        raise ExerciseFailure(f"expected a number, got {type(student).__name__} {student!r:.40}") from None
+    if math.isclose(value, 0.9 * 10, rel_tol=1e-6):
+        raise ExerciseFailure("9 is 0.9 × 10: the factors multiply, one per step, 0.9 ** 10")
+    if math.isclose(value, 0.1**10, rel_tol=1e-3):
+        raise ExerciseFailure("that is (1 - f)^10: the gradient is multiplied by f itself, the share kept")
+    expect_close(value, 0.9**10, what="the share after 10 steps with f = 0.9", rtol=1e-3)

@@ -107,3 +107,15 @@ def _check_prf(student) -> None:
                                  strict=True):
         expect_close(np.asarray(got3, dtype=float), want3,
                      what=f"{name} with a class that never occurs nor is predicted (0, not nan)")
+
+
+@exercise("scaling.fsdp_family", solution="data",
+          hint="what does each rank compute on: the whole model on its own slice of the batch, or a part of "
+               "the model on the whole batch?")
+def _check_fsdp_family(student) -> None:
+    expect(isinstance(student, str), f"answer with a string, \"data\" or \"model\", not {student!r:.30}")
+    answer = student.strip().lower().split()[0] if student.strip() else ""
+    expect(answer in {"data", "model"}, f"{student!r}: answer \"data\" or \"model\"")
+    expect(answer == "data", "each FSDP rank runs the whole model on its own slice of the batch; only the "
+                             "storage of the weights is sharded (gathered layer by layer), so it is data "
+                             "parallelism, sharded")

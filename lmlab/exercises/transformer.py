@@ -1,4 +1,4 @@
-"""Exercises of notebook 03: attention by hand, the causal mask, heads as reshapes, positional encoding."""
+"""Exercises of notebook 03: attention, the causal mask, heads, positional encoding, BPE, the schedule."""
 
 from __future__ import annotations
 
@@ -111,3 +111,70 @@ def _check_positional_encoding(student) -> None:
         raise ExerciseFailure("the exponent is i/d; it must be 2i/d (the even channel's index over d), so "
                               "the wavelengths run from 2π to 10000·2π across the channels")
     expect_close(got, ref, what="positional_encoding(10, 8)", atol=1e-4)
+
+
+def _longest_wavelength(d_model: int = 64) -> float:
+    return 2 * math.pi * 10000 ** ((d_model - 2) / d_model)
+
+
+@exercise("transformer.longest_wavelength", solution=round(_longest_wavelength(64)),
+          hint="the last pair is i = d/2 - 1, so ω = 10000^(-(d-2)/d); a wavelength is 2π/ω")
+def _check_longest_wavelength(student) -> None:
+    expect(not callable(student), "this one asks for a number, e.g. longest_wavelength_64 = 1234")
+    try:
+        value = float(student)
+    except (TypeError, ValueError):
+        raise ExerciseFailure(f"expected a number, got {type(student).__name__} {student!r:.40}") from None
+    if abs(value - 2 * math.pi * 10000) < 2:
+        raise ExerciseFailure("10000·2π is the limit for very wide models; the last pair is i = d/2 - 1, "
+                              "whose exponent is (d - 2)/d, not 1")
+    if abs(value - 10000 ** (62 / 64)) < 2:
+        raise ExerciseFailure("that is 1/ω, the period in radians per position; multiply by 2π")
+    expect_close(value, _longest_wavelength(64), what="the longest wavelength for d_model = 64", atol=1.0)
+
+
+def _bpe_merge(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
+    out, i = [], 0
+    while i < len(ids):
+        if i + 1 < len(ids) and (ids[i], ids[i + 1]) == tuple(pair):
+            out.append(new_id)
+            i += 2
+        else:
+            out.append(ids[i])
+            i += 1
+    return out
+
+
+@exercise("transformer.bpe_merge", solution=_bpe_merge,
+          hint="walk left to right; where ids[i], ids[i+1] is the pair, emit new_id and skip two, else emit "
+               "ids[i] and move one")
+def _check_bpe_merge(student) -> None:
+    expect(callable(student), f"pass your function itself, not {student!r:.30}")
+    cases = [([1, 2, 3, 1, 2], (1, 2), 9), ([5, 5, 5], (5, 5), 7), ([4], (4, 4), 8), ([], (1, 2), 3),
+             ([1, 2, 1, 2, 1], (2, 1), 6)]
+    for ids, pair, new_id in cases:
+        got = student(list(ids), pair, new_id)
+        expect(got is not None, "bpe_merge returned None: `return` the new list")
+        got = list(got)
+        want = _bpe_merge(ids, pair, new_id)
+        if ids == [5, 5, 5] and got == [new_id, new_id]:
+            raise ExerciseFailure("[5, 5, 5] with the pair (5, 5) gave two new tokens: a merged pair uses up "
+                                  "both of its ids, so skip past the second one")
+        expect(got == want, f"bpe_merge({ids}, {pair}, {new_id}): expected {want}, got {got}")
+
+
+def _cosine_part(t: float, T: float, lr_max: float, lr_min: float) -> float:
+    return lr_min + 0.5 * (lr_max - lr_min) * (1 + math.cos(math.pi * t / T))
+
+
+@exercise("transformer.cosine_part", solution=_cosine_part,
+          hint="η(t) = lr_min + ½ (lr_max − lr_min)(1 + cos(π t / T)): lr_max at t = 0, lr_min at t = T")
+def _check_cosine_part(student) -> None:
+    expect(callable(student), f"pass your function itself, not {student!r:.30}")
+    for t in (0, 250, 500, 1000):
+        got = student(t, 1000, 1e-3, 1e-4)
+        if t == 500 and got is not None and math.isclose(float(got), 0.5e-3, rel_tol=1e-6):
+            raise ExerciseFailure("halfway the rate should be halfway between lr_max and lr_min (5.5e-4); "
+                                  "you decay to 0: add lr_min and scale by (lr_max - lr_min)")
+        expect_close(got, _cosine_part(t, 1000, 1e-3, 1e-4), what=f"cosine_part({t}, 1000, 1e-3, 1e-4)",
+                     rtol=1e-6, atol=1e-12)

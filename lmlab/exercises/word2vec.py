@@ -1,4 +1,4 @@
-"""Exercises of notebook 01: sub-sampling, skip-gram pairs, and the negative-sampling loss."""
+"""Exercises of notebook 01: sub-sampling, skip-gram pairs, the negative-sampling loss, CBOW, GloVe."""
 
 from __future__ import annotations
 
@@ -103,3 +103,54 @@ def _check_sgns_loss(student) -> None:
     expect_close(got, want, what="sgns_loss(v_c, u_o, U_neg) on random vectors")
     zero = float(student(np.zeros(4), np.zeros(4), np.zeros((3, 4))))
     expect_close(zero, 4 * math.log(2), what="the loss with all-zero vectors (1 + 3 terms of log 2)")
+
+
+def _cbow_loss(V_context: np.ndarray, u_c: np.ndarray, U_neg: np.ndarray) -> float:
+    h = np.mean(V_context, axis=0)  # (D,): the averaged context stands where skip-gram has v_c
+    return _sgns_loss(h, u_c, U_neg)
+
+
+@exercise("word2vec.cbow_loss", solution=_cbow_loss,
+          hint="h = V_context.mean(axis=0); then L = -log σ(u_c·h) - Σ_k log σ(-u_k·h)",
+          success="CBOW: the context, averaged, predicts the centre; skip-gram: the centre predicts each "
+                  "context word.")
+def _check_cbow_loss(student) -> None:
+    expect(callable(student), f"pass your function itself, not {student!r:.40}")
+    rng = np.random.default_rng(1)
+    V_ctx, u_c, U_neg = rng.normal(size=(4, 5)), rng.normal(size=5), rng.normal(size=(3, 5))
+    got = float(_filled(student(V_ctx, u_c, U_neg), "cbow_loss(V_context, u_c, U_neg)"))
+    summed = _sgns_loss(V_ctx.sum(axis=0), u_c, U_neg)
+    if math.isclose(got, summed, rel_tol=1e-4):
+        raise ExerciseFailure("you summed the context vectors; CBOW averages them (divide by the number of "
+                              "context words, V_context.mean(axis=0))")
+    per_pair = sum(_sgns_loss(v, u_c, U_neg) for v in V_ctx)
+    if math.isclose(got, per_pair, rel_tol=1e-4):
+        raise ExerciseFailure("that is skip-gram's loss summed over the context words, one pair each; CBOW "
+                              "averages the context first and makes one prediction")
+    expect_close(got, _cbow_loss(V_ctx, u_c, U_neg), what="cbow_loss on random vectors")
+
+
+@exercise("word2vec.which_predicts_centre", solution="cbow",
+          hint="CBOW's input is the bag of context words; skip-gram's input is one word")
+def _check_which_predicts_centre(student) -> None:
+    expect(isinstance(student, str), f"answer with a string, \"cbow\" or \"skipgram\", not {student!r:.30}")
+    answer = student.strip().lower().replace("-", "").replace(" ", "")
+    expect(answer in {"cbow", "skipgram"}, f"{student!r}: answer \"cbow\" or \"skipgram\"")
+    expect(answer == "cbow", "skip-gram goes the other way: from the centre word it predicts each context "
+                             "word. The model that averages the context to predict the centre is CBOW")
+
+
+def _glove_weight(X: np.ndarray, x_max: float, alpha: float) -> np.ndarray:
+    return np.minimum(1.0, (np.asarray(X, dtype=np.float64) / x_max) ** alpha)
+
+
+@exercise("word2vec.glove_weight", solution=_glove_weight,
+          hint="f(x) = (x / x_max)^alpha below x_max, and 1 from x_max on: np.minimum(1, ...)")
+def _check_glove_weight(student) -> None:
+    expect(callable(student), f"pass your function itself, not {student!r:.40}")
+    X = np.array([0.5, 1.0, 5.0, 10.0, 250.0])
+    got = np.asarray(_filled(student(X, 10.0, 0.75), "glove_weight(X, 10, 0.75)"), dtype=np.float64)
+    if np.allclose(got, (X / 10.0) ** 0.75, atol=1e-6):
+        raise ExerciseFailure("a count of 250 got a weight above 1: GloVe caps the weight at 1 "
+                              "(np.minimum(1, ...)) so frequent pairs cannot dominate")
+    expect_close(got, _glove_weight(X, 10.0, 0.75), what="glove_weight([0.5, 1, 5, 10, 250], 10, 0.75)")

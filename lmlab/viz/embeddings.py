@@ -202,11 +202,11 @@ def plot_evolution(snapshots: Sequence[tuple[float, np.ndarray]], words: Sequenc
 def evolution_gif(snapshots: Sequence[tuple[float, np.ndarray]], words: Sequence[str],
                   path: str | os.PathLike, *, groups: Mapping[str, Sequence[str]] | None = None,
                   fps: int = 3) -> Path:
-    """The evolution as a looping GIF, one frame per snapshot."""
-    from lmlab.viz.animate import figures_to_gif
+    """The evolution as an animation, one frame per snapshot: a looping .gif, or an .mp4 for slides."""
+    from lmlab.viz.animate import save_frames
 
     figs = [plot_evolution(snapshots, words, groups=groups, step=k) for k in range(len(snapshots))]
-    return figures_to_gif(figs, path, fps=fps)
+    return save_frames(figs, path, fps=fps)
 
 
 def evolution_slider(snapshots: Sequence[tuple[float, np.ndarray]], words: Sequence[str], *,

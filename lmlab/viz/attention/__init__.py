@@ -13,10 +13,11 @@ from lmlab.viz.attention.maps import AttentionMaps, as_attention_maps, attention
 from lmlab.viz.attention.next_token import NextTokenView, next_token_distribution, next_token_view
 from lmlab.viz.attention.positional import PositionalView, positional_view, sinusoidal_table
 from lmlab.viz.attention.steps import AttentionSteps, StepsView, attention_steps, steps_view
+from lmlab.viz.attention.training import AttentionRecorder
 
 __all__ = [
-    "AttentionMaps", "AttentionSteps", "GridView", "HeadView", "ModelView", "NextTokenView",
-    "PositionalView", "StepsView", "as_attention_maps", "attention_of", "attention_steps", "grid_view",
-    "head_view", "model_view", "next_token_distribution", "next_token_view", "positional_view",
+    "AttentionMaps", "AttentionRecorder", "AttentionSteps", "GridView", "HeadView", "ModelView",
+    "NextTokenView", "PositionalView", "StepsView", "as_attention_maps", "attention_of", "attention_steps",
+    "grid_view", "head_view", "model_view", "next_token_distribution", "next_token_view", "positional_view",
     "sinusoidal_table", "steps_view", "token_strings",
 ]

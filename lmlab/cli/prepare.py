@@ -1,0 +1,288 @@
+"""``lmlab prepare``: train ahead of a lesson every model the notebooks train, into the classroom mirror.
+
+    lmlab data fetch --all --dest /share/lmlab     # the corpora
+    lmlab prepare --preset class --dest /share/lmlab  # the models (overnight on a laptop, or on a GPU)
+
+Each run goes to ``DEST/prepared/PRESET/NAME/`` with its checkpoint, metrics, live-view figure and samples;
+``prepared.json`` is written last, so an interrupted ``prepare`` resumes with the first unfinished run, and a
+run whose settings are unchanged (same config hash) is skipped. Students point ``LMLAB_DATA_DIR`` at DEST.
+Each job below trains exactly as its notebook cell does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from lmlab.prepared import (
+    JOBS,
+    POEM_SIZES,
+    RACE_S,
+    TANG,
+    W2V_SIZES,
+    default_root,
+    is_current,
+    job_config,
+    record_prepared,
+    run_dir,
+)
+from lmlab.presets import PRESETS
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("names", nargs="*", metavar="NAME",
+                   help=f"runs to prepare (default: all: {', '.join(JOBS)})")
+    p.add_argument("--preset", choices=PRESETS, default=None,
+                   help="preset the notebooks will run in (default: $LMLAB_PRESET, else from the device)")
+    p.add_argument("--dest", default=None,
+                   help="the classroom mirror to write into (default: $LMLAB_DATA_DIR, else the cache)")
+    p.add_argument("--force", action="store_true", help="retrain runs that are already prepared and current")
+    p.add_argument("--list", action="store_true",
+                   help="list the runs and whether each is prepared; train none")
+    p.add_argument("--device", default=None, help="cpu, cuda, mps (default: the best available)")
+
+
+# ---------------------------------------------------------------- the jobs: the notebooks' training cells
+
+def shakespeare_corpus(preset: str) -> tuple[str, str]:
+    """Tiny Shakespeare (or the fallback text), as notebooks 02 and 03 load it."""
+    from lmlab.data import load_text_or_fallback
+
+    return load_text_or_fallback("tiny_shakespeare")
+
+
+def wiki_corpus(preset: str) -> tuple[str, str]:
+    """Notebook 01's Wikipedia sample (or the fallback text)."""
+    from lmlab.data import load_text_or_fallback
+
+    return load_text_or_fallback("wiki_sample")
+
+
+def _poems(preset: str, table: dict[str, dict[str, Any]]) -> tuple[str, str]:
+    from lmlab.models.lstm.poems import poem_corpus
+
+    return poem_corpus(max_vocab=3000, max_poems=table[preset]["max_poems"])
+
+
+def lstm_poems_corpus(preset: str) -> tuple[str, str]:
+    """Notebook 02's Tang poems."""
+    return _poems(preset, POEM_SIZES)
+
+
+def gpt_poems_corpus(preset: str) -> tuple[str, str]:
+    """Notebook 03's Tang poems."""
+    return _poems(preset, TANG)
+
+
+def _live(title: str, out: Path) -> Any:
+    from lmlab.viz.curves import LiveView
+
+    return LiveView(title=title, enabled=False, path=str(out / "live.png"))
+
+
+def _lstm_job(preset: str, text: str, corpus: str, out: Path, device: Any, poems: bool) -> tuple[dict, list]:
+    from lmlab.data import train_val_split
+    from lmlab.models import lstm as L
+
+    sizes = {k: v for k, v in POEM_SIZES[preset].items() if k != "max_poems"} if poems else {}
+    train_text, val_text = train_val_split(text, 0.9)
+    config = L.preset_config(preset, device=device.type, corpus=corpus, **sizes)
+    run = L.train_lstm(config, train_text, out, val_text=val_text, overwrite=True,
+                       live=_live("lstm", out), progress=False, sample_prompt="\n" if poems else None)
+    if poems:
+        samples = [L.generate_poem(run.model, run.tokenizer, chars_per_line=n, n_lines=4, seed=s)
+                   for n, s in ((5, 1), (7, 2))]
+    else:
+        prime = "ROMEO:\n" if corpus == "tiny_shakespeare" else val_text[:20]
+        samples = [L.generate(run.model, run.tokenizer, prime, 200, temperature=0.8, seed=0)]
+    return run.metrics, samples
+
+
+def _gpt_data(preset: str, text: str) -> tuple[Any, Any, Any, str, str]:
+    from lmlab.data import train_val_split
+    from lmlab.models.transformer.trainer import TokenData
+    from lmlab.tokenizers import CharTokenizer
+
+    if preset == "smoke":
+        text = text[:400_000]  # as notebook 03
+    train_text, val_text = train_val_split(text, 0.9)
+    tok = CharTokenizer.fit(text)
+    return TokenData.from_text(train_text, tok, val_text=val_text), tok, text, train_text, val_text
+
+
+def _gpt_parts(preset: str, vocab_size: int, **model: Any) -> tuple[Any, Any]:
+    from lmlab.models.transformer import GPT, GPTConfig
+    from lmlab.models.transformer.trainer import PRESETS as GPT_PRESETS
+    from lmlab.models.transformer.trainer import TrainConfig
+
+    values = dict(GPT_PRESETS[preset])
+    sizes = {k: values[k] for k in ("n_layer", "n_head", "n_embd", "block_size")} | model
+    train_keys = ("batch_size", "max_iters", "lr", "min_lr", "warmup_iters", "lr_decay_iters",
+                  "eval_interval", "eval_iters", "time_budget_s")
+    gpt = GPT(GPTConfig(vocab_size=vocab_size, dropout=values["dropout"], **sizes))
+    return gpt, TrainConfig(**{k: values[k] for k in train_keys})
+
+
+def lstm_job(preset: str, text: str, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
+    """Notebook 02's character LSTM."""
+    return _lstm_job(preset, text, corpus, out, device, poems=False)
+
+
+def lstm_poems_job(preset: str, text: str, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
+    """Notebook 02's LSTM poet."""
+    return _lstm_job(preset, text, corpus, out, device, poems=True)
+
+
+def gpt_job(preset: str, text: str, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
+    from lmlab.device import pick_precision
+    from lmlab.models.transformer import sample_text
+    from lmlab.models.transformer.trainer import train_gpt
+
+    data, tok, _, _, val_text = _gpt_data(preset, text)
+    model, tcfg = _gpt_parts(preset, tok.vocab_size)
+    result = train_gpt(model, data, tcfg, tokenizer=tok, device=device, precision=pick_precision(device),
+                       out_dir=out, live=_live("GPT on " + corpus, out), progress=False)
+    prompt = "ROMEO:" if corpus == "tiny_shakespeare" else val_text[:20]
+    return result.metrics, [sample_text(model, tok, prompt, 200, temperature=0.8, top_k=10, seed=0)]
+
+
+def gpt_poems_job(preset: str, poems: str, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
+    from lmlab.device import pick_precision
+    from lmlab.models.transformer import sample_text
+    from lmlab.models.transformer.trainer import PRESETS as GPT_PRESETS
+    from lmlab.models.transformer.trainer import TokenData, train_gpt
+    from lmlab.tokenizers import CharTokenizer
+
+    poem_tok = CharTokenizer.fit(poems)
+    poem_data = TokenData.from_text(poems, poem_tok, train_fraction=0.9)
+    block = min(GPT_PRESETS[preset]["block_size"], len(poem_data.val) - 2)
+    model, tcfg = _gpt_parts(preset, poem_tok.vocab_size, block_size=block)
+    t = TANG[preset]
+    cfg = replace(tcfg, max_iters=t["max_iters"], lr_decay_iters=t["max_iters"],
+                  time_budget_s=t["time_budget_s"])
+    result = train_gpt(model, poem_data, cfg, tokenizer=poem_tok, device=device,
+                       precision=pick_precision(device), out_dir=out, live=_live("GPT on Tang poems", out),
+                       progress=False)
+    samples = [sample_text(model, poem_tok, poems[0], 60, temperature=0.8, top_k=20, seed=s).split("\n\n")[0]
+               for s in range(3)]
+    return result.metrics, samples
+
+
+def race_hidden(vocab_size: int, gpt_params: int) -> int:
+    """The LSTM width (2 layers) whose parameter count is closest to the GPT's: notebook 03's bisection."""
+    from lmlab.models.lstm import LSTMConfig, LSTMLanguageModel
+
+    def lstm_params(hidden: int) -> int:
+        return LSTMLanguageModel(LSTMConfig(vocab_size=vocab_size, n_embd=hidden, hidden=hidden,
+                                            n_layer=2)).num_params()
+
+    low, high = 8, 1024
+    while high - low > 4:
+        mid = (low + high) // 2
+        low, high = (mid, high) if lstm_params(mid) < gpt_params else (low, mid)
+    return min((low, high), key=lambda h: abs(lstm_params(h) - gpt_params))
+
+
+def race_job(preset: str, text: str, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
+    from lmlab.device import pick_precision
+    from lmlab.models.lstm import LSTMTrainConfig, train_lstm
+    from lmlab.models.transformer.trainer import PRESETS as GPT_PRESETS
+    from lmlab.models.transformer.trainer import train_gpt
+
+    data, tok, _, train_text, val_text = _gpt_data(preset, text)
+    race_s = RACE_S[preset]
+    race_gpt, tcfg = _gpt_parts(preset, tok.vocab_size)
+    hidden = race_hidden(tok.vocab_size, race_gpt.num_params())
+    race_cfg = replace(tcfg, max_iters=10**9, lr_decay_iters=10**9, eval_interval=10**9, time_budget_s=race_s)
+    gpt_run = train_gpt(race_gpt, data, race_cfg, device=device, precision=pick_precision(device),
+                        progress=False)
+    lstm_cfg = LSTMTrainConfig(corpus=corpus, n_layer=2, hidden=hidden, time_budget_s=race_s, max_iters=10**9,
+                               eval_interval=0, device=device.type, max_eval_tokens=20_000,
+                               warmup_iters=GPT_PRESETS[preset]["warmup_iters"])
+    lstm_run = train_lstm(lstm_cfg, train_text, None, val_text=val_text, tokenizer=tok, progress=False)
+    return {"race": {"GPT": gpt_run.metrics, "LSTM": lstm_run.metrics}, "hidden": hidden}, []
+
+
+def _word2vec_job(model: str, preset: str, text: str, out: Path) -> tuple[dict, list]:
+    from lmlab.models.word2vec import Vocab, tokenize, train_word2vec
+    from lmlab.prepared import WATCH, save_word2vec, word2vec_config
+
+    sentences = tokenize(text)
+    words = W2V_SIZES[preset]["words"]
+    if words:  # as notebook 01: the first `words` words
+        kept, n = [], 0
+        for s in sentences:
+            kept.append(s[: words - n])
+            n += len(kept[-1])
+            if n >= words:
+                break
+        sentences = kept
+    vocab = Vocab.build(sentences, min_count=5)
+    watch = {"snapshot_words": WATCH, "snapshots_per_epoch": 2} if model == "skipgram" else {}
+    result = train_word2vec(sentences, word2vec_config(model, preset), vocab=vocab,
+                            live=_live("skip-gram" if model == "skipgram" else "CBOW", out), **watch)
+    save_word2vec(result, out)
+    return {"words_per_sec": result.words_per_sec, "wall_s": result.wall_s}, []
+
+
+def skipgram_job(preset: str, text: str, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
+    """Notebook 01's skip-gram vectors (and their snapshots)."""
+    return _word2vec_job("skipgram", preset, text, out)
+
+
+def cbow_job(preset: str, text: str, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
+    """Notebook 01's CBOW vectors."""
+    return _word2vec_job("cbow", preset, text, out)
+
+
+def train_job(name: str, preset: str, text: str, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
+    """Train the run ``name`` into ``out`` with its job's ``train`` function: (metrics, samples)."""
+    return JOBS[name].call("train", preset, text, corpus, out, device)
+
+
+# ---------------------------------------------------------------- the command
+
+def run(args: argparse.Namespace) -> int:
+    from lmlab.device import pick_device
+    from lmlab.presets import resolve_preset
+
+    unknown = [n for n in args.names if n not in JOBS]
+    if unknown:
+        raise ValueError(f"no prepared run called {unknown[0]!r}; choose from {', '.join(JOBS)}")
+    device = pick_device(args.device)
+    preset = resolve_preset(args.preset, device)
+    root = Path(args.dest).expanduser().resolve() if args.dest else default_root()
+    names = args.names or list(JOBS)
+    print(f"lmlab prepare: {len(names)} run(s), preset {preset}, device {device.type}, "
+          f"into {root / 'prepared'}", flush=True)
+    t_all = time.perf_counter()
+    done = skipped = 0
+    for k, name in enumerate(names, 1):
+        text, corpus = JOBS[name].call("data", preset)
+        config = job_config(name, preset, corpus)
+        out = run_dir(root, preset, name)
+        head = f"[{k}/{len(names)}] {name} ({JOBS[name].about}, {corpus})"
+        if is_current(out, config) and not args.force:
+            print(f"{head}: prepared and current, skipped", flush=True)
+            skipped += 1
+            continue
+        if args.list:
+            print(f"{head}: not prepared", flush=True)
+            continue
+        print(f"{head}: training ... ({time.perf_counter() - t_all:.0f} s so far)", flush=True)
+        if out.exists():
+            shutil.rmtree(out)  # a half-finished or stale run: start it again from scratch
+        out.mkdir(parents=True)
+        t0 = time.perf_counter()
+        metrics, samples = train_job(name, preset, text, corpus, out, device)
+        record_prepared(out, config, metrics=metrics, samples=samples)
+        done += 1
+        print(f"{head}: done in {time.perf_counter() - t0:.0f} s", flush=True)
+    if not args.list:
+        print(f"lmlab prepare: {done} trained, {skipped} already prepared, "
+              f"{time.perf_counter() - t_all:.0f} s; students set LMLAB_DATA_DIR={root}", flush=True)
+    return 0

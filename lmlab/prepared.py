@@ -1,0 +1,318 @@
+"""Models trained ahead of a lesson: ``lmlab prepare`` writes them, the notebooks look them up here.
+
+A prepared run lives in ``ROOT/prepared/PRESET/NAME/``: the trainer's own files (``ckpt.pt``,
+``metrics.json``), the live view's last figure (``live.png``) and ``prepared.json``, written last, which
+records the job's configuration and its hash. ROOT is the classroom mirror (``$LMLAB_DATA_DIR``, where
+``lmlab data fetch --all --dest`` put the corpora) or else the cache. A run counts only when its hash is
+the one the job would train with today; otherwise the notebook trains and says why.
+
+    prep = find_prepared("03_gpt_shakespeare", lab.preset, corpus=corpus)   # None: train here
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+RETRAIN_ENV = "LMLAB_RETRAIN"  # "1": retrain everything here; "a,b": retrain the runs named a and b
+RECORD = "prepared.json"
+
+# Notebook 02's poet and 03's Tang GPT, sized per preset: the notebooks' own tables (a test keeps them equal).
+POEM_SIZES = {
+    "smoke": dict(hidden=64, n_layer=1, batch_size=4, block_size=32, max_iters=30, max_poems=300),
+    "class": dict(hidden=256, n_layer=2, batch_size=32, block_size=64, time_budget_s=150.0, max_iters=5000,
+                  eval_interval=500, max_poems=None),
+    "full": dict(hidden=512, n_layer=2, batch_size=64, block_size=128, max_iters=5000, max_poems=None),
+}
+TANG = {"smoke": dict(max_poems=300, time_budget_s=None, max_iters=40),
+        "class": dict(max_poems=None, time_budget_s=120.0, max_iters=100_000),
+        "full": dict(max_poems=None, time_budget_s=None, max_iters=5000)}
+RACE_S = {"smoke": 4.0, "class": 90.0, "full": 120.0}
+# Notebook 01's sizes and the words whose vectors it watches during training (the same test keeps them equal).
+W2V_SIZES = {
+    "smoke": {"words": 100_000, "dim": 50, "epochs": 3, "glove_epochs": 5, "poem_chars": 80_000,
+              "poem_epochs": 2, "tsne_words": 150},
+    "class": {"words": None, "dim": 100, "epochs": 5, "glove_epochs": 10, "poem_chars": 1_500_000,
+              "poem_epochs": 3, "tsne_words": 400},
+    "full": {"words": None, "dim": 100, "epochs": 10, "glove_epochs": 25, "poem_chars": None,
+             "poem_epochs": 5, "tsne_words": 1000},
+}
+WATCH = ["king", "queen", "man", "woman", "france", "paris", "germany", "berlin", "war", "army",
+         "music", "film", "one", "two", "three", "four"]
+
+
+def word2vec_config(model: str, preset: str) -> Any:
+    """Notebook 01's ``Word2VecConfig`` for skip-gram or CBOW (CBOW starts at the C tool's 0.05)."""
+    from lmlab.models.word2vec import Word2VecConfig
+
+    sizes = W2V_SIZES[preset]
+    return Word2VecConfig(model=model, dim=sizes["dim"], window=5, negative=5, min_count=5,
+                          epochs=sizes["epochs"], sample=1e-3, **({"alpha": 0.05} if model == "cbow" else {}))
+
+
+def _word2vec(preset: str, model: str) -> dict[str, Any]:
+    config = asdict(word2vec_config(model, preset))
+    config.pop("threads")  # how many cores, not what is learned
+    return {"words": W2V_SIZES[preset]["words"], "watch": WATCH if model == "skipgram" else [], **config}
+
+
+def _lstm(preset: str, **sizes: Any) -> dict[str, Any]:
+    from lmlab.models.lstm import preset_config
+
+    config = asdict(preset_config(preset, **sizes))
+    return {k: v for k, v in config.items() if k not in ("device", "precision")}  # where, not what
+
+
+def _gpt(preset: str) -> dict[str, Any]:
+    from lmlab.models.transformer.trainer import PRESETS
+
+    return {"tokenizer": "char", **PRESETS[preset]}
+
+
+@dataclass(frozen=True)
+class Job:
+    """One training a notebook runs: its name (as its ``runs/`` folder) and what decides its result."""
+
+    name: str
+    notebook: str
+    about: str
+    spec: Callable[[str], dict[str, Any]]  # preset -> every setting the trained model depends on
+    train: str  # "module:function", called (preset, text, corpus, out, device) -> (metrics dict, samples)
+    data: str  # "module:function", called (preset) -> (text, corpus name), as the notebook loads it
+    used_by: tuple[str, ...] = ()  # later notebooks that load this run too (through find_checkpoint)
+
+    def call(self, field: str, *args: Any) -> Any:
+        """Call the function named in ``train`` or ``data``."""
+        module, _, function = getattr(self, field).partition(":")
+        return getattr(importlib.import_module(module), function)(*args)
+
+
+def register(job: Job) -> Job:
+    """Add ``job`` to JOBS (``lmlab prepare`` trains it, ``find_prepared`` finds it); returns it."""
+    if job.name in JOBS and JOBS[job.name] != job:
+        raise ValueError(f"a prepared job called {job.name!r} is already registered")
+    JOBS[job.name] = job
+    return job
+
+
+_P = "lmlab.cli.prepare:"
+JOBS: dict[str, Job] = {}
+# One line per training a notebook runs. A new notebook adds its Job here (name = its runs/ folder, as the
+# notebook passes it to find_prepared; train/data = its own functions); tests/test_prepare.py checks each.
+for _job in (
+    Job("01_skipgram", "01_word2vec", "skip-gram word vectors on the Wikipedia sample",
+        lambda preset: _word2vec(preset, "skipgram"), _P + "skipgram_job", _P + "wiki_corpus"),
+    Job("01_cbow", "01_word2vec", "CBOW word vectors on the Wikipedia sample",
+        lambda preset: _word2vec(preset, "cbow"), _P + "cbow_job", _P + "wiki_corpus"),
+    Job("02_lstm_shakespeare", "02_lstm", "the character-level LSTM on tiny Shakespeare",
+        lambda preset: _lstm(preset), _P + "lstm_job", _P + "shakespeare_corpus"),
+    Job("02_lstm_poems", "02_lstm", "the LSTM poet on Tang poems",
+        lambda preset: {**_lstm(preset, **{k: v for k, v in POEM_SIZES[preset].items() if k != "max_poems"}),
+                        "max_poems": POEM_SIZES[preset]["max_poems"], "max_vocab": 3000},
+        _P + "lstm_poems_job", _P + "lstm_poems_corpus"),
+    Job("03_gpt_shakespeare", "03_transformer", "the GPT on tiny Shakespeare", _gpt,
+        _P + "gpt_job", _P + "shakespeare_corpus", used_by=("04_attention", "05_scaling")),
+    Job("03_gpt_poems", "03_transformer", "the GPT on Tang poems",
+        lambda preset: {**_gpt(preset), **TANG[preset], "lr_decay_iters": TANG[preset]["max_iters"],
+                        "max_vocab": 3000}, _P + "gpt_poems_job", _P + "gpt_poems_corpus"),
+    Job("03_race", "03_transformer", "the GPT-or-LSTM race, same parameters, same seconds",
+        lambda preset: {**_gpt(preset), "race_s": RACE_S[preset]},
+        _P + "race_job", _P + "shakespeare_corpus"),
+):
+    register(_job)
+
+
+def jobs_for(notebooks: Sequence[str]) -> list[str]:
+    """The prepared runs the ``notebooks`` load: their own trainings and the earlier ones they reuse."""
+    wanted = set(notebooks)
+    return [j.name for j in JOBS.values() if j.notebook in wanted or wanted & set(j.used_by)]
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """A short, stable fingerprint of a configuration (key order does not matter)."""
+    text = json.dumps(config, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def job_config(name: str, preset: str, corpus: str) -> dict[str, Any]:
+    """Everything the run ``name`` depends on in ``preset`` on ``corpus``, plus the lmlab version."""
+    if name not in JOBS:
+        raise ValueError(f"no prepared job called {name!r}; known: {', '.join(JOBS)}")
+    from lmlab import __version__
+
+    return {"job": name, "preset": preset, "corpus": corpus, "lmlab": __version__, **JOBS[name].spec(preset)}
+
+
+def default_root() -> Path:
+    """The classroom mirror ($LMLAB_DATA_DIR) when set, else lmlab's cache folder."""
+    from lmlab.data.download import cache_dir, mirror_dir
+
+    return mirror_dir() or cache_dir()
+
+
+def search_roots() -> list[Path]:
+    """Where notebooks look for prepared runs, in order: the mirror, then the cache."""
+    from lmlab.data.download import cache_dir, mirror_dir
+
+    roots = [mirror_dir(), cache_dir()]
+    return [r for i, r in enumerate(roots) if r is not None and r not in roots[:i]]
+
+
+def run_dir(root: Path, preset: str, name: str) -> Path:
+    """The folder of the prepared run ``name`` of ``preset`` under ``root``."""
+    return Path(root) / "prepared" / preset / name
+
+
+@dataclass(frozen=True)
+class PreparedRun:
+    """A run ``lmlab prepare`` trained: its folder and what it recorded."""
+
+    name: str
+    path: Path
+    record: dict[str, Any]
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return self.record.get("metrics", {})
+
+    @property
+    def samples(self) -> list[str]:
+        return self.record.get("samples", [])
+
+    @property
+    def figure(self) -> Path | None:
+        figure = self.path / self.record.get("figure", "live.png")
+        return figure if figure.exists() else None
+
+    def show(self) -> None:
+        """The recorded live-view figure and samples, as the training cell would have shown them."""
+        from IPython.display import Image, display
+
+        if self.figure is not None:
+            display(Image(filename=str(self.figure)))
+        for sample in self.samples:
+            print(f"--- a sample recorded after training\n{sample}")
+
+
+def save_word2vec(result: Any, path: Path) -> None:
+    """A word2vec run's vectors (word2vec text format) and its training snapshots, into ``path``."""
+    import numpy as np
+
+    result.vectors.save_word2vec_format(Path(path) / "vectors.txt")
+    if result.snapshots:
+        np.savez(Path(path) / "snapshots.npz", epochs=np.array([e for e, _ in result.snapshots]),
+                 rows=np.stack([rows for _, rows in result.snapshots]))
+
+
+def load_word2vec(run: PreparedRun, vocab: Any, config: Any) -> Any:
+    """A ``Word2VecResult`` from a prepared run: the vectors, snapshots and speed it recorded."""
+    import numpy as np
+
+    from lmlab.models.word2vec import WordVectors
+    from lmlab.models.word2vec.trainer import Word2VecResult
+    from lmlab.train import History
+
+    vectors = WordVectors.load_word2vec_format(run.path / "vectors.txt")
+    snapshots = []
+    if (run.path / "snapshots.npz").exists():
+        with np.load(run.path / "snapshots.npz") as saved:
+            snapshots = [(float(e), rows) for e, rows in zip(saved["epochs"], saved["rows"], strict=True)]
+    return Word2VecResult(vectors=vectors, W_out=np.zeros((0, vectors.dim), np.float32), vocab=vocab,
+                          config=config, history=History(), wall_s=run.metrics["wall_s"],
+                          words_per_sec=run.metrics["words_per_sec"], snapshots=snapshots)
+
+
+def record_prepared(path: Path, config: dict[str, Any], *, metrics: dict[str, Any],
+                    samples: Sequence[str] = (), figure: str = "live.png") -> Path:
+    """Write ``prepared.json`` (last, atomically): the run in ``path`` is now complete and current."""
+    from lmlab.atomic import atomic_write
+
+    record = {"config": config, "hash": config_hash(config), "created": time.strftime("%Y-%m-%d %H:%M"),
+              "metrics": metrics, "samples": list(samples), "figure": figure}
+    with atomic_write(Path(path) / RECORD, "w") as f:
+        json.dump(record, f, indent=1, default=str)
+    return Path(path) / RECORD
+
+
+def read_record(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((Path(path) / RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def is_current(path: Path, config: dict[str, Any]) -> bool:
+    """True when ``path`` holds a finished run of exactly ``config``."""
+    record = read_record(path)
+    return record is not None and record.get("hash") == config_hash(config)
+
+
+def _retrain_asked(name: str) -> bool:
+    value = os.environ.get(RETRAIN_ENV, "").strip()
+    return value in ("1", "all", "yes", "true") or name in {v.strip() for v in value.split(",")}
+
+
+def _lookup(name: str, preset: str, corpus: str) -> tuple[PreparedRun | None, list[Path]]:
+    """(the current run, or None; the folders holding a stale one)."""
+    wanted = config_hash(job_config(name, preset, corpus))
+    stale = []
+    for root in search_roots():
+        path = run_dir(root, preset, name)
+        record = read_record(path)
+        if record is not None and record.get("hash") == wanted:
+            return PreparedRun(name, path, record), stale
+        if record is not None:
+            stale.append(path)
+    return None, stale
+
+
+def find_prepared(name: str, preset: str, *, corpus: str, retrain: bool = False,
+                  show: bool = True) -> PreparedRun | None:
+    """The prepared run ``name`` for ``preset`` and ``corpus`` if one is current; says what it found.
+
+    Returns None (and says why) when there is none, when it is stale, or when retraining was asked for with
+    ``retrain=True`` or ``$LMLAB_RETRAIN`` (``1`` for every run, or a comma-separated list of names).
+    """
+    if retrain or _retrain_asked(name):
+        print(f"lmlab: training {name} here ({'retrain=True' if retrain else RETRAIN_ENV} asked for it)")
+        return None
+    run, stale = _lookup(name, preset, corpus)
+    if run is not None:
+        print(f"lmlab: ✓ loaded the prepared run {name} ({preset} preset, {corpus}, trained "
+              f"{run.record.get('created', '?')}) from {run.path}.\n"
+              f"       To train it here instead: retrain=True in this cell, or {RETRAIN_ENV}=1 (or ={name}).")
+        if show:
+            run.show()
+    elif stale:
+        print(f"lmlab: the prepared run in {stale[0]} was trained with other settings (or another lmlab); "
+              f"training {name} here. Refresh it with 'lmlab prepare --preset {preset}'.")
+    else:
+        print(f"lmlab: no prepared run of {name} for the {preset} preset; training it here. A teacher can "
+              f"train every model ahead of a lesson with 'lmlab prepare --preset {preset}'.")
+    return run
+
+
+def find_checkpoint(name: str, preset: str, *, corpus: str, local: Sequence[str | os.PathLike] = (),
+                    env: str | None = None) -> Path | None:
+    """A model an earlier notebook trained: ``$env``, then the ``local`` folders (``runs/...`` of this
+    machine), then the current prepared run. Says which one it uses, or that there is none."""
+    for path in [os.environ.get(env) if env else None, *local]:
+        if path and (Path(path) / "ckpt.pt").exists():
+            print(f"lmlab: using the model in {path}")
+            return Path(path)
+    run, stale = _lookup(name, preset, corpus)
+    if run is not None and (run.path / "ckpt.pt").exists():
+        print(f"lmlab: ✓ using the prepared run {name} ({preset} preset) from {run.path}")
+        return run.path
+    places = [f"${env}"] * bool(env) + [str(p) for p in local] + [f"the prepared runs ({preset} preset)"]
+    why = f" ({stale[0]} is stale: other settings)" if stale else ""
+    print(f"lmlab: no trained {name} found in {', '.join(places)}{why}: run notebook {JOBS[name].notebook} "
+          f"first, or 'lmlab prepare --preset {preset}'.")
+    return None

@@ -1,0 +1,102 @@
+"""``lmlab lab`` keeps its token off the process list and opens clean: no news prompt, no classic-notebook
+banner, and the URL printed only once the server answers."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import stat
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from lmlab.cli.lab import QUIET_CONFIG, build_command, free_port, server_env, write_private_files
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_private_files_are_owner_only_and_the_command_has_no_secret(tmp_path, monkeypatch):
+    folder = tmp_path / "private"
+    folder.mkdir()
+    token_file, config_file = write_private_files(folder, "s3cret-token")
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    for path in (token_file, config_file):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    assert token_file.read_text() == "s3cret-token"
+    assert json.loads(config_file.read_text()) == QUIET_CONFIG
+    cmd = build_command(tmp_path, 8899, open_browser=False, config_file=config_file)
+    assert f"--config={config_file}" in cmd and not any("s3cret" in c or "token=" in c for c in cmd)
+    monkeypatch.setenv("JUPYTER_TOKEN", "from-outside")  # it would override the file: dropped
+    env = server_env(token_file)
+    assert env["JUPYTER_TOKEN_FILE"] == str(token_file) and "JUPYTER_TOKEN" not in env
+
+
+def _cmdlines() -> list[str]:
+    lines = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):  # a process that ended meanwhile, or one we may not read
+                lines.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+    return lines
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs Linux's /proc")
+def test_started_lab_keeps_token_off_the_process_list_and_opens_clean(tmp_path):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER_")}
+    env.update(HOME=str(home), PYTHONPATH=str(ROOT), JUPYTER_CONFIG_DIR=str(tmp_path / "cfg"),
+               JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"))
+    port = free_port()
+    log_path = tmp_path / "lab.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "lmlab", "lab", "--no-browser", "--port", str(port),
+                                 "--dir", str(notebooks)], stdout=log, stderr=subprocess.STDOUT, env=env,
+                                cwd=tmp_path, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (m := re.search(r"open http://127\.0\.0\.1:\d+/lab\?token=(\S+)", log_path.read_text())):
+            assert proc.poll() is None, "lmlab lab exited:\n" + log_path.read_text()
+            assert time.monotonic() < deadline, "no URL within 120 s:\n" + log_path.read_text()
+            time.sleep(0.2)
+        token = m.group(1)
+        # printed once the server answers: the very first request after the URL succeeds
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={token}", timeout=5) as r:
+            assert r.status == 200
+        with pytest.raises(urllib.error.HTTPError) as denied:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=5)
+        assert denied.value.code == 403
+        leaks = [line for line in _cmdlines() if token in line]
+        assert not leaks, f"the token is on a command line: {leaks}"
+        ps = subprocess.run(["ps", "-eo", "args", "ww"], capture_output=True, text=True).stdout
+        assert "jupyterlab" in ps and token not in ps
+        private = Path(re.search(r"--config=(\S+)", ps).group(1)).parent
+        assert stat.S_IMODE(private.stat().st_mode) == 0o700
+        # the page JupyterLab serves turns the news prompt off (there is no news offline)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/lab?token={token}", timeout=10) as r:
+            page = r.read().decode()
+        config = json.loads(re.search(r'id="jupyter-config-data"[^>]*>(.*?)</script>', page, re.S).group(1))
+        assert config["news"] == {"disabled": True}
+        text = log_path.read_text()
+        assert text.count("open http://127.0.0.1") == 1
+        for noise in ("Notebook 7", "migrat", "nbclassic", "_jupyter_server_extension_points"):
+            assert noise not in text, f"{noise!r} in the lab's output:\n{text}"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert not private.exists(), "the private token folder outlived the lab"

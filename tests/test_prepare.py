@@ -1,0 +1,183 @@
+"""``lmlab prepare`` trains the notebooks' models ahead of a lesson; ``lmlab.prepared`` finds them, says so,
+and trains instead when they are missing, stale or a retrain is asked for."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lmlab.cli import main
+from lmlab.prepared import (
+    JOBS,
+    POEM_SIZES,
+    RACE_S,
+    TANG,
+    W2V_SIZES,
+    WATCH,
+    config_hash,
+    find_checkpoint,
+    find_prepared,
+    job_config,
+    record_prepared,
+    run_dir,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_config_hash_ignores_key_order_and_sees_every_value():
+    assert config_hash({"a": 1, "b": [2, 3]}) == config_hash({"b": [2, 3], "a": 1})
+    assert config_hash({"a": 1}) != config_hash({"a": 2})
+    smoke = job_config("03_gpt_shakespeare", "smoke", "x")
+    klass = job_config("03_gpt_shakespeare", "class", "x")
+    assert smoke["preset"] == "smoke" and smoke["n_layer"] and config_hash(smoke) != config_hash(klass)
+    with pytest.raises(ValueError, match="no prepared job called 'nope'"):
+        job_config("nope", "smoke", "x")
+
+
+def _table(notebook: str, name: str) -> dict | list:
+    """The ``NAME = {...}`` (or ``[...]``) table as the notebook writes it: the job must train the same."""
+    source = (ROOT / "notebooks" / notebook).read_text(encoding="utf-8")
+    start = source.index(f"\n{name} = ") + len(name) + 4
+    opening = source[start]
+    closing = {"{": "}", "[": "]"}[opening]
+    depth = 0
+    for end, char in enumerate(source[start:], start):
+        depth += {opening: 1, closing: -1}.get(char, 0)
+        if depth == 0:
+            return eval(source[start:end + 1], {"dict": dict})  # noqa: S307 - our own notebook's table
+    raise AssertionError(f"{name} in {notebook} has no closing bracket")
+
+
+def test_the_jobs_use_the_notebooks_own_tables():
+    assert _table("02_lstm.py", "POEM_SIZES") == POEM_SIZES
+    assert _table("03_transformer.py", "TANG") == TANG
+    assert _table("03_transformer.py", "RACE_S") == RACE_S
+    assert _table("01_word2vec.py", "SIZES") == W2V_SIZES and _table("01_word2vec.py", "WATCH") == WATCH
+    for job in JOBS.values():
+        assert f'"{job.name}"' in (ROOT / "notebooks" / f"{job.notebook}.py").read_text(encoding="utf-8")
+
+
+def test_lookup_says_what_it_found(isolated_data, monkeypatch, capsys):
+    monkeypatch.delenv("LMLAB_RETRAIN", raising=False)
+    assert find_prepared("03_gpt_poems", "smoke", corpus="tang_poems") is None
+    assert "no prepared run of 03_gpt_poems for the smoke preset; training it here" in capsys.readouterr().out
+
+    path = run_dir(isolated_data, "smoke", "03_gpt_poems")
+    path.mkdir(parents=True)
+    (path / "ckpt.pt").write_bytes(b"")
+    record_prepared(path, job_config("03_gpt_poems", "smoke", "tang_poems"), metrics={"val_loss": 1.5},
+                    samples=["床前明月光"])
+    run = find_prepared("03_gpt_poems", "smoke", corpus="tang_poems", show=False)
+    out = capsys.readouterr().out
+    assert run is not None and run.metrics == {"val_loss": 1.5} and run.samples == ["床前明月光"]
+    assert "✓ loaded the prepared run 03_gpt_poems" in out
+    assert "retrain=True" in out and "LMLAB_RETRAIN=1" in out
+
+    assert find_prepared("03_gpt_poems", "smoke", corpus="tang_poems", retrain=True) is None
+    assert "retrain=True asked for it" in capsys.readouterr().out
+    monkeypatch.setenv("LMLAB_RETRAIN", "02_lstm_poems,03_gpt_poems")
+    assert find_prepared("03_gpt_poems", "smoke", corpus="tang_poems") is None
+    monkeypatch.delenv("LMLAB_RETRAIN")
+
+    assert find_prepared("03_gpt_poems", "smoke", corpus="another corpus") is None  # another hash: stale
+    assert "trained with other settings" in capsys.readouterr().out
+    assert find_checkpoint("03_gpt_poems", "smoke", corpus="tang_poems") == path
+    assert find_checkpoint("03_gpt_shakespeare", "smoke", corpus="x", local=["runs/none"],
+                           env="NO_SUCH") is None
+    said = capsys.readouterr().out
+    assert "no trained 03_gpt_shakespeare found in $NO_SUCH, runs/none" in said
+    assert "run notebook 03_transformer first" in said
+
+
+@pytest.mark.slow
+def test_prepare_trains_records_skips_and_resumes(isolated_data, tmp_path, monkeypatch, capsys,
+                                                  one_torch_thread):
+    dest = tmp_path / "mirror"
+    argv = ["prepare", "02_lstm_poems", "03_gpt_poems", "--preset", "smoke", "--dest", str(dest),
+            "--device", "cpu"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "[1/2] 02_lstm_poems" in out and "[2/2] 03_gpt_poems" in out
+    assert "2 trained, 0 already prepared" in out
+    for name in ("02_lstm_poems", "03_gpt_poems"):
+        path = run_dir(dest, "smoke", name)
+        record = json.loads((path / "prepared.json").read_text(encoding="utf-8"))
+        assert (path / "ckpt.pt").stat().st_size > 0 and (path / "live.png").stat().st_size > 1000
+        assert record["metrics"]["val_loss"] > 0 and record["samples"] and record["hash"]
+
+    assert main(argv) == 0  # everything current: nothing is trained again
+    assert "0 trained, 2 already prepared" in capsys.readouterr().out
+    (run_dir(dest, "smoke", "03_gpt_poems") / "prepared.json").unlink()  # as if interrupted in that run
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "02_lstm_poems (" in out and "prepared and current, skipped" in out and "1 trained" in out
+
+    monkeypatch.setenv("LMLAB_DATA_DIR", str(dest))  # the class's machines read the mirror
+    corpus = json.loads((run_dir(dest, "smoke", "03_gpt_poems") / "prepared.json").read_text())["config"]
+    run = find_prepared("03_gpt_poems", "smoke", corpus=corpus["corpus"], show=False)
+    assert run is not None and run.figure is not None
+    assert main(["prepare", "nope", "--dest", str(dest)]) == 2
+
+
+@pytest.mark.slow
+def test_prepared_word2vec_loads_back_with_its_snapshots(isolated_data, tmp_path, monkeypatch, capsys,
+                                                         one_torch_thread):
+    from lmlab.models.word2vec import Vocab
+    from lmlab.prepared import load_word2vec, word2vec_config
+
+    dest = tmp_path / "mirror"
+    assert main(["prepare", "01_skipgram", "--preset", "smoke", "--dest", str(dest), "--device", "cpu"]) == 0
+    monkeypatch.setenv("LMLAB_DATA_DIR", str(dest))
+    record = json.loads((run_dir(dest, "smoke", "01_skipgram") / "prepared.json").read_text())
+    run = find_prepared("01_skipgram", "smoke", corpus=record["config"]["corpus"], show=False)
+    assert run is not None
+    sg = load_word2vec(run, Vocab.build([["a"]], min_count=1), word2vec_config("skipgram", "smoke"))
+    assert sg.vectors.dim == 50 and len(sg.vectors) > 1000 and sg.words_per_sec > 0
+    assert len(sg.snapshots) >= 3 and sg.snapshots[0][1].shape[1] == 50
+    assert sg.vectors.most_similar("one", topn=3)  # usable vectors, in the notebook's word order
+
+
+def test_every_job_names_functions_that_exist_and_later_notebooks_get_what_they_reuse():
+    import importlib
+
+    for job in JOBS.values():
+        for field in ("train", "data"):
+            module, _, function = getattr(job, field).partition(":")
+            assert callable(getattr(importlib.import_module(module), function)), (job.name, field)
+    from lmlab.prepared import jobs_for
+
+    assert jobs_for(["04_attention"]) == ["03_gpt_shakespeare"]
+    assert set(jobs_for(["01_word2vec"])) == {"01_skipgram", "01_cbow"}
+    assert jobs_for(["00_welcome"]) == []
+
+
+def fake_data(preset):
+    return "abc" * 10, "fake_corpus"
+
+
+def fake_train(preset, text, corpus, out, device):
+    (out / "ckpt.pt").write_bytes(text.encode())
+    return {"val_loss": 0.5, "preset": preset}, [corpus]
+
+
+def test_a_registered_job_is_prepared_and_found(isolated_data, tmp_path, monkeypatch, capsys):
+    from lmlab.prepared import Job, register
+
+    jobs = dict(JOBS)  # the registry as it is, plus the test's job, for this test only
+    monkeypatch.setattr("lmlab.prepared.JOBS", jobs)
+    monkeypatch.setattr("lmlab.cli.prepare.JOBS", jobs)
+    job = register(Job("09_fake", "09_fake", "a test's job", lambda preset: {"size": 1},
+                       f"{__name__}:fake_train", f"{__name__}:fake_data"))
+    with pytest.raises(ValueError, match="already registered"):
+        register(Job("09_fake", "09_fake", "another", lambda preset: {}, job.train, job.data))
+    dest = tmp_path / "mirror"
+    assert main(["prepare", "09_fake", "--preset", "smoke", "--dest", str(dest), "--device", "cpu"]) == 0
+    assert "[1/1] 09_fake (a test's job, fake_corpus): done" in capsys.readouterr().out
+    assert (run_dir(dest, "smoke", "09_fake") / "ckpt.pt").read_bytes() == b"abc" * 10
+    monkeypatch.setenv("LMLAB_DATA_DIR", str(dest))
+    run = find_prepared("09_fake", "smoke", corpus="fake_corpus", show=False)
+    assert run is not None and run.metrics == {"val_loss": 0.5, "preset": "smoke"}
+    assert run.samples == ["fake_corpus"]
