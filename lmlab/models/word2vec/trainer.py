@@ -75,7 +75,7 @@ class Word2VecResult:
     config: Word2VecConfig
     history: History
     wall_s: float
-    words_per_sec: float  # raw corpus words × epochs ÷ training seconds (gensim's definition)
+    words_per_sec: float  # raw corpus words × epochs ÷ seconds (gensim logs effective words/s)
     snapshots: list[tuple[float, np.ndarray]] = field(default_factory=list)  # (epoch, W_in rows)
     interrupted: bool = False
 
