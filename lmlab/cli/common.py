@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from lmlab.presets import PRESETS
+from lmlab.choices import PRECISIONS, PRESETS
 
 
 def add_train_arguments(p: argparse.ArgumentParser, default_corpus: str) -> None:
@@ -14,6 +14,6 @@ def add_train_arguments(p: argparse.ArgumentParser, default_corpus: str) -> None
     p.add_argument("--preset", choices=PRESETS, default=None,
                    help="size preset (default: $LMLAB_PRESET, else 'full' on CUDA and 'class' elsewhere)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
+    p.add_argument("--precision", default="auto", choices=PRECISIONS)
     p.add_argument("--seed", type=int, default=1337)
     p.add_argument("--out", required=True, help="output directory (checkpoint, metrics.json)")

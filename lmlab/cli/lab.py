@@ -9,10 +9,11 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
-import socket
 import subprocess
 import sys
 from pathlib import Path
+
+from lmlab.net import free_port
 
 HOST = "127.0.0.1"
 
@@ -23,13 +24,6 @@ def default_notebook_dir() -> Path:
 
     beside_package = Path(lmlab.__file__).resolve().parent.parent / "notebooks"
     return beside_package if beside_package.is_dir() else Path.cwd() / "notebooks"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -55,7 +55,9 @@ def _embeddings_module() -> Any:
 
 
 def _no_embeddings(args: argparse.Namespace) -> int:
-    raise RuntimeError("'lmlab viz embeddings' is not available in this install (lmlab.cli.viz_embeddings "
+    from lmlab.errors import UsageError
+
+    raise UsageError("'lmlab viz embeddings' is not available in this install (lmlab.cli.viz_embeddings "
                        "is missing); update lmlab")
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from lmlab.choices import PROJECTIONS
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("vectors", metavar="VECTORS",
@@ -17,7 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="comma-separated words to show (default: the --top most frequent); "
                         "groups separated by ';' are coloured, e.g. 'spring,summer;red,blue'")
     p.add_argument("--top", type=int, default=200, help="how many frequent words to add as context")
-    p.add_argument("--method", choices=["pca", "tsne", "umap"], default="pca")
+    p.add_argument("--method", choices=PROJECTIONS, default="pca")
     p.add_argument("--dim", type=int, choices=[2, 3], default=None, help="2 or 3 (default: 3 for .html)")
     p.add_argument("--analogies", default=None,
                    help='for .html: "man:king::woman;paris:france::rome" draws a→b and c→(the answer)')
