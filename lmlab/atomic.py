@@ -36,8 +36,10 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", *, suffix: str = ".pa
         os.replace(tmp, path)
         if durable:
             fsync_dir(path.parent)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError) and err.filename is None:
+            err.filename = str(path)  # a failed write() or close() names no file: say which one it was
         raise
 
 

@@ -27,7 +27,7 @@ _FIXES = {
     errno.ENOTDIR: "a part of the path is a file, not a folder: check the path",
     errno.EISDIR: "the path is a folder: give a file name",
     errno.ENOENT: "the file or folder does not exist (it may have been removed): check the path",
-    errno.EEXIST: "something with that name already exists: choose another name",
+    errno.EEXIST: "something that is not a folder already has that name: check the path",
 }
 
 

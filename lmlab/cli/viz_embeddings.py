@@ -42,6 +42,7 @@ def parse_analogies(text: str) -> list[tuple[str, str, str]]:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from lmlab.errors import UsageError
     from lmlab.models.word2vec import WordVectors
 
     out = Path(args.out)
@@ -52,7 +53,13 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--analogies are drawn by the interactive projector: use -o FILE.html")
     if args.top < 0:
         raise ValueError(f"--top must be >= 0, got {args.top}")
+    analogies = parse_analogies(args.analogies or "")  # before the (slow) load
     wv = WordVectors.load_word2vec_format(args.vectors)
+    for quad in analogies:
+        missing = [w for w in quad if w not in wv]
+        if missing:
+            raise UsageError(f"analogy word {missing[0]!r} is not in {args.vectors} ({len(wv)} words); "
+                             "check the spelling or train with a lower --min-count")
     groups: dict[str, list[str]] = {}
     chosen: list[str] = []
     if args.words:
@@ -73,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         from lmlab.viz.embeddings import save_projector_html
 
         save_projector_html(wv, words, out, groups=groups, method=args.method, dim=dim,
-                            analogies=parse_analogies(args.analogies or ""))
+                            analogies=analogies)
     else:
         from lmlab.viz.embeddings import plot_words, project
         from lmlab.viz.style import save_figure, use_lab_style

@@ -381,5 +381,8 @@ def save_projector_html(vectors: Any, words: Sequence[str], path: str | os.PathL
     page = template.replace("/*DATA*/null", json.dumps(data, ensure_ascii=False).replace("</", "<\\/"))
     page = page.replace("{{TITLE}}", html.escape(f"lmlab projector: {len(words)} words, {method.upper()}"))
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page, encoding="utf-8")
+    from lmlab.atomic import atomic_write
+
+    with atomic_write(path) as f:  # all or nothing: a failed write leaves the previous file
+        f.write(page)
     return path
