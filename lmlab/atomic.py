@@ -24,7 +24,11 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", *, suffix: str = ".pa
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    except OSError as err:
+        err.filename = str(path)  # name the file being written, not the temporary's random name
+        raise
     try:
         encoding = None if "b" in mode else "utf-8"
         with os.fdopen(fd, mode, encoding=encoding) as f:
@@ -38,8 +42,9 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", *, suffix: str = ".pa
             fsync_dir(path.parent)
     except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
-        if isinstance(err, OSError) and err.filename is None:
-            err.filename = str(path)  # a failed write() or close() names no file: say which one it was
+        if isinstance(err, OSError) and err.filename in (None, tmp):
+            # a failed write() or close() names no file, a failed rename the temporary: name the target
+            err.filename, err.filename2 = str(path), None
         raise
 
 
