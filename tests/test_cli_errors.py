@@ -138,7 +138,10 @@ def test_viz_bad_input_is_one_line(checkpoints, tmp_path, capsys):
                                   "--view", "grid", "--head", "9", "-o", out)
     assert "x.gif" in in_process(capsys, "viz", "attention", str(checkpoints / "gpt"), "--text", "to be",
                                  "-o", "x.gif")
+    assert "--max-tokens" in in_process(capsys, "viz", "attention", str(checkpoints / "gpt"), "--text",
+                                        "to be", "--max-tokens", "0", "-o", out)
     assert "does not exist" in in_process(capsys, "viz", "embeddings", str(tmp_path / "none.txt"), "-o", out)
+    assert "names no word" in in_process(capsys, "viz", "embeddings", vectors, "--words", ";;", "-o", out)
     assert "--top" in in_process(capsys, "viz", "embeddings", vectors, "--top", "-1", "-o", out)
     assert "a:b::c" in in_process(capsys, "viz", "embeddings", vectors, "--analogies", "man:king", "-o",
                                   str(tmp_path / "p.html"))

@@ -65,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
     if args.words:
         for k, part in enumerate(args.words.split(";")):
             members = [w.strip() for w in part.split(",") if w.strip()]
+            if not members:
+                continue  # "a,b;;c" or a trailing ';': an empty group is no group
             missing = [w for w in members if w not in wv]
             if missing:
                 raise ValueError(f"word {missing[0]!r} is not in {args.vectors} ({len(wv)} words); "
@@ -72,6 +74,9 @@ def run(args: argparse.Namespace) -> int:
             groups[members[0] if ";" in args.words else "chosen"] = members
             chosen += [w for w in members if w not in chosen]
             del k
+    if args.words and not chosen:
+        raise UsageError(f"--words {args.words!r} names no word; give comma-separated words, e.g. "
+                         "'king,queen,man,woman'")
     words = chosen + [w for w in wv.words[: args.top] if w not in chosen]
     if len(words) < 4:
         raise ValueError(f"only {len(words)} words to draw; pass more with --words or raise --top")

@@ -64,6 +64,8 @@ def attention_of(model: Any, text: str, tokenizer: Any = None, text_b: str | Non
                          "for an lmlab model pass one text")
     if not text:
         raise ValueError("text is empty; give at least one character/token to look at")
+    if max_tokens is not None and max_tokens < 1:
+        raise ValueError(f"max_tokens must be >= 1, got {max_tokens}; leave it out to see the whole text")
     ids = list(tokenizer.encode(text))
     block = getattr(getattr(model, "config", None), "block_size", None)
     limit = min(x for x in (max_tokens, block) if x is not None) if (max_tokens or block) else None
