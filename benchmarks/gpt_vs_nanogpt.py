@@ -224,8 +224,8 @@ def lmlab_train(data: TokenData, cfg: GPTConfig, a) -> tuple[GPT, dict]:
     r = train_gpt(model, data, tcfg, optimizer=make_adamw(model, a), progress=False)
     wall_s = time.perf_counter() - wall0
     m = r.metrics
-    tokens = r.next_iter * a.batch_size * cfg.block_size
-    return model, {"iters": r.next_iter, "wall_s": wall_s, "train_s": r.train_s,
+    tokens = m["iters"] * a.batch_size * cfg.block_size
+    return model, {"iters": m["iters"], "wall_s": wall_s, "train_s": m["train_s"],
                    "tokens_per_sec_wall": tokens / wall_s, "tokens_per_sec": m["tokens_per_sec"],
                    "val_loss_own_eval": m["val_loss"], "train_loss_own_eval": m["eval_train_loss"],
                    "mfu": m["mfu"]}

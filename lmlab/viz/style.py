@@ -114,7 +114,7 @@ def save_figure(fig: Any, path: str | os.PathLike, *, dpi: int | None = None) ->
     metadata = {".png": {"Software": None}, ".svg": {"Date": None}, ".pdf": {"CreationDate": None}}[suffix]
     from lmlab.atomic import atomic_write
 
-    with atomic_write(path, "wb") as f:  # a full disk leaves the previous file, never half a figure
+    with atomic_write(path, "wb") as f:  # a failed write leaves the previous figure whole
         fig.savefig(f, format=suffix[1:], dpi=dpi or matplotlib.rcParams["savefig.dpi"], metadata=metadata)
     return path
 
