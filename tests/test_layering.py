@@ -132,3 +132,10 @@ def test_the_tokenizer_registry_is_public():
     with pytest.raises(TypeError, match="kind"):
         register(type("Nameless", (), {}))
     assert tokenizers.get is get
+
+
+def test_no_module_reaches_into_the_private_tokenizer_table():
+    """Everything outside ``lmlab/tokenizers/base.py`` goes through ``get``/``kinds``, not ``_KINDS``."""
+    readers = [str(p.relative_to(ROOT)) for p in (ROOT / "lmlab").rglob("*.py")
+               if p.name != "base.py" and "_KINDS" in p.read_text(encoding="utf-8")]
+    assert readers == []
