@@ -31,7 +31,8 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", *, suffix: str = ".pa
         raise
     try:
         encoding = None if "b" in mode else "utf-8"
-        with os.fdopen(fd, mode, encoding=encoding) as f:
+        os.close(fd)  # reopened by name, so ``f.name`` is the temporary's path (for writers that want one)
+        with open(tmp, mode, encoding=encoding) as f:
             yield f
             if durable:
                 f.flush()

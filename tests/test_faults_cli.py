@@ -96,3 +96,78 @@ def test_bad_flags_stop_before_any_file_is_written(tmp_path, vectors):
                           cwd=tmp_path), 2)
     assert "FILE.html" in line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["vectors.txt"]
+
+
+@pytest.fixture
+def gpt_checkpoint(tmp_path: Path) -> Path:
+    import torch
+
+    from lmlab.checkpoint import save_checkpoint
+    from lmlab.models.transformer import GPT, GPTConfig
+    from lmlab.tokenizers import CharTokenizer
+
+    tok = CharTokenizer.fit("to be or not to be, that is the question.")
+    torch.manual_seed(0)
+    gpt = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=16, n_layer=1, n_head=2, n_embd=16))
+    save_checkpoint(tmp_path / "gpt" / "ckpt.pt", model=gpt, config=gpt.config, kind="gpt", tokenizer=tok)
+    return tmp_path / "gpt"
+
+
+def test_a_full_disk_during_an_attention_page_leaves_the_previous_page(tmp_path, gpt_checkpoint):
+    out = tmp_path / "head.html"
+    out.write_text("the previous page", encoding="utf-8")
+    # the self-contained page carries bertviz's d3 and jQuery (hundreds of KB); 32 KB is not enough
+    line = one_line(lmlab("viz", "attention", str(gpt_checkpoint), "--text", "to be", "--view", "head", "-o",
+                          str(out), cwd=tmp_path, file_size_limit=32_768), code=1)
+    assert "EFBIG" in line and "head.html" in line
+    assert out.read_text(encoding="utf-8") == "the previous page" and leftovers(tmp_path) == []
+
+
+def test_a_full_disk_during_lmlab_site_leaves_the_previous_pages(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "00_welcome.html").write_text("the previous page", encoding="utf-8")
+    # a rendered notebook carries its CSS and formulas (over 300 KB); 64 KB is not enough
+    line = one_line(lmlab("site", "00_welcome", "--no-execute", "--out", str(site), cwd=tmp_path,
+                          file_size_limit=65_536), code=1)
+    assert "EFBIG" in line and "00_welcome.html" in line
+    assert (site / "00_welcome.html").read_text(encoding="utf-8") == "the previous page"
+    assert leftovers(site) == []
+
+
+GIF_SCRIPT = """
+import sys
+from matplotlib.figure import Figure
+from lmlab.viz.animate import figures_to_gif, save_animation
+from matplotlib.animation import FuncAnimation
+figs = []
+for k in range(4):
+    fig = Figure(figsize=(4, 4))
+    fig.subplots().plot(range(50), [((k + 1) * x) % 7 for x in range(50)])
+    figs.append(fig)
+try:
+    if sys.argv[2] == "figures":
+        figures_to_gif(figs, sys.argv[1], dpi=100)
+    else:
+        save_animation(FuncAnimation(figs[0], lambda k: None, frames=6), sys.argv[1], dpi=100)
+except OSError as err:
+    print(err.filename, err.errno, file=sys.stderr)
+    sys.exit(1)
+"""
+
+
+@pytest.mark.parametrize("how", ["figures", "animation"])
+def test_a_full_disk_during_a_gif_leaves_the_previous_gif(tmp_path, how):
+    out = tmp_path / "grow.gif"
+    out.write_bytes(b"the previous gif")
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
+    proc = subprocess.run([sys.executable, "-c", GIF_SCRIPT, str(out), how], capture_output=True, text=True,
+                          env=env, timeout=300, preexec_fn=limit)
+    assert proc.returncode == 1, proc.stderr
+    assert str(out) in proc.stderr  # the OSError names the GIF, not its temporary
+    assert out.read_bytes() == b"the previous gif"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["grow.gif"]

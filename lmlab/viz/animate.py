@@ -21,8 +21,14 @@ def save_animation(animation: Any, path: str | os.PathLike, *, fps: int = 5, dpi
     """Save a ``matplotlib.animation.Animation`` as a GIF with Pillow's writer."""
     from matplotlib.animation import PillowWriter
 
+    from lmlab.atomic import atomic_write
+
     path = _gif_path(path)
-    animation.save(path, writer=PillowWriter(fps=fps), dpi=dpi)
+    # the writer opens the file by name and reads the format from its ending: the temporary ends in .gif
+    with atomic_write(path, "wb", suffix=".part.gif") as f:  # a failed write leaves the previous GIF whole
+        part = Path(f.name)
+        f.close()  # atomic_write renames it over path once the save succeeded
+        animation.save(part, writer=PillowWriter(fps=fps), dpi=dpi)
     return path
 
 
@@ -44,6 +50,9 @@ def figures_to_gif(figures: Iterable[Any], path: str | os.PathLike, *, fps: int 
     # bbox='tight' can change a frame's size by a pixel; a GIF needs one size
     frames = [f if f.size == size else f.resize(size) for f in frames]
     frames = [f.quantize(colors=128, method=Image.Quantize.MEDIANCUT) for f in frames]
-    frames[0].save(path, save_all=True, append_images=frames[1:], duration=int(1000 / fps), loop=loop,
-                   optimize=True)
+    from lmlab.atomic import atomic_write
+
+    with atomic_write(path, "wb") as f:  # a failed write leaves the previous GIF whole
+        frames[0].save(f, format="GIF", save_all=True, append_images=frames[1:], duration=int(1000 / fps),
+                       loop=loop, optimize=True)
     return path
