@@ -3,10 +3,19 @@
     python benchmarks/word2vec_vs_gensim.py                       # built-in Wikipedia sample, skip-gram
     python benchmarks/word2vec_vs_gensim.py --model cbow --epochs 5 --threads 2
 
-words/sec = raw corpus words (before min_count and sub-sampling) × epochs ÷ training seconds, for both
-(gensim's log uses the same definition). Vocabulary building is not timed for either; turning the word
-lists into ids is timed for both (gensim does it inside ``train``). On a shared machine, run it twice
-and read the ratio, not the absolute numbers.
+Two words/sec figures, each computed the same way for both systems over the same wall-clock seconds
+(``time.perf_counter`` around lmlab's ``train_word2vec`` and around gensim's ``train``):
+
+- ``raw_words_per_sec``: raw corpus words (before min_count and sub-sampling) × epochs ÷ seconds;
+- ``effective_words_per_sec``: the words actually trained on, after min_count and sub-sampling, ÷ seconds.
+  This is what gensim's own log reports ("effective words/s"); gensim counts them in its kernels
+  (``train`` returns the total), lmlab's count is its expectation, Σ_w count(w) · P_keep(w) × epochs,
+  with the same sub-sampling formula and vocabulary.
+
+Both systems keep the same words, so the two ratios agree; the raw figure is the larger number.
+Vocabulary building is not timed for either; turning the word lists into ids is timed for both
+(gensim does it inside ``train``). On a shared machine, run it twice and read the ratios, not the
+absolute numbers.
 """
 
 from __future__ import annotations
@@ -59,11 +68,12 @@ def main(argv: list[str] | None = None) -> int:
                              min_count=args.min_count, epochs=args.epochs, sample=args.sample,
                              threads=args.threads, seed=seed)
         vocab = Vocab.build(sentences, args.min_count)
-        cpu0 = time.process_time()
+        effective = float((vocab.counts * vocab.keep_probability(args.sample)).sum()) * args.epochs
+        t0, cpu0 = time.perf_counter(), time.process_time()
         r = train_word2vec(sentences, cfg, vocab=vocab, progress=False)
-        cpu_s = time.process_time() - cpu0
-        return {"words_per_sec": r.words_per_sec, "train_s": r.wall_s, "vocab_size": len(vocab),
-                "words_per_cpu_sec": raw_words * args.epochs / cpu_s,
+        train_s, cpu_s = time.perf_counter() - t0, time.process_time() - cpu0
+        return {**_rates(raw_words * args.epochs, effective, train_s, cpu_s),
+                "lmlab_own_words_per_sec": r.words_per_sec, "vocab_size": len(vocab),
                 **evaluate_all(r.vectors)}
 
     def run_gensim(seed: int) -> dict:
@@ -72,12 +82,15 @@ def main(argv: list[str] | None = None) -> int:
                          workers=args.threads, seed=seed, epochs=args.epochs)
         model.build_vocab(sentences)
         t0, cpu0 = time.perf_counter(), time.process_time()
-        model.train(sentences, total_examples=model.corpus_count, epochs=args.epochs)
+        effective, raw = model.train(sentences, total_examples=model.corpus_count, epochs=args.epochs)
         train_s, cpu_s = time.perf_counter() - t0, time.process_time() - cpu0
         wv = WordVectors(list(model.wv.index_to_key), np.asarray(model.wv.vectors))
-        return {"words_per_sec": raw_words * args.epochs / train_s, "train_s": train_s,
-                "words_per_cpu_sec": raw_words * args.epochs / cpu_s,
-                "vocab_size": len(wv), **evaluate_all(wv)}
+        return {**_rates(raw, effective, train_s, cpu_s), "vocab_size": len(wv), **evaluate_all(wv)}
+
+    def _rates(raw: float, effective: float, train_s: float, cpu_s: float) -> dict:
+        return {"train_s": train_s, "raw_words": float(raw), "effective_words": float(effective),
+                "raw_words_per_sec": raw / train_s, "effective_words_per_sec": effective / train_s,
+                "raw_words_per_cpu_sec": raw / cpu_s}
 
     order = [("gensim", run_gensim), ("lmlab", run_lmlab)]
     if args.order == "lmlab-first":
@@ -94,16 +107,24 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "corpus": used, "raw_words": raw_words, "config": vars(args),
         "lmlab": results["lmlab"], "gensim": results["gensim"],
-        "words_per_sec_ratio": results["lmlab"]["words_per_sec"] / results["gensim"]["words_per_sec"],
+        "definitions": {
+            "raw_words_per_sec": "raw corpus words x epochs / wall-clock training seconds",
+            "effective_words_per_sec": "words left after min_count and sub-sampling / the same seconds "
+                                       "(gensim's log figure; lmlab: the expected count)"},
+        "raw_words_per_sec_ratio": (results["lmlab"]["raw_words_per_sec"]
+                                    / results["gensim"]["raw_words_per_sec"]),
+        "effective_words_per_sec_ratio": (results["lmlab"]["effective_words_per_sec"]
+                                          / results["gensim"]["effective_words_per_sec"]),
         # CPU seconds (all threads) are less disturbed by other processes than wall-clock seconds
-        "words_per_cpu_sec_ratio": (results["lmlab"]["words_per_cpu_sec"]
-                                    / results["gensim"]["words_per_cpu_sec"]),
+        "raw_words_per_cpu_sec_ratio": (results["lmlab"]["raw_words_per_cpu_sec"]
+                                        / results["gensim"]["raw_words_per_cpu_sec"]),
         "wordsim353_delta": (results["lmlab"]["wordsim353_spearman"]
                              - results["gensim"]["wordsim353_spearman"]),
-        "target": "words_per_sec_ratio >= 1.0 and wordsim353_delta >= -0.02",
+        "target": "raw_words_per_sec_ratio >= 1.0 and wordsim353_delta >= -0.02",
         "cpu_count": os.cpu_count(),
     }
-    report["target_met"] = bool(report["words_per_sec_ratio"] >= 1.0 and report["wordsim353_delta"] >= -0.02)
+    report["target_met"] = bool(report["raw_words_per_sec_ratio"] >= 1.0
+                                and report["wordsim353_delta"] >= -0.02)
     print(json.dumps(report, indent=2))
     return 0
 

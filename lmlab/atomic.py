@@ -24,10 +24,15 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", *, suffix: str = ".pa
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    except OSError as err:
+        err.filename = str(path)  # name the file being written, not the temporary's random name
+        raise
     try:
         encoding = None if "b" in mode else "utf-8"
-        with os.fdopen(fd, mode, encoding=encoding) as f:
+        os.close(fd)  # reopened by name, so ``f.name`` is the temporary's path (for writers that want one)
+        with open(tmp, mode, encoding=encoding) as f:
             yield f
             if durable:
                 f.flush()
@@ -36,8 +41,11 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", *, suffix: str = ".pa
         os.replace(tmp, path)
         if durable:
             fsync_dir(path.parent)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError) and err.filename in (None, tmp):
+            # a failed write() or close() names no file, a failed rename the temporary: name the target
+            err.filename, err.filename2 = str(path), None
         raise
 
 

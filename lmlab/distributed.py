@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from lmlab.cli.lab import free_port  # noqa: F401 - MASTER_PORT for launches and tests
+from lmlab.net import free_port  # noqa: F401  (MASTER_PORT; kept importable from here for one release)
 
 
 @dataclass(frozen=True)

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+from lmlab.choices import PRESETS
 
-PRESETS = ("smoke", "class", "full")
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["PRESETS", "preset_values", "resolve_preset"]
 
 
 def resolve_preset(name: str | None = None, device: torch.device | str | None = None) -> str:
     """Argument first, then $LMLAB_PRESET, then the device: 'full' on CUDA, 'class' elsewhere."""
+    import torch  # here, not at the top: the command line reads PRESETS without loading torch
+
     chosen = name or os.environ.get("LMLAB_PRESET")
     if chosen:
         if chosen not in PRESETS:

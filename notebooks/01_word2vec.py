@@ -382,9 +382,9 @@ evolution_slider(sg.snapshots, watched, groups=groups)
 # ## 8 · Next to gensim
 #
 # gensim's word2vec is optimised C (Cython + BLAS). Same corpus, same hyper-parameters, same number
-# of threads; words/second counts raw corpus words × epochs ÷ training seconds for both (the
-# definition gensim's own log uses). `benchmarks/word2vec_vs_gensim.py` runs the same comparison from
-# the command line.
+# of threads; words/second counts raw corpus words × epochs ÷ training seconds for both (gensim's own
+# log reports *effective* words/s, the words left after min_count and sub-sampling: a smaller number).
+# `benchmarks/word2vec_vs_gensim.py` runs the same comparison from the command line, with both rates.
 
 # %%
 import time

@@ -371,3 +371,49 @@ def test_read_only_folder_fails_in_one_line(tmp_path):
         out.chmod(0o700)
     assert _digest(out / "ckpt.pt") == good
     _no_temporaries(out)
+
+
+def test_a_direct_train_gpt_call_keeps_the_model_when_a_checkpoint_cannot_be_written(tmp_path):
+    """In a notebook, ``train_gpt(...)`` without a Session: the WriteFailed carries model, history and
+    optimizer, so the work is saved elsewhere and training goes on from the same iteration."""
+    from lmlab.models.transformer import GPT, GPTConfig
+    from lmlab.models.transformer.trainer import TokenData, TrainConfig, train_gpt
+    from lmlab.tokenizers import CharTokenizer
+
+    text = "to be or not to be, that is the question. " * 40
+    tok = CharTokenizer.fit(text)
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=16, n_layer=1, n_head=2, n_embd=16))
+    data = TokenData.from_text(text, tok)
+    tcfg = TrainConfig(batch_size=4, max_iters=12, eval_interval=6, eval_iters=1, warmup_iters=1,
+                       lr_decay_iters=12, log_interval=1)
+    out = tmp_path / "run"
+    (out / "ckpt.pt").mkdir(parents=True)  # a folder where the checkpoint must go: fails for root too
+    with pytest.raises(WriteFailed, match="could not write the checkpoint") as info:
+        train_gpt(model, data, tcfg, tokenizer=tok, out_dir=out, progress=False)
+    err = info.value
+    assert err.model is model and err.tokenizer is tok and err.next_iter == 6
+    steps = [r for r in err.history.records if "lr" in r]  # one per optimizer step (evals have no lr)
+    assert len(steps) == 6 and all(math.isfinite(r["train_loss"]) for r in steps)
+    assert err.optimizer.state and err.train_s > 0
+    # nothing lost: the same objects go on to iteration 12, writing to a folder that works
+    done = train_gpt(err.model, data, tcfg, tokenizer=tok, out_dir=tmp_path / "elsewhere", progress=False,
+                     history=err.history, optimizer=err.optimizer, start_iter=err.next_iter,
+                     train_s=err.train_s)
+    assert done.next_iter == 12 and len([r for r in done.history.records if "lr" in r]) == 12
+    assert load_checkpoint(tmp_path / "elsewhere")["extra"]["iter"] == 12
+    _no_temporaries(out)
+
+
+def test_a_direct_train_lstm_call_keeps_the_model_when_metrics_cannot_be_written(tmp_path):
+    from lmlab.models.lstm import generate, preset_config, train_lstm
+
+    config = preset_config("smoke", hidden=16, block_size=8, batch_size=4, max_iters=20, eval_interval=10,
+                           max_eval_tokens=400, device="cpu")
+    (tmp_path / "metrics.json").mkdir()
+    with pytest.raises(WriteFailed, match="could not write the metrics") as info:
+        train_lstm(config, TEXT, tmp_path, progress=False)
+    err = info.value
+    assert err.next_iter == 20 and err.history.last("val_loss") is not None and err.optimizer is not None
+    assert load_checkpoint(tmp_path)["extra"]["next_iter"] == 20  # the checkpoint before it is whole
+    assert len(generate(err.model, err.tokenizer, "the ", 5, temperature=0)) == 9  # still usable here

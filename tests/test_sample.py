@@ -30,10 +30,11 @@ def test_sample_prints_prompt_and_continuation(gpt_dir, capsys):
     assert capsys.readouterr().out == out  # seeded: repeatable
 
 
-def test_sample_long_prompt_is_cropped_not_an_error(gpt_dir, capsys):
-    with pytest.warns(UserWarning, match="block_size=16"):
-        assert main(["sample", str(gpt_dir), "--prompt", TEXT, "--max-new-tokens", "5"]) == 0
-    assert capsys.readouterr().out.startswith(TEXT)
+def test_sample_long_prompt_is_cropped_with_a_note(gpt_dir, capsys):
+    assert main(["sample", str(gpt_dir), "--prompt", TEXT, "--max-new-tokens", "5"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith(TEXT)  # the whole prompt is printed; the model read its last 16 tokens
+    assert err.count("\n") == 1 and err.startswith("lmlab: note:") and "using its last 16 tokens" in err
 
 
 @pytest.mark.parametrize("prompt, message", [("", "prompt is empty"), ("zebra", "not in the vocabulary")])

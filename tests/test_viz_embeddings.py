@@ -14,6 +14,7 @@ from lmlab.viz.embeddings import (
     Projector,
     evolution_frames,
     evolution_gif,
+    parse_query,
     pca,
     plot_analogies,
     plot_neighbors,
@@ -137,3 +138,21 @@ def test_cli_viz_embeddings(tmp_path, capsys):
     assert main(["viz", "embeddings", str(vec), "--analogies", "man:king::woman",
                  "-o", str(tmp_path / "y.png")]) == 2
     assert "use -o FILE.html" in capsys.readouterr().err
+
+
+def test_projector_keeps_hyphenated_words_whole():
+    rng = np.random.default_rng(1)
+    words = ["well-known", "famous", "well", "known", "king", "man", "woman", "queen", "x-ray", "light"]
+    wv = WordVectors(words, rng.normal(size=(len(words), 6)).astype(np.float32))
+    p = Projector(wv, n=10)
+    asked, near = p.query("well-known", topn=3)
+    assert asked == ["well-known"] and "well-known" not in [w for w, _ in near]
+    assert near == wv.most_similar("well-known", topn=3)  # one word, not well − known
+    assert p.query("x-ray - light + famous")[0] == ["x-ray", "famous", "light"]
+    # without spaces, a hyphen between known words that is not itself a word still subtracts
+    assert p.query("king-man+woman")[0] == ["king", "woman", "man"]
+    assert parse_query("king -man +woman", wv.index) == (["king", "woman"], ["man"])
+    with pytest.raises(KeyError, match="'ill-known'"):  # an unknown hyphenated word is named whole
+        p.query("ill-known")
+    fig = p.figure("pca", 2, query="well-known")  # one word: highlighted, no analogy arrows
+    assert not [line for line in fig.axes[0].lines if line.get_color() == "#D55E00"]

@@ -183,27 +183,6 @@ def test_cli_reports_bad_min_count_in_one_line(tmp_path, capsys):
     assert "min_count=9 leaves no vocabulary" in capsys.readouterr().err
 
 
-def test_benchmark_prints_both_systems_as_json(tmp_path, capsys):
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "word2vec_vs_gensim.py"
-    spec = importlib.util.spec_from_file_location("w2v_bench", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    corpus = tmp_path / "corpus.txt"
-    corpus.write_text("\n".join(" ".join(s) for s in topic_corpus(200)), encoding="utf-8")
-    assert bench.main(["--corpus", str(corpus), "--epochs", "1", "--dim", "8", "--min-count", "1",
-                       "--repeats", "2"]) == 0
-    report = json.loads(capsys.readouterr().out)
-    assert report["raw_words"] == 200 * 12
-    for system in ("lmlab", "gensim"):
-        assert report[system]["words_per_sec"] > 0 and report[system]["vocab_size"] == 17
-        assert "wordsim353_spearman" in report[system] and len(report[system]["runs"]) == 2
-    assert report["words_per_sec_ratio"] == pytest.approx(
-        report["lmlab"]["words_per_sec"] / report["gensim"]["words_per_sec"])
-
-
 def test_exercises_give_specific_feedback(capsys):
     from lmlab.exercises import check
     from lmlab.exercises.word2vec import _keep_probability, _sgns_loss, _skipgram_pairs

@@ -29,7 +29,7 @@ TRAINERS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lmlab", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="lmlab", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module, help_text) in COMMANDS.items():
@@ -59,18 +59,53 @@ def _version() -> str:
     return f"lmlab {__version__}"
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one line (``lmlab sample: error: ...``) instead of usage + error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. Bad input: one line, exit 2; an OSError: one line, exit 1; anything else (a bug,
+    CUDA out of memory) keeps its traceback. ``LMLAB_DEBUG=1`` shows every traceback (lmlab.errors)."""
+    import os
+
     args = build_parser().parse_args(argv)
+    debug = bool(os.environ.get("LMLAB_DEBUG"))
     try:
         return int(args._run(args) or 0)
-    except (ValueError, FileNotFoundError, RuntimeError) as err:
-        # bad input: one clear line, no traceback (set LMLAB_DEBUG=1 to see it)
-        import os
-
-        if os.environ.get("LMLAB_DEBUG"):
+    except (ValueError, FileNotFoundError) as err:  # bad input (lmlab.errors.UsageError is a ValueError)
+        if debug:
             raise
-        print(f"lmlab: error: {err}", file=sys.stderr)
+        print(f"lmlab: error: {_one_line(err)}", file=sys.stderr)
         return 2
+    except OSError as err:  # the machine said no: a full disk, a read-only or vanished folder
+        if debug:
+            raise
+        from lmlab.errors import describe_os_error
+
+        print(f"lmlab: error: {describe_os_error(err)}", file=sys.stderr)
+        return 1
+    except RuntimeError as err:
+        if debug or not _is_download_error(err):
+            raise  # an internal error: the traceback is what a bug report needs
+        print(f"lmlab: error: {_one_line(err)}", file=sys.stderr)
+        return 1
+
+
+def _one_line(err: BaseException) -> str:
+    if isinstance(err, FileNotFoundError) and err.filename is not None and err.strerror:
+        from lmlab.errors import describe_os_error
+
+        return describe_os_error(err)
+    return " ".join(str(err).split()) or type(err).__name__
+
+
+def _is_download_error(err: BaseException) -> bool:
+    """A download that failed for good (network, checksum) is the machine's answer, not a bug."""
+    module = sys.modules.get("lmlab.data.download")
+    return module is not None and isinstance(err, module.DownloadError)
 
 
 if __name__ == "__main__":

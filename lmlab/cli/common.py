@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from lmlab.presets import PRESETS
+from lmlab.choices import PRECISIONS, PRESETS
 
 
 def add_train_arguments(p: argparse.ArgumentParser, default_corpus: str) -> None:
@@ -17,7 +17,7 @@ def add_train_arguments(p: argparse.ArgumentParser, default_corpus: str) -> None
     p.add_argument("--preset", choices=PRESETS, default=None,
                    help="size preset (default: $LMLAB_PRESET, else 'full' on CUDA and 'class' elsewhere)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
+    p.add_argument("--precision", default="auto", choices=PRECISIONS)
     p.add_argument("--seed", type=int, default=1337)
     p.add_argument("--out", required=True, help="output directory (checkpoint, metrics.json)")
 

@@ -72,7 +72,7 @@ def _copy_atomic(src: Path, dest_dir: Path) -> Path:
 
 
 def _fetch(names: list[str], fetch_all: bool, dest: str | None) -> int:
-    from lmlab.data import CORPORA, fetch, get_corpus
+    from lmlab.data import CORPORA, DownloadError, fetch, get_corpus
 
     if fetch_all and names:
         raise ValueError("give corpus names or --all, not both")
@@ -89,7 +89,7 @@ def _fetch(names: list[str], fetch_all: bool, dest: str | None) -> int:
             corpus = get_corpus(name)
             how = "sha256 verified" if corpus.sha256 else "built from installed data"
             print(f"ok      {name}: {path} ({how})", flush=True)
-        except (FileNotFoundError, ValueError, RuntimeError) as err:
+        except (FileNotFoundError, ValueError, DownloadError) as err:
             failed.append(name)
             print(f"FAILED  {name}: {err}", flush=True)
     if failed:

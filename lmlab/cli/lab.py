@@ -17,7 +17,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,8 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from lmlab.net import free_port
 
 HOST = "127.0.0.1"
 
@@ -44,13 +45,6 @@ def default_notebook_dir() -> Path:
 
     beside_package = Path(lmlab.__file__).resolve().parent.parent / "notebooks"
     return beside_package if beside_package.is_dir() else Path.cwd() / "notebooks"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

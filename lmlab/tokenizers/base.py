@@ -23,15 +23,37 @@ class Tokenizer(Protocol):
     def to_dict(self) -> dict[str, Any]: ...
 
 
+# The registry: tokenizer kind ("char", "word", "bpe", ...) -> class. Read it with get()/kinds().
 _KINDS: dict[str, type] = {}
 # kinds whose module is not imported by lmlab.tokenizers itself (kept out of the import path until needed)
 _LAZY = {"bpe": "lmlab.tokenizers.bpe", "bpe_scratch": "lmlab.tokenizers.bpe"}
 
 
 def register(cls: type) -> type:
-    """Class decorator: make ``tokenizer_from_dict`` know this tokenizer kind."""
-    _KINDS[cls.kind] = cls
+    """Class decorator: make ``get(cls.kind)`` and ``tokenizer_from_dict`` know this tokenizer kind."""
+    kind = getattr(cls, "kind", None)
+    if not isinstance(kind, str) or not kind:
+        raise TypeError(f"{cls.__name__} needs a class attribute kind = '...' to be registered")
+    old = _KINDS.get(kind, cls)
+    if (old.__module__, old.__qualname__) != (cls.__module__, cls.__qualname__):  # a reload is fine
+        raise ValueError(f"tokenizer kind {kind!r} is already registered by {_KINDS[kind].__name__}; "
+                         "choose another kind name")
+    _KINDS[kind] = cls
     return cls
+
+
+def kinds() -> tuple[str, ...]:
+    """Every tokenizer kind that ``get`` knows, sorted (kinds loaded on demand included)."""
+    return tuple(sorted(set(_KINDS) | set(_LAZY)))
+
+
+def get(kind: str) -> type:
+    """The tokenizer class registered as ``kind`` (importing its module on first use)."""
+    if kind in _LAZY and kind not in _KINDS:
+        importlib.import_module(_LAZY[kind])  # its @register runs
+    if kind not in _KINDS:
+        raise ValueError(f"unknown tokenizer kind {kind!r}; known kinds: {', '.join(kinds())}")
+    return _KINDS[kind]
 
 
 def tokenizer_from_dict(data: dict[str, Any]) -> Tokenizer:
@@ -39,12 +61,9 @@ def tokenizer_from_dict(data: dict[str, Any]) -> Tokenizer:
     if not isinstance(data, dict):
         raise ValueError(f"a tokenizer is stored as a JSON object, got {type(data).__name__}")
     kind = data.get("kind")
-    if kind in _LAZY and kind not in _KINDS:
-        importlib.import_module(_LAZY[kind])  # registers the kind
-    if kind not in _KINDS:
-        raise ValueError(f"unknown tokenizer kind {kind!r}; known kinds: {', '.join(sorted(_KINDS))}")
+    cls = get(kind)
     try:
-        return _KINDS[kind].from_dict(data)
+        return cls.from_dict(data)
     except (KeyError, TypeError) as err:
         raise ValueError(f"malformed {kind!r} tokenizer data (missing or wrong field {err}); "
                          "re-save it with save_tokenizer") from None

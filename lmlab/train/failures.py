@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from lmlab.checkpoint import NonFiniteWeights, first_nonfinite_parameter
 
@@ -28,7 +29,27 @@ EXIT_INTERRUPTED = 130
 
 
 class WriteFailed(OSError):
-    """A checkpoint, metrics or export file could not be written; the message says what survived."""
+    """A checkpoint, metrics or export file could not be written; the message says what survived.
+
+    A trainer called directly (``train_gpt``, ``train_lstm``) attaches what it had in memory before
+    re-raising, so a notebook loses nothing: ``err.model``, ``err.history``, ``err.optimizer``,
+    ``err.tokenizer``, ``err.next_iter`` (steps done) and ``err.train_s`` (None when not attached).
+    """
+
+    model: Any = None
+    history: Any = None
+    optimizer: Any = None
+    tokenizer: Any = None
+    next_iter: int | None = None
+    train_s: float | None = None
+
+    def keep(self, **state: Any) -> WriteFailed:
+        """Attach the in-memory training state (``model=``, ``history=``, ...) and return ``self``."""
+        for name, value in state.items():
+            if not hasattr(type(self), name):
+                raise TypeError(f"WriteFailed.keep() got an unknown field {name!r}")
+            setattr(self, name, value)
+        return self
 
 
 def diverged_message(iteration: int, value: float, *, hint: str = DIVERGENCE_HINT,

@@ -18,7 +18,9 @@ from matplotlib import colormaps
 from matplotlib.colors import Normalize, TwoSlopeNorm
 from matplotlib.figure import Figure
 
-from lmlab.viz import style as _style  # noqa: F401  (importing it registers the CJK font fallback)
+from lmlab.viz.style import ensure_cjk_font, save_figure
+
+ensure_cjk_font()  # Chinese labels draw with a CJK font, not boxes
 
 VISIBLE = {"\n": "⏎", " ": "␣", "\t": "⇥"}
 
@@ -30,7 +32,7 @@ def visible(ch: str) -> str:
 
 def save(fig: Figure, path: str | os.PathLike) -> Path:
     """Save as .png or .svg (or .pdf) with the lab's settings."""
-    return _style.save_figure(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_gradient_decay(curves: Mapping[str, Sequence[float]], *, title: str = "") -> Figure:

@@ -36,13 +36,20 @@ def save_animation(animation: Any, path: str | os.PathLike, *, fps: int = 5, dpi
     import matplotlib
     from matplotlib.animation import FFMpegWriter, PillowWriter
 
+    from lmlab.atomic import atomic_write
+
     path = _animation_path(path)
-    if path.suffix.lower() == ".gif":
-        animation.save(path, writer=PillowWriter(fps=fps), dpi=dpi)
-    else:
-        with matplotlib.rc_context({"animation.ffmpeg_path": ffmpeg_exe()}):
-            animation.save(path, writer=FFMpegWriter(fps=fps, codec="libx264",
-                                                     extra_args=["-pix_fmt", "yuv420p"]), dpi=dpi)
+    gif = path.suffix.lower() == ".gif"
+    # the writer opens the file by name and reads the format from its ending: the temporary keeps it
+    with atomic_write(path, "wb", suffix=".part" + path.suffix) as f:  # a failed write keeps the old file
+        part = Path(f.name)
+        f.close()  # atomic_write renames it over path once the save succeeded
+        if gif:
+            animation.save(part, writer=PillowWriter(fps=fps), dpi=dpi)
+        else:
+            with matplotlib.rc_context({"animation.ffmpeg_path": ffmpeg_exe()}):
+                animation.save(part, writer=FFMpegWriter(fps=fps, codec="libx264",
+                                                         extra_args=["-pix_fmt", "yuv420p"]), dpi=dpi)
     return path
 
 
@@ -66,27 +73,33 @@ def _frames(figures: Iterable[Any], dpi: int) -> list[Any]:
 def save_frames(figures: Iterable[Any], path: str | os.PathLike, *, fps: int = 5, dpi: int = 80,
                 loop: int = 0) -> Path:
     """Join figures (e.g. one per training snapshot) into a looping .gif or an .mp4; one figure per frame."""
+    from lmlab.atomic import atomic_write
+
     path = _animation_path(path)
     frames = _frames(figures, dpi)
     if path.suffix.lower() == ".gif":
         from PIL import Image
 
         frames = [f.quantize(colors=128, method=Image.Quantize.MEDIANCUT) for f in frames]
-        frames[0].save(path, save_all=True, append_images=frames[1:], duration=int(1000 / fps), loop=loop,
-                       optimize=True)
+        with atomic_write(path, "wb") as f:  # a failed write leaves the previous GIF whole
+            frames[0].save(f, format="GIF", save_all=True, append_images=frames[1:], duration=int(1000 / fps),
+                           loop=loop, optimize=True)
         return path
     import imageio_ffmpeg
     import numpy as np
 
     ffmpeg_exe()  # a clear message when the package is missing
-    writer = imageio_ffmpeg.write_frames(str(path), frames[0].size, fps=fps, codec="libx264",
-                                         pix_fmt_out="yuv420p", macro_block_size=2)
-    writer.send(None)  # start ffmpeg
-    try:
-        for frame in frames:
-            writer.send(np.ascontiguousarray(np.asarray(frame)))
-    finally:
-        writer.close()
+    with atomic_write(path, "wb", suffix=".part.mp4") as f:  # ffmpeg writes by name; renamed when done
+        part = f.name
+        f.close()
+        writer = imageio_ffmpeg.write_frames(part, frames[0].size, fps=fps, codec="libx264",
+                                             pix_fmt_out="yuv420p", macro_block_size=2)
+        writer.send(None)  # start ffmpeg
+        try:
+            for frame in frames:
+                writer.send(np.ascontiguousarray(np.asarray(frame)))
+        finally:
+            writer.close()
     return path
 
 

@@ -19,9 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from lmlab.viz import style as _style  # noqa: F401  (registers the CJK fallback font on import)
+from lmlab.choices import PROJECTIONS
+from lmlab.viz.style import ensure_cjk_font
 
-METHODS = ("pca", "tsne", "umap")
+ensure_cjk_font()  # Chinese labels draw with a CJK font, not boxes
+
+METHODS = PROJECTIONS  # lmlab.choices: the CLI offers the same
 
 
 def _rows(vectors: Any, words: Sequence[str]) -> np.ndarray:
@@ -230,6 +233,33 @@ def evolution_slider(snapshots: Sequence[tuple[float, np.ndarray]], words: Seque
     return widgets.VBox([slider, out])
 
 
+def parse_query(text: str, vocabulary: Any = ()) -> tuple[list[str], list[str]]:
+    """ "king - man + woman" -> (["king", "woman"], ["man"]): the words added and the words subtracted.
+
+    "+" always separates words. "-" subtracts when it stands apart ("king - man") or starts a word
+    ("king -man"); inside a word it is a hyphen ("well-known" stays one word) unless that word is not in
+    ``vocabulary`` and all its parts are ("king-man+woman").
+    """
+    pos: list[str] = []
+    neg: list[str] = []
+    sign = 1
+    for chunk in text.replace("+", " + ").split():
+        if chunk in {"+", "-"}:
+            sign = 1 if chunk == "+" else -1
+            continue
+        if chunk.startswith("-") and chunk not in vocabulary:
+            sign, chunk = -1, chunk[1:]
+        parts = chunk.split("-")
+        if chunk in vocabulary or len(parts) == 1 or not all(w and w in vocabulary for w in parts):
+            parts = [chunk]  # a hyphenated word, or an unknown one (reported by its whole name)
+        for k, word in enumerate(parts):
+            (pos if (sign if k == 0 else -1) > 0 else neg).append(word)
+        sign = 1
+    if not pos:
+        raise ValueError(f"query {text!r} has no word to start from; type a word or 'king - man + woman'")
+    return pos, neg
+
+
 class Projector:
     """An embedding projector for the notebook: pick the projection and 2-D/3-D, type a word to see
     its neighbours highlighted, type "king - man + woman" to see the analogy answered."""
@@ -251,16 +281,7 @@ class Projector:
 
     def query(self, text: str, topn: int = 8) -> tuple[list[str], list[tuple[str, float]]]:
         """Parse "word" or "a - b + c": (the query words, the nearest words by cosine)."""
-        terms = text.replace("+", " + ").replace("-", " - ").split()
-        pos, neg, sign = [], [], 1
-        for t in terms:
-            if t in "+-":
-                sign = 1 if t == "+" else -1
-            else:
-                (pos if sign > 0 else neg).append(t)
-                sign = 1
-        if not pos:
-            raise ValueError(f"query {text!r} has no word; type a word or 'king - man + woman'")
+        pos, neg = parse_query(text, self.vectors.index)
         return pos + neg, self.vectors.most_similar(pos, negative=neg, topn=topn)
 
     def figure(self, method: str = "pca", dim: int = 2, query: str = "", topn: int = 8) -> Any:
@@ -276,7 +297,8 @@ class Projector:
         if query.strip():
             try:
                 asked, near = self.query(query, topn)
-                if len(asked) == 3 and "-" in query:  # "b - a + c": draw a→b and c→answer
+                pos, neg = parse_query(query, self.vectors.index)
+                if len(pos) == 2 and len(neg) == 1:  # "b - a + c": draw a→b and c→answer
                     b, c, a = asked
                     arrows = [(a, b), (c, near[0][0])]
                 highlight = [w for w in asked + [w for w, _ in near] if w in self.words]
@@ -359,5 +381,8 @@ def save_projector_html(vectors: Any, words: Sequence[str], path: str | os.PathL
     page = template.replace("/*DATA*/null", json.dumps(data, ensure_ascii=False).replace("</", "<\\/"))
     page = page.replace("{{TITLE}}", html.escape(f"lmlab projector: {len(words)} words, {method.upper()}"))
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page, encoding="utf-8")
+    from lmlab.atomic import atomic_write
+
+    with atomic_write(path) as f:  # all or nothing: a failed write leaves the previous file
+        f.write(page)
     return path

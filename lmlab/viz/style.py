@@ -102,13 +102,14 @@ def use_lab_style(theme: str = "light") -> str | None:
 
 
 def save_figure(fig: Any, path: str | os.PathLike, *, dpi: int | None = None) -> Path:
-    """Save a figure as .png (small, for notebooks and slides), .svg or .pdf; the folder is created."""
+    """Save a figure as .png (small, for notebooks and slides), .svg or .pdf; the folder is created.
+
+    Written atomically: if the write fails (a full disk), the previous file at ``path`` is intact."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in {".png", ".svg", ".pdf"}:
         raise ValueError(f"cannot save a figure as {path.name!r}; use .png, .svg or .pdf "
                          "(animations: lmlab.viz.animate.save_animation(..., 'name.gif'))")
-    path.parent.mkdir(parents=True, exist_ok=True)
     # no timestamps or software tags: the same figure gives the same bytes
     metadata = {".png": {"Software": None}, ".svg": {"Date": None}, ".pdf": {"CreationDate": None}}[suffix]
     from lmlab.atomic import atomic_write

@@ -1,6 +1,8 @@
 """Sampling from a trained LSTM: a priming text, then one token at a time with the state carried along.
 
-``generate`` is free-running text (temperature, top-k, top-p from ``lmlab.models.sampling``);
+``generate`` is free-running text (temperature, top-k, top-p from ``lmlab.models.sampling``, which lists
+what each accepts: temperature 0 is greedy, top-k at most the vocabulary, 0 < top-p <= 1, at least one
+new token; a prompt of any length is read, characters the tokenizer never saw are an error naming them);
 ``generate_poem`` writes a regular Tang poem: the sampler may pick only Chinese characters inside a
 verse line, and the punctuation that closes each line (，。) is placed, not sampled, so every line has
 exactly five (or seven) characters whatever the model has learned.
@@ -16,7 +18,7 @@ import torch
 from lmlab.checkpoint import load_model_state
 from lmlab.models.lstm.model import LSTMConfig, LSTMLanguageModel, State
 from lmlab.models.lstm.threads import single_thread
-from lmlab.models.sampling import filter_logits, sample_next
+from lmlab.models.sampling import check_settings, encode_prompt, sample_next
 from lmlab.tokenizers import tokenizer_from_dict
 
 HANZI = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]$")
@@ -38,31 +40,13 @@ def load_for_sampling(payload: dict[str, Any]) -> tuple[LSTMLanguageModel, Any]:
     return model.eval(), tokenizer
 
 
-def _encode_prompt(tokenizer: Any, prompt: str) -> list[int]:
-    if not prompt:
-        raise ValueError("the priming text is empty; give at least one character, e.g. prompt='\\n'")
-    try:
-        ids = tokenizer.encode(prompt)
-    except ValueError as err:
-        raise ValueError(f"priming text {prompt[:40]!r} cannot be encoded: {err}") from None
-    if not ids:
-        raise ValueError(f"priming text {prompt[:40]!r} encodes to no tokens; give a longer text")
-    return ids
-
-
-def _check_length(max_new_tokens: int) -> None:
-    if int(max_new_tokens) < 1:
-        raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}; ask for at least one token")
-
-
 @torch.no_grad()
 def generate(model: LSTMLanguageModel, tokenizer: Any, prompt: str, max_new_tokens: int,
              temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
              seed: int | None = None) -> str:
     """The priming text followed by ``max_new_tokens`` sampled tokens, as text (prompt included)."""
-    _check_length(max_new_tokens)
-    ids = _encode_prompt(tokenizer, prompt)
-    filter_logits(torch.zeros(1, 2), temperature, top_k, top_p)  # bad settings fail before any work
+    check_settings(temperature, top_k, top_p, max_new_tokens, vocab_size=tokenizer.vocab_size)
+    ids = encode_prompt(tokenizer, prompt, "priming text")  # bad settings fail before any work
     device = next(model.parameters()).device
     generator = torch.Generator(device=device).manual_seed(seed) if seed is not None else None
     was_training = model.training
@@ -106,6 +90,7 @@ def generate_poem(model: LSTMLanguageModel, tokenizer: Any, chars_per_line: int 
 
     ``prompt`` starts the first line; ``heads`` (藏頭詩) gives the first character of every line.
     """
+    check_settings(temperature, top_k, top_p, vocab_size=tokenizer.vocab_size)
     slots = poem_positions(chars_per_line, n_lines)
     stoi = {tokenizer.decode([i]): i for i in range(tokenizer.vocab_size)}
     for mark in ("，", "。", "\n"):

@@ -40,7 +40,7 @@ from lmlab.models.lstm.streams import StreamBatches, stream_loss
 from lmlab.models.lstm.threads import SMALL_HIDDEN, single_thread
 from lmlab.presets import preset_values
 from lmlab.train import History, fit, write_metrics
-from lmlab.train.failures import guarded_write
+from lmlab.train.failures import WriteFailed, guarded_write
 from lmlab.train.optim import adamw
 from lmlab.train.schedule import scheduled_lr
 
@@ -114,11 +114,9 @@ class LSTMRun:
 
 def make_tokenizer(kind: str, text: str) -> Any:
     """A tokenizer of ``kind`` ("char", "word", ...) fitted on ``text``."""
-    from lmlab.tokenizers import base
+    from lmlab.tokenizers import get
 
-    if kind not in base._KINDS:
-        raise ValueError(f"unknown tokenizer {kind!r}; choose one of {', '.join(sorted(base._KINDS))}")
-    return base._KINDS[kind].fit(text)
+    return get(kind).fit(text)
 
 
 def lr_at(config: LSTMTrainConfig, it: int, elapsed_s: float) -> float:
@@ -304,17 +302,27 @@ def _train(config: LSTMTrainConfig, text: str, out_dir: str | Path | None, *, ct
         save(ckpt_path, next_iter)
 
     main = ctx.is_main
-    with single_thread(device, enabled=config.hidden <= SMALL_HIDDEN):  # small models: see threads.py
-        result = fit(step_tracking, max_iters=config.max_iters, history=history, start_iter=start_iter,
-                     evaluate=evaluate if main else None, eval_interval=config.eval_interval,
-                     sample=sample if main and config.eval_interval else None,
-                     sample_interval=config.eval_interval,
-                     checkpoint=checkpoint if main and ckpt_path else None,
-                     checkpoint_interval=config.eval_interval,  # a crash loses at most one interval
-                     time_budget_s=(config.time_budget_s - elapsed0) if config.time_budget_s else None,
-                     live=live if main else None, log_interval=10, desc="lstm", progress=progress and main,
-                     step_seed=config.seed,
-                     divergence_hint="lower --lr or clip harder (--grad-clip 0.5)")
+
+    def keep(err: WriteFailed) -> None:  # a notebook keeps the trained model: save it elsewhere or train on
+        err.keep(model=model, history=history, optimizer=optimizer, tokenizer=tokenizer,
+                 next_iter=current["it"], train_s=clock["train_s"])
+
+    try:
+        with single_thread(device, enabled=config.hidden <= SMALL_HIDDEN):  # small models: see threads.py
+            result = fit(step_tracking, max_iters=config.max_iters, history=history, start_iter=start_iter,
+                         evaluate=evaluate if main else None, eval_interval=config.eval_interval,
+                         sample=sample if main and config.eval_interval else None,
+                         sample_interval=config.eval_interval,
+                         checkpoint=checkpoint if main and ckpt_path else None,
+                         checkpoint_interval=config.eval_interval,  # a crash loses at most one interval
+                         time_budget_s=(config.time_budget_s - elapsed0) if config.time_budget_s else None,
+                         live=live if main else None, log_interval=10, desc="lstm",
+                         progress=progress and main,
+                         step_seed=config.seed,
+                         divergence_hint="lower --lr or clip harder (--grad-clip 0.5)")
+    except WriteFailed as err:
+        keep(err)
+        raise
     barrier(ctx)
 
     metrics: dict[str, Any] = {}
@@ -344,8 +352,12 @@ def _train(config: LSTMTrainConfig, text: str, out_dir: str | Path | None, *, ct
             "world_size": ctx.world_size,
         }
         if out_dir is not None:
-            with guarded_write("metrics", Path(out_dir) / "metrics.json", intact=ckpt_path):
-                write_metrics(out_dir, asdict(config), **metrics)
+            try:
+                with guarded_write("metrics", Path(out_dir) / "metrics.json", intact=ckpt_path):
+                    write_metrics(out_dir, asdict(config), **metrics)
+            except WriteFailed as err:
+                keep(err)
+                raise
     return LSTMRun(model=unwrap(ddp_model), tokenizer=tokenizer, history=history, metrics=metrics,
                    config=config)
 

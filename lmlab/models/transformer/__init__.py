@@ -3,7 +3,6 @@
     from lmlab.models.transformer import GPT, GPTConfig, generate
 """
 
-import lmlab.tokenizers.bpe  # noqa: F401  (registers the "bpe" kinds so BPE checkpoints load)
 from lmlab.models.transformer.attention import (
     LayerCache,
     MultiHeadAttention,

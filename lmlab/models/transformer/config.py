@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-POS_ENCODINGS = ("rope", "learned", "sinusoidal")
-ACTIVATIONS = ("relu", "gelu", "relu2", "silu")
+from lmlab.choices import ACTIVATIONS, POS_ENCODINGS  # the CLI offers the same tuples
 
 
 @dataclass

@@ -2,6 +2,11 @@
 
 Without a cache each new token re-runs the whole context (O(T²) per token); with it, only the new
 token's query, key and value are computed and the earlier keys and values are reused.
+
+Settings are checked before any work (``lmlab.models.sampling`` lists what each accepts): temperature 0
+is greedy, top-k at most the vocabulary, 0 < top-p <= 1, at least one new token. A prompt longer than
+``block_size`` keeps its last ``block_size`` tokens, with a warning; characters the tokenizer never saw
+are an error naming them.
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ from typing import Any
 import torch
 
 from lmlab.checkpoint import checkpoint_tokenizer, load_model_state
-from lmlab.models.sampling import sample_next
+from lmlab.errors import UsageError
+from lmlab.models.sampling import GenerationNote, check_settings, encode_prompt, sample_next
 from lmlab.models.transformer.config import GPTConfig
 from lmlab.models.transformer.model import GPT
 from lmlab.tokenizers import Tokenizer
@@ -22,7 +28,7 @@ def crop_prompt(idx: torch.Tensor, block_size: int) -> torch.Tensor:
     """Keep the last ``block_size`` tokens of a too-long prompt, with a warning (never an error)."""
     if idx.size(1) > block_size:
         warnings.warn(f"prompt has {idx.size(1)} tokens but the model sees at most block_size={block_size}; "
-                      f"using its last {block_size} tokens", stacklevel=3)
+                      f"using its last {block_size} tokens", GenerationNote, stacklevel=3)
         idx = idx[:, -block_size:]
     return idx
 
@@ -37,10 +43,9 @@ def generate(model: GPT, idx: torch.Tensor, max_new_tokens: int, temperature: fl
     the block, the window slides: the cache is rebuilt from the last ``block_size - 1`` tokens.
     """
     if idx.dim() != 2 or idx.size(1) == 0:
-        raise ValueError(f"prompt must be a (batch, time) tensor with at least one token, got shape "
+        raise UsageError(f"prompt must be a (batch, time) tensor with at least one token, got shape "
                          f"{tuple(idx.shape)}; give a non-empty prompt")
-    if max_new_tokens < 0:
-        raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
+    check_settings(temperature, top_k, top_p, max_new_tokens, vocab_size=model.config.vocab_size)
     was_training = model.training
     model.eval()
     block = model.config.block_size
@@ -79,15 +84,9 @@ def load_for_sampling(payload: dict[str, Any], device: torch.device | str = "cpu
 def sample_text(model: GPT, tokenizer: Tokenizer, prompt: str, max_new_tokens: int = 200,
                 temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
                 seed: int | None = None) -> str:
-    """Prompt in, prompt + continuation out (as text)."""
-    if not prompt:
-        raise ValueError("prompt is empty; give at least one character, e.g. --prompt '\\n' or 'ROMEO:'")
-    try:
-        ids = tokenizer.encode(prompt)
-    except ValueError as err:  # characters the tokenizer never saw
-        raise ValueError(f"prompt {prompt[:40]!r} cannot be encoded: {err}") from None
-    if not ids:
-        raise ValueError(f"prompt {prompt[:40]!r} encodes to no tokens; give a longer prompt")
+    """Prompt in, prompt + continuation out (as text); see the module docstring for the settings."""
+    check_settings(temperature, top_k, top_p, max_new_tokens, vocab_size=model.config.vocab_size)
+    ids = encode_prompt(tokenizer, prompt)
     device = next(model.parameters()).device
     idx = torch.tensor([ids], dtype=torch.long, device=device)
     gen = torch.Generator(device=device).manual_seed(seed) if seed is not None else None

@@ -28,7 +28,7 @@ from lmlab.models.transformer.model import GPT
 from lmlab.tokenizers import Tokenizer
 from lmlab.train import History, fit
 from lmlab.train.batches import random_windows
-from lmlab.train.failures import guarded_write
+from lmlab.train.failures import WriteFailed, guarded_write
 from lmlab.train.loop import step_generator
 from lmlab.train.schedule import scheduled_lr
 
@@ -283,14 +283,20 @@ def train_gpt(model: GPT, data: TokenData, tcfg: TrainConfig, *, tokenizer: Toke
     main = ctx.is_main
     every = tcfg.eval_interval if main else 0
     remaining = None if budget is None else max(0.0, budget - state["train_s"])
-    result = fit(step_tracking, max_iters=tcfg.max_iters, history=history, start_iter=start_iter,
-                 evaluate=evaluate if main else None, eval_interval=every,
-                 checkpoint=checkpoint if main else None, checkpoint_interval=every,
-                 time_budget_s=remaining, live=live if main else None, log_interval=tcfg.log_interval,
-                 desc=desc, progress=progress and main,
-                 # dropout masks from (seed, iteration): a resumed run repeats the curve (no cost without)
-                 step_seed=tcfg.seed + 7919 * ctx.rank if cfg.dropout > 0 else None,
-                 divergence_hint="lower --lr (the peak learning rate) or turn clipping on (--grad-clip 1.0)")
+    try:
+        result = fit(step_tracking, max_iters=tcfg.max_iters, history=history, start_iter=start_iter,
+                     evaluate=evaluate if main else None, eval_interval=every,
+                     checkpoint=checkpoint if main else None, checkpoint_interval=every,
+                     time_budget_s=remaining, live=live if main else None, log_interval=tcfg.log_interval,
+                     desc=desc, progress=progress and main,
+                     # dropout masks from (seed, iteration): a resumed run repeats the curve (no cost without)
+                     step_seed=tcfg.seed + 7919 * ctx.rank if cfg.dropout > 0 else None,
+                     divergence_hint="lower --lr (the peak learning rate) or turn clipping on "
+                                     "(--grad-clip 1.0)")
+    except WriteFailed as err:  # a notebook keeps the trained model: save it elsewhere or train on
+        err.keep(model=model, history=history, optimizer=optimizer, tokenizer=tokenizer,
+                 next_iter=current_iter["it"], train_s=state["train_s"])
+        raise
     tokens_per_sec = result.tokens_per_sec  # tokens_per_step already counts every rank
     flops_token = model.flops_per_token()
     peak, peak_source = device_peak_flops(device, precision)

@@ -86,7 +86,7 @@ class Word2VecResult:
     config: Word2VecConfig
     history: History
     wall_s: float  # training seconds plus encoding the corpus (the words/s denominator)
-    words_per_sec: float  # raw corpus words × epochs ÷ training seconds (gensim's definition)
+    words_per_sec: float  # raw corpus words × epochs ÷ wall_s (gensim logs effective words/s instead)
     snapshots: list[tuple[float, np.ndarray]] = field(default_factory=list)  # (epoch, W_in rows)
     interrupted: bool = False
     train_s: float = 0.0  # seconds inside the training steps, summed over resumed parts too

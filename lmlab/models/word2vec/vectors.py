@@ -95,7 +95,8 @@ class WordVectors:
         """Read the text format written by ``save_word2vec_format``, gensim or the C tool."""
         path = Path(path)
         if not path.exists():
-            raise FileNotFoundError(f"vectors file {str(path)!r} does not exist")
+            raise FileNotFoundError(f"vectors file {str(path)!r} does not exist; check the path "
+                                    "('lmlab train word2vec --out DIR' writes DIR/vectors.txt)")
         with open(path, encoding="utf-8") as f:
             header = f.readline().split()
             if len(header) != 2 or not all(h.isdigit() for h in header):

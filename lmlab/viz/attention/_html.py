@@ -80,7 +80,10 @@ class View:
                              f"{', '.join(SAVE_FORMATS)}")
         path.parent.mkdir(parents=True, exist_ok=True)
         if suffix == ".html":
-            path.write_text(html_document(self.to_html(), self.title), encoding="utf-8")
+            from lmlab.atomic import atomic_write
+
+            with atomic_write(path) as f:  # all or nothing: a failed write leaves the previous file
+                f.write(html_document(self.to_html(), self.title))
             return path
         from lmlab.viz.style import save_figure
 

@@ -47,6 +47,9 @@ class NextTokenView(View):
             raise ValueError(f"logits must have shape (vocab_size,) = ({len(tokens)},), "
                              f"got {tuple(logits.shape)}")
         filter_logits(logits[None], temperature, top_k)  # same argument checks as sampling
+        if temperature == 0:  # allowed when sampling (greedy), but the slider starts at 0.1
+            raise ValueError("temperature 0 is greedy (the top token gets probability 1); this view needs "
+                             "temperature >= 0.1, the lowest its slider goes")
         self.logits, self.tokens, self.prompt = logits.float(), tokens, prompt
         self.temperature, self.top_k = temperature, top_k or logits.numel()
         self.show = min(show, logits.numel())
@@ -74,7 +77,9 @@ class NextTokenView(View):
     def figure(self) -> Any:
         from matplotlib.figure import Figure
 
-        import lmlab.viz.style  # noqa: F401
+        from lmlab.viz.style import ensure_cjk_font
+
+        ensure_cjk_font()  # Chinese tokens get a font
 
         p = self.probabilities()
         order = torch.argsort(self.logits, descending=True)[: self.show]

@@ -66,7 +66,9 @@ class PositionalView(View):
     def figure(self) -> Any:
         from matplotlib.figure import Figure
 
-        import lmlab.viz.style  # noqa: F401
+        from lmlab.viz.style import ensure_cjk_font
+
+        ensure_cjk_font()  # Chinese tokens get a font
 
         fig = Figure(figsize=(11, 3.2), dpi=100, layout="constrained")
         a, b, c = fig.subplots(1, 3)

@@ -10,8 +10,10 @@ from typing import Any
 
 import torch
 
-import lmlab.viz.style  # noqa: F401  (CJK fallback font for Chinese tokens)
 from lmlab.viz.attention.maps import AttentionMaps
+from lmlab.viz.style import ensure_cjk_font
+
+ensure_cjk_font()  # Chinese labels draw with a CJK font, not boxes
 
 HEAD_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
                "#bcbd22", "#17becf")

@@ -162,7 +162,9 @@ class StepsView(View):
     def figure(self) -> Any:
         from matplotlib.figure import Figure
 
-        import lmlab.viz.style  # noqa: F401
+        from lmlab.viz.style import ensure_cjk_font
+
+        ensure_cjk_font()  # Chinese tokens get a font
 
         s = self.steps
         # a causal model's future keys are all −∞ → 0: draw only the keys the query can see
