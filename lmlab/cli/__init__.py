@@ -17,11 +17,13 @@ COMMANDS = {
     "sample": ("lmlab.cli.sample", "generate text from a trained checkpoint"),
     "viz": ("lmlab.cli.viz", "draw attention or embedding figures to HTML/PNG/SVG"),
     "site": ("lmlab.cli.site", "execute the notebooks and render an offline HTML site for a class"),
+    "export": ("lmlab.cli.export", "write a trained GPT or BERT as a Hugging Face transformers folder"),
 }
 TRAINERS = {
     "word2vec": ("lmlab.cli.train_word2vec", "skip-gram / CBOW word vectors"),
     "lstm": ("lmlab.cli.train_lstm", "an LSTM language model"),
     "gpt": ("lmlab.cli.train_gpt", "a GPT (decoder-only Transformer)"),
+    "bert": ("lmlab.cli.train_bert", "a BERT encoder pre-trained as a masked language model"),
 }
 
 
