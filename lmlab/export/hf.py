@@ -24,7 +24,6 @@ from typing import Any
 
 import torch
 
-from lmlab.models.bert.config import BertConfig
 from lmlab.models.bert.model import BertForMaskedLM
 from lmlab.models.transformer.config import GPTConfig
 from lmlab.models.transformer.model import GPT
@@ -111,20 +110,19 @@ def to_hf_gpt2(model: GPT) -> Any:
 def load_lmlab_model(path: str | os.PathLike) -> tuple[str, torch.nn.Module, Any]:
     """(kind, model, tokenizer) of an lmlab checkpoint file or run folder."""
     from lmlab.checkpoint import checkpoint_tokenizer, load_checkpoint, load_model_state
-    from lmlab.models.bert.vocab import BertVocab
-
     payload = load_checkpoint(path)
     kind = payload.get("kind")
     if kind == "gpt":
         model: torch.nn.Module = GPT(GPTConfig.from_dict(payload["config"]))
         tokenizer = checkpoint_tokenizer(payload)
     elif kind == "bert":
-        extra = payload.get("extra", {})
-        if extra.get("layout", "bert") != "bert":
-            raise ValueError(f"{path} holds a {extra['layout']!r}-layout encoder, which has no Hugging Face "
-                             "twin; train with `lmlab train bert --layout bert` (the default) to export")
-        model = BertForMaskedLM(BertConfig(**payload["config"]))
-        tokenizer = BertVocab.from_dict(extra["vocab"])
+        from lmlab.models.bert.trainer import load_bert
+
+        model, tokenizer, layout = load_bert(path)
+        if layout != "bert":
+            raise ValueError(f"{path} holds a {layout!r}-layout encoder, which has no Hugging Face twin; "
+                             "train with `lmlab train bert --layout bert` (the default) to export")
+        return kind, model, tokenizer
     else:
         raise ValueError(f"{path} holds a {kind!r} model; only 'gpt' (lmlab train gpt {GPT_EXPORT_FLAGS}) "
                          "and 'bert' (lmlab train bert) checkpoints export to Hugging Face")

@@ -133,6 +133,25 @@ def save_bert(path: str | os.PathLike, model: torch.nn.Module, vocab: BertVocab,
                            extra={"vocab": vocab.to_dict(), "layout": layout, **(extra or {})})
 
 
+def load_bert(path: str | os.PathLike) -> tuple[torch.nn.Module, BertVocab, str]:
+    """(model in eval mode, vocabulary, layout) of a ``kind="bert"`` checkpoint file or run folder."""
+    from lmlab.checkpoint import load_checkpoint, load_model_state
+    from lmlab.models.bert.prenorm import build_encoder
+
+    payload = load_checkpoint(path)
+    if payload.get("kind") != "bert":
+        raise ValueError(f"{path} holds a {payload.get('kind')!r} model, not a BERT; train one with "
+                         "`lmlab train bert --out DIR`")
+    extra = payload.get("extra", {})
+    layout, vocab = extra.get("layout", "bert"), BertVocab.from_dict(extra["vocab"])
+    sizes = {k: v for k, v in payload["config"].items() if k != "vocab_size"}
+    if layout == "bert":
+        sizes = {k: v for k, v in sizes.items() if k != "pad_token_id"}
+    model = build_encoder(layout, vocab.vocab_size, vocab.pad_id, **sizes)
+    load_model_state(model, payload)
+    return model.eval(), vocab, layout
+
+
 class NonFiniteLoss(RuntimeError):
     """The loss became NaN or infinite: training stops before the step reaches the weights."""
 
