@@ -42,12 +42,24 @@ def check_labels(labels: Sequence[str], known: Counter) -> None:
 
 
 def poet_dataset(poets: Sequence[str] = TOP_POETS, *, script: str = "traditional",
-                 per_poet: int | None = None, seed: int = 0) -> tuple[list[str], np.ndarray, list[str]]:
+                 per_poet: int | None = None, seed: int = 0,
+                 fallback: bool = False) -> tuple[list[str], np.ndarray, list[str]]:
     """(poem texts, label ids, poet names): each poem's lines joined by newlines, at most ``per_poet`` each
-    (drawn at random: with equal counts the classes are balanced; without, weight the loss)."""
+    (drawn at random: with equal counts the classes are balanced; without, weight the loss).
+
+    ``fallback=True``: without the corpus, the built-in ``FALLBACK_POEMS`` (with a printed note)."""
     from lmlab.data.corpora import load_tang_poems
 
-    poems = [p for p in load_tang_poems(script) if p["paragraphs"]]
+    try:
+        poems = [p for p in load_tang_poems(script) if p["paragraphs"]]
+    except FileNotFoundError as err:
+        if not fallback:
+            raise
+        from lmlab.models.bert.poems import FALLBACK_POEMS
+
+        print(f"note: the Tang poems are not available here ({err}); using the 18 poems built into lmlab "
+              "instead: the scores below will mean little. Set LMLAB_DATA_DIR to a mirror for the real run.")
+        poems = [{"author": a, "paragraphs": p.split("\n")} for a, ps in FALLBACK_POEMS.items() for p in ps]
     check_labels(poets, Counter(p["author"] for p in poems))
     rng = np.random.default_rng(seed)
     texts, labels = [], []
