@@ -372,6 +372,9 @@ model_view(maps)
 # - *position in the window* (given away by the position embedding at layer 0),
 # - *position within its half-line* (counting from the last comma: needs attention),
 # - *is it the last character before 。* — the rhyme slot (needs to see the right side).
+#
+# The score is *balanced* accuracy, the mean of the per-answer recalls, so that always answering "not a
+# rhyme slot" scores 1/2, not 92%.
 
 # %%
 from lmlab.eval.layer_probe import layer_states, probe_layers  # noqa: E402
@@ -395,7 +398,8 @@ states = layer_states(zh_model, p_ids, p_mask)
 probe = {"position in window": probe_layers(states, pos.clamp(max=15), where),
          "position in half-line": probe_layers(states, half, where),
          "rhyme slot (before 。)": probe_layers(states, rhyme, where)}
-display(plot_layer_probe(probe))
+chance = {"position in window": 1 / 16, "position in half-line": 1 / 8, "rhyme slot (before 。)": 1 / 2}
+display(plot_layer_probe(probe, chance=chance))
 print({k: [round(a, 2) for a in v] for k, v in probe.items()})
 
 # %% [markdown]

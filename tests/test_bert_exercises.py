@@ -24,3 +24,10 @@ def test_typical_mistakes_get_specific_feedback(capsys):
     assert "padding" in capsys.readouterr().out
     assert not check("bert.macro_f1", lambda y, p, k: float(np.mean(y == p)))
     assert "accuracy" in capsys.readouterr().out
+
+
+def test_unfilled_cell_says_so(capsys):
+    for name, fn in (("bert.mask_decision", lambda r: ...), ("bert.mlm_loss", lambda lg, t: ...),
+                     ("bert.mean_pool", lambda h, m: ...), ("bert.macro_f1", lambda y, p, k: ...)):
+        assert not check(name, fn)
+        assert "still returns `...`" in capsys.readouterr().out, name

@@ -113,3 +113,18 @@ def test_prenorm_classifier_works_too():
     ids, mask = encode_batch(VOCAB, ["床前", "明月光"], 16)
     assert model(ids, mask).shape == (2, 2)
     assert isinstance(_model(), BertForMaskedLM) and isinstance(_model().config, BertConfig)
+
+
+def test_layer_states_and_probe():
+    from lmlab.eval.layer_probe import layer_states, probe_layers
+
+    model = _model()
+    ids, mask = encode_batch(VOCAB, ["床前明月光疑是地上霜"] * 30, 16)
+    states = layer_states(model, ids, mask)
+    assert len(states) == model.config.n_layer + 1 and states[0].shape == (30, 12, 16)
+    pos = torch.arange(12).expand_as(ids)
+    accs = probe_layers(states, pos % 2, mask.bool())
+    assert len(accs) == 2 and all(0 <= a <= 1 for a in accs)
+    assert accs[0] > 0.9  # the position embedding gives parity away at layer 0
+    with pytest.raises(ValueError, match="one class only"):
+        probe_layers(states, torch.zeros_like(ids), mask.bool())

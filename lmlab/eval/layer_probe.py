@@ -2,7 +2,7 @@
 answers a question best (Tenney et al. 2019 "BERT rediscovers the classical NLP pipeline", in small).
 
     states = layer_states(model, ids, mask)        # [(N, T, C)] for the embeddings and every block
-    accs = probe_layers(states, targets, where)    # held-out accuracy per layer
+    accs = probe_layers(states, targets, where)    # held-out balanced accuracy per layer
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def layer_states(model: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor) 
 
 def probe_layers(states: Sequence[torch.Tensor], targets: torch.Tensor, where: torch.Tensor, *,
                  test_fraction: float = 0.3, seed: int = 0) -> list[float]:
-    """Held-out accuracy of a logistic-regression probe per layer; ``targets`` (N, T) labels at ``where``."""
+    """Held-out balanced accuracy of a linear probe per layer; ``targets`` (N, T) labels at ``where``."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
@@ -57,5 +57,8 @@ def probe_layers(states: Sequence[torch.Tensor], targets: torch.Tensor, where: t
         X = h[where].float().numpy()
         scaler = StandardScaler().fit(X[train])
         clf = LogisticRegression(max_iter=500).fit(scaler.transform(X[train]), y[train])
-        accs.append(float((clf.predict(scaler.transform(X[test])) == y[test]).mean()))
+        pred = clf.predict(scaler.transform(X[test]))
+        # balanced accuracy (the mean of per-class recalls): 1/K for a probe that knows nothing, even
+        # when one answer dominates (most characters are not a rhyme slot)
+        accs.append(float(np.mean([np.mean(pred[y[test] == c] == c) for c in np.unique(y[test])])))
     return accs

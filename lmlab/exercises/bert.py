@@ -9,6 +9,13 @@ import torch.nn.functional as F
 from lmlab.exercises import ExerciseFailure, exercise, expect, expect_close, expect_equal, expect_shape
 
 
+def _filled(result, what: str):
+    """The learner's result, or specific feedback when the cell still returns ``...``."""
+    if result is ...:
+        raise ExerciseFailure(f"{what} still returns `...`: replace it with your code and run the cell again")
+    return result
+
+
 def _mask_decision(r: torch.Tensor) -> torch.Tensor:
     # r: uniform draws in [0, 1) for the chosen positions -> 0 = [MASK], 1 = random token, 2 = keep
     return torch.where(r < 0.8, 0, torch.where(r < 0.9, 1, 2))
@@ -22,7 +29,7 @@ def _mask_decision(r: torch.Tensor) -> torch.Tensor:
 def _check_mask_decision(student) -> None:
     expect(callable(student), f"pass your function itself, not {student!r:.30}")
     r = torch.tensor([0.0, 0.5, 0.79, 0.8, 0.85, 0.8999, 0.9, 0.99])
-    got = torch.as_tensor(student(r))
+    got = torch.as_tensor(_filled(student(r), "mask_decision(r)"))
     expect_shape(got, (8,), what="mask_decision(r) for 8 draws")
     want = _mask_decision(r)
     if torch.equal(got.long(), torch.where(r < 0.1, 2, torch.where(r < 0.2, 1, 0))):
@@ -51,7 +58,7 @@ def _check_mlm_loss(student) -> None:
     logits = torch.randn(2, 6, 11, generator=g)
     targets = torch.full((2, 6), -100)
     targets[0, 1], targets[1, 4], targets[1, 5] = 3, 7, 0
-    got = torch.as_tensor(student(logits, targets))
+    got = torch.as_tensor(_filled(student(logits, targets), "mlm_loss(logits, targets)"))
     everywhere = F.cross_entropy(logits.view(-1, 11), torch.where(targets == -100, 0, targets).view(-1))
     if torch.allclose(got, everywhere, atol=1e-5):
         raise ExerciseFailure("that averages over every position (the -100s read as token 0); keep only "
@@ -73,7 +80,7 @@ def _check_mean_pool(student) -> None:
     expect(callable(student), f"pass your function itself, not {student!r:.30}")
     h = torch.arange(2 * 4 * 3, dtype=torch.float32).view(2, 4, 3)
     mask = torch.tensor([[1, 1, 1, 1], [1, 1, 0, 0]])
-    got = torch.as_tensor(student(h, mask))
+    got = torch.as_tensor(_filled(student(h, mask), "mean_pool(h, mask)"))
     expect_shape(got, (2, 3), what="mean_pool(h, mask) for h (2, 4, 3)")
     if torch.allclose(got, h.mean(1)):
         raise ExerciseFailure("the second sentence has two padding positions: leave them out of the mean "
@@ -100,7 +107,7 @@ def _check_macro_f1(student) -> None:
     expect(callable(student), f"pass your function itself, not {student!r:.30}")
     y = np.array([0, 0, 0, 0, 1, 1, 2, 2])
     p = np.array([0, 0, 0, 1, 1, 2, 2, 0])
-    got = float(student(y, p, 3))
+    got = float(_filled(student(y, p, 3), "macro_f1(y_true, y_pred, 3)"))
     micro = float(np.mean(y == p))
     if abs(got - micro) < 1e-9:
         raise ExerciseFailure("that is the accuracy (micro average); macro-F1 is the mean of the three "

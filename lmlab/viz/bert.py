@@ -85,7 +85,7 @@ def fill_mask_widget(model: Any, vocab: Any, *, value: str = "床前明[MASK]光
 
 def plot_layer_probe(results: dict[str, Sequence[float]], *, chance: dict[str, float] | None = None,
                      ax: Any = None) -> Any:
-    """Probe accuracy per layer (0 = embeddings), one line per question."""
+    """Probe accuracy per layer (0 = embeddings), one line per question; dotted: chance (1/K)."""
     from matplotlib.figure import Figure
 
     if ax is None:
@@ -94,6 +94,6 @@ def plot_layer_probe(results: dict[str, Sequence[float]], *, chance: dict[str, f
         ax.plot(range(len(accs)), accs, marker="o", color=f"C{i}", label=question)
         if chance and question in chance:
             ax.axhline(chance[question], color=f"C{i}", linestyle=":", linewidth=1)
-    ax.set(xlabel="layer (0 = embeddings)", ylabel="probe accuracy (held out)", ylim=(0, 1.02))
+    ax.set(xlabel="layer (0 = embeddings)", ylabel="balanced accuracy (held out)", ylim=(0, 1.02))
     ax.legend(fontsize=8)
     return ax.figure
