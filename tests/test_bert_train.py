@@ -99,3 +99,24 @@ def test_prenorm_layout_does_not_export(tmp_path, corpus, capsys):
                  "--out", str(out), *TINY]) == 0
     assert main(["export", str(out), "--to", "hf", str(tmp_path / "hf")]) == 2
     assert "--layout bert" in capsys.readouterr().err
+
+
+def test_non_finite_weights_are_never_checkpointed(tmp_path, corpus, capsys, monkeypatch):
+    out = tmp_path / "run"
+    assert main(["train", "bert", "--corpus", corpus, "--max-iters", "5", "--out", str(out), *TINY]) == 0
+    before = load_checkpoint(out)["model"]
+    real_step = torch.optim.AdamW.step
+
+    def poisoned_step(self, *args, **kw):  # the update itself writes a NaN into the weights
+        result = real_step(self, *args, **kw)
+        with torch.no_grad():
+            self.param_groups[0]["params"][0].view(-1)[0] = float("nan")
+        return result
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", poisoned_step)
+    code = main(["train", "bert", "--corpus", corpus, "--max-iters", "10", "--out", str(out), "--resume",
+                 *TINY])
+    err = capsys.readouterr().err
+    assert code == 2 and "non-finite" in err
+    after = load_checkpoint(out)["model"]
+    assert all(torch.equal(before[k], after[k]) for k in before)

@@ -6,6 +6,7 @@ import torch
 from lmlab.checkpoint import save_checkpoint
 from lmlab.cli import main
 from lmlab.models.bert import BertConfig, BertForMaskedLM
+from lmlab.models.bert.trainer import save_bert
 from lmlab.models.bert.vocab import BertVocab
 from lmlab.models.transformer import GPT, GPTConfig
 from lmlab.tokenizers import CharTokenizer
@@ -58,8 +59,7 @@ def _bert_run(tmp_path, kind):
     torch.manual_seed(0)
     model = BertForMaskedLM(BertConfig(vocab_size=vocab.vocab_size, block_size=48, n_layer=2, n_head=2,
                                        n_embd=32, pad_token_id=vocab.pad_id))
-    save_checkpoint(tmp_path / "run" / "ckpt.pt", model=model, config=model.config, kind="bert",
-                    extra={"vocab": vocab.to_dict(), "layout": "bert"})
+    save_bert(tmp_path / "run" / "ckpt.pt", model, vocab)
     return model.eval(), vocab
 
 

@@ -190,9 +190,9 @@ def train_bert(model: torch.nn.Module, data: MLMData, vocab: BertVocab, tcfg: Be
             _, loss = model(x, y, only_masked=True)
         if not torch.isfinite(loss):  # checked before backward: the weights stay the last good ones
             history.log(iter=it, train_loss=float(loss.detach()))
-            raise NonFiniteLoss(f"the MLM loss became {float(loss)} at iteration {it} (lr {lr:.2e}); "
-                                "nothing was written from this step; lower --lr or keep --grad-clip on, "
-                                "then --resume")
+            raise NonFiniteLoss(f"the MLM loss became non-finite ({float(loss)}) at iteration {it} "
+                                f"(lr {lr:.2e}); nothing was written from this step; lower --lr or keep "
+                                "--grad-clip on, then --resume")
         loss.backward()
         if tcfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
@@ -205,6 +205,9 @@ def train_bert(model: torch.nn.Module, data: MLMData, vocab: BertVocab, tcfg: Be
     current = {"it": start_iter}
 
     def save(path: Path, it: int) -> None:
+        if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+            raise NonFiniteLoss(f"the weights became non-finite by iteration {it}; {path.name} was not "
+                                "overwritten (the previous one is intact); lower --lr or keep --grad-clip on")
         save_bert(path, model, vocab, layout=layout, optimizer=optimizer, history=history,
                   extra={"iter": it, "train_s": state["train_s"], "best_val": state["best_val"],
                          "train_config": asdict(tcfg), "config_record": dict(config_record or {})})
