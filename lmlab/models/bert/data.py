@@ -32,6 +32,9 @@ class MLMData:
             from lmlab.models.bert.masking import word_index
 
             words = (word_index(train_text), word_index(val_text))
+            if len(words[0]) != len(train) or len(words[1]) != len(val):  # "[MASK]" written in the text
+                raise ValueError("whole-word masking needs one token per character, but the text holds "
+                                 "special token names such as [MASK]; remove them from the corpus")
         return cls(train, val, *words)
 
     def check_block_size(self, block_size: int) -> None:
