@@ -18,8 +18,9 @@ def test_benchmark_prints_both_sides_as_json(capsys):
                        "--n-embd", "16", "--block-size", "16", "--batch-size", "2", "--steps", "2",
                        "--rounds", "1"]) == 0
     report = json.loads(capsys.readouterr().out)
-    for side in ("lmlab", "transformers"):
+    for side in ("lmlab", "transformers", "lmlab_all_positions"):
         assert report[side]["tokens_per_sec"] > 0 and len(report[side]["round_seconds"]) == 1
     assert report["ratio"] == pytest.approx(report["lmlab"]["tokens_per_sec"]
                                             / report["transformers"]["tokens_per_sec"])
+    assert report["ratio_same_work"] > 0
     assert report["threads"] == 1 and report["precision"] == "fp32"
