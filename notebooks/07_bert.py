@@ -276,6 +276,7 @@ lmlab_main(["train", "bert", "--corpus", "wiki_sample", "--tokenizer", "bpe", "-
 en_model, en_vocab, _ = load_bert(en_dir)
 for q in ("the capital of france is [MASK]", "he was born in [MASK] and died in 1900"):
     print(q, "->", [(t, round(p, 3)) for t, p in fill_mask(en_model, en_vocab, q, k=5)[0]])
+fill_mask_widget(en_model, en_vocab, value="the [MASK] of the united states")
 
 # %% [markdown]
 # ## 5 · Causal LM vs MLM, side by side

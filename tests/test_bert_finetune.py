@@ -128,3 +128,17 @@ def test_layer_states_and_probe():
     assert accs[0] > 0.9  # the position embedding gives parity away at layer 0
     with pytest.raises(ValueError, match="one class only"):
         probe_layers(states, torch.zeros_like(ids), mask.bool())
+
+
+def test_figures_draw():
+    from lmlab.viz.bert import plot_fill, plot_layer_probe, plot_learning_curve
+
+    rows = [{"method": m, "n_labels": n, "accuracy": 0.5, "accuracy_lo": 0.4, "accuracy_hi": 0.6}
+            for m in ("fine-tuned", "random init", "linear probe") for n in (3, 30)]
+    fig = plot_learning_curve(rows, metric="accuracy", chance=1 / 3)
+    assert len(fig.axes[0].lines) >= 4
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["3", "30"]
+    fig = plot_fill("床前[MASK]月[MASK]", fill_mask(_model(), VOCAB, "床前[MASK]月[MASK]", k=3))
+    assert len(fig.axes) == 2
+    fig = plot_layer_probe({"q": [0.5, 0.7]}, chance={"q": 0.5})
+    assert fig.axes[0].get_xlabel().startswith("layer")

@@ -30,6 +30,9 @@ def plot_learning_curve(rows: Sequence[dict[str, Any]], *, metric: str = "macro_
     if chance is not None:
         ax.axhline(chance, color="0.6", linestyle=":", label="chance")
     ax.set(xscale="log", xlabel="training labels", ylabel=metric.replace("_", "-"), title=title)
+    ticks = sorted({r["n_labels"] for r in rows})
+    ax.set_xticks(ticks, [str(t) for t in ticks])
+    ax.minorticks_off()
     ax.legend(fontsize=8)
     return ax.figure
 
