@@ -404,6 +404,13 @@ display(plot_layer_probe(probe, chance=chance))
 print({k: [round(a, 2) for a in v] for k, v in probe.items()})
 
 # %% [markdown]
+# Measured on the class preset (tang_poems, a loaded machine): 1.0 for all three questions at every layer.
+# That is the corpus, not the model: regular verse lines are 5 + ， + 5 + 。 (or 7 + 7), so a character's
+# position alone answers all three, and layer 0 already holds the position. A probe only tells you
+# something when the question cannot be read off a shortcut: try lines of mixed length, or "is this
+# character a verb".
+
+# %% [markdown]
 # ## 8 · Fine-tuning: who wrote this poem?
 #
 # The labelled task: poems of the three poets with the most poems in the collection, the same number of
@@ -448,7 +455,11 @@ plot_learning_curve(curve["rows"], metric="macro_f1", chance=1 / 3, ax=axes[1])
 plt.show()
 
 # %% [markdown]
-# **Read it honestly.** Where the intervals of two methods overlap, this test set cannot tell them
+# **Read it honestly.** Measured on the class preset (170 s of pre-training, 179 steps, on a loaded
+# 2-core machine; masked-token accuracy 7%): at 6 and 66 labels the fine-tuned, random-init and probe
+# intervals overlap (accuracy 0.41 / 0.45 / 0.36 at 6 labels); at 675 labels fine-tuned 0.73 [0.67, 0.78]
+# vs random init 0.71 [0.65, 0.77] vs probe 0.58. Such a short pre-training does not measurably help yet.
+# Where the intervals of two methods overlap, this test set cannot tell them
 # apart. A few minutes of pre-training on two cores makes a weak MLM; whether it beats random weights at
 # 1% of the labels, and whether fine-tuning beats the frozen probe, is exactly what the figure measures —
 # on a short run the honest answer may well be "not yet". The `full` preset (a GPU) pre-trains far longer.
