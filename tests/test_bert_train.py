@@ -28,6 +28,7 @@ def test_metrics_and_checkpoints(tmp_path, corpus):
     m = json.loads((out / "metrics.json").read_text())
     for key in ("mlm_loss", "val_mlm_loss", "masked_acc", "tokens_per_sec", "wall_s", "train_s", "params"):
         assert m[key] is not None, key
+    assert m["stopped"] == "done" and m["diverged_at"] is None
     assert m["wall_s"] >= m["train_s"] > 0 and 0 <= m["masked_acc"] <= 1
     assert m["config"]["n_embd"] == 32 and m["config"]["layout"] == "bert"
     assert (out / "best.pt").exists()
@@ -60,29 +61,50 @@ def test_non_finite_loss_stops_with_the_iteration_and_keeps_weights(tmp_path, co
     out = tmp_path / "run"
     assert main(["train", "bert", "--corpus", corpus, "--max-iters", "5", "--out", str(out), *TINY]) == 0
     before = load_checkpoint(out)["model"]
+    best_before = load_checkpoint(out / "best.pt")["model"]
     from lmlab.models.bert import model as bert_model
 
     real = bert_model.BertForMaskedLM.forward
+    calls = {"train": 0}
 
-    def poisoned(self, *args, **kw):  # a real NaN in the forward pass from iteration 7 on
+    def poisoned(self, *args, **kw):  # a real NaN in the forward pass of the 2nd resumed step (iteration 6)
         logits, loss = real(self, *args, **kw)
-        return logits, loss * float("nan") if self.training and poisoned.calls >= 2 else loss
-
-    poisoned.calls = 0
-
-    def counting(self, *args, **kw):
         if self.training:
-            poisoned.calls += 1
-        return poisoned(self, *args, **kw)
+            calls["train"] += 1
+            if calls["train"] >= 2:
+                loss = loss * float("nan")
+        return logits, loss
 
-    monkeypatch.setattr(bert_model.BertForMaskedLM, "forward", counting)
+    monkeypatch.setattr(bert_model.BertForMaskedLM, "forward", poisoned)
     code = main(["train", "bert", "--corpus", corpus, "--max-iters", "10", "--out", str(out), "--resume",
                  *TINY])
     err = capsys.readouterr().err
-    assert code == 2 and "iteration 6" in err and "--lr" in err and len(err.strip().splitlines()) == 1
-    after = load_checkpoint(out)["model"]
-    assert all(torch.isfinite(v).all() for v in after.values())
-    assert all(torch.equal(before[k], after[k]) for k in before)  # ckpt.pt still holds the good weights
+    assert code == 1  # the contract: diverged -> exit 1, one line naming the iteration, the value and the fix
+    lines = [line for line in err.strip().splitlines() if "diverged" in line]
+    assert len(lines) == 1 and "iteration 7" in lines[0] and "nan" in lines[0] and "--lr" in lines[0]
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["stopped"] == "diverged" and m["diverged_at"] == 7 and m["mlm_loss"] is None
+    after = load_checkpoint(out)
+    assert all(torch.equal(before[k], after["model"][k]) for k in before)  # ckpt.pt: the good weights
+    assert after["extra"]["iter"] == 5
+    best = load_checkpoint(out / "best.pt")["model"]
+    assert all(torch.equal(best_before[k], best[k]) for k in best_before)
+
+    # the fix (here: the poison gone) and --resume continue from iteration 5 on the uninterrupted curve
+    monkeypatch.setattr(bert_model.BertForMaskedLM, "forward", real)
+    assert main(["train", "bert", "--corpus", corpus, "--max-iters", "10", "--out", str(out), "--resume",
+                 *TINY]) == 0
+    whole = tmp_path / "whole"
+    assert main(["train", "bert", "--corpus", corpus, "--max-iters", "10", "--out", str(whole), *TINY]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["stopped"] == "done" and m["diverged_at"] is None and m["iters"] == 10
+
+    def curve(run):
+        return {r["iter"]: r["train_loss"] for r in load_checkpoint(run)["history"]
+                if "lr" in r and not r.get("diverged")}
+
+    resumed, straight = curve(out), curve(whole)
+    assert [resumed[i] for i in range(6, 11)] == pytest.approx([straight[i] for i in range(6, 11)], rel=1e-5)
 
 
 def test_whole_word_and_prenorm_layout(tmp_path, corpus):
@@ -117,6 +139,6 @@ def test_non_finite_weights_are_never_checkpointed(tmp_path, corpus, capsys, mon
     code = main(["train", "bert", "--corpus", corpus, "--max-iters", "10", "--out", str(out), "--resume",
                  *TINY])
     err = capsys.readouterr().err
-    assert code == 2 and "non-finite" in err
+    assert code == 1 and "nan" in err  # the poisoned weights give a nan loss: diverged, nothing written
     after = load_checkpoint(out)["model"]
     assert all(torch.equal(before[k], after[k]) for k in before)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from lmlab.cli.common import add_train_arguments
+from lmlab.cli.common import add_train_arguments, fmt_loss, report_write_failures, train_exit_status
 
 FLAGS = {
     "n_layer": (int, "Transformer blocks"),
@@ -49,14 +49,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    return report_write_failures(lambda: _run(args))
+
+
+def _run(args: argparse.Namespace) -> int:
     from lmlab.models.bert.run import run_from_flags
 
     m = run_from_flags(vars(args))
 
     def fmt(key: str) -> str:
-        return "n/a" if m.get(key) is None else f"{float(m[key]):.4f}"
+        return fmt_loss(m.get(key))
 
     print(f"bert: {m['iters']} iters, MLM loss {fmt('mlm_loss')}, val {fmt('val_mlm_loss')}, masked-token "
           f"accuracy {fmt('masked_acc')}, {m['tokens_per_sec']:,.0f} tokens/s, {m['train_s']:.1f} s training "
           f"({m['wall_s']:.1f} s in all) -> {args.out}/metrics.json")
-    return 0
+    return train_exit_status(m)

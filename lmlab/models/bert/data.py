@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from lmlab.models.bert.vocab import BertVocab
+from lmlab.train.batches import random_windows
 
 
 @dataclass
@@ -49,8 +50,10 @@ class MLMData:
         ids = self.train if split == "train" else self.val
         words = self.train_words if split == "train" else self.val_words
         n = block_size - 2
-        starts = torch.randint(len(ids) - n + 1, (batch_size,), generator=generator)
-        offsets = starts[:, None] + torch.arange(n)  # (B, n)
+        # lmlab's one window sampler, run on positions: x and y together are n consecutive positions
+        x_pos, y_pos = random_windows(torch.arange(len(ids)), batch_size, n - 1, generator)
+        offsets = torch.cat([x_pos, y_pos[:, -1:]], dim=1)  # (B, n)
+        starts = offsets[:, 0]
         B = batch_size
         cls = torch.full((B, 1), vocab.cls_id, dtype=torch.long)
         sep = torch.full((B, 1), vocab.sep_id, dtype=torch.long)

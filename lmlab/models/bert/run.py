@@ -15,6 +15,7 @@ from lmlab.models.bert.trainer import MODEL_KEYS, PRESETS, BertTrainConfig, conf
 from lmlab.models.bert.vocab import BertVocab
 from lmlab.presets import preset_values, resolve_preset
 from lmlab.train import History, write_metrics
+from lmlab.train.failures import guarded_write
 
 TRAIN_KEYS = ("batch_size", "max_iters", "lr", "min_lr", "warmup_iters", "weight_decay", "grad_clip",
               "eval_interval", "eval_iters", "log_interval", "mask_prob")
@@ -74,6 +75,7 @@ def run_from_flags(flags: dict[str, Any]) -> dict[str, Any]:
     model = build_encoder(layout, vocab.vocab_size, vocab.pad_id, **{k: values[k] for k in MODEL_KEYS})
     tcfg = BertTrainConfig(**{k: values[k] for k in (*TRAIN_KEYS, "time_budget_s") if k in values}, seed=seed)
     history, start_iter, train_s, best_val, optimizer = None, 0, 0.0, float("inf"), None
+    wall_s = 0.0  # seconds of earlier parts of a resumed run
     if payload is not None:
         check_config(payload["config"], asdict(model.config))
         load_model_state(model, payload)
@@ -84,6 +86,7 @@ def run_from_flags(flags: dict[str, Any]) -> dict[str, Any]:
         extra = payload["extra"]
         history = History(payload.get("history"))
         start_iter, train_s = int(extra.get("iter", 0)), float(extra.get("train_s", 0.0))
+        wall_s = float(extra.get("wall_s", train_s))
         best_val = float(extra.get("best_val", float("inf")))
         if start_iter >= tcfg.max_iters:
             raise ValueError(f"the run in {out} already did {start_iter} iterations; give a larger "
@@ -94,7 +97,7 @@ def run_from_flags(flags: dict[str, Any]) -> dict[str, Any]:
     result = train_bert(model, data, vocab, tcfg, device=device, precision=precision, out_dir=out,
                         history=history, optimizer=optimizer, start_iter=start_iter, train_s=train_s,
                         best_val=best_val, layout=layout, progress=not flags.get("no_progress"),
-                        config_record=record)
-    metrics = {**result.metrics, "wall_s": time.perf_counter() - t_start}  # the whole run, loading included
-    write_metrics(out, record, **metrics)
-    return metrics
+                        config_record=record, wall_s=wall_s, wall_start=t_start)  # wall_s: loading included
+    with guarded_write("metrics", out / "metrics.json", intact=out / "ckpt.pt"):
+        write_metrics(out, record, **result.metrics)
+    return result.metrics

@@ -22,10 +22,11 @@ from lmlab.device import Precision, autocast, pick_precision
 from lmlab.models.bert.data import MLMData
 from lmlab.models.bert.masking import mlm_mask
 from lmlab.models.bert.vocab import BertVocab
-from lmlab.models.transformer.model import GPT
-from lmlab.models.transformer.schedule import cosine_lr, time_cosine_lr
 from lmlab.train import History, fit
+from lmlab.train.failures import guarded_write
 from lmlab.train.loop import step_generator
+from lmlab.train.optim import adamw
+from lmlab.train.schedule import scheduled_lr
 
 # flag names as keys; model fields go to the config, the rest to BertTrainConfig
 PRESETS: dict[str, dict[str, Any]] = {
@@ -120,8 +121,9 @@ def evaluate_mlm(model: torch.nn.Module, data: MLMData, vocab: BertVocab, batch_
 
 
 def configure_optimizer(model: torch.nn.Module, tcfg: BertTrainConfig, device_type: str) -> torch.optim.AdamW:
-    """lmlab's one AdamW policy (matrices decay, gains and biases do not), as for the GPT."""
-    return GPT.configure_optimizers(model, tcfg.weight_decay, tcfg.lr, (0.9, 0.999), device_type)
+    """lmlab's one AdamW policy (``lmlab.train.optim.adamw``: matrices decay, gains and biases do not)."""
+    return adamw(model, lr=tcfg.lr, weight_decay=tcfg.weight_decay, betas=(0.9, 0.999),
+                 device_type=device_type)
 
 
 def save_bert(path: str | os.PathLike, model: torch.nn.Module, vocab: BertVocab, *, layout: str = "bert",
@@ -152,18 +154,19 @@ def load_bert(path: str | os.PathLike) -> tuple[torch.nn.Module, BertVocab, str]
     return model.eval(), vocab, layout
 
 
-class NonFiniteLoss(RuntimeError):
-    """The loss became NaN or infinite: training stops before the step reaches the weights."""
-
-
 def train_bert(model: torch.nn.Module, data: MLMData, vocab: BertVocab, tcfg: BertTrainConfig, *,
                device: torch.device | str = "cpu", precision: Precision | None = None,
                out_dir: str | os.PathLike | None = None, history: History | None = None,
                optimizer: torch.optim.Optimizer | None = None, start_iter: int = 0, train_s: float = 0.0,
                best_val: float = math.inf, layout: str = "bert", live: Any = None, progress: bool = True,
-               config_record: dict[str, Any] | None = None) -> BertTrainResult:
-    """Pre-train ``model`` in place; write ``out_dir/ckpt.pt`` every eval and ``best.pt`` on a new best."""
-    t_start = time.perf_counter()
+               config_record: dict[str, Any] | None = None, wall_s: float = 0.0,
+               wall_start: float | None = None) -> BertTrainResult:
+    """Pre-train ``model`` in place; write ``out_dir/ckpt.pt`` every eval and ``best.pt`` on a new best.
+
+    Pass ``history``, ``optimizer``, ``start_iter``, ``train_s`` and ``wall_s`` from a checkpoint to resume;
+    ``wall_start`` (a ``time.perf_counter()``) is when this process began the run (default: now).
+    """
+    t_start = time.perf_counter() if wall_start is None else wall_start
     device = torch.device(device)
     precision = precision or pick_precision(device)
     T = model.config.block_size
@@ -175,9 +178,8 @@ def train_bert(model: torch.nn.Module, data: MLMData, vocab: BertVocab, tcfg: Be
     budget = tcfg.time_budget_s
 
     def lr_at(it: int) -> float:
-        if budget is not None:
-            return time_cosine_lr(it, state["train_s"], budget, tcfg.lr, tcfg.min_lr, tcfg.warmup_iters)
-        return cosine_lr(it, tcfg.lr, tcfg.min_lr, tcfg.warmup_iters, tcfg.max_iters)
+        return scheduled_lr(it, lr=tcfg.lr, min_lr=tcfg.min_lr, warmup_iters=tcfg.warmup_iters,
+                            decay_iters=tcfg.max_iters, elapsed_s=state["train_s"], budget_s=budget)
 
     def step(it: int) -> dict[str, Any]:
         t0 = time.perf_counter()
@@ -188,11 +190,8 @@ def train_bert(model: torch.nn.Module, data: MLMData, vocab: BertVocab, tcfg: Be
         x, y = masked_batch(data, "train", tcfg.batch_size, T, g, vocab, tcfg.mask_prob, device)
         with autocast(device, precision):
             _, loss = model(x, y, only_masked=True)
-        if not torch.isfinite(loss):  # checked before backward: the weights stay the last good ones
-            history.log(iter=it, train_loss=float(loss.detach()))
-            raise NonFiniteLoss(f"the MLM loss became non-finite ({float(loss)}) at iteration {it} "
-                                f"(lr {lr:.2e}); nothing was written from this step; lower --lr or keep "
-                                "--grad-clip on, then --resume")
+        if not torch.isfinite(loss):  # before backward: the weights stay the last good ones; fit stops here
+            return {"loss": loss.detach(), "lr": lr, "tokens": x.numel()}
         loss.backward()
         if tcfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
@@ -205,12 +204,12 @@ def train_bert(model: torch.nn.Module, data: MLMData, vocab: BertVocab, tcfg: Be
     current = {"it": start_iter}
 
     def save(path: Path, it: int) -> None:
-        if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
-            raise NonFiniteLoss(f"the weights became non-finite by iteration {it}; {path.name} was not "
-                                "overwritten (the previous one is intact); lower --lr or keep --grad-clip on")
-        save_bert(path, model, vocab, layout=layout, optimizer=optimizer, history=history,
-                  extra={"iter": it, "train_s": state["train_s"], "best_val": state["best_val"],
-                         "train_config": asdict(tcfg), "config_record": dict(config_record or {})})
+        # save_checkpoint refuses non-finite weights (NonFiniteWeights): the previous file stays
+        with guarded_write("best checkpoint" if path.name == "best.pt" else "checkpoint", path):
+            save_bert(path, model, vocab, layout=layout, optimizer=optimizer, history=history,
+                      extra={"iter": it, "train_s": state["train_s"], "best_val": state["best_val"],
+                             "wall_s": wall_s + time.perf_counter() - t_start,
+                             "train_config": asdict(tcfg), "config_record": dict(config_record or {})})
 
     def evaluate() -> dict[str, float]:
         values = evaluate_mlm(model, data, vocab, tcfg.batch_size, tcfg.eval_iters, tcfg.mask_prob, device,
@@ -236,13 +235,15 @@ def train_bert(model: torch.nn.Module, data: MLMData, vocab: BertVocab, tcfg: Be
                  evaluate=evaluate, eval_interval=tcfg.eval_interval, checkpoint=checkpoint,
                  checkpoint_interval=tcfg.eval_interval,
                  time_budget_s=remaining, live=live, log_interval=tcfg.log_interval, desc="bert",
-                 progress=progress, step_seed=tcfg.seed if model.config.dropout > 0 else None)
+                 progress=progress, step_seed=tcfg.seed if model.config.dropout > 0 else None,
+                 divergence_hint="lower --lr (the peak learning rate) or turn clipping on (--grad-clip 1.0)")
     metrics = {
         "mlm_loss": history.last("train_loss"), "val_mlm_loss": history.last("val_mlm_loss"),
         "masked_acc": history.last("val_masked_acc"),
         "best_val_mlm_loss": state["best_val"] if math.isfinite(state["best_val"]) else None,
         "tokens_per_sec": result.tokens_per_sec, "train_s": state["train_s"],
-        "wall_s": time.perf_counter() - t_start, "iters": result.next_iter,
+        "wall_s": wall_s + time.perf_counter() - t_start, "iters": result.next_iter,
+        "stopped": result.stopped, "diverged_at": result.diverged_at,
         "params": sum(p.numel() for p in model.parameters()), "device": str(device),
         "precision": precision.name, "interrupted": result.interrupted, "out_of_time": result.out_of_time,
     }
