@@ -19,12 +19,14 @@ COMMANDS = {
     "site": ("lmlab.cli.site", "execute the notebooks and render an offline HTML site for a class"),
     "translate": ("lmlab.cli.translate", "answer a source line with a trained sequence-to-sequence model"),
     "prepare": ("lmlab.cli.prepare", "train ahead of a lesson every model the notebooks train"),
+    "export": ("lmlab.cli.export", "write a trained GPT or BERT as a Hugging Face transformers folder"),
 }
 TRAINERS = {
     "word2vec": ("lmlab.cli.train_word2vec", "skip-gram / CBOW word vectors"),
     "lstm": ("lmlab.cli.train_lstm", "an LSTM language model"),
     "gpt": ("lmlab.cli.train_gpt", "a GPT (decoder-only Transformer)"),
     "seq2seq": ("lmlab.cli.train_seq2seq", "an encoder-decoder (Transformer or RNN) for couplets or pairs"),
+    "bert": ("lmlab.cli.train_bert", "a BERT encoder pre-trained as a masked language model"),
 }
 
 

@@ -1,0 +1,38 @@
+"""Confidence intervals by the bootstrap: resample the test set with replacement, recompute the score.
+
+    lo, hi = bootstrap_ci(y_true, y_pred, "macro_f1", n_classes=3)   # the middle 95% of 1000 resamples
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from lmlab.eval.classification import ClassificationReport, confusion_matrix
+
+SCORES = ("accuracy", "macro_f1")
+
+
+def score(y_true: Sequence[int], y_pred: Sequence[int], name: str, n_classes: int) -> float:
+    """``accuracy`` or ``macro_f1`` of predictions, from the confusion matrix."""
+    if name not in SCORES:
+        raise ValueError(f"unknown score {name!r}; use one of {', '.join(SCORES)}")
+    names = [str(i) for i in range(n_classes)]
+    report = ClassificationReport(confusion_matrix(y_true, y_pred, n_classes), names)
+    return float(getattr(report, name))
+
+
+def bootstrap_ci(y_true: Sequence[int], y_pred: Sequence[int], name: str, *, n_classes: int,
+                 n_boot: int = 1000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """The (1-level)/2 and (1+level)/2 quantiles of the score over ``n_boot`` resamples of the test pairs."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if len(y_true) != len(y_pred) or len(y_true) == 0:
+        raise ValueError(f"need one prediction per label (and at least one), got {len(y_pred)} predictions "
+                         f"for {len(y_true)} labels")
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), e.g. 0.95, got {level}")
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(len(y_true), size=(n_boot, len(y_true)))  # (n_boot, n): one resample per row
+    scores = np.array([score(y_true[i], y_pred[i], name, n_classes) for i in idx])
+    return float(np.quantile(scores, (1 - level) / 2)), float(np.quantile(scores, (1 + level) / 2))

@@ -1,0 +1,251 @@
+"""MLM pre-training with ``lmlab.train.fit``: mask, predict the hidden tokens, AdamW with warm-up + cosine,
+checkpoint/resume, ``best.pt``, a non-finite loss stops the run before it touches the weights.
+
+    data = MLMData.from_text(train_text, val_text, vocab)
+    result = train_bert(BertForMaskedLM(cfg), data, vocab, BertTrainConfig(max_iters=500),
+                        out_dir="runs/bert")
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lmlab.checkpoint import save_checkpoint
+from lmlab.device import Precision, autocast, pick_precision
+from lmlab.models.bert.data import MLMData
+from lmlab.models.bert.masking import mlm_mask
+from lmlab.models.bert.vocab import BertVocab
+from lmlab.train import History, fit
+from lmlab.train.failures import guarded_write
+from lmlab.train.loop import step_generator
+from lmlab.train.optim import adamw
+from lmlab.train.schedule import scheduled_lr
+
+# flag names as keys; model fields go to the config, the rest to BertTrainConfig
+PRESETS: dict[str, dict[str, Any]] = {
+    # CI: seconds on any CPU (the corpus cut to its first max_chars characters)
+    "smoke": dict(n_layer=2, n_head=2, n_embd=64, block_size=32, dropout=0.0, batch_size=16, max_iters=40,
+                  lr=1e-3, min_lr=1e-4, warmup_iters=5, eval_interval=20, eval_iters=2, time_budget_s=None,
+                  max_chars=100_000),
+    # 2-core laptop: 4 minutes of training on the clock (the notebook's "≤ 5 min" with start-up)
+    "class": dict(n_layer=4, n_head=4, n_embd=128, block_size=64, dropout=0.0, batch_size=32,
+                  max_iters=100_000, lr=1e-3, min_lr=1e-4, warmup_iters=100, eval_interval=250, eval_iters=10,
+                  time_budget_s=240.0, max_chars=None),
+    # GPU: BERT-mini-like (6 x 384), 128-token windows
+    "full": dict(n_layer=6, n_head=6, n_embd=384, block_size=128, dropout=0.1, batch_size=128,
+                 max_iters=10_000, lr=5e-4, min_lr=5e-5, warmup_iters=500, eval_interval=500, eval_iters=50,
+                 time_budget_s=None, max_chars=None),
+}
+MODEL_KEYS = ("n_layer", "n_head", "n_embd", "block_size", "dropout")
+
+
+@dataclass
+class BertTrainConfig:
+    """Optimisation settings; ``mask_prob`` is BERT's 15%."""
+
+    batch_size: int = 32
+    max_iters: int = 1000
+    lr: float = 1e-3
+    min_lr: float = 1e-4
+    warmup_iters: int = 100
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    eval_interval: int = 250
+    eval_iters: int = 10
+    log_interval: int = 10
+    mask_prob: float = 0.15
+    time_budget_s: float | None = None
+    seed: int = 1337
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "max_iters", "eval_iters", "log_interval"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.lr <= 0 or not 0 <= self.min_lr <= self.lr:
+            raise ValueError(f"need 0 <= min_lr <= lr and lr > 0, got lr={self.lr}, min_lr={self.min_lr}")
+        if not 0.0 < self.mask_prob < 1.0:
+            raise ValueError(f"mask_prob must be in (0, 1), got {self.mask_prob}; BERT uses 0.15")
+        if self.time_budget_s is not None and self.time_budget_s <= 0:
+            raise ValueError(f"time_budget_s must be > 0 seconds, got {self.time_budget_s}")
+
+
+@dataclass
+class BertTrainResult:
+    metrics: dict[str, Any]
+    history: History
+    optimizer: torch.optim.Optimizer
+    next_iter: int
+    train_s: float
+    best_val: float
+
+
+def masked_batch(data: MLMData, split: str, batch_size: int, block_size: int, generator: torch.Generator,
+                 vocab: BertVocab, mask_prob: float, device: torch.device | str = "cpu"
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(inputs, targets) (B, T): windows drawn and masked with one generator; [CLS]/[SEP] never masked."""
+    x, words = data.batch(split, batch_size, block_size, generator, vocab)
+    maskable = x < vocab.base.vocab_size  # specials are never chosen
+    inputs, targets = mlm_mask(x, mask_id=vocab.mask_id, n_tokens=vocab.base.vocab_size, p=mask_prob,
+                               generator=generator, maskable=maskable, word_ids=words)
+    return inputs.to(device), targets.to(device)
+
+
+@torch.no_grad()
+def evaluate_mlm(model: torch.nn.Module, data: MLMData, vocab: BertVocab, batch_size: int, eval_iters: int,
+                 mask_prob: float = 0.15, device: torch.device | str = "cpu",
+                 precision: Precision | None = None, seed: int = 0, split: str = "val") -> dict[str, float]:
+    """MLM loss and masked-token accuracy over ``eval_iters`` fixed (seeded) batches of ``split``."""
+    was_training = model.training
+    model.eval()
+    device = torch.device(device)
+    precision = precision or pick_precision(device)
+    g = torch.Generator().manual_seed(seed + 1)
+    total_loss, correct, n = 0.0, 0, 0
+    for _ in range(eval_iters):
+        x, y = masked_batch(data, split, batch_size, model.config.block_size, g, vocab, mask_prob, device)
+        with autocast(device, precision):
+            logits, loss = model(x, y, only_masked=True)
+        k = int((y != -100).sum())
+        total_loss += float(loss) * k
+        correct += int((logits.argmax(-1) == y[y != -100]).sum())
+        n += k
+    model.train(was_training)
+    return {f"{split}_mlm_loss": total_loss / max(n, 1), f"{split}_masked_acc": correct / max(n, 1)}
+
+
+def configure_optimizer(model: torch.nn.Module, tcfg: BertTrainConfig, device_type: str) -> torch.optim.AdamW:
+    """lmlab's one AdamW policy (``lmlab.train.optim.adamw``: matrices decay, gains and biases do not)."""
+    return adamw(model, lr=tcfg.lr, weight_decay=tcfg.weight_decay, betas=(0.9, 0.999),
+                 device_type=device_type)
+
+
+def save_bert(path: str | os.PathLike, model: torch.nn.Module, vocab: BertVocab, *, layout: str = "bert",
+              optimizer: torch.optim.Optimizer | None = None, history: History | None = None,
+              extra: dict[str, Any] | None = None) -> Path:
+    """A ``kind="bert"`` checkpoint: weights, config, the vocabulary and the layout under ``extra``."""
+    return save_checkpoint(path, model=model, config=model.config, kind="bert", optimizer=optimizer,
+                           history=history.to_list() if history is not None else None,
+                           extra={"vocab": vocab.to_dict(), "layout": layout, **(extra or {})})
+
+
+def load_bert(path: str | os.PathLike) -> tuple[torch.nn.Module, BertVocab, str]:
+    """(model in eval mode, vocabulary, layout) of a ``kind="bert"`` checkpoint file or run folder."""
+    from lmlab.checkpoint import load_checkpoint, load_model_state
+    from lmlab.models.bert.prenorm import build_encoder
+
+    payload = load_checkpoint(path)
+    if payload.get("kind") != "bert":
+        raise ValueError(f"{path} holds a {payload.get('kind')!r} model, not a BERT; train one with "
+                         "`lmlab train bert --out DIR`")
+    extra = payload.get("extra", {})
+    layout, vocab = extra.get("layout", "bert"), BertVocab.from_dict(extra["vocab"])
+    sizes = {k: v for k, v in payload["config"].items() if k != "vocab_size"}
+    if layout == "bert":
+        sizes = {k: v for k, v in sizes.items() if k != "pad_token_id"}
+    model = build_encoder(layout, vocab.vocab_size, vocab.pad_id, **sizes)
+    load_model_state(model, payload)
+    return model.eval(), vocab, layout
+
+
+def train_bert(model: torch.nn.Module, data: MLMData, vocab: BertVocab, tcfg: BertTrainConfig, *,
+               device: torch.device | str = "cpu", precision: Precision | None = None,
+               out_dir: str | os.PathLike | None = None, history: History | None = None,
+               optimizer: torch.optim.Optimizer | None = None, start_iter: int = 0, train_s: float = 0.0,
+               best_val: float = math.inf, layout: str = "bert", live: Any = None, progress: bool = True,
+               config_record: dict[str, Any] | None = None, wall_s: float = 0.0,
+               wall_start: float | None = None) -> BertTrainResult:
+    """Pre-train ``model`` in place; write ``out_dir/ckpt.pt`` every eval and ``best.pt`` on a new best.
+
+    Pass ``history``, ``optimizer``, ``start_iter``, ``train_s`` and ``wall_s`` from a checkpoint to resume;
+    ``wall_start`` (a ``time.perf_counter()``) is when this process began the run (default: now).
+    """
+    t_start = time.perf_counter() if wall_start is None else wall_start
+    device = torch.device(device)
+    precision = precision or pick_precision(device)
+    T = model.config.block_size
+    data.check_block_size(T)
+    model.to(device)
+    history = history if history is not None else History()
+    optimizer = optimizer or configure_optimizer(model, tcfg, device.type)
+    state = {"train_s": train_s, "best_val": best_val, "masked": 0}
+    budget = tcfg.time_budget_s
+
+    def lr_at(it: int) -> float:
+        return scheduled_lr(it, lr=tcfg.lr, min_lr=tcfg.min_lr, warmup_iters=tcfg.warmup_iters,
+                            decay_iters=tcfg.max_iters, elapsed_s=state["train_s"], budget_s=budget)
+
+    def step(it: int) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        lr = lr_at(it)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        g = step_generator(tcfg.seed * 1009, it)  # batch and mask from (seed, it): resumes repeat the curve
+        x, y = masked_batch(data, "train", tcfg.batch_size, T, g, vocab, tcfg.mask_prob, device)
+        with autocast(device, precision):
+            _, loss = model(x, y, only_masked=True)
+        if not torch.isfinite(loss):  # before backward: the weights stay the last good ones; fit stops here
+            return {"loss": loss.detach(), "lr": lr, "tokens": x.numel()}
+        loss.backward()
+        if tcfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        state["train_s"] += time.perf_counter() - t0
+        return {"loss": loss.detach(), "lr": lr, "tokens": x.numel()}
+
+    out = Path(out_dir) if out_dir is not None else None
+    current = {"it": start_iter}
+
+    def save(path: Path, it: int) -> None:
+        # save_checkpoint refuses non-finite weights (NonFiniteWeights): the previous file stays
+        with guarded_write("best checkpoint" if path.name == "best.pt" else "checkpoint", path):
+            save_bert(path, model, vocab, layout=layout, optimizer=optimizer, history=history,
+                      extra={"iter": it, "train_s": state["train_s"], "best_val": state["best_val"],
+                             "wall_s": wall_s + time.perf_counter() - t_start,
+                             "train_config": asdict(tcfg), "config_record": dict(config_record or {})})
+
+    def evaluate() -> dict[str, float]:
+        values = evaluate_mlm(model, data, vocab, tcfg.batch_size, tcfg.eval_iters, tcfg.mask_prob, device,
+                              precision, tcfg.seed)
+        if values["val_mlm_loss"] < state["best_val"]:
+            state["best_val"] = values["val_mlm_loss"]
+            if out is not None:
+                save(out / "best.pt", current["it"])
+        return values
+
+    def checkpoint(next_iter: int) -> None:
+        current["it"] = next_iter
+        if out is not None:
+            save(out / "ckpt.pt", next_iter)
+
+    def tracked(it: int) -> dict[str, Any]:
+        result = step(it)
+        current["it"] = it + 1
+        return result
+
+    remaining = None if budget is None else max(0.0, budget - state["train_s"])
+    result = fit(tracked, max_iters=tcfg.max_iters, history=history, start_iter=start_iter,
+                 evaluate=evaluate, eval_interval=tcfg.eval_interval, checkpoint=checkpoint,
+                 checkpoint_interval=tcfg.eval_interval,
+                 time_budget_s=remaining, live=live, log_interval=tcfg.log_interval, desc="bert",
+                 progress=progress, step_seed=tcfg.seed if model.config.dropout > 0 else None,
+                 divergence_hint="lower --lr (the peak learning rate) or turn clipping on (--grad-clip 1.0)")
+    metrics = {
+        "mlm_loss": history.last("train_loss"), "val_mlm_loss": history.last("val_mlm_loss"),
+        "masked_acc": history.last("val_masked_acc"),
+        "best_val_mlm_loss": state["best_val"] if math.isfinite(state["best_val"]) else None,
+        "tokens_per_sec": result.tokens_per_sec, "train_s": state["train_s"],
+        "wall_s": wall_s + time.perf_counter() - t_start, "iters": result.next_iter,
+        "stopped": result.stopped, "diverged_at": result.diverged_at,
+        "params": sum(p.numel() for p in model.parameters()), "device": str(device),
+        "precision": precision.name, "interrupted": result.interrupted, "out_of_time": result.out_of_time,
+    }
+    return BertTrainResult(metrics=metrics, history=history, optimizer=optimizer, next_iter=result.next_iter,
+                           train_s=state["train_s"], best_val=state["best_val"])

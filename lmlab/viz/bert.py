@@ -1,0 +1,102 @@
+"""Pictures for the BERT notebook: the learning curve with its intervals, fill-in-the-blank guesses as
+bars (and a widget to type lines), a layer probe."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from lmlab.viz import style as _style  # noqa: F401  (registers the CJK fallback font on import)
+
+METHOD_STYLE = {"fine-tuned": ("C0", "o"), "random init": ("C3", "s"), "linear probe": ("C2", "^")}
+
+
+def plot_learning_curve(rows: Sequence[dict[str, Any]], *, metric: str = "macro_f1",
+                        chance: float | None = None, title: str = "", ax: Any = None) -> Any:
+    """Score against the number of labels (log scale), one line per method, 95% bootstrap bars."""
+    from matplotlib.figure import Figure
+
+    if ax is None:
+        ax = Figure(figsize=(5, 3.2), dpi=90, layout="constrained").subplots()
+    for method, (color, marker) in METHOD_STYLE.items():
+        own = sorted((r for r in rows if r["method"] == method), key=lambda r: r["n_labels"])
+        if not own:
+            continue
+        n = [r["n_labels"] for r in own]
+        y = [r[metric] for r in own]
+        err = [[v - r[f"{metric}_lo"] for v, r in zip(y, own, strict=True)],
+               [r[f"{metric}_hi"] - v for v, r in zip(y, own, strict=True)]]
+        ax.errorbar(n, y, yerr=err, color=color, marker=marker, capsize=3, label=method)
+    if chance is not None:
+        ax.axhline(chance, color="0.6", linestyle=":", label="chance")
+    ax.set(xscale="log", xlabel="training labels", ylabel=metric.replace("_", "-"), title=title)
+    ticks = sorted({r["n_labels"] for r in rows})
+    ax.set_xticks(ticks, [str(t) for t in ticks])
+    ax.minorticks_off()
+    ax.legend(fontsize=8)
+    return ax.figure
+
+
+def plot_fill(text: str, guesses: Sequence[Sequence[tuple[str, float]]], *, ax: Any = None) -> Any:
+    """Horizontal bars of the top-k guesses, one group per [MASK]."""
+    from matplotlib.figure import Figure
+
+    n = len(guesses)
+    if ax is None:
+        fig = Figure(figsize=(3.2 * n, 2.4), dpi=90, layout="constrained")
+        axes = fig.subplots(1, n, squeeze=False)[0]
+    else:
+        axes = [ax]
+    for i, (a, top) in enumerate(zip(axes, guesses, strict=False)):
+        tokens, probs = [t for t, _ in top][::-1], [p for _, p in top][::-1]
+        a.barh(range(len(tokens)), probs, color="C0")
+        a.set(yticks=range(len(tokens)), yticklabels=[repr(t)[1:-1] for t in tokens], xlim=(0, 1),
+              xlabel="probability", title=f"[MASK] {i + 1}" if n > 1 else text)
+    if n > 1:
+        axes[0].figure.suptitle(text, fontsize=10)
+    return axes[0].figure
+
+
+def fill_mask_widget(model: Any, vocab: Any, *, value: str = "床前明[MASK]光", k: int = 5) -> Any:
+    """Type a line with [MASK] in it; the top-k guesses and their probabilities appear below."""
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    from lmlab.models.bert.fill import fill_mask
+
+    box = widgets.Text(value=value, description="line:", layout=widgets.Layout(width="420px"),
+                       continuous_update=False)
+    out = widgets.Output()
+
+    def show(_: Any = None) -> None:
+        out.clear_output(wait=True)
+        with out:
+            try:
+                guesses = fill_mask(model, vocab, box.value, k=k)
+            except ValueError as err:  # bad input: one line, in the widget
+                print(f"error: {err}")
+                return
+            for i, top in enumerate(guesses, 1):
+                print(f"[MASK] {i}: " + "  ".join(f"{t!r} {p:.1%}" for t, p in top))
+
+    box.observe(show, names="value")
+    show()
+    ui = widgets.VBox([box, out])
+    display(ui)
+    return ui
+
+
+def plot_layer_probe(results: dict[str, Sequence[float]], *, chance: dict[str, float] | None = None,
+                     ax: Any = None) -> Any:
+    """Probe accuracy per layer (0 = embeddings), one line per question; dotted: chance (1/K)."""
+    from matplotlib.figure import Figure
+
+    if ax is None:
+        ax = Figure(figsize=(4.5, 3), dpi=90, layout="constrained").subplots()
+    for i, (question, accs) in enumerate(results.items()):
+        ax.plot(range(len(accs)), accs, marker="o", color=f"C{i}", label=question)
+        if chance and question in chance:
+            ax.axhline(chance[question], color=f"C{i}", linestyle=":", linewidth=1)
+    ax.set(xlabel="layer (0 = embeddings)", ylabel="balanced accuracy (held out)", ylim=(0, 1.02))
+    ax.legend(fontsize=8)
+    return ax.figure

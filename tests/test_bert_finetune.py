@@ -1,0 +1,144 @@
+"""Fine-tuning helpers, fill-in-the-blank, bootstrap intervals, and their bad-input messages."""
+
+import numpy as np
+import pytest
+import torch
+
+from lmlab.eval.bootstrap import bootstrap_ci, score
+from lmlab.models.bert import BertConfig, BertForMaskedLM
+from lmlab.models.bert.fill import fill_mask
+from lmlab.models.bert.finetune import (
+    EncoderClassifier,
+    FineTuneConfig,
+    check_labels,
+    class_weights,
+    encode_batch,
+    label_subset,
+    learning_curve,
+    pool,
+    train_classifier,
+)
+from lmlab.models.bert.prenorm import build_encoder
+from lmlab.models.bert.vocab import BertVocab
+from lmlab.tokenizers import CharTokenizer
+
+VOCAB = BertVocab(CharTokenizer.fit("床前明月光疑是地上霜举头望低思故乡abcdefgh"))
+
+
+def _model(block_size=16, layout="bert"):
+    torch.manual_seed(0)
+    return build_encoder(layout, VOCAB.vocab_size, VOCAB.pad_id, block_size=block_size, n_layer=1, n_head=2,
+                         n_embd=16).eval()
+
+
+def test_fill_mask_gives_top_k_per_mask_without_specials():
+    out = fill_mask(_model(), VOCAB, "床前[MASK]月[MASK]", k=3)
+    assert len(out) == 2 and all(len(guesses) == 3 for guesses in out)
+    for guesses in out:
+        probs = [p for _, p in guesses]
+        assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1
+        assert not any(t.startswith("[") for t, _ in guesses)
+
+
+def test_fill_mask_bad_input_one_line_each():
+    model = _model(block_size=8)
+    with pytest.raises(ValueError, match=r"no \[MASK\] in '床前明月光'"):
+        fill_mask(model, VOCAB, "床前明月光")
+    with pytest.raises(ValueError, match="7 masks but the model's context holds only 6"):
+        fill_mask(model, VOCAB, "[MASK]" * 7)
+    with pytest.raises(ValueError, match="shorten it"):
+        fill_mask(model, VOCAB, "床前明月光疑[MASK]")
+
+
+def test_unknown_label_and_one_class():
+    from collections import Counter
+
+    known = Counter({"李白": 3, "杜甫": 2})
+    with pytest.raises(ValueError, match="unknown label '王小二'.*李白 \\(3\\)"):
+        check_labels(["李白", "王小二"], known)
+    with pytest.raises(ValueError, match="at least two classes"):
+        check_labels(["李白", "李白"], known)
+    model = EncoderClassifier(_model(), 2)
+    ids, mask = encode_batch(VOCAB, ["床前", "明月"], 16)
+    with pytest.raises(ValueError, match="one class only"):
+        train_classifier(model, ids, mask, np.array([1, 1]), FineTuneConfig(steps=1))
+
+
+def test_pooling_and_padding():
+    ids, mask = encode_batch(VOCAB, ["床前明月光", "低头"], 16)
+    assert ids.shape == (2, 7) and mask.tolist()[1] == [1, 1, 1, 1, 0, 0, 0]
+    assert ids[1, 4] == VOCAB.pad_id and ids[0, 0] == VOCAB.cls_id
+    h = torch.arange(2 * 7 * 3, dtype=torch.float).view(2, 7, 3)
+    assert torch.equal(pool(h, mask, "cls"), h[:, 0])
+    assert torch.allclose(pool(h, mask, "mean")[1], h[1, :4].mean(0))
+    with pytest.raises(ValueError, match="'mean' or 'cls'"):
+        pool(h, mask, "max")
+
+
+def test_class_weights_and_label_subset():
+    y = np.array([0] * 90 + [1] * 10)
+    w = class_weights(y, 2)
+    assert torch.allclose(w * torch.tensor([90.0, 10.0]), torch.tensor([50.0, 50.0]))
+    sub = label_subset(y, 0.01)
+    assert sorted(set(y[sub].tolist())) == [0, 1]  # at least one per class
+    assert len(label_subset(y, 0.1)) == 10
+
+
+def test_bootstrap_interval_contains_the_score():
+    rng = np.random.default_rng(0)
+    y = rng.integers(3, size=200)
+    p = np.where(rng.random(200) < 0.7, y, rng.integers(3, size=200))
+    for name in ("accuracy", "macro_f1"):
+        s = score(y, p, name, 3)
+        lo, hi = bootstrap_ci(y, p, name, n_classes=3, n_boot=300)
+        assert lo < s < hi and hi - lo < 0.2
+    assert score([0, 1, 2], [0, 1, 1], "macro_f1", 3) == pytest.approx((1 + 2 / 3 + 0) / 3)
+
+
+@pytest.mark.slow  # trains twelve tiny classifiers
+def test_learning_curve_rows_and_untouched_test_split():
+    texts = ["床前明月光" * 2, "疑是地上霜" * 2, "举头望明月", "低头思故乡"] * 10
+    labels = np.array([0, 0, 1, 1] * 10)
+    cfg = FineTuneConfig(steps=3, batch_size=4, block_size=16)
+    out = learning_curve(_model(), VOCAB, texts, labels, random_init=_model(), fractions=(0.1, 1.0), cfg=cfg)
+    rows = out["rows"]
+    assert [r["method"] for r in rows[:3]] == ["fine-tuned", "random init", "linear probe"]
+    assert len(rows) == 6 and all(r["accuracy_lo"] <= r["accuracy"] <= r["accuracy_hi"] for r in rows)
+    assert not set(out["test_idx"]) & set(out["train_idx"])
+    assert rows[0]["n_labels"] < rows[3]["n_labels"] == len(out["train_idx"])
+
+
+def test_prenorm_classifier_works_too():
+    model = EncoderClassifier(_model(layout="prenorm"), 2)
+    ids, mask = encode_batch(VOCAB, ["床前", "明月光"], 16)
+    assert model(ids, mask).shape == (2, 2)
+    assert isinstance(_model(), BertForMaskedLM) and isinstance(_model().config, BertConfig)
+
+
+def test_layer_states_and_probe():
+    from lmlab.eval.layer_probe import layer_states, probe_layers
+
+    model = _model()
+    ids, mask = encode_batch(VOCAB, ["床前明月光疑是地上霜"] * 30, 16)
+    states = layer_states(model, ids, mask)
+    assert len(states) == model.config.n_layer + 1 and states[0].shape == (30, 12, 16)
+    pos = torch.arange(12).expand_as(ids)
+    accs = probe_layers(states, pos % 2, mask.bool())
+    assert len(accs) == 2 and all(0 <= a <= 1 for a in accs)
+    assert accs[0] > 0.9  # the position embedding gives parity away at layer 0
+    with pytest.raises(ValueError, match="one class only"):
+        probe_layers(states, torch.zeros_like(ids), mask.bool())
+
+
+def test_figures_draw():
+    from lmlab.viz.bert import plot_fill, plot_layer_probe, plot_learning_curve
+
+    rows = [{"method": m, "n_labels": n, "accuracy": 0.5, "accuracy_lo": 0.4, "accuracy_hi": 0.6}
+            for m in ("fine-tuned", "random init", "linear probe") for n in (3, 30)]
+    fig = plot_learning_curve(rows, metric="accuracy", chance=1 / 3)
+    assert len(fig.axes[0].lines) >= 4
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["3", "30"]
+    fig = plot_fill("床前[MASK]月[MASK]", fill_mask(_model(), VOCAB, "床前[MASK]月[MASK]", k=3))
+    assert len(fig.axes) == 2
+    fig = plot_layer_probe({"q": [0.5, 0.7]}, chance={"q": 0.5})
+    assert fig.axes[0].get_xlabel().startswith("layer")
