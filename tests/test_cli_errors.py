@@ -170,3 +170,48 @@ def test_an_internal_error_keeps_its_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 1
     assert "Traceback" in proc.stderr and "CUDA out of memory" in proc.stderr
+
+
+def _bad_train_runs(corpus: str, out: str) -> list[tuple[list[str], str]]:
+    """``lmlab train ...`` with one bad value each: the line names the flag (or value) and no file appears."""
+    gpt = ["train", "gpt", "--corpus", corpus, "--out", out, "--preset", "smoke"]
+    lstm = ["train", "lstm", "--corpus", corpus, "--out", out, "--preset", "smoke"]
+    w2v = ["train", "word2vec", "--corpus", corpus, "--out", out, "--preset", "smoke"]
+    return [
+        ([*gpt, "--max-iters", "0"], "max_iters must be >= 1"),
+        ([*gpt, "--lr", "-1"], "lr=-1.0"),
+        ([*gpt, "--n-embd", "15", "--n-head", "2"], "n_embd=15 is not divisible by n_head=2"),
+        ([*gpt, "--block-size", "100000"], "--block-size below"),
+        ([*gpt, "--dropout", "2"], "dropout must be in [0, 1)"),
+        ([*gpt, "--device", "tpu"], "unknown device 'tpu'"),
+        ([*lstm, "--max-iters", "0"], "--max-iters must be at least 1"),
+        ([*lstm, "--lr", "-1"], "--lr must be a positive learning rate"),
+        ([*lstm, "--grad-clip", "-1"], "--grad-clip must be a positive"),
+        ([*lstm, "--time-budget", "-1"], "--time-budget must be seconds"),
+        ([*lstm, "--hidden", "0"], "must be >= 1, got 0"),
+        ([*lstm, "--block-size", "0"], "block_size must be >= 1"),
+        ([*lstm, "--tokenizer", "morse"], "unknown LSTM tokenizer 'morse' (--tokenizer); choose one of char"),
+        ([*w2v, "--dim", "0"], "dim must be at least 1"),
+        ([*w2v, "--window", "0"], "window must be at least 1"),
+        ([*w2v, "--sample", "-1"], "sample must be >= 0"),
+        ([*w2v, "--min-count", "100000"], "lower --min-count"),
+        (["train", "gpt", "--corpus", corpus + ".missing", "--out", out], "no such corpus file"),
+    ]
+
+
+def test_every_trainer_answers_bad_values_in_one_line(tmp_path, capsys):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the cat sat on the mat. " * 400, encoding="utf-8")
+    out = tmp_path / "run"
+    for args, needle in _bad_train_runs(str(corpus), str(out)):
+        line = in_process(capsys, *args)
+        assert needle in line, (args, line)
+        assert not out.exists(), args  # refused before anything was written
+
+
+def test_site_and_lab_bad_values_are_one_line(tmp_path, capsys):
+    assert "--timeout -1" in in_process(capsys, "site", "00_welcome", "--timeout", "-1", "--out",
+                                        str(tmp_path / "s"))
+    assert "no notebook '99_x'" in in_process(capsys, "site", "99_x", "--out", str(tmp_path / "s"))
+    assert "--port -1 is not a TCP port" in in_process(capsys, "lab", "--port", "-1")
+    assert not (tmp_path / "s").exists()

@@ -21,9 +21,12 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def lmlab(*args: str, cwd: Path, file_size_limit: int | None = None) -> subprocess.CompletedProcess:
+def lmlab(*args: str, cwd: Path, file_size_limit: int | None = None,
+          debug: bool = False) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "LMLAB_DEBUG"}
     env.update(PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", LMLAB_OFFLINE="1")
+    if debug:
+        env["LMLAB_DEBUG"] = "1"
 
     def limit() -> None:  # in the child only: writes past this size fail with EFBIG, as on a full disk
         resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
@@ -171,3 +174,11 @@ def test_a_full_disk_during_a_gif_leaves_the_previous_gif(tmp_path, how):
     assert str(out) in proc.stderr  # the OSError names the GIF, not its temporary
     assert out.read_bytes() == b"the previous gif"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["grow.gif"]
+
+
+def test_lmlab_debug_shows_the_traceback_of_a_full_disk(tmp_path, vectors):
+    out = tmp_path / "projector.html"
+    proc = lmlab("viz", "embeddings", str(vectors), "-o", str(out), cwd=tmp_path, file_size_limit=2048,
+                 debug=True)
+    assert proc.returncode == 1 and "Traceback" in proc.stderr and "File too large" in proc.stderr
+    assert not out.exists() and leftovers(tmp_path) == []

@@ -417,3 +417,18 @@ def test_a_direct_train_lstm_call_keeps_the_model_when_metrics_cannot_be_written
     assert err.next_iter == 20 and err.history.last("val_loss") is not None and err.optimizer is not None
     assert load_checkpoint(tmp_path)["extra"]["next_iter"] == 20  # the checkpoint before it is whole
     assert len(generate(err.model, err.tokenizer, "the ", 5, temperature=0)) == 9  # still usable here
+
+
+def test_a_direct_train_word2vec_call_keeps_the_tables_when_best_pt_cannot_be_written(tmp_path):
+    from lmlab.models.word2vec import Word2VecConfig, WordVectors, tokenize, train_word2vec
+
+    sentences = tokenize("\n".join(f"the {w} cat sat on a {v} mat" for w in "ab" for v in "cd") * 50)
+    (tmp_path / "best.pt").mkdir()  # a folder where best.pt must go: fails for root too
+    with pytest.raises(WriteFailed, match="could not write the best checkpoint") as info:
+        train_word2vec(sentences, Word2VecConfig(dim=8, epochs=2, min_count=1, threads=1), progress=False,
+                       out_dir=tmp_path)
+    err = info.value
+    assert err.next_iter >= 1 and err.history.last("train_loss") is not None
+    vectors = WordVectors(err.tokenizer.words, err.model.W_in.detach().numpy())  # still usable here
+    assert vectors.dim == 8 and "cat" in vectors.words
+    assert load_checkpoint(tmp_path)["extra"]["next_iter"] == err.next_iter  # ckpt.pt was written whole

@@ -8,6 +8,7 @@ error naming them; unseen words (word tokenizers) become <unk> with a note namin
 from __future__ import annotations
 
 import math
+import re
 import warnings
 
 import pytest
@@ -128,3 +129,17 @@ def test_unseen_words_become_unk_with_a_note_naming_them():
     with warnings.catch_warnings():
         warnings.simplefilter("error", GenerationNote)
         lstm_generate(model, tok, "to be or not", 3, seed=0)  # every word known: no note
+
+
+@pytest.mark.parametrize("settings, message", BAD[:8], ids=[str(s) for s, _ in BAD[:8]])
+def test_poem_mode_checks_the_same_settings(settings, message):
+    from lmlab.models.lstm import generate_poem
+    from lmlab.models.lstm.poems import BUILTIN_POEMS, poems_text
+
+    text = poems_text(BUILTIN_POEMS)
+    tok = CharTokenizer.fit(text)
+    torch.manual_seed(0)
+    model = LSTMLanguageModel(LSTMConfig(vocab_size=tok.vocab_size, n_embd=16, hidden=16, n_layer=1)).eval()
+    expected = message.replace("16 tokens", f"{tok.vocab_size} tokens")
+    with pytest.raises(UsageError, match=re.escape(expected)):
+        generate_poem(model, tok, **settings, seed=0)

@@ -86,6 +86,27 @@ class LSTMTrainConfig:
     device: str = "auto"
     precision: str = "auto"
 
+    def __post_init__(self) -> None:
+        # flag names in the messages: these values arrive from the command line as often as from code
+        for name in ("max_iters", "grad_accum"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if self.eval_batch_size < 1:
+            raise ValueError(f"eval_batch_size must be at least 1, got {self.eval_batch_size}")
+        for name in ("warmup_iters", "eval_interval", "weight_decay"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise ValueError(f"--lr must be a positive learning rate, got {self.lr}; try 3e-3")
+        if not 0 <= self.min_lr_frac <= 1:
+            raise ValueError(f"min_lr_frac must be in [0, 1] (a fraction of --lr), got {self.min_lr_frac}")
+        if not self.grad_clip > 0:
+            raise ValueError(f"--grad-clip must be a positive gradient norm, got {self.grad_clip}; try 1.0")
+        if self.time_budget_s is not None and not self.time_budget_s >= 0:
+            raise ValueError(f"--time-budget must be seconds (0: none), got {self.time_budget_s}")
+        if not 0 < self.val_fraction < 1:
+            raise ValueError(f"val_fraction must be between 0 and 1, got {self.val_fraction}")
+
     def model_config(self, vocab_size: int) -> LSTMConfig:
         return LSTMConfig(vocab_size=vocab_size, n_embd=self.n_embd or self.hidden, hidden=self.hidden,
                           n_layer=self.n_layer, dropout=self.dropout, tie_weights=self.tie_weights)
@@ -116,6 +137,9 @@ def make_tokenizer(kind: str, text: str) -> Any:
     """A tokenizer of ``kind`` ("char", "word", ...) fitted on ``text``."""
     from lmlab.tokenizers import get
 
+    fitted = ("char", "word", "jieba")  # the kinds learnt from the corpus itself
+    if kind not in fitted:
+        raise ValueError(f"unknown LSTM tokenizer {kind!r} (--tokenizer); choose one of {', '.join(fitted)}")
     return get(kind).fit(text)
 
 

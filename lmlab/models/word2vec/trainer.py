@@ -31,7 +31,7 @@ from lmlab.models.word2vec import kernels
 from lmlab.models.word2vec.vectors import WordVectors
 from lmlab.models.word2vec.vocab import Vocab
 from lmlab.train import History, fit
-from lmlab.train.failures import guarded_write
+from lmlab.train.failures import WriteFailed, guarded_write
 from lmlab.train.schedule import linear_lr
 
 PRESETS = {  # sized for: smoke (CI, seconds), class (2-core laptop, < 5 min), full (GPU or patience)
@@ -288,9 +288,10 @@ def train_word2vec(
     def tables() -> Tables:
         return Tables(W_in, W_out) if backend == "numba" else Tables(sgns.W_in, sgns.W_out)
 
-    clock = {"train_s": train_s_before, "best": best}
+    clock = {"train_s": train_s_before, "best": best, "at": start_iter}
 
     def checkpoint(next_iter: int) -> None:
+        clock["at"] = next_iter
         if backend == "numba":  # a clean stop may leave jobs queued ahead: running ones finish (and count
             # as done), the others are taken back and will run after a resume
             cancelled = sorted(k for k, f in futures.items() if f.cancel())
@@ -332,6 +333,10 @@ def train_word2vec(
                      progress=progress, checkpoint=checkpoint if ckpt_path is not None else None,
                      checkpoint_interval=every,
                      divergence_hint="lower the starting learning rate (--alpha, e.g. half of it)")
+    except WriteFailed as err:  # a notebook keeps the trained tables (err.model.W_in) and the vocabulary
+        err.keep(model=tables(), history=history, tokenizer=vocab, next_iter=clock["at"],
+                 train_s=clock["train_s"])
+        raise
     finally:
         if backend == "numba":
             for f in futures.values():
