@@ -179,7 +179,8 @@ def reversal_pairs(n):
     return [(s, s[::-1]) for s in strings]
 
 
-toy = CoupletData(reversal_pairs(20000), reversal_pairs(100), reversal_pairs(400), "reversed digit strings")
+n_toy = 2000 if lab.preset == "smoke" else 20000  # the smoke preset trains 40 steps: 2,000 pairs suffice
+toy = CoupletData(reversal_pairs(n_toy), reversal_pairs(100), reversal_pairs(400), "reversed digit strings")
 toy_vocab = Seq2SeqVocab.fit([digits])
 toy_accuracy = {}
 for arch in ("rnn", "rnn-attention"):
