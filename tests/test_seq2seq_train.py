@@ -187,3 +187,32 @@ def test_a_resumed_session_carries_train_s_wall_s_and_the_rest_of_the_budget(tmp
     later = load_checkpoint(tmp_path / "ckpt.pt")["extra"]
     assert later["next_iter"] == 9 and later["train_s"] > extra["train_s"]
     assert later["wall_s"] > extra["wall_s"]
+
+
+def test_ctrl_c_checkpoints_exits_130_and_resume_goes_on(tmp_path, pairs_file, monkeypatch, capsys,
+                                                         one_torch_thread):
+    import signal
+
+    from lmlab.checkpoint import load_checkpoint
+    from lmlab.models.seq2seq import trainer
+
+    real, calls = trainer.label_smoothed_loss, {"n": 0}
+
+    def ctrl_c_in_step_7(logits, target, eps):
+        calls["n"] += logits.requires_grad
+        if calls["n"] == 7 and logits.requires_grad:
+            signal.raise_signal(signal.SIGINT)  # a Ctrl-C: the step finishes, then training stops
+        return real(logits, target, eps)
+
+    monkeypatch.setattr(trainer, "label_smoothed_loss", ctrl_c_in_step_7)
+    out = tmp_path / "stop"
+    base = ["train", "seq2seq", "--preset", "smoke", "--pairs", str(pairs_file), "--eval-interval", "5",
+            "--eval-pairs", "4", "--out", str(out), "--no-progress", "--device", "cpu", "--max-iters", "12"]
+    assert main(base) == 130
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["stopped"] == "interrupted" and m["interrupted"] and m["iters"] == 7 and "test" not in m
+    assert load_checkpoint(out / "ckpt.pt")["extra"]["next_iter"] == 7
+    assert "Traceback" not in capsys.readouterr().err
+    assert main([*base, "--resume"]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["stopped"] == "done" and m["iters"] == 12 and "test" in m
