@@ -54,6 +54,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "and nanoGPT; relu2 = ReLU(x)^2 (Primer)")
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
                    help="torch.compile the model (default: on for CUDA, off elsewhere)")
+    p.add_argument("--parallel", choices=["ddp", "fsdp", "tp", "pp"], default=None,
+                   help="under torchrun: ddp (default) copies the model to every rank; fsdp shards it; "
+                        "tp splits heads and MLP units; pp splits the layers (see lmlab.parallel)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out (same model config required)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
