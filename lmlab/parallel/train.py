@@ -92,8 +92,11 @@ class _Plan:
         state = plain.state_dict()
         flat = [i for g in state["param_groups"] for i in g["params"]]
         by_name = {plain_model_names[k]: state["state"].get(i) for k, i in enumerate(flat)}
+        name_of = {id(p): n for n, p in self.named}
+        mine_order = [p for g in self.optimizer.param_groups for p in g["params"]]  # state_dict's indices
         new = {}
-        for k, (n, p) in enumerate(self.named):
+        for k, p in enumerate(mine_order):
+            n = name_of[id(p)]
             s = by_name.get(self._name(n))
             if s:
                 new[k] = {key: shard_like(v, p, self.owner[n]) if v.dim() else v.clone()
