@@ -658,6 +658,7 @@ check("scaling.precision_recall_f1", precision_recall_f1)
 #   throughput on the same loss curve. `torchrun --nproc_per_node=N -m lmlab train gpt ...`
 # - **Model parallel**: layers or matrices split across GPUs, for models bigger than one GPU (FSDP,
 #   DeepSpeed, Megatron-LM).
+#   Notebook 08 runs FSDP2, tensor and pipeline parallelism here and proves each against one process.
 # - **bf16 autocast**: matmuls in 16 bits, weights and optimizer in fp32: speed and activation memory on
 #   GPUs; `--precision auto` picks it. **fp16** needs a GradScaler as well (pre-Ampere GPUs).
 # - **Distillation**: a student learns the teacher's softened predictions (`lmlab.models.distill`).
