@@ -319,7 +319,11 @@ def train_parallel_gpt(model: torch.nn.Module, data: TokenData, tcfg: TrainConfi
         "tokens_per_sec": result.tokens_per_sec, "wall_s": state["train_s"], "iters": result.next_iter,
         "params": sum(p.numel() for p in model.parameters()) if scheme != "pp" else None,
         "device": str(device), "precision": precision.name, "world_size": ctx.world_size, "parallel": scheme,
-        "interrupted": result.interrupted, "out_of_time": result.out_of_time,
+        "interrupted": result.interrupted, "out_of_time": result.out_of_time, "eval_train_loss": None,
     }
+    for record in reversed(history.records):  # the train loss measured at the last evaluation
+        if "val_loss" in record:
+            metrics["eval_train_loss"] = record.get("train_loss")
+            break
     return TrainResult(metrics=metrics, history=history, optimizer=plan.optimizer, next_iter=result.next_iter,
                        train_s=state["train_s"], best_val=state["best_val"])
