@@ -56,12 +56,15 @@ from lmlab.distributed import launch, torchrun_command
 from lmlab.exercises import check
 
 SIZE = {  # smoke: CI in seconds (one 2-rank launch); class: minutes on 2 cores
-    "smoke": dict(bubble="2,64,32,16", ms="1,2,4", cli=False, iters=40, gpt=(2, 64), prune_ft=5, gen=20,
-                  distill_iters=20, hygiene_iters=60, grid=False, aug_copies=1, aug_seeds=1),
+    "smoke": dict(bubble="2,64,32,16", ms="1,2,4", cli=False, iters=20, gpt=(2, 64), prune_ft=5, gen=10,
+                  prune=(0.0, 0.5, 0.9), distill_iters=20, hygiene_iters=40, grid=False, aug_copies=1,
+                  aug_seeds=1, aug_examples=40),
     "class": dict(bubble="4,128,64,32", ms="1,2,4,8", cli=True, iters=600, gpt=(4, 128), prune_ft=60,
-                  gen=100, distill_iters=300, hygiene_iters=600, grid=True, aug_copies=3, aug_seeds=3),
+                  gen=100, prune=(0.0, 0.3, 0.5, 0.7, 0.8, 0.9), distill_iters=300, hygiene_iters=500,
+                  grid=True, aug_copies=3, aug_seeds=3, aug_examples=None),
     "full": dict(bubble="4,256,128,32", ms="1,2,4,8,16", cli=True, iters=2000, gpt=(6, 384), prune_ft=200,
-                 gen=200, distill_iters=1000, hygiene_iters=1500, grid=True, aug_copies=3, aug_seeds=5),
+                 gen=200, prune=(0.0, 0.3, 0.5, 0.7, 0.8, 0.9), distill_iters=1000, hygiene_iters=1500,
+                 grid=True, aug_copies=3, aug_seeds=5, aug_examples=None),
 }[lab.preset]
 work = Path(tempfile.mkdtemp(prefix="lmlab08_"))
 
@@ -289,7 +292,7 @@ check("parallel.int8_bytes", int8_matrix_bytes)
 # fixed (the mask stays) recovers much of it.
 
 # %%
-amounts = [0.0, 0.3, 0.5, 0.7, 0.8, 0.9]
+amounts = list(SIZE["prune"])
 sweep = []
 for s in amounts:
     pruned = magnitude_prune(copy.deepcopy(lstm), s, permanent=False)
@@ -433,6 +436,7 @@ clf = SentenceClassifier(encoder, n_classes=2)
 scores = {"originals": [], "with augmentation": []}
 for seed in range(SIZE["aug_seeds"]):
     train_idx, test_idx = stratified_split(labels, test_fraction=0.25, seed=seed)
+    train_idx = train_idx[:SIZE["aug_examples"]]  # smoke: 40 of the 150 training reviews
     aug_t, aug_y = augment([texts[i] for i in train_idx], labels[train_idx].tolist(),
                            copies=SIZE["aug_copies"], seed=seed)
     test_x = sentence_embeddings(clf, mini_tok, [texts[i] for i in test_idx])

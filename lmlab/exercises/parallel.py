@@ -28,7 +28,9 @@ def _check_local_shape(student) -> None:
              ("tp", "column", (1152, 384), 2), ("tp", "row", (384, 1536), 2),
              ("tp", "column", (1536, 384), 4)]
     for scheme, role, shape, n in cases:
-        got = tuple(student(scheme, role, shape, n))
+        got = student(scheme, role, shape, n)
+        expect(got is not ..., "your function still returns ...: replace it with the (rows, columns) tuple")
+        got = tuple(got)
         want = _local_shape(scheme, role, shape, n)
         if scheme == "tp" and role == "row" and got == (shape[0] // n, shape[1]):
             raise ExerciseFailure(f"{scheme}/{role} {shape} on {n} ranks: you split the outputs; a "
@@ -51,6 +53,7 @@ def _check_bubble(student) -> None:
     expect(callable(student), f"pass your function itself, not {student!r:.40}")
     for p, m in ((2, 1), (2, 4), (4, 8), (1, 3), (8, 32)):
         got = student(p, m)
+        expect(got is not ..., "your function still returns ...: replace it with the formula")
         if p > 1 and abs(got - (p - 1) / m) < 1e-9 and abs((p - 1) / m - _bubble(p, m)) > 1e-9:
             raise ExerciseFailure(f"bubble({p}, {m}) = {got}: that is idle slots over *working* slots; "
                                   "divide by all m + p - 1 slots of the step")
