@@ -113,12 +113,13 @@ class _Plan:
         if self.scheme == "pp":
             x, y = data.batch("train", tcfg.batch_size * tcfg.grad_accum, T, gen, self.device)
             losses: list[torch.Tensor] = []
-            if self.stage == 0:
-                self.schedule.step(x)
-            elif self.stage == ctx.world_size - 1:
-                self.schedule.step(target=y, losses=losses)
-            else:
-                self.schedule.step()
+            with autocast(self.device, precision):
+                if self.stage == 0:
+                    self.schedule.step(x)
+                elif self.stage == ctx.world_size - 1:
+                    self.schedule.step(target=y, losses=losses)
+                else:
+                    self.schedule.step()
             sync_tied(self.module, self.tied)
             total = torch.stack(losses).mean().detach() if losses else torch.zeros((), device=self.device)
             dist.broadcast(total, src=ctx.world_size - 1)  # the last stage computed it
@@ -176,7 +177,7 @@ class _Plan:
             return estimate_loss(self.module, data, rows, tcfg.eval_iters, self.device, precision, tcfg.seed)
         out = {}
         self.module.eval()
-        with torch.no_grad():
+        with torch.no_grad(), autocast(self.device, precision):
             for split in ("train", "val"):
                 gen = torch.Generator().manual_seed(tcfg.seed + (0 if split == "train" else 1))
                 values = []
@@ -266,6 +267,9 @@ def train_parallel_gpt(model: torch.nn.Module, data: TokenData, tcfg: TrainConfi
     if tcfg.time_budget_s is not None:
         raise ValueError("a time budget cannot be used under torchrun: every rank must stop at the same "
                          "iteration; give --max-iters (and --lr-decay-iters) instead of --time-budget")
+    if precision.use_grad_scaler:
+        raise ValueError(f"--parallel {scheme} trains in fp32 or bf16, not fp16 (no loss scaling here); "
+                         "use --precision bf16 or --precision fp32")
     cfg = model.config
     check_parallel(scheme, cfg, ctx.world_size, tcfg.batch_size, tcfg.grad_accum)
     data.check_block_size(cfg.block_size)
