@@ -71,3 +71,12 @@ def test_resume_needs_the_same_world_size():
     check_resume({"extra": {}}, 4)  # an older checkpoint that did not record it
     with pytest.raises(ValueError, match="trained on 2 rank.*this run has 4.*--nproc_per_node=2"):
         check_resume(payload, 4)
+
+
+def test_the_package_exports_every_plan_on_first_use():
+    import lmlab.parallel as par
+
+    for name in par.__all__:
+        assert callable(getattr(par, name)), name
+    with pytest.raises(AttributeError, match="no attribute 'zero3'"):
+        par.zero3  # noqa: B018

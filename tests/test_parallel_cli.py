@@ -91,3 +91,18 @@ def test_pipeline_equals_the_single_process(corpus, single, tmp_path):
     launch(2, ["train", "gpt", "--corpus", corpus, *FLAGS, "--batch-size", "8", "--parallel", "pp",
                "--max-iters", "6", "--out", str(tmp_path)], echo=False)
     _assert_same_run(load_checkpoint(tmp_path / "ckpt.pt"), single)
+
+
+def test_a_world_size_that_does_not_divide_the_heads_is_one_clear_line(corpus, tmp_path):
+    import os
+    import subprocess
+
+    from lmlab.distributed import torchrun_command
+
+    args = ["train", "gpt", "--corpus", corpus, *FLAGS, "--n-head", "3", "--n-embd", "48", "--parallel", "tp",
+            "--max-iters", "2", "--out", str(tmp_path)]
+    proc = subprocess.run(torchrun_command(2, args), capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode != 0
+    assert "lmlab: error: tensor parallelism splits the 3 heads over 2 ranks" in proc.stderr
+    assert not (tmp_path / "ckpt.pt").exists()
