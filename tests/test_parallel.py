@@ -80,3 +80,42 @@ def test_the_package_exports_every_plan_on_first_use():
         assert callable(getattr(par, name)), name
     with pytest.raises(AttributeError, match="no attribute 'zero3'"):
         par.zero3  # noqa: B018
+
+
+def test_resume_needs_the_same_scheme_on_several_ranks():
+    payload = {"extra": {"config_record": {"world_size": 2, "parallel": "fsdp"}}}
+    check_resume(payload, 2, "fsdp")
+    with pytest.raises(ValueError, match="--parallel fsdp but this run asks for --parallel tp"):
+        check_resume(payload, 2, "tp")
+    with pytest.raises(ValueError, match="--parallel fsdp but this run asks for --parallel ddp"):
+        check_resume(payload, 2, None)  # no flag is ddp
+
+
+def test_write_together_in_one_process_is_the_write_itself():
+    from lmlab.distributed import DistContext, write_together
+    from lmlab.train.failures import WriteFailed
+
+    ctx = DistContext(rank=0, local_rank=0, world_size=1)
+    done = []
+    write_together(ctx, lambda: done.append(1))
+    write_together(ctx, None)
+    assert done == [1]
+
+    def fail() -> None:
+        raise WriteFailed("could not write the checkpoint x")
+
+    with pytest.raises(WriteFailed, match="could not write"):
+        write_together(ctx, fail)
+
+
+def test_a_gathered_state_with_nan_is_refused_like_a_model(tmp_path):
+    from lmlab.checkpoint import NonFiniteWeights, save_checkpoint
+    from lmlab.parallel.train import _Saved
+
+    model = GPT(GPTConfig(**TINY))
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    save_checkpoint(tmp_path / "ok.pt", model=_Saved(state), config=model.config, kind="gpt")
+    state["blocks.1.mlp.proj.weight"][0, 0] = float("nan")  # one weight of one rank's gathered piece
+    with pytest.raises(NonFiniteWeights, match="'blocks.1.mlp.proj.weight' holds nan or inf"):
+        save_checkpoint(tmp_path / "bad.pt", model=_Saved(state), config=model.config, kind="gpt")
+    assert not (tmp_path / "bad.pt").exists()

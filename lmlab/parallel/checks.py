@@ -27,13 +27,18 @@ def check_parallel(scheme: str | None, config, world_size: int, batch_size: int 
                          f"size divisible by {grad_accum}")
 
 
-def check_resume(payload: dict[str, Any], world_size: int) -> None:
-    """A run resumes on the world size it started with (the global batch, and so the curve, depend on it)."""
+def check_resume(payload: dict[str, Any], world_size: int, scheme: str | None = None) -> None:
+    """A run resumes on the world size (and, on several ranks, the scheme) it started with: the global
+    batch, and so the curve, depend on both."""
     record = payload.get("extra", {}).get("config_record", {})
     saved = record.get("world_size")
     if saved is not None and int(saved) != world_size:
         raise ValueError(f"the checkpoint was trained on {saved} rank(s) but this run has {world_size}; "
                          f"resume with --nproc_per_node={saved}, or start a new --out")
+    was, now = record.get("parallel") or "ddp", scheme or "ddp"
+    if world_size > 1 and was != now:
+        raise ValueError(f"the checkpoint was trained with --parallel {was} but this run asks for "
+                         f"--parallel {now}; resume with --parallel {was}, or start a new --out")
 
 
 def check_tp(config, n: int) -> None:

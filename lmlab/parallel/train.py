@@ -25,8 +25,7 @@ from torch.distributed.tensor import DTensor
 
 from lmlab.checkpoint import save_checkpoint
 from lmlab.device import Precision, autocast, pick_precision
-from lmlab.distributed import DistContext, all_reduce_mean, shard
-from lmlab.models.transformer.schedule import cosine_lr
+from lmlab.distributed import DistContext, all_reduce_mean, shard, write_together
 from lmlab.models.transformer.trainer import TokenData, TrainConfig, TrainResult, estimate_loss
 from lmlab.parallel.checks import check_parallel
 from lmlab.parallel.fsdp import apply_fsdp
@@ -35,16 +34,12 @@ from lmlab.parallel.pipeline import pipeline_schedule, pipeline_stage, sync_tied
 from lmlab.parallel.tensor import apply_tp, qkv_major, shard_like
 from lmlab.tokenizers import Tokenizer
 from lmlab.train import History, fit
+from lmlab.train.failures import guarded_write
 from lmlab.train.loop import step_generator
+from lmlab.train.optim import adamw, decay_groups
+from lmlab.train.schedule import scheduled_lr
 
-
-def _adamw(named: list[tuple[str, torch.nn.Parameter]], tcfg: TrainConfig) -> torch.optim.AdamW:
-    """GPT.configure_optimizers' two groups (matrices decay), for any part of the model."""
-    decay = [p for _, p in named if p.dim() >= 2]
-    no_decay = [p for _, p in named if p.dim() < 2]
-    return torch.optim.AdamW([{"params": decay, "weight_decay": tcfg.weight_decay},
-                              {"params": no_decay, "weight_decay": 0.0}],
-                             lr=tcfg.lr, betas=(tcfg.beta1, tcfg.beta2))
+DIVERGENCE_HINT = "lower --lr (the peak learning rate) or turn clipping on (--grad-clip 1.0)"
 
 
 def _plain_order(model: torch.nn.Module) -> list[str]:
@@ -81,7 +76,15 @@ class _Plan:
             for pname, _ in mod.named_parameters(recurse=False):
                 self.owner[f"{name}.{pname}" if name else pname] = mod
         self.named = list(self.module.named_parameters())
-        self.optimizer = _adamw(self.named, tcfg)
+        # lmlab's one AdamW policy (matrices decay), over this rank's part of the model; under TP the
+        # fused kernel refuses a group that mixes DTensor (split) and plain (replicated) parameters
+        betas = (tcfg.beta1, tcfg.beta2)
+        if scheme == "tp":
+            self.optimizer = torch.optim.AdamW(decay_groups(self.module, tcfg.weight_decay), lr=tcfg.lr,
+                                               betas=betas)
+        else:
+            self.optimizer = adamw(self.module, lr=tcfg.lr, weight_decay=tcfg.weight_decay, betas=betas,
+                                   device_type=device.type)
 
     def _name(self, n: str) -> str:
         """The GPT's name of a parameter (the last pipeline stage's lm_head is the tied embedding)."""
@@ -135,8 +138,9 @@ class _Plan:
                 (loss / tcfg.grad_accum).backward()
                 part = loss.detach() / tcfg.grad_accum
                 total = part if total is None else total + part
-            if self.scheme == "fsdp":
-                total = all_reduce_mean(total, ctx, self.device)
+            # FSDP: each rank's rows; TP: the same loss on every rank, averaged anyway so that every
+            # rank sees the very same number and a nan stops them all at the same iteration
+            total = all_reduce_mean(total, ctx, self.device)
         if tcfg.grad_clip > 0:
             self.clip(tcfg.grad_clip)
         self.optimizer.step()
@@ -235,7 +239,8 @@ class _Plan:
 
 
 class _Saved(torch.nn.Module):
-    """A stand-in for save_checkpoint: its state_dict is the gathered plain model's."""
+    """A stand-in for save_checkpoint: its state_dict (and the tensors save_checkpoint checks for nan/inf)
+    are the gathered plain model's."""
 
     def __init__(self, state: dict[str, torch.Tensor]) -> None:
         super().__init__()
@@ -243,6 +248,9 @@ class _Saved(torch.nn.Module):
 
     def state_dict(self, *args, **kwargs) -> dict[str, torch.Tensor]:  # noqa: D102
         return self._state
+
+    def named_parameters(self, *args, **kwargs):  # noqa: D102
+        yield from ((n, t) for n, t in self._state.items() if t.is_floating_point())
 
 
 class _SavedOptimizer:
@@ -260,8 +268,15 @@ def train_parallel_gpt(model: torch.nn.Module, data: TokenData, tcfg: TrainConfi
                        start_iter: int = 0, train_s: float = 0.0, best_val: float = math.inf,
                        ctx: DistContext, progress: bool = True, desc: str = "gpt",
                        config_record: dict[str, Any] | None = None,
-                       sharded_dir: str | os.PathLike | None = None, **_: Any) -> TrainResult:
-    """``train_gpt``'s contract under FSDP, TP or PP; every rank calls it, rank 0 writes ``out_dir``."""
+                       sharded_dir: str | os.PathLike | None = None, wall_s: float = 0.0,
+                       wall_start: float | None = None, **_: Any) -> TrainResult:
+    """``train_gpt``'s contract under FSDP, TP or PP; every rank calls it, rank 0 writes ``out_dir``.
+
+    A nan/inf loss stops every rank at the same iteration (the loss is the same number everywhere) with
+    one line from rank 0; a write that fails, or weights gone non-finite, stop every rank (one line, from
+    the rank that failed; see ``write_together``).
+    """
+    wall0 = time.perf_counter() if wall_start is None else wall_start
     device = torch.device(device)
     precision = precision or pick_precision(device)
     if tcfg.time_budget_s is not None:
@@ -286,23 +301,36 @@ def train_parallel_gpt(model: torch.nn.Module, data: TokenData, tcfg: TrainConfi
 
     def step(it: int) -> dict[str, Any]:
         t0 = time.perf_counter()
-        lr = cosine_lr(it, tcfg.lr, tcfg.min_lr, tcfg.warmup_iters, tcfg.lr_decay_iters)
+        lr = scheduled_lr(it, lr=tcfg.lr, min_lr=tcfg.min_lr, warmup_iters=tcfg.warmup_iters,
+                          decay_iters=tcfg.lr_decay_iters)
         loss = plan.step(it, data, lr, precision)
         state["train_s"] += time.perf_counter() - t0
         state["it"] = it + 1
         return {"loss": loss, "lr": lr, "tokens": tokens_per_step}
 
-    def save(name: str, it: int) -> None:
-        model_sd, optim_sd = plan.gather()  # every rank takes part
-        if scheme == "fsdp" and sharded_dir is not None and name == "ckpt.pt":
-            from lmlab.parallel.checkpoint import save_sharded
-
-            save_sharded(plan.module, sharded_dir, plan.optimizer)  # every rank writes its shards
-        if out is not None:
-            save_checkpoint(out / name, model=_Saved(model_sd), config=cfg, kind="gpt", tokenizer=tokenizer,
+    def write_plain(name: str, it: int, model_sd: dict[str, torch.Tensor], optim_sd: dict[str, Any]) -> None:
+        path = out / name
+        with guarded_write("best checkpoint" if name == "best.pt" else "checkpoint", path):
+            # save_checkpoint refuses nan/inf weights (NonFiniteWeights): the previous file stays
+            save_checkpoint(path, model=_Saved(model_sd), config=cfg, kind="gpt", tokenizer=tokenizer,
                             optimizer=_SavedOptimizer(optim_sd), history=history.to_list(),
                             extra={"iter": it, "train_s": state["train_s"], "best_val": state["best_val"],
+                                   "wall_s": wall_s + time.perf_counter() - wall0,
                                    "train_config": asdict(tcfg), "config_record": dict(config_record or {})})
+
+    def write_sharded() -> None:
+        from lmlab.parallel.checkpoint import save_sharded
+
+        path = Path(sharded_dir)
+        with guarded_write("sharded checkpoint", path, intact=path / ".metadata"):
+            save_sharded(plan.module, path, plan.optimizer)  # every rank writes its shards
+
+    def save(name: str, it: int) -> None:
+        model_sd, optim_sd = plan.gather()  # every rank takes part
+        # rank 0 writes the plain file; every rank learns whether it could (else all stop, one line)
+        write_together(ctx, (lambda: write_plain(name, it, model_sd, optim_sd)) if out is not None else None)
+        if scheme == "fsdp" and sharded_dir is not None and name == "ckpt.pt":
+            write_together(ctx, write_sharded)
 
     def evaluate() -> dict[str, float]:
         losses = plan.evaluate(data, precision)
@@ -316,11 +344,14 @@ def train_parallel_gpt(model: torch.nn.Module, data: TokenData, tcfg: TrainConfi
                  checkpoint_interval=tcfg.eval_interval, log_interval=tcfg.log_interval, desc=desc,
                  progress=progress and ctx.is_main,
                  # dropout masks from (seed, iteration); the same on every TP rank, whose activations agree
-                 step_seed=tcfg.seed + (0 if scheme == "tp" else 7919 * ctx.rank) if cfg.dropout else None)
+                 step_seed=tcfg.seed + (0 if scheme == "tp" else 7919 * ctx.rank) if cfg.dropout else None,
+                 divergence_hint=DIVERGENCE_HINT, report=ctx.is_main)
     metrics = {
         "train_loss": history.last("train_loss"), "val_loss": history.last("val_loss"),
         "best_val_loss": state["best_val"] if math.isfinite(state["best_val"]) else None,
-        "tokens_per_sec": result.tokens_per_sec, "wall_s": state["train_s"], "iters": result.next_iter,
+        "tokens_per_sec": result.tokens_per_sec, "wall_s": wall_s + time.perf_counter() - wall0,
+        "train_s": state["train_s"], "iters": result.next_iter, "stopped": result.stopped,
+        "diverged_at": result.diverged_at,
         "params": sum(p.numel() for p in model.parameters()) if scheme != "pp" else None,
         "device": str(device), "precision": precision.name, "world_size": ctx.world_size, "parallel": scheme,
         "interrupted": result.interrupted, "out_of_time": result.out_of_time, "eval_train_loss": None,
