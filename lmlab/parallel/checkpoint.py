@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import warnings
 from pathlib import Path
 
 import torch
@@ -66,6 +67,8 @@ def load_sharded_into(model: torch.nn.Module, path: str | os.PathLike) -> torch.
     if not os.path.isdir(path):
         raise FileNotFoundError(f"no sharded checkpoint folder at {path}; train with --parallel fsdp first")
     state = {"model": model.state_dict()}
-    dcp.load(state, checkpoint_id=str(path), no_dist=True)  # reads each tensor from the shards it spans
+    with warnings.catch_warnings():  # one process on purpose: DCP's "assuming a single process" is noise
+        warnings.filterwarnings("ignore", message="torch.distributed is disabled")
+        dcp.load(state, checkpoint_id=str(path), no_dist=True)  # reads each tensor from the shards it spans
     model.load_state_dict(state["model"])
     return model
