@@ -23,7 +23,7 @@ import datetime
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -197,3 +197,39 @@ def launch(nproc: int, args: Sequence[str], *, threads_per_rank: int = 1, timeou
         raise RuntimeError(f"torchrun with {nproc} ranks failed (exit {proc.returncode}):\n{tail}")
     return proc
 
+
+
+class PeerFailed(SystemExit):
+    """Another rank failed (a write, or weights that went non-finite) and said why in one line; this
+    rank stops quietly with exit status 1 instead of waiting for a collective that never comes."""
+
+    def __init__(self) -> None:
+        super().__init__(1)
+
+
+def write_together(ctx: DistContext, write: Callable[[], None] | None) -> None:
+    """Run ``write`` (None on a rank with nothing to write), then agree on the outcome (collective).
+
+    When ``write`` raised on any rank, every rank stops: the lowest failing rank re-raises its error
+    (the CLI prints it as one line) and the others raise ``PeerFailed``. Without this agreement a rank
+    whose checkpoint failed would leave the others waiting in the next step's all-reduce.
+    """
+    error: BaseException | None = None
+    try:
+        if write is not None:
+            write()
+    except (OSError, ValueError) as err:  # WriteFailed, NonFiniteWeights
+        error = err
+    if not ctx.enabled:
+        if error is not None:
+            raise error
+        return
+    backend_device = "cuda" if dist.get_backend() == "nccl" else "cpu"
+    first = torch.tensor([ctx.rank if error is not None else ctx.world_size], device=backend_device)
+    dist.all_reduce(first, op=dist.ReduceOp.MIN)
+    failed_rank = int(first.item())
+    if failed_rank == ctx.world_size:
+        return
+    if failed_rank == ctx.rank and error is not None:
+        raise error
+    raise PeerFailed()

@@ -681,6 +681,7 @@ check("scaling.precision_recall_f1", precision_recall_f1)
 #   the weights, gradients and optimizer state.
 # - **Model parallel**: layers or matrices split across GPUs, for models bigger than one GPU (pipeline
 #   and tensor parallelism, Megatron-LM).
+#   Notebook 08 runs FSDP2, tensor and pipeline parallelism here and proves each against one process.
 # - **bf16 autocast**: matmuls in 16 bits, weights and optimizer in fp32: speed and activation memory on
 #   GPUs; `--precision auto` picks it. **fp16** needs a GradScaler as well (pre-Ampere GPUs).
 # - **Distillation**: a student learns the teacher's softened predictions (`lmlab.models.distill`).

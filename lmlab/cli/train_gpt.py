@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 
 from lmlab.cli.common import add_train_arguments, fmt_loss, report_write_failures, train_exit_status
+from lmlab.parallel.checks import SCHEMES
 
 # flag name -> (type, help); None defaults mean "take the preset's value"
 FLAGS = {
@@ -54,6 +55,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "and nanoGPT; relu2 = ReLU(x)^2 (Primer)")
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
                    help="torch.compile the model (default: on for CUDA, off elsewhere)")
+    p.add_argument("--parallel", choices=SCHEMES, default=None,
+                   help="under torchrun: ddp (default) copies the model to every rank; fsdp shards it; "
+                        "tp splits heads and MLP units; pp splits the layers (see lmlab.parallel)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out (same model config required)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -112,6 +112,7 @@ def fit(
     progress: bool = True,
     step_seed: int | None = None,
     divergence_hint: str = DIVERGENCE_HINT,
+    report: bool = True,
 ) -> FitResult:
     """Run ``step`` for iterations ``start_iter .. max_iters-1`` and log into ``history``.
 
@@ -125,7 +126,8 @@ def fit(
     A nan/inf loss ends the run: it is logged at its iteration, no evaluation or checkpoint follows, and
     one line (naming the iteration, the value and ``divergence_hint``) goes to stderr. Losses that are
     tensors on an accelerator are checked at each log, evaluation and checkpoint (no sync per step),
-    still naming the exact iteration.
+    still naming the exact iteration. ``report=False`` keeps these end-of-run lines to itself (ranks
+    other than 0 under torchrun: one line per run, not one per rank).
     """
     history = history if history is not None else History()
     if live is True:
@@ -239,15 +241,18 @@ def fit(
     failure = None
     if diverged is not None:
         failure = diverged_message(diverged[0], diverged[1], hint=divergence_hint)
-        print(failure, file=sys.stderr, flush=True)
+        if report:
+            print(failure, file=sys.stderr, flush=True)
     elif torn:
-        print(f"training stopped hard during iteration {it}: that step may be half applied, so no checkpoint "
-              "was written now; the last saved checkpoint is intact (press Ctrl-C once for a clean stop)",
-              flush=True)
+        if report:
+            print(f"training stopped hard during iteration {it}: that step may be half applied, so no "
+                  "checkpoint was written now; the last saved checkpoint is intact (press Ctrl-C once for a "
+                  "clean stop)", flush=True)
     elif interrupted:
-        print(f"training interrupted cleanly at iteration {it}: model, optimizer and history are kept"
-              + (" and checkpointed" if checkpoint is not None else "")
-              + "; run the same call again to resume", flush=True)
+        if report:
+            print(f"training interrupted cleanly at iteration {it}: model, optimizer and history are kept"
+                  + (" and checkpointed" if checkpoint is not None else "")
+                  + "; run the same call again to resume", flush=True)
     elif evaluate is not None or sample is not None:
         run_eval()
     if checkpoint is not None and not torn and diverged is None:

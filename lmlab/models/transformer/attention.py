@@ -157,7 +157,7 @@ class MultiHeadAttention(nn.Module):
         if self.rotary:
             cos, sin = self.rope_cos[start:start + T], self.rope_sin[start:start + T]
             return rotary_qkv(qkv, cos, sin, self.n_head)
-        q, k, v = qkv.split(C, dim=2)  # 3 x (B, T, C)
+        q, k, v = qkv.chunk(3, dim=2)  # 3 x (B, T, C) (under tensor parallelism: this rank's heads)
         return self.split_heads(q), self.split_heads(k), self.split_heads(v)
 
     def forward(self, x: torch.Tensor, return_attention: bool = False, cache: LayerCache | None = None,
@@ -185,5 +185,5 @@ class MultiHeadAttention(nn.Module):
                 y, weights = attention(q, k, v, mask, self.attn_dropout if self.training else None)
             else:  # fused, with an explicit mask (a KV cache, or padding)
                 y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
-        y = y.transpose(1, 2).contiguous().view(B, T, C)  # merge heads: (B, T, C)
+        y = y.transpose(1, 2).contiguous().view(B, T, -1)  # merge heads: (B, T, C)
         return self.resid_dropout(self.W_o(y)), weights

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -13,6 +14,7 @@ from lmlab.distributed import device_for, init_distributed, shutdown
 from lmlab.models.transformer.config import GPTConfig
 from lmlab.models.transformer.model import GPT
 from lmlab.models.transformer.trainer import MODEL_KEYS, PRESETS, TokenData, TrainConfig, train_gpt
+from lmlab.parallel.checks import check_parallel, check_resume
 from lmlab.presets import preset_values, resolve_preset
 from lmlab.tokenizers import CharTokenizer, Tokenizer
 from lmlab.train import History, write_metrics
@@ -65,6 +67,7 @@ def run_from_flags(flags: dict[str, Any]) -> dict[str, Any] | None:
                 raise ValueError(f"{ckpt_path} already exists; pass --resume to continue that run, or choose "
                                  "another --out (nothing was overwritten)")
             payload = load_checkpoint(ckpt_path)
+            check_resume(payload, ctx.world_size, flags.get("parallel"))
             if payload.get("kind") != "gpt":
                 raise ValueError(f"{ckpt_path} holds a {payload.get('kind')!r} model, not a GPT; "
                                  "choose another --out")
@@ -106,10 +109,18 @@ def run_from_flags(flags: dict[str, Any]) -> dict[str, Any] | None:
             if start_iter >= tcfg.max_iters:
                 raise ValueError(f"the run in {out} already did {start_iter} iterations; give a larger "
                                  f"--max-iters than {start_iter} to train longer")
+        parallel = flags.get("parallel")
+        check_parallel(parallel, model_cfg, ctx.world_size, tcfg.batch_size, tcfg.grad_accum)
+        trainer = train_gpt
+        if parallel not in (None, "ddp") and ctx.enabled:  # FSDP, tensor or pipeline parallel
+            from lmlab.parallel.train import train_parallel_gpt
+
+            trainer = functools.partial(train_parallel_gpt, scheme=parallel, sharded_dir=out / "dcp")
         record = {"corpus": flags["corpus"], "tokenizer": tokenizer.kind, "preset": preset,
+                  "parallel": parallel or "ddp", "world_size": ctx.world_size,
                   "device": str(device), "precision": precision.name, "seed": seed,
                   **values, **asdict(model_cfg)}  # the model as built: positions, activation, vocab
-        result = train_gpt(model, data, tcfg, tokenizer=tokenizer, device=device, precision=precision,
+        result = trainer(model, data, tcfg, tokenizer=tokenizer, device=device, precision=precision,
                            out_dir=out if ctx.is_main else None, history=history, optimizer=optimizer,
                            start_iter=start_iter, train_s=train_s, best_val=best_val, ctx=ctx,
                            progress=not flags.get("no_progress"), config_record=record,

@@ -22,7 +22,7 @@ import torch
 
 from lmlab.checkpoint import save_checkpoint
 from lmlab.device import Precision, autocast, pick_precision
-from lmlab.distributed import DistContext, all_reduce_mean, no_sync_unless, shard
+from lmlab.distributed import DistContext, all_reduce_mean, no_sync_unless, shard, write_together
 from lmlab.models.transformer.config import GPTConfig
 from lmlab.models.transformer.model import GPT
 from lmlab.tokenizers import Tokenizer
@@ -262,18 +262,21 @@ def train_gpt(model: GPT, data: TokenData, tcfg: TrainConfig, *, tokenizer: Toke
     current_iter = {"it": start_iter}
 
     def evaluate() -> dict[str, float]:
+        if not ctx.is_main:  # rank 0 evaluates alone; the others only learn whether best.pt was written
+            write_together(ctx, None)
+            return {}
         losses = estimate_loss(model, data, tcfg.batch_size * ctx.world_size, tcfg.eval_iters, device,
                                precision, tcfg.seed)
-        if losses["val_loss"] < state["best_val"]:
+        best = losses["val_loss"] < state["best_val"]
+        if best:
             state["best_val"] = losses["val_loss"]
-            if out is not None:
-                save(out / "best.pt", current_iter["it"])
+        write_together(ctx, (lambda: save(out / "best.pt", current_iter["it"])) if best and out else None)
         return losses
 
     def checkpoint(next_iter: int) -> None:
         current_iter["it"] = next_iter
-        if out is not None:
-            save(out / "ckpt.pt", next_iter)
+        # under torchrun every rank waits here for rank 0's write: a failed one stops them all (one line)
+        write_together(ctx, (lambda: save(out / "ckpt.pt", next_iter)) if out is not None else None)
 
     def step_tracking(it: int) -> dict[str, Any]:
         result = step(it)
@@ -281,18 +284,18 @@ def train_gpt(model: GPT, data: TokenData, tcfg: TrainConfig, *, tokenizer: Toke
         return result
 
     main = ctx.is_main
-    every = tcfg.eval_interval if main else 0
+    every = tcfg.eval_interval
     remaining = None if budget is None else max(0.0, budget - state["train_s"])
     try:
         result = fit(step_tracking, max_iters=tcfg.max_iters, history=history, start_iter=start_iter,
-                     evaluate=evaluate if main else None, eval_interval=every,
-                     checkpoint=checkpoint if main else None, checkpoint_interval=every,
+                     evaluate=evaluate, eval_interval=every, checkpoint=checkpoint, checkpoint_interval=every,
                      time_budget_s=remaining, live=live if main else None, log_interval=tcfg.log_interval,
                      desc=desc, progress=progress and main,
                      # dropout masks from (seed, iteration): a resumed run repeats the curve (no cost without)
                      step_seed=tcfg.seed + 7919 * ctx.rank if cfg.dropout > 0 else None,
                      divergence_hint="lower --lr (the peak learning rate) or turn clipping on "
-                                     "(--grad-clip 1.0)")
+                                     "(--grad-clip 1.0)",
+                     report=main)
     except WriteFailed as err:  # a notebook keeps the trained model: save it elsewhere or train on
         err.keep(model=model, history=history, optimizer=optimizer, tokenizer=tokenizer,
                  next_iter=current_iter["it"], train_s=state["train_s"])
