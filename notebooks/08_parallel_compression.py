@@ -233,7 +233,7 @@ else:
 # First an LSTM and a GPT, trained briefly on the same characters.
 
 # %%
-from lmlab.compress import magnitude_prune, model_bytes, quantize_int8, sparsity  # noqa: E402
+from lmlab.compress import magnitude_prune, model_bytes, nonzero_bytes, quantize_int8, sparsity  # noqa: E402
 from lmlab.compress.measure import (  # noqa: E402
     compare_speed,
     gpt_generate_tokens,
@@ -336,11 +336,7 @@ distill(teacher, student,
         lambda it: data.batch("train", 16, 64, torch.Generator().manual_seed(50_000 + it)),
         DistillConfig(max_iters=SIZE["distill_iters"], temperature=2.0, alpha=0.5, lr=3e-3), progress=False)
 
-
-def nonzero_bytes(model):
-    return sum(int((p != 0).sum()) * p.element_size() for p in model.parameters())
-
-
+# a pruned model counted by the weights it computes with (not weight_orig, which keeps the pruned values)
 points = {"teacher (fp32)": (model_bytes(teacher), val_loss(teacher, batches)),
           "teacher int8": (model_bytes(quantize_int8(teacher)), val_loss(quantize_int8(teacher), batches)),
           "teacher 50 % pruned": (nonzero_bytes(teacher_pruned), val_loss(teacher_pruned, batches)),

@@ -90,3 +90,18 @@ def test_compression_benchmark_smoke(capsys):
     sweep = [r for r in result["lstm_prune"] if "amount" in r]
     assert [r["amount"] for r in sweep] == [0.0, 0.5] and sweep[1]["sparsity_after_finetune"] == 0.5
     assert '"target_met"' in capsys.readouterr().out
+
+
+def test_nonzero_bytes_count_the_masked_weights_not_the_originals():
+    from lmlab.compress import nonzero_bytes
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(20, 20, bias=False), torch.nn.Linear(20, 20, bias=False))
+    dense = nonzero_bytes(model)
+    assert dense == 2 * 20 * 20 * 4
+    magnitude_prune(model, 0.5, permanent=False)  # weight_orig keeps every value; weight has the zeros
+    assert nonzero_bytes(model) == pytest.approx(dense / 2, abs=8)
+    magnitude_prune(model, 0.0)
+    from lmlab.compress.prune import make_permanent
+
+    assert nonzero_bytes(make_permanent(model)) == pytest.approx(dense / 2, abs=8)

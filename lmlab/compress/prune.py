@@ -60,3 +60,20 @@ def sparsity(model: nn.Module) -> float:
     weights = [getattr(m, n) for m, n in prunable(model)]
     zeros = sum(int((w == 0).sum()) for w in weights)
     return zeros / max(1, sum(w.numel() for w in weights))
+
+
+def nonzero_bytes(model: nn.Module) -> int:
+    """Bytes of the model's non-zero weights: its size if zeros were not stored (indices not counted).
+
+    A pruned model still holding its masks (``permanent=False``) is counted by the weights it computes
+    with (``weight = weight_orig * weight_mask``), not by ``weight_orig``, which keeps the pruned values.
+    """
+    total, seen = 0, set()
+    for module in model.modules():
+        for name, p in module.named_parameters(recurse=False):
+            if id(p) in seen:  # a tied weight counts once
+                continue
+            seen.add(id(p))
+            w = getattr(module, name.removesuffix("_orig")) if name.endswith("_orig") else p
+            total += int((w != 0).sum()) * w.element_size()
+    return total
