@@ -132,7 +132,7 @@ for _job in (
     Job("05_students", "05_scaling", "two small GPTs distilled from 03's GPT (labels only, and α = 0.7)",
         lambda preset: {"teacher": _gpt(preset), "distill_iters": DISTILL_ITERS[preset],
                         "alphas": list(STUDENT_ALPHAS), "temperature": 2.0, "lr": 3e-3, "block": 64,
-                        "batch": 16, "text_chars": 1_000_000},
+                        "batch": 16, "text_chars": 400_000 if preset == "smoke" else 1_000_000},
         _P + "students_job", _P + "shakespeare_corpus", needs=("03_gpt_shakespeare",)),
 ):
     register(_job)

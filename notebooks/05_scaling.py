@@ -447,18 +447,20 @@ from lmlab.prepared import find_checkpoint  # noqa: E402
 found = find_checkpoint("03_gpt_shakespeare", lab.preset, corpus=corpus, env="LMLAB_GPT_CKPT",
                         local=("runs/03_gpt_shakespeare", "runs/03_transformer"))
 found = [found] if found else []
+chars = 400_000 if lab.preset == "smoke" else 1_000_000  # smoke: the slice notebook 03 trains on
 teacher = None
 if found:
     teacher, tok = load_for_sampling(load_checkpoint(found[0]), lab.device)
     try:
-        data = TokenData.from_text(text[:1_000_000], tok)
+        data = TokenData.from_text(text[:chars], tok)
         print(f"teacher: the GPT of notebook 03, from {found[0]}")
     except (ValueError, KeyError) as err:  # trained on another corpus: its characters differ
         print(f"note: the GPT in {found[0]} does not fit the corpus {corpus!r} ({err}); training one here")
         teacher = None
 if teacher is None:
+    found = []  # the teacher is trained here, not loaded
     tok = make_tokenizer("char", text)
-    data = TokenData.from_text(text[:1_000_000], tok)
+    data = TokenData.from_text(text[:chars], tok)
     n_layer, width = SIZE["teacher"]
     teacher = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=64, n_layer=n_layer, n_head=4,
                             n_embd=width))

@@ -225,7 +225,8 @@ def students_job(preset: str, text: str, corpus: str, out: Path, device: Any) ->
                          f"holds none: run 'lmlab prepare 03_gpt_shakespeare 05_students --preset {preset}'")
     teacher, tok = load_for_sampling(load_checkpoint(teacher_dir), device)
     try:
-        data = TokenData.from_text(text[:1_000_000], tok)  # as notebook 05, from here on
+        chars = 400_000 if preset == "smoke" else 1_000_000
+        data = TokenData.from_text(text[:chars], tok)  # as notebook 05, from here on
     except ValueError as err:  # the notebook trains its own teacher then, and distils from that one
         print(f"05_students: 03's GPT does not cover the corpus {corpus!r} ({err}); nothing to prepare")
         return {"histories": {}, "unusable": str(err)}, []
