@@ -35,6 +35,9 @@ TANG = {"smoke": dict(max_poems=300, time_budget_s=None, max_iters=40),
         "class": dict(max_poems=None, time_budget_s=120.0, max_iters=100_000),
         "full": dict(max_poems=None, time_budget_s=None, max_iters=5000)}
 RACE_S = {"smoke": 4.0, "class": 90.0, "full": 120.0}
+# Notebook 05's distillation: steps per student (its SIZE table's distill_iters; a test keeps them equal).
+DISTILL_ITERS = {"smoke": 60, "class": 400, "full": 2000}
+STUDENT_ALPHAS = (0.0, 0.7)  # labels only, then distilled (T = 2)
 # Notebook 01's sizes and the words whose vectors it watches during training (the same test keeps them equal).
 W2V_SIZES = {
     "smoke": {"words": 100_000, "dim": 50, "epochs": 3, "glove_epochs": 5, "poem_chars": 80_000,
@@ -87,6 +90,7 @@ class Job:
     train: str  # "module:function", called (preset, text, corpus, out, device) -> (metrics dict, samples)
     data: str  # "module:function", called (preset) -> (text, corpus name), as the notebook loads it
     used_by: tuple[str, ...] = ()  # later notebooks that load this run too (through find_checkpoint)
+    needs: tuple[str, ...] = ()  # prepared runs this one starts from (prepared first, in the same folder)
 
     def call(self, field: str, *args: Any) -> Any:
         """Call the function named in ``train`` or ``data``."""
@@ -125,6 +129,11 @@ for _job in (
     Job("03_race", "03_transformer", "the GPT-or-LSTM race, same parameters, same seconds",
         lambda preset: {**_gpt(preset), "race_s": RACE_S[preset]},
         _P + "race_job", _P + "shakespeare_corpus"),
+    Job("05_students", "05_scaling", "two small GPTs distilled from 03's GPT (labels only, and α = 0.7)",
+        lambda preset: {"teacher": _gpt(preset), "distill_iters": DISTILL_ITERS[preset],
+                        "alphas": list(STUDENT_ALPHAS), "temperature": 2.0, "lr": 3e-3, "block": 64,
+                        "batch": 16, "text_chars": 400_000 if preset == "smoke" else 1_000_000},
+        _P + "students_job", _P + "shakespeare_corpus", needs=("03_gpt_shakespeare",)),
 ):
     register(_job)
 

@@ -447,18 +447,20 @@ from lmlab.prepared import find_checkpoint  # noqa: E402
 found = find_checkpoint("03_gpt_shakespeare", lab.preset, corpus=corpus, env="LMLAB_GPT_CKPT",
                         local=("runs/03_gpt_shakespeare", "runs/03_transformer"))
 found = [found] if found else []
+chars = 400_000 if lab.preset == "smoke" else 1_000_000  # smoke: the slice notebook 03 trains on
 teacher = None
 if found:
     teacher, tok = load_for_sampling(load_checkpoint(found[0]), lab.device)
     try:
-        data = TokenData.from_text(text[:1_000_000], tok)
+        data = TokenData.from_text(text[:chars], tok)
         print(f"teacher: the GPT of notebook 03, from {found[0]}")
     except (ValueError, KeyError) as err:  # trained on another corpus: its characters differ
         print(f"note: the GPT in {found[0]} does not fit the corpus {corpus!r} ({err}); training one here")
         teacher = None
 if teacher is None:
+    found = []  # the teacher is trained here, not loaded
     tok = make_tokenizer("char", text)
-    data = TokenData.from_text(text[:1_000_000], tok)
+    data = TokenData.from_text(text[:chars], tok)
     n_layer, width = SIZE["teacher"]
     teacher = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=64, n_layer=n_layer, n_head=4,
                             n_embd=width))
@@ -502,15 +504,27 @@ plt.show()
 
 # %% [markdown]
 # Now two students of the same small size and the same initial weights: one trained on the true
-# characters only ($\alpha = 0$), one distilled ($\alpha = 0.7$, $T = 2$).
+# characters only ($\alpha = 0$), one distilled ($\alpha = 0.7$, $T = 2$). When the teacher is the run
+# `lmlab prepare` trained, the students it distilled from that teacher are loaded (the cell says so;
+# `retrain=True` distils them here); from any other teacher they are distilled here.
 
 # %%
+from lmlab.prepared import find_prepared  # noqa: E402
+
 student_cfg = GPTConfig(vocab_size=tok.vocab_size, block_size=block, n_layer=1, n_head=2,
                         n_embd=max(32, teacher.config.n_embd // 4))
 students, histories = {}, {}
+teacher_is_prepared = bool(found) and (found[0] / "prepared.json").exists() and teacher is not None
+prep = find_prepared("05_students", lab.preset, corpus=corpus, retrain=False) if teacher_is_prepared else None
+if not teacher_is_prepared:
+    print("lmlab: the teacher is not the prepared 03_gpt_shakespeare, so the students are distilled here")
 for alpha in (0.0, 0.7):
     torch.manual_seed(0)
     students[alpha] = GPT(student_cfg).to(lab.device)
+    if prep is not None:
+        load_model_state(students[alpha], load_checkpoint(prep.path / f"student_{alpha}"))
+        histories[alpha] = History(prep.metrics["histories"][str(alpha)])
+        continue
     histories[alpha] = History()
     distill(teacher, students[alpha], get_batch,
             DistillConfig(temperature=2.0, alpha=alpha, lr=3e-3, max_iters=SIZE["distill_iters"]),

@@ -35,8 +35,10 @@ def test_notebook_times_prepares_what_a_later_notebook_reuses(capsys, monkeypatc
     spec = importlib.util.spec_from_file_location("nb_times", ROOT / "benchmarks" / "notebook_times.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    report = bench.main(["04_attention", "--preset", "smoke", "--mode", "prepared"])
+    report = bench.main(["04_attention", "05_scaling", "--preset", "smoke", "--mode", "prepared"])
     capsys.readouterr()
+    assert list(report["prepare_runs_s"]) == ["03_gpt_shakespeare", "05_students"]  # 04 and 05 load 03's GPT
     row = report["notebooks"]["04_attention"]
-    assert list(report["prepare_runs_s"]) == ["03_gpt_shakespeare"]  # 03's GPT, which 04 loads
     assert row["prepared_runs_loaded"] == 1 and "prepared_errors" not in row and "fresh_s" not in row
+    row = report["notebooks"]["05_scaling"]
+    assert row["prepared_runs_loaded"] == 2 and "prepared_errors" not in row  # the teacher and the students

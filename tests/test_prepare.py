@@ -10,6 +10,7 @@ import pytest
 
 from lmlab.cli import main
 from lmlab.prepared import (
+    DISTILL_ITERS,
     JOBS,
     POEM_SIZES,
     RACE_S,
@@ -56,6 +57,8 @@ def test_the_jobs_use_the_notebooks_own_tables():
     assert _table("03_transformer.py", "TANG") == TANG
     assert _table("03_transformer.py", "RACE_S") == RACE_S
     assert _table("01_word2vec.py", "SIZES") == W2V_SIZES and _table("01_word2vec.py", "WATCH") == WATCH
+    size = _table("05_scaling.py", "SIZE")
+    assert {preset: row["distill_iters"] for preset, row in size.items()} == DISTILL_ITERS
     for job in JOBS.values():
         assert f'"{job.name}"' in (ROOT / "notebooks" / f"{job.notebook}.py").read_text(encoding="utf-8")
 
@@ -181,3 +184,34 @@ def test_a_registered_job_is_prepared_and_found(isolated_data, tmp_path, monkeyp
     run = find_prepared("09_fake", "smoke", corpus="fake_corpus", show=False)
     assert run is not None and run.metrics == {"val_loss": 0.5, "preset": "smoke"}
     assert run.samples == ["fake_corpus"]
+
+
+@pytest.mark.slow
+def test_students_are_distilled_from_the_prepared_teacher_which_is_prepared_first(isolated_data, tmp_path,
+                                                                                   monkeypatch, capsys,
+                                                                                   one_torch_thread):
+    from lmlab.checkpoint import load_checkpoint
+
+    text = "".join(f"ROMEO {i % 7}:\nTo be, or not to be; that is the question.\n" for i in range(4000))
+    monkeypatch.setattr("lmlab.cli.prepare.shakespeare_corpus", lambda preset: (text, "tiny_shakespeare"))
+    dest = tmp_path / "mirror"
+    argv = ["prepare", "05_students", "--preset", "smoke", "--dest", str(dest), "--device", "cpu"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "[1/2] 03_gpt_shakespeare" in out and "[2/2] 05_students" in out  # the teacher comes first
+    record = json.loads((run_dir(dest, "smoke", "05_students") / "prepared.json").read_text())
+    histories = record["metrics"]["histories"]
+    assert set(histories) == {"0.0", "0.7"}
+    assert all(any("val_loss" in r for r in h) for h in histories.values())
+    teacher = load_checkpoint(run_dir(dest, "smoke", "03_gpt_shakespeare"))
+    student = load_checkpoint(run_dir(dest, "smoke", "05_students") / "student_0.7")
+    assert student["config"]["vocab_size"] == teacher["config"]["vocab_size"]
+    assert student["config"]["n_layer"] == 1 and student["config"]["n_embd"] >= 32
+    monkeypatch.setenv("LMLAB_DATA_DIR", str(dest))
+    assert find_prepared("05_students", "smoke", corpus=record["config"]["corpus"], show=False) is not None
+
+    (run_dir(dest, "smoke", "03_gpt_shakespeare") / "prepared.json").unlink()  # no current teacher
+    with pytest.raises(ValueError, match="distilled from the prepared 03_gpt_shakespeare"):
+        from lmlab.cli.prepare import students_job
+
+        students_job("smoke", text, "tiny_shakespeare", run_dir(dest, "smoke", "05_students"), "cpu")

@@ -207,6 +207,52 @@ def race_job(preset: str, text: str, corpus: str, out: Path, device: Any) -> tup
     return {"race": {"GPT": gpt_run.metrics, "LSTM": lstm_run.metrics}, "hidden": hidden}, []
 
 
+def students_job(preset: str, text: str, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
+    """Notebook 05's two students, distilled from the prepared ``03_gpt_shakespeare`` beside ``out``."""
+    import torch
+
+    from lmlab.checkpoint import load_checkpoint, save_checkpoint
+    from lmlab.models.distill import DistillConfig, distill
+    from lmlab.models.transformer import GPT, GPTConfig
+    from lmlab.models.transformer.generate import load_for_sampling
+    from lmlab.models.transformer.trainer import TokenData
+    from lmlab.prepared import DISTILL_ITERS, STUDENT_ALPHAS
+    from lmlab.train import History
+
+    teacher_dir = out.parent / "03_gpt_shakespeare"
+    if not is_current(teacher_dir, job_config("03_gpt_shakespeare", preset, corpus)):
+        raise ValueError(f"05_students is distilled from the prepared 03_gpt_shakespeare, and {teacher_dir} "
+                         f"holds none: run 'lmlab prepare 03_gpt_shakespeare 05_students --preset {preset}'")
+    teacher, tok = load_for_sampling(load_checkpoint(teacher_dir), device)
+    try:
+        chars = 400_000 if preset == "smoke" else 1_000_000
+        data = TokenData.from_text(text[:chars], tok)  # as notebook 05, from here on
+    except ValueError as err:  # the notebook trains its own teacher then, and distils from that one
+        print(f"05_students: 03's GPT does not cover the corpus {corpus!r} ({err}); nothing to prepare")
+        return {"histories": {}, "unusable": str(err)}, []
+    block = min(64, teacher.config.block_size)
+
+    def get_batch(it: int, split: str = "train", batch: int = 16) -> Any:
+        return data.batch(split, batch, block, torch.Generator().manual_seed(it))
+
+    val_batches = [get_batch(10_000 + i, "val") for i in range(8)]
+    student_cfg = GPTConfig(vocab_size=tok.vocab_size, block_size=block, n_layer=1, n_head=2,
+                            n_embd=max(32, teacher.config.n_embd // 4))
+    iters = DISTILL_ITERS[preset]
+    histories = {}
+    for alpha in STUDENT_ALPHAS:
+        torch.manual_seed(0)
+        student = GPT(student_cfg).to(device)
+        history = History()
+        distill(teacher, student, get_batch,
+                DistillConfig(temperature=2.0, alpha=alpha, lr=3e-3, max_iters=iters), device=device,
+                val_batches=val_batches, eval_interval=max(10, iters // 8), history=history, progress=False)
+        save_checkpoint(out / f"student_{alpha}" / "ckpt.pt", model=student, config=student_cfg, kind="gpt",
+                        tokenizer=tok, history=history.records)
+        histories[str(alpha)] = history.records
+    return {"histories": histories, "distill_iters": iters}, []
+
+
 def _word2vec_job(model: str, preset: str, text: str, out: Path) -> tuple[dict, list]:
     from lmlab.models.word2vec import Vocab, tokenize, train_word2vec
     from lmlab.prepared import WATCH, save_word2vec, word2vec_config
@@ -256,7 +302,9 @@ def run(args: argparse.Namespace) -> int:
     device = pick_device(args.device)
     preset = resolve_preset(args.preset, device)
     root = Path(args.dest).expanduser().resolve() if args.dest else default_root()
-    names = args.names or list(JOBS)
+    names = []
+    for name in args.names or list(JOBS):  # a run's starting points are prepared before it
+        names += [n for n in (*JOBS[name].needs, name) if n not in names]
     print(f"lmlab prepare: {len(names)} run(s), preset {preset}, device {device.type}, "
           f"into {root / 'prepared'}", flush=True)
     t_all = time.perf_counter()
