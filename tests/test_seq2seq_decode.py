@@ -72,8 +72,10 @@ def test_special_tokens_are_never_output(one_torch_thread):
 def test_sampling_is_repeatable_with_a_seed(one_torch_thread):
     model, src = _model(), _src()
     assert sample(model, src, 8, seed=3) == sample(model, src, 8, seed=3)
-    with pytest.raises(ValueError, match="temperature must be > 0"):
-        sample(model, src, 8, temperature=0)
+    # one policy with lmlab sample (lmlab.models.sampling): temperature 0 is greedy, below 0 is an error
+    assert sample(model, src, 8, temperature=0, seed=1) == greedy(model, src, 8)
+    with pytest.raises(ValueError, match="temperature must be a number >= 0"):
+        sample(model, src, 8, temperature=-1)
 
 
 def test_label_smoothed_loss_matches_torch_and_ignores_padding():

@@ -10,7 +10,9 @@ def beam_tree_figure(tree: Any, vocab: Any, title: str = "beam search") -> Any:
     """A matplotlib Figure of ``lmlab.models.seq2seq.decode.BeamTree``."""
     from matplotlib.figure import Figure
 
-    import lmlab.viz.style  # noqa: F401  (CJK fonts)
+    from lmlab.viz.style import ensure_cjk_font
+
+    ensure_cjk_font()  # Chinese tokens get a font
 
     width = max([len(s) for s in tree.steps] + [1])
     fig = Figure(figsize=(1.2 + 1.3 * (len(tree.steps) + 1), 0.8 + 0.7 * width), dpi=100,

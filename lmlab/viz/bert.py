@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from lmlab.viz import style as _style  # noqa: F401  (registers the CJK fallback font on import)
+from lmlab.viz.style import ensure_cjk_font
+
+ensure_cjk_font()  # Chinese labels draw with a CJK font, not boxes
 
 METHOD_STYLE = {"fine-tuned": ("C0", "o"), "random init": ("C3", "s"), "linear probe": ("C2", "^")}
 

@@ -113,7 +113,9 @@ class CrossView(View):
     def figure(self) -> Any:
         from matplotlib.figure import Figure
 
-        import lmlab.viz.style  # noqa: F401  (CJK fonts)
+        from lmlab.viz.style import ensure_cjk_font
+
+        ensure_cjk_font()  # Chinese tokens get a font
 
         m = self.maps
         n_head = m.cross.size(1)
@@ -273,7 +275,9 @@ class CrossStepsView(View):
     def figure(self) -> Any:
         from matplotlib.figure import Figure
 
-        import lmlab.viz.style  # noqa: F401
+        from lmlab.viz.style import ensure_cjk_font
+
+        ensure_cjk_font()  # Chinese tokens get a font
 
         s = self.steps
         fig = Figure(figsize=(max(4.0, 0.4 * len(s.tokens) + 2), 3.6), dpi=100, layout="constrained")
