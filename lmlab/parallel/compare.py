@@ -19,6 +19,7 @@ import torch
 import torch.distributed as dist
 from torch.distributed.tensor import DTensor
 
+from lmlab.atomic import atomic_write
 from lmlab.distributed import init_distributed, shard, shutdown
 from lmlab.models.transformer import GPT, GPTConfig
 from lmlab.parallel.fsdp import apply_fsdp, state_bytes
@@ -199,7 +200,7 @@ def main(argv: list[str] | None = None) -> None:
             big = GPTConfig(vocab_size=65, block_size=block, n_layer=n_layer, n_head=4, n_embd=n_embd)
             result["bubble"] = measure_bubble(big, rows, [int(m) for m in args.microbatches.split(",")])
         if ctx.is_main:
-            with open(args.out, "w", encoding="utf-8") as f:
+            with atomic_write(args.out) as f:  # a full disk never leaves half a JSON
                 json.dump(result, f, indent=1)
     finally:
         shutdown(ctx)
