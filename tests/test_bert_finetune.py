@@ -15,6 +15,7 @@ from lmlab.models.bert.finetune import (
     encode_batch,
     label_subset,
     learning_curve,
+    poet_dataset,
     pool,
     train_classifier,
 )
@@ -157,3 +158,26 @@ def test_vectorised_bootstrap_equals_scoring_each_resample():
         for name in ("accuracy", "macro_f1"):
             want = [score(y[i], p[i], name, k) for i in idx]
             assert resampled_scores(y[idx], p[idx], name, k) == pytest.approx(want, abs=1e-12)
+
+
+def test_fill_in_widget_shows_bad_input_as_one_line(capsys):
+    pytest.importorskip("ipywidgets")
+    from lmlab.viz.bert import fill_mask_widget
+
+    model = _model(block_size=8)
+    ui = fill_mask_widget(model, VOCAB, value="床前明月光")  # no [MASK]
+    lines = [s for s in capsys.readouterr().out.splitlines() if s.startswith("error:")]
+    assert len(lines) == 1 and "no [MASK] in '床前明月光'" in lines[0]
+    ui.children[0].value = "[MASK]" * 7  # more masks than the context holds
+    lines = [s for s in capsys.readouterr().out.splitlines() if s.startswith("error:")]
+    assert len(lines) == 1 and "7 masks but the model's context holds only 6" in lines[0]
+
+
+def test_learning_curve_and_poet_dataset_refuse_bad_label_sets():
+    with pytest.raises(ValueError, match="unknown label '王小二'"):
+        poet_dataset(("李白", "王小二"), fallback=True)
+    with pytest.raises(ValueError, match="at least two classes"):
+        poet_dataset(("李白",), fallback=True)
+    model = _model()
+    with pytest.raises(ValueError, match="at least two classes"):
+        learning_curve(model, VOCAB, ["床前", "明月"], np.array([0, 0]), random_init=_model())
