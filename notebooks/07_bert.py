@@ -52,11 +52,13 @@ from lmlab.exercises import check
 from lmlab.train import History
 
 SIZE = {  # smoke: CI in seconds; class: pre-training <= 5 min, fine-tuning <= 3 min on 2 cores
-    "smoke": dict(zh=["--max-iters", "40"], en=["--max-iters", "30"], gpt=["--max-iters", "40"],
+    "smoke": dict(zh=["--max-iters", "40"], en=["--max-iters", "20", "--vocab-size", "500"],
+                  gpt=["--max-iters", "40"],
                   per_poet=40, ft_steps=10, n_probe_lines=60),
-    "class": dict(zh=["--time-budget", "170"], en=["--time-budget", "60"], gpt=["--time-budget", "40"],
+    "class": dict(zh=["--time-budget", "170"], en=["--time-budget", "60", "--vocab-size", "2000"],
+                  gpt=["--time-budget", "40"],
                   per_poet=300, ft_steps=120, n_probe_lines=400),
-    "full": dict(zh=[], en=["--max-iters", "3000"], gpt=["--max-iters", "3000"],
+    "full": dict(zh=[], en=["--max-iters", "3000", "--vocab-size", "2000"], gpt=["--max-iters", "3000"],
                  per_poet=None, ft_steps=600, n_probe_lines=2000),
 }[lab.preset]
 work = Path(tempfile.mkdtemp(prefix="lmlab07_"))
@@ -270,7 +272,7 @@ for bad in ("床前明月光", "[MASK]" * 80):
 
 # %%
 en_dir = work / "bert_en"
-lmlab_main(["train", "bert", "--corpus", "wiki_sample", "--tokenizer", "bpe", "--vocab-size", "2000",
+lmlab_main(["train", "bert", "--corpus", "wiki_sample", "--tokenizer", "bpe",
             "--preset", lab.preset, *SIZE["en"], "--device", lab.device.type, "--no-progress",
             "--out", str(en_dir)])
 en_model, en_vocab, _ = load_bert(en_dir)
