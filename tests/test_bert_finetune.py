@@ -15,6 +15,7 @@ from lmlab.models.bert.finetune import (
     encode_batch,
     label_subset,
     learning_curve,
+    poet_dataset,
     pool,
     train_classifier,
 )
@@ -142,3 +143,41 @@ def test_figures_draw():
     assert len(fig.axes) == 2
     fig = plot_layer_probe({"q": [0.5, 0.7]}, chance={"q": 0.5})
     assert fig.axes[0].get_xlabel().startswith("layer")
+
+
+def test_vectorised_bootstrap_equals_scoring_each_resample():
+    import numpy as np
+
+    from lmlab.eval.bootstrap import resampled_scores, score
+
+    rng = np.random.default_rng(1)
+    for k in (2, 3, 5):
+        y, p = rng.integers(k, size=40), rng.integers(k, size=40)
+        p[:4] = 0  # some classes never predicted in some resamples: F1's 0/0 must be 0 as in the report
+        idx = rng.integers(40, size=(100, 40))
+        for name in ("accuracy", "macro_f1"):
+            want = [score(y[i], p[i], name, k) for i in idx]
+            assert resampled_scores(y[idx], p[idx], name, k) == pytest.approx(want, abs=1e-12)
+
+
+def test_fill_in_widget_shows_bad_input_as_one_line(capsys):
+    pytest.importorskip("ipywidgets")
+    from lmlab.viz.bert import fill_mask_widget
+
+    model = _model(block_size=8)
+    ui = fill_mask_widget(model, VOCAB, value="床前明月光")  # no [MASK]
+    lines = [s for s in capsys.readouterr().out.splitlines() if s.startswith("error:")]
+    assert len(lines) == 1 and "no [MASK] in '床前明月光'" in lines[0]
+    ui.children[0].value = "[MASK]" * 7  # more masks than the context holds
+    lines = [s for s in capsys.readouterr().out.splitlines() if s.startswith("error:")]
+    assert len(lines) == 1 and "7 masks but the model's context holds only 6" in lines[0]
+
+
+def test_learning_curve_and_poet_dataset_refuse_bad_label_sets():
+    with pytest.raises(ValueError, match="unknown label '王小二'"):
+        poet_dataset(("李白", "王小二"), fallback=True)
+    with pytest.raises(ValueError, match="at least two classes"):
+        poet_dataset(("李白",), fallback=True)
+    model = _model()
+    with pytest.raises(ValueError, match="at least two classes"):
+        learning_curve(model, VOCAB, ["床前", "明月"], np.array([0, 0]), random_init=_model())

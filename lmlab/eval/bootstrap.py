@@ -32,7 +32,24 @@ def bootstrap_ci(y_true: Sequence[int], y_pred: Sequence[int], name: str, *, n_c
                          f"for {len(y_true)} labels")
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must be in (0, 1), e.g. 0.95, got {level}")
+    if name not in SCORES:
+        raise ValueError(f"unknown score {name!r}; use one of {', '.join(SCORES)}")
     rng = np.random.default_rng(seed)
     idx = rng.integers(len(y_true), size=(n_boot, len(y_true)))  # (n_boot, n): one resample per row
-    scores = np.array([score(y_true[i], y_pred[i], name, n_classes) for i in idx])
+    scores = resampled_scores(y_true[idx], y_pred[idx], name, n_classes)
     return float(np.quantile(scores, (1 - level) / 2)), float(np.quantile(scores, (1 + level) / 2))
+
+
+def resampled_scores(y_true: np.ndarray, y_pred: np.ndarray, name: str, n_classes: int) -> np.ndarray:
+    """``score`` of every row of (n_boot, n) label arrays at once: one confusion matrix per row."""
+    K, n_boot = n_classes, len(y_true)
+    cell = (np.arange(n_boot)[:, None] * K + y_true) * K + y_pred  # (n_boot, n): flat (row, true, pred)
+    C = np.bincount(cell.ravel(), minlength=n_boot * K * K).reshape(n_boot, K, K).astype(np.float64)
+    tp = np.diagonal(C, axis1=1, axis2=2)  # (n_boot, K)
+    if name == "accuracy":
+        return tp.sum(1) / C.sum((1, 2))
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 -> 0, as ClassificationReport's _safe_div
+        precision = np.nan_to_num(tp / C.sum(1))
+        recall = np.nan_to_num(tp / C.sum(2))
+        f1 = np.nan_to_num(2 * precision * recall / (precision + recall))
+    return f1.mean(1)

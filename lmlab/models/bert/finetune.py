@@ -25,6 +25,7 @@ from lmlab.models.bert.vocab import BertVocab
 from lmlab.models.classifier import mean_pool, stratified_split
 from lmlab.train import FitResult, fit
 from lmlab.train.loop import step_generator
+from lmlab.train.optim import decay_groups
 
 TOP_POETS = ("白居易", "杜甫", "李白")  # the three with the most poems in the collection
 METHODS = ("fine-tuned", "random init", "linear probe")
@@ -144,9 +145,10 @@ def train_classifier(model: EncoderClassifier, ids: torch.Tensor, mask: torch.Te
     model.to(device).train()
     weight = class_weights(labels, n_classes).to(device)
     y_all = torch.as_tensor(labels, dtype=torch.long)
-    optimizer = torch.optim.AdamW([{"params": model.head.parameters(), "lr": cfg.head_lr},
-                                   {"params": model.encoder.parameters(), "lr": cfg.encoder_lr}],
-                                  weight_decay=cfg.weight_decay)
+    # lmlab's AdamW policy (decay on matrices only, lmlab.train.optim), with its own rate for the new head
+    groups = [{**g, "lr": lr} for part, lr in ((model.head, cfg.head_lr), (model.encoder, cfg.encoder_lr))
+              for g in decay_groups(part, cfg.weight_decay)]
+    optimizer = torch.optim.AdamW(groups)
 
     def step(it: int) -> dict[str, Any]:
         g = step_generator(cfg.seed, it)
