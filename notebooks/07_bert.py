@@ -466,7 +466,7 @@ plt.show()
 # 1% of the labels, and whether fine-tuning beats the frozen probe, is exactly what the figure measures —
 # on a short run the honest answer may well be "not yet". The `full` preset (a GPU) pre-trains far longer.
 #
-# Cost on the class preset (1 thread, a loaded 2-core machine): the nine runs above took 148 s; the
+# Cost on the class preset (1 thread, a loaded 2-core machine): the nine runs above took 111 to 148 s; the
 # polarity track below (4 runs of 60 steps: 150 sentences need fewer) adds about half a minute.
 #
 # The confusion matrix of the fine-tuned model with all labels (rows: true poet):
