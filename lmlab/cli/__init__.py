@@ -17,6 +17,7 @@ COMMANDS = {
     "sample": ("lmlab.cli.sample", "generate text from a trained checkpoint"),
     "viz": ("lmlab.cli.viz", "draw attention or embedding figures to HTML/PNG/SVG"),
     "site": ("lmlab.cli.site", "execute the notebooks and render an offline HTML site for a class"),
+    "i18n": ("lmlab.i18n.cli", "update, build or check the Chinese edition of the notebooks"),
 }
 TRAINERS = {
     "word2vec": ("lmlab.cli.train_word2vec", "skip-gram / CBOW word vectors"),

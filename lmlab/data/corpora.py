@@ -19,6 +19,7 @@ from typing import Any
 from lmlab.data.builtin import WIKI_DUMP, build_wiki_sample, gensim_test_data
 from lmlab.data.download import DownloadError, cache_dir, download, mirror_dir, sha256_file
 from lmlab.data.registry import CORPORA, FALLBACK, Corpus, get_corpus, get_unknown_message
+from lmlab.i18n import _
 
 _verified: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> sha256, hashed once per run
 
@@ -173,8 +174,9 @@ def load_text_or_fallback(name: str | os.PathLike, fallback: str = FALLBACK) -> 
     except FileNotFoundError as err:
         if os.fspath(name) not in CORPORA:
             raise
-        print(f"note: corpus {name!r} is not available here; using the built-in offline corpus {fallback!r} "
-              f"instead (results will differ).\n      why: {err}", flush=True)
+        print(_("note: corpus {name!r} is not available here; using the built-in offline corpus {fallback!r} "
+                "instead (results will differ).").format(name=os.fspath(name), fallback=fallback)
+              + "\n      " + _("why: {err}").format(err=err), flush=True)
         return load_text(fallback), fallback
 
 
