@@ -34,7 +34,7 @@ UPDATE_CMD = "python -m lmlab.i18n update"
 BUILD_CMD = "python -m lmlab.i18n build"
 # keyword arguments whose string a learner reads (figure titles and axes, progress bars, widgets)
 USER_KEYWORDS = {"title", "xlabel", "ylabel", "label", "desc", "description", "suptitle"}
-USER_CALLS = {"print", "set_title", "set_xlabel", "set_ylabel", "suptitle"}
+USER_CALLS = {"print", "set_title", "set_xlabel", "set_ylabel", "suptitle", "LiveView"}
 MASK = "\u27e8translated\u27e9"
 # the Tang poems: traditional characters in the English edition, simplified in the Chinese one
 CORPUS_VIEWS = {"zh": {"tang_poems": "tang_poems_simplified"}}
@@ -218,7 +218,7 @@ def _apply(source: str, edits: list[tuple[int, int, str]]) -> str:
 # ---------------------------------------------------------------- translating one cell
 
 def _placeholders(literal: str) -> list[str]:
-    node = ast.parse(literal, mode="eval").body
+    node = ast.parse(f"(\n{literal}\n)", mode="eval").body  # implicit concatenation may span lines
     if not (isinstance(node, ast.JoinedStr)
             or (isinstance(node, ast.Constant) and isinstance(node.value, str))):
         raise TranslationError("not a string literal")
