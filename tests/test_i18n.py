@@ -271,3 +271,35 @@ def test_poems_follow_the_edition(isolated_data, monkeypatch, capsys):
     assert "举头望明月" in text and "舉" not in text
     assert "改用内置的 18 首绝句" in capsys.readouterr().out
     assert "舉頭" in poem_corpus(max_vocab=None, script="traditional")[0]
+
+
+# ---------------------------------------------------------------- opening and publishing the Chinese edition
+
+def test_lab_opens_the_chinese_edition(capsys):
+    from lmlab.cli import main
+
+    assert main(["lab", "--lang", "zh", "--print-command", "--no-browser"]) == 0
+    out = capsys.readouterr().out
+    assert f"--ServerApp.root_dir={ROOT / 'notebooks' / 'zh'}" in out
+    assert main(["lab", "--print-command", "--no-browser"]) == 0
+    assert f"--ServerApp.root_dir={ROOT / 'notebooks'} " in capsys.readouterr().out + " "
+
+
+def test_site_renders_both_editions(tmp_path, capsys):
+    from lmlab.cli import main
+
+    assert main(["site", "00_welcome", "--no-execute", "--lang", "both", "--out", str(tmp_path)]) == 0
+    english = (tmp_path / "00_welcome.html").read_text(encoding="utf-8")
+    chinese = (tmp_path / "zh" / "00_welcome.html").read_text(encoding="utf-8")
+    assert "Welcome to lmlab" in english and "欢迎来到 lmlab" not in english
+    assert "欢迎来到 lmlab" in chinese and (tmp_path / "zh" / "index.html").exists()
+    assert main(["site", "00_welcome", "--no-execute", "--lang", "zh", "--out", str(tmp_path / "z")]) == 0
+    assert "欢迎来到 lmlab" in (tmp_path / "z" / "00_welcome.html").read_text(encoding="utf-8")
+
+
+def test_readmes_link_each_other_with_the_same_setup_commands():
+    en = (ROOT / "README.md").read_text(encoding="utf-8")
+    zh = (ROOT / "README.zh-CN.md").read_text(encoding="utf-8")
+    assert "README.zh-CN.md" in en and "(README.md)" in zh
+    for command in ("python3 scripts/bootstrap.py lab", "python3 scripts/bootstrap.py test"):
+        assert command in en and command in zh

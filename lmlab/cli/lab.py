@@ -25,6 +25,11 @@ def default_notebook_dir() -> Path:
     return beside_package if beside_package.is_dir() else Path.cwd() / "notebooks"
 
 
+def edition_dir(lang: str = "en") -> Path:
+    """The notebooks of one edition: ``notebooks/`` (English, the source) or ``notebooks/zh/`` (中文版)."""
+    return default_notebook_dir() / "zh" if lang == "zh" else default_notebook_dir()
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as s:
@@ -36,6 +41,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: a free one)")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser; just print the URL")
     p.add_argument("--dir", default=None, help="folder to open (default: the lab's notebooks/)")
+    p.add_argument("--lang", choices=("en", "zh"), default="en",
+                   help="edition: en (notebooks/) or zh, the Chinese one (notebooks/zh/, 中文版)")
     p.add_argument("--print-command", action="store_true",
                    help="print the JupyterLab command line (token shown) and exit without starting it")
 
@@ -58,7 +65,7 @@ def _is_root() -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    root = Path(args.dir).expanduser().resolve() if args.dir else default_notebook_dir()
+    root = Path(args.dir).expanduser().resolve() if args.dir else edition_dir(getattr(args, "lang", "en"))
     if not root.is_dir():
         raise FileNotFoundError(f"notebook folder {str(root)!r} does not exist; run from the lmlab checkout "
                                 "or pass --dir FOLDER")
@@ -78,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"lmlab lab: JupyterLab on {root}\n  open {url}\n"
           "  (only this machine can connect; Ctrl-C stops it)", flush=True)
-    proc = subprocess.Popen(cmd)
+    proc = subprocess.Popen(cmd, env={**os.environ, "LMLAB_LANG": getattr(args, "lang", "en")})
     try:
         return proc.wait()
     except KeyboardInterrupt:  # one Ctrl-C is enough: stop the server instead of asking "y/[n]?"
