@@ -71,13 +71,12 @@ def test_setup_sets_the_language(monkeypatch, capsys):
     from lmlab.i18n import lang
     from lmlab.notebook import setup
 
-    monkeypatch.delenv("LMLAB_LANG", raising=False)
+    monkeypatch.setenv("LMLAB_LANG", "en")  # recorded first, so teardown restores what was there before
     setup(preset="smoke", device="cpu", lang="zh")
     assert lang() == "zh"
     assert "可用 LMLAB_PRESET" in capsys.readouterr().out
     with pytest.raises(ValueError, match="unknown language 'fr'"):
         setup(preset="smoke", device="cpu", lang="fr")
-    monkeypatch.setenv("LMLAB_LANG", "en")
 
 
 def test_twins_set_the_language_and_read_simplified_poems():

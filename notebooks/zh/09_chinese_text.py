@@ -166,7 +166,7 @@ BUDGET = TrainConfig(batch_size=16, max_iters=SIZES["steps"], lr=3e-3, min_lr=3e
 def trained_model(tokenizer, label):
     """The small GPT trained on lm_train with this tokenizer, for the same budget as the others."""
     torch.manual_seed(0)
-    model = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, block_size=32, n_layer=2, n_head=2, n_embd=64,
+    model = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, block_size=BLOCK, n_layer=2, n_head=2, n_embd=64,
                           dropout=0.0))
     train_gpt(model, TokenData.from_text(lm_train, tokenizer, val_text=lm_val), replace(BUDGET),
               tokenizer=tokenizer, device=lab.device, precision=lab.precision, progress=False, desc=label)
@@ -174,14 +174,14 @@ def trained_model(tokenizer, label):
 
 
 def token_losses(model, ids):
-    """Loss (nats) of the tokens of ids read in windows of 33 (the first of each is context only):
+    """Loss (nats) of the tokens of ids read in windows of BLOCK + 1 (the first of each is context only):
     the losses, the target ids and their positions in ids, each (N,)."""
-    n = (len(ids) - 1) // 33 * 33
-    windows = ids[:n].view(-1, 33)
+    n = len(ids) // (BLOCK + 1) * (BLOCK + 1)
+    windows = ids[:n].view(-1, BLOCK + 1)
     with torch.no_grad():
-        logits = model(windows[:, :32].to(lab.device))[0]  # (窗口数, 32, V)
+        logits = model(windows[:, :BLOCK].to(lab.device))[0]  # (窗口数, BLOCK, V)
     targets = windows[:, 1:].flatten()
-    positions = torch.arange(n).view(-1, 33)[:, 1:].flatten()
+    positions = torch.arange(n).view(-1, BLOCK + 1)[:, 1:].flatten()
     return F.cross_entropy(logits.flatten(0, 1).float().cpu(), targets, reduction="none"), targets, positions
 
 
@@ -202,6 +202,8 @@ def bits_per_character(name, tokenizer, model):
 
 lm_tokenizers = {"char": CharTokenizer.fit(lm_text), "jieba": JiebaTokenizer.fit(lm_train, max_size=4000),
                  "BPE": FastBPETokenizer.train(lm_train, vocab_size=2000)}
+# 上下文为 32 个 token；只有文本很小时才更少（在没有语料的机器上使用内置诗歌时）
+BLOCK = min(32, min(len(t.encode(lm_val)) for t in lm_tokenizers.values()) - 2)
 lm_models = {name: trained_model(tok, name) for name, tok in lm_tokenizers.items()}
 lm_results = {name: bits_per_character(name, lm_tokenizers[name], m) for name, m in lm_models.items()}
 for name, (bpc, charged) in lm_results.items():
