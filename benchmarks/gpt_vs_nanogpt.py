@@ -192,7 +192,7 @@ def lmlab_train(data: TokenData, cfg: GPTConfig, a) -> tuple[GPT, dict]:
                        time_budget_s=a.time_budget or None, seed=a.seed)
     r = train_gpt(model, data, tcfg, progress=False)
     m = r.metrics
-    return model, {"iters": m["iters"], "train_s": m["wall_s"], "tokens_per_sec": m["tokens_per_sec"],
+    return model, {"iters": m["iters"], "train_s": m["train_s"], "tokens_per_sec": m["tokens_per_sec"],
                    "val_loss_own_eval": m["val_loss"], "train_loss_own_eval": m["eval_train_loss"],
                    "mfu": m["mfu"]}
 

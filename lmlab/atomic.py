@@ -78,3 +78,12 @@ def remove_stale_parts(dest: Path, suffix: str, max_age_s: float = 600.0) -> lis
         except FileNotFoundError:  # another process cleaned it first
             pass
     return removed
+
+
+def atomic_copy(src: str | os.PathLike, dest: str | os.PathLike) -> Path:
+    """Copy ``src`` over ``dest`` through a temporary file: ``dest`` is the old file or the new, whole."""
+    import shutil
+
+    with open(src, "rb") as fin, atomic_write(dest, "wb", suffix=".tmp", durable=True) as fout:
+        shutil.copyfileobj(fin, fout)
+    return Path(dest)

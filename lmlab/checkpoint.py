@@ -20,6 +20,18 @@ from lmlab.tokenizers import Tokenizer, tokenizer_from_dict
 FORMAT_VERSION = 1
 
 
+class NonFiniteWeights(ValueError):
+    """Refused to save: a parameter holds nan or inf (a diverged model must not replace a good one)."""
+
+
+def first_nonfinite_parameter(model: torch.nn.Module) -> str | None:
+    """The name of the first parameter holding nan or inf, or None when every weight is finite."""
+    for name, p in model.named_parameters():
+        if not bool(torch.isfinite(p.detach()).all()):
+            return name
+    return None
+
+
 def save_checkpoint(
     path: str | os.PathLike,
     *,
@@ -30,15 +42,22 @@ def save_checkpoint(
     optimizer: torch.optim.Optimizer | None = None,
     history: list[dict[str, Any]] | None = None,
     extra: dict[str, Any] | None = None,
+    check_finite: bool = True,
 ) -> Path:
     """Write to a temporary file in the same folder, fsync, then rename over ``path``.
 
-    A process killed mid-save leaves the previous checkpoint untouched.
+    A process killed mid-save leaves the previous checkpoint untouched. Weights holding nan or inf are
+    refused (``NonFiniteWeights``) unless ``check_finite=False``: a diverged model never replaces a good one.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     raw_model = getattr(model, "module", model)  # unwrap DDP
     raw_model = getattr(raw_model, "_orig_mod", raw_model)  # unwrap torch.compile
+    bad = first_nonfinite_parameter(raw_model) if check_finite else None
+    if bad is not None:
+        raise NonFiniteWeights(f"refusing to write {path}: parameter {bad!r} holds nan or inf (the run "
+                               "diverged); the previous checkpoint is kept. Lower the learning rate or "
+                               "turn gradient clipping on, and resume from the last good checkpoint")
+    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "format": FORMAT_VERSION,
         "kind": kind,
@@ -51,8 +70,23 @@ def save_checkpoint(
     }
     remove_stale_parts(path, ".tmp")  # left by a save that was killed long ago
     with atomic_write(path, "wb", suffix=".tmp", durable=True) as f:
-        torch.save(payload, f)
+        try:
+            torch.save(payload, f)
+        except RuntimeError as err:  # torch's zip writer reports a refused write without its errno
+            raise _write_error(f, err) from err
     return path
+
+
+def _write_error(f: Any, err: RuntimeError) -> BaseException:
+    """The OSError behind a failed ``torch.save`` (a full disk, a file-size limit), found by writing one
+    more byte; the RuntimeError itself when the file still takes writes (not a write failure)."""
+    try:
+        f.write(b"\0")
+        f.flush()
+        os.fsync(f.fileno())
+    except OSError as os_err:
+        return os_err
+    return err
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:

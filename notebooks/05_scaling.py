@@ -183,7 +183,7 @@ proc = launch(2, [*flags, "--batch-size", "4", "--out", str(work / "two_ranks")]
 t_two = time.perf_counter() - t0
 print(proc.stdout.strip().splitlines()[-1])
 m_one, m_two = (json.loads((work / d / "metrics.json").read_text()) for d in ("one_process", "two_ranks"))
-print(f"training time: one process {m_one['wall_s']:.1f} s, two ranks {m_two['wall_s']:.1f} s; "
+print(f"training time: one process {m_one['train_s']:.1f} s, two ranks {m_two['train_s']:.1f} s; "
       f"wall clock with start-up: {t_one:.1f} s in this kernel, {t_two:.1f} s for torchrun + 2 processes")
 
 # %%

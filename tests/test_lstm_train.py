@@ -51,7 +51,7 @@ def test_gradient_accumulation_and_resume(tmp_path):
     with pytest.raises(ValueError, match="already exists"):
         train_lstm(_config(max_iters=30), TEXT, tmp_path, progress=False)
     resumed = train_lstm(_config(max_iters=30, grad_accum=2, batch_size=4), TEXT, tmp_path,
-                         if_exists="resume", progress=False)
+                         resume=True, progress=False)
     assert resumed.metrics["iters"] == 30
     iters = [r["iter"] for r in resumed.history if "train_loss" in r]
     assert iters == [10, 20, 30]             # the history goes on where it stopped
@@ -61,7 +61,7 @@ def test_resumed_run_follows_the_uninterrupted_loss_curve(tmp_path):
     flat = dict(min_lr_frac=1.0)  # a flat schedule after warm-up: stopping at 15 is then an interruption
     whole = train_lstm(_config(max_iters=30, **flat), TEXT, tmp_path / "whole", progress=False)
     train_lstm(_config(max_iters=15, **flat), TEXT, tmp_path / "split", progress=False)
-    resumed = train_lstm(_config(max_iters=30, **flat), TEXT, tmp_path / "split", if_exists="resume",
+    resumed = train_lstm(_config(max_iters=30, **flat), TEXT, tmp_path / "split", resume=True,
                          progress=False)
     def curve(run):
         return {r["iter"]: r["train_loss"] for r in run.history if "train_loss" in r}
@@ -74,7 +74,7 @@ def test_resumed_run_follows_the_uninterrupted_loss_curve(tmp_path):
 def test_resume_with_another_vocabulary_is_refused(tmp_path):
     train_lstm(_config(max_iters=5), TEXT, tmp_path, progress=False)
     with pytest.raises(ValueError, match="another vocabulary"):
-        train_lstm(_config(max_iters=10), TEXT.upper(), tmp_path, if_exists="resume", progress=False)
+        train_lstm(_config(max_iters=10), TEXT.upper(), tmp_path, resume=True, progress=False)
 
 
 def test_time_budget_stops_early_and_schedule_follows_time():

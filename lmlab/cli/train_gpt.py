@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from lmlab.cli.common import add_train_arguments
+from lmlab.cli.common import add_train_arguments, fmt_loss, report_write_failures, train_exit_status
 
 # flag name -> (type, help); None defaults mean "take the preset's value"
 FLAGS = {
@@ -60,16 +60,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    return report_write_failures(lambda: _run(args))
+
+
+def _run(args: argparse.Namespace) -> int:
     from lmlab.models.transformer.run import run_from_flags
 
     metrics = run_from_flags(vars(args))
     if metrics is None:  # a non-zero rank under torchrun
         return 0
-    def fmt(key: str) -> str:  # an interrupted run may have no evaluation yet
-        value = metrics.get(key)
-        return "n/a" if value is None else f"{float(value):.4f}"
-
-    print(f"gpt: {metrics['iters']} iters, train {fmt('train_loss')}, val {fmt('val_loss')} "
-          f"(best {fmt('best_val_loss')}), {metrics['tokens_per_sec']:,.0f} tokens/s, "
-          f"{metrics['wall_s']:.1f} s of training -> {args.out}/metrics.json")
-    return 0
+    print(f"gpt: {metrics['iters']} iters, train {fmt_loss(metrics['train_loss'])}, "
+          f"val {fmt_loss(metrics['val_loss'])} (best {fmt_loss(metrics['best_val_loss'])}), "
+          f"{metrics['tokens_per_sec']:,.0f} tokens/s, {metrics['train_s']:.1f} s of training "
+          f"({metrics['wall_s']:.1f} s in all) -> {args.out}/metrics.json")
+    return train_exit_status(metrics)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from lmlab.cli.common import add_train_arguments
+from lmlab.cli.common import add_train_arguments, fmt_loss, report_write_failures, train_exit_status
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -41,34 +41,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lmlab.data import load_splits
-    from lmlab.models.lstm.trainer import preset_config, train_lstm
-    from lmlab.presets import resolve_preset
+    return report_write_failures(lambda: _run(args))
 
-    preset = resolve_preset(args.preset, None if args.device == "auto" else args.device)
-    names = ("tokenizer", "n_layer", "hidden", "n_embd", "dropout", "block_size", "batch_size", "grad_accum",
-             "max_iters", "lr", "weight_decay", "grad_clip", "time_budget_s", "eval_interval",
-             "max_eval_tokens")
-    overrides = {name: getattr(args, name) for name in names}
-    config = preset_config(preset, **overrides, corpus=args.corpus, seed=args.seed, device=args.device,
-                           precision=args.precision)
-    if args.time_budget_s == 0 or (args.max_iters is not None and args.time_budget_s is None):
-        config.time_budget_s = None  # an explicit --max-iters means "this many", not "until the clock"
-    if args.no_tie:
-        config.tie_weights = False
-    if args.corpus == "tang_poems":
-        from lmlab.data import train_val_split
-        from lmlab.models.lstm.poems import poem_corpus
 
-        train_text, val_text = train_val_split(poem_corpus()[0], 0.95)
-    else:
-        train_text, val_text = load_splits(args.corpus)
-    if_exists = "resume" if args.resume else "overwrite" if args.overwrite else "error"
-    result = train_lstm(config, train_text, args.out, val_text=val_text, if_exists=if_exists,
-                        progress=not args.quiet)
-    m = result.metrics
-    if m:
-        val = f"val {m['val_loss']:.3f} nats/token ({m['val_bpc']:.3f} bits/char)" if m["val_loss"] else ""
-        print(f"lstm [{preset}]: {m['iters']} iterations, train {m['train_loss']:.3f}, {val}, "
+def _run(args: argparse.Namespace) -> int:
+    from lmlab.models.lstm.run import run_from_flags
+
+    m = run_from_flags(vars(args)).metrics
+    if m:  # rank 0 (other ranks under torchrun report nothing)
+        val = ""
+        if m["val_loss"] is not None:
+            val = f", val {fmt_loss(m['val_loss'], 3)} nats/token ({fmt_loss(m['val_bpc'], 3)} bits/char)"
+        print(f"lstm [{m['preset']}]: {m['iters']} iterations, train {fmt_loss(m['train_loss'], 3)}{val}, "
               f"{m['tokens_per_sec']:.0f} tokens/s, {m['params']:,} parameters -> {args.out}/ckpt.pt")
-    return 0
+    return train_exit_status(m)

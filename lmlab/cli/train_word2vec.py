@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from lmlab.cli.common import add_train_arguments
+from lmlab.cli.common import add_train_arguments, fmt_loss, report_write_failures, train_exit_status
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -23,56 +23,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="numba kernels (CPU) or batched torch (CUDA); auto picks by device")
     p.add_argument("--chars", action="store_true", help="character tokens (for Chinese text)")
     p.add_argument("--no-eval", action="store_true", help="skip the analogy/similarity evaluation")
+    p.add_argument("--resume", action="store_true", help="continue the checkpoint in --out (same flags)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from lmlab.data import load_text_or_fallback
-    from lmlab.device import pick_device
-    from lmlab.models.word2vec import PRESETS, Word2VecConfig, tokenize, tokenize_chars, train_word2vec
-    from lmlab.presets import preset_values, resolve_preset
-    from lmlab.train import write_metrics
-
-    device = pick_device(args.device)
-    preset = resolve_preset(args.preset, device)
-    sizes = preset_values(PRESETS, preset, {"dim": args.dim, "epochs": args.epochs,
-                                            "min_count": args.min_count})
-    text, corpus = load_text_or_fallback(args.corpus)
-    sentences = tokenize_chars(text) if args.chars else tokenize(text)
-    if sizes["max_words"]:
-        sentences = _first_words(sentences, sizes["max_words"])
-    config = Word2VecConfig(model=args.model, dim=sizes["dim"], window=args.window, negative=args.negative,
-                            min_count=sizes["min_count"], epochs=sizes["epochs"], sample=args.sample,
-                            alpha=args.alpha, threads=args.threads, backend=args.backend, seed=args.seed)
-    result = train_word2vec(sentences, config, device=device)
-    out = Path(args.out)
-    result.vectors.save_word2vec_format(out / "vectors.txt")
-    scores = {}
-    if not args.no_eval and not args.chars:
-        from lmlab.eval.word_vectors import evaluate_all
-
-        # a score on too few covered pairs is NaN; JSON has no NaN, so it becomes null
-        scores = {k: (None if v != v else v) for k, v in evaluate_all(result.vectors).items()}
-    resolved = {"corpus": corpus, "preset": preset, "device": str(device), "chars": args.chars,
-                **vars(config)}
-    write_metrics(out, resolved, words_per_sec=result.words_per_sec, wall_s=result.wall_s,
-                  vocab_size=len(result.vocab), raw_words=result.vocab.raw_words,
-                  final_loss=result.history.last("train_loss"), params=2 * len(result.vocab) * config.dim,
-                  interrupted=result.interrupted, **scores)
-    print(f"wrote {out / 'vectors.txt'} ({len(result.vocab)} words × {config.dim}) and "
-          f"{out / 'metrics.json'}: "
-          f"{result.words_per_sec:,.0f} words/s" + (
-              f", WordSim353 ρ={scores['wordsim353_spearman']:.3f}"
-              if scores.get("wordsim353_spearman") is not None else ""))
-    return 0
+    return report_write_failures(lambda: _run(args))
 
 
-def _first_words(sentences: list[list[str]], limit: int) -> list[list[str]]:
-    out, n = [], 0
-    for s in sentences:
-        if n >= limit:
-            break
-        out.append(s[: limit - n])
-        n += len(out[-1])
-    return out
+def _run(args: argparse.Namespace) -> int:
+    from lmlab.models.word2vec.run import run_from_flags
+
+    m = run_from_flags(vars(args))
+    ws = m.get("wordsim353_spearman")
+    score = f", WordSim353 ρ={ws:.3f}" if ws is not None and ws == ws else ""
+    print(f"word2vec: {m['vocab_size']} words, {m['words_per_sec']:,.0f} words/s, loss "
+          f"{fmt_loss(m['final_loss'], 3)}{score} -> {args.out}/vectors.txt and metrics.json")
+    return train_exit_status(m)

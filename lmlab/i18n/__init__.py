@@ -18,7 +18,7 @@ LANGUAGES = ("en", "zh")
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 DOMAIN = "lmlab"
 
-__all__ = ["LANGUAGES", "_", "lang", "set_lang"]
+__all__ = ["LANGUAGES", "N_", "_", "lang", "set_lang"]
 
 
 def lang() -> str:
@@ -47,3 +47,8 @@ def _(message: str) -> str:
     if not message or lang() == "en":
         return message
     return _translations(lang()).gettext(message)
+
+
+def N_(message: str) -> str:
+    """Mark ``message`` for the catalogue without translating it now (``_()`` translates it where shown)."""
+    return message

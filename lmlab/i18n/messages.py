@@ -64,8 +64,8 @@ def _constant(node) -> str | None:
 def extract(package: Path | None = None) -> dict[str, list[str]]:
     """Every message lmlab shows through ``_()``: msgid -> where it is written (``file:line``).
 
-    ``_("...")`` anywhere in the package, plus, in ``lmlab/exercises``, the constant ``hint=``,
-    ``success=`` and ``what=`` arguments and the constant messages of ``expect(...)`` and
+    ``_("...")`` and ``N_("...")`` anywhere in the package, plus, in ``lmlab/exercises``, the constant
+    ``hint=``, ``success=`` and ``what=`` arguments and the constant messages of ``expect(...)`` and
     ``ExerciseFailure(...)`` (``check`` translates those when it shows them).
     """
     import ast
@@ -80,7 +80,7 @@ def extract(package: Path | None = None) -> dict[str, list[str]]:
                 continue
             name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
             texts = []
-            if name == "_" and node.args:
+            if name in ("_", "N_") and node.args:
                 texts.append(_constant(node.args[0]))
             if exercises:
                 texts += [_constant(k.value) for k in node.keywords if k.arg in EXERCISE_KEYWORDS]

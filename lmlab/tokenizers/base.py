@@ -52,7 +52,10 @@ def tokenizer_from_dict(data: dict[str, Any]) -> Tokenizer:
 
 def save_tokenizer(tok: Tokenizer, path: str | os.PathLike) -> None:
     """Write ``tok.to_dict()`` as UTF-8 JSON (characters kept readable, not \\u-escaped)."""
-    Path(path).write_text(json.dumps(tok.to_dict(), ensure_ascii=False), encoding="utf-8")
+    from lmlab.atomic import atomic_write
+
+    with atomic_write(path) as f:  # a failed write leaves the previous file whole
+        f.write(json.dumps(tok.to_dict(), ensure_ascii=False))
 
 
 def load_tokenizer(path: str | os.PathLike) -> Tokenizer:

@@ -1,4 +1,8 @@
-"""Training history: a plain list of dicts, one per logged step, saved with every checkpoint."""
+"""Training history: a plain list of dicts, one per logged step, saved with every checkpoint.
+
+A non-finite loss is kept as it was (``nan``/``inf``) where it happened: a diverging run must show its
+divergence, in the curves and in ``metrics.json`` (which writes it as ``null`` beside ``diverged_at``).
+"""
 
 from __future__ import annotations
 
@@ -22,10 +26,19 @@ class History:
         return [r.get("iter", i) for i, r in enumerate(rows)], [r[key] for r in rows]
 
     def last(self, key: str, default: Any = None) -> Any:
+        """The most recent value of ``key`` (a ``nan`` included: a diverged run's last loss is nan)."""
         for record in reversed(self.records):
             if key in record and record[key] is not None:
                 return record[key]
         return default
+
+    def first_nonfinite(self, key: str = "train_loss") -> int | None:
+        """The iteration of the first nan/inf value of ``key`` (None while every value is finite)."""
+        for i, record in enumerate(self.records):
+            value = record.get(key)
+            if isinstance(value, float) and not math.isfinite(value):
+                return record.get("iter", i)
+        return None
 
     def to_list(self) -> list[dict[str, Any]]:
         return [dict(r) for r in self.records]
@@ -38,9 +51,7 @@ class History:
 
 
 def _plain(value: Any) -> Any:
-    """Tensors and numpy scalars become Python numbers so the history pickles nowhere."""
+    """Tensors and numpy scalars become Python numbers so the history pickles nowhere (nan stays nan)."""
     if hasattr(value, "item"):
         value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
     return value

@@ -6,20 +6,28 @@
     session.fit()        # interrupt the kernel whenever you like ...
     session.fit()        # ... and this continues from where it stopped, on the same loss curve
 
-In a new process, ``Session(...).restore()`` (or ``resume=True``) reloads ``out/ckpt.pt`` first.
-The curve repeats exactly when ``step(it)`` draws its batch from ``step_generator(seed, it)`` and computes
-the learning rate from ``it``; torch's own randomness (dropout) is re-seeded per step from ``(seed, it)``.
+In a new process, ``Session(...).restore()`` (or ``resume=True``, the notebook's ``--resume``) reloads
+``out/ckpt.pt`` first. The curve repeats exactly when ``step(it)`` draws its batch from
+``step_generator(seed, it)`` and computes the learning rate from ``it``; torch's own randomness (dropout)
+is re-seeded per step from ``(seed, it)``. Beside ``ckpt.pt`` the session keeps ``best.pt``: the checkpoint
+with the lowest validation loss (the training loss where nothing is validated). A diverged run stops
+with the model and history in memory and writes neither; a failed write raises ``WriteFailed``, saying
+that both are still here.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from lmlab.atomic import atomic_copy
 from lmlab.checkpoint import load_checkpoint, load_model_state, save_checkpoint
+from lmlab.train.failures import guarded_write
 from lmlab.train.history import History
 from lmlab.train.loop import FitResult, StepFn, fit
 
@@ -39,6 +47,7 @@ class Session:
         self.fit_options = fit_options
         self.history = History()
         self.next_iter = 0
+        self.best_loss = math.inf  # of best.pt: validation loss, else training loss
         self.last_result: FitResult | None = None
         if resume:
             self.restore()
@@ -65,11 +74,23 @@ class Session:
                      step_seed=self.seed, **kwargs)
         self.next_iter = result.next_iter
         self.last_result = result
+        if result.diverged and self.path is not None and self.path.exists():
+            print("the weights in memory are the diverged ones: session.restore() reloads the last good "
+                  "checkpoint, then fit again with a lower learning rate", file=sys.stderr, flush=True)
         return result
+
+    @property
+    def best_path(self) -> Path | None:
+        return self.out / "best.pt" if self.out is not None else None
 
     def _checkpoint(self, next_iter: int) -> None:
         self.next_iter = next_iter
-        self.save()
+        path = self.save()
+        loss = self.history.last("val_loss", self.history.last("train_loss"))
+        if loss is not None and math.isfinite(loss) and loss < self.best_loss and self.best_path is not None:
+            with guarded_write("best checkpoint", self.best_path, in_memory=True):
+                atomic_copy(path, self.best_path)  # the file just written, byte for byte
+            self.best_loss = loss
 
     def save(self, path: str | os.PathLike | None = None) -> Path:
         """Write model, optimizer, history and the next iteration atomically (``out/ckpt.pt``)."""
@@ -77,11 +98,12 @@ class Session:
         if path is None:
             raise ValueError("this session has no out folder; pass out='runs/NAME' or save(path)")
         config = self.config if self.config is not None else {}
-        return save_checkpoint(path, model=self.model, config=config, kind=self.kind,
-                               tokenizer=self.tokenizer, optimizer=self.optimizer,
-                               history=self.history.to_list(),
-                               extra={"next_iter": self.next_iter, "max_iters": self.max_iters,
-                                      "seed": self.seed})
+        with guarded_write("checkpoint", path, in_memory=True):
+            return save_checkpoint(path, model=self.model, config=config, kind=self.kind,
+                                   tokenizer=self.tokenizer, optimizer=self.optimizer,
+                                   history=self.history.to_list(),
+                                   extra={"next_iter": self.next_iter, "max_iters": self.max_iters,
+                                          "seed": self.seed, "best_loss": self.best_loss})
 
     def restore(self, path: str | os.PathLike | None = None) -> bool:
         """Load ``out/ckpt.pt`` if it exists (False when there is none: a fresh start)."""
@@ -99,6 +121,7 @@ class Session:
             self.optimizer.load_state_dict(payload["optimizer"])
         self.history = History(payload.get("history"))
         self.next_iter = int(payload.get("extra", {}).get("next_iter", 0))
+        self.best_loss = float(payload.get("extra", {}).get("best_loss", math.inf))
         print(f"resumed from {path} at iteration {self.next_iter}", flush=True)
         return True
 
@@ -110,15 +133,8 @@ class Session:
 def iteration_batch(data: torch.Tensor, it: int, *, seed: int, batch_size: int, block_size: int,
                     device: Any = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
     """Random (x, y) windows of a 1-D token tensor for iteration ``it``: the same on every resume."""
+    from lmlab.train.batches import random_windows
     from lmlab.train.loop import step_generator
 
-    if len(data) <= block_size:
-        raise ValueError(f"the data has {len(data)} tokens, fewer than block_size+1={block_size + 1}; "
-                         "use a longer corpus or a smaller block_size")
-    g = step_generator(seed, it)
-    starts = torch.randint(len(data) - block_size, (batch_size,), generator=g)
-    x = torch.stack([data[s:s + block_size] for s in starts.tolist()])  # (B, T)
-    y = torch.stack([data[s + 1:s + 1 + block_size] for s in starts.tolist()])  # (B, T)
-    return x.to(device), y.to(device)
-
-
+    x, y = random_windows(data, batch_size, block_size, step_generator(seed, it))  # (B, T) each
+    return x.contiguous().to(device), y.contiguous().to(device)

@@ -32,6 +32,7 @@ def plot_history(history: History, *, title: str = "", fig: Any = None) -> Any:
         if xs:
             ax_loss.plot(xs, ys, style, label=_label(key), markersize=3)
     ax_loss.set(xlabel=_("iteration"), ylabel=_("loss (nats)"), title=title or _("loss"))
+    mark_divergence(ax_loss, history)
     if ax_loss.lines:
         ax_loss.legend(fontsize="small")
     xs, ys = history.series("lr")
@@ -48,6 +49,15 @@ def _label(key: str) -> str:
     return {"train_loss": _("train loss"), "val_loss": _("val loss")}.get(key, key.replace("_", " "))
 
 
+def mark_divergence(ax: Any, history: History) -> Any:
+    """A red dashed line where the loss became nan/inf (a nan point itself is not drawn), or None."""
+    at = history.first_nonfinite("train_loss")
+    if at is None:
+        return None
+    return ax.axvline(at, color="tab:red", linestyle="--", linewidth=1.2,
+                      label=_("diverged at {at}").format(at=at))
+
+
 def status_line(history: History) -> str:
     """One line with the latest numbers, e.g. ``live view · iteration 200 · train loss 2.310 · ...``."""
     parts = [_("live view · iteration {it}").format(it=history.last("iter", 0))]
@@ -56,6 +66,9 @@ def status_line(history: History) -> str:
         value = history.last(key)
         if value is not None:
             parts.append(fmt.format(value))
+    at = history.first_nonfinite("train_loss")
+    if at is not None:
+        parts.append(f"DIVERGED at iteration {at}")
     return " · ".join(parts)
 
 
@@ -78,10 +91,15 @@ class _LiveFigure:
         self.lines = {key: self.axes[i].plot([], [], style, markersize=3, label=_label(key))[0]
                       for key, i, style in self.SERIES}
         self.axes[0].legend(fontsize="small", loc="upper right")
+        self.divergence: Any = None
 
     def draw(self, history: History) -> bytes:
         for key, line in self.lines.items():
             line.set_data(*history.series(key))
+        if self.divergence is None:
+            self.divergence = mark_divergence(self.axes[0], history)
+            if self.divergence is not None:
+                self.axes[0].legend(fontsize="small", loc="upper right")
         for ax in self.axes:
             ax.relim()
             ax.autoscale_view()

@@ -111,7 +111,10 @@ def save_figure(fig: Any, path: str | os.PathLike, *, dpi: int | None = None) ->
     path.parent.mkdir(parents=True, exist_ok=True)
     # no timestamps or software tags: the same figure gives the same bytes
     metadata = {".png": {"Software": None}, ".svg": {"Date": None}, ".pdf": {"CreationDate": None}}[suffix]
-    fig.savefig(path, dpi=dpi or matplotlib.rcParams["savefig.dpi"], metadata=metadata)
+    from lmlab.atomic import atomic_write
+
+    with atomic_write(path, "wb") as f:  # a failed write leaves the previous figure whole
+        fig.savefig(f, format=suffix[1:], dpi=dpi or matplotlib.rcParams["savefig.dpi"], metadata=metadata)
     return path
 
 

@@ -184,7 +184,7 @@ config = L.preset_config(lab.preset, device=lab.device.type, corpus=corpus)
                                  "dropout", "time_budget_s")}
 
 # %%
-run = L.train_lstm(config, train_text, "runs/02_lstm_shakespeare", val_text=val_text, if_exists="overwrite",
+run = L.train_lstm(config, train_text, "runs/02_lstm_shakespeare", val_text=val_text, overwrite=True,
                    live=True, progress=False)
 m = run.metrics
 print(f"{m['iters']} 轮迭代，训练 {m['train_s']:.0f} 秒，每秒 {m['tokens_per_sec']:,.0f} 个字符")
@@ -239,7 +239,7 @@ print(poems[:60])
 
 # %%
 poem_config = L.preset_config(lab.preset, device=lab.device.type, corpus=poems_name, **sizes)
-poet = L.train_lstm(poem_config, poem_train, "runs/02_lstm_poems", val_text=poem_val, if_exists="overwrite",
+poet = L.train_lstm(poem_config, poem_train, "runs/02_lstm_poems", val_text=poem_val, overwrite=True,
                     live=True, progress=False, sample_prompt="\n")
 print(f"验证集：训练 {poet.metrics['train_s']:.0f} 秒后 {poet.metrics['val_loss']:.3f} 奈特/字符")
 

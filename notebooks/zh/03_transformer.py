@@ -407,7 +407,7 @@ print(f"{corpus}：训练集 {len(data.train):,} 个字符 / 验证集 {len(data
 result = train_gpt(model, data, tcfg, tokenizer=tok, device=lab.device, precision=lab.precision,
                    out_dir="runs/03_gpt_shakespeare", live=LiveView(title="GPT · 语料 " + corpus), progress=False)
 m = result.metrics
-print(f"{m['iters']} 轮迭代，训练 {m['wall_s']:.0f} 秒，每秒 {m['tokens_per_sec']:,.0f} 个 token，"
+print(f"{m['iters']} 轮迭代，训练 {m['train_s']:.0f} 秒，每秒 {m['tokens_per_sec']:,.0f} 个 token，"
       f"MFU {m['mfu'] or 0:.1%}")
 print(f"训练集 {m['eval_train_loss']:.3f}，验证集 {m['val_loss']:.3f} 奈特/字符"
       f"（均匀猜测：ln {tok.vocab_size} = {math.log(tok.vocab_size):.2f}）")

@@ -177,7 +177,7 @@ proc = launch(2, [*flags, "--batch-size", "4", "--out", str(work / "two_ranks")]
 t_two = time.perf_counter() - t0
 print(proc.stdout.strip().splitlines()[-1])
 m_one, m_two = (json.loads((work / d / "metrics.json").read_text()) for d in ("one_process", "two_ranks"))
-print(f"训练时间：单进程 {m_one['wall_s']:.1f} 秒，两个 rank {m_two['wall_s']:.1f} 秒；"
+print(f"训练时间：单进程 {m_one['train_s']:.1f} 秒，两个 rank {m_two['train_s']:.1f} 秒；"
       f"含启动的总时间：本内核中 {t_one:.1f} 秒，torchrun + 2 个进程 {t_two:.1f} 秒")
 
 # %%

@@ -6,13 +6,14 @@
 One step: take the next (B, T) chunk of every stream, start from the (h, c) the previous chunk left
 (detached: gradients stop T steps back), predict each next token, clip the gradient norm, Adam step.
 Under torchrun each rank trains its own streams (its rows of the global batch); rank 0 alone evaluates,
-logs and writes ``OUT/ckpt.pt`` (kind "lstm") and ``OUT/metrics.json``.
+logs and writes ``OUT/ckpt.pt`` (kind "lstm"), ``OUT/best.pt`` (lowest validation loss) and
+``OUT/metrics.json``. The flags -> objects layer of ``lmlab train lstm`` is ``lmlab.models.lstm.run``.
 """
 
 from __future__ import annotations
 
-import math
 import time
+import warnings
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from lmlab.distributed import (
     init_distributed,
     no_sync_unless,
     shard,
+    shutdown,
     unwrap,
     wrap_ddp,
 )
@@ -38,6 +40,9 @@ from lmlab.models.lstm.streams import StreamBatches, stream_loss
 from lmlab.models.lstm.threads import SMALL_HIDDEN, single_thread
 from lmlab.presets import preset_values
 from lmlab.train import History, fit, write_metrics
+from lmlab.train.failures import guarded_write
+from lmlab.train.optim import adamw
+from lmlab.train.schedule import scheduled_lr
 
 # smoke: CI in seconds. class: 2-core laptop, a time-budgeted 2-layer 256-unit LSTM that reaches
 # val ≤ 1.55 nats/char on tiny Shakespeare. full: one GPU, a bigger model for longer.
@@ -117,15 +122,11 @@ def make_tokenizer(kind: str, text: str) -> Any:
 
 
 def lr_at(config: LSTMTrainConfig, it: int, elapsed_s: float) -> float:
-    """Linear warm-up, then cosine decay over the run; a time-budgeted run measures progress in seconds."""
-    if it < config.warmup_iters:
-        return config.lr * (it + 1) / config.warmup_iters
-    progress = it / max(config.max_iters, 1)
-    if config.time_budget_s:
-        progress = max(progress, elapsed_s / config.time_budget_s)
-    progress = min(progress, 1.0)
-    floor = config.lr * config.min_lr_frac
-    return floor + (config.lr - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+    """lmlab's one schedule (``lmlab.train.schedule``): warm-up, then cosine to lr·min_lr_frac over
+    ``max_iters``, or over the time budget when there is one."""
+    return scheduled_lr(it, lr=config.lr, min_lr=config.lr * config.min_lr_frac,
+                        warmup_iters=config.warmup_iters, decay_iters=config.max_iters,
+                        elapsed_s=elapsed_s, budget_s=config.time_budget_s)
 
 
 def _check_vocabulary(saved: dict[str, Any] | None, tokenizer: Any, where: Path) -> None:
@@ -141,20 +142,41 @@ def _check_vocabulary(saved: dict[str, Any] | None, tokenizer: Any, where: Path)
 
 
 def train_lstm(config: LSTMTrainConfig, text: str, out_dir: str | Path | None = None, *,
-               val_text: str | None = None, tokenizer: Any = None, if_exists: str = "error",
-               progress: bool = True, live: Any = None, sample_prompt: str | None = None) -> LSTMRun:
+               val_text: str | None = None, tokenizer: Any = None, if_exists: str | None = None,
+               progress: bool = True, live: Any = None, sample_prompt: str | None = None,
+               resume: bool = False, overwrite: bool = False) -> LSTMRun:
     """Train on ``text`` (split ``val_fraction`` off its end unless ``val_text`` is given).
 
-    ``out_dir`` (or None: nothing written) receives ``ckpt.pt`` and ``metrics.json``. When it already
-    holds a checkpoint, ``if_exists`` says what to do: "error", "resume" (weights, optimizer, history,
-    iteration and the recurrent state carried between batches) or "overwrite".
+    ``out_dir`` (or None: nothing written) receives ``ckpt.pt``, ``best.pt`` and ``metrics.json``. When it
+    already holds a checkpoint, ``resume=True`` continues it (weights, optimizer, history, iteration and
+    the recurrent state carried between batches; ``--resume``, as for every trainer), ``overwrite=True``
+    replaces it, and neither is an error. ``if_exists`` ("error", "resume", "overwrite") is the old,
+    deprecated spelling of the same choice.
     """
-    if if_exists not in {"error", "resume", "overwrite"}:
-        raise ValueError(f"if_exists must be 'error', 'resume' or 'overwrite', got {if_exists!r}")
+    wall0 = time.perf_counter()
+    if if_exists is not None:
+        if if_exists not in {"error", "resume", "overwrite"}:
+            raise ValueError(f"if_exists must be 'error', 'resume' or 'overwrite', got {if_exists!r}")
+        warnings.warn("train_lstm(if_exists=...) is deprecated: pass resume=True or overwrite=True",
+                      DeprecationWarning, stacklevel=2)
+        resume, overwrite = if_exists == "resume", if_exists == "overwrite"
+    if resume and overwrite:
+        raise ValueError("resume=True and overwrite=True contradict each other; choose one")
     if not text:
         raise ValueError("the training text is empty; pass a corpus with some text")
     device = pick_device(config.device)
     ctx = init_distributed(device.type)
+    try:
+        return _train(config, text, out_dir, ctx=ctx, device=device, val_text=val_text, tokenizer=tokenizer,
+                      resume=resume, overwrite=overwrite, progress=progress, live=live,
+                      sample_prompt=sample_prompt, wall0=wall0)
+    finally:
+        shutdown(ctx)  # leave the process group together, as the GPT does
+
+
+def _train(config: LSTMTrainConfig, text: str, out_dir: str | Path | None, *, ctx: Any, device: Any,
+           val_text: str | None, tokenizer: Any, resume: bool, overwrite: bool, progress: bool, live: Any,
+           sample_prompt: str | None, wall0: float) -> LSTMRun:
     device = device_for(ctx, device)
     precision = pick_precision(device, config.precision)
     seed_everything(config.seed)
@@ -180,20 +202,19 @@ def train_lstm(config: LSTMTrainConfig, text: str, out_dir: str | Path | None = 
 
     model_config = config.model_config(tokenizer.vocab_size)
     model = LSTMLanguageModel(model_config).to(device)
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=config.lr,
-                                  fused=device.type == "cuda")
+    optimizer = adamw(model, lr=config.lr, weight_decay=config.weight_decay, device_type=device.type)
     scaler = torch.amp.GradScaler(device.type, enabled=precision.use_grad_scaler)
 
-    history, start_iter, elapsed0, carried = History(), 0, 0.0, None
+    history, start_iter, elapsed0, carried, wall_before, best = History(), 0, 0.0, None, 0.0, float("inf")
     ckpt_path = Path(out_dir) / "ckpt.pt" if out_dir is not None else None
+    if ckpt_path is not None and resume and not ckpt_path.exists():
+        raise FileNotFoundError(f"--resume given but there is no checkpoint at {ckpt_path}; "
+                                "drop --resume to start a new run")
     if ckpt_path is not None and ckpt_path.exists():
-        if if_exists == "error":
+        if not resume and not overwrite:
             raise ValueError(f"{ckpt_path} already exists; pass --resume to continue it, --overwrite to "
-                             "replace it, or choose another --out")
-        if if_exists == "resume":
+                             "replace it, or choose another --out (nothing was overwritten)")
+        if resume:
             payload = load_checkpoint(ckpt_path, map_location=device)
             if payload["kind"] != "lstm":
                 raise ValueError(f"{ckpt_path} holds a {payload['kind']!r} checkpoint, not an LSTM; "
@@ -207,6 +228,8 @@ def train_lstm(config: LSTMTrainConfig, text: str, out_dir: str | Path | None = 
             start_iter = int(payload["extra"].get("next_iter", 0))
             elapsed0 = float(payload["extra"].get("train_s", 0.0))
             carried = payload["extra"].get("recurrent_state")
+            wall_before = float(payload["extra"].get("wall_s", elapsed0))
+            best = float(payload["extra"].get("best_val", float("inf")))
             if ctx.is_main:
                 print(f"resumed from {ckpt_path} at iteration {start_iter}", flush=True)
     ddp_model = wrap_ddp(model, ctx)
@@ -216,7 +239,7 @@ def train_lstm(config: LSTMTrainConfig, text: str, out_dir: str | Path | None = 
     if carried is not None and len(carried) == A and ctx.world_size == 1:
         # the streams go on where they stopped, so a resumed run follows the uninterrupted loss curve
         state = [None if s is None else (s[0].to(device), s[1].to(device)) for s in carried]
-    clock = {"train_s": elapsed0}
+    clock = {"train_s": elapsed0, "best_val": best}
 
     def step(it: int) -> dict[str, Any]:
         t0 = time.perf_counter()
@@ -245,10 +268,20 @@ def train_lstm(config: LSTMTrainConfig, text: str, out_dir: str | Path | None = 
         return {"loss": all_reduce_mean(total, ctx, device), "lr": lr, "grad_norm": float(grad_norm),
                 "tokens": x_all.numel() * ctx.world_size}
 
+    current = {"it": start_iter}
+
+    def step_tracking(it: int) -> dict[str, Any]:
+        out = step(it)
+        current["it"] = it + 1
+        return out
+
     def evaluate() -> dict[str, float]:
         loss, _ = stream_loss(model, val_ids, batch_size=config.eval_batch_size, block_size=config.block_size,
                               device=device, max_tokens=config.max_eval_tokens,
                               autocast_fn=lambda: autocast(device, precision))
+        if loss < clock["best_val"] and ckpt_path is not None:
+            clock["best_val"] = loss
+            save(ckpt_path.with_name("best.pt"), current["it"])
         return {"val_loss": loss}
 
     prompt = sample_prompt if sample_prompt is not None else ("\n" if "\n" in text else text[0])
@@ -258,24 +291,30 @@ def train_lstm(config: LSTMTrainConfig, text: str, out_dir: str | Path | None = 
 
         return generate(model, tokenizer, prompt, 200, temperature=0.8, seed=config.seed)
 
+    def save(path: Path, next_iter: int) -> None:
+        with guarded_write("best checkpoint" if path.name == "best.pt" else "checkpoint", path):
+            save_checkpoint(path, model=model, config=model_config, kind="lstm", tokenizer=tokenizer,
+                            optimizer=optimizer, history=history.to_list(),
+                            extra={"next_iter": next_iter, "train_s": clock["train_s"],
+                                   "wall_s": wall_before + time.perf_counter() - wall0,
+                                   "best_val": clock["best_val"], "train_config": asdict(config),
+                                   "recurrent_state": _carried(state, ctx)})
+
     def checkpoint(next_iter: int) -> None:
-        save_checkpoint(ckpt_path, model=model, config=model_config, kind="lstm", tokenizer=tokenizer,
-                        optimizer=optimizer, history=history.to_list(),
-                        extra={"next_iter": next_iter, "train_s": clock["train_s"],
-                               "train_config": asdict(config), "recurrent_state": _carried(state, ctx)})
+        save(ckpt_path, next_iter)
 
     main = ctx.is_main
-    wall0 = time.perf_counter()
     with single_thread(device, enabled=config.hidden <= SMALL_HIDDEN):  # small models: see threads.py
-        result = fit(step, max_iters=config.max_iters, history=history, start_iter=start_iter,
+        result = fit(step_tracking, max_iters=config.max_iters, history=history, start_iter=start_iter,
                      evaluate=evaluate if main else None, eval_interval=config.eval_interval,
                      sample=sample if main and config.eval_interval else None,
                      sample_interval=config.eval_interval,
                      checkpoint=checkpoint if main and ckpt_path else None,
+                     checkpoint_interval=config.eval_interval,  # a crash loses at most one interval
                      time_budget_s=(config.time_budget_s - elapsed0) if config.time_budget_s else None,
                      live=live if main else None, log_interval=10, desc="lstm", progress=progress and main,
-                     step_seed=config.seed)
-    wall_s = time.perf_counter() - wall0
+                     step_seed=config.seed,
+                     divergence_hint="lower --lr or clip harder (--grad-clip 0.5)")
     barrier(ctx)
 
     metrics: dict[str, Any] = {}
@@ -283,15 +322,19 @@ def train_lstm(config: LSTMTrainConfig, text: str, out_dir: str | Path | None = 
         val_loss = history.last("val_loss")
         recent = [r["train_loss"] for r in history.records[-5:] if r.get("train_loss") is not None]
         metrics = {
+            # the mean of the last logged losses (nan when the run diverged: the divergence shows)
             "train_loss": sum(recent) / len(recent) if recent else None,
             "val_loss": val_loss,
             "val_perplexity": perplexity(val_loss) if val_loss is not None else None,
             # a word model's token spans several characters: bits per char rescales by tokens/chars
             "val_bpc": bits_per_char(val_loss, len(val_ids), len(val_text)) if val_loss is not None else None,
             "tokens_per_sec": result.tokens_per_sec,
-            "wall_s": wall_s,
-            "train_s": result.wall_s,
+            "wall_s": wall_before + time.perf_counter() - wall0,
+            "train_s": clock["train_s"],
             "iters": result.next_iter,
+            "stopped": result.stopped,
+            "diverged_at": result.diverged_at,
+            "best_val_loss": clock["best_val"] if clock["best_val"] < float("inf") else None,
             "interrupted": result.interrupted,
             "out_of_time": result.out_of_time,
             "params": model.num_params(),
@@ -301,7 +344,8 @@ def train_lstm(config: LSTMTrainConfig, text: str, out_dir: str | Path | None = 
             "world_size": ctx.world_size,
         }
         if out_dir is not None:
-            write_metrics(out_dir, asdict(config), **metrics)
+            with guarded_write("metrics", Path(out_dir) / "metrics.json", intact=ckpt_path):
+                write_metrics(out_dir, asdict(config), **metrics)
     return LSTMRun(model=unwrap(ddp_model), tokenizer=tokenizer, history=history, metrics=metrics,
                    config=config)
 

@@ -130,6 +130,7 @@ class MultiHeadAttention(nn.Module):
         # W_q, W_k, W_v as one (C, 3C) matrix: one matmul instead of three
         self.W_qkv = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
         self.W_o = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
+        self.W_o.residual_projection = True  # writes into the residual stream: see model._init_weights
         self.attn_dropout = nn.Dropout(config.dropout)
         self.resid_dropout = nn.Dropout(config.dropout)
         self.dropout = config.dropout

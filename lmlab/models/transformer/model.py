@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import inspect
 import math
 
 import torch
@@ -49,7 +48,7 @@ class MLP(nn.Module):
         super().__init__()
         self.fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
         self.act = ACTIVATION_FUNCTIONS[config.activation]
-        self.proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
+        self.proj = residual_projection(nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias))
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -105,14 +104,22 @@ class _Embedding(nn.Module):
 
 
 def _init_weights(module: nn.Module, n_layer: int) -> None:
-    """GPT-2 init: N(0, 0.02) weights, zero biases, residual projections scaled by 1/√(2·n_layer)."""
-    for name, p in module.named_parameters():
-        if name.endswith("W_o.weight") or name.endswith("mlp.proj.weight"):
-            nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * n_layer))
-        elif p.dim() >= 2 and "ln" not in name:
-            nn.init.normal_(p, mean=0.0, std=0.02)
-        elif name.endswith("bias"):
-            nn.init.zeros_(p)
+    """GPT-2 init: N(0, 0.02) Linear and Embedding weights, zero biases, and the residual projections
+    (Linears marked ``residual_projection``) at N(0, 0.02/√(2·n_layer)); LayerNorms keep (1, 0)."""
+    for m in module.modules():  # the order of named_parameters(): the random draws match GPT-2's init
+        if isinstance(m, nn.Linear):
+            std = 0.02 / math.sqrt(2 * n_layer) if getattr(m, "residual_projection", False) else 0.02
+            nn.init.normal_(m.weight, mean=0.0, std=std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Embedding):
+            nn.init.normal_(m.weight, mean=0.0, std=0.02)
+
+
+def residual_projection(linear: nn.Linear) -> nn.Linear:
+    """Mark a Linear that writes into the residual stream: ``_init_weights`` scales it by 1/√(2·n_layer)."""
+    linear.residual_projection = True
+    return linear
 
 
 class GPT(nn.Module):
@@ -170,20 +177,11 @@ class GPT(nn.Module):
 
     def configure_optimizers(self, weight_decay: float, learning_rate: float, betas: tuple[float, float],
                              device_type: str) -> torch.optim.AdamW:
-        """AdamW with two groups: matrices decay, biases/LayerNorm gains do not; fused where available."""
-        params = {n: p for n, p in self.named_parameters() if p.requires_grad}
-        decay = [p for p in params.values() if p.dim() >= 2]
-        no_decay = [p for p in params.values() if p.dim() < 2]
-        groups = [{"params": decay, "weight_decay": weight_decay},
-                  {"params": no_decay, "weight_decay": 0.0}]
-        # the fused kernel updates all tensors in one pass: on CUDA and (torch >= 2.4) CPU about 2x faster
-        fused = device_type in {"cuda", "cpu"} and "fused" in inspect.signature(torch.optim.AdamW).parameters
-        if fused:
-            try:
-                return torch.optim.AdamW(groups, lr=learning_rate, betas=betas, fused=True)
-            except (RuntimeError, ValueError):  # an older torch without fused CPU AdamW
-                pass
-        return torch.optim.AdamW(groups, lr=learning_rate, betas=betas)
+        """AdamW with two groups (matrices decay, biases/LayerNorm gains do not), fused where available:
+        lmlab's one optimizer policy, ``lmlab.train.optim.adamw``."""
+        from lmlab.train.optim import adamw
+
+        return adamw(self, lr=learning_rate, weight_decay=weight_decay, betas=betas, device_type=device_type)
 
 
 class TransformerEncoder(nn.Module):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from lmlab.models.transformer.trainer import MODEL_KEYS, PRESETS, TokenData, Tra
 from lmlab.presets import preset_values, resolve_preset
 from lmlab.tokenizers import CharTokenizer, Tokenizer
 from lmlab.train import History, write_metrics
+from lmlab.train.failures import guarded_write
 
 TRAIN_KEYS = ("batch_size", "max_iters", "lr", "min_lr", "warmup_iters", "lr_decay_iters", "weight_decay",
               "beta1", "beta2", "grad_clip", "grad_accum", "eval_interval", "eval_iters", "log_interval")
@@ -35,6 +37,7 @@ def run_from_flags(flags: dict[str, Any]) -> dict[str, Any] | None:
     """Train as the flags say; return the metrics (on rank 0; None on other ranks)."""
     from lmlab.data import load_splits
 
+    wall_start = time.perf_counter()  # wall_s in metrics.json: the whole run, data loading included
     device = pick_device(flags.get("device"))
     ctx = init_distributed(device.type)
     device = device_for(ctx, device)
@@ -86,6 +89,7 @@ def run_from_flags(flags: dict[str, Any]) -> dict[str, Any] | None:
                            seed=seed)
         model = GPT(model_cfg)
         history, start_iter, train_s, best_val, optimizer = None, 0, 0.0, float("inf"), None
+        wall_s = 0.0
         if payload is not None:
             check_config(saved_cfg, asdict(model_cfg))  # raises before anything is touched
             load_model_state(model, payload)
@@ -97,6 +101,7 @@ def run_from_flags(flags: dict[str, Any]) -> dict[str, Any] | None:
             extra = payload.get("extra", {})
             history = History(payload.get("history"))
             start_iter, train_s = int(extra.get("iter", 0)), float(extra.get("train_s", 0.0))
+            wall_s = float(extra.get("wall_s", train_s))
             best_val = float(extra.get("best_val", float("inf")))
             if start_iter >= tcfg.max_iters:
                 raise ValueError(f"the run in {out} already did {start_iter} iterations; give a larger "
@@ -107,10 +112,12 @@ def run_from_flags(flags: dict[str, Any]) -> dict[str, Any] | None:
         result = train_gpt(model, data, tcfg, tokenizer=tokenizer, device=device, precision=precision,
                            out_dir=out if ctx.is_main else None, history=history, optimizer=optimizer,
                            start_iter=start_iter, train_s=train_s, best_val=best_val, ctx=ctx,
-                           progress=not flags.get("no_progress"), config_record=record)
+                           progress=not flags.get("no_progress"), config_record=record,
+                           wall_s=wall_s, wall_start=wall_start)
         if not ctx.is_main:
             return None
-        write_metrics(out, record, **result.metrics)
+        with guarded_write("metrics", out / "metrics.json", intact=out / "ckpt.pt"):
+            write_metrics(out, record, **result.metrics)
         return result.metrics
     finally:
         shutdown(ctx)

@@ -25,10 +25,12 @@ from lmlab.device import Precision, autocast, pick_precision
 from lmlab.distributed import DistContext, all_reduce_mean, no_sync_unless, shard
 from lmlab.models.transformer.config import GPTConfig
 from lmlab.models.transformer.model import GPT
-from lmlab.models.transformer.schedule import cosine_lr, time_cosine_lr
 from lmlab.tokenizers import Tokenizer
 from lmlab.train import History, fit
+from lmlab.train.batches import random_windows
+from lmlab.train.failures import guarded_write
 from lmlab.train.loop import step_generator
+from lmlab.train.schedule import scheduled_lr
 
 # Flag names as keys; model fields go to GPTConfig, the rest to TrainConfig.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -110,10 +112,7 @@ class TokenData:
               device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
         """(x, y) of shape (B, T): random windows, y shifted one token ahead of x."""
         ids = self.train if split == "train" else self.val
-        windows = ids.unfold(0, block_size + 1, 1)  # (N - T, T + 1), a view: no copy
-        ix = torch.randint(windows.size(0), (batch_size,), generator=generator)
-        xy = windows[ix]  # (B, T + 1)
-        x, y = xy[:, :-1], xy[:, 1:]
+        x, y = random_windows(ids, batch_size, block_size, generator)  # (B, T) each, lmlab's one sampler
         if torch.device(device).type == "cuda":
             x, y = x.pin_memory(), y.pin_memory()
             return x.to(device, non_blocking=True), y.to(device, non_blocking=True)
@@ -186,12 +185,14 @@ def train_gpt(model: GPT, data: TokenData, tcfg: TrainConfig, *, tokenizer: Toke
               out_dir: str | os.PathLike | None = None, history: History | None = None,
               optimizer: torch.optim.Optimizer | None = None, start_iter: int = 0, train_s: float = 0.0,
               best_val: float = math.inf, ctx: DistContext | None = None, live: Any = None,
-              progress: bool = True, desc: str = "gpt", config_record: dict[str, Any] | None = None
-              ) -> TrainResult:
+              progress: bool = True, desc: str = "gpt", config_record: dict[str, Any] | None = None,
+              wall_s: float = 0.0, wall_start: float | None = None) -> TrainResult:
     """Train ``model`` in place with ``lmlab.train.fit``; write ``out_dir/ckpt.pt`` (+ ``best.pt``).
 
-    Pass ``history``, ``optimizer``, ``start_iter`` and ``train_s`` from a checkpoint to resume.
+    Pass ``history``, ``optimizer``, ``start_iter``, ``train_s`` and ``wall_s`` from a checkpoint to
+    resume. ``wall_start`` (a ``time.perf_counter()``) is when this process began the run (default: now).
     """
+    wall0 = time.perf_counter() if wall_start is None else wall_start
     device = torch.device(device)
     precision = precision or pick_precision(device)
     ctx = ctx or DistContext(rank=0, local_rank=0, world_size=1)
@@ -217,9 +218,8 @@ def train_gpt(model: GPT, data: TokenData, tcfg: TrainConfig, *, tokenizer: Toke
     budget = tcfg.time_budget_s
 
     def lr_at(it: int) -> float:
-        if budget is not None:
-            return time_cosine_lr(it, state["train_s"], budget, tcfg.lr, tcfg.min_lr, tcfg.warmup_iters)
-        return cosine_lr(it, tcfg.lr, tcfg.min_lr, tcfg.warmup_iters, tcfg.lr_decay_iters)
+        return scheduled_lr(it, lr=tcfg.lr, min_lr=tcfg.min_lr, warmup_iters=tcfg.warmup_iters,
+                            decay_iters=tcfg.lr_decay_iters, elapsed_s=state["train_s"], budget_s=budget)
 
     def step(it: int) -> dict[str, Any]:
         t0 = time.perf_counter()
@@ -251,10 +251,12 @@ def train_gpt(model: GPT, data: TokenData, tcfg: TrainConfig, *, tokenizer: Toke
         return {"loss": total, "lr": lr, "tokens": tokens_per_step}  # loss stays a tensor: no sync per step
 
     def save(path: Path, it: int) -> None:
-        save_checkpoint(path, model=model, config=cfg, kind="gpt", tokenizer=tokenizer, optimizer=optimizer,
-                        history=history.to_list(),
-                        extra={"iter": it, "train_s": state["train_s"], "best_val": state["best_val"],
-                               "train_config": asdict(tcfg), "config_record": dict(config_record or {})})
+        with guarded_write("best checkpoint" if path.name == "best.pt" else "checkpoint", path):
+            save_checkpoint(path, model=model, config=cfg, kind="gpt", tokenizer=tokenizer,
+                            optimizer=optimizer, history=history.to_list(),
+                            extra={"iter": it, "train_s": state["train_s"], "best_val": state["best_val"],
+                                   "wall_s": wall_s + time.perf_counter() - wall0,
+                                   "train_config": asdict(tcfg), "config_record": dict(config_record or {})})
 
     out = Path(out_dir) if out_dir is not None else None
     current_iter = {"it": start_iter}
@@ -287,7 +289,8 @@ def train_gpt(model: GPT, data: TokenData, tcfg: TrainConfig, *, tokenizer: Toke
                  time_budget_s=remaining, live=live if main else None, log_interval=tcfg.log_interval,
                  desc=desc, progress=progress and main,
                  # dropout masks from (seed, iteration): a resumed run repeats the curve (no cost without)
-                 step_seed=tcfg.seed + 7919 * ctx.rank if cfg.dropout > 0 else None)
+                 step_seed=tcfg.seed + 7919 * ctx.rank if cfg.dropout > 0 else None,
+                 divergence_hint="lower --lr (the peak learning rate) or turn clipping on (--grad-clip 1.0)")
     tokens_per_sec = result.tokens_per_sec  # tokens_per_step already counts every rank
     flops_token = model.flops_per_token()
     peak, peak_source = device_peak_flops(device, precision)
@@ -295,8 +298,10 @@ def train_gpt(model: GPT, data: TokenData, tcfg: TrainConfig, *, tokenizer: Toke
     metrics = {
         "train_loss": history.last("train_loss"), "val_loss": history.last("val_loss"),
         "best_val_loss": state["best_val"] if math.isfinite(state["best_val"]) else None,
-        "eval_train_loss": None, "tokens_per_sec": tokens_per_sec, "wall_s": state["train_s"],
-        "iters": result.next_iter, "params": model.num_params(), "mfu": mfu,
+        "eval_train_loss": None, "tokens_per_sec": tokens_per_sec,
+        "wall_s": wall_s + time.perf_counter() - wall0, "train_s": state["train_s"],
+        "iters": result.next_iter, "stopped": result.stopped, "diverged_at": result.diverged_at,
+        "params": model.num_params(), "mfu": mfu,
         "flops_per_token": flops_token, "peak_flops": peak, "peak_flops_source": peak_source,
         "device": str(device), "precision": precision.name, "world_size": ctx.world_size,
         "interrupted": result.interrupted, "out_of_time": result.out_of_time,

@@ -18,6 +18,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from lmlab.train.loop import step_generator
+from lmlab.train.schedule import linear_lr
+
 
 class TorchSGNS:
     """Holds W_in (v) and W_out (u) on the device and trains them one batch of words per step."""
@@ -69,10 +72,12 @@ class TorchSGNS:
 
     def step(self, it: int, max_iters: int) -> dict:
         cfg = self.config
-        alpha = cfg.alpha - (cfg.alpha - cfg.min_alpha) * it / max_iters
+        alpha = linear_lr(it, max_iters, cfg.alpha, cfg.min_alpha)
+        # this step's randomness from (seed, it) alone, lmlab's batch rule: a resumed run draws the same
+        self.gen = step_generator(cfg.seed, it, self.device)
         context, centre, position, words = self.pairs(it)
-        if len(centre) == 0:
-            return {"loss": float("nan"), "lr": alpha, "words": words}
+        if len(centre) == 0:  # every word sub-sampled away: no loss to report (None, not a fake nan)
+            return {"loss": None, "lr": alpha, "words": words}
         if cfg.model == "cbow":
             # h = mean of the context input vectors around each centre occurrence; h predicts the centre
             occurrence, inverse = torch.unique(position, return_inverse=True)  # (M,), (P,)

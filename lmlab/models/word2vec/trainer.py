@@ -3,25 +3,36 @@
 CPU: the numba kernels in ``kernels.py``, several threads Hogwild-style (as the C tool and gensim).
 CUDA: ``torch_sgns.py``, big batches of (context, centre) pairs with index-based updates of only the rows
 a batch touches. Both follow the same recipe: sub-sampling, dynamic window, unigram^0.75 negatives,
-learning rate falling linearly from ``alpha`` to ``min_alpha`` over all epochs.
+learning rate falling linearly from ``alpha`` to ``min_alpha`` over all epochs (``lmlab.train.schedule``).
+
+With ``out_dir`` the run keeps ``ckpt.pt`` (both tables, the vocabulary, history and the next step)
+about once per epoch and at the end, and ``best.pt`` (lowest training loss: word2vec has no validation
+split); ``resume=True`` continues it. The flags -> objects layer of ``lmlab train word2vec`` is
+``lmlab.models.word2vec.run``.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from lmlab.atomic import atomic_copy
+from lmlab.checkpoint import check_config, load_checkpoint, save_checkpoint
 from lmlab.models.word2vec import kernels
 from lmlab.models.word2vec.vectors import WordVectors
 from lmlab.models.word2vec.vocab import Vocab
 from lmlab.train import History, fit
+from lmlab.train.failures import guarded_write
+from lmlab.train.schedule import linear_lr
 
 PRESETS = {  # sized for: smoke (CI, seconds), class (2-core laptop, < 5 min), full (GPU or patience)
     "smoke": {"dim": 32, "epochs": 1, "min_count": 5, "max_words": 60_000},
@@ -74,10 +85,32 @@ class Word2VecResult:
     vocab: Vocab
     config: Word2VecConfig
     history: History
-    wall_s: float
+    wall_s: float  # training seconds plus encoding the corpus (the words/s denominator)
     words_per_sec: float  # raw corpus words × epochs ÷ training seconds (gensim's definition)
     snapshots: list[tuple[float, np.ndarray]] = field(default_factory=list)  # (epoch, W_in rows)
     interrupted: bool = False
+    train_s: float = 0.0  # seconds inside the training steps, summed over resumed parts too
+    next_iter: int = 0
+    max_iters: int = 0
+    stopped: str = "done"  # or "interrupted", "diverged"
+    diverged_at: int | None = None
+    best_loss: float | None = None
+    wall_before_s: float = 0.0  # whole-run seconds of the earlier processes of a resumed run
+
+
+class Tables(torch.nn.Module):
+    """W_in and W_out as a module, so a checkpoint holds them like any model's weights (no copy: the
+    tensors share the numpy arrays the kernels update)."""
+
+    def __init__(self, W_in: np.ndarray | torch.Tensor, W_out: np.ndarray | torch.Tensor) -> None:
+        super().__init__()
+        as_tensor = lambda a: torch.from_numpy(a) if isinstance(a, np.ndarray) else a  # noqa: E731
+        self.W_in = torch.nn.Parameter(as_tensor(W_in), requires_grad=False)  # (V, D)
+        self.W_out = torch.nn.Parameter(as_tensor(W_out), requires_grad=False)  # (V, D)
+
+
+RESUME_KEYS = ("model", "dim", "window", "negative", "min_count", "epochs", "sample", "alpha", "min_alpha",
+               "ns_exponent", "threads", "job_words", "batch_words", "seed")  # must match to resume
 
 
 def _check_corpus(ids: np.ndarray, bounds: np.ndarray, window: int) -> None:
@@ -114,10 +147,37 @@ def train_word2vec(
     snapshots_per_epoch: int = 0,
     progress: bool = True,
     on_step: Callable[[int, dict], None] | None = None,
+    out_dir: str | os.PathLike | None = None,
+    resume: bool = False,
+    checkpoint_interval: int | None = None,
+    wall_start: float | None = None,
 ) -> Word2VecResult:
-    """Build the vocabulary (unless given), then train; returns vectors and how the run went."""
+    """Build the vocabulary (unless given), then train; returns vectors and how the run went.
+
+    ``out_dir`` keeps ``ckpt.pt`` every ``checkpoint_interval`` steps (default: about once per epoch),
+    at the end and after a clean Ctrl-C, plus ``best.pt``; ``resume=True`` continues that checkpoint.
+    ``wall_start`` (a ``time.perf_counter()``) is when the whole run began, for the ``wall_s`` it saves.
+    """
+    wall_start = time.perf_counter() if wall_start is None else wall_start
     config = config or Word2VecConfig()
     config.validate()
+    out = Path(out_dir) if out_dir is not None else None
+    ckpt_path = out / "ckpt.pt" if out is not None else None
+    payload = None
+    if ckpt_path is not None and ckpt_path.exists():
+        if not resume:
+            raise ValueError(f"{ckpt_path} already exists; pass --resume to continue that run, or choose "
+                             "another --out (nothing was overwritten)")
+        payload = load_checkpoint(ckpt_path)
+        if payload.get("kind") != "word2vec":
+            raise ValueError(f"{ckpt_path} holds a {payload.get('kind')!r} checkpoint, not word2vec; "
+                             "choose another --out")
+        check_config({k: payload["config"].get(k) for k in RESUME_KEYS},
+                     {k: asdict(config)[k] for k in RESUME_KEYS}, what="word2vec")
+        vocab = Vocab.from_dict(payload["extra"]["vocab"])
+    elif resume:
+        raise FileNotFoundError(f"--resume given but there is no checkpoint at {ckpt_path}; "
+                                "drop --resume to start a new run")
     vocab = vocab or Vocab.build(sentences, config.min_count)
     device = torch.device(device)
     backend = config.backend
@@ -138,6 +198,16 @@ def train_word2vec(
     W_out = np.zeros((len(vocab), dim), dtype=np.float32)
     keep = vocab.keep_probability(config.sample)
     history = History()
+    start_iter, train_s_before, best, next_job, wall_before = 0, 0.0, math.inf, None, 0.0
+    if payload is not None:
+        next_job = payload["extra"].get("next_job")
+        wall_before = float(payload["extra"].get("wall_s", 0.0))
+        W_in[:] = payload["model"]["W_in"].numpy()
+        W_out[:] = payload["model"]["W_out"].numpy()
+        history = History(payload.get("history"))
+        start_iter = int(payload["extra"]["next_iter"])
+        train_s_before = float(payload["extra"].get("train_s", 0.0))
+        best = float(payload["extra"].get("best_loss", math.inf))
     snap_rows = np.array([vocab.index[w] for w in snapshot_words if w in vocab.index], dtype=np.int64)
     snapshots: list[tuple[float, np.ndarray]] = []
     if len(snap_rows):
@@ -160,10 +230,13 @@ def train_word2vec(
                   W_out[:1].copy(), keep[:1].copy(), noise_table[:1].copy(), config.window, config.negative,
                   config.model == "cbow", config.alpha, config.min_alpha, 0, True)
         pool = ThreadPoolExecutor(max_workers=threads)
-        futures: list = []
+        futures: dict[int, Future] = {}  # job number -> its result, queued ahead of the step that needs it
+        # jobs before this one ran in an earlier, checkpointed process (a Ctrl-C may have let a few of the
+        # next step's jobs finish before the save: they are not run twice)
+        queued = [start_iter * per_step if next_job is None else int(next_job)]
 
         def alpha_at(done: float) -> float:
-            return config.alpha - (config.alpha - config.min_alpha) * done / total
+            return linear_lr(done, total, config.alpha, config.min_alpha)
 
         def run_job(k: int) -> tuple[int, float, int]:
             s0, s1 = jobs[k % len(jobs)]
@@ -174,14 +247,18 @@ def train_word2vec(
 
         def step(it: int) -> dict:
             # keep the threads fed: a few of the next step's jobs are queued before this step's are awaited
-            # the last step also takes the remainder, so no step is made only of jobs that ran ahead
+            # the last step also takes the remainder, so no step is made only of jobs that ran ahead;
+            # before a checkpoint nothing runs ahead, so the tables saved are exactly those of step it+1
             last = total_jobs if it == max_iters - 1 else (it + 1) * per_step
-            while len(futures) < min(total_jobs, max(last, (it + 1) * per_step + threads)):
-                futures.append(pool.submit(run_job, len(futures)))
-            results = [futures[k].result() for k in range(it * per_step, last)]
+            ahead = 0 if checkpoint_due(it + 1) else threads
+            while queued[0] < min(total_jobs, max(last, (it + 1) * per_step + ahead)):
+                futures[queued[0]] = pool.submit(run_job, queued[0])
+                queued[0] += 1
+            results = [futures.pop(k).result() for k in range(it * per_step, last) if k in futures]
             words = sum(r[0] for r in results)
-            loss = sum(r[1] for r in results) / max(sum(r[2] for r in results), 1)
-            return {"loss": loss, "lr": alpha_at(starts[last]), "epoch": last / len(jobs),
+            pairs = sum(r[2] for r in results)
+            return {"loss": sum(r[1] for r in results) / pairs if pairs else None,
+                    "lr": alpha_at(starts[last]), "epoch": last / len(jobs),
                     "tokens": words * vocab.raw_words / max(len(ids), 1)}
 
         max_iters = max(1, total_jobs // per_step)
@@ -191,6 +268,8 @@ def train_word2vec(
         batch = config.batch_words or 4096
         sgns = TorchSGNS(ids, bounds, W_in, keep, vocab.noise_distribution(config.ns_exponent), config,
                          device, batch)
+        if payload is not None:
+            sgns.W_out.copy_(torch.as_tensor(W_out, device=device))
         steps_per_epoch = sgns.steps_per_epoch
         max_iters = steps_per_epoch * config.epochs
 
@@ -200,9 +279,44 @@ def train_word2vec(
             return out
 
     snap_every = max(1, int(steps_per_epoch // snapshots_per_epoch)) if snapshots_per_epoch else 0
+    every = checkpoint_interval if checkpoint_interval is not None else max(1, round(steps_per_epoch))
+    every = every if ckpt_path is not None else 0
+
+    def checkpoint_due(next_iter: int) -> bool:
+        return bool(every) and (next_iter % every == 0 or next_iter == max_iters)
+
+    def tables() -> Tables:
+        return Tables(W_in, W_out) if backend == "numba" else Tables(sgns.W_in, sgns.W_out)
+
+    clock = {"train_s": train_s_before, "best": best}
+
+    def checkpoint(next_iter: int) -> None:
+        if backend == "numba":  # a clean stop may leave jobs queued ahead: running ones finish (and count
+            # as done), the others are taken back and will run after a resume
+            cancelled = sorted(k for k, f in futures.items() if f.cancel())
+            for k in cancelled:
+                del futures[k]
+            for f in futures.values():
+                f.result()
+            if cancelled:
+                queued[0] = cancelled[0]
+        with guarded_write("checkpoint", ckpt_path):
+            save_checkpoint(ckpt_path, model=tables(), config=asdict(config), kind="word2vec",
+                            history=history.to_list(),
+                            extra={"next_iter": next_iter, "max_iters": max_iters, "vocab": vocab.to_dict(),
+                                   "train_s": clock["train_s"], "best_loss": clock["best"],
+                                   "wall_s": wall_before + time.perf_counter() - wall_start,
+                                   "next_job": queued[0] if backend == "numba" else None})
+        loss = history.last("train_loss")
+        if loss is not None and math.isfinite(loss) and loss < clock["best"]:
+            with guarded_write("best checkpoint", ckpt_path.with_name("best.pt")):
+                atomic_copy(ckpt_path, ckpt_path.with_name("best.pt"))
+            clock["best"] = loss
 
     def stepped(it: int) -> dict:
+        t0 = time.perf_counter()
         out = step(it)
+        clock["train_s"] += time.perf_counter() - t0
         if snap_every and len(snap_rows) and ((it + 1) % snap_every == 0 or it + 1 == max_iters):
             table = W_in if backend == "numba" else sgns.W_in_numpy()
             snapshots.append((out.get("epoch", (it + 1) / steps_per_epoch), table[snap_rows].copy()))
@@ -210,23 +324,31 @@ def train_word2vec(
             on_step(it, out)
         return out
 
+    if start_iter > max_iters:
+        raise ValueError(f"the checkpoint is at step {start_iter} of {max_iters}: nothing left to train")
     try:
-        result = fit(stepped, max_iters=max_iters, history=history, live=live,
+        result = fit(stepped, max_iters=max_iters, history=history, live=live, start_iter=start_iter,
                      log_interval=max(1, max_iters // 200), desc=f"word2vec {config.model}",
-                     progress=progress)
+                     progress=progress, checkpoint=checkpoint if ckpt_path is not None else None,
+                     checkpoint_interval=every,
+                     divergence_hint="lower the starting learning rate (--alpha, e.g. half of it)")
     finally:
         if backend == "numba":
-            for f in futures:
+            for f in futures.values():
                 f.cancel()
             pool.shutdown(wait=True)  # jobs already running finish before the tables are read
     if backend == "torch":
         W_in, W_out = sgns.W_in_numpy(), sgns.W_out_numpy()
     wall_s = result.wall_s + encode_s
-    done_fraction = result.next_iter / max_iters
+    done_fraction = (result.next_iter - start_iter) / max_iters
     words_per_sec = vocab.raw_words * config.epochs * done_fraction / max(wall_s, 1e-9)
     return Word2VecResult(vectors=WordVectors(vocab.words, W_in), W_out=W_out, vocab=vocab, config=config,
                           history=history, wall_s=wall_s, words_per_sec=words_per_sec, snapshots=snapshots,
-                          interrupted=result.interrupted)
+                          interrupted=result.interrupted, train_s=clock["train_s"],
+                          next_iter=result.next_iter, max_iters=max_iters, stopped=result.stopped,
+                          diverged_at=result.diverged_at,
+                          best_loss=clock["best"] if math.isfinite(clock["best"]) else None,
+                          wall_before_s=wall_before)
 
 
 def config_dict(config: Word2VecConfig) -> dict[str, Any]:
