@@ -7,6 +7,7 @@ import io
 import re
 import shutil
 import textwrap
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -302,3 +303,64 @@ def test_readmes_link_each_other_with_the_same_setup_commands():
     assert "README.zh-CN.md" in en and "(README.md)" in zh
     for command in ("python3 scripts/bootstrap.py lab", "python3 scripts/bootstrap.py test"):
         assert command in en and command in zh
+
+
+def test_translations_are_prepared_from_another_folder_before_the_merge(demo, monkeypatch, capsys):
+    from lmlab.i18n import cli
+
+    monkeypatch.setattr(nbs, "NOTEBOOKS", demo.parent)
+    monkeypatch.setattr(nbs, "ROOT", demo.parent.parent)
+    other = demo.parent.parent / "branch"
+    other.mkdir()
+    changed = DEMO.replace("A cell about attention.", "A cell about multi-head attention.")
+    (other / "00_demo.py").write_text(changed, encoding="utf-8")
+    (other / "06_new.py").write_text(DEMO.replace("number of heads", "count of heads"), encoding="utf-8")
+    assert cli.main(["update", "--src", str(other)]) == 0
+    assert "branch/00_demo.py -> notebooks/zh/po/00_demo.po: 1 to translate" in capsys.readouterr().out
+    po = nbs.read_catalogue(nbs.po_path(demo))
+    new_id = "# Demo\n\nA cell about multi-head attention."
+    assert po[new_id].fuzzy and po[new_id].string == ZH["# Demo\n\nA cell about attention."]  # a suggestion
+    assert "# Demo\n\nA cell about attention." in po  # the text of this tree is kept ...
+    assert nbs.check(demo) == []  # ... so its twin stays in step
+    notes = nbs.waiting()
+    assert any("06_new.po waits for notebooks/06_new.py" in n for n in notes)
+    assert any("00_demo.po holds 1 entries" in n for n in notes), notes
+    nbs.update(demo)  # a plain update before the merge keeps the pending entry
+    assert new_id in nbs.read_catalogue(nbs.po_path(demo))
+    _translate_all(nbs.po_path(demo), {new_id: "# 演示\n\n关于多头注意力（multi-head attention）的单元格。"})
+    _translate_all(nbs.po_path(demo.parent / "06_new.py"), {**ZH, "count of heads": "头的个数"})
+    # the merge: the other branch's English lands; one update, and every twin is translated and in step
+    for path in other.iterdir():
+        shutil.copyfile(path, demo.parent / path.name)
+    for src in (demo, demo.parent / "06_new.py"):
+        assert nbs.update(src) == []
+        nbs.build(src)
+        assert nbs.check(src) == []
+    po = nbs.read_catalogue(nbs.po_path(demo))
+    assert "# Demo\n\nA cell about attention." not in po and not any(nbs._pending(m) for m in po)
+    assert nbs.waiting() == []
+
+
+def test_from_rev_names_a_missing_revision():
+    with pytest.raises(ValueError, match="no git revision 'no-such-branch'"):
+        nbs.foreign_sources(Path("/tmp"), rev="no-such-branch")
+
+
+MARKUP = re.compile(r"\$\$.+?\$\$|\$[^$]+\$|``.+?``|`[^`\n]+`|\]\([^)\s]+\)|https?://[^\s)]+", re.S)
+
+
+def _markup(text: str) -> Counter:
+    """Code spans, formulas and link targets (whitespace folded; a twin sits one folder deeper)."""
+    return Counter(" ".join(m.split()).replace("](../../", "](../") for m in MARKUP.findall(text))
+
+
+@pytest.mark.parametrize("po", sorted((ROOT / "notebooks" / "zh" / "po").glob("*.po")), ids=lambda p: p.stem)
+def test_translations_keep_code_math_and_links(po):
+    """Every translated markdown cell keeps each code span, formula and link target of its English."""
+    bad = []
+    for msg in nbs.read_catalogue(po):
+        if msg.id and msg.string and not msg.fuzzy and not msg.id.startswith(('"', "f\"", "'", "f'")):
+            lost = _markup(msg.id) - _markup(msg.string)
+            if lost:
+                bad.append(sorted(lost)[:2])
+    assert not bad, f"{po.name}: {len(bad)} translations lose code, math or links: {bad[:4]}"

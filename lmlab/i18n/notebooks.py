@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import hashlib
 import io
 import tokenize
 from collections.abc import Iterable
@@ -36,6 +37,8 @@ BUILD_CMD = "python -m lmlab.i18n build"
 USER_KEYWORDS = {"title", "xlabel", "ylabel", "label", "desc", "description", "suptitle"}
 USER_CALLS = {"print", "set_title", "set_xlabel", "set_ylabel", "suptitle", "LiveView"}
 MASK = "\u27e8translated\u27e9"
+# the auto comment of an entry whose English is on another branch or folder (``update --from-rev/--src``)
+PENDING = "pending:"
 # the Tang poems: traditional characters in the English edition, simplified in the Chinese one
 CORPUS_VIEWS = {"zh": {"tang_poems": "tang_poems_simplified"}}
 
@@ -347,13 +350,25 @@ def _usable(catalog, text: str) -> str | None:
     return msg.string
 
 
-def update(source: Path, edition: str = "zh") -> list[str]:
-    """Merge the English notebook's current pieces into its catalogue; return the entries to translate."""
+def _pending(msg) -> bool:
+    return any(c.startswith(PENDING) for c in msg.auto_comments)
+
+
+def update(source: Path, edition: str = "zh", *, prune: bool = False) -> list[str]:
+    """Merge the English notebook's current pieces into its catalogue; return the entries to translate.
+
+    Entries added by :func:`update_from` for English text not in this tree yet stay (``prune`` drops them);
+    once that text lands, the entry matches and loses its pending mark.
+    """
     path = po_path(source, edition)
     fresh = template(source)
     if path.exists():
         catalog = read_catalogue(path)
+        waiting = [] if prune else [m for m in catalog if m.id and _pending(m)]
         catalog.update(fresh, update_creation_date=False)
+        for msg in waiting:
+            if msg.id not in catalog:
+                catalog[msg.id] = msg
     else:
         catalog = fresh
     for msg in catalog:  # babel marks the header fuzzy; a translator's header is not a translation
@@ -363,9 +378,9 @@ def update(source: Path, edition: str = "zh") -> list[str]:
     return todo(source, edition)
 
 
-def todo(source: Path, edition: str = "zh") -> list[str]:
+def todo(source: Path, edition: str = "zh", *, catalogue: Path | None = None) -> list[str]:
     """Entries of the English notebook with no usable translation (missing, fuzzy or empty)."""
-    path = po_path(source, edition)
+    path = catalogue or po_path(source, edition)
     catalog = read_catalogue(path) if path.exists() else None
     out: list[str] = []
     for i, cell in enumerate(read_notebook(source).cells):
@@ -381,9 +396,9 @@ def todo(source: Path, edition: str = "zh") -> list[str]:
     return out
 
 
-def render(source: Path, edition: str = "zh"):
+def render(source: Path, edition: str = "zh", *, catalogue: Path | None = None):
     """The twin notebook (a jupytext notebook) built from the English source and its catalogue."""
-    path = po_path(source, edition)
+    path = catalogue or po_path(source, edition)
     catalog = read_catalogue(path) if path.exists() else None
     nb = read_notebook(source)
     for i, cell in enumerate(nb.cells):
@@ -412,6 +427,8 @@ def build(source: Path, edition: str = "zh") -> tuple[Path, Path]:
     with atomic_write(py, "w") as f:
         f.write(_py_text(nb))
     ipynb = py.with_suffix(".ipynb")
+    for i, cell in enumerate(nb.cells):  # stable cell ids: a rebuild changes only what was translated
+        cell["id"] = hashlib.sha1(f"{source.stem}:{i}".encode()).hexdigest()[:8]
     with atomic_write(ipynb, "w") as f:
         f.write(jupytext.writes(nb, fmt="ipynb"))
     return py, ipynb
@@ -466,3 +483,82 @@ def check(source: Path, edition: str = "zh") -> list[str]:
         problems.append(f"{rel(py)} is out of date with {rel(source)} and {rel(po)} (first difference: "
                         f"{first[:100]!r}): run '{BUILD_CMD} {source.stem}'")
     return problems
+
+
+# ---------------------------------------------------------------- English from another branch or folder
+
+def foreign_sources(into: Path, *, rev: str | None = None, folder: Path | None = None,
+                    names: Iterable[str] = ()) -> list[Path]:
+    """Copy the English notebooks of git revision ``rev`` (or of ``folder``) to ``into/notebooks``."""
+    import subprocess
+
+    out = into / "notebooks"
+    out.mkdir(parents=True, exist_ok=True)
+    if rev is not None:
+        git = ["git", "-C", str(ROOT)]
+        listed = subprocess.run([*git, "ls-tree", "--name-only", f"{rev}:notebooks"], capture_output=True,
+                                text=True)
+        if listed.returncode:
+            raise ValueError(f"no git revision {rev!r} with a notebooks/ folder ({listed.stderr.strip()}); "
+                             "name a branch or commit, e.g. --from-rev seq2seq")
+        for name in listed.stdout.split():
+            if Path(name).match("[0-9][0-9]_*.py"):
+                text = subprocess.run([*git, "show", f"{rev}:notebooks/{name}"], capture_output=True,
+                                      check=True).stdout
+                (out / name).write_bytes(text)
+    else:
+        if folder is None or not folder.is_dir():
+            raise ValueError(f"--src {folder} is not a folder; give the folder holding NN_name.py notebooks")
+        for path in sorted(folder.glob("[0-9][0-9]_*.py")):
+            (out / path.name).write_bytes(path.read_bytes())
+    return sources(names, root=out)
+
+
+def update_from(source: Path, label: str, edition: str = "zh") -> list[str]:
+    """Add the pieces of an English notebook from elsewhere to this tree's catalogue, keeping every entry.
+
+    New pieces are marked pending (``label`` says where they come from), with the closest existing
+    translation as a fuzzy suggestion; returns the entries still to translate for that English text.
+    """
+    path = po_path(NOTEBOOKS / source.name, edition)
+    fresh = template(source)
+    catalog = read_catalogue(path) if path.exists() else template(source)
+    if not path.exists():  # a new catalogue: its header, every entry pending
+        for msg in [m for m in catalog if m.id]:
+            del catalog[msg.id]
+    known = [m.id for m in catalog if m.id and m.string and not m.fuzzy]
+    for msg in fresh:
+        if not msg.id or msg.id in catalog:
+            continue
+        msg.auto_comments = [*msg.auto_comments, f"{PENDING} English from {label}"]
+        close = difflib.get_close_matches(msg.id, known, n=1, cutoff=0.7)
+        if close:
+            msg.string = catalog[close[0]].string
+            msg.flags.add("fuzzy")
+            msg.previous_id = [close[0]]
+        catalog[msg.id] = msg
+    for msg in catalog:
+        if not msg.id:
+            msg.flags.discard("fuzzy")
+    write_catalogue(path, catalog)
+    try:  # a translation that would break the twin is reported now, not after the merge
+        render(source, edition, catalogue=path)
+    except TranslationError as err:
+        return [str(err), *todo(source, edition, catalogue=path)]
+    return todo(source, edition, catalogue=path)
+
+
+def waiting(edition: str = "zh") -> list[str]:
+    """Notes (not errors): catalogues whose English notebook is not here yet, and pending entries."""
+    notes = []
+    here = {p.stem for p in sources(root=NOTEBOOKS)}
+    for po in sorted((NOTEBOOKS / edition / "po").glob("[0-9][0-9]_*.po")):
+        catalog = read_catalogue(po)
+        count = sum(1 for m in catalog if m.id and _pending(m))
+        if po.stem not in here:
+            notes.append(f"notebooks/{edition}/po/{po.name} waits for notebooks/{po.stem}.py ({count} "
+                         f"entries); it is checked once that notebook lands ('{UPDATE_CMD}' builds the twin)")
+        elif count:
+            notes.append(f"notebooks/{edition}/po/{po.name} holds {count} entries for English text not in "
+                         f"this tree yet; they stay until it lands ('{UPDATE_CMD} --prune' drops them)")
+    return notes

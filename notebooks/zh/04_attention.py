@@ -217,7 +217,7 @@ check("attention.causal_softmax", causal_softmax)
 #
 # MiniLM 是一个 6 层、12 个头的 BERT 系**编码器**（2200 万参数），在十亿对句子上训练过。它的权重随一个 PyPI 包发布，所以
 # 可以离线加载。编码器是*双向*的：没有因果掩码，每个 token 都可以向两边看。给它一对句子：BERT 风格的模型读的是
-# `[CLS] 句子 A [SEP] 句子 B [SEP]`，`sentence_b_start` 让 head view 可以筛选 A→B 和 B→A 的注意力（下拉菜单）。
+# `[CLS] sentence A [SEP] sentence B [SEP]`，`sentence_b_start` 让 head view 可以筛选 A→B 和 B→A 的注意力（下拉菜单）。
 
 # %%
 from lmlab.models.pretrained import load_minilm

@@ -315,4 +315,4 @@ plt.show()
 #
 # - 用 `lmlab train gpt --corpus tang_poems --tokenizer bpe` 训练，并与 `--tokenizer char` 比较。
 # - 给 jieba 一个古汉语词的用户词典（`jieba.load_userdict`），再测一次 OOV。
-# - 把 BPE 的 `vocab_size` 设为 8000 试试：它从什么时候开始保留整个词？
+# - 给 BPE 试试 `vocab_size=8000`：它从什么时候开始保留整个词？
