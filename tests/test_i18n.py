@@ -364,3 +364,22 @@ def test_translations_keep_code_math_and_links(po):
             if lost:
                 bad.append(sorted(lost)[:2])
     assert not bad, f"{po.name}: {len(bad)} translations lose code, math or links: {bad[:4]}"
+
+
+def test_check_notes_a_catalogue_waiting_for_its_notebook_and_prune_drops_pending(demo, monkeypatch, capsys):
+    from lmlab.i18n import cli
+
+    monkeypatch.setattr(nbs, "NOTEBOOKS", demo.parent)
+    monkeypatch.setattr(nbs, "ROOT", demo.parent.parent)
+    other = demo.parent.parent / "branch"
+    other.mkdir()
+    (other / "00_demo.py").write_text(DEMO.replace("number of heads", "heads"), encoding="utf-8")
+    (other / "07_later.py").write_text(DEMO, encoding="utf-8")
+    assert cli.main(["update", "--src", str(other)]) == 0
+    monkeypatch.setattr(nbs, "sources", lambda names=(), root=demo.parent: [demo])
+    assert cli.main(["check"]) == 0  # a note, not an error
+    out = capsys.readouterr().out
+    assert "note: notebooks/zh/po/07_later.po waits for notebooks/07_later.py" in out and "✓" in out
+    nbs.update(demo, prune=True)  # what 'update --prune' does for each notebook
+    assert "heads" not in nbs.read_catalogue(nbs.po_path(demo))
+    assert "number of heads" in nbs.read_catalogue(nbs.po_path(demo))
