@@ -383,3 +383,20 @@ def test_check_notes_a_catalogue_waiting_for_its_notebook_and_prune_drops_pendin
     nbs.update(demo, prune=True)  # what 'update --prune' does for each notebook
     assert "heads" not in nbs.read_catalogue(nbs.po_path(demo))
     assert "number of heads" in nbs.read_catalogue(nbs.po_path(demo))
+
+
+def test_library_messages_of_a_branch_wait_until_their_code_lands(tmp_path, monkeypatch):
+    from lmlab.i18n import messages
+
+    locale = tmp_path / "lmlab" / "i18n" / "locale"
+    shutil.copytree(messages.LOCALE_DIR, locale)
+    monkeypatch.setattr(messages, "LOCALE_DIR", locale)
+    pending = [m.id for m in nbs.read_catalogue(messages.po_file()) if m.id
+               and any(c.startswith(messages.PENDING) for c in m.auto_comments)]
+    assert pending, "the catalogue holds no prepared messages of the branches to merge"
+    messages.update_catalogue()  # a package without that code: the prepared messages stay ...
+    assert all(text in nbs.read_catalogue(messages.po_file()) for text in pending)
+    messages.update_catalogue(prune=True)  # ... until pruned
+    assert not any(text in nbs.read_catalogue(messages.po_file()) for text in pending)
+    with pytest.raises(ValueError, match="no git revision 'no-such-branch'"):
+        messages.update_from("no-such-branch")

@@ -39,6 +39,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def update_from(args: argparse.Namespace) -> int:
     label = f"{args.from_rev}:notebooks" if args.from_rev else args.src.name
+    if args.from_rev:
+        left = messages.update_from(args.from_rev, args.lang)
+        print(f"{args.from_rev}:lmlab -> {messages.po_file(args.lang).relative_to(nbs.ROOT)}: "
+              + (f"{len(left)} message(s) to translate" if left else "ready"))
+        for line in left[:40]:
+            print(f"    {line}")
     with tempfile.TemporaryDirectory() as tmp:
         for src in nbs.foreign_sources(Path(tmp), rev=args.from_rev, folder=args.src, names=args.notebooks):
             left = nbs.update_from(src, label, args.lang)
@@ -67,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
                   "source")
         return 1 if problems else 0
     if args.action == "update":
-        left = messages.update_catalogue(args.lang)
+        left = messages.update_catalogue(args.lang, prune=args.prune)
         print(f"{messages.po_file(args.lang).relative_to(nbs.ROOT)}: "
               + (f"{len(left)} message(s) to translate" if left else "in step"))
         for line in left[:20]:

@@ -53,6 +53,7 @@ def check(language: str = "zh") -> list[str]:
 
 
 EXERCISE_KEYWORDS = {"hint", "success", "what"}
+PENDING = "pending:"  # the auto comment of a message whose code is on another branch
 
 
 def _constant(node) -> str | None:
@@ -95,8 +96,11 @@ def extract(package: Path | None = None) -> dict[str, list[str]]:
     return found
 
 
-def update_catalogue(language: str = "zh") -> list[str]:
-    """Merge the package's current messages into ``lmlab.po`` (changed ones fuzzy); return those to do."""
+def update_catalogue(language: str = "zh", *, prune: bool = False) -> list[str]:
+    """Merge the package's current messages into ``lmlab.po`` (changed ones fuzzy); return those to do.
+
+    Messages added by :func:`update_from` for code not in this tree stay (``prune`` drops them).
+    """
     from babel.messages.catalog import Catalog
     from babel.messages.pofile import read_po, write_po
 
@@ -107,7 +111,12 @@ def update_catalogue(language: str = "zh") -> list[str]:
         template.add(text, locations=[(w.rsplit(":", 1)[0], None) for w in where[:3]])
     with open(po_file(language), "rb") as f:
         catalog = read_po(f, locale="zh_Hans_CN")
+    waiting = [] if prune else [m for m in catalog
+                                if m.id and any(c.startswith(PENDING) for c in m.auto_comments)]
     catalog.update(template, update_creation_date=False)
+    for msg in waiting:  # messages of a branch not merged yet stay until their code lands
+        if msg.id not in catalog:
+            catalog[msg.id] = msg
     for msg in catalog:
         if not msg.id:
             msg.flags.discard("fuzzy")
@@ -132,3 +141,50 @@ def todo(language: str = "zh") -> list[str]:
             why = "missing" if msg is None else "fuzzy" if msg.fuzzy else "untranslated"
             out.append(f"{where[0]} {why}: {text[:70]!r}")
     return out
+
+
+def update_from(rev: str, language: str = "zh") -> list[str]:
+    """Add the messages of git revision ``rev``'s package to ``lmlab.po``, keeping every entry.
+
+    New ones are marked pending (with the closest translation as a fuzzy suggestion); returns those of
+    ``rev`` still to translate.
+    """
+    import difflib
+    import subprocess
+    import tarfile
+    import tempfile
+
+    from babel.messages.catalog import Message
+    from babel.messages.pofile import read_po, write_po
+
+    from lmlab.atomic import atomic_write
+
+    root = LOCALE_DIR.parents[2]
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(["git", "-C", str(root), "archive", rev, "lmlab"], capture_output=True)
+        if archive.returncode:
+            raise ValueError(f"no git revision {rev!r} with an lmlab/ package "
+                             f"({archive.stderr.decode(errors='replace').strip()})")
+        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+            tar.extractall(tmp, filter="data")
+        found = extract(Path(tmp) / "lmlab")
+    with open(po_file(language), "rb") as f:
+        catalog = read_po(f, locale="zh_Hans_CN")
+    known = [m.id for m in catalog if m.id and m.string and not m.fuzzy]
+    for text, where in found.items():
+        if text in catalog:
+            continue
+        msg = Message(text, locations=[(w.rsplit(":", 1)[0], None) for w in where[:3]],
+                      auto_comments=[f"{PENDING} code from {rev}"])
+        close = difflib.get_close_matches(text, known, n=1, cutoff=0.7)
+        if close:
+            msg.string, msg.previous_id = catalog[close[0]].string, [close[0]]
+            msg.flags.add("fuzzy")
+        catalog[text] = msg
+    buf = io.BytesIO()
+    write_po(buf, catalog, width=0, include_previous=True, ignore_obsolete=True, include_lineno=False,
+             sort_output=False)
+    with atomic_write(po_file(language), "wb") as f:
+        f.write(buf.getvalue())
+    return [f"{where[0]}: {text[:70]!r}" for text, where in found.items()
+            if not (m := catalog.get(text)) or m.fuzzy or not m.string]
