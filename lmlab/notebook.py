@@ -21,12 +21,17 @@ class LabContext:
 
 
 def setup(preset: str | None = None, device: str | None = None, seed: int = 1337,
-          theme: str | None = None) -> LabContext:
+          theme: str | None = None, lang: str | None = None) -> LabContext:
     """Pick device, numerics and preset (argument > $LMLAB_PRESET > device), apply the figure style
-    (``theme`` or $LMLAB_THEME: light/dark, CJK font fallback, small PNG figures) and say what was chosen."""
+    (``theme`` or $LMLAB_THEME: light/dark, CJK font fallback, small PNG figures) and say what was chosen.
+    ``lang`` ("en" or "zh", else $LMLAB_LANG) is the language of lmlab's messages and figure labels; the
+    Chinese notebooks pass ``lang="zh"``."""
     from lmlab.device import seed_everything
+    from lmlab.i18n import _, set_lang
     from lmlab.viz.style import use_lab_style
 
+    if lang is not None:
+        set_lang(lang)
     dev = pick_device(device)
     theme = theme or os.environ.get("LMLAB_THEME") or "light"
     cjk = use_lab_style(theme)
@@ -35,10 +40,10 @@ def setup(preset: str | None = None, device: str | None = None, seed: int = 1337
                      theme=theme, cjk_font=cjk)
     seed_everything(seed)
     print(f"lmlab: device={ctx.device.type}, precision={ctx.precision.name}, preset={ctx.preset} "
-          "(change with LMLAB_PRESET=smoke|class|full)")
+          + _("(change with LMLAB_PRESET=smoke|class|full)"))
     if cjk is None:
-        print("lmlab: note: no CJK font found, Chinese labels will show as boxes; "
-              "install fonts-noto-cjk or 'pip install mplfonts'")
+        print(_("lmlab: note: no CJK font found, Chinese labels will show as boxes; "
+                "install fonts-noto-cjk or 'pip install mplfonts'"))
     return ctx
 
 

@@ -39,7 +39,8 @@ def test_data_list_table(isolated_data, capsys):
     out = capsys.readouterr().out
     assert re.search(r"^name\s+size\s+available\s+source", out, re.M)
     assert re.search(r"^tiny_shakespeare\s+1\.1 MB\s+no: download\s+https://", out, re.M)
-    assert re.search(r"^tang_poems\s+6\.9 MB\s+no: mirror only", out, re.M)
+    upstream = r"https://raw.githubusercontent.com/chinese-poetry"  # rebuilt from upstream files
+    assert re.search(rf"^tang_poems\s+6\.9 MB\s+no: download\s+{upstream}", out, re.M)
     assert re.search(r"^wiki_sample\s+2\.\d MB\s+cache", out, re.M)
     assert f"cache (LMLAB_CACHE_DIR): {isolated_data}" in out
 
@@ -75,7 +76,7 @@ def test_data_fetch_all_reports_each_failure(isolated_data, capsys):
     out = capsys.readouterr().out
     assert "ok      wiki_sample" in out
     assert re.search(r"FAILED  text8: .*LMLAB_OFFLINE", out)
-    assert re.search(r"FAILED  tang_poems: .*not downloadable", out)
+    assert re.search(r"FAILED  tang_poems: .*LMLAB_OFFLINE", out)
     failed = "tiny_shakespeare, tang_poems, tang_poems_simplified, text8, wikitext2"
     assert re.search(rf"\d of \d failed: {failed}", out)
 
@@ -107,7 +108,7 @@ def test_doctor_json(isolated_data, capsys, monkeypatch):
     assert report["preset"] == "smoke" and report["device"] in {"cpu", "cuda", "mps"}
     assert report["corpora_offline"]["wiki_sample"] == "cache"
     assert "text8" in report["corpora_need_download"]
-    assert report["corpora_mirror_only"] == ["tang_poems", "tang_poems_simplified"]
+    assert report["corpora_mirror_only"] == []  # the Tang poems are rebuilt from upstream files
     assert set(report["eval_sets"]) == {"google_analogies", "wordsim353", "simlex999"}
     assert isinstance(report["problems"], list)
 

@@ -162,7 +162,7 @@ def test_simplified_conversion():
 
 
 def test_tang_poems_without_mirror_explains(isolated_data):
-    with pytest.raises(FileNotFoundError, match="not downloadable.*LMLAB_DATA_DIR"):
+    with pytest.raises(FileNotFoundError, match="LMLAB_OFFLINE is set.*'lmlab data fetch tang_poems'"):
         load_tang_poems()
 
 

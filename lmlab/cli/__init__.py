@@ -20,6 +20,7 @@ COMMANDS = {
     "translate": ("lmlab.cli.translate", "answer a source line with a trained sequence-to-sequence model"),
     "prepare": ("lmlab.cli.prepare", "train ahead of a lesson every model the notebooks train"),
     "export": ("lmlab.cli.export", "write a trained GPT or BERT as a Hugging Face transformers folder"),
+    "i18n": ("lmlab.i18n.cli", "update, build or check the Chinese edition of the notebooks"),
 }
 TRAINERS = {
     "word2vec": ("lmlab.cli.train_word2vec", "skip-gram / CBOW word vectors"),

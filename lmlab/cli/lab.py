@@ -47,10 +47,17 @@ def default_notebook_dir() -> Path:
     return beside_package if beside_package.is_dir() else Path.cwd() / "notebooks"
 
 
+def edition_dir(lang: str = "en") -> Path:
+    """The notebooks of one edition: ``notebooks/`` (English, the source) or ``notebooks/zh/`` (中文版)."""
+    return default_notebook_dir() / "zh" if lang == "zh" else default_notebook_dir()
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: a free one)")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser; just print the URL")
     p.add_argument("--dir", default=None, help="folder to open (default: the lab's notebooks/)")
+    p.add_argument("--lang", choices=("en", "zh"), default="en",
+                   help="edition: en (notebooks/) or zh, the Chinese one (notebooks/zh/, 中文版)")
     p.add_argument("--print-command", action="store_true",
                    help="print the JupyterLab command line (no token in it) and exit without starting it")
 
@@ -79,10 +86,12 @@ def write_private_files(folder: Path, token: str) -> tuple[Path, Path]:
     return token_file, config_file
 
 
-def server_env(token_file: Path) -> dict[str, str]:
-    """Our environment with the token file named; a JUPYTER_TOKEN set outside would win, so it goes."""
+def server_env(token_file: Path, lang: str = "en") -> dict[str, str]:
+    """Our environment with the token file named and the edition's language for the kernels' messages;
+    a JUPYTER_TOKEN set outside would win, so it goes."""
     env = {k: v for k, v in os.environ.items() if k != "JUPYTER_TOKEN"}
     env["JUPYTER_TOKEN_FILE"] = str(token_file)
+    env["LMLAB_LANG"] = lang
     return env
 
 
@@ -111,7 +120,7 @@ def _is_root() -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    root = Path(args.dir).expanduser().resolve() if args.dir else default_notebook_dir()
+    root = Path(args.dir).expanduser().resolve() if args.dir else edition_dir(getattr(args, "lang", "en"))
     if not root.is_dir():
         raise FileNotFoundError(f"notebook folder {str(root)!r} does not exist; run from the lmlab checkout "
                                 "or pass --dir FOLDER")
@@ -132,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
         token_file, config_file = write_private_files(private, token)
         cmd = build_command(root, port, open_browser=not args.no_browser, config_file=config_file)
         print(f"lmlab lab: starting JupyterLab on {root} ...", flush=True)
-        proc = subprocess.Popen(cmd, env=server_env(token_file))
+        proc = subprocess.Popen(cmd, env=server_env(token_file, getattr(args, "lang", "en")))
         if threading.current_thread() is threading.main_thread():  # `kill`: stop the server, drop the token
             signal.signal(signal.SIGTERM, _stop)
         try:

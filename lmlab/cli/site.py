@@ -46,6 +46,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-execute", action="store_true",
                    help="render the notebooks as they are, without running them")
     p.add_argument("--timeout", type=int, default=1800, help="seconds a single cell may run (default 1800)")
+    p.add_argument("--lang", choices=("en", "zh", "both"), default="en",
+                   help="edition: en (notebooks/), zh (notebooks/zh/, 中文版) or both (Chinese in OUT/zh/)")
 
 
 @dataclass
@@ -269,16 +271,23 @@ def run(args: argparse.Namespace) -> int:
     from lmlab.cli.lab import default_notebook_dir
     from lmlab.presets import resolve_preset
 
-    folder = Path(args.notebooks).expanduser().resolve() if args.notebooks else default_notebook_dir()
-    if not folder.is_dir():
-        raise FileNotFoundError(f"notebook folder {str(folder)!r} does not exist; pass --notebooks FOLDER")
+    base = Path(args.notebooks).expanduser().resolve() if args.notebooks else default_notebook_dir()
+    lang = getattr(args, "lang", "en")
+    # (notebook folder, output folder) per edition: the Chinese one lives in notebooks/zh, pages in OUT/zh
+    editions = {"en": [(base, "")], "zh": [(base / "zh", "")],
+                "both": [(base, ""), (base / "zh", "zh")]}[lang]
     if args.timeout <= 0:
         raise ValueError(f"--timeout {args.timeout} must be a positive number of seconds")
-    paths = notebook_paths(folder, args.names)
+    for folder, _sub in editions:
+        if not folder.is_dir():
+            raise FileNotFoundError(f"notebook folder {str(folder)!r} does not exist; pass --notebooks "
+                                    "FOLDER")
     preset = resolve_preset(args.preset)
     out = Path(args.out).expanduser().resolve()
-    pages = build_site(paths, out, preset=preset, teacher=args.teacher, run=not args.no_execute,
-                       timeout=args.timeout)
+    pages = []
+    for folder, sub in editions:
+        pages += build_site(notebook_paths(folder, args.names), out / sub if sub else out, preset=preset,
+                            teacher=args.teacher, run=not args.no_execute, timeout=args.timeout)
     failed = [p.name for p in pages if p.errors]
     print(f"lmlab site: {len(pages)} notebook(s) -> {out / 'index.html'}"
           + (f"; errors in {', '.join(failed)}" if failed else ""), flush=True)

@@ -19,8 +19,9 @@ from typing import Any
 from lmlab.data.builtin import WIKI_DUMP, build_wiki_sample, gensim_test_data
 from lmlab.data.download import DownloadError, cache_dir, download, mirror_dir, sha256_file
 from lmlab.data.registry import CORPORA, FALLBACK, Corpus, get_corpus, get_unknown_message
+from lmlab.i18n import _
 
-_verified: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> sha256, hashed once per run
+_verified: dict[tuple, str] = {}  # (path, size, mtime_ns) -> sha256, hashed once per run
 
 
 def offline() -> bool:
@@ -37,7 +38,21 @@ def _sha256_cached(path: Path) -> str:
 
 
 def _verify(corpus: Corpus, path: Path) -> bool:
-    return corpus.sha256 is None or _sha256_cached(path) == corpus.sha256
+    """The registered file, or (for a corpus rebuilt from upstream) a gzip file with the same content."""
+    if corpus.sha256 is None or _sha256_cached(path) == corpus.sha256:
+        return True
+    if corpus.content_sha256 is None:
+        return False
+    from lmlab.data.assemble import gzip_content_sha256
+
+    st = path.stat()
+    key = ("content", str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _verified:
+        try:
+            _verified[key] = gzip_content_sha256(path)
+        except (OSError, EOFError):  # not gzip, or cut short
+            _verified[key] = ""
+    return _verified[key] == corpus.content_sha256
 
 
 def local_path(name: str) -> tuple[Path, str] | None:
@@ -77,10 +92,12 @@ def fetch(name: str, *, progress: bool | None = None, retries: int = 3, timeout:
                              f"'lmlab data fetch {name}' run online")
         return path
     cached = cache_dir() / corpus.filename
-    if cached.exists():
-        if _verify(corpus, cached):
-            return cached
-        cached.unlink()  # corrupt or outdated: fetch a fresh copy below
+    corrupt = cached.exists() and not _verify(corpus, cached)
+    if cached.exists() and not corrupt:
+        return cached
+    # a corrupt or outdated cached copy stays until a verified one replaces it (download renames over it)
+    kept = (f" (the cached copy {cached} fails its sha256 check and is kept until a verified one "
+            "replaces it)") if corrupt else ""
     how = (f"run 'lmlab data fetch {name}' on a machine that is online and copy {corpus.filename} into "
            f"LMLAB_DATA_DIR, or set LMLAB_DATA_DIR to a mirror that has it")
     if corpus.url is None:
@@ -88,13 +105,18 @@ def fetch(name: str, *, progress: bool | None = None, retries: int = 3, timeout:
                                 f"{corpus.filename} in a folder and set LMLAB_DATA_DIR to it")
     if offline():
         raise FileNotFoundError(f"corpus {name!r} is not in the mirror or the cache ({cache_dir()}) and "
-                                f"LMLAB_OFFLINE is set; unset LMLAB_OFFLINE, or {how}")
+                                f"LMLAB_OFFLINE is set{kept}; unset LMLAB_OFFLINE, or {how}")
     try:
+        if corpus.manifest:  # rebuilt from many verified upstream files, resumable
+            from lmlab.data.assemble import assemble
+
+            return assemble(corpus.url, corpus.manifest, cached, corpus.content_sha256 or "",
+                            progress=progress, retries=retries, timeout=timeout)
         return download(corpus.url, cached, corpus.sha256, progress=progress, retries=retries,
                         timeout=timeout)
     except DownloadError as err:
         raise FileNotFoundError(f"corpus {name!r} is not cached and could not be downloaded "
-                                f"({err.reason}). To fix: {how}.") from None
+                                f"({err.reason}){kept}. To fix: {how}.") from None
 
 
 def _read_path(path: Path) -> str:
@@ -173,8 +195,9 @@ def load_text_or_fallback(name: str | os.PathLike, fallback: str = FALLBACK) -> 
     except FileNotFoundError as err:
         if os.fspath(name) not in CORPORA:
             raise
-        print(f"note: corpus {name!r} is not available here; using the built-in offline corpus {fallback!r} "
-              f"instead (results will differ).\n      why: {err}", flush=True)
+        print(_("note: corpus {name!r} is not available here; using the built-in offline corpus {fallback!r} "
+                "instead (results will differ).").format(name=os.fspath(name), fallback=fallback)
+              + "\n      " + _("why: {err}").format(err=err), flush=True)
         return load_text(fallback), fallback
 
 

@@ -26,7 +26,14 @@ class Corpus:
     builtin: bool = False
     member: str | None = None  # for a .zip: the member(s) holding the text, comma separated
     variant: str | None = None  # a view of another corpus's file, e.g. "simplified" Chinese characters
+    manifest: str | None = None  # rebuilt from many upstream files under ``url`` (lmlab.data.assemble)
+    content_sha256: str | None = None  # sha256 of a .gz file's uncompressed bytes (a rebuilt copy's check)
 
+
+# chinese-poetry at commit 99ebbef (2026-05-06); the 58 files and their sha256s: tang_poems.upstream.tsv
+TANG_POEMS_UPSTREAM = ("https://raw.githubusercontent.com/chinese-poetry/chinese-poetry/"
+                       "99ebbef7e1345c0985c44b9fd96a3f9e776f117b")
+TANG_POEMS_CONTENT = "7cba48fef237fa10c5f54f2b81838e8b467e2b3f95b73183369ea792e10d14ad"  # uncompressed
 
 CORPORA: dict[str, Corpus] = {c.name: c for c in [
     Corpus(
@@ -44,10 +51,13 @@ CORPORA: dict[str, Corpus] = {c.name: c for c in [
         name="tang_poems",
         description="57,607 Tang poems (全唐诗, traditional characters), 3.67 M characters",
         filename="tang_poems.jsonl.gz",
-        url=None,
+        url=TANG_POEMS_UPSTREAM,
         sha256="370f84e4e3f2c7a44f6491ab37ebeb720a38598f810916b62fbde7283cd4db92",
         size=6_918_461,
-        source="chinese-poetry/chinese-poetry (全唐诗/poet.tang.*.json), one JSON poem a line; mirror only",
+        manifest="tang_poems.upstream.tsv",
+        content_sha256=TANG_POEMS_CONTENT,
+        source="chinese-poetry/chinese-poetry (全唐诗/poet.tang.*.json, 58 files at a pinned commit), "
+               "one JSON poem a line",
         license="MIT (chinese-poetry)",
         language="zh",
     ),
@@ -55,10 +65,12 @@ CORPORA: dict[str, Corpus] = {c.name: c for c in [
         name="tang_poems_simplified",
         description="the same 57,607 Tang poems in simplified characters (converted with OpenCC t2s)",
         filename="tang_poems.jsonl.gz",
-        url=None,
+        url=TANG_POEMS_UPSTREAM,
         sha256="370f84e4e3f2c7a44f6491ab37ebeb720a38598f810916b62fbde7283cd4db92",
         size=6_918_461,
-        source="tang_poems, converted on load; mirror only",
+        manifest="tang_poems.upstream.tsv",
+        content_sha256=TANG_POEMS_CONTENT,
+        source="tang_poems, converted on load",
         license="MIT (chinese-poetry)",
         language="zh",
         variant="simplified",

@@ -34,6 +34,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from lmlab.i18n import _
+
 __all__ = [
     "Exercise", "ExerciseFailure", "check", "exercise", "expect", "expect_close", "expect_equal",
     "expect_shape", "hint", "list_exercises", "solution",
@@ -105,39 +107,44 @@ def check(name: str, answer: Any = ..., *, quiet: bool = False) -> bool:
     try:
         ex = _find(name)
     except Exception as err:  # a broken topic module must not crash the learner's cell
-        say(f"✗ could not load the checks for {name!r}: {type(err).__name__}: {err}")
+        say(_("✗ could not load the checks for {name!r}: {kind}: {err}").format(
+            name=name, kind=type(err).__name__, err=err))
         return False
     if ex is None:
         known = list_exercises()
         close = difflib.get_close_matches(name, known, n=3)
-        tip = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-        say(f"✗ there is no exercise called {name!r}.{tip} Known: {', '.join(known) or 'none'}")
+        tip = _(" Did you mean {names}?").format(names=", ".join(map(repr, close))) if close else ""
+        say(_("✗ there is no exercise called {name!r}.{tip} Known: {known}").format(
+            name=name, tip=tip, known=", ".join(known) or _("none")))
         return False
+    tip = _("\n  hint: {hint}").format(hint=_(ex.hint)) if ex.hint else ""
     if answer is ... or answer is None:
-        say(f"✗ {name}: no answer yet — replace the `...` with your code, run the cell, then check again."
-            + (f"\n  hint: {ex.hint}" if ex.hint else ""))
+        say(_("✗ {name}: no answer yet — replace the `...` with your code, run the cell, then check again.")
+            .format(name=name) + tip)
         return False
     try:
         ex.checker(answer)
     except ExerciseFailure as fail:
-        say(f"✗ {name}: not yet.\n  {_indent(str(fail))}" + (f"\n  hint: {ex.hint}" if ex.hint else ""))
+        say(_("✗ {name}: not yet.").format(name=name) + f"\n  {_indent(_(str(fail)))}" + tip)
         return False
     except NotImplementedError:
-        say(f"✗ {name}: your code still raises NotImplementedError — fill in the missing part."
-            + (f"\n  hint: {ex.hint}" if ex.hint else ""))
+        say(_("✗ {name}: your code still raises NotImplementedError — fill in the missing part.")
+            .format(name=name) + tip)
         return False
     except Exception as err:
-        say(f"✗ {name}: your answer raised {type(err).__name__}: {err}\n  {_where(err)}"
-            + (f"\n  hint: {ex.hint}" if ex.hint else ""))
+        say(_("✗ {name}: your answer raised {kind}: {err}").format(
+            name=name, kind=type(err).__name__, err=err)
+            + f"\n  {_where(err)}" + tip)
         return False
-    say(f"✓ {name}: correct." + (f" {ex.success}" if ex.success else ""))
+    say(_("✓ {name}: correct.").format(name=name) + (f" {_(ex.success)}" if ex.success else ""))
     return True
 
 
 def hint(name: str) -> None:
     """Print the exercise's hint (never the solution)."""
     ex = _find(name)
-    print(f"hint for {name}: {ex.hint}" if ex and ex.hint else f"no hint registered for {name!r}")
+    print(_("hint for {name}: {hint}").format(name=name, hint=_(ex.hint)) if ex and ex.hint
+          else _("no hint registered for {name!r}").format(name=name))
 
 
 def solution(name: str) -> Any:
@@ -146,7 +153,8 @@ def solution(name: str) -> Any:
     if ex is None:
         raise ValueError(f"no exercise called {name!r}; see lmlab.exercises.list_exercises()")
     if os.environ.get("LMLAB_TEACHER") != "1":
-        print(f"solutions are for teachers: set LMLAB_TEACHER=1 (or open the teacher site) to see {name!r}")
+        print(_("solutions are for teachers: set LMLAB_TEACHER=1 (or open the teacher site) to see {name!r}")
+              .format(name=name))
         return None
     sol = ex.solution
     try:
@@ -164,9 +172,10 @@ def _where(err: BaseException) -> str:
     """The innermost frame that is not lmlab's checker: usually the learner's own line."""
     frames = [f for f in traceback.extract_tb(err.__traceback__) if "lmlab/exercises" not in f.filename]
     if not frames:
-        return "(raised inside the checker while using your answer)"
+        return _("(raised inside the checker while using your answer)")
     f = frames[-1]
-    return f"at line {f.lineno}: {f.line}" if f.line else f"at line {f.lineno} of {f.filename}"
+    return (_("at line {lineno}: {line}").format(lineno=f.lineno, line=f.line) if f.line
+            else _("at line {lineno} of {filename}").format(lineno=f.lineno, filename=f.filename))
 
 
 # ---------------------------------------------------------------- feedback helpers for checkers
@@ -196,21 +205,25 @@ def _shape(value: Any) -> tuple[int, ...] | None:
 def expect_shape(got: Any, expected: Sequence[int], *, what: str = "your result") -> None:
     """Fail naming both shapes (and which axis differs) when ``got`` has another shape."""
     shape = _shape(got)
-    expect(shape is not None, f"{what}: expected an array/tensor of shape {tuple(expected)}, "
-                              f"got a {type(got).__name__}")
+    what = _(what)
+    expect(shape is not None, _("{what}: expected an array/tensor of shape {shape}, got a {kind}").format(
+        what=what, shape=tuple(expected), kind=type(got).__name__))
     expected = tuple(expected)
     if shape != expected:
         axes = [i for i, (a, b) in enumerate(zip(shape, expected, strict=False)) if a != b]
-        detail = (f" (they differ on axis {axes[0]})" if axes and len(shape) == len(expected)
-                  else f" ({len(shape)} dimensions instead of {len(expected)})")
-        raise ExerciseFailure(f"{what}: expected shape {expected}, got {shape}{detail}")
+        detail = (_(" (they differ on axis {axis})").format(axis=axes[0])
+                  if axes and len(shape) == len(expected)
+                  else _(" ({n} dimensions instead of {m})").format(n=len(shape), m=len(expected)))
+        raise ExerciseFailure(_("{what}: expected shape {expected}, got {shape}{detail}").format(
+            what=what, expected=expected, shape=shape, detail=detail))
 
 
 def _expect_filled(got: Any, what: str) -> None:
     if got is ...:
-        raise ExerciseFailure(f"{what} is still `...`: replace the `...` with your code")
+        raise ExerciseFailure(_("{what} is still `...`: replace the `...` with your code").format(
+            what=_(what)))
     if got is None:
-        raise ExerciseFailure(f"{what} is None: did you forget a `return`?")
+        raise ExerciseFailure(_("{what} is None: did you forget a `return`?").format(what=_(what)))
 
 
 def expect_close(got: Any, expected: Any, *, what: str = "your result", rtol: float = 1e-4,
@@ -219,61 +232,70 @@ def expect_close(got: Any, expected: Any, *, what: str = "your result", rtol: fl
     import numpy as np
 
     _expect_filled(got, what)
-
+    what = _(what)
     if isinstance(expected, (int, float)) and not isinstance(expected, bool):
         try:
             value = float(got)
         except (TypeError, ValueError):
-            raise ExerciseFailure(f"{what}: expected a number close to {expected:.6g}, "
-                                  f"got {type(got).__name__} {got!r:.80}") from None
+            raise ExerciseFailure(_("{what}: expected a number close to {expected:.6g}, got {kind} {got}")
+                                  .format(
+                what=what, expected=expected, kind=type(got).__name__, got=f"{got!r:.80}")) from None
         if not math.isclose(value, expected, rel_tol=rtol, abs_tol=atol):
-            raise ExerciseFailure(f"{what}: expected {expected:.6g}, got {value:.6g} "
-                                  f"(off by {value - expected:+.3g})")
+            raise ExerciseFailure(_("{what}: expected {expected:.6g}, got {value:.6g} (off by {diff:+.3g})")
+                                  .format(what=what, expected=expected, value=value, diff=value - expected))
         return
     exp = _as_array(expected)
     if _shape(got) is None and not isinstance(got, (list, tuple)):
-        raise ExerciseFailure(f"{what}: expected an array/tensor of shape {exp.shape}, "
-                              f"got a {type(got).__name__}")
+        raise ExerciseFailure(_("{what}: expected an array/tensor of shape {shape}, got a {kind}").format(
+            what=what, shape=exp.shape, kind=type(got).__name__))
     arr = _as_array(got)
     expect_shape(arr, exp.shape, what=what)
     if not np.issubdtype(arr.dtype, np.number) and arr.dtype != bool:
-        raise ExerciseFailure(f"{what}: expected numbers, got entries of type {arr.dtype}")
+        raise ExerciseFailure(_("{what}: expected numbers, got entries of type {dtype}").format(
+            what=what, dtype=arr.dtype))
     arr = arr.astype(np.float64)
     exp = exp.astype(np.float64)
     bad = ~np.isclose(arr, exp, rtol=rtol, atol=atol, equal_nan=True)
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
-        where = f" at index {idx}" if idx else ""
+        where = _(" at index {idx}").format(idx=idx) if idx else ""
         if np.isnan(arr).any() and not np.isnan(exp).any():
-            raise ExerciseFailure(f"{what}: contains NaN{where} (first one) where {exp[idx]:.6g} was "
-                                  "expected — look for a division by zero or exp of a large number")
-        raise ExerciseFailure(
-            f"{what}: values differ{where}: expected {exp[idx]:.6g}, got {arr[idx]:.6g}; "
-            f"{int(bad.sum())} of {bad.size} entries differ, largest difference "
-            f"{float(np.nanmax(np.abs(arr - exp))):.3g}")
+            raise ExerciseFailure(_("{what}: contains NaN{where} (first one) where {value:.6g} was "
+                                    "expected — look for a division by zero or exp of a large number").format(
+                what=what, where=where, value=exp[idx]))
+        raise ExerciseFailure(_(
+            "{what}: values differ{where}: expected {expected:.6g}, got {got:.6g}; {n} of {size} entries "
+            "differ, largest difference {largest:.3g}").format(
+            what=what, where=where, expected=exp[idx], got=arr[idx], n=int(bad.sum()), size=bad.size,
+            largest=float(np.nanmax(np.abs(arr - exp)))))
 
 
 def expect_equal(got: Any, expected: Any, *, what: str = "your result") -> None:
     """Exact equality with a pointer to the first difference (strings, sequences, mappings, scalars)."""
     if expected is not None:
         _expect_filled(got, what)
+    what = _(what)
     if isinstance(expected, str):
         if not isinstance(got, str):
-            raise ExerciseFailure(f"{what}: expected the string {expected!r:.80}, got a {type(got).__name__}")
+            raise ExerciseFailure(_("{what}: expected the string {expected}, got a {kind}").format(
+                what=what, expected=f"{expected!r:.80}", kind=type(got).__name__))
         if got != expected:
             i = next((k for k, (a, b) in enumerate(zip(got, expected, strict=False)) if a != b),
                      min(len(got), len(expected)))
-            raise ExerciseFailure(f"{what}: strings differ at character {i}: expected "
-                                  f"{expected[max(0, i - 10):i + 10]!r}, got {got[max(0, i - 10):i + 10]!r}"
-                                  f" (lengths {len(expected)} vs {len(got)})")
+            raise ExerciseFailure(_("{what}: strings differ at character {i}: expected {expected!r}, got "
+                                    "{got!r} (lengths {n} vs {m})").format(
+                what=what, i=i, expected=expected[max(0, i - 10):i + 10], got=got[max(0, i - 10):i + 10],
+                n=len(expected), m=len(got)))
         return
     if isinstance(expected, Mapping):
         if not isinstance(got, Mapping):
-            raise ExerciseFailure(f"{what}: expected a dict, got a {type(got).__name__}")
+            raise ExerciseFailure(_("{what}: expected a dict, got a {kind}").format(
+                what=what, kind=type(got).__name__))
         missing = [k for k in expected if k not in got]
         extra = [k for k in got if k not in expected]
         if missing or extra:
-            raise ExerciseFailure(f"{what}: keys differ: missing {missing[:5]}, unexpected {extra[:5]}")
+            raise ExerciseFailure(_("{what}: keys differ: missing {missing}, unexpected {extra}").format(
+                what=what, missing=missing[:5], extra=extra[:5]))
         for k in expected:
             expect_equal(got[k], expected[k], what=f"{what}[{k!r}]")
         return
@@ -281,16 +303,18 @@ def expect_equal(got: Any, expected: Any, *, what: str = "your result") -> None:
         if _shape(got) is not None and not isinstance(got, (list, tuple)):
             got = got.tolist()
         if not isinstance(got, (list, tuple)):
-            raise ExerciseFailure(f"{what}: expected a {type(expected).__name__} of {len(expected)} items, "
-                                  f"got a {type(got).__name__}")
+            raise ExerciseFailure(_("{what}: expected a {kind} of {n} items, got a {got_kind}").format(
+                what=what, kind=type(expected).__name__, n=len(expected), got_kind=type(got).__name__))
         for i, (a, b) in enumerate(zip(got, expected, strict=False)):
             if a != b:
-                raise ExerciseFailure(f"{what}: item {i} differs: expected {b!r:.80}, got {a!r:.80}"
-                                      + (f" (lengths {len(expected)} vs {len(got)})"
-                                         if len(got) != len(expected) else ""))
+                raise ExerciseFailure(_("{what}: item {i} differs: expected {expected}, got {got}").format(
+                    what=what, i=i, expected=f"{b!r:.80}", got=f"{a!r:.80}")
+                    + (_(" (lengths {n} vs {m})").format(n=len(expected), m=len(got))
+                       if len(got) != len(expected) else ""))
         if len(got) != len(expected):
-            raise ExerciseFailure(f"{what}: expected {len(expected)} items, got {len(got)}; the first "
-                                  f"{min(len(got), len(expected))} agree")
+            raise ExerciseFailure(_("{what}: expected {n} items, got {m}; the first {k} agree").format(
+                what=what, n=len(expected), m=len(got), k=min(len(got), len(expected))))
         return
     if got != expected:
-        raise ExerciseFailure(f"{what}: expected {expected!r:.80}, got {got!r:.80}")
+        raise ExerciseFailure(_("{what}: expected {expected}, got {got}").format(
+            what=what, expected=f"{expected!r:.80}", got=f"{got!r:.80}"))

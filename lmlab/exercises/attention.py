@@ -7,12 +7,14 @@ import math
 import torch
 
 from lmlab.exercises import ExerciseFailure, exercise, expect, expect_close, expect_shape
+from lmlab.i18n import _
 
 
 def _answered(value, name: str):
     """The student's function ran but still returns the placeholder."""
     if value is ...:
-        raise ExerciseFailure(f"{name} still returns `...`: replace it with your code and run the cell again")
+        raise ExerciseFailure(_("{name} still returns `...`: replace it with your code and run the cell "
+                                "again").format(name=name))
     return value
 
 
@@ -25,7 +27,8 @@ def _scaled_scores(q: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
                "(the length of q), not by d_k",
           success="These are the numbers in the 'q·kⱼ ÷ √d' column of the step-by-step view.")
 def _check_scaled_scores(student) -> None:
-    expect(callable(student), f"pass your function itself (check(..., scaled_scores)), not {student!r:.40}")
+    expect(callable(student), _("pass your function itself (check(..., scaled_scores)), not {student!r:.40}")
+                                .format(student=student))
     g = torch.Generator().manual_seed(4)
     for T, d in ((5, 16), (1, 4), (9, 64)):
         q, K = torch.randn(d, generator=g), torch.randn(T, d, generator=g)
@@ -35,8 +38,8 @@ def _check_scaled_scores(student) -> None:
             raise ExerciseFailure("you return q·kⱼ without the scaling: divide by √d_k "
                                   "(keeps the softmax from saturating when d_k is large)")
         if torch.allclose(torch.as_tensor(got, dtype=torch.float32), K @ q / d, atol=1e-4):
-            raise ExerciseFailure(f"you divide by d_k = {d}; the formula divides by "
-                                  f"√d_k = {math.sqrt(d):.3g}")
+            raise ExerciseFailure(_("you divide by d_k = {d}; the formula divides by √d_k = {v1:.3g}")
+                                    .format(d=d, v1=math.sqrt(d)))
         expect_close(got, _scaled_scores(q, K), what=f"scaled_scores for T={T}, d_k={d}")
 
 
@@ -51,7 +54,7 @@ def _causal_softmax(scores: torch.Tensor) -> torch.Tensor:
                "softmax over the last dimension; torch.ones(T, T).tril() is the allowed pattern",
           success="Row i now spreads its attention over tokens 0..i only: a GPT cannot peek ahead.")
 def _check_causal_softmax(student) -> None:
-    expect(callable(student), f"pass your function itself, not {student!r:.40}")
+    expect(callable(student), _("pass your function itself, not {student!r:.40}").format(student=student))
     g = torch.Generator().manual_seed(7)
     scores = torch.randn(6, 6, generator=g) * 3
     got = torch.as_tensor(_answered(student(scores.clone()), "causal_softmax"), dtype=torch.float32)
@@ -78,7 +81,7 @@ def _previous_token_score(weights: torch.Tensor) -> float:
           success="A head scoring near 1 copies the previous token's information forward: a previous-token "
                   "head, one half of an induction circuit.")
 def _check_previous_token_score(student) -> None:
-    expect(callable(student), f"pass your function itself, not {student!r:.40}")
+    expect(callable(student), _("pass your function itself, not {student!r:.40}").format(student=student))
     T = 6
     shifted = torch.zeros(T, T)
     shifted[0, 0] = 1.0

@@ -7,6 +7,7 @@ import math
 import torch
 
 from lmlab.exercises import ExerciseFailure, exercise, expect, expect_close
+from lmlab.i18n import _
 
 
 def _lstm_step(x, h_prev, c_prev, W, U, b):
@@ -40,7 +41,7 @@ def _wrong_variants(x, h_prev, c_prev, W, U, b):
           hint="z = x W^T + h_prev U^T + b, split z into 4 blocks (i, f, g, o), then the two state equations",
           success="This is exactly what torch.nn.LSTM computes per step (checked against it).")
 def _check_lstm_step(student) -> None:
-    expect(callable(student), f"pass your function itself, not {student!r:.40}")
+    expect(callable(student), _("pass your function itself, not {student!r:.40}").format(student=student))
     g = torch.Generator().manual_seed(7)
     B, C, H = 3, 5, 4
     x, h, c = torch.randn(B, C, generator=g), torch.randn(B, H, generator=g), torch.randn(B, H, generator=g)
@@ -76,18 +77,20 @@ def _param_count(input_size: int, hidden_size: int) -> int:
           hint="four gates, each with W (H×C), U (H×H) and, in PyTorch, two bias vectors b_ih and b_hh",
           success="Now check it: sum(p.numel() for p in torch.nn.LSTM(C, H).parameters()).")
 def _check_param_count(student) -> None:
-    expect(callable(student), f"pass your function itself, not {student!r:.40}")
+    expect(callable(student), _("pass your function itself, not {student!r:.40}").format(student=student))
     for C, H in ((1, 1), (16, 32), (256, 512)):
         got, want = student(C, H), _param_count(C, H)
         expect(got is not None, "your function returned None: `return` the count")
         actual = sum(p.numel() for p in torch.nn.LSTM(C, H).parameters())
         assert want == actual
         if got == want - 4 * H:
-            raise ExerciseFailure(f"param_count({C}, {H}) = {got}: PyTorch keeps two bias vectors per gate "
-                                  "(b_ih and b_hh), 4H numbers more")
+            raise ExerciseFailure(_("param_count({C}, {H}) = {got}: PyTorch keeps two bias vectors per "
+                                    "gate (b_ih and b_hh), 4H numbers more").format(C=C, H=H, got=got))
         if got == want // 4:
-            raise ExerciseFailure(f"param_count({C}, {H}) = {got}: that is one gate; an LSTM has four")
-        expect(got == want, f"param_count({C}, {H}): expected {want}, got {got}")
+            raise ExerciseFailure(_("param_count({C}, {H}) = {got}: that is one gate; an LSTM has four")
+                                    .format(C=C, H=H, got=got))
+        expect(got == want, _("param_count({C}, {H}): expected {want}, got {got}")
+                              .format(C=C, H=H, want=want, got=got))
 
 
 def _half_life(forget: float) -> float:
@@ -98,13 +101,13 @@ def _half_life(forget: float) -> float:
           hint="with i_t = 0, c_t = f^k c_{t-k}; solve f^k = 1/2 for k",
           success="A forget gate of 0.99 keeps half of a memory for about 69 steps; 0.5 for one step.")
 def _check_half_life(student) -> None:
-    expect(callable(student), f"pass your function itself, not {student!r:.40}")
+    expect(callable(student), _("pass your function itself, not {student!r:.40}").format(student=student))
     for f in (0.5, 0.9, 0.99):
         got = student(f)
         expect(got is not None, "your function returned None: `return` the number of steps")
         if abs(float(got) - 1 / (1 - f)) < 1e-6:
-            raise ExerciseFailure(f"half_life({f}) = {got} is 1/(1-f), the mean lifetime; the half-life "
-                                  "solves f^k = 1/2")
+            raise ExerciseFailure(_("half_life({f}) = {got} is 1/(1-f), the mean lifetime; the half-life "
+                                    "solves f^k = 1/2").format(f=f, got=got))
         expect_close(got, _half_life(f), what=f"half_life({f})", rtol=1e-4)
 
 

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from lmlab.exercises import ExerciseFailure, exercise, expect, expect_close
+from lmlab.i18n import _
 
 
 def _tokens_per_step(batch_size: int, world_size: int, grad_accum: int, block_size: int) -> int:
@@ -18,13 +19,14 @@ def _tokens_per_step(batch_size: int, world_size: int, grad_accum: int, block_si
                "each block_size tokens long, before the one all-reduce",
           success="nanoGPT's GPT-2 run: 12 x 8 GPUs x 40 x 1024 = 3,932,160 ≈ 0.5 M tokens x 8 per step.")
 def _check_tokens_per_step(student) -> None:
-    expect(callable(student), f"pass your function itself, not {student!r:.40}")
+    expect(callable(student), _("pass your function itself, not {student!r:.40}").format(student=student))
     for args in ((12, 1, 1, 64), (12, 8, 40, 1024), (4, 2, 3, 16)):
         got = student(*args)
         want = _tokens_per_step(*args)
         if got == args[0] * args[2] * args[3] and args[1] > 1:
-            raise ExerciseFailure(f"tokens_per_step{args}: you got {got}, which leaves out the "
-                                  f"{args[1]} ranks: each rank trains on its own batch")
+            raise ExerciseFailure(_("tokens_per_step{args}: you got {got}, which leaves out the {v2} "
+                                    "ranks: each rank trains on its own batch")
+                                    .format(args=args, got=got, v2=args[1]))
         expect_close(got, want, what=f"tokens_per_step{args}")
 
 
@@ -36,7 +38,8 @@ ADAM_FP32_BYTES = 16  # fp32 weight 4 + gradient 4 + Adam's first moment 4 + sec
                "averages (m and v); fp32 is 4 bytes",
           success="So a 1 B parameter model needs 16 GB before a single activation is stored.")
 def _check_adam_bytes(student) -> None:
-    expect(isinstance(student, (int, float)), f"answer with a number of bytes, not {type(student).__name__}")
+    expect(isinstance(student, (int, float)), _("answer with a number of bytes, not {v0}")
+                                                .format(v0=type(student).__name__))
     if student == 8:
         raise ExerciseFailure("8 bytes covers the weight and its gradient; AdamW also keeps two moments")
     if student == 12:
@@ -58,7 +61,7 @@ def _distillation_loss(student_logits, teacher_logits, targets, temperature, alp
                "weighted by alpha; plus (1 - alpha) times the cross-entropy with the true tokens",
           success="This is the loss lmlab.models.distill.distill trains the student with.")
 def _check_distillation_loss(student) -> None:
-    expect(callable(student), f"pass your function itself, not {student!r:.40}")
+    expect(callable(student), _("pass your function itself, not {student!r:.40}").format(student=student))
     g = torch.Generator().manual_seed(0)
     s, t = torch.randn(2, 5, 11, generator=g) * 2, torch.randn(2, 5, 11, generator=g) * 2
     y = torch.randint(0, 11, (2, 5), generator=g)
@@ -89,11 +92,11 @@ def _precision_recall_f1(confusion):
                "recall_k = C[k,k] / row sum, F1 = 2PR / (P + R); return the three arrays",
           success="Macro averages are the plain means of these; accuracy is trace(C) / C.sum().")
 def _check_prf(student) -> None:
-    expect(callable(student), f"pass your function itself, not {student!r:.40}")
+    expect(callable(student), _("pass your function itself, not {student!r:.40}").format(student=student))
     c = np.array([[20, 5], [10, 15]])
     got = student(c)
     expect(isinstance(got, (tuple, list)) and len(got) == 3,
-           f"return three arrays (precision, recall, f1), got {type(got).__name__}")
+           _("return three arrays (precision, recall, f1), got {v0}").format(v0=type(got).__name__))
     p, r, f = (np.asarray(x, dtype=float) for x in got)
     want_p, want_r, want_f = _precision_recall_f1(c)
     if p.shape == want_p.shape and np.allclose(p, want_r) and np.allclose(r, want_p):

@@ -7,6 +7,7 @@ import math
 import torch
 
 from lmlab.exercises import ExerciseFailure, exercise, expect, expect_close, expect_shape
+from lmlab.i18n import _
 
 
 def _attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None):
@@ -25,7 +26,8 @@ def _output(result):
                "last axis (the keys); multiply by v",
           success="That is the whole of attention: every Transformer layer runs this, once per head.")
 def _check_attention(student) -> None:
-    expect(callable(student), f"pass your function itself (check(..., attention)), not {student!r:.30}")
+    expect(callable(student), _("pass your function itself (check(..., attention)), not {student!r:.30}")
+                                .format(student=student))
     g = torch.Generator().manual_seed(0)
     q, k, v = (torch.randn(2, 5, 8, generator=g) for _ in range(3))
     got = _output(student(q, k, v))
@@ -51,7 +53,7 @@ def _causal_mask(T: int) -> torch.Tensor:
 @exercise("transformer.causal_mask", solution=_causal_mask,
           hint="row i is query i; it may look at keys 0..i: the lower triangle, torch.tril")
 def _check_causal_mask(student) -> None:
-    expect(callable(student), f"pass your function itself, not {student!r:.30}")
+    expect(callable(student), _("pass your function itself, not {student!r:.30}").format(student=student))
     for T in (1, 4, 7):
         got = torch.as_tensor(student(T))
         expect_shape(got, (T, T), what=f"causal_mask({T})")
@@ -59,7 +61,8 @@ def _check_causal_mask(student) -> None:
             raise ExerciseFailure("that is the upper triangle: row i (a query) may see keys j <= i, "
                                   "so the True entries sit on and below the diagonal")
         expect(torch.equal(got.bool(), _causal_mask(T)),
-               f"causal_mask({T}) should be True on and below the diagonal, False above; got\n{got.int()}")
+               _("causal_mask({T}) should be True on and below the diagonal, False above; got\n{v1}")
+                 .format(T=T, v1=got.int()))
 
 
 def _split_heads(x: torch.Tensor, n_head: int) -> torch.Tensor:
@@ -71,7 +74,7 @@ def _split_heads(x: torch.Tensor, n_head: int) -> torch.Tensor:
           hint="view (B, T, C) as (B, T, n_head, C // n_head), then swap the T and head axes: "
                "transpose(1, 2)")
 def _check_split_heads(student) -> None:
-    expect(callable(student), f"pass your function itself, not {student!r:.30}")
+    expect(callable(student), _("pass your function itself, not {student!r:.30}").format(student=student))
     x = torch.arange(2 * 3 * 8, dtype=torch.float32).view(2, 3, 8)
     got = student(x, 4)
     expect_shape(got, (2, 4, 3, 2), what="split_heads(x of shape (2, 3, 8), n_head=4)")
@@ -95,7 +98,7 @@ def _positional_encoding(n_pos: int, d_model: int) -> torch.Tensor:
           hint="PE(pos, 2i) = sin(pos / 10000^(2i/d)), PE(pos, 2i+1) = cos(pos / 10000^(2i/d)): channel pair "
                "(2i, 2i+1) shares one frequency; the exponent uses 2i (the even channel index), not i")
 def _check_positional_encoding(student) -> None:
-    expect(callable(student), f"pass your function itself, not {student!r:.30}")
+    expect(callable(student), _("pass your function itself, not {student!r:.30}").format(student=student))
     got = torch.as_tensor(student(10, 8)).float()
     expect_shape(got, (10, 8), what="positional_encoding(10, 8)")
     ref = _positional_encoding(10, 8)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from lmlab.exercises import ExerciseFailure, exercise, expect, expect_close
+from lmlab.i18n import _
 
 
 def _uniform_loss(vocab_size: int) -> float:
@@ -15,7 +16,8 @@ def _uniform_loss(vocab_size: int) -> float:
           hint="a uniform guess gives every token probability 1/V; the loss is -log of the right one's",
           success="An untrained model should start near this number: compare it with the first logged loss.")
 def _check_uniform_loss(student) -> None:
-    expect(callable(student), f"pass your function itself (check(..., uniform_loss)), not {student!r:.30}")
+    expect(callable(student), _("pass your function itself (check(..., uniform_loss)), not {student!r:.30}")
+                                .format(student=student))
     for vocab_size in (2, 65, 50257):
         expect_close(student(vocab_size), math.log(vocab_size), what=f"uniform_loss({vocab_size})")
 
@@ -27,7 +29,7 @@ def _bits_per_char(loss_nats: float) -> float:
 @exercise("welcome.bits_per_char", solution=_bits_per_char,
           hint="log2(x) = ln(x) / ln(2); the loss is measured in nats (natural log)")
 def _check_bits_per_char(student) -> None:
-    expect(callable(student), f"pass your function itself, not {student!r:.40}")
+    expect(callable(student), _("pass your function itself, not {student!r:.40}").format(student=student))
     for nats in (math.log(2), 1.0, 4.17):
         expect_close(student(nats), nats / math.log(2), what=f"bits_per_char({nats:.4g})")
 

@@ -7,12 +7,14 @@ import math
 import numpy as np
 
 from lmlab.exercises import ExerciseFailure, exercise, expect, expect_close
+from lmlab.i18n import _
 
 
 def _filled(result, what: str):
     """The learner's return value, or feedback when the cell still returns ``...`` or nothing."""
-    expect(result is not ..., f"{what} still returns `...`: replace the `...` with your code")
-    expect(result is not None, f"{what} returned None: did you forget a `return`?")
+    expect(result is not ..., _("{what} still returns `...`: replace the `...` with your code")
+                                .format(what=what))
+    expect(result is not None, _("{what} returned None: did you forget a `return`?").format(what=what))
     return result
 
 
@@ -25,19 +27,19 @@ def _keep_probability(counts: np.ndarray, sample: float) -> np.ndarray:
           hint="f = count / total; P_keep = (sqrt(f / t) + 1) · t / f, and never more than 1",
           success="Frequent words are now seen less often, rare words always: look at the plot below.")
 def _check_keep_probability(student) -> None:
-    expect(callable(student), f"pass your function itself (check(..., keep_probability)), "
-                              f"not {student!r:.40}")
+    expect(callable(student), _("pass your function itself (check(..., keep_probability)), not "
+                                "{student!r:.40}").format(student=student))
     counts = np.array([5000, 1200, 300, 40, 3])
     got = np.asarray(_filled(student(counts, 1e-3), "keep_probability(counts, 1e-3)"), dtype=np.float64)
     want = _keep_probability(counts, 1e-3)
-    expect(got.shape == want.shape, f"keep_probability(counts, 1e-3) should give one number per word "
-                                    f"({want.shape}), got shape {got.shape}")
+    expect(got.shape == want.shape, _("keep_probability(counts, 1e-3) should give one number per word "
+                                      "({v0}), got shape {v1}").format(v0=want.shape, v1=got.shape))
     if np.allclose(got, 1.0 - want, atol=1e-6):
         raise ExerciseFailure("you returned the probability of DROPPING each word; return 1 minus that")
     raw = (np.sqrt(counts / counts.sum() / 1e-3) + 1.0) * 1e-3 / (counts / counts.sum())
     if np.allclose(got, raw, atol=1e-6):
-        raise ExerciseFailure(f"rare words get {got[-1]:.1f} > 1: a probability must be capped "
-                              "with min(1, ·)")
+        raise ExerciseFailure(_("rare words get {v0:.1f} > 1: a probability must be capped with min(1, ·)")
+                                .format(v0=got[-1]))
     if np.allclose(got, np.minimum(1.0, np.sqrt(1e-3 / (counts / counts.sum()))), atol=1e-6):
         raise ExerciseFailure("that is the paper's simpler 1 - sqrt(t/f) drop rule turned around; use the C "
                               "tool's formula (sqrt(f / t) + 1) · t / f, which keeps a little more")
@@ -59,7 +61,7 @@ def _skipgram_pairs(sentence: list[str], window: int) -> list[tuple[str, str]]:
           hint="for each position i, every j with 0 < |i - j| <= window and 0 <= j < len(sentence)",
           success="These (centre, context) pairs are exactly what skip-gram trains on.")
 def _check_skipgram_pairs(student) -> None:
-    expect(callable(student), f"pass your function itself, not {student!r:.40}")
+    expect(callable(student), _("pass your function itself, not {student!r:.40}").format(student=student))
     sentence = ["the", "quick", "brown", "fox", "jumps"]
     got = [tuple(p) for p in _filled(student(sentence, 2), "skipgram_pairs(sentence, 2)")]
     want = _skipgram_pairs(sentence, 2)
@@ -68,13 +70,16 @@ def _check_skipgram_pairs(student) -> None:
     expect(all(len(p) == 2 for p in got), "each pair should be (centre word, context word)")
     self_pairs = [p for p in got if p[0] == p[1]]
     expect(not self_pairs,
-           f"{self_pairs[0] if self_pairs else ''}: a word is not its own context; skip j == i")
+           _("{v0}: a word is not its own context; skip j == i")
+             .format(v0=self_pairs[0] if self_pairs else ''))
     missing = sorted(set(want) - set(got))
     extra = sorted(set(got) - set(want))
-    expect(not missing, f"missing {len(missing)} pair(s), e.g. {missing[:2]}: remember the window reaches "
-                        "both left and right, and stops at the sentence edges")
-    expect(not extra, f"{len(extra)} pair(s) too many, e.g. {extra[:2]}: only words at most `window` away")
-    expect(len(got) == len(want), f"expected {len(want)} pairs, got {len(got)} (duplicates?)")
+    expect(not missing, _("missing {v0} pair(s), e.g. {v1}: remember the window reaches both left and "
+                          "right, and stops at the sentence edges").format(v0=len(missing), v1=missing[:2]))
+    expect(not extra, _("{v0} pair(s) too many, e.g. {v1}: only words at most `window` away")
+                        .format(v0=len(extra), v1=extra[:2]))
+    expect(len(got) == len(want), _("expected {v0} pairs, got {v1} (duplicates?)")
+                                    .format(v0=len(want), v1=len(got)))
 
 
 def _sgns_loss(v_c: np.ndarray, u_o: np.ndarray, U_neg: np.ndarray) -> float:
@@ -88,7 +93,7 @@ def _sgns_loss(v_c: np.ndarray, u_o: np.ndarray, U_neg: np.ndarray) -> float:
           hint="L = -log σ(u_o·v_c) - Σ_k log σ(-u_k·v_c); σ(x) = 1 / (1 + e^(-x))",
           success="This is the loss the numba kernel and the torch path compute for every pair.")
 def _check_sgns_loss(student) -> None:
-    expect(callable(student), f"pass your function itself, not {student!r:.40}")
+    expect(callable(student), _("pass your function itself, not {student!r:.40}").format(student=student))
     rng = np.random.default_rng(0)
     v_c, u_o, U_neg = rng.normal(size=4), rng.normal(size=4), rng.normal(size=(3, 4))
     want = _sgns_loss(v_c, u_o, U_neg)

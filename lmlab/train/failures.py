@@ -16,12 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from lmlab.checkpoint import NonFiniteWeights, first_nonfinite_parameter
+from lmlab.i18n import N_, _
 
 __all__ = ["DIVERGENCE_HINT", "EXIT_FAILED", "EXIT_INTERRUPTED", "NonFiniteWeights", "WriteFailed",
            "diverged_message", "first_nonfinite_parameter", "guarded_write", "write_failed_message"]
 
 # what the learner can change when the loss goes to nan/inf (trainers pass their own flag names)
-DIVERGENCE_HINT = "lower the learning rate (--lr) or turn gradient clipping on (--grad-clip 1.0)"
+DIVERGENCE_HINT = N_("lower the learning rate (--lr) or turn gradient clipping on (--grad-clip 1.0)")
+# the files guarded_write names and the default of what survived, for the message catalogue
+_SHOWN = (N_("checkpoint"), N_("best checkpoint"), N_("metrics"), N_("vectors"),
+          N_("any checkpoint saved before it is intact"))
 
 # exit status of ``lmlab train ...``: 0 done, 1 diverged or a write failed, 2 bad input, 130 Ctrl-C
 EXIT_FAILED = 1
@@ -56,8 +60,9 @@ class WriteFailed(OSError):
 def diverged_message(iteration: int, value: float, *, hint: str = DIVERGENCE_HINT,
                      kept: str = "any checkpoint saved before it is intact") -> str:
     """One line: where the loss stopped being finite, its value, what was kept, and the fix."""
-    return (f"training diverged: the loss became {value} at iteration {iteration}; stopped there and wrote "
-            f"no weights after it ({kept}); {hint}")
+    return _("training diverged: the loss became {value} at iteration {iteration}; stopped there and wrote "
+             "no weights after it ({kept}); {hint}").format(value=value, iteration=iteration, kept=_(kept),
+                                                            hint=_(hint))
 
 
 @contextmanager
@@ -85,18 +90,20 @@ def write_failed_message(what: str, path: Path, err: OSError, *, intact: str | o
     reason = f"{reason}, {code}" if code else reason
     survivor = Path(intact) if intact is not None else path
     if _is_file(survivor):
-        kept = f"the previous {survivor} is intact"
+        kept = _("the previous {survivor} is intact").format(survivor=survivor)
     else:
-        kept = f"no earlier {survivor.name} existed"
-    fix = {errno.ENOSPC: "free some disk space", errno.EFBIG: "free space or raise the file-size limit",
-           errno.EROFS: "choose a writable --out", errno.EACCES: "choose a writable --out",
-           errno.EDQUOT: "free space within your quota"}.get(err.errno or 0, "check the --out folder")
+        kept = _("no earlier {name} existed").format(name=survivor.name)
+    fix = {errno.ENOSPC: _("free some disk space"), errno.EFBIG: _("free space or raise the file-size limit"),
+           errno.EROFS: _("choose a writable --out"), errno.EACCES: _("choose a writable --out"),
+           errno.EDQUOT: _("free space within your quota")}.get(err.errno or 0, _("check the --out folder"))
     if in_memory:
-        then = (f"; the model and history are still in this session's memory: {fix}, then call save() or "
-                "fit() again (or save(path) elsewhere)")
+        then = _("; the model and history are still in this session's memory: {fix}, then call save() or "
+                 "fit() again (or save(path) elsewhere)").format(fix=fix)
     else:
-        then = f"; {fix}, then run again (with --resume to continue from the last checkpoint)"
-    return f"could not write the {what} {path} ({reason}); no half-written file was left and {kept}{then}"
+        then = _("; {fix}, then run again (with --resume to continue from the last checkpoint)"
+                 ).format(fix=fix)
+    return _("could not write the {what} {path} ({reason}); no half-written file was left and {kept}{then}"
+             ).format(what=_(what), path=path, reason=reason, kept=kept, then=then)
 
 
 def _is_file(path: Path) -> bool:

@@ -18,6 +18,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from lmlab.i18n import _
 from lmlab.train.failures import DIVERGENCE_HINT, diverged_message
 from lmlab.train.history import History
 
@@ -80,7 +81,7 @@ class _StopOnInterrupt:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
-        print("\ninterrupt received: stopping after this step (interrupt again to stop at once)",
+        print("\n" + _("interrupt received: stopping after this step (interrupt again to stop at once)"),
               file=sys.stderr, flush=True)
 
     def __exit__(self, *exc: Any) -> None:
@@ -245,14 +246,16 @@ def fit(
             print(failure, file=sys.stderr, flush=True)
     elif torn:
         if report:
-            print(f"training stopped hard during iteration {it}: that step may be half applied, so no "
-                  "checkpoint was written now; the last saved checkpoint is intact (press Ctrl-C once for a "
-                  "clean stop)", flush=True)
+            print(_("training stopped hard during iteration {it}: that step may be half applied, so no "
+                    "checkpoint was written now; the last saved checkpoint is intact (press Ctrl-C once for a "
+                    "clean stop)")
+                  .format(it=it), flush=True)
     elif interrupted:
         if report:
-            print(f"training interrupted cleanly at iteration {it}: model, optimizer and history are kept"
-                  + (" and checkpointed" if checkpoint is not None else "")
-                  + "; run the same call again to resume", flush=True)
+            print(_("training interrupted cleanly at iteration {it}: model, optimizer and history are kept")
+                  .format(it=it)
+                  + (_(" and checkpointed") if checkpoint is not None else "")
+                  + _("; run the same call again to resume"), flush=True)
     elif evaluate is not None or sample is not None:
         run_eval()
     if checkpoint is not None and not torn and diverged is None:

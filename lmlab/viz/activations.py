@@ -18,6 +18,7 @@ from matplotlib import colormaps
 from matplotlib.colors import Normalize, TwoSlopeNorm
 from matplotlib.figure import Figure
 
+from lmlab.i18n import _
 from lmlab.viz.style import ensure_cjk_font, save_figure
 
 ensure_cjk_font()  # Chinese labels draw with a CJK font, not boxes
@@ -46,8 +47,9 @@ def plot_gradient_decay(curves: Mapping[str, Sequence[float]], *, title: str = "
         k = np.arange(len(values))
         keep = values > 0                                  # log scale: exact zeros (underflow) are left out
         ax.semilogy(k[keep], values[keep], label=name)
-    ax.set(xlabel="k: steps back from the last position",
-           ylabel=r"$\| \partial h_T / \partial x_{T-k} \|$", title=title or "how far back gradients reach")
+    ax.set(xlabel=_("k: steps back from the last position"),
+           ylabel=r"$\| \partial h_T / \partial x_{T-k} \|$",
+           title=title or _("how far back gradients reach"))
     ax.legend(fontsize="small")
     return fig
 
@@ -79,7 +81,8 @@ def plot_gates(text: str, layer_internals: Mapping[str, np.ndarray], *, units: S
         ax.set_xticks(range(T), [visible(c) for c in text], fontsize=7)
         ax.grid(False)
         fig.colorbar(image, ax=ax, fraction=0.02, pad=0.01)
-    axes[0].set_title("gates (0 = closed, 1 = open) and cell state while reading the text", fontsize="small")
+    axes[0].set_title(_("gates (0 = closed, 1 = open) and cell state while reading the text"),
+                      fontsize="small")
     return fig
 
 
@@ -117,7 +120,7 @@ def plot_text_heat(text: str, values: Sequence[float], *, width: int = 64, cmap:
                       extent=(0, width, len(rows), 0))
     for y, row in enumerate(rows):
         for x, i in enumerate(row):
-            r, g, b, _ = colour(norm(values[i]))
+            r, g, b, _alpha = colour(norm(values[i]))
             dark = 0.299 * r + 0.587 * g + 0.114 * b < 0.5
             ax.text(x + 0.5, y + 0.5, visible(text[i]), ha="center", va="center", fontsize=8,
                     color="white" if dark else "black")
@@ -136,7 +139,7 @@ def text_heat_html(text: str, values: Sequence[float], *, cmap: str = "RdBu_r") 
     colour, norm = _cell_colours(values, cmap)
     spans = []
     for ch, v in zip(text, values, strict=True):
-        r, g, b, _ = colour(norm(v))
+        r, g, b, _alpha = colour(norm(v))
         shown = "⏎<br>" if ch == "\n" else html.escape(ch)
         spans.append(f'<span title="{v:.3f}" style="background:rgb({r * 255:.0f},{g * 255:.0f},{b * 255:.0f})'
                      f'">{shown}</span>')
@@ -150,7 +153,7 @@ def pca_2d(states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if states.ndim != 2 or states.shape[0] < 3:
         raise ValueError(f"need (T, H) states with T >= 3 to find principal components, got {states.shape}")
     centred = states - states.mean(0)
-    _, s, vt = np.linalg.svd(centred, full_matrices=False)
+    _u, s, vt = np.linalg.svd(centred, full_matrices=False)
     explained = s**2 / max(float((s**2).sum()), 1e-12)
     return centred @ vt[:2].T, explained[:2]
 
@@ -165,9 +168,10 @@ def plot_pca_trajectory(states: np.ndarray, text: str, *, label_every: int = 1, 
     scatter = ax.scatter(points[:, 0], points[:, 1], c=np.arange(T), cmap="viridis", s=14, zorder=2)
     for t in range(0, min(T, len(text)), max(label_every, 1)):
         ax.annotate(visible(text[t]), points[t], fontsize=7, xytext=(2, 2), textcoords="offset points")
-    ax.set(xlabel=f"PC 1 ({explained[0]:.0%} of variance)", ylabel=f"PC 2 ({explained[1]:.0%})",
-           title=title or "hidden state, step by step")
-    fig.colorbar(scatter, ax=ax, label="position in the text", fraction=0.04)
+    ax.set(xlabel=_("PC 1 ({share:.0%} of variance)").format(share=explained[0]),
+           ylabel=f"PC 2 ({explained[1]:.0%})",
+           title=title or _("hidden state, step by step"))
+    fig.colorbar(scatter, ax=ax, label=_("position in the text"), fraction=0.04)
     return fig
 
 
@@ -186,5 +190,5 @@ def plot_next_char_probs(text: str, probs: np.ndarray, itos: Sequence[str], *, t
     ax.set_xticks(range(len(text)), [visible(c) for c in text], fontsize=7)
     ax.set_yticks(range(top), [f"#{r + 1}" for r in range(top)], fontsize=7)
     ax.grid(False)
-    ax.set_title("after each character (bottom): the top guesses for the next one", fontsize="small")
+    ax.set_title(_("after each character (bottom): the top guesses for the next one"), fontsize="small")
     return fig

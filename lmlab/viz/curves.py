@@ -6,6 +6,7 @@ import io
 import time
 from typing import Any
 
+from lmlab.i18n import _
 from lmlab.train.history import History
 
 
@@ -29,18 +30,23 @@ def plot_history(history: History, *, title: str = "", fig: Any = None) -> Any:
     for key, style in (("train_loss", "-"), ("val_loss", "o-")):
         xs, ys = history.series(key)
         if xs:
-            ax_loss.plot(xs, ys, style, label=key.replace("_", " "), markersize=3)
-    ax_loss.set(xlabel="iteration", ylabel="loss (nats)", title=title or "loss")
+            ax_loss.plot(xs, ys, style, label=_label(key), markersize=3)
+    ax_loss.set(xlabel=_("iteration"), ylabel=_("loss (nats)"), title=title or _("loss"))
     mark_divergence(ax_loss, history)
     if ax_loss.lines:
         ax_loss.legend(fontsize="small")
     xs, ys = history.series("lr")
     ax_lr.plot(xs, ys)
-    ax_lr.set(xlabel="iteration", title="learning rate")
+    ax_lr.set(xlabel=_("iteration"), title=_("learning rate"))
     xs, ys = history.series("tokens_per_sec")
     ax_speed.plot(xs, ys)
-    ax_speed.set(xlabel="iteration", title="tokens / second")
+    ax_speed.set(xlabel=_("iteration"), title=_("tokens / second"))
     return fig
+
+
+def _label(key: str) -> str:
+    """The legend entry of a logged series."""
+    return {"train_loss": _("train loss"), "val_loss": _("val loss")}.get(key, key.replace("_", " "))
 
 
 def mark_divergence(ax: Any, history: History) -> Any:
@@ -48,14 +54,15 @@ def mark_divergence(ax: Any, history: History) -> Any:
     at = history.first_nonfinite("train_loss")
     if at is None:
         return None
-    return ax.axvline(at, color="tab:red", linestyle="--", linewidth=1.2, label=f"diverged at {at}")
+    return ax.axvline(at, color="tab:red", linestyle="--", linewidth=1.2,
+                      label=_("diverged at {at}").format(at=at))
 
 
 def status_line(history: History) -> str:
     """One line with the latest numbers, e.g. ``live view · iteration 200 · train loss 2.310 · ...``."""
-    parts = [f"live view · iteration {history.last('iter', 0)}"]
-    for key, fmt in (("train_loss", "train loss {:.3f}"), ("val_loss", "val loss {:.3f}"),
-                     ("lr", "lr {:.2e}"), ("tokens_per_sec", "{:,.0f} tokens/s")):
+    parts = [_("live view · iteration {it}").format(it=history.last("iter", 0))]
+    for key, fmt in (("train_loss", _("train loss {:.3f}")), ("val_loss", _("val loss {:.3f}")),
+                     ("lr", "lr {:.2e}"), ("tokens_per_sec", _("{:,.0f} tokens/s"))):
         value = history.last(key)
         if value is not None:
             parts.append(fmt.format(value))
@@ -76,11 +83,12 @@ class _LiveFigure:
         self.fig = Figure(figsize=(9, 2.6), dpi=72)
         self.fig.subplots_adjust(left=0.07, right=0.985, bottom=0.2, top=0.88, wspace=0.28)
         self.axes = self.fig.subplots(1, 3)
-        for ax, name in zip(self.axes, (title or "loss", "learning rate", "tokens / second"), strict=True):
+        for ax, name in zip(self.axes, (title or _("loss"), _("learning rate"), _("tokens / second")),
+                            strict=True):
             ax.set_title(name)
-            ax.set_xlabel("iteration")
-        self.axes[0].set_ylabel("loss (nats)")
-        self.lines = {key: self.axes[i].plot([], [], style, markersize=3, label=key.replace("_", " "))[0]
+            ax.set_xlabel(_("iteration"))
+        self.axes[0].set_ylabel(_("loss (nats)"))
+        self.lines = {key: self.axes[i].plot([], [], style, markersize=3, label=_label(key))[0]
                       for key, i, style in self.SERIES}
         self.axes[0].legend(fontsize="small", loc="upper right")
         self.divergence: Any = None
@@ -139,7 +147,7 @@ class LiveView:
         text = status_line(history)
         if samples:
             it, sample = samples[-1]
-            text += f"\nsample at iteration {it}:\n{sample}"
+            text += "\n" + _("sample at iteration {it}:").format(it=it) + f"\n{sample}"
         shown = Pretty(text)
         if self._text_handle is None:
             self._text_handle = display(shown, display_id=True)

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from lmlab.choices import PROJECTIONS
+from lmlab.i18n import _
 from lmlab.viz.style import ensure_cjk_font
 
 ensure_cjk_font()  # Chinese labels draw with a CJK font, not boxes
@@ -135,7 +136,8 @@ def plot_neighbors(vectors: Any, word: str, topn: int = 10, ax: Any = None) -> A
         fig = Figure(figsize=(4.2, 0.28 * topn + 0.8), layout="constrained")
         ax = fig.add_subplot()
     ax.barh([w for w, _ in pairs][::-1], [s for _, s in pairs][::-1], color="#0072B2")
-    ax.set(xlabel="cosine similarity", title=f"nearest to {word!r}", xlim=(min(0, pairs[-1][1]), 1))
+    ax.set(xlabel=_("cosine similarity"), title=_("nearest to {word!r}").format(word=word),
+           xlim=(min(0, pairs[-1][1]), 1))
     return ax.figure
 
 
@@ -181,9 +183,9 @@ def evolution_frames(snapshots: Sequence[tuple[float, np.ndarray]], words: Seque
     and the motion shows learning rather than a spinning projection)."""
     if not snapshots:
         raise ValueError("no snapshots: train with snapshot_words=[...] and snapshots_per_epoch > 0")
-    _, mean, components = pca(snapshots[-1][1], 2)
+    _coords, mean, components = pca(snapshots[-1][1], 2)
     frames = []
-    for _, rows in snapshots:
+    for _epoch, rows in snapshots:
         if rows.shape[0] != len(words):
             raise ValueError(f"snapshots hold {rows.shape[0]} words but {len(words)} were given")
         frames.append((rows - rows.mean(axis=0)) @ components.T)
@@ -196,7 +198,7 @@ def plot_evolution(snapshots: Sequence[tuple[float, np.ndarray]], words: Sequenc
     """One frame of the training evolution (``step`` indexes the snapshots); see ``evolution_gif``."""
     frames = evolution_frames(snapshots, words)
     fig = plot_words(frames[step], words, groups=groups, ax=ax,
-                     title=f"epoch {snapshots[step][0]:.2f}")
+                     title=_("epoch {epoch:.2f}").format(epoch=snapshots[step][0]))
     lim = np.abs(np.concatenate(frames)).max() * 1.1
     fig.axes[0].set(xlim=(-lim, lim), ylim=(-lim, lim))
     return fig
@@ -309,7 +311,9 @@ class Projector:
                           transform=side.transAxes)
         coords = self.coords(method, dim)
         plot_words(coords, self.words, groups=self.groups, highlight=highlight, ax=ax,
-                   title=f"{len(self.words)} words, {method.upper()} {dim}-D", max_labels=60)
+                   title=_("{n} words, {method} {dim}-D").format(n=len(self.words), method=method.upper(),
+                                                                 dim=dim),
+                   max_labels=60)
         at = {w: coords[i] for i, w in enumerate(self.words)}
         for src, dst in arrows:
             if src in at and dst in at:  # analogy arrows: parallel when the analogy holds

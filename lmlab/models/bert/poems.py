@@ -33,4 +33,11 @@ FALLBACK_POEMS: dict[str, list[str]] = {
 
 def fallback_text() -> str:
     """All of them as one text, a blank line between poems (the corpus format)."""
-    return "\n\n".join(p for poems in FALLBACK_POEMS.values() for p in poems) + "\n"
+    from lmlab.i18n import lang
+
+    text = "\n\n".join(p for poems in FALLBACK_POEMS.values() for p in poems) + "\n"
+    if lang() == "zh":  # the Chinese edition reads the poems in simplified characters, as its cells do
+        from lmlab.i18n.notebooks import to_simplified
+
+        text = to_simplified(text)
+    return text

@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from lmlab.i18n import _
 from lmlab.models.sampling import filter_logits
 from lmlab.viz.attention._html import View, esc, new_id, script_json
 from lmlab.viz.attention.maps import token_strings
@@ -88,7 +89,8 @@ class NextTokenView(View):
         ax.barh(range(self.show), p[order].tolist(), color="#0072B2")
         ax.set_yticks(range(self.show), [repr(self.tokens[i])[1:-1] for i in order])
         ax.invert_yaxis()
-        ax.set(xlabel="probability", title=f"next token (τ={self.temperature}, top-k={self.top_k})")
+        ax.set(xlabel=_("probability"),
+               title=_("next token (τ={tau}, top-k={k})").format(tau=self.temperature, k=self.top_k))
         return fig
 
 

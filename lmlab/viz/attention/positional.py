@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from lmlab.i18n import _
 from lmlab.viz.attention._html import View, esc
 
 
@@ -73,16 +74,16 @@ class PositionalView(View):
         fig = Figure(figsize=(11, 3.2), dpi=100, layout="constrained")
         a, b, c = fig.subplots(1, 3)
         im = a.imshow(self.table.numpy(), aspect="auto", cmap="RdBu_r", interpolation="nearest")
-        a.set(xlabel="dimension", ylabel="position", title=self.name)
+        a.set(xlabel=_("dimension"), ylabel=_("position"), title=self.name)
         a.grid(False)
         fig.colorbar(im, ax=a, shrink=0.8)
         for d in self.dims:
-            b.plot(self.table[:, d].numpy(), label=f"dim {d}")
-        b.set(xlabel="position", title="a few dimensions along the positions")
+            b.plot(self.table[:, d].numpy(), label=_("dim {d}").format(d=d))
+        b.set(xlabel=_("position"), title=_("a few dimensions along the positions"))
         b.legend(fontsize="x-small", ncol=2)
         sim = cosine_similarity_matrix(self.table)
         im = c.imshow(sim.numpy(), cmap="viridis", vmin=-1, vmax=1, interpolation="nearest")
-        c.set(xlabel="position j", ylabel="position i", title="cos(pᵢ, pⱼ)")
+        c.set(xlabel=_("position j"), ylabel=_("position i"), title="cos(pᵢ, pⱼ)")
         c.grid(False)
         fig.colorbar(im, ax=c, shrink=0.8)
         return fig

@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from lmlab.i18n import _
 from lmlab.viz.attention.maps import AttentionMaps
 from lmlab.viz.style import ensure_cjk_font
 
@@ -52,7 +53,7 @@ def head_view_figure(maps: AttentionMaps, layer: int = 0, heads: list[int] | Non
         # one artist per head; rasterised in SVG so a slide file stays small while the text stays vector
         ax.add_collection(LineCollection(segments, colors=colors, linewidths=1.5, rasterized=True))
     shown = "all heads" if len(heads) == maps.n_head else "heads " + ", ".join(map(str, heads))
-    ax.set_title(f"layer {layer}, {shown}", fontsize=10)
+    ax.set_title(_("layer {layer}, {shown}").format(layer=layer, shown=shown), fontsize=10)
     return fig
 
 
@@ -92,9 +93,10 @@ def grid_figure(maps: AttentionMaps, layers: list[int] | None = None, heads: lis
             if labels and r == len(layers) - 1:
                 ax.set_xticks(range(T), maps.tokens, fontsize=max(4, 9 - T // 12), rotation=90)
             if r == 0:
-                ax.set_title("mean of heads" if head is None else f"head {head}", fontsize=9)
+                name = _("mean of heads") if head is None else _("head {head}").format(head=head)
+                ax.set_title(name, fontsize=9)
             if c == 0:
-                ax.set_ylabel(f"layer {layer}", fontsize=9)
+                ax.set_ylabel(_("layer {layer}").format(layer=layer), fontsize=9)
     if image is not None:
-        fig.colorbar(image, ax=axes, shrink=0.6, label="weight (row: query → column: key)")
+        fig.colorbar(image, ax=axes, shrink=0.6, label=_("weight (row: query → column: key)"))
     return fig

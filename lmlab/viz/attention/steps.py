@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from lmlab.i18n import _
 from lmlab.viz.attention._html import View, esc, note_html
 from lmlab.viz.attention.maps import MAX_TOKENS, attention_of, token_strings
 
@@ -176,10 +177,12 @@ class StepsView(View):
         ax1.axhline(0, color="#888888", linewidth=0.8)
         ax1.set_ylabel(f"q·kⱼ / √{s.d_k}")
         hidden = len(s.tokens) - T
-        ax1.set_title(f"layer {s.layer}, head {s.head}: token {s.query} {s.tokens[s.query]!r} attends"
-                      + (f"\n({hidden} later tokens masked: −∞ → weight 0)" if hidden else ""), fontsize=10)
+        ax1.set_title(_("layer {layer}, head {head}: token {query} {token!r} attends").format(
+            layer=s.layer, head=s.head, query=s.query, token=s.tokens[s.query])
+            + ("\n" + _("({n} later tokens masked: −∞ → weight 0)").format(n=hidden) if hidden else ""),
+            fontsize=10)
         ax2.bar(xs, s.weights[:T].tolist(), color="#0072B2")
-        ax2.set_ylabel("softmax weight aⱼ")
+        ax2.set_ylabel(_("softmax weight aⱼ"))
         ax2.set_xticks(xs, s.tokens[:T], rotation=90 if T > 16 else 0)
         return fig
 

@@ -1,0 +1,272 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 00 · 欢迎来到 lmlab
+#
+# lmlab 是一个动手学习语言模型（language model）的实验室：亲手搭建、亲手训练——词向量、LSTM、Transformer，
+# 再深入看看注意力机制（attention）内部在做什么。每个笔记本都以同一行代码开头：它选择设备、数值精度和
+# **预设**（preset，决定一切的规模），并设置好作图风格。
+
+# %%
+from lmlab.notebook import setup
+
+lab = setup(lang="zh")
+lab
+
+# %% [markdown]
+# ## 实验室里有什么
+#
+# | 笔记本 | 你会学到 | 你会训练 |
+# |---|---|---|
+# | `00_welcome` | 实验室本身：预设、离线数据、实时训练视图、练习 | 一个二元（bigram）模型 |
+# | `01_word2vec` | skip-gram 与 CBOW、负采样（negative sampling）、类比、词嵌入投影器 | 词向量 |
+# | `02_lstm` | RNN 的递推、梯度消失（vanishing gradient）、从方程出发推导 LSTM 的门 | 一位"诗人" |
+# | `03_transformer` | 从公式出发的注意力、因果掩码、多头、位置编码、BPE | 一个小型 GPT |
+# | `04_attention` | 注意力头在做什么：离线的 bertviz 视图和 lmlab 自己的视图 | — |
+# | `05_scaling` | 数据并行、混合精度、知识蒸馏、微调 | 一个蒸馏出来的学生模型 |
+#
+# 笔记本下面是一个小小的 Python 包 `lmlab`，负责各种"管道"工作（数据、训练循环、检查点、图表），好让笔记本
+# 专心讲清楚思想。每个模型都是一个简短的模块，点一下就能打开：`lmlab/models/...`。
+#
+# ## 你的机器：`lmlab doctor`
+#
+# 这份报告和在终端里运行 `lmlab doctor` 得到的一样：各软件版本、设备、预设、哪些语料可以离线使用，
+# 以及显示中文标签所用的 CJK 字体。
+
+# %%
+from lmlab.cli import main as lmlab_cli
+
+exit_code = lmlab_cli(["doctor"])
+
+# %% [markdown]
+# ## 预设：一个笔记本，三种规模
+#
+# | 预设 | 适用于 | 规模 |
+# |---|---|---|
+# | `smoke` | 初次浏览、持续集成（CI） | 每个笔记本几秒钟 |
+# | `class` | 双核笔记本电脑的 CPU | 每次训练不超过 5 分钟，结果依然有意义 |
+# | `full` | GPU | 接近论文中小模型的结果 |
+#
+# 默认值由设备决定（CUDA 上是 `full`，其他情况是 `class`）。要切换，可以在启动实验室时设置环境变量——
+# `LMLAB_PRESET=smoke lmlab lab`——也可以直接在这里传入：`lab = setup(preset="smoke")`。
+# 每个笔记本都通过下面这样一张小表，根据 `lab.preset` 确定模型的大小：
+
+# %%
+from lmlab.presets import preset_values
+
+SIZES = {
+    "smoke": {"max_iters": 60, "batch_size": 16, "block_size": 32, "max_chars": 200_000},
+    "class": {"max_iters": 600, "batch_size": 32, "block_size": 64, "max_chars": 2_000_000},
+    "full": {"max_iters": 3000, "batch_size": 64, "block_size": 128, "max_chars": 20_000_000},
+}
+cfg = preset_values(SIZES, lab.preset)
+cfg
+
+# %% [markdown]
+# ## 数据：没有网络也能用
+#
+# 语料先在离线镜像（`$LMLAB_DATA_DIR`）中查找，再到本地缓存中查找，都没有时才去下载（https，并用 sha256 校验）。
+# 要为一间没有互联网的教室做准备，只需在一台联网的机器上运行一次
+#
+#     lmlab data fetch --all
+#
+# 然后把缓存文件夹复制过去（或者把 `LMLAB_DATA_DIR` 指向一个 U 盘）。当某个语料不在时，笔记本会退回到内置的
+# 英文语料，并且**明确告诉你**——你永远不会因此看到一大段报错（traceback）。
+
+# %%
+from lmlab.data import load_text_or_fallback
+
+text, corpus = load_text_or_fallback("tiny_shakespeare")
+text = text[: cfg["max_chars"]]
+print(f"语料：{corpus}，使用 {len(text):,} 个字符")
+print(text[:300])
+
+# %% [markdown]
+# ## 可以随时中断的训练会话
+#
+# 实验室里的每个模型都通过同一个训练循环来训练。为了看清它，我们先用最小的语言模型：**二元**（bigram）模型。
+# 它只有一张表 $W \in \mathbb{R}^{V \times V}$，第 $a$ 行 $W_{a}$ 存放的是字符 $a$ 之后每个可能字符的得分（logits）：
+#
+# $$p(x_{t+1} = b \mid x_t = a) = \operatorname{softmax}(W_{a})_b, \qquad
+#   \mathcal{L} = -\frac{1}{N}\sum_{t} \log p(x_{t+1} \mid x_t).$$
+
+# %%
+import torch
+import torch.nn.functional as F
+
+from lmlab.tokenizers import CharTokenizer
+from lmlab.train import Session, iteration_batch
+from lmlab.viz.curves import LiveView
+
+tok = CharTokenizer.fit(text)
+data = torch.tensor(tok.encode(text), dtype=torch.long)
+V = tok.vocab_size
+W = torch.zeros(V, V, requires_grad=True)  # 给定当前字符时下一个字符的 logits：(V, V)
+opt = torch.optim.Adam([W], lr=0.3)
+
+
+def step(it):
+    x, y = iteration_batch(data, it, seed=1337, batch_size=cfg["batch_size"], block_size=cfg["block_size"])
+    logits = W[x]  # (B, T, V)
+    loss = F.cross_entropy(logits.view(-1, V), y.view(-1))
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return {"loss": loss.item(), "lr": opt.param_groups[0]["lr"], "tokens": x.numel()}
+
+
+def evaluate():
+    x, y = iteration_batch(data, 10**9, seed=7, batch_size=64, block_size=cfg["block_size"])
+    with torch.no_grad():
+        return {"val_loss": F.cross_entropy(W[x].view(-1, V), y.view(-1)).item()}
+
+
+def sample(n=80):
+    g = torch.Generator().manual_seed(0)
+    ids = [tok.encode("\n")[0] if "\n" in text else 0]
+    for _ in range(n):
+        probs = torch.softmax(W[ids[-1]].detach(), dim=-1)
+        ids.append(int(torch.multinomial(probs, 1, generator=g)))
+    return tok.decode(ids)
+
+
+# %% [markdown]
+# 运行下一个单元格。它下面的图是**一张**原地刷新的小 PNG（损失、学习率、每秒处理的 token 数），旁边还有一行数字和一段
+# 生成的文本样例。训练过程中按 **■ / 中断内核**（Interrupt the kernel）：正在进行的那一步会完成，模型、优化器和训练历史
+# 都会保留。再次运行 `session.fit()` 会从那一轮迭代继续，损失曲线和不中断时完全相同，因为第 $t$ 个批次（batch）
+# 总是用种子 $(1337, t)$ 抽取的。
+
+# %%
+session = Session(step, model=torch.nn.ParameterList([W]), optimizer=opt, max_iters=cfg["max_iters"],
+                  evaluate=evaluate, eval_interval=max(1, cfg["max_iters"] // 4),
+                  sample=sample, sample_interval=max(1, cfg["max_iters"] // 4),
+                  live=LiveView(title="二元模型", every_s=0.5), desc="二元模型")
+result = session.fit()
+print(f"停在第 {result.next_iter} 轮迭代；每秒 {result.tokens_per_sec:,.0f} 个 token")
+
+# %% [markdown]
+# 训练历史就是普通的数据——一个字典列表，每个记录的步骤一个字典——所以可以直接放进表格或检查点（checkpoint）：
+
+# %%
+session.history.records[-3:]
+
+# %% [markdown]
+# ## 练习：`check(...)`
+#
+# 练习会留下一个 `...` 让你填写；`check("name", answer)` 运行隐藏的测试，告诉你期望的是什么、你的答案哪里不同
+# （绝不会只说一句"错了"）。`hint("name")` 会给你一点提示。
+#
+# **练习 1.** 训练之前，一个什么都不知道的模型给 $V$ 个字符中的每一个都分配概率 $1/V$。它的损失 $\mathcal{L}$
+# 是多少？请写出 `uniform_loss(V)`。
+
+# %%
+import math
+
+from lmlab.exercises import check, hint
+
+
+def uniform_loss(V):
+    return ...  # 你的代码：对 V 个符号做均匀猜测时的交叉熵
+
+
+check("welcome.uniform_loss", uniform_loss)
+
+# %% [markdown]
+# 把你的结果和上面记录的第一个损失值比较一下：训练是从 $\ln V$ 奈特（nat）开始的。
+
+# %%
+first_loss = session.history.records[0]["train_loss"]
+print(f"ln V = {math.log(V):.3f} 奈特；记录的第一个训练损失：{first_loss:.3f}")
+
+# %% [markdown]
+# **练习 2.** 论文中报告字符级模型时用的是*每字符比特数*（bits per character）：同样的损失，只是把 $\ln$
+# 换成 $\log_2$。请写出 `bits_per_char(loss_nats)`。
+
+# %%
+def bits_per_char(loss_nats):
+    ...  # 你的代码
+
+
+check("welcome.bits_per_char", bits_per_char)
+hint("welcome.bits_per_char")
+
+# %% [markdown]
+# **教师请看：** 参考答案不在笔记本里，而是和隐藏测试放在一起，位于 `lmlab/exercises/<topic>.py`。用
+# `LMLAB_TEACHER=1` 启动实验室，这个单元格就会打印一份参考答案（对学生则只说明答案在哪里）。`lmlab site --teacher`
+# 会执行每个笔记本并显示答案，生成离线 HTML 页面；`lmlab site` 生成的是学生版。
+
+# %%
+from lmlab.exercises import solution
+
+_ = solution("welcome.uniform_loss")  # 为教师打印参考答案的源代码
+#
+# ## 动手试试：温度
+#
+# 采样时先把 logits 除以温度 $\tau$，再做 softmax，
+# $p_b \propto \exp(W_{a,b}/\tau)$：$\tau$ 小则分布更尖锐，$\tau$ 大则分布更平坦。
+
+# %%
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+
+after = "e" if "e" in text else text[0]
+row = W[tok.encode(after)[0]].detach()  # 字符 `after` 之后那个字符的 logits：(V,)
+top = torch.topk(row, 12).indices
+labels = [repr(tok.decode([int(i)]))[1:-1] for i in top]
+
+fig, axes = plt.subplots(1, 3, figsize=(10, 2.4), sharey=True)
+for ax, tau in zip(axes, (0.5, 1.0, 2.0), strict=True):
+    ax.bar(labels, torch.softmax(row / tau, dim=-1)[top])
+    ax.set(title=f"τ = {tau}", ylim=(0, 1))
+axes[0].set_ylabel(f"p(下一个 | {after!r})")
+plt.show()
+
+# %% [markdown]
+# 现在自己拖动滑块试试（需要正在运行的内核）：
+
+# %%
+def show_temperature(tau=1.0):
+    probs = torch.softmax(row / tau, dim=-1)[top]
+    fig, ax = plt.subplots(figsize=(6, 2.4))
+    ax.bar(labels, probs)
+    ax.set(title=f"p(下一个字符 | {after!r})，τ = {tau:.2f}", ylabel="概率", ylim=(0, 1))
+    plt.show()
+
+
+slider = widgets.FloatSlider(value=1.0, min=0.1, max=3.0, step=0.1, description="τ")
+_ = widgets.interact(show_temperature, tau=slider)
+
+# %% [markdown]
+# ## 图表也会说中文
+#
+# 唐诗会出现在 01–03 号笔记本中。中文标签无需任何字体设置就能正常显示（使用系统中已安装的 CJK 字体，或
+# `mplfonts` 包自带的 Noto Sans CJK 字体文件）。图表一行代码即可保存为 PNG 或 SVG：
+# `lmlab.viz.style.save_figure(fig, "poem.png")`；动画可以用 `lmlab.viz.animate` 保存为 GIF。
+
+# %%
+poem = "床前明月光疑是地上霜举头望明月低头思故乡"
+counts = {ch: poem.count(ch) for ch in dict.fromkeys(poem)}
+fig, ax = plt.subplots(figsize=(7, 2.2))
+ax.bar(list(counts), list(counts.values()))
+ax.set(title="《静夜思》字频统计", ylabel="次数")
+plt.show()
+
+# %% [markdown]
+# ## 接下来去哪儿
+#
+# 打开 `01_word2vec`，学习如何从共现关系中得到词向量；或者直接跳到 `03_transformer` 搭一个 GPT。
+# 在终端里，`lmlab --help` 会以命令的形式列出同样的工具（train、sample、viz、data、doctor）。

@@ -1,0 +1,318 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %%
+
+# %% [markdown]
+# # 09 · 中文文本：按字、按词，还是按字节对？
+#
+# 英文的词与词之间有空格，中文没有。语言模型读中文之前，必须有人先决定什么是一个 token：一个**字**（汉字）、
+# 一个由 jieba 这类分词器切出来的**词**，还是一个从字节学出来的 **BPE** 片段。不同的选择会改变词表大小、一行文字要花
+# 多少个 token、留出文本中有多少 token 在训练时从没见过（**未登录词**，out of vocabulary，OOV），以及一个小模型在
+# 同样时间内能学到什么。我们在两份文本上把这四样都量一遍，然后看看停用词（以及语言模型为什么保留它们），再看繁体字与简体字。
+
+# %%
+from lmlab.notebook import setup
+
+lab = setup(lang="zh")
+
+# %%
+import math
+
+import matplotlib.pyplot as plt
+
+from lmlab.exercises import check
+
+SIZES = {"smoke": dict(poems=300, lm_poems=300, steps=30),
+         "class": dict(poems=5000, lm_poems=3000, steps=400),
+         "full": dict(poems=None, lm_poems=20000, steps=3000)}[lab.preset]
+
+# %% [markdown]
+# ## 1 · 两份中文文本
+#
+# - **现代文**：本实验室自己的中文版里的句子（翻译过的笔记本和提示信息），是现代技术中文，时不时在括号里附上英文术语。
+# - **唐诗**：格律工整的五言、七言诗，每联一行。英文版读取原始合集中的繁体字；中文版读取简体字（由 OpenCC 转换）。
+
+# %%
+from lmlab.data.chinese import modern_prose
+from lmlab.models.lstm.poems import poem_corpus
+
+prose = modern_prose()
+poems_text, poems_name = poem_corpus(max_vocab=None, max_poems=SIZES["poems"])
+poem_lines = [line for line in poems_text.split("\n") if line]
+print(f"现代文：{len(prose)} 个句子，{sum(map(len, prose)):,} 个字符")
+print(f"{poems_name}：{len(poem_lines):,} 联，{len(poems_text):,} 个字符")
+print(prose[0], "\n" + "\n".join(poem_lines[:2]))
+
+# %% [markdown]
+# ## 2 · 切分一个句子的三种方法
+#
+# 按字切分不需要词典：每个汉字就是一个 token。**jieba** 在它的现代汉语词典（约 35 万个词条）里查词，并用隐马尔可夫模型
+# （HMM）猜测词典里没有的词。字节级 **BPE** 从 256 个字节值出发（在 UTF-8 中一个汉字占 3 个字节），反复合并最常见的相邻
+# 字节对，于是常用的字和词变成单个 token，而且永远不会有未知的东西。
+
+# %%
+from lmlab.tokenizers.bpe import FastBPETokenizer
+from lmlab.tokenizers.chinese import jieba_cut
+
+cut = int(0.9 * len(prose))
+prose_train, prose_test = prose[:cut], prose[cut:]
+prose_bpe = FastBPETokenizer.train("\n".join(prose_train), vocab_size=600)
+sentence = "语言模型一次读一个词，每读完一个就猜下一个。"
+bpe_pieces = lambda s: [prose_bpe.decode([i]) for i in prose_bpe.encode(s)]  # � = 一个字的一部分
+for name, split in (("characters", list), ("jieba", jieba_cut), ("BPE", bpe_pieces)):
+    pieces = split(sentence)
+    print(f"{name:10} {len(pieces):2} 个 token：{' | '.join(pieces)}")
+
+# %% [markdown]
+# 一个 BPE 片段可能只是一个字的一部分（显示为 `�`）：罕见的字会一直被拆成它的几个字节。分词器在留出文本上的 **OOV 率**，
+# 是留出文本的 token 中（重复的也算）不在其词表里的比例（对按字和 jieba 来说，就是训练文本中从没出现过的）：
+#
+# $$\text{OOV} = \frac{|\{\,i : t_i \notin V_\text{train}\,\}|}{N_\text{test}}.$$
+#
+# **练习 1.** 写出 `oov_rate(train_tokens, test_tokens)`。
+
+# %%
+def oov_rate(train_tokens, test_tokens):
+    ...  # 你的代码
+
+
+check("chinese.oov_rate", oov_rate)
+
+# %% [markdown]
+# ## 3 · 实测：词表、每行 token 数、OOV
+#
+# 每个分词器在文本的前 90% 上学习词表，在最后 10% 上测量。
+
+# %%
+from lmlab.data.chinese import bpe_vocabulary, tokenizer_report
+
+split_at = int(0.9 * len(poem_lines))
+poem_train, poem_test = poem_lines[:split_at], poem_lines[split_at:]
+poem_bpe = FastBPETokenizer.train("\n".join(poem_train), vocab_size=2000)
+reports = {
+    text: [tokenizer_report("char", list, train, test), tokenizer_report("jieba", jieba_cut, train, test),
+           tokenizer_report("BPE", bpe.tokens, train, test, vocabulary=bpe_vocabulary(bpe))]
+    for text, train, test, bpe in (("prose", prose_train, prose_test, prose_bpe),
+                                   ("poems", poem_train, poem_test, poem_bpe))
+}
+for text, rows in reports.items():
+    for r in rows:
+        print(f"{text:6} {r['tokenizer']:6} 词表 {r['vocab']:>7,}  "
+              f"每行 token {r['tokens_per_line']:5.1f}  每 token 字符数 {r['chars_per_token']:.2f}  "
+              f"OOV {r['oov']:6.1%}")
+
+# %%
+fig, axes = plt.subplots(1, 3, figsize=(11, 3))
+for ax, key in zip(axes, ("vocab", "tokens_per_line", "oov"), strict=True):
+    for k, (text, rows) in enumerate(reports.items()):
+        ax.bar([i + 0.4 * k for i in range(3)], [r[key] for r in rows], width=0.4, label=text)
+    ax.set_xticks([0.2, 1.2, 2.2], ["char", "jieba", "BPE"])
+axes[0].set_title("词表大小")
+axes[1].set_title("每个留出行的 token 数")
+axes[2].set_title("留出行上的 OOV 率")
+axes[0].set_yscale("log")
+axes[2].yaxis.set_major_formatter(lambda v, _pos: f"{v:.0%}")
+axes[0].legend()
+plt.show()
+
+# %% [markdown]
+# 仔细看唐诗那几行。jieba 是为现代汉语做的：在古诗上，它会把几个字粘成只出现一次的"词"（词表巨大，OOV 率很高），而在古汉语
+# 里，字本身就已经是意义的单位了。在现代文上，jieba 切出的是真正的词，每行更短，但 OOV 率仍远高于按字切分——词表永远不会
+# 停止增长。按字切分的 OOV 很少（只有罕见的汉字）；字节级 BPE 从构造上就没有 OOV（任何没见过的字都会退回到它的字节），代价是
+# 每行的 token 更多。
+#
+# ## 4 · 小语言模型用每种切分能达到什么水平
+#
+# 同一个小 GPT（2 层、64 个通道；只有嵌入表取决于词表），同样的步数、每步同样多的 token，在唐诗上训练。不同分词器的
+# *每 token* 损失不能直接比较（一个 jieba token 覆盖的文字更多），所以我们把验证损失换算成**每字符比特数**：
+#
+# $$\text{bpc} = \frac{\mathcal{L}_\text{token}\cdot N_\text{tokens}}{N_\text{characters}\cdot\ln 2}.$$
+#
+# jieba 的词表上限是 4,000 个词；更罕见的词变成 `<unk>`，模型很便宜地就学会了预测它：这个数字偏向 jieba，因为真正的模型
+# 仍然得把那个词写出来。所以每个 `<unk>` 还要额外计入用均匀猜测逐字拼写它的代价：一个 $\ell$ 字的词记 $\ell \cdot \ln V_\text{char}$
+# 奈特；图中画的是计入这一代价之后的数字。
+
+# %%
+from dataclasses import replace
+
+import torch
+import torch.nn.functional as F
+
+from lmlab.models.transformer import GPT, GPTConfig
+from lmlab.models.transformer.trainer import TokenData, TrainConfig, train_gpt
+from lmlab.tokenizers import CharTokenizer, JiebaTokenizer
+
+lm_text = "\n".join(poem_lines[: SIZES["lm_poems"] * 2])
+lm_cut = int(0.9 * len(lm_text))
+lm_train, lm_val = lm_text[:lm_cut], lm_text[lm_cut:]
+BUDGET = TrainConfig(batch_size=16, max_iters=SIZES["steps"], lr=3e-3, min_lr=3e-4, warmup_iters=10,
+                     lr_decay_iters=SIZES["steps"], eval_interval=SIZES["steps"], eval_iters=10)
+
+
+def trained_model(tokenizer, label):
+    """The small GPT trained on lm_train with this tokenizer, for the same budget as the others."""
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, block_size=BLOCK, n_layer=2, n_head=2, n_embd=64,
+                          dropout=0.0))
+    train_gpt(model, TokenData.from_text(lm_train, tokenizer, val_text=lm_val), replace(BUDGET),
+              tokenizer=tokenizer, device=lab.device, precision=lab.precision, progress=False, desc=label)
+    return model.eval()
+
+
+def token_losses(model, ids):
+    """Loss (nats) of the tokens of ids read in windows of BLOCK + 1 (the first of each is context only):
+    the losses, the target ids and their positions in ids, each (N,)."""
+    n = len(ids) // (BLOCK + 1) * (BLOCK + 1)
+    windows = ids[:n].view(-1, BLOCK + 1)
+    with torch.no_grad():
+        logits = model(windows[:, :BLOCK].to(lab.device))[0]  # (窗口数, BLOCK, V)
+    targets = windows[:, 1:].flatten()
+    positions = torch.arange(n).view(-1, BLOCK + 1)[:, 1:].flatten()
+    return F.cross_entropy(logits.flatten(0, 1).float().cpu(), targets, reduction="none"), targets, positions
+
+
+def bits_per_character(name, tokenizer, model):
+    """Validation bits per character; a jieba <unk> is also charged the cost of spelling its characters."""
+    ids = torch.tensor(tokenizer.encode(lm_val), dtype=torch.long)
+    nll, targets, positions = token_losses(model, ids)
+    chars = len(lm_val) * len(targets) / len(ids)  # 被打分的 token 覆盖的字符数（平均而言）
+    raw = charged = nll.sum().item()
+    if name == "jieba":
+        words = tokenizer.split(lm_val)  # 与 ids 对齐：每个词一个 id
+        spell = math.log(lm_tokenizers["char"].vocab_size)  # 每个字符做一次均匀猜测
+        unknown = [p for p, t in zip(positions.tolist(), targets.tolist(), strict=True)
+                   if t == tokenizer.unk_id]
+        charged += sum(len(words[p]) * spell for p in unknown)
+    return raw / chars / math.log(2), charged / chars / math.log(2)
+
+
+lm_tokenizers = {"char": CharTokenizer.fit(lm_text), "jieba": JiebaTokenizer.fit(lm_train, max_size=4000),
+                 "BPE": FastBPETokenizer.train(lm_train, vocab_size=2000)}
+# 上下文为 32 个 token；只有文本很小时才更少（在没有语料的机器上使用内置诗歌时）
+BLOCK = min(32, min(len(t.encode(lm_val)) for t in lm_tokenizers.values()) - 2)
+lm_models = {name: trained_model(tok, name) for name, tok in lm_tokenizers.items()}
+lm_results = {name: bits_per_character(name, lm_tokenizers[name], m) for name, m in lm_models.items()}
+for name, (bpc, charged) in lm_results.items():
+    print(f"{name:6} 词表 {lm_tokenizers[name].vocab_size:>6,}  "
+          f"参数 {lm_models[name].num_params():>9,}  验证集 {bpc:.3f} 比特/字符")
+    if charged != bpc:
+        print(f"       把每个 <unk> 都拼写出来：{charged:.3f} 比特/字符")
+
+# %%
+fig, ax = plt.subplots(figsize=(5, 2.8))
+ax.bar(list(lm_results), [charged for _, charged in lm_results.values()],
+       color=["#0072B2", "#E69F00", "#009E73"])
+ax.set(ylabel="每字符比特数", title=f"同一个 GPT，各训练 {SIZES['steps']} 步")
+plt.show()
+
+# %% [markdown]
+# 在 `class` 预设下跑一次（6,000 联，400 步，每步 16 × 32 个 token）的结果是：按字 7.99 比特/字符，BPE 8.26，jieba
+# 实测 2.75，但把每个 `<unk>` 都拼写出来之后是 8.90。在古诗上，字是更好的单位：每个汉字都出现得足够多，可以学会；而词表要把预算
+# 花在成千上万个罕见的"词"上，还是会漏掉四分之一的留出词。在数据更多的现代文上，词和 BPE 词表就会得到回报：序列更短，同样的
+# 上下文窗口能看到更多文字。大型中文模型使用的是 BPE 或 SentencePiece 词表，既保留完整的常用汉字，又加入高频词。
+#
+# ## 5 · 停用词，以及语言模型为什么保留它们
+#
+# 任何文本中最常见的词都是**虚词**（function words）：现代汉语里的"的、是、在、了、和"；古诗里的"之、不、无、而、以"。搜索和
+# 关键词提取会把它们作为**停用词**（stop words）去掉，因为它们几乎说明不了主题：
+
+# %%
+from lmlab.data.chinese import most_common
+
+prose_words = [w for line in prose for w in jieba_cut(line)]
+print("现代文中最常见的 jieba 词：", " ".join(w for w, _ in most_common(prose_words, 15)))
+import jieba.analyse
+
+paragraph = "".join(prose[:40])
+print("按 TF-IDF 提取的关键词（已去掉停用词）：", " ".join(jieba.analyse.extract_tags(paragraph, topK=10)))
+
+# %% [markdown]
+# **练习 2.** 一段文本的 token 中停用词占多大比例？写出 `stop_word_share(tokens, stop_words)`。
+
+# %%
+def stop_word_share(tokens, stop_words):
+    ...  # 你的代码
+
+
+check("chinese.stop_word_share", stop_word_share)
+
+# %% [markdown]
+# 语言模型不能丢掉它们：它得把它们*写*出来，而且它们承载着语法（"的"标明谁修饰谁，"了"表示事情已经完成，"不"表示否定）。
+# 它们也是最容易预测的 token。我们用第 4 节的字符模型来验证：比较它在古汉语虚字上的损失和在验证文本其余所有字上的损失。
+
+# %%
+STOP = set("之不无而以其于所与为者也乎则")
+char_tok = lm_tokenizers["char"]
+nll, targets, _ = token_losses(lm_models["char"], torch.tensor(char_tok.encode(lm_val), dtype=torch.long))
+is_stop = torch.tensor([char_tok.decode([int(t)]) in STOP for t in targets])
+share = is_stop.float().mean().item()
+print(f"虚字占验证文本的 {share:.1%}；模型在它们上的损失为 "
+      f"{nll[is_stop].mean():.2f} 奈特，在其余所有字上为 {nll[~is_stop].mean():.2f} 奈特")
+
+# %% [markdown]
+# ## 6 · 繁体字与简体字
+#
+# 汉字简化（1956 年、1964 年）把许多繁体字映射到同一个简化字上：發（发送）和髮（头发）都变成了"发"，後（之后）和"后"（王后）
+# 合并了。因此用 OpenCC 的 `t2s` 转换语料会**缩小词表**，并把一些意义合并；反过来转换（`s2t`）时，并不总能猜出原来是哪个字。
+
+# %%
+import opencc
+
+t2s, s2t = opencc.OpenCC("t2s").convert, opencc.OpenCC("s2t").convert
+traditional, _ = poem_corpus(max_vocab=None, max_poems=SIZES["poems"], script="traditional")
+simplified = t2s(traditional)
+trad_chars, simp_chars = set(traditional) - set("\n，。"), set(simplified) - set("\n，。")
+back = s2t(simplified)
+changed = sum(a != b for a, b in zip(traditional, back, strict=True))
+print(f"不同的字：繁体 {len(trad_chars):,} 个，简体 {len(simp_chars):,} 个"
+      f"（少了 {1 - len(simp_chars) / len(trad_chars):.1%}）")
+print(f"简体再转回繁体：{len(traditional):,} 个字符中有 {changed:,} 个"
+      f"（{changed / len(traditional):.2%}）变成了另一个字")
+
+# %% [markdown]
+# **练习 3.** 在这些诗里，哪些简体字对应两个或更多的繁体字？写出 `merged(characters, convert)`：返回一个字典，键是每个这样的
+# 简体字，值是 `convert` 映射到它的那些不同字符组成的有序列表。
+
+# %%
+def merged(characters, convert):
+    ...  # 你的代码
+
+
+check("chinese.merged", merged)
+
+# %%
+from lmlab.data.chinese import merged_by_simplification
+
+groups = merged_by_simplification(trad_chars, t2s)
+counts = {c: traditional.count(c) for cs in groups.values() for c in cs}
+top = sorted(groups.items(), key=lambda kv: -sum(counts[c] for c in kv[1]))[:12]
+print(f"有 {len(groups)} 个简体字各自合并了多个繁体字，例如")
+print("  ".join(f"{s}←{'/'.join(ts)}" for s, ts in top))
+fig, ax = plt.subplots(figsize=(7, 2.6))
+ax.bar([s for s, _ in top], [sum(counts[c] for c in ts) for _, ts in top], color="#CC79A7")
+ax.set(title="合并了繁体字的简体字（在诗中出现的次数）", ylabel="次数")
+plt.show()
+
+# %% [markdown]
+# 对语言模型来说，简体语料稍微容易一点（字更少、每个字更常见），也稍微贫乏一点（發和髮成了同一个 token）。本实验室的中文版在
+# 简体字上训练，英文版在原始合集的繁体字上训练。
+#
+# ## 更进一步
+#
+# - 用 `lmlab train gpt --corpus tang_poems --tokenizer bpe` 训练，并与 `--tokenizer char` 比较。
+# - 给 jieba 一个古汉语词的用户词典（`jieba.load_userdict`），再测一次 OOV。
+# - 给 BPE 试试 `vocab_size=8000`：它从什么时候开始保留整个词？

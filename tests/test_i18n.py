@@ -1,0 +1,402 @@
+"""The Chinese edition: twins in step with the English source, each failure mode caught with the command
+that fixes it, library messages in both languages, and every twin running on a bare machine."""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import textwrap
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from lmlab.i18n import notebooks as nbs
+
+ROOT = Path(__file__).resolve().parent.parent
+ENGLISH = nbs.sources()
+TWINS = sorted((ROOT / "notebooks" / "zh").glob("[0-9][0-9]_*.ipynb"))
+
+
+# ---------------------------------------------------------------- the real notebooks
+
+def test_every_english_notebook_has_a_twin():
+    assert ENGLISH
+    for src in ENGLISH:
+        assert nbs.twin_path(src).exists(), f"{src.name} has no twin: run 'python -m lmlab.i18n update'"
+
+
+@pytest.mark.parametrize("src", ENGLISH, ids=lambda p: p.stem)
+def test_twin_is_in_step_with_its_source(src):
+    problems = nbs.check(src)
+    assert not problems, "\n".join(problems)
+
+
+def test_library_catalogue_is_complete_and_compiled():
+    from lmlab.i18n import messages
+
+    problems = messages.check()
+    assert not problems, "\n".join(problems)
+
+
+def test_library_translations_keep_their_placeholders():
+    from babel.messages.pofile import read_po
+
+    from lmlab.i18n import messages
+
+    fields = lambda s: sorted(re.findall(r"\{[^{}]*\}", s))
+    with open(messages.po_file(), "rb") as f:
+        catalog = read_po(f)
+    bad = [m.id for m in catalog if m.id and m.string and fields(m.id) != fields(m.string)]
+    assert not bad, f"translations that lost or changed a {{placeholder}}: {bad}"
+
+
+def test_messages_follow_lmlab_lang(monkeypatch, capsys):
+    from lmlab.exercises import check
+    from lmlab.i18n import _, lang
+
+    monkeypatch.setenv("LMLAB_LANG", "en")
+    assert lang() == "en" and _("learning rate") == "learning rate"
+    check("welcome.uniform_loss", ...)
+    assert "no answer yet" in capsys.readouterr().out
+    monkeypatch.setenv("LMLAB_LANG", "zh_CN")
+    assert lang() == "zh" and _("learning rate") == "学习率"
+    check("welcome.uniform_loss", lambda V: 1.0)
+    out = capsys.readouterr().out
+    assert "还不对" in out and "期望 0.693147" in out and "提示" in out
+    assert _("a message nobody translated") == "a message nobody translated"
+
+
+def test_setup_sets_the_language(monkeypatch, capsys):
+    from lmlab.i18n import lang
+    from lmlab.notebook import setup
+
+    monkeypatch.setenv("LMLAB_LANG", "en")  # recorded first, so teardown restores what was there before
+    setup(preset="smoke", device="cpu", lang="zh")
+    assert lang() == "zh"
+    assert "可用 LMLAB_PRESET" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="unknown language 'fr'"):
+        setup(preset="smoke", device="cpu", lang="fr")
+
+
+def test_twins_set_the_language_and_read_simplified_poems():
+    text = nbs.twin_path(ENGLISH[0]).read_text(encoding="utf-8")
+    assert 'setup(lang="zh"' in text
+    w2v = ROOT / "notebooks" / "01_word2vec.py"
+    if w2v.exists() and '"tang_poems"' in w2v.read_text(encoding="utf-8"):
+        twin = nbs.twin_path(w2v).read_text(encoding="utf-8")
+        assert '"tang_poems_simplified"' in twin and '"tang_poems"' not in twin
+        assert "紅" not in twin.split("# %%", 1)[1] or "红" in twin  # string literals converted to simplified
+
+
+# ---------------------------------------------------------------- each failure mode, on a copy
+
+DEMO = textwrap.dedent('''\
+    # ---
+    # jupyter:
+    #   jupytext:
+    #     cell_metadata_filter: tags,-all
+    #     formats: ipynb,py:percent
+    #     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version
+    #     text_representation:
+    #       extension: .py
+    #       format_name: percent
+    #       format_version: '1.3'
+    #   kernelspec:
+    #     display_name: Python 3 (ipykernel)
+    #     language: python
+    #     name: python3
+    # ---
+
+    # %% [markdown]
+    # # Demo
+    #
+    # A cell about attention.
+
+    # %%
+    from lmlab.notebook import setup
+
+    lab = setup()
+    n = 3  # number of heads
+    print(f"we use {n} heads")
+    corpus = "tang_poems"
+    poem = "舉頭望明月"
+    ''')
+ZH = {"# Demo\n\nA cell about attention.": "# 演示\n\n一个关于注意力机制（attention）的单元格。",
+      "number of heads": "头的数量", 'f"we use {n} heads"': 'f"我们使用 {n} 个头"'}
+
+
+def _translate_all(po: Path, table: dict[str, str]) -> None:
+    catalog = nbs.read_catalogue(po)
+    for msg in catalog:
+        if msg.id in table:
+            msg.string = table[msg.id]
+            msg.flags.discard("fuzzy")
+    nbs.write_catalogue(po, catalog)
+
+
+@pytest.fixture
+def demo(tmp_path) -> Path:
+    src = tmp_path / "notebooks" / "00_demo.py"
+    src.parent.mkdir()
+    src.write_text(DEMO, encoding="utf-8")
+    assert len(nbs.update(src)) == 3  # three pieces to translate, none yet
+    _translate_all(nbs.po_path(src), ZH)
+    nbs.build(src)
+    assert nbs.check(src) == []
+    return src
+
+
+def test_a_built_twin_is_translated_and_keeps_the_code(demo):
+    twin = nbs.twin_path(demo).read_text(encoding="utf-8")
+    assert "# # 演示" in twin and "n = 3  # 头的数量" in twin and 'print(f"我们使用 {n} 个头")' in twin
+    assert 'setup(lang="zh")' in twin
+    assert 'corpus = "tang_poems_simplified"' in twin and 'poem = "举头望明月"' in twin
+    assert nbs.twin_path(demo).with_suffix(".ipynb").exists()
+
+
+def test_a_changed_english_cell_fails_until_translated(demo):
+    demo.write_text(DEMO.replace("A cell about attention.", "A cell about multi-head attention."),
+                    encoding="utf-8")
+    problems = nbs.check(demo)
+    assert any("is behind" in p and "cell 0 markdown not in the catalogue" in p
+               and "python -m lmlab.i18n update 00_demo" in p for p in problems), problems
+    assert any("out of date" in p and "python -m lmlab.i18n build 00_demo" in p for p in problems)
+    left = nbs.update(demo)  # the translator's command: the old Chinese kept, marked fuzzy
+    assert left == ["cell 0 markdown marked fuzzy (the English changed): '# Demo'"]
+    fuzzy = [m for m in nbs.read_catalogue(nbs.po_path(demo)) if m.fuzzy]
+    assert len(fuzzy) == 1 and "一个关于注意力机制" in fuzzy[0].string  # the old Chinese, to revise
+    po_lines = nbs.po_path(demo).read_text(encoding="utf-8").splitlines()
+    previous = [ln for ln in po_lines if ln.startswith("#|")]
+    assert previous and "A cell about attention." in previous[0]  # and the English it translated
+    assert nbs.check(demo) and "is behind" in nbs.check(demo)[0]
+    changed = "# Demo\n\nA cell about multi-head attention."
+    _translate_all(nbs.po_path(demo), {changed: "# 演示\n\n多头注意力。"})
+    nbs.build(demo)
+    assert nbs.check(demo) == []
+
+
+def test_a_twin_whose_code_differs_fails(demo):
+    twin = nbs.twin_path(demo)
+    twin.write_text(twin.read_text(encoding="utf-8").replace("n = 3", "n = 4"), encoding="utf-8")
+    problems = nbs.check(demo)
+    assert any("cell 1: its code differs" in p and "'n = 3" in p and "python -m lmlab.i18n build 00_demo" in p
+               for p in problems), problems
+
+
+def test_a_hand_edited_translation_is_out_of_date_not_a_code_change(demo):
+    twin = nbs.twin_path(demo)
+    twin.write_text(twin.read_text(encoding="utf-8").replace("头的数量", "注意力头的个数"), encoding="utf-8")
+    problems = nbs.check(demo)
+    assert len(problems) == 1 and "is out of date" in problems[0] and "build 00_demo" in problems[0]
+
+
+def test_a_stale_twin_after_a_catalogue_edit_fails(demo):
+    _translate_all(nbs.po_path(demo), {"number of heads": "注意力头数"})
+    problems = nbs.check(demo)
+    assert len(problems) == 1 and "out of date" in problems[0], problems
+    nbs.build(demo)
+    assert nbs.check(demo) == []
+
+
+def test_a_translation_that_breaks_the_code_is_refused(demo):
+    _translate_all(nbs.po_path(demo), {'f"we use {n} heads"': 'f"我们使用 {m} 个头"'})
+    with pytest.raises(nbs.TranslationError, match=r"keep its \{\.\.\.\} placeholders"):
+        nbs.build(demo)
+    _translate_all(nbs.po_path(demo), {'f"we use {n} heads"': "我们使用 {n} 个头"})
+    with pytest.raises(nbs.TranslationError, match="must be a Python string literal"):
+        nbs.build(demo)
+
+
+def test_a_new_notebook_without_catalogue_fails_with_the_command(demo):
+    new = demo.parent / "01_new.py"
+    shutil.copyfile(demo, new)
+    problems = nbs.check(new)
+    assert any("is behind" in p and "update 01_new" in p for p in problems)
+    assert any("missing" in p and "build 01_new" in p for p in problems)
+
+
+def test_check_command_exits_1_and_names_the_fix(demo, monkeypatch, capsys):
+    from lmlab.i18n import cli
+
+    monkeypatch.setattr(nbs, "NOTEBOOKS", demo.parent)
+    monkeypatch.setattr(nbs, "sources", lambda names=(), root=demo.parent: [demo])
+    assert cli.main(["check"]) == 0
+    demo.write_text(DEMO.replace("number of heads", "how many heads"), encoding="utf-8")
+    assert cli.main(["check"]) == 1
+    out = capsys.readouterr().out
+    assert "✗" in out and "python -m lmlab.i18n update 00_demo" in out
+
+
+def test_segments_are_the_prose_not_the_code():
+    segs = nbs.code_segments('x = f(a)  # (B, T, C)\nprint("loss", x)  # the loss, in nats\n'
+                             'ax.set(title=f"layer {i}", xlabel="position")\nd = {"key": 1}\n')
+    assert [(s.kind, s.text) for s in segs] == [
+        ("string", '"loss"'), ("comment", "the loss, in nats"), ("string", 'f"layer {i}"'),
+        ("string", '"position"')]
+
+
+# ---------------------------------------------------------------- the twins run (smoke preset, offline)
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", TWINS, ids=lambda p: "zh-" + p.stem)
+def test_twin_runs_on_a_bare_machine(path, tmp_path):
+    from test_notebooks import bare_machine_env, execute_notebook, figures
+
+    nb = execute_notebook(path, bare_machine_env(tmp_path))
+    errors = [(i, o.ename, o.evalue) for i, c in enumerate(nb.cells)
+              for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors, f"zh/{path.name}: cells raised {errors}"
+    out = io.StringIO()
+    for c in nb.cells:
+        for o in c.get("outputs", []):
+            out.write(o.get("text", "") or o.get("data", {}).get("text/plain", ""))
+    stderr = "".join(o.text for c in nb.cells for o in c.get("outputs", [])
+                     if o.output_type == "stream" and o.name == "stderr")
+    assert "Traceback" not in stderr, stderr[-2000:]
+    assert "missing from font" not in stderr, "a glyph fell back to a box: " + stderr[-500:]
+    assert figures(nb) >= 1
+    assert "可用 LMLAB_PRESET" in out.getvalue(), "the twin did not switch lmlab to Chinese"
+
+
+def test_poems_follow_the_edition(isolated_data, monkeypatch, capsys):
+    from lmlab.models.lstm.poems import poem_corpus
+
+    monkeypatch.setenv("LMLAB_LANG", "en")
+    text, used = poem_corpus(max_vocab=None)
+    assert used == "builtin_poems" and "舉頭望明月" in text
+    monkeypatch.setenv("LMLAB_LANG", "zh")
+    text, _ = poem_corpus(max_vocab=None)
+    assert "举头望明月" in text and "舉" not in text
+    assert "改用内置的 18 首绝句" in capsys.readouterr().out
+    assert "舉頭" in poem_corpus(max_vocab=None, script="traditional")[0]
+
+
+# ---------------------------------------------------------------- opening and publishing the Chinese edition
+
+def test_lab_opens_the_chinese_edition(capsys):
+    from lmlab.cli import main
+
+    assert main(["lab", "--lang", "zh", "--print-command", "--no-browser"]) == 0
+    out = capsys.readouterr().out
+    assert f"--ServerApp.root_dir={ROOT / 'notebooks' / 'zh'}" in out
+    assert main(["lab", "--print-command", "--no-browser"]) == 0
+    assert f"--ServerApp.root_dir={ROOT / 'notebooks'} " in capsys.readouterr().out + " "
+
+
+def test_site_renders_both_editions(tmp_path, capsys):
+    from lmlab.cli import main
+
+    assert main(["site", "00_welcome", "--no-execute", "--lang", "both", "--out", str(tmp_path)]) == 0
+    english = (tmp_path / "00_welcome.html").read_text(encoding="utf-8")
+    chinese = (tmp_path / "zh" / "00_welcome.html").read_text(encoding="utf-8")
+    assert "Welcome to lmlab" in english and "欢迎来到 lmlab" not in english
+    assert "欢迎来到 lmlab" in chinese and (tmp_path / "zh" / "index.html").exists()
+    assert main(["site", "00_welcome", "--no-execute", "--lang", "zh", "--out", str(tmp_path / "z")]) == 0
+    assert "欢迎来到 lmlab" in (tmp_path / "z" / "00_welcome.html").read_text(encoding="utf-8")
+
+
+def test_readmes_link_each_other_with_the_same_setup_commands():
+    en = (ROOT / "README.md").read_text(encoding="utf-8")
+    zh = (ROOT / "README.zh-CN.md").read_text(encoding="utf-8")
+    assert "README.zh-CN.md" in en and "(README.md)" in zh
+    for command in ("python3 scripts/bootstrap.py lab", "python3 scripts/bootstrap.py test"):
+        assert command in en and command in zh
+
+
+def test_translations_are_prepared_from_another_folder_before_the_merge(demo, monkeypatch, capsys):
+    from lmlab.i18n import cli
+
+    monkeypatch.setattr(nbs, "NOTEBOOKS", demo.parent)
+    monkeypatch.setattr(nbs, "ROOT", demo.parent.parent)
+    other = demo.parent.parent / "branch"
+    other.mkdir()
+    changed = DEMO.replace("A cell about attention.", "A cell about multi-head attention.")
+    (other / "00_demo.py").write_text(changed, encoding="utf-8")
+    (other / "06_new.py").write_text(DEMO.replace("number of heads", "count of heads"), encoding="utf-8")
+    assert cli.main(["update", "--src", str(other)]) == 0
+    assert "branch/00_demo.py -> notebooks/zh/po/00_demo.po: 1 to translate" in capsys.readouterr().out
+    po = nbs.read_catalogue(nbs.po_path(demo))
+    new_id = "# Demo\n\nA cell about multi-head attention."
+    assert po[new_id].fuzzy and po[new_id].string == ZH["# Demo\n\nA cell about attention."]  # a suggestion
+    assert "# Demo\n\nA cell about attention." in po  # the text of this tree is kept ...
+    assert nbs.check(demo) == []  # ... so its twin stays in step
+    notes = nbs.waiting()
+    assert any("06_new.po waits for notebooks/06_new.py" in n for n in notes)
+    assert any("00_demo.po holds 1 entries" in n for n in notes), notes
+    nbs.update(demo)  # a plain update before the merge keeps the pending entry
+    assert new_id in nbs.read_catalogue(nbs.po_path(demo))
+    _translate_all(nbs.po_path(demo), {new_id: "# 演示\n\n关于多头注意力（multi-head attention）的单元格。"})
+    _translate_all(nbs.po_path(demo.parent / "06_new.py"), {**ZH, "count of heads": "头的个数"})
+    # the merge: the other branch's English lands; one update, and every twin is translated and in step
+    for path in other.iterdir():
+        shutil.copyfile(path, demo.parent / path.name)
+    for src in (demo, demo.parent / "06_new.py"):
+        assert nbs.update(src) == []
+        nbs.build(src)
+        assert nbs.check(src) == []
+    po = nbs.read_catalogue(nbs.po_path(demo))
+    assert "# Demo\n\nA cell about attention." not in po and not any(nbs._pending(m) for m in po)
+    assert nbs.waiting() == []
+
+
+def test_from_rev_names_a_missing_revision():
+    with pytest.raises(ValueError, match="no git revision 'no-such-branch'"):
+        nbs.foreign_sources(Path("/tmp"), rev="no-such-branch")
+
+
+MARKUP = re.compile(r"\$\$.+?\$\$|\$[^$]+\$|``.+?``|`[^`\n]+`|\]\([^)\s]+\)|https?://[^\s)]+", re.S)
+
+
+def _markup(text: str) -> Counter:
+    """Code spans, formulas and link targets (whitespace folded; a twin sits one folder deeper)."""
+    return Counter(" ".join(m.split()).replace("](../../", "](../") for m in MARKUP.findall(text))
+
+
+@pytest.mark.parametrize("po", sorted((ROOT / "notebooks" / "zh" / "po").glob("*.po")), ids=lambda p: p.stem)
+def test_translations_keep_code_math_and_links(po):
+    """Every translated markdown cell keeps each code span, formula and link target of its English."""
+    bad = []
+    for msg in nbs.read_catalogue(po):
+        if msg.id and msg.string and not msg.fuzzy and not msg.id.startswith(('"', "f\"", "'", "f'")):
+            lost = _markup(msg.id) - _markup(msg.string)
+            if lost:
+                bad.append(sorted(lost)[:2])
+    assert not bad, f"{po.name}: {len(bad)} translations lose code, math or links: {bad[:4]}"
+
+
+def test_check_notes_a_catalogue_waiting_for_its_notebook_and_prune_drops_pending(demo, monkeypatch, capsys):
+    from lmlab.i18n import cli
+
+    monkeypatch.setattr(nbs, "NOTEBOOKS", demo.parent)
+    monkeypatch.setattr(nbs, "ROOT", demo.parent.parent)
+    other = demo.parent.parent / "branch"
+    other.mkdir()
+    (other / "00_demo.py").write_text(DEMO.replace("number of heads", "heads"), encoding="utf-8")
+    (other / "07_later.py").write_text(DEMO, encoding="utf-8")
+    assert cli.main(["update", "--src", str(other)]) == 0
+    monkeypatch.setattr(nbs, "sources", lambda names=(), root=demo.parent: [demo])
+    assert cli.main(["check"]) == 0  # a note, not an error
+    out = capsys.readouterr().out
+    assert "note: notebooks/zh/po/07_later.po waits for notebooks/07_later.py" in out and "✓" in out
+    nbs.update(demo, prune=True)  # what 'update --prune' does for each notebook
+    assert "heads" not in nbs.read_catalogue(nbs.po_path(demo))
+    assert "number of heads" in nbs.read_catalogue(nbs.po_path(demo))
+
+
+def test_library_messages_of_a_branch_wait_until_their_code_lands(tmp_path, monkeypatch):
+    from lmlab.i18n import messages
+
+    locale = tmp_path / "lmlab" / "i18n" / "locale"
+    shutil.copytree(messages.LOCALE_DIR, locale)
+    monkeypatch.setattr(messages, "LOCALE_DIR", locale)
+    pending = [m.id for m in nbs.read_catalogue(messages.po_file()) if m.id
+               and any(c.startswith(messages.PENDING) for c in m.auto_comments)]
+    assert pending, "the catalogue holds no prepared messages of the branches to merge"
+    messages.update_catalogue()  # a package without that code: the prepared messages stay ...
+    assert all(text in nbs.read_catalogue(messages.po_file()) for text in pending)
+    messages.update_catalogue(prune=True)  # ... until pruned
+    assert not any(text in nbs.read_catalogue(messages.po_file()) for text in pending)
+    with pytest.raises(ValueError, match="no git revision 'no-such-branch'"):
+        messages.update_from("no-such-branch")
