@@ -247,8 +247,8 @@ def fit(
     elif torn:
         if report:
             print(_("training stopped hard during iteration {it}: that step may be half applied, so no "
-                    "checkpoint was written now; the last saved checkpoint is intact (press Ctrl-C once for a "
-                    "clean stop)")
+                    "checkpoint was written now; the last saved checkpoint is intact (press Ctrl-C once "
+                    "for a clean stop)")
                   .format(it=it), flush=True)
     elif interrupted:
         if report:

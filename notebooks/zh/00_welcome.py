@@ -84,8 +84,9 @@ cfg
 #
 #     lmlab data fetch --all
 #
-# 然后把缓存文件夹复制过去（或者把 `LMLAB_DATA_DIR` 指向一个 U 盘）。当某个语料不在时，笔记本会退回到内置的
-# 英文语料，并且**明确告诉你**——你永远不会因此看到一大段报错（traceback）。
+# 然后把缓存文件夹复制过去（或者把 `LMLAB_DATA_DIR` 指向一个 U 盘）。`lmlab prepare --dest DIR` 会把笔记本要训练的
+# 每个模型都提前训练好，放进同一个文件夹，上课时直接加载，不必等待（每个训练单元格都会说明它加载的是预先准备好的结果）。
+# 当某个语料不在时，笔记本会退回到内置的英文语料，并且**明确告诉你**——你永远不会因此看到一大段报错（traceback）。
 
 # %%
 from lmlab.data import load_text_or_fallback
@@ -205,6 +206,53 @@ check("welcome.bits_per_char", bits_per_char)
 hint("welcome.bits_per_char")
 
 # %% [markdown]
+# ## 一个验算过的例子：一次前向传播及其交叉熵
+#
+# 本实验的学生可能读过这样一篇教程：它用一个有 2 个输入、2 个 ReLU 隐藏单元和 2 个输出类别的网络走完一个例子，
+# 算出交叉熵约为 $-0.415$。这不可能是对的，下面的步骤说明原因。数据如下：$W_1 = \begin{pmatrix}0.1 & 0.2\\ 0.3 & 0.4\end{pmatrix}$，
+# $b_1 = (0.5, 0.6)$，$W_2 = \begin{pmatrix}0.7 & 0.8\\ 0.9 & 1.0\end{pmatrix}$，$b_2 = (0.1, 0.2)$，
+# $x = (0.5, 0.6)$，目标类别 $t = 1$（PyTorch 把类别编号为 0 和 1，所以这是第二类）：
+#
+# $$h = \operatorname{ReLU}(W_1 x + b_1),\qquad z = W_2 h + b_2,\qquad
+#   \mathcal{L} = -\log \frac{e^{z_t}}{e^{z_0} + e^{z_1}}.$$
+#
+# 手算：$W_1 x = (0.1\cdot0.5 + 0.2\cdot0.6,\ 0.3\cdot0.5 + 0.4\cdot0.6) = (0.17, 0.39)$，所以
+# $h = (0.67, 0.99)$（两者都为正，ReLU 原样保留），而不是 $(0.8, 1.0)$。接着
+# $z = (0.7\cdot0.67 + 0.8\cdot0.99 + 0.1,\ 0.9\cdot0.67 + 1.0\cdot0.99 + 0.2) = (1.361, 1.793)$，
+# 而不是 $(1.3, 1.5)$。那篇教程随后又在指数里把 $b_2$ 加了第二次，并把 $e^{1.4}$ 放在分子上，
+# 而它并不是分母中的两项之一：softmax 的分子永远是它自己分母中的一项。下面用 torch 做同样的计算，得到正确的损失：
+
+# %%
+W1 = torch.tensor([[0.1, 0.2], [0.3, 0.4]])
+b1 = torch.tensor([0.5, 0.6])
+W2 = torch.tensor([[0.7, 0.8], [0.9, 1.0]])
+b2 = torch.tensor([0.1, 0.2])
+x = torch.tensor([0.5, 0.6])
+t = 1
+h = torch.relu(W1 @ x + b1)  # 隐藏层：(2,)
+z = W2 @ h + b2  # logits：(2,)，输出层不加 ReLU，接下来就是 softmax
+p = torch.softmax(z, dim=-1)
+print(f"h = {h.tolist()}, z = {[round(v, 3) for v in z.tolist()]}, p = {[round(v, 4) for v in p.tolist()]}")
+print(f"交叉熵 -log p[t] = {-torch.log(p[t]).item():.4f}；"
+      f"F.cross_entropy 的结果一致：{F.cross_entropy(z[None], torch.tensor([t])).item():.4f}")
+print(f"教程自己的式子 -log(e^1.4 / (e^1.5 + e^1.7)) = "
+      f"{-math.log(math.exp(1.4) / (math.exp(1.5) + math.exp(1.7))):.3f}：同样是正数")
+
+# %% [markdown]
+# **为什么交叉熵（cross-entropy）永远不会是负数。** 每一项 $e^{z_j}$ 都是正数，所以 softmax 的
+# $p_t = e^{z_t} / \sum_j e^{z_j}$ 是一个正数，而且它自己那一项就在分母的和里：
+# $0 < p_t \le 1$。$(0, 1]$ 中的数取对数 $\le 0$，所以 $\mathcal{L} = -\log p_t \ge 0$，
+# 只有当模型把全部概率都放在正确类别上时才等于 $0$。损失为负，一定是算术上出了差错。
+# （若 $t = 0$，即第一类，损失为 $-\log 0.3936 = 0.932$，同样是正数。）
+#
+# **练习 3.** 先别看上面打印的那一行：$t = 1$ 时的损失是多少（保留三位小数）？
+# 在纸上从 $z$ 算起（或者用 `math.exp` 和 `math.log`），然后检查答案。
+
+# %%
+worked_loss = ...  # 你的答案：一个数
+check("welcome.worked_loss", worked_loss)
+
+# %% [markdown]
 # **教师请看：** 参考答案不在笔记本里，而是和隐藏测试放在一起，位于 `lmlab/exercises/<topic>.py`。用
 # `LMLAB_TEACHER=1` 启动实验室，这个单元格就会打印一份参考答案（对学生则只说明答案在哪里）。`lmlab site --teacher`
 # 会执行每个笔记本并显示答案，生成离线 HTML 页面；`lmlab site` 生成的是学生版。
@@ -213,11 +261,12 @@ hint("welcome.bits_per_char")
 from lmlab.exercises import solution
 
 _ = solution("welcome.uniform_loss")  # 为教师打印参考答案的源代码
-#
+
+# %% [markdown]
 # ## 动手试试：温度
 #
-# 采样时先把 logits 除以温度 $\tau$，再做 softmax，
-# $p_b \propto \exp(W_{a,b}/\tau)$：$\tau$ 小则分布更尖锐，$\tau$ 大则分布更平坦。
+# 采样时先把 logits 除以温度（temperature）$\tau$，再做 softmax，
+# $p_b \propto \exp(W_{a,b}/\tau)$：$\tau$ 小，分布更尖锐；$\tau$ 大，分布更平坦。
 
 # %%
 import ipywidgets as widgets
@@ -251,11 +300,22 @@ slider = widgets.FloatSlider(value=1.0, min=0.1, max=3.0, step=0.1, description=
 _ = widgets.interact(show_temperature, tau=slider)
 
 # %% [markdown]
-# ## 图表也会说中文
+# ## 图里的中文
 #
-# 唐诗会出现在 01–03 号笔记本中。中文标签无需任何字体设置就能正常显示（使用系统中已安装的 CJK 字体，或
-# `mplfonts` 包自带的 Noto Sans CJK 字体文件）。图表一行代码即可保存为 PNG 或 SVG：
-# `lmlab.viz.style.save_figure(fig, "poem.png")`；动画可以用 `lmlab.viz.animate` 保存为 GIF。
+# 唐诗出现在第 01–03 个笔记本中。中文标签无需任何字体设置就能正常显示（使用已安装的中日韩（CJK）字体，
+# 或 `mplfonts` 包自带的 Noto Sans CJK 字体文件）。
+#
+# **用于幻灯片的图。** 笔记本画出的每一样东西都可以一次调用保存下来，由文件名决定格式：
+#
+#     from lmlab.viz import save
+#     save(fig, "poem.png")              # any figure: .png, .svg or .pdf
+#     save(view, "heads.html")           # attention views (04) and the projector (01): also .html
+#     save(frames, "training.gif")       # a list of figures or an animation: .gif, or .mp4 for slides
+#
+# 现成的动画有两个：GPT 训练时一个注意力头如何形成
+# （`lmlab.viz.attention.AttentionRecorder`，作为训练器的 `live=` 传入，然后 `recorder.save("head.mp4")`），
+# 以及 word2vec 训练时词语地图如何形成（第 01 个笔记本中的 `evolution_gif(snapshots, words, "words.mp4")`）。
+# MP4 使用 `imageio-ffmpeg` 包自带的 ffmpeg，因此不需要系统里装 ffmpeg。
 
 # %%
 poem = "床前明月光疑是地上霜举头望明月低头思故乡"

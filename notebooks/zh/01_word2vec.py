@@ -173,7 +173,7 @@ fig
 
 # %%
 def sgns_loss(v_c, u_o, U_neg):
-    # v_c：上下文词的 (D,) 输入向量，u_o：中心词的 (D,) 输出向量，
+    # v_c：中心词 c 的 (D,) 输入向量，u_o：上下文词 o 的 (D,) 输出向量，
     # U_neg：K 个噪声词的 (K, D) 输出向量。以 float 返回 L。
     # 小技巧：log σ(x) = -np.logaddexp(0, -x)，|x| 很大时也不会溢出。
     return ...
@@ -200,28 +200,94 @@ fig
 # ## 5 · 训练 skip-gram
 #
 # `train_word2vec` 按原版工具的配方训练：下采样、动态窗口、按 unigram$^{0.75}$ 抽取负样本，学习率从 0.025
-# 线性降到 0.0001。在 CPU 上，最内层循环是一个 numba 内核，每个核一个线程，不加锁地并行（"Hogwild"）：每次更新只
-# 涉及少数几行，线程之间很少冲突。下面的损失是在训练过程中对一部分词对抽样估计的。
+# 线性降到 0.0001。在 CPU 上，最内层循环是一个 numba 内核，每个核一个线程，不加锁地并行（"Hogwild"，出自 Niu 等，2011：
+# 各线程读写共享的向量时都不加锁，接受偶尔有两个线程同时更新同一行）：每次更新只涉及少数几行，线程之间很少冲突。
+# 下面的损失是在训练过程中对一部分词对抽样估计的。
 
 # %%
 from lmlab.models.word2vec import Word2VecConfig, train_word2vec
+from lmlab.prepared import find_prepared, load_word2vec
 from lmlab.viz.curves import LiveView
 
 WATCH = ["king", "queen", "man", "woman", "france", "paris", "germany", "berlin", "war", "army",
          "music", "film", "one", "two", "three", "four"]
 config = Word2VecConfig(model="skipgram", dim=SIZES["dim"], window=5, negative=5, min_count=5,
                         epochs=SIZES["epochs"], sample=1e-3)
-sg = train_word2vec(sentences, config, vocab=vocab, live=LiveView("skip-gram"), snapshot_words=WATCH,
-                    snapshots_per_epoch=2)
+# 如果 `lmlab prepare` 在课前已训练好，就直接加载那次的结果（会有提示）；retrain=True 则在这里重新训练
+prep = find_prepared("01_skipgram", lab.preset, corpus=corpus_name, retrain=False)
+if prep is not None:
+    sg = load_word2vec(prep, vocab, config)
+else:
+    sg = train_word2vec(sentences, config, vocab=vocab, live=LiveView("skip-gram"), snapshot_words=WATCH,
+                        snapshots_per_epoch=2)
 wv = sg.vectors
 print(f"每秒 {sg.words_per_sec:,.0f} 个词，用时 {sg.wall_s:.1f} 秒")
 
 # %% [markdown]
+# ## 5b · CBOW：反过来预测
+#
+# 两者很容易弄混（有些教程就弄反了），先说清楚：**skip-gram** 拿**中心词**去预测它周围的每个**上下文词**，
+# 像上面那样一次一个词对 $(c, o)$。**CBOW**（"连续词袋"，continuous bag of words）正好相反：它把上下文词的输入向量
+# 取平均，再用这个平均去预测**中心词**。记 $C$ 为中心词 $c$ 的上下文词：
+#
+# $$h = \frac{1}{|C|}\sum_{o \in C} v_o, \qquad
+# L_\text{CBOW} = -\log\sigma(u_c\cdot h) - \sum_{k=1}^{K}\log\sigma(-u_{n_k}\cdot h).$$
+#
+# CBOW 每个中心词只有一个样本，而 skip-gram 每个（中心词，上下文词）对就有一个样本，所以 CBOW 每轮的更新次数
+# 约少 $2\cdot$`window` 倍：它更快，而且对上下文做了平滑，这往往对高频词比对低频词更有帮助。手算一个 CBOW 样本：
+
+# %%
+centre_at = 4
+context = [w for j, w in enumerate(sentence) if j != centre_at and abs(j - centre_at) <= window]
+print(f"上下文 {context} -> 预测中心词 {sentence[centre_at]!r}")
+known = [w for w in context if w in wv]
+h_cbow = np.mean([sg.vectors[w] for w in known], axis=0)  # (D,) 取平均后的上下文
+print(f"h 是 {len(known)} 个上下文向量的平均，形状为 {h_cbow.shape}")
+
+# %% [markdown]
+# **练习 3b.** 写出 CBOW 的损失：先把上下文向量取平均，然后用与 skip-gram 相同的负采样（negative sampling）损失，
+# 只是用 $h$ 代替 $v_c$，并以中心词的输出向量 $u_c$ 为目标。
+
+# %%
+def cbow_loss(V_context, u_c, U_neg):
+    # V_context：m 个上下文词的 (m, D) 输入向量，u_c：中心词的 (D,) 输出向量，
+    # U_neg：K 个噪声词的 (K, D) 输出向量。以 float 返回 L_CBOW。
+    return ...
+
+
+check("word2vec.cbow_loss", cbow_loss)
+
+# %% [markdown]
+# 再检查一下对思路本身的理解：哪个模型用上下文来预测中心词？回答
+# `"cbow"` 或 `"skipgram"`。
+
+# %%
+predicts_the_centre = ...  # "cbow" 或 "skipgram"
+check("word2vec.which_predicts_centre", predicts_the_centre)
+
+# %% [markdown]
+# 训练器只需一个开关就能运行 CBOW：`Word2VecConfig(model="cbow")`（相当于 C 工具的 `-cbow 1`；和那里一样，
+# 我们让 CBOW 的学习率从 0.05 开始）。同样的语料、同样的轮数：比较速度，以及下一节的评测结果。
+
+# %%
+cbow_config = Word2VecConfig(model="cbow", dim=SIZES["dim"], window=5, negative=5, min_count=5,
+                             epochs=SIZES["epochs"], sample=1e-3, alpha=0.05)
+prep = find_prepared("01_cbow", lab.preset, corpus=corpus_name, retrain=False)
+if prep is not None:
+    cb = load_word2vec(prep, vocab, cbow_config)
+else:
+    cb = train_word2vec(sentences, cbow_config, vocab=vocab, live=LiveView("CBOW"))
+print(f"skip-gram 每秒 {sg.words_per_sec:,.0f} 词，用时 {sg.wall_s:.1f} 秒；"
+      f"CBOW 每秒 {cb.words_per_sec:,.0f} 词，用时 {cb.wall_s:.1f} 秒")
+
+# %% [markdown]
 # ## 6 · 近邻与类比
 #
-# 相近程度用余弦衡量：$\cos(a, b) = \frac{a\cdot b}{\|a\|\|b\|}$。类比题 *a : b :: c : ?* 的答案是离
-# $b - a + c$ 最近的词（3CosAdd），或者用 Levy 和 Goldberg 的 3CosMul，
-# $\arg\max_d \frac{\cos(d,b)\cos(d,c)}{\cos(d,a)+\epsilon}$，它能防止某一个很大的相似度一家独大。
+# 接近程度用余弦 $\cos(a, b) = \frac{a\cdot b}{\|a\|\|b\|}$ 衡量。类比 *a : b :: c : ?* 的答案是离 $b - a + c$
+# 最近的词（3CosAdd），或者用 Levy 和 Goldberg 的 3CosMul：
+# $\arg\max_d \frac{\hat c(d,b)\,\hat c(d,c)}{\hat c(d,a)+\epsilon}$，其中每个余弦先平移到
+# $[0, 1]$，$\hat c = (1 + \cos)/2$，$\epsilon = 10^{-3}$（负的余弦会让乘积变号），这样就不会让某一个很大的
+# 相似度独占主导。`analogy(..., method="3cosmul")` 计算的正是这个式子。
 
 # %%
 from lmlab.eval.word_vectors import analogy, evaluate_all
@@ -240,7 +306,8 @@ for a, b, c in [("man", "king", "woman"), ("france", "paris", "germany"), ("one"
 
 # %%
 scores_sg = evaluate_all(wv)
-{k: round(v, 3) for k, v in scores_sg.items()}
+scores_cbow = evaluate_all(cb.vectors)
+{k: {"skip-gram": round(v, 3), "CBOW": round(scores_cbow[k], 3)} for k, v in scores_sg.items()}
 
 # %% [markdown]
 # 五十万词的语料很小：论文中公布的成绩用的是一亿词甚至更多。在这里数字和国家已经能找到彼此，而
@@ -290,7 +357,7 @@ plot_analogies(wv, pairs) if pairs else "the analogy words are not in this vocab
 
 # %% [markdown]
 # **这张图是怎样形成的。** 训练过程中我们保存了几个词的快照。所有帧都用最终向量的 PCA 坐标轴，所以在动的是
-# 学习本身，而不是镜头。（`evolution_gif(...)` 会把同样的帧写成 GIF。）
+# 学习本身，而不是镜头。（`evolution_gif(...)` 会把同样的帧写成 GIF；文件名以 `.mp4` 结尾时则写成 MP4，便于放进幻灯片。）
 
 # %%
 watched = [w for w in WATCH if w in wv]
@@ -300,8 +367,8 @@ evolution_slider(sg.snapshots, watched, groups=groups)
 # ## 8 · 与 gensim 并排比较
 #
 # gensim 的 word2vec 是优化过的 C 代码（Cython + BLAS）。同样的语料、同样的超参数、同样的线程数；两边的
-# "每秒词数"都按 原始语料词数 × 轮数 ÷ 训练秒数 计算（gensim 自己的日志也用这个定义）。
-# `benchmarks/word2vec_vs_gensim.py` 可以在命令行里做同样的比较。
+# "每秒词数"都按 原始语料词数 × 轮数 ÷ 训练秒数 计算（gensim 自己的日志报告的是*有效*每秒词数，即经过 min_count
+# 和下采样之后剩下的词：数字更小）。`benchmarks/word2vec_vs_gensim.py` 可以在命令行里做同样的比较，并给出两种速率。
 
 # %%
 import time
@@ -337,6 +404,37 @@ for name, ours, theirs in rows:
 #
 # 可以证明，带负采样的 skip-gram 实际上是在分解一个平移过的逐点互信息（PMI）矩阵（Levy 和 Goldberg，2014）：
 # 这两类方法学习的是同样的统计量。
+#
+# 首先要看的是权重 $f$：罕见的词对（$X_{ij}$ 小，大多是噪声）分量很轻，而且任何词对的权重都不超过 1，
+# 所以 *the of* 这样的组合无法独占主导。下面画出 $f$ 在本语料计数上的取值。
+
+# %%
+from lmlab.models.word2vec.glove import cooccurrence
+
+ids, bounds = vocab.encode(sentences)
+_, _, X_counts = cooccurrence(ids, bounds, len(vocab), window=5)
+fig = Figure(figsize=(8, 2.8), layout="constrained")
+ax1, ax2 = fig.subplots(1, 2)
+grid_x = np.logspace(-1, 3, 200)
+ax1.semilogx(grid_x, np.minimum(1, (grid_x / 10.0) ** 0.75))
+ax1.axvline(10.0, color="#999999", ls="--", label=r"$x_\max = 10$")
+ax1.set(xlabel=r"共现次数 $X_{ij}$", ylabel=r"权重 $f(X_{ij})$", title="GloVe 的加权函数")
+ax1.legend(fontsize="small")
+ax2.hist(np.log10(X_counts), bins=60, color="#0072B2")
+ax2.set(xlabel=r"$\log_{10} X_{ij}$", ylabel="词对数", title=f"{len(X_counts):,} 个非零词对")
+print(f"非零词对中有 {(X_counts < 10).mean():.0%} 的 X_ij < x_max，权重小于 1")
+fig
+
+# %% [markdown]
+# **练习 4.** 为一组计数写出 GloVe 的权重函数 `glove_weight(X, x_max, alpha)`。
+
+# %%
+def glove_weight(X, x_max, alpha):
+    # X：(N,) 的共现计数数组。返回 f(X)，形状为 (N,)。
+    return ...
+
+
+check("word2vec.glove_weight", glove_weight)
 
 # %%
 from lmlab.models.word2vec.glove import GloVeConfig, train_glove
@@ -360,7 +458,10 @@ for word in ["war", "music"]:
 # ## 10 · 中文部分：唐诗里的字
 #
 # 古典诗词是一个字一个字写成的，而且每个字本身就有意义，所以我们为**字**训练向量。季节、颜色和数字应当各自聚在一起。
-# 中文版使用唐诗的简体字视图（`tang_poems_simplified`，由 OpenCC 从原始繁体转换而来）；英文版使用原始的繁体字。
+# （中文词没有屈折变化，所以无所谓*词干提取*（stemming）：词干提取是去掉词尾，比如英语的 *loving → love*；
+# 而"爱"和"喜欢"是意思相近的两个不同的词，不是同一个词的不同形式。如果向量把它们拉到一起，那是从它们的上下文中学到的，
+# 而不是预处理的结果。）中文版使用唐诗的简体字视图（`tang_poems_simplified`，由 OpenCC 从原始繁体转换而来）；
+# 英文版使用原始的繁体字。
 
 # %%
 FALLBACK_POEMS = """床前明月光 疑是地上霜 举头望明月 低头思故乡
@@ -404,8 +505,7 @@ plot_words(project(zh.vectors, zh_words, method="pca", dim=2), zh_words, groups=
 # %% [markdown]
 # ## 接下来可以试试
 #
-# - 用 CBOW 代替 skip-gram：`Word2VecConfig(model="cbow")` 把上下文向量取平均来预测中心词。它更快；在上面的评测里
-#   哪一个更好？
+# - 在唐诗上用 CBOW：对字来说，把上下文取平均是否和对词一样有帮助？
 # - 关掉下采样（`sample=0`），观察高频词的近邻有什么变化。
 # - 在命令行中：`lmlab train word2vec --corpus wiki_sample --out runs/w2v`，然后运行
 #   `lmlab viz embeddings runs/w2v/vectors.txt --top 500 -o projector.html` 得到一个离线投影器。

@@ -117,11 +117,31 @@ fig
 # 注意看下标：每个门看的都是**当前输入 $x_t$** 和**上一步的隐藏状态 $h_{t-1}$**。没有哪个门读它自己（不止一篇教程
 # 里印着 $i_t = \sigma(W_x\, i_t + \dots)$ 这样的公式，它是循环定义，是错的），也没有哪个门读 $h_t$，因为它还不存在。
 #
-# 沿着细胞路径，$\partial c_t / \partial c_{t-1} = \operatorname{diag}(f_t)$：梯度只乘以遗忘门，别无其他。$f_t$ 接近
-# 1 时，梯度能存活很多步——就是上面那张图。下面是 lmlab 写出的这六个方程：
+# 沿着细胞的直接路径 $c_{t-1} \to c_t$，$\partial c_t / \partial c_{t-1} = \operatorname{diag}(f_t)$：在这条路径上，梯度只乘以遗忘门，
+# 别无其他。（完整的导数还有别的项，因为各个门本身读的是 $h_{t-1} = o_{t-1} \odot \tanh(c_{t-1})$；这些项和 RNN 一样要经过
+# 矩阵和挤压函数，而把梯度传得很远的正是那条直接路径。）$f_t$ 接近 1 时，梯度能存活很多步——就是上面那张图。
+# 下面是 lmlab 写出的这六个方程：
 
 # %%
 print(inspect.getsource(L.LSTMCell.forward))
+
+# %% [markdown]
+# **练习 1——遗忘门的记忆。** 假设输入门关闭（$i_t = 0$），遗忘门保持常数 $f$。多少步之后细胞内容只剩一半？写出
+# `half_life(f)`（步数，一个实数）。
+
+# %%
+def half_life(f):
+    ...  # 你的代码
+
+
+check("lstm.half_life", half_life)
+
+# %% [markdown]
+# 用同一个思路快速检查一下：在直接路径上，如果每一步都是 $f_t = 0.9$，$c_t$ 上的梯度有多大比例能传到 $c_{t-10}$？（填一个数。）
+
+# %%
+direct_path_share = ...  # 你的答案
+check("lstm.direct_path_share", direct_path_share)
 
 # %% [markdown]
 # ### 证明：和 `torch.nn.LSTM` 算出相同的数
@@ -145,6 +165,28 @@ assert diff <= 1e-5
 
 # %% [markdown]
 # 训练时我们用快速的 `nn.LSTM`（GPU 上是 cuDNN，CPU 上是融合内核）；而装上训练好权重的从零实现版本，用来往里看。
+
+# %% [markdown]
+# **练习 2——LSTM 的一步。** 写出 `lstm_step(x, h_prev, c_prev, W, U, b)`，四个门的权重按 PyTorch 的存储方式叠在一起：
+# `W` 形状为 $(4H, C)$，`U` 为 $(4H, H)$，`b` 为 $(4H)$，行的顺序是 $i, f, g, o$。返回 `(h_t, c_t)`。检查程序会与
+# `torch.nn.LSTMCell` 对照，并能识别常见的笔误。
+
+# %%
+def lstm_step(x, h_prev, c_prev, W, U, b):
+    ...  # 你的代码：z = ...，然后 i、f、g、o，然后 c_t 和 h_t
+
+
+check("lstm.step", lstm_step)
+
+# %% [markdown]
+# **练习 3——数参数。** `torch.nn.LSTM(C, H)`（一层）有多少个参数？写出 `param_count(C, H)`。
+
+# %%
+def param_count(C, H):
+    ...  # 你的代码
+
+
+check("lstm.param_count", param_count)
 
 # %% [markdown]
 # ## 4 · 字符级语言模型
@@ -183,9 +225,21 @@ config = L.preset_config(lab.preset, device=lab.device.type, corpus=corpus)
 {k: getattr(config, k) for k in ("n_layer", "hidden", "block_size", "batch_size", "max_iters", "lr",
                                  "dropout", "time_budget_s")}
 
+# %% [markdown]
+# 老师可能已在课前训练好这个模型（`lmlab prepare`）：这时下一个单元格会加载它，显示训练时记录的图和一段采样，并给出提示。
+# `retrain=True`（或环境变量 `LMLAB_RETRAIN=1`）则在这里重新训练。
+
 # %%
-run = L.train_lstm(config, train_text, "runs/02_lstm_shakespeare", val_text=val_text, overwrite=True,
-                   live=True, progress=False)
+from lmlab.checkpoint import load_checkpoint
+from lmlab.prepared import find_prepared
+
+prep = find_prepared("02_lstm_shakespeare", lab.preset, corpus=corpus, retrain=False)
+if prep is not None:
+    run = L.LSTMRun(*L.load_for_sampling(load_checkpoint(prep.path)), history=None, metrics=prep.metrics,
+                    config=config)
+else:
+    run = L.train_lstm(config, train_text, "runs/02_lstm_shakespeare", val_text=val_text,
+                       overwrite=True, live=True, progress=False)
 m = run.metrics
 print(f"{m['iters']} 轮迭代，训练 {m['train_s']:.0f} 秒，每秒 {m['tokens_per_sec']:,.0f} 个字符")
 print(f"验证集：{m['val_loss']:.3f} 奈特/字符 = {m['val_bpc']:.3f} 比特/字符，"
@@ -239,8 +293,13 @@ print(poems[:60])
 
 # %%
 poem_config = L.preset_config(lab.preset, device=lab.device.type, corpus=poems_name, **sizes)
-poet = L.train_lstm(poem_config, poem_train, "runs/02_lstm_poems", val_text=poem_val, overwrite=True,
-                    live=True, progress=False, sample_prompt="\n")
+prep = find_prepared("02_lstm_poems", lab.preset, corpus=poems_name, retrain=False)
+if prep is not None:
+    poet = L.LSTMRun(*L.load_for_sampling(load_checkpoint(prep.path)), history=None, metrics=prep.metrics,
+                     config=poem_config)
+else:
+    poet = L.train_lstm(poem_config, poem_train, "runs/02_lstm_poems", val_text=poem_val,
+                        overwrite=True, live=True, progress=False, sample_prompt="\n")
 print(f"验证集：训练 {poet.metrics['train_s']:.0f} 秒后 {poet.metrics['val_loss']:.3f} 奈特/字符")
 
 # %% [markdown]
@@ -306,41 +365,6 @@ poem = poem_val.strip().split("\n\n")[-1][:40]  # 切分出的最后一首诗是
 poet_inside = analysis.internals(poet.model, poet.tokenizer, poem)
 poet_layer = {k: v[-1] for k, v in poet_inside.items() if k != "probs"}
 viz.plot_gates(poem, poet_layer, units=range(8), names=("forget_gate", "cell_state"))
-
-# %% [markdown]
-# ## 8 · 练习
-#
-# **8.1 LSTM 的一步。** 写出 `lstm_step(x, h_prev, c_prev, W, U, b)`，四个门的权重按 PyTorch 的存储方式叠在一起：
-# `W` 形状为 $(4H, C)$，`U` 为 $(4H, H)$，`b` 为 $(4H)$，行的顺序是 $i, f, g, o$。返回 `(h_t, c_t)`。检查程序会与
-# `torch.nn.LSTMCell` 对照，并能识别常见的笔误。
-
-# %%
-def lstm_step(x, h_prev, c_prev, W, U, b):
-    ...  # 你的代码：z = ...，然后 i、f、g、o，然后 c_t 和 h_t
-
-
-check("lstm.step", lstm_step)
-
-# %% [markdown]
-# **8.2 数参数。** `torch.nn.LSTM(C, H)`（一层）有多少个参数？写出 `param_count(C, H)`。
-
-# %%
-def param_count(C, H):
-    ...  # 你的代码
-
-
-check("lstm.param_count", param_count)
-
-# %% [markdown]
-# **8.3 遗忘门的记忆。** 假设输入门关闭（$i_t = 0$），遗忘门保持常数 $f$。多少步之后细胞内容只剩一半？写出
-# `half_life(f)`（步数，一个实数）。
-
-# %%
-def half_life(f):
-    ...  # 你的代码
-
-
-check("lstm.half_life", half_life)
 
 # %% [markdown]
 # **更进一步。** 在词级别上训练：`lmlab train lstm --corpus tiny_shakespeare --tokenizer word --out runs/lstm_words`，

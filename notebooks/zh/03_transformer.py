@@ -204,8 +204,10 @@ check("transformer.split_heads", my_split_heads)
 # PE_{(pos,\,2i+1)} = \cos\!\left(\frac{pos}{10000^{2i/d_{model}}}\right)$$
 #
 # 仔细读（很多教程把它错写成 $PE(pos, 2d_{model})$）：$i$ 数的是通道**对**，$i = 0, \dots, d_{model}/2 - 1$。第 $i$ 对
-# 装着**同一个**频率 $\omega_i = 10000^{-2i/d_{model}}$ 的正弦和余弦；波长从 $2\pi$（通道 0）按几何级数增长到接近
-# $10000 \cdot 2\pi$（最后一对）。
+# 装着**同一个**频率 $\omega_i = 10000^{-2i/d_{model}}$ 的正弦和余弦；波长 $2\pi/\omega_i$ 按几何级数从 $2\pi$（通道 0）
+# 增长到最后一对的 $2\pi\cdot 10000^{(d_{model}-2)/d_{model}}$。只有模型足够宽时，它才接近 $10000\cdot2\pi$：
+# 对下图中 $d_{model} = 32$ 的情形，最后一对（$i = 15$）的波长是
+# $2\pi\cdot10000^{30/32} \approx 2\pi\cdot 5{,}623 \approx 35{,}300$ 个位置。
 
 # %%
 from lmlab.models.transformer import sinusoidal_encoding
@@ -263,7 +265,8 @@ plt.show()
 #
 # 两个旋转过的向量做点积，只看得到它们角度的**差**，所以查询 $m$ 和键 $n$ 的得分只取决于偏移量 $m - n$：每一层都免费获得了
 # 相对位置，也不需要学习任何表。lmlab 的 GPT 默认使用 RoPE（`pos_encoding="rope"`）。在 nanoGPT 的 baby-GPT 设置下，同样
-# 2,000 步，它把验证损失从约 1.90（学习的位置表）降到约 1.78（`benchmarks/gpt_vs_nanogpt.py`）。
+# 2,000 步，RoPE 加上 lmlab 的另一个默认选择（ReLU 的 MLP），把验证损失从约 1.89（nanoGPT 的模型：学习的位置表、GELU）
+# 降到约 1.68（`benchmarks/gpt_vs_nanogpt.py`；它测的是这两处改动合在一起的效果，不是 RoPE 单独的效果）。
 
 # %%
 from lmlab.models.transformer import rotary_angles, rotate_pairs
@@ -293,6 +296,13 @@ def my_positional_encoding(n_pos, d_model):
 check("transformer.positional_encoding", my_positional_encoding)
 
 # %% [markdown]
+# 用一个数检查一下理解：$d_{model} = 64$ 时，正弦位置编码最长的波长是多少个位置（四舍五入到整数）？
+
+# %%
+longest_wavelength_64 = ...  # 你的答案
+check("transformer.longest_wavelength", longest_wavelength_64)
+
+# %% [markdown]
 # ## 5 · 一块一块搭出 GPT
 #
 # 一个**块**（block）先把注意力的输出加到它的输入上，再加上一个逐 token 的小 MLP 的输出。在每个子层*之前*做归一化
@@ -306,9 +316,10 @@ check("transformer.positional_encoding", my_positional_encoding)
 # `GPTConfig(activation="gelu")` 即 GPT-2 的选择；`"relu2"` 是 Primer 的 $\max(0, z)^2$。
 #
 # GPT 的结构是：token 嵌入（加上位置表，除非用 RoPE 在注意力内部旋转 q 和 k）→ $L$ 个（因果的）块 → LayerNorm → 一个
-# 输出词表得分的线性层，它的矩阵**就是 token 嵌入本身**（权重绑定）。取 `pos_encoding="learned", activation="gelu"`
-# 时，它和 GPT-2（以及 nanoGPT）的模型完全相同。像 BERT 这样的编码器就是去掉因果掩码的同一个堆叠（`TransformerEncoder`，
-# 带一个掩码语言模型头）。
+# 输出词表得分的线性层，它的矩阵**就是 token 嵌入本身**（权重绑定，weight tying）。取 `pos_encoding="learned", activation="gelu"`
+# 时，它和 GPT-2（以及 nanoGPT）的模型完全相同。像 BERT 这样的编码器使用同样的注意力，只是没有因果掩码；但它并不只是把这个
+# 堆叠去掉掩码：BERT 在每次残差相加*之后*做归一化（post-LN，和原始 Transformer 一样），在 token 嵌入和可学习的位置嵌入之外
+# 还加上片段（句子 A/B）嵌入，并用掩码语言模型头训练（`TransformerEncoder`）。
 
 # %%
 from lmlab.models.transformer import GPT
@@ -342,8 +353,8 @@ print(f"max |快速 - 可读| = {(fast_logits - slow_logits).abs().max():.2e}；
 # ## 6 · Token：字符还是字节对编码
 #
 # 我们在字符上训练（莎士比亚有 65 个符号）。真正的 GPT 用的是**字节级 BPE**（字节对编码，byte-pair encoding）：从 256 个
-# 字节值出发，反复把最常见的相邻对合并成一个新 token。下面是一个从零写的版本，它会展示每一次合并
-# （`lmlab/tokenizers/bpe.py` 中的 `BytePairEncoding`）：
+# 字节值出发，反复把最常见的相邻对合并成一个新 token。它不是定长编码：一个 token 可能代表一个字节，也可能代表一整个词，
+# 固定的是词表的大小。下面是一个从零写的版本，它会展示每一次合并（`lmlab/tokenizers/bpe.py` 中的 `BytePairEncoding`）：
 
 # %%
 from lmlab.data import load_text_or_fallback, train_val_split
@@ -369,10 +380,24 @@ some = text[:200_000]
 print(f"每个 BPE token 平均 {len(some) / len(fast_bpe.encode(some)):.2f} 个字符（按字符切分时为 1.00）")
 
 # %% [markdown]
+# ### 练习 4——一次 BPE 合并
+# `bpe_merge(ids, pair, new_id)`：从左到右，把列表 `ids` 中每一处相邻出现的 `pair` 替换为 `new_id`
+# （所以 `[5, 5, 5]` 遇到 `(5, 5)` 这个对会变成 `[new_id, 5]`）。
+
+# %%
+def bpe_merge(ids, pair, new_id):
+    ...
+
+
+check("transformer.bpe_merge", bpe_merge)
+
+# %% [markdown]
 # ## 7 · 在 tiny Shakespeare 上训练
 #
-# AdamW（只对矩阵做权重衰减）、梯度裁剪，学习率先线性预热，再沿余弦曲线降到 `min_lr`。`class` 预设给这次训练一个
-# **时间预算**：余弦按时钟走，所以无论机器快慢，学习率都恰好在时间用完时降到最低。
+# AdamW（只对矩阵做权重衰减）、梯度裁剪，学习率先线性预热，再沿余弦曲线降到 `min_lr`。训练会报告它的 **MFU**
+# （模型 FLOPs 利用率，model FLOPs utilisation）：模型每秒真正需要的算术量（前向加反向，每个参数每个 token 约 6 次浮点运算）
+# 占设备峰值的比例；在 GPU 上 30–50 % 算是不错，在笔记本电脑 CPU 上只有百分之几也很正常。
+# `class` 预设给这次训练一个**时间预算**：余弦按时钟走，所以无论机器快慢，学习率都恰好在时间用完时降到最低。
 #
 # $$\eta(t) = \eta_{min} + \tfrac12(\eta_{max} - \eta_{min})\bigl(1 + \cos(\pi t / T)\bigr)$$
 
@@ -389,8 +414,22 @@ plt.title("warm-up, then cosine", fontsize=9)
 plt.show()
 values
 
+# %% [markdown]
+# ### 练习 5——余弦
+# 按上面的公式写出学习率调度中衰减的部分 `cosine_part(t, T, lr_max, lr_min)`
+# （$0 \le t \le T$；预热不在其中）。
+
 # %%
+def cosine_part(t, T, lr_max, lr_min):
+    ...
+
+
+check("transformer.cosine_part", cosine_part)
+
+# %%
+from lmlab.checkpoint import load_checkpoint, load_model_state
 from lmlab.models.transformer.trainer import TokenData, TrainConfig, train_gpt
+from lmlab.prepared import find_prepared
 from lmlab.tokenizers import CharTokenizer
 from lmlab.viz.curves import LiveView
 
@@ -404,9 +443,17 @@ train_keys = ("batch_size", "max_iters", "lr", "min_lr", "warmup_iters", "lr_dec
 tcfg = TrainConfig(**{k: values[k] for k in train_keys})
 print(f"{corpus}：训练集 {len(data.train):,} 个字符 / 验证集 {len(data.val):,} 个字符；"
       f"模型有 {model.num_params():,} 个参数")
-result = train_gpt(model, data, tcfg, tokenizer=tok, device=lab.device, precision=lab.precision,
-                   out_dir="runs/03_gpt_shakespeare", live=LiveView(title="GPT · 语料 " + corpus), progress=False)
-m = result.metrics
+# 如果 `lmlab prepare` 在课前已训练好，就直接加载那次的结果（会有提示）；retrain=True 则在这里重新训练
+prep = find_prepared("03_gpt_shakespeare", lab.preset, corpus=corpus, retrain=False)
+if prep is not None:
+    load_model_state(model, load_checkpoint(prep.path))
+    model.to(lab.device)
+    m = prep.metrics
+else:
+    result = train_gpt(model, data, tcfg, tokenizer=tok, device=lab.device, precision=lab.precision,
+                       out_dir="runs/03_gpt_shakespeare", live=LiveView(title="GPT · 语料 " + corpus),
+                       progress=False)
+    m = result.metrics
 print(f"{m['iters']} 轮迭代，训练 {m['train_s']:.0f} 秒，每秒 {m['tokens_per_sec']:,.0f} 个 token，"
       f"MFU {m['mfu'] or 0:.1%}")
 print(f"训练集 {m['eval_train_loss']:.3f}，验证集 {m['val_loss']:.3f} 奈特/字符"
@@ -484,9 +531,16 @@ poem_model = GPT(GPTConfig(vocab_size=poem_tok.vocab_size, block_size=poem_block
 poem_cfg = replace(tcfg, max_iters=TANG["max_iters"], lr_decay_iters=TANG["max_iters"],
                    time_budget_s=TANG["time_budget_s"])
 print(f"{poems_name}：{len(poems):,} 个字符，{poem_tok.vocab_size:,} 个不同的字")
-poem_run = train_gpt(poem_model, poem_data, poem_cfg, tokenizer=poem_tok, device=lab.device,
-                     precision=lab.precision, live=LiveView(title="唐诗上的 GPT"), progress=False)
-print(f"训练 {poem_run.metrics['iters']} 轮迭代后，验证集 {poem_run.metrics['val_loss']:.3f} 奈特/字符")
+prep = find_prepared("03_gpt_poems", lab.preset, corpus=poems_name, retrain=False)
+if prep is not None:
+    load_model_state(poem_model, load_checkpoint(prep.path))
+    poem_metrics = prep.metrics
+else:
+    poem_metrics = train_gpt(poem_model, poem_data, poem_cfg, tokenizer=poem_tok, device=lab.device,
+                             precision=lab.precision, live=LiveView(title="唐诗上的 GPT"),
+                             progress=False).metrics
+poem_model.to(lab.device)
+print(f"训练 {poem_metrics['iters']} 轮迭代后，验证集 {poem_metrics['val_loss']:.3f} 奈特/字符")
 first = poems[0]
 for seed in range(3):
     print(sample_text(poem_model, poem_tok, first, 60, temperature=0.8, top_k=20, seed=seed).split("\n\n")[0])
@@ -517,14 +571,19 @@ while high - low > 4:
 hidden = min((low, high), key=lambda h: abs(lstm_params(h) - gpt_params))
 print(f"GPT 有 {gpt_params:,} 个参数；2 层 x {hidden} 的 LSTM 有 {lstm_params(hidden):,} 个")
 
-race_gpt = GPT(GPTConfig(vocab_size=tok.vocab_size, **size))
-race_cfg = replace(tcfg, max_iters=10**9, lr_decay_iters=10**9, eval_interval=10**9, time_budget_s=RACE_S)
-race_gpt_run = train_gpt(race_gpt, data, race_cfg, device=lab.device, precision=lab.precision, progress=False)
-lstm_cfg = LSTMTrainConfig(corpus=corpus, n_layer=2, hidden=hidden, time_budget_s=RACE_S, max_iters=10**9,
-                           eval_interval=0, device=lab.device.type, max_eval_tokens=20_000,
-                           warmup_iters=PRESETS[lab.preset]["warmup_iters"])
-race_lstm_run = train_lstm(lstm_cfg, train_text, None, val_text=val_text, tokenizer=tok, progress=False)
-race = {"GPT": race_gpt_run.metrics, "LSTM": race_lstm_run.metrics}
+prep = find_prepared("03_race", lab.preset, corpus=corpus, retrain=False)
+if prep is not None:
+    race = prep.metrics["race"]
+else:
+    race_gpt = GPT(GPTConfig(vocab_size=tok.vocab_size, **size))
+    race_cfg = replace(tcfg, max_iters=10**9, lr_decay_iters=10**9, eval_interval=10**9, time_budget_s=RACE_S)
+    race_gpt_run = train_gpt(race_gpt, data, race_cfg, device=lab.device, precision=lab.precision,
+                             progress=False)
+    lstm_cfg = LSTMTrainConfig(corpus=corpus, n_layer=2, hidden=hidden, time_budget_s=RACE_S, max_iters=10**9,
+                               eval_interval=0, device=lab.device.type, max_eval_tokens=20_000,
+                               warmup_iters=PRESETS[lab.preset]["warmup_iters"])
+    race_lstm_run = train_lstm(lstm_cfg, train_text, None, val_text=val_text, tokenizer=tok, progress=False)
+    race = {"GPT": race_gpt_run.metrics, "LSTM": race_lstm_run.metrics}
 for name, r in race.items():
     print(f"{name:5} {r['params']:>9,} 个参数，{RACE_S:.0f} 秒内 {r['iters']:>5} 轮迭代，"
           f"每秒 {r['tokens_per_sec']:>8,.0f} 个 token，验证集 {r['val_loss']:.3f}")

@@ -34,7 +34,6 @@ from lmlab.notebook import setup
 lab = setup(lang="zh")
 
 # %%
-import os
 import tempfile
 from pathlib import Path
 
@@ -48,6 +47,7 @@ from lmlab.models.transformer.generate import load_for_sampling
 from lmlab.models.transformer.model import GPT
 from lmlab.models.transformer.run import make_tokenizer
 from lmlab.models.transformer.trainer import TokenData, TrainConfig, train_gpt
+from lmlab.prepared import find_checkpoint
 from lmlab.viz.attention import (
     attention_of,
     attention_steps,
@@ -63,8 +63,9 @@ from lmlab.viz.attention import (
 # ## 1 · 一个可以往里看的 GPT
 #
 # 如果你运行过 03 号笔记本，它的 GPT 就在 ``runs/03_gpt_shakespeare``（或者把 ``$LMLAB_GPT_CKPT`` 指向任何
-# ``lmlab train gpt --out DIR`` 的输出），我们直接加载它。否则就在这里训练一个小的，规模由预设决定（smoke：几秒；
-# class：在笔记本电脑 CPU 上约两分钟）。注意：中文版在 ``notebooks/zh`` 中运行，查找的是 ``notebooks/zh/runs/``。
+# ``lmlab train gpt --out DIR`` 的输出，或者请老师运行 ``lmlab prepare``），我们直接加载它。否则就在这里训练一个小的，
+# 规模由预设决定（smoke：几秒；class：在笔记本电脑 CPU 上约两分钟）。注意：中文版在 ``notebooks/zh`` 中运行，
+# 查找的是 ``notebooks/zh/runs/``。
 
 # %%
 SIZES = {
@@ -75,8 +76,9 @@ SIZES = {
 }[lab.preset]
 
 text, corpus = load_text_or_fallback("tiny_shakespeare")
-found = [Path(p) for p in (os.environ.get("LMLAB_GPT_CKPT"), "runs/03_gpt_shakespeare", "runs/gpt")
-         if p and (Path(p) / "ckpt.pt").exists()]
+found = find_checkpoint("03_gpt_shakespeare", lab.preset, corpus=corpus, env="LMLAB_GPT_CKPT",
+                        local=("runs/03_gpt_shakespeare", "runs/gpt"))
+found = [found] if found else []
 gpt = None
 if found:
     gpt, tok = load_for_sampling(load_checkpoint(found[0]), lab.device)

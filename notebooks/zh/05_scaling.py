@@ -66,13 +66,17 @@ work = Path(tempfile.mkdtemp(prefix="lmlab05_"))
 # %% [markdown]
 # ## 1 · 数据并行与模型并行
 #
-# **数据并行**把整个模型复制到每块 GPU 上（每份称为一个 *rank*）。每个 rank 拿批次（batch）中不同的一片，算出自己的梯度，
-# 然后各 rank 在每次优化器更新之前把梯度*取平均*（一次 **all-reduce**）。之后每个 rank 施加同样的更新，所以各份副本永远不会
-# 彼此偏离。
+# **数据并行**（data parallelism）把整个模型复制到每块 GPU（一个 *rank*）上。每个 rank 拿批次中不同的一片，算出自己的梯度，
+# 然后在每次优化器更新之前，各 rank 把梯度*取平均*（一次 **all-reduce**）。于是每个 rank 都执行同样的更新，各副本永远不会
+# 分道扬镳。（取平均的是梯度，而且是每一步之前；把几份副本分开训练、隔一段时间再平均它们的*参数*，是另一种方法——
+# local SGD 或联邦平均（federated averaging），它走的是另一条损失曲线。）
 #
-# **模型并行**（model parallelism）用于一块 GPU 装不下的模型：把*层*分到不同 GPU 上（流水线并行），或者把每个权重*矩阵*切开
-# （张量并行），激活值在 GPU 之间传递。千亿参数的模型就是这样训练的；对于一块 GPU 装得下的模型——本实验室里的每个模型都是——
-# 数据并行才是合适的工具。
+# **模型并行**（model parallelism）用于一块 GPU 装不下的模型：把*层*分到多块 GPU 上（流水线并行），或者把每个权重*矩阵*切开
+# （张量并行），激活值在 GPU 之间传递。这些部分属于**同一个**模型，在每个批次上一起做前向和反向传播；没有哪一部分是单独训练、
+# 事后再合并的。千亿参数的模型就是这样训练的；而对于一块 GPU 装得下的模型——本实验中的每个模型都是——该用的是数据并行。
+#
+# **分片数据并行**（sharded data parallelism，PyTorch 的 FSDP、DeepSpeed 的 ZeRO）属于数据并行，而不是模型并行：每个 rank
+# 仍然拿自己那一片批次，但只保存参数、梯度和优化器状态的一个分片，在用到某一层之前才把这一层的完整权重收集过来。
 
 # %%
 def draw_parallelism():
@@ -111,6 +115,13 @@ def draw_parallelism():
 draw_parallelism()
 
 # %% [markdown]
+# 检查一下理解：FSDP 让每个 rank 拿自己的一片批次、保存权重的一个分片。它属于哪一类，`"data"` 并行还是 `"model"` 并行？
+
+# %%
+fsdp_is = ...  # "data" 或 "model"
+check("scaling.fsdp_family", fsdp_is)
+
+# %% [markdown]
 # 为什么取平均是对的：当损失是批次上的**均值**，并且 $N$ 个 rank 中的每一个持有 $NB$ 个样本中的 $B$ 个时，
 #
 # $$\nabla \frac{1}{NB}\sum_{i=1}^{NB} \ell_i \;=\; \frac{1}{N}\sum_{r=1}^{N}
@@ -123,7 +134,7 @@ draw_parallelism()
 #   \times A_\text{accumulation}\ \text{sequences}.$$
 #
 # （全局批次 = 每个 rank 的 `--batch-size` × rank 数 × 累积步数，单位是序列。）在一台有 8 块 GPU 的机器上，实验室的训练器
-# 在 `torchrun` 下无需修改即可运行（GPU 之间用 NCCL 通信）：
+# 在 `torchrun` 下无需修改即可运行；各 rank 通过 NCCL（NVIDIA 的集合通信库，在 GPU 之间执行 all-reduce 等操作）交换梯度：
 #
 # ```bash
 # torchrun --standalone --nproc_per_node=8 -m lmlab train gpt --preset full \
@@ -386,19 +397,19 @@ if lab.device.type == "cpu":
 # ## 3 · 知识蒸馏：小 GPT 向大 GPT 学习
 #
 # 训练好的模型给出的预测，比那一个正确的 token 包含更多信息：它说明了*哪些*错误的 token 也说得通（在 "th" 之后，"e" 最可能，但
-# "a" 和 "i" 也不荒唐）。**蒸馏**（Hinton、Vinyals 和 Dean，2015）让一个小的*学生*模型，在一个大的*教师*模型的这些软预测上训练：
+# "a" 和 "i" 也不荒唐）。**知识蒸馏**（knowledge distillation；Hinton、Vinyals 和 Dean，2015）让一个小的*学生*模型，在一个大的
+# *教师*模型的这些软预测上训练：
 #
 # $$p^{(T)} = \text{softmax}(z / T), \qquad
 #   \mathcal{L} = \alpha\, T^2\, \mathrm{KL}\!\left(p^{(T)}_\text{teacher} \,\|\,
 #   p^{(T)}_\text{student}\right) + (1-\alpha)\, \mathrm{CE}(z_\text{student}, y).$$
 #
-# **温度** $T$ 把两个分布都压平，让那些小概率也有分量；乘上 $T^2$ 是为了无论 $T$ 取多少，软目标项的梯度大小都不变。先准备教师：
-# 如果你运行过 03 号笔记本，就用它的 GPT（`runs/03_gpt_shakespeare`，或 `$LMLAB_GPT_CKPT` 中的检查点文件夹），否则就在这里当场
-# 训练一个小的。
+# **温度** $T$ 把两个分布都压平，让那些小概率也有分量；乘上 $T^2$ 是为了无论 $T$ 取多少，软目标项的梯度大小都不变。教师是
+# **同一任务**（这里是同一份文本）上的模型，而不是另一个领域的模型：学生在自己的训练输入上模仿教师的预测。先准备教师：
+# 如果你运行过 03 号笔记本，就用它的 GPT（`runs/03_gpt_shakespeare`、`$LMLAB_GPT_CKPT` 中的检查点文件夹，或 `lmlab prepare`
+# 训练好的那次结果），否则就在这里当场训练一个小的。
 
 # %%
-import os  # noqa: E402
-
 from lmlab.models.distill import (  # noqa: E402
     DistillConfig,
     count_parameters,
@@ -410,21 +421,25 @@ from lmlab.models.distill import (  # noqa: E402
 from lmlab.models.transformer.generate import load_for_sampling  # noqa: E402
 from lmlab.models.transformer.run import make_tokenizer  # noqa: E402
 from lmlab.models.transformer.trainer import TokenData, TrainConfig, train_gpt  # noqa: E402
+from lmlab.prepared import find_checkpoint  # noqa: E402
 
-candidates = (os.environ.get("LMLAB_GPT_CKPT"), "runs/03_gpt_shakespeare", "runs/03_transformer")
-found = [Path(p) for p in candidates if p and (Path(p) / "ckpt.pt").exists()]
+found = find_checkpoint("03_gpt_shakespeare", lab.preset, corpus=corpus, env="LMLAB_GPT_CKPT",
+                        local=("runs/03_gpt_shakespeare", "runs/03_transformer"))
+found = [found] if found else []
+chars = 400_000 if lab.preset == "smoke" else 1_000_000  # smoke：用 03 号笔记本训练的那一片数据
 teacher = None
 if found:
     teacher, tok = load_for_sampling(load_checkpoint(found[0]), lab.device)
     try:
-        data = TokenData.from_text(text[:1_000_000], tok)
+        data = TokenData.from_text(text[:chars], tok)
         print(f"教师：03 号笔记本的 GPT，来自 {found[0]}")
     except (ValueError, KeyError) as err:  # 在另一份语料上训练：字符集不同
         print(f"提示：{found[0]} 中的 GPT 与语料 {corpus!r} 不匹配（{err}）；在这里训练一个")
         teacher = None
 if teacher is None:
+    found = []  # 教师在这里训练，而不是加载
     tok = make_tokenizer("char", text)
-    data = TokenData.from_text(text[:1_000_000], tok)
+    data = TokenData.from_text(text[:chars], tok)
     n_layer, width = SIZE["teacher"]
     teacher = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=64, n_layer=n_layer, n_head=4,
                             n_embd=width))
@@ -467,15 +482,27 @@ ax.legend(fontsize=8)
 plt.show()
 
 # %% [markdown]
-# 现在是两个同样小、初始权重也相同的学生：一个只用真实字符训练（$\alpha = 0$），一个做蒸馏（$\alpha = 0.7$，$T = 2$）。
+# 现在是两个同样小、初始权重也相同的学生：一个只在真实字符上训练（$\alpha = 0$），一个用蒸馏训练（$\alpha = 0.7$，$T = 2$）。
+# 如果教师是 `lmlab prepare` 训练好的那次结果，就加载当时从这个教师蒸馏出的学生（单元格会提示；`retrain=True` 则在这里重新蒸馏）；
+# 换成其他任何教师，学生都在这里蒸馏。
 
 # %%
+from lmlab.prepared import find_prepared  # noqa: E402
+
 student_cfg = GPTConfig(vocab_size=tok.vocab_size, block_size=block, n_layer=1, n_head=2,
                         n_embd=max(32, teacher.config.n_embd // 4))
 students, histories = {}, {}
+teacher_is_prepared = bool(found) and (found[0] / "prepared.json").exists() and teacher is not None
+prep = find_prepared("05_students", lab.preset, corpus=corpus, retrain=False) if teacher_is_prepared else None
+if not teacher_is_prepared:
+    print("lmlab：教师不是预先准备的 03_gpt_shakespeare，所以学生在这里蒸馏")
 for alpha in (0.0, 0.7):
     torch.manual_seed(0)
     students[alpha] = GPT(student_cfg).to(lab.device)
+    if prep is not None:
+        load_model_state(students[alpha], load_checkpoint(prep.path / f"student_{alpha}"))
+        histories[alpha] = History(prep.metrics["histories"][str(alpha)])
+        continue
     histories[alpha] = History()
     distill(teacher, students[alpha], get_batch,
             DistillConfig(temperature=2.0, alpha=alpha, lr=3e-3, max_iters=SIZE["distill_iters"]),
@@ -523,8 +550,9 @@ print({k: round(v.item(), 4) for k, v in parts.items()})
 # ## 4 · 先预训练，再微调：把 MiniLM 变成情感分类器
 #
 # `all-MiniLM-L6-v2` 是一个 6 层的 BERT 风格编码器（2270 万参数），在十亿对句子上预训练过——就是 04 号笔记本往里看的那个模型。
-# 它随实验室一起提供，所以这里可以离线运行。任务是 gensim 自带的电影评论极性样本（Pang 和 Lee：100 条负面、100 条正面的句子）。
-# 我们按类别分层，留出四分之一的评论做测试。
+# （把这样的模型用在一个它没见过任何标注样本的任务上，叫作*零样本*（zero-shot）；这和*无监督*学习不是一回事，后者指模型
+# 从没有标签的数据中学习。这里我们用了标签：这是有监督的微调。）它随实验室一起提供，所以这里可以离线运行。任务是 gensim
+# 自带的电影评论极性样本（Pang 和 Lee：100 条负面、100 条正面的句子）。我们按类别分层，留出四分之一的评论做测试。
 #
 # 句子向量是编码器各 token 向量的平均；一个线性层把它变成两个得分：
 #
@@ -627,9 +655,12 @@ check("scaling.precision_recall_f1", precision_recall_f1)
 # %% [markdown]
 # ## 小结
 #
-# - **数据并行（DDP）**：N 份副本，批次分成 N 份，梯度做 all-reduce：在同一条损失曲线上获得 N 倍吞吐量。
+# - **数据并行（DDP）**：N 份副本，批次分成 N 份，梯度做 all-reduce：在同一条损失曲线上获得最多 N 倍的吞吐量
+#   （要减去 all-reduce 的时间；在一台笔记本电脑共享的几个核上则没有提速）。
 #   `torchrun --nproc_per_node=N -m lmlab train gpt ...`
-# - **模型并行**：把层或矩阵分到多块 GPU 上，用于一块 GPU 装不下的模型（FSDP、DeepSpeed、Megatron-LM）。
+# - **分片数据并行**（FSDP、DeepSpeed ZeRO）：各 rank 只保存权重、梯度和优化器状态的一个分片的数据并行。
+# - **模型并行**：把层或矩阵分到多块 GPU 上，用于一块 GPU 装不下的模型（流水线并行和张量并行，Megatron-LM）。
+#   08 号笔记本会在这里运行 FSDP2、张量并行和流水线并行，并逐一与单进程的结果对照验证。
 # - **bf16 autocast**：矩阵乘法用 16 位，权重和优化器用 fp32：在 GPU 上换来速度和激活值内存；`--precision auto` 会选择它。
 #   **fp16** 还需要一个 GradScaler（Ampere 之前的 GPU）。
 # - **蒸馏**：学生学习教师经过软化的预测（`lmlab.models.distill`）。
