@@ -391,9 +391,13 @@ def test_library_messages_of_a_branch_wait_until_their_code_lands(tmp_path, monk
     locale = tmp_path / "lmlab" / "i18n" / "locale"
     shutil.copytree(messages.LOCALE_DIR, locale)
     monkeypatch.setattr(messages, "LOCALE_DIR", locale)
+    catalogue = nbs.read_catalogue(messages.po_file())  # a message prepared from a branch not merged yet
+    catalogue.add("a message whose code is still on its branch", "一条代码还在分支上的消息",
+                  auto_comments=[f"{messages.PENDING} code from some-branch"])
+    nbs.write_catalogue(messages.po_file(), catalogue)
     pending = [m.id for m in nbs.read_catalogue(messages.po_file()) if m.id
                and any(c.startswith(messages.PENDING) for c in m.auto_comments)]
-    assert pending, "the catalogue holds no prepared messages of the branches to merge"
+    assert pending == ["a message whose code is still on its branch"]
     messages.update_catalogue()  # a package without that code: the prepared messages stay ...
     assert all(text in nbs.read_catalogue(messages.po_file()) for text in pending)
     messages.update_catalogue(prune=True)  # ... until pruned

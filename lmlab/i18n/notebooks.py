@@ -492,6 +492,8 @@ def foreign_sources(into: Path, *, rev: str | None = None, folder: Path | None =
     """Copy the English notebooks of git revision ``rev`` (or of ``folder``) to ``into/notebooks``."""
     import subprocess
 
+    from lmlab.atomic import atomic_write
+
     out = into / "notebooks"
     out.mkdir(parents=True, exist_ok=True)
     if rev is not None:
@@ -505,12 +507,14 @@ def foreign_sources(into: Path, *, rev: str | None = None, folder: Path | None =
             if Path(name).match("[0-9][0-9]_*.py"):
                 text = subprocess.run([*git, "show", f"{rev}:notebooks/{name}"], capture_output=True,
                                       check=True).stdout
-                (out / name).write_bytes(text)
+                with atomic_write(out / name, "wb") as f:
+                    f.write(text)
     else:
         if folder is None or not folder.is_dir():
             raise ValueError(f"--src {folder} is not a folder; give the folder holding NN_name.py notebooks")
         for path in sorted(folder.glob("[0-9][0-9]_*.py")):
-            (out / path.name).write_bytes(path.read_bytes())
+            with atomic_write(out / path.name, "wb") as f:
+                f.write(path.read_bytes())
     return sources(names, root=out)
 
 
