@@ -79,10 +79,10 @@ def _gpt(preset: str) -> dict[str, Any]:
     return {"tokenizer": "char", **PRESETS[preset]}
 
 
-def _seq2seq(preset: str, arch: str) -> dict[str, Any]:
-    from lmlab.models.seq2seq.prepare import spec
+def _seq2seq(preset: str, arch: str | None) -> dict[str, Any]:
+    from lmlab.models.seq2seq.prepare import reversal_spec, spec
 
-    return spec(preset, arch)
+    return spec(preset, arch) if arch else reversal_spec(preset)  # None: the reversal race
 
 
 def _bert(name: str, preset: str) -> dict[str, Any]:
@@ -159,6 +159,8 @@ for _job in (
           _S + "couplets")
       for arch, name in (("rnn", "06_rnn"), ("rnn-attention", "06_rnn_attention"),
                          ("transformer", "06_transformer"))),
+    Job("06_reversal", "06_seq2seq", "GRU or GRU + attention reversing digit strings, same seconds",
+        lambda preset: _seq2seq(preset, None), _S + "reversal_job", _S + "reversal"),
     Job("07_bert_zh", "07_bert", "BERT pre-trained (masked LM) on the Tang poems",
         lambda preset: _bert("07_bert_zh", preset), _B + "bert_zh_job", _B + "poems"),
     Job("07_bert_en", "07_bert", "an English BERT (byte-level BPE) on the Wikipedia sample",

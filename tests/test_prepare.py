@@ -66,10 +66,18 @@ def test_the_jobs_use_the_notebooks_own_tables():
 def test_the_jobs_of_06_to_08_use_their_notebooks_tables():
     from lmlab.compress.prepare import SIZES as COMPRESS_SIZES
     from lmlab.models.bert.prepare import SIZES as BERT_SIZES
-    from lmlab.models.seq2seq.prepare import RUNS
+    from lmlab.models.seq2seq.prepare import DIGITS, RUNS, reversal_sizes
 
     assert _table("06_seq2seq.py", "PREPARED") == RUNS
-    assert {j.name for j in JOBS.values() if j.notebook == "06_seq2seq"} == set(RUNS.values())
+    assert {j.name for j in JOBS.values() if j.notebook == "06_seq2seq"} == {*RUNS.values(), "06_reversal"}
+    source = (ROOT / "notebooks" / "06_seq2seq.py").read_text(encoding="utf-8")
+    for preset in ("smoke", "class"):  # the reversal race's sizes, as its cell writes them
+        sizes = reversal_sizes(preset)
+        assert 'n_toy = 2000 if lab.preset == "smoke" else 20000' in source and sizes["n_toy"] == (
+            2000 if preset == "smoke" else 20000)
+        assert 'time_budget_s=90.0 if lab.preset == "class" else None' in source
+        assert sizes["time_budget_s"] == (90.0 if preset == "class" else None)
+    assert f'digits = "{DIGITS}"' in source and "eval_pairs=50" in source
     bert = _table("07_bert.py", "SIZE")
     assert {p: {k: row[k] for k in ("zh", "en", "gpt")} for p, row in bert.items()} == BERT_SIZES
     compress = _table("08_parallel_compression.py", "SIZE")
