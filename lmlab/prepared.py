@@ -86,9 +86,9 @@ def _seq2seq(preset: str, arch: str | None) -> dict[str, Any]:
 
 
 def _bert(name: str, preset: str) -> dict[str, Any]:
-    from lmlab.models.bert.prepare import spec
+    from lmlab.models.bert.prepare import finetune_spec, spec
 
-    return spec(name, preset)
+    return finetune_spec(preset) if name == "07_finetune" else spec(name, preset)
 
 
 def _compress(preset: str) -> dict[str, Any]:
@@ -167,6 +167,9 @@ for _job in (
         lambda preset: _bert("07_bert_en", preset), _B + "bert_en_job", _B + "wiki"),
     Job("07_gpt_zh", "07_bert", "a small GPT on the Tang poems, to compare with BERT",
         lambda preset: _bert("07_gpt_zh", preset), _B + "gpt_zh_job", _B + "poems"),
+    Job("07_finetune", "07_bert", "07's BERT fine-tuned to name the poet, against random init and a probe",
+        lambda preset: _bert("07_finetune", preset), _B + "finetune_job", _B + "poems",
+        needs=("07_bert_zh",)),
     Job("08_compress_models", "08_parallel_compression", "the LSTM and GPT that notebook 08 compresses",
         lambda preset: _compress(preset), "lmlab.compress.prepare:compress_job", _P + "shakespeare_corpus"),
 ):

@@ -453,13 +453,19 @@ texts, labels, poets = poet_dataset(per_poet=SIZE["per_poet"], fallback=True)
 print({p: int((labels == k).sum()) for k, p in enumerate(poets)})
 cfg = zh_model.config
 sizes = {k: getattr(cfg, k) for k in ("n_layer", "n_head", "n_embd", "block_size", "dropout")}
-torch.manual_seed(0)
-random_twin = build_encoder("bert", zh_vocab.vocab_size, zh_vocab.pad_id, **sizes)
-t0 = time.perf_counter()
-curve = learning_curve(zh_model, zh_vocab, texts, labels, random_init=random_twin,
-                       cfg=FineTuneConfig(steps=SIZE["ft_steps"], block_size=cfg.block_size),
-                       device=lab.device)
-print(f"9 runs in {time.perf_counter() - t0:.0f} s")
+# a prepared curve only goes with the prepared BERT (a BERT pre-trained here is fine-tuned here)
+prep = find_prepared("07_finetune", lab.preset, corpus=zh_name, retrain=False) if zh_dir != work / "bert_zh" \
+    else None
+if prep is not None:
+    curve = {**prep.metrics["curve"], "features": np.asarray(prep.metrics["curve"]["features"], np.float32)}
+else:
+    torch.manual_seed(0)
+    random_twin = build_encoder("bert", zh_vocab.vocab_size, zh_vocab.pad_id, **sizes)
+    t0 = time.perf_counter()
+    curve = learning_curve(zh_model, zh_vocab, texts, labels, random_init=random_twin,
+                           cfg=FineTuneConfig(steps=SIZE["ft_steps"], block_size=cfg.block_size),
+                           device=lab.device)
+    print(f"9 runs in {time.perf_counter() - t0:.0f} s")
 for r in curve["rows"]:
     print(f"{r['method']:12} {r['n_labels']:5d} labels: accuracy {r['accuracy']:.2f} "
           f"[{r['accuracy_lo']:.2f}, {r['accuracy_hi']:.2f}], macro-F1 {r['macro_f1']:.2f} "

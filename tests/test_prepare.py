@@ -65,6 +65,7 @@ def test_the_jobs_use_the_notebooks_own_tables():
 
 def test_the_jobs_of_06_to_08_use_their_notebooks_tables():
     from lmlab.compress.prepare import SIZES as COMPRESS_SIZES
+    from lmlab.models.bert.prepare import FINETUNE
     from lmlab.models.bert.prepare import SIZES as BERT_SIZES
     from lmlab.models.seq2seq.prepare import DIGITS, RUNS, reversal_sizes
 
@@ -80,9 +81,10 @@ def test_the_jobs_of_06_to_08_use_their_notebooks_tables():
     assert f'digits = "{DIGITS}"' in source and "eval_pairs=50" in source
     bert = _table("07_bert.py", "SIZE")
     assert {p: {k: row[k] for k in ("zh", "en", "gpt")} for p, row in bert.items()} == BERT_SIZES
+    assert {p: {k: row[k] for k in ("per_poet", "ft_steps")} for p, row in bert.items()} == FINETUNE
     compress = _table("08_parallel_compression.py", "SIZE")
     assert {p: {k: row[k] for k in ("iters", "gpt")} for p, row in compress.items()} == COMPRESS_SIZES
-    assert set(jobs_for_07()) == {"07_bert_zh", "07_bert_en", "07_gpt_zh"}
+    assert set(jobs_for_07()) == {"07_bert_zh", "07_bert_en", "07_gpt_zh", "07_finetune"}
     smoke, klass = job_config("07_bert_zh", "smoke", "x"), job_config("07_bert_zh", "class", "x")
     assert "--max-iters" in smoke["argv"] and config_hash(smoke) != config_hash(klass)
     assert job_config("06_rnn", "smoke", "x")["arch"] == "rnn"
@@ -258,11 +260,12 @@ def test_prepared_couplet_model_and_bert_are_found_by_their_notebooks_lookup(iso
     from lmlab.models.seq2seq.translate import load_translator
 
     dest = tmp_path / "mirror"
-    argv = ["prepare", "06_transformer", "07_bert_zh", "--preset", "smoke", "--dest", str(dest),
+    argv = ["prepare", "06_transformer", "07_finetune", "--preset", "smoke", "--dest", str(dest),
             "--device", "cpu"]
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "[1/2] 06_transformer" in out and "[2/2] 07_bert_zh" in out and "2 trained" in out
+    assert "[1/3] 06_transformer" in out and "[2/3] 07_bert_zh" in out and "[3/3] 07_finetune" in out
+    assert "3 trained" in out  # the fine-tuning's pre-trained BERT is prepared first
     monkeypatch.setenv("LMLAB_DATA_DIR", str(dest))  # the class's machines read the mirror
 
     # notebook 06: the corpus name is its couplets' source (the built-in quatrains here: no corpus offline)
@@ -285,3 +288,11 @@ def test_prepared_couplet_model_and_bert_are_found_by_their_notebooks_lookup(iso
     bert, bert_vocab, _ = load_bert(run.path)
     assert bert_vocab.vocab_size > 10
     assert find_prepared("07_bert_zh", "smoke", corpus="tang_poems", show=False) is None  # another corpus
+    curve = find_prepared("07_finetune", "smoke", corpus="built-in poems", show=False).metrics["curve"]
+    assert {r["method"] for r in curve["rows"]} == {"fine-tuned", "random init", "linear probe"}
+    assert len(curve["rows"]) == 9 and len(curve["features"]) == len(curve["train_idx"] + curve["test_idx"])
+    (run_dir(dest, "smoke", "07_bert_zh") / "prepared.json").unlink()  # no current pre-training
+    from lmlab.models.bert.prepare import finetune_job
+
+    with pytest.raises(ValueError, match="starts from the prepared 07_bert_zh"):
+        finetune_job("smoke", "", "built-in poems", run_dir(dest, "smoke", "07_finetune"), "cpu")

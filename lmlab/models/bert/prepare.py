@@ -86,3 +86,40 @@ def bert_en_job(preset: str, text: str, corpus: str, out: Path, device: Any) -> 
 def gpt_zh_job(preset: str, text: str, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
     """Notebook 07's small GPT on the same poems, for the causal-vs-masked comparison."""
     return _train("07_gpt_zh", preset, text, corpus, out, device)
+
+
+# notebook 07's fine-tuning comparison (fine-tuned, random init, linear probe at 1%, 10%, 100% of labels)
+FINETUNE = {"smoke": dict(per_poet=40, ft_steps=10), "class": dict(per_poet=300, ft_steps=120),
+            "full": dict(per_poet=None, ft_steps=600)}
+
+
+def finetune_spec(preset: str) -> dict[str, Any]:
+    """The fine-tuning sizes and the pre-training they start from."""
+    return {**FINETUNE[preset], "seed": 0, "pretrained": spec("07_bert_zh", preset)}
+
+
+def finetune_job(preset: str, text: str, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
+    """Notebook 07's learning curve, from the prepared ``07_bert_zh`` beside ``out``: {"curve": ...}."""
+    import json
+
+    import torch
+
+    from lmlab.models.bert.finetune import FineTuneConfig, learning_curve, poet_dataset
+    from lmlab.models.bert.prenorm import build_encoder
+    from lmlab.models.bert.trainer import load_bert
+    from lmlab.prepared import is_current, job_config
+
+    bert_dir = Path(out).parent / "07_bert_zh"
+    if not is_current(bert_dir, job_config("07_bert_zh", preset, corpus)):
+        raise ValueError(f"07_finetune starts from the prepared 07_bert_zh, and {bert_dir} holds none: run "
+                         f"'lmlab prepare 07_bert_zh 07_finetune --preset {preset}'")
+    model, vocab, _ = load_bert(bert_dir)
+    texts, labels, poets = poet_dataset(per_poet=FINETUNE[preset]["per_poet"], fallback=True)
+    cfg = model.config
+    sizes = {k: getattr(cfg, k) for k in ("n_layer", "n_head", "n_embd", "block_size", "dropout")}
+    torch.manual_seed(0)  # as the notebook's cell
+    random_twin = build_encoder("bert", vocab.vocab_size, vocab.pad_id, **sizes)
+    curve = learning_curve(model, vocab, texts, labels, random_init=random_twin, device=device,
+                           cfg=FineTuneConfig(steps=FINETUNE[preset]["ft_steps"], block_size=cfg.block_size))
+    plain = json.loads(json.dumps(curve, default=lambda o: o.tolist()))  # numpy arrays as lists
+    return {"curve": plain, "poets": list(poets)}, []
