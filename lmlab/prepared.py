@@ -106,7 +106,8 @@ class Job:
     about: str
     spec: Callable[[str], dict[str, Any]]  # preset -> every setting the trained model depends on
     train: str  # "module:function", called (preset, text, corpus, out, device) -> (metrics dict, samples)
-    data: str  # "module:function", called (preset) -> (text, corpus name), as the notebook loads it
+    data: str  # "module:function", called (preset) -> (text, corpus name), as the notebook loads it; "text"
+    # is whatever ``train`` reads (06: its couplet pairs and vocabulary), the corpus name is hashed
     used_by: tuple[str, ...] = ()  # later notebooks that load this run too (through find_checkpoint)
     needs: tuple[str, ...] = ()  # prepared runs this one starts from (prepared first, in the same folder)
 
