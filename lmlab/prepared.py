@@ -79,6 +79,24 @@ def _gpt(preset: str) -> dict[str, Any]:
     return {"tokenizer": "char", **PRESETS[preset]}
 
 
+def _seq2seq(preset: str, arch: str | None) -> dict[str, Any]:
+    from lmlab.models.seq2seq.prepare import reversal_spec, spec
+
+    return spec(preset, arch) if arch else reversal_spec(preset)  # None: the reversal race
+
+
+def _bert(name: str, preset: str) -> dict[str, Any]:
+    from lmlab.models.bert.prepare import finetune_spec, spec
+
+    return finetune_spec(preset) if name == "07_finetune" else spec(name, preset)
+
+
+def _compress(preset: str) -> dict[str, Any]:
+    from lmlab.compress.prepare import spec
+
+    return spec(preset)
+
+
 @dataclass(frozen=True)
 class Job:
     """One training a notebook runs: its name (as its ``runs/`` folder) and what decides its result."""
@@ -88,7 +106,8 @@ class Job:
     about: str
     spec: Callable[[str], dict[str, Any]]  # preset -> every setting the trained model depends on
     train: str  # "module:function", called (preset, text, corpus, out, device) -> (metrics dict, samples)
-    data: str  # "module:function", called (preset) -> (text, corpus name), as the notebook loads it
+    data: str  # "module:function", called (preset) -> (text, corpus name), as the notebook loads it; "text"
+    # is whatever ``train`` reads (06: its couplet pairs and vocabulary), the corpus name is hashed
     used_by: tuple[str, ...] = ()  # later notebooks that load this run too (through find_checkpoint)
     needs: tuple[str, ...] = ()  # prepared runs this one starts from (prepared first, in the same folder)
 
@@ -107,6 +126,8 @@ def register(job: Job) -> Job:
 
 
 _P = "lmlab.cli.prepare:"
+_S = "lmlab.models.seq2seq.prepare:"
+_B = "lmlab.models.bert.prepare:"
 JOBS: dict[str, Job] = {}
 # One line per training a notebook runs. A new notebook adds its Job here (name = its runs/ folder, as the
 # notebook passes it to find_prepared; train/data = its own functions); tests/test_prepare.py checks each.
@@ -134,6 +155,24 @@ for _job in (
                         "alphas": list(STUDENT_ALPHAS), "temperature": 2.0, "lr": 3e-3, "block": 64,
                         "batch": 16, "text_chars": 400_000 if preset == "smoke" else 1_000_000},
         _P + "students_job", _P + "shakespeare_corpus", needs=("03_gpt_shakespeare",)),
+    *(Job(name, "06_seq2seq", f"the {arch} couplet model",
+          lambda preset, arch=arch: _seq2seq(preset, arch), f"{_S}{arch.replace('-', '_')}_job",
+          _S + "couplets")
+      for arch, name in (("rnn", "06_rnn"), ("rnn-attention", "06_rnn_attention"),
+                         ("transformer", "06_transformer"))),
+    Job("06_reversal", "06_seq2seq", "GRU or GRU + attention reversing digit strings, same seconds",
+        lambda preset: _seq2seq(preset, None), _S + "reversal_job", _S + "reversal"),
+    Job("07_bert_zh", "07_bert", "BERT pre-trained (masked LM) on the Tang poems",
+        lambda preset: _bert("07_bert_zh", preset), _B + "bert_zh_job", _B + "poems"),
+    Job("07_bert_en", "07_bert", "an English BERT (byte-level BPE) on the Wikipedia sample",
+        lambda preset: _bert("07_bert_en", preset), _B + "bert_en_job", _B + "wiki"),
+    Job("07_gpt_zh", "07_bert", "a small GPT on the Tang poems, to compare with BERT",
+        lambda preset: _bert("07_gpt_zh", preset), _B + "gpt_zh_job", _B + "poems"),
+    Job("07_finetune", "07_bert", "07's BERT fine-tuned to name the poet, against random init and a probe",
+        lambda preset: _bert("07_finetune", preset), _B + "finetune_job", _B + "poems",
+        needs=("07_bert_zh",)),
+    Job("08_compress_models", "08_parallel_compression", "the LSTM and GPT that notebook 08 compresses",
+        lambda preset: _compress(preset), "lmlab.compress.prepare:compress_job", _P + "shakespeare_corpus"),
 ):
     register(_job)
 

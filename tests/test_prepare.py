@@ -63,6 +63,39 @@ def test_the_jobs_use_the_notebooks_own_tables():
         assert f'"{job.name}"' in (ROOT / "notebooks" / f"{job.notebook}.py").read_text(encoding="utf-8")
 
 
+def test_the_jobs_of_06_to_08_use_their_notebooks_tables():
+    from lmlab.compress.prepare import SIZES as COMPRESS_SIZES
+    from lmlab.models.bert.prepare import FINETUNE
+    from lmlab.models.bert.prepare import SIZES as BERT_SIZES
+    from lmlab.models.seq2seq.prepare import DIGITS, RUNS, reversal_sizes
+
+    assert _table("06_seq2seq.py", "PREPARED") == RUNS
+    assert {j.name for j in JOBS.values() if j.notebook == "06_seq2seq"} == {*RUNS.values(), "06_reversal"}
+    source = (ROOT / "notebooks" / "06_seq2seq.py").read_text(encoding="utf-8")
+    for preset in ("smoke", "class"):  # the reversal race's sizes, as its cell writes them
+        sizes = reversal_sizes(preset)
+        assert 'n_toy = 2000 if lab.preset == "smoke" else 20000' in source and sizes["n_toy"] == (
+            2000 if preset == "smoke" else 20000)
+        assert 'time_budget_s=90.0 if lab.preset == "class" else None' in source
+        assert sizes["time_budget_s"] == (90.0 if preset == "class" else None)
+    assert f'digits = "{DIGITS}"' in source and "eval_pairs=50" in source
+    bert = _table("07_bert.py", "SIZE")
+    assert {p: {k: row[k] for k in ("zh", "en", "gpt")} for p, row in bert.items()} == BERT_SIZES
+    assert {p: {k: row[k] for k in ("per_poet", "ft_steps")} for p, row in bert.items()} == FINETUNE
+    compress = _table("08_parallel_compression.py", "SIZE")
+    assert {p: {k: row[k] for k in ("iters", "gpt")} for p, row in compress.items()} == COMPRESS_SIZES
+    assert set(jobs_for_07()) == {"07_bert_zh", "07_bert_en", "07_gpt_zh", "07_finetune"}
+    smoke, klass = job_config("07_bert_zh", "smoke", "x"), job_config("07_bert_zh", "class", "x")
+    assert "--max-iters" in smoke["argv"] and config_hash(smoke) != config_hash(klass)
+    assert job_config("06_rnn", "smoke", "x")["arch"] == "rnn"
+
+
+def jobs_for_07() -> list[str]:
+    from lmlab.prepared import jobs_for
+
+    return jobs_for(["07_bert"])
+
+
 def test_lookup_says_what_it_found(isolated_data, monkeypatch, capsys):
     monkeypatch.delenv("LMLAB_RETRAIN", raising=False)
     assert find_prepared("03_gpt_poems", "smoke", corpus="tang_poems") is None
@@ -215,3 +248,51 @@ def test_students_are_distilled_from_the_prepared_teacher_which_is_prepared_firs
         from lmlab.cli.prepare import students_job
 
         students_job("smoke", text, "tiny_shakespeare", run_dir(dest, "smoke", "05_students"), "cpu")
+
+
+@pytest.mark.slow
+def test_prepared_couplet_model_and_bert_are_found_by_their_notebooks_lookup(isolated_data, tmp_path,
+                                                                            monkeypatch, capsys,
+                                                                            one_torch_thread):
+    from lmlab.models.bert.trainer import load_bert
+    from lmlab.models.seq2seq import load_couplets
+    from lmlab.models.seq2seq.trainer import PRESETS, translate_pairs
+    from lmlab.models.seq2seq.translate import load_translator
+
+    dest = tmp_path / "mirror"
+    argv = ["prepare", "06_transformer", "07_finetune", "--preset", "smoke", "--dest", str(dest),
+            "--device", "cpu"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "[1/3] 06_transformer" in out and "[2/3] 07_bert_zh" in out and "[3/3] 07_finetune" in out
+    assert "3 trained" in out  # the fine-tuning's pre-trained BERT is prepared first
+    monkeypatch.setenv("LMLAB_DATA_DIR", str(dest))  # the class's machines read the mirror
+
+    # notebook 06: the corpus name is its couplets' source (the built-in quatrains here: no corpus offline)
+    data = load_couplets(max_pairs=PRESETS["smoke"]["max_pairs"])
+    capsys.readouterr()
+    run = find_prepared("06_transformer", "smoke", corpus=data.source, show=False)
+    assert run is not None and "✓ loaded the prepared run 06_transformer" in capsys.readouterr().out
+    assert run.figure is not None and run.figure.stat().st_size > 1000
+    assert run.metrics["arch"] == "transformer" and run.metrics["iters"] == PRESETS["smoke"]["max_iters"]
+    assert run.samples and all(" → " in s for s in run.samples)
+    model, vocab, saved = load_translator(run.path)
+    assert saved["arch"] == "transformer" and len(translate_pairs(model, vocab, ["白日依山盡"])) == 1
+    assert find_prepared("06_rnn", "smoke", corpus=data.source) is None  # not prepared: trained here
+    assert "no prepared run of 06_rnn" in capsys.readouterr().out
+
+    # notebook 07: "tang_poems" when the corpus is there, else its built-in poems
+    run = find_prepared("07_bert_zh", "smoke", corpus="built-in poems", show=False)
+    assert run is not None and (run.path / "metrics.json").exists() and run.metrics["params"] > 0
+    assert run.figure is not None
+    bert, bert_vocab, _ = load_bert(run.path)
+    assert bert_vocab.vocab_size > 10
+    assert find_prepared("07_bert_zh", "smoke", corpus="tang_poems", show=False) is None  # another corpus
+    curve = find_prepared("07_finetune", "smoke", corpus="built-in poems", show=False).metrics["curve"]
+    assert {r["method"] for r in curve["rows"]} == {"fine-tuned", "random init", "linear probe"}
+    assert len(curve["rows"]) == 9 and len(curve["features"]) == len(curve["train_idx"] + curve["test_idx"])
+    (run_dir(dest, "smoke", "07_bert_zh") / "prepared.json").unlink()  # no current pre-training
+    from lmlab.models.bert.prepare import finetune_job
+
+    with pytest.raises(ValueError, match="starts from the prepared 07_bert_zh"):
+        finetune_job("smoke", "", "built-in poems", run_dir(dest, "smoke", "07_finetune"), "cpu")

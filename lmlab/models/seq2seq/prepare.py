@@ -1,0 +1,128 @@
+"""Notebook 06's couplet models for ``lmlab prepare``: the same data, sizes and seed as its ``train`` cell."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+# the prepared run of each architecture notebook 06 trains
+RUNS = {"rnn": "06_rnn", "rnn-attention": "06_rnn_attention", "transformer": "06_transformer"}
+SAMPLE_LINES = ("白日依山盡", "床前明月光", "春眠不覺曉")
+
+
+def couplets(preset: str) -> tuple[tuple[Any, Any], str]:
+    """((couplet data, vocabulary), corpus name) exactly as notebook 06 builds them."""
+    from lmlab.models.seq2seq import Seq2SeqVocab, load_couplets
+    from lmlab.models.seq2seq.couplets import written_in
+    from lmlab.models.seq2seq.trainer import PRESETS
+    from lmlab.presets import preset_values
+
+    values = preset_values(PRESETS, preset)
+    data = load_couplets(max_pairs=values["max_pairs"])
+    vocab = Seq2SeqVocab.fit([s for pair in data.train for s in pair], values["max_vocab"])
+    return (written_in(data, set(vocab.chars.itos)), vocab), data.source
+
+
+def spec(preset: str, arch: str) -> dict[str, Any]:
+    """Every setting an architecture's run depends on in ``preset`` (the trainer's preset row)."""
+    from lmlab.models.seq2seq.trainer import PRESETS
+    from lmlab.presets import preset_values
+
+    return {"arch": arch, "seed": 0, **preset_values(PRESETS, preset)}
+
+
+def train(arch: str, preset: str, pairs: tuple[Any, Any], corpus: str, out: Path,
+          device: Any) -> tuple[dict[str, Any], list[str]]:
+    """Train ``arch`` as notebook 06's ``train(arch)`` does, into ``out``: (metrics, samples)."""
+    import torch
+
+    from lmlab.models.seq2seq import build_model
+    from lmlab.models.seq2seq.trainer import make_session, preset_configs, translate_pairs
+    from lmlab.viz.curves import LiveView
+
+    data, vocab = pairs
+    model_cfg, tcfg = preset_configs(preset, arch, vocab, data)
+    torch.manual_seed(0)
+    session = make_session(build_model(model_cfg), data, vocab, tcfg, out=out, device=device, progress=False,
+                           live=LiveView(title=arch, enabled=False, path=str(Path(out) / "live.png")))
+    session.fit()
+    session.save()
+    history = session.history
+    metrics = {"arch": arch, "iters": session.next_iter, "train_s": session.state["train_s"],
+               "val_loss": history.last("val_loss"), "val_chrf": history.last("val_chrf")}
+    lines = [s for s in SAMPLE_LINES if len(s) < model_cfg.max_len]
+    outputs = translate_pairs(session.model.eval(), vocab, lines, device)
+    return metrics, [f"{a} → {b}" for a, b in zip(lines, outputs, strict=True)]
+
+
+def rnn_job(preset: str, pairs: Any, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
+    """Notebook 06's GRU encoder–decoder."""
+    return train("rnn", preset, pairs, corpus, out, device)
+
+
+def rnn_attention_job(preset: str, pairs: Any, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
+    """Notebook 06's GRU with additive attention."""
+    return train("rnn-attention", preset, pairs, corpus, out, device)
+
+
+def transformer_job(preset: str, pairs: Any, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
+    """Notebook 06's Transformer."""
+    return train("transformer", preset, pairs, corpus, out, device)
+
+
+# notebook 06's "where one vector breaks": both RNNs reverse digit strings for the same time
+DIGITS = "一二三四五六七八九十"
+REVERSAL = "reversed digit strings"
+
+
+def reversal_sizes(preset: str) -> dict[str, Any]:
+    """The toy's size and time per model, as notebook 06's cell sets them."""
+    return {"n_toy": 2000 if preset == "smoke" else 20000, "eval_pairs": 50,
+            "time_budget_s": 90.0 if preset == "class" else None}
+
+
+def reversal(preset: str) -> tuple[tuple[Any, Any], str]:
+    """((the reversal pairs, their vocabulary), name): the same strings as notebook 06 draws (seed 0)."""
+    import random
+
+    from lmlab.models.seq2seq import Seq2SeqVocab
+    from lmlab.models.seq2seq.couplets import CoupletData
+
+    rng = random.Random(0)
+
+    def reversal_pairs(n: int) -> list[tuple[str, str]]:
+        strings = ["".join(rng.choice(DIGITS) for _ in range(rng.randint(2, 16))) for _ in range(n)]
+        return [(s, s[::-1]) for s in strings]
+
+    n_toy = reversal_sizes(preset)["n_toy"]
+    toy = CoupletData(reversal_pairs(n_toy), reversal_pairs(100), reversal_pairs(400), REVERSAL)
+    return (toy, Seq2SeqVocab.fit([DIGITS])), REVERSAL
+
+
+def reversal_spec(preset: str) -> dict[str, Any]:
+    """Every setting the race depends on."""
+    return {"archs": ["rnn", "rnn-attention"], **reversal_sizes(preset), **spec(preset, "rnn")}
+
+
+def reversal_job(preset: str, pairs: tuple[Any, Any], corpus: str, out: Path,
+                 device: Any) -> tuple[dict, list]:
+    """Both RNNs on the reversal task: {"accuracy": {arch: {source length: [share right per string]}}}."""
+    import torch
+
+    from lmlab.models.seq2seq import build_model
+    from lmlab.models.seq2seq.trainer import make_session, preset_configs, translate_pairs
+
+    toy, toy_vocab = pairs
+    sizes = reversal_sizes(preset)
+    accuracy: dict[str, dict[int, list[float]]] = {}
+    for arch in ("rnn", "rnn-attention"):
+        cfg, tcfg = preset_configs(preset, arch, toy_vocab, toy, eval_pairs=sizes["eval_pairs"],
+                                   time_budget_s=sizes["time_budget_s"])
+        torch.manual_seed(0)
+        session = make_session(build_model(cfg), toy, toy_vocab, tcfg, device=device, progress=False)
+        session.fit()
+        outputs = translate_pairs(session.model.eval(), toy_vocab, [a for a, _ in toy.test], device)
+        for (a, b), o in zip(toy.test, outputs, strict=True):
+            hits = sum(x == y for x, y in zip(o, b, strict=False))
+            accuracy.setdefault(arch, {}).setdefault(len(a), []).append(hits / len(b))
+    return {"accuracy": accuracy}, []
