@@ -118,11 +118,27 @@ check("seq2seq.masks", decoder_masks)
 # 损失一旦出现 nan/inf，训练立即停止，这一步不会被应用。
 
 # %%
+from types import SimpleNamespace
+
+from lmlab.models.seq2seq.translate import load_translator
+from lmlab.prepared import find_prepared
+
 runs = {}
+PREPARED = {"rnn": "06_rnn", "rnn-attention": "06_rnn_attention", "transformer": "06_transformer"}
 
 
-def train(arch):
-    """Train one architecture with the preset's sizes; returns the session (Ctrl-C, then call again)."""
+def train(arch, retrain=False):
+    """Train one architecture with the preset's sizes; returns the session (Ctrl-C, then call again).
+
+    A run prepared ahead of the lesson (`lmlab prepare`) is loaded instead, and said so; retrain=True (or
+    LMLAB_RETRAIN=1) trains it here."""
+    prep = find_prepared(PREPARED[arch], lab.preset, corpus=data.source, retrain=retrain)
+    if prep is not None:
+        m = prep.metrics
+        print(f"{arch}：{m['iters']} 步，用时 {m['train_s']:.0f} 秒（预先训练好的），验证损失 {m['val_loss']:.3f}，"
+              f"验证 chrF {m['val_chrf']}")
+        runs[arch] = SimpleNamespace(model=load_translator(prep.path)[0].to(lab.device), metrics=m)
+        return runs[arch]
     model_cfg, tcfg = preset_configs(lab.preset, arch, vocab, data)
     torch.manual_seed(0)
     model = build_model(model_cfg)
@@ -175,7 +191,11 @@ n_toy = 2000 if lab.preset == "smoke" else 20000  # smoke 预设只训练 40 步
 toy = CoupletData(reversal_pairs(n_toy), reversal_pairs(100), reversal_pairs(400), "reversed digit strings")
 toy_vocab = Seq2SeqVocab.fit([digits])
 toy_accuracy = {}
-for arch in ("rnn", "rnn-attention"):
+prep = find_prepared("06_reversal", lab.preset, corpus=toy.source, retrain=False)  # `lmlab prepare`（课前预训练）
+if prep is not None:  # JSON 把源序列长度存成了字符串
+    toy_accuracy = {arch: {int(n): v for n, v in by_length.items()}
+                    for arch, by_length in prep.metrics["accuracy"].items()}
+for arch in ("rnn", "rnn-attention") if prep is None else ():
     cfg, tcfg = preset_configs(lab.preset, arch, toy_vocab, toy, eval_pairs=50,
                                time_budget_s=90.0 if lab.preset == "class" else None)
     torch.manual_seed(0)

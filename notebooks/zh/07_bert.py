@@ -192,10 +192,17 @@ print(f"transformers {transformers.__version__}：max |lmlab - transformers| = "
 # MLM 头只在被遮住的行上运行（`only_masked=True`）：损失相同，而 MLM 头的计算量只有约 15%。class 预设训练固定的秒数。
 
 # %%
+from lmlab.prepared import find_prepared  # noqa: E402
+
 zh_dir = work / "bert_zh"
+zh_name = "tang_poems_simplified" if zh_corpus == "tang_poems_simplified" else "built-in poems"  # 预先训练的运行所用语料的名字
 t0 = time.perf_counter()
-lmlab_main(["train", "bert", "--corpus", zh_corpus, "--preset", lab.preset, *SIZE["zh"],
-            "--device", lab.device.type, "--no-progress", "--out", str(zh_dir)])
+prep = find_prepared("07_bert_zh", lab.preset, corpus=zh_name, retrain=False)  # 由 `lmlab prepare` 生成
+if prep is not None:
+    zh_dir = prep.path
+else:
+    lmlab_main(["train", "bert", "--corpus", zh_corpus, "--preset", lab.preset, *SIZE["zh"],
+                "--device", lab.device.type, "--no-progress", "--out", str(zh_dir)])
 zh_metrics = json.loads((zh_dir / "metrics.json").read_text())
 print(f"{time.perf_counter() - t0:.0f} 秒；参数 {zh_metrics['params']:,} 个")
 
@@ -259,9 +266,13 @@ for bad in ("床前明月光", "[MASK]" * 80):
 
 # %%
 en_dir = work / "bert_en"
-lmlab_main(["train", "bert", "--corpus", "wiki_sample", "--tokenizer", "bpe",
-            "--preset", lab.preset, *SIZE["en"], "--device", lab.device.type, "--no-progress",
-            "--out", str(en_dir)])
+prep = find_prepared("07_bert_en", lab.preset, corpus="wiki_sample", retrain=False)
+if prep is not None:
+    en_dir = prep.path
+else:
+    lmlab_main(["train", "bert", "--corpus", "wiki_sample", "--tokenizer", "bpe",
+                "--preset", lab.preset, *SIZE["en"], "--device", lab.device.type, "--no-progress",
+                "--out", str(en_dir)])
 en_model, en_vocab, _ = load_bert(en_dir)
 for q in ("the capital of france is [MASK]", "he was born in [MASK] and died in 1900"):
     print(q, "->", [(t, round(p, 3)) for t, p in fill_mask(en_model, en_vocab, q, k=5)[0]])
@@ -278,9 +289,13 @@ fill_mask_widget(en_model, en_vocab, value="the [MASK] of the united states")
 from lmlab.models.transformer import load_for_sampling  # noqa: E402
 
 gpt_dir = work / "gpt_zh"
-lmlab_main(["train", "gpt", "--corpus", zh_corpus, "--preset", lab.preset, *SIZE["gpt"],
-            "--pos-encoding", "learned", "--activation", "gelu", "--block-size", "64",
-            "--device", lab.device.type, "--no-progress", "--out", str(gpt_dir)])
+prep = find_prepared("07_gpt_zh", lab.preset, corpus=zh_name, retrain=False)
+if prep is not None:
+    gpt_dir = prep.path
+else:
+    lmlab_main(["train", "gpt", "--corpus", zh_corpus, "--preset", lab.preset, *SIZE["gpt"],
+                "--pos-encoding", "learned", "--activation", "gelu", "--block-size", "64",
+                "--device", lab.device.type, "--no-progress", "--out", str(gpt_dir)])
 gpt, gpt_tok = load_for_sampling(load_checkpoint(gpt_dir))
 
 probe_line = line
@@ -417,13 +432,19 @@ texts, labels, poets = poet_dataset(per_poet=SIZE["per_poet"], fallback=True)
 print({p: int((labels == k).sum()) for k, p in enumerate(poets)})
 cfg = zh_model.config
 sizes = {k: getattr(cfg, k) for k in ("n_layer", "n_head", "n_embd", "block_size", "dropout")}
-torch.manual_seed(0)
-random_twin = build_encoder("bert", zh_vocab.vocab_size, zh_vocab.pad_id, **sizes)
-t0 = time.perf_counter()
-curve = learning_curve(zh_model, zh_vocab, texts, labels, random_init=random_twin,
-                       cfg=FineTuneConfig(steps=SIZE["ft_steps"], block_size=cfg.block_size),
-                       device=lab.device)
-print(f"9 次训练，用时 {time.perf_counter() - t0:.0f} 秒")
+# 预先准备的曲线只配预先训练的 BERT（在这里预训练的 BERT 就在这里微调）
+prep = find_prepared("07_finetune", lab.preset, corpus=zh_name, retrain=False) if zh_dir != work / "bert_zh" \
+    else None
+if prep is not None:
+    curve = {**prep.metrics["curve"], "features": np.asarray(prep.metrics["curve"]["features"], np.float32)}
+else:
+    torch.manual_seed(0)
+    random_twin = build_encoder("bert", zh_vocab.vocab_size, zh_vocab.pad_id, **sizes)
+    t0 = time.perf_counter()
+    curve = learning_curve(zh_model, zh_vocab, texts, labels, random_init=random_twin,
+                           cfg=FineTuneConfig(steps=SIZE["ft_steps"], block_size=cfg.block_size),
+                           device=lab.device)
+    print(f"9 次训练，用时 {time.perf_counter() - t0:.0f} 秒")
 for r in curve["rows"]:
     print(f"{r['method']:12} {r['n_labels']:5d} 个标签：准确率 {r['accuracy']:.2f} "
           f"[{r['accuracy_lo']:.2f}, {r['accuracy_hi']:.2f}]，macro-F1 {r['macro_f1']:.2f} "

@@ -230,9 +230,11 @@ from lmlab.compress.measure import (  # noqa: E402
     val_batches,
     val_loss,
 )
+from lmlab.compress.prepare import load as load_prepared  # noqa: E402
 from lmlab.models.lstm.model import LSTMConfig, LSTMLanguageModel  # noqa: E402
 from lmlab.models.transformer import GPT, GPTConfig  # noqa: E402
 from lmlab.models.transformer.trainer import TokenData  # noqa: E402
+from lmlab.prepared import find_prepared  # noqa: E402
 from lmlab.tokenizers import CharTokenizer  # noqa: E402
 
 torch.set_num_threads(1)
@@ -241,12 +243,16 @@ text = text[:300_000]
 tok = CharTokenizer.fit(text)
 data = TokenData.from_text(text, tok)
 batches = val_batches(data, block_size=64)
-torch.manual_seed(0)
-lstm = train_lm(LSTMLanguageModel(LSTMConfig(vocab_size=tok.vocab_size, hidden=256, n_layer=2, dropout=0.0)),
-                data, SIZE["iters"])
 n_layer, width = SIZE["gpt"]
-gpt = train_lm(GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=64, n_layer=n_layer, n_head=4,
-                             n_embd=width)), data, SIZE["iters"])
+prep = find_prepared("08_compress_models", lab.preset, corpus=corpus, retrain=False)  # `lmlab prepare`（课前预训练）
+if prep is not None:
+    lstm, gpt = load_prepared(prep.path, tok.vocab_size, lab.preset)
+else:
+    torch.manual_seed(0)
+    lstm = train_lm(LSTMLanguageModel(LSTMConfig(vocab_size=tok.vocab_size, hidden=256, n_layer=2,
+                                                 dropout=0.0)), data, SIZE["iters"])
+    gpt = train_lm(GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=64, n_layer=n_layer, n_head=4,
+                                 n_embd=width)), data, SIZE["iters"])
 
 rows = []
 for name, model, gen in (("LSTM", lstm, lambda m: lstm_generate_tokens(m, SIZE["gen"], tok.vocab_size)),
