@@ -117,6 +117,14 @@ class Job:
         return getattr(importlib.import_module(module), function)(*args)
 
 
+def live_recorder(title: str, out: Path) -> Any:
+    """A live view that draws nothing on screen and saves its final figure as ``out/live.png``: what a
+    notebook shows when it loads the prepared run."""
+    from lmlab.viz.curves import LiveView
+
+    return LiveView(title=title, enabled=False, path=str(Path(out) / "live.png"))
+
+
 def register(job: Job) -> Job:
     """Add ``job`` to JOBS (``lmlab prepare`` trains it, ``find_prepared`` finds it); returns it."""
     if job.name in JOBS and JOBS[job.name] != job:

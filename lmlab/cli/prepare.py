@@ -27,6 +27,7 @@ from lmlab.prepared import (
     default_root,
     is_current,
     job_config,
+    live_recorder,
     record_prepared,
     run_dir,
 )
@@ -78,12 +79,6 @@ def gpt_poems_corpus(preset: str) -> tuple[str, str]:
     return _poems(preset, TANG)
 
 
-def _live(title: str, out: Path) -> Any:
-    from lmlab.viz.curves import LiveView
-
-    return LiveView(title=title, enabled=False, path=str(out / "live.png"))
-
-
 def _lstm_job(preset: str, text: str, corpus: str, out: Path, device: Any, poems: bool) -> tuple[dict, list]:
     from lmlab.data import train_val_split
     from lmlab.models import lstm as L
@@ -92,7 +87,7 @@ def _lstm_job(preset: str, text: str, corpus: str, out: Path, device: Any, poems
     train_text, val_text = train_val_split(text, 0.9)
     config = L.preset_config(preset, device=device.type, corpus=corpus, **sizes)
     run = L.train_lstm(config, train_text, out, val_text=val_text, overwrite=True,
-                       live=_live("lstm", out), progress=False, sample_prompt="\n" if poems else None)
+                       live=live_recorder("lstm", out), progress=False, sample_prompt="\n" if poems else None)
     if poems:
         samples = [L.generate_poem(run.model, run.tokenizer, chars_per_line=n, n_lines=4, seed=s)
                    for n, s in ((5, 1), (7, 2))]
@@ -145,7 +140,7 @@ def gpt_job(preset: str, text: str, corpus: str, out: Path, device: Any) -> tupl
     data, tok, _, _, val_text = _gpt_data(preset, text)
     model, tcfg = _gpt_parts(preset, tok.vocab_size)
     result = train_gpt(model, data, tcfg, tokenizer=tok, device=device, precision=pick_precision(device),
-                       out_dir=out, live=_live("GPT on " + corpus, out), progress=False)
+                       out_dir=out, live=live_recorder("GPT on " + corpus, out), progress=False)
     prompt = "ROMEO:" if corpus == "tiny_shakespeare" else val_text[:20]
     return result.metrics, [sample_text(model, tok, prompt, 200, temperature=0.8, top_k=10, seed=0)]
 
@@ -165,8 +160,8 @@ def gpt_poems_job(preset: str, poems: str, corpus: str, out: Path, device: Any) 
     cfg = replace(tcfg, max_iters=t["max_iters"], lr_decay_iters=t["max_iters"],
                   time_budget_s=t["time_budget_s"])
     result = train_gpt(model, poem_data, cfg, tokenizer=poem_tok, device=device,
-                       precision=pick_precision(device), out_dir=out, live=_live("GPT on Tang poems", out),
-                       progress=False)
+                       precision=pick_precision(device), out_dir=out,
+                       live=live_recorder("GPT on Tang poems", out), progress=False)
     samples = [sample_text(model, poem_tok, poems[0], 60, temperature=0.8, top_k=20, seed=s).split("\n\n")[0]
                for s in range(3)]
     return result.metrics, samples
@@ -270,7 +265,7 @@ def _word2vec_job(model: str, preset: str, text: str, out: Path) -> tuple[dict, 
     vocab = Vocab.build(sentences, min_count=5)
     watch = {"snapshot_words": WATCH, "snapshots_per_epoch": 2} if model == "skipgram" else {}
     result = train_word2vec(sentences, word2vec_config(model, preset), vocab=vocab,
-                            live=_live("skip-gram" if model == "skipgram" else "CBOW", out), **watch)
+                            live=live_recorder("skip-gram" if model == "skipgram" else "CBOW", out), **watch)
     save_word2vec(result, out)
     return {"words_per_sec": result.words_per_sec, "wall_s": result.wall_s}, []
 

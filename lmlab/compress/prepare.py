@@ -35,6 +35,7 @@ def compress_job(preset: str, text: str, corpus: str, out: Path, device: Any) ->
     """Train notebook 08's LSTM and GPT (CPU, as the notebook does) into ``out/{lstm,gpt}.pt``."""
     import torch
 
+    from lmlab.atomic import atomic_write
     from lmlab.compress.measure import train_lm, val_batches, val_loss
     from lmlab.models.transformer.trainer import TokenData
     from lmlab.tokenizers import CharTokenizer
@@ -47,7 +48,9 @@ def compress_job(preset: str, text: str, corpus: str, out: Path, device: Any) ->
     metrics = {"iters": SIZES[preset]["iters"], "vocab_size": tok.vocab_size}
     for name, model in (("lstm", lstm), ("gpt", gpt)):
         train_lm(model, data, SIZES[preset]["iters"])
-        torch.save(model.state_dict(), Path(out) / f"{name}.pt")
+        payload = model.state_dict()
+        with atomic_write(Path(out) / f"{name}.pt", "wb") as f:
+            torch.save(payload, f)
         metrics[f"{name}_val_loss"] = val_loss(model, batches)
     return metrics, []
 

@@ -53,14 +53,16 @@ def wiki(preset: str) -> tuple[str, str]:
 def _train(name: str, preset: str, text: str, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
     import json
 
+    from lmlab.atomic import atomic_write
     from lmlab.checkpoint import load_checkpoint
     from lmlab.cli import main
+    from lmlab.prepared import live_recorder
     from lmlab.train import History
-    from lmlab.viz.curves import LiveView
 
     out = Path(out)
     if text:  # the built-in poems, written beside the run as the notebook writes them to its work folder
-        (out / "poems.txt").write_text(text, encoding="utf-8")
+        with atomic_write(out / "poems.txt") as f:
+            f.write(text)
         corpus_arg = str(out / "poems.txt")
     else:
         corpus_arg = corpus
@@ -69,7 +71,7 @@ def _train(name: str, preset: str, text: str, corpus: str, out: Path, device: An
     if main(command) != 0:
         raise RuntimeError(f"{name}: 'lmlab {' '.join(command)}' failed")
     history = History(load_checkpoint(out)["history"])
-    LiveView(title=name, enabled=False, path=str(out / "live.png")).close(history)
+    live_recorder(name, out).close(history)
     return json.loads((out / "metrics.json").read_text(encoding="utf-8")), []
 
 

@@ -38,13 +38,13 @@ def train(arch: str, preset: str, pairs: tuple[Any, Any], corpus: str, out: Path
 
     from lmlab.models.seq2seq import build_model
     from lmlab.models.seq2seq.trainer import make_session, preset_configs, translate_pairs
-    from lmlab.viz.curves import LiveView
+    from lmlab.prepared import live_recorder
 
     data, vocab = pairs
     model_cfg, tcfg = preset_configs(preset, arch, vocab, data)
     torch.manual_seed(0)
     session = make_session(build_model(model_cfg), data, vocab, tcfg, out=out, device=device, progress=False,
-                           live=LiveView(title=arch, enabled=False, path=str(Path(out) / "live.png")))
+                           live=live_recorder(arch, Path(out)))
     session.fit()
     session.save()
     history = session.history
