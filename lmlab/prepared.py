@@ -179,6 +179,9 @@ for _job in (
     Job("08_hygiene", "08_parallel_compression", "08's over-fitting run, early stopping, dropout × decay",
         lambda preset: _compress(preset, "hygiene_spec"), "lmlab.compress.prepare:hygiene_job",
         _P + "shakespeare_corpus"),
+    Job("08_augment", "08_parallel_compression", "08's augmentation comparison (MiniLM features, per seed)",
+        lambda preset: _compress(preset, "augment_spec"), "lmlab.compress.prepare:augment_job",
+        "lmlab.compress.prepare:polarity"),
 ):
     register(_job)
 

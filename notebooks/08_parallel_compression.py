@@ -447,8 +447,9 @@ from lmlab.models.classifier import (  # noqa: E402
 texts, labels = load_polarity()
 mini_tok, encoder = load_minilm("cpu")
 clf = SentenceClassifier(encoder, n_classes=2)
-scores = {"originals": [], "with augmentation": []}
-for seed in range(SIZE["aug_seeds"]):
+prep_aug = find_prepared("08_augment", lab.preset, corpus="pang_lee_polarity", retrain=False)
+scores = prep_aug.metrics["scores"] if prep_aug is not None else {"originals": [], "with augmentation": []}
+for seed in range(len(scores["originals"]), SIZE["aug_seeds"]):
     train_idx, test_idx = stratified_split(labels, test_fraction=0.25, seed=seed)
     train_idx = train_idx[:SIZE["aug_examples"]]  # smoke: 40 of the 150 training reviews
     aug_t, aug_y = augment([texts[i] for i in train_idx], labels[train_idx].tolist(),

@@ -299,10 +299,11 @@ def test_prepared_couplet_model_and_bert_are_found_by_their_notebooks_lookup(iso
 
 
 def test_08_later_trainings_use_the_notebooks_table():
-    from lmlab.compress.prepare import LATER
+    from lmlab.compress.prepare import AUGMENT, LATER
 
     compress = _table("08_parallel_compression.py", "SIZE")
-    assert {p: {k: row[k] for k in LATER["smoke"]} for p, row in compress.items()} == LATER
+    for table in (LATER, AUGMENT):
+        assert {p: {k: row[k] for k in table["smoke"]} for p, row in compress.items()} == table
 
 
 @pytest.mark.slow
@@ -347,3 +348,16 @@ def test_08_pruning_distillation_and_hygiene_are_prepared_and_found(isolated_dat
 
     with pytest.raises(ValueError, match="starts from the prepared 08_compress_models"):
         small_models_job("smoke", text, corpus, run_dir(dest, "smoke", "08_small_models"), "cpu")
+
+
+@pytest.mark.slow
+def test_08_augmentation_scores_are_prepared_and_found(isolated_data, tmp_path, monkeypatch, capsys,
+                                                       one_torch_thread):
+    dest = tmp_path / "mirror"
+    assert main(["prepare", "08_augment", "--preset", "smoke", "--dest", str(dest), "--device", "cpu"]) == 0
+    monkeypatch.setenv("LMLAB_DATA_DIR", str(dest))
+    run = find_prepared("08_augment", "smoke", corpus="pang_lee_polarity", show=False)  # as the notebook
+    assert run is not None and "✓ loaded the prepared run 08_augment" in capsys.readouterr().out
+    scores = run.metrics["scores"]
+    assert set(scores) == {"originals", "with augmentation"}
+    assert all(len(acc) == 1 and 0.5 < acc[0] <= 1.0 for acc in scores.values())  # MiniLM beats chance

@@ -188,3 +188,57 @@ def hygiene_job(preset: str, text: str, corpus: str, out: Path, device: Any) -> 
     evals = [r for r in full_run.history.records if "val_loss" in r]
     stop = {k: stopped.extra[k] for k in ("best_iter", "stopped_at", "best_val")}
     return {"evals": evals, "stopped": stop, "grid": grid}, []
+
+
+# notebook 08's SIZE rows for the augmentation comparison (the same test keeps them equal)
+AUGMENT = {"smoke": dict(aug_copies=1, aug_seeds=1, aug_examples=40),
+           "class": dict(aug_copies=3, aug_seeds=3, aug_examples=None),
+           "full": dict(aug_copies=3, aug_seeds=5, aug_examples=None)}
+POLARITY = "pang_lee_polarity"  # the corpus name the notebook looks the run up by
+
+
+def augment_spec(preset: str) -> dict[str, Any]:
+    """The augmentation comparison: frozen MiniLM features, a logistic regression, per seed of the split."""
+    return {**AUGMENT[preset], "test_fraction": 0.25, "encoder": "all-MiniLM-L6-v2", "max_iter": 2000}
+
+
+def polarity(preset: str) -> tuple[str, str]:
+    """Nothing to hand over (the job reads the reviews itself, as the notebook does), and their name."""
+    return "", POLARITY
+
+
+def augment_scores(preset: str) -> dict[str, list[float]]:
+    """Test accuracy per seed, from the originals and from the originals plus edited copies."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from lmlab.models.augment import augment
+    from lmlab.models.classifier import (
+        SentenceClassifier,
+        load_minilm,
+        load_polarity,
+        sentence_embeddings,
+        stratified_split,
+    )
+
+    size = AUGMENT[preset]
+    texts, labels = load_polarity()
+    mini_tok, encoder = load_minilm("cpu")
+    clf = SentenceClassifier(encoder, n_classes=2)
+    scores: dict[str, list[float]] = {"originals": [], "with augmentation": []}
+    for seed in range(size["aug_seeds"]):
+        train_idx, test_idx = stratified_split(labels, test_fraction=0.25, seed=seed)
+        train_idx = train_idx[:size["aug_examples"]]
+        aug_t, aug_y = augment([texts[i] for i in train_idx], labels[train_idx].tolist(),
+                               copies=size["aug_copies"], seed=seed)
+        test_x = sentence_embeddings(clf, mini_tok, [texts[i] for i in test_idx])
+        for name, (tx, ty) in {"originals": (aug_t[:len(train_idx)], aug_y[:len(train_idx)]),
+                               "with augmentation": (aug_t, aug_y)}.items():
+            probe = LogisticRegression(max_iter=2000).fit(sentence_embeddings(clf, mini_tok, tx), ty)
+            scores[name].append(float(np.mean(probe.predict(test_x) == labels[test_idx])))
+    return scores
+
+
+def augment_job(preset: str, text: str, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
+    """Notebook 08's augmentation comparison: {"scores": {"originals": [...], "with augmentation": [...]}}."""
+    return {"scores": augment_scores(preset)}, []
