@@ -91,10 +91,10 @@ def _bert(name: str, preset: str) -> dict[str, Any]:
     return finetune_spec(preset) if name == "07_finetune" else spec(name, preset)
 
 
-def _compress(preset: str) -> dict[str, Any]:
-    from lmlab.compress.prepare import spec
+def _compress(preset: str, which: str = "spec") -> dict[str, Any]:
+    from lmlab.compress import prepare
 
-    return spec(preset)
+    return getattr(prepare, which)(preset)
 
 
 @dataclass(frozen=True)
@@ -181,6 +181,15 @@ for _job in (
         needs=("07_bert_zh",)),
     Job("08_compress_models", "08_parallel_compression", "the LSTM and GPT that notebook 08 compresses",
         lambda preset: _compress(preset), "lmlab.compress.prepare:compress_job", _P + "shakespeare_corpus"),
+    Job("08_small_models", "08_parallel_compression", "08's pruning sweep, pruned GPT and distilled student",
+        lambda preset: _compress(preset, "small_spec"), "lmlab.compress.prepare:small_models_job",
+        _P + "shakespeare_corpus", needs=("08_compress_models",)),
+    Job("08_hygiene", "08_parallel_compression", "08's over-fitting run, early stopping, dropout × decay",
+        lambda preset: _compress(preset, "hygiene_spec"), "lmlab.compress.prepare:hygiene_job",
+        _P + "shakespeare_corpus"),
+    Job("08_augment", "08_parallel_compression", "08's augmentation comparison (MiniLM features, per seed)",
+        lambda preset: _compress(preset, "augment_spec"), "lmlab.compress.prepare:augment_job",
+        "lmlab.compress.prepare:polarity"),
 ):
     register(_job)
 

@@ -296,3 +296,68 @@ def test_prepared_couplet_model_and_bert_are_found_by_their_notebooks_lookup(iso
 
     with pytest.raises(ValueError, match="starts from the prepared 07_bert_zh"):
         finetune_job("smoke", "", "built-in poems", run_dir(dest, "smoke", "07_finetune"), "cpu")
+
+
+def test_08_later_trainings_use_the_notebooks_table():
+    from lmlab.compress.prepare import AUGMENT, LATER
+
+    compress = _table("08_parallel_compression.py", "SIZE")
+    for table in (LATER, AUGMENT):
+        assert {p: {k: row[k] for k in table["smoke"]} for p, row in compress.items()} == table
+
+
+@pytest.mark.slow
+def test_08_pruning_distillation_and_hygiene_are_prepared_and_found(isolated_data, tmp_path, monkeypatch,
+                                                                    capsys, one_torch_thread):
+    import copy
+
+    from lmlab.compress import magnitude_prune
+    from lmlab.compress.prepare import LATER, load, load_small, small_gpt, student_model
+    from lmlab.data import load_text_or_fallback
+    from lmlab.tokenizers import CharTokenizer
+
+    dest = tmp_path / "mirror"
+    argv = ["prepare", "08_small_models", "08_hygiene", "--preset", "smoke", "--dest", str(dest),
+            "--device", "cpu"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "[1/3] 08_compress_models" in out and "[2/3] 08_small_models" in out and "3 trained" in out
+    monkeypatch.setenv("LMLAB_DATA_DIR", str(dest))
+    text, corpus = load_text_or_fallback("tiny_shakespeare")  # as the notebook loads it
+    small = find_prepared("08_small_models", "smoke", corpus=corpus, show=False)
+    assert small is not None and "✓ loaded the prepared run 08_small_models" in capsys.readouterr().out
+    sweep = small.metrics["sweep"]
+    assert [r[0] for r in sweep] == list(LATER["smoke"]["prune"]) and sweep[-1][3] >= 0.89  # 90 % zeros
+    assert sweep[-1][1] > sweep[0][1]  # pruning 90 % hurts before the fine-tune
+    vocab = CharTokenizer.fit(text[:300_000]).vocab_size
+    _, gpt = load(run_dir(dest, "smoke", "08_compress_models"), vocab, "smoke")
+    teacher_pruned = magnitude_prune(copy.deepcopy(gpt), 0.5, permanent=False)
+    student = student_model(vocab, "smoke")
+    fresh = {k: v.clone() for k, v in student.state_dict().items()}
+    load_small(small.path, teacher_pruned, student)
+    assert any(not (v == student.state_dict()[k]).all() for k, v in fresh.items())  # the distilled weights
+
+    hygiene = find_prepared("08_hygiene", "smoke", corpus=corpus, show=False)
+    assert hygiene is not None and hygiene.metrics["grid"] == {}  # smoke: no grid
+    evals, best = hygiene.metrics["evals"], hygiene.metrics["stopped"]
+    assert evals and evals[-1]["iter"] >= LATER["smoke"]["hygiene_iters"] - 1
+    assert best["best_iter"] in [r["iter"] for r in evals] and best["stopped_at"] >= best["best_iter"]
+    assert small_gpt(vocab, "smoke").config.n_embd == 64
+    (run_dir(dest, "smoke", "08_compress_models") / "prepared.json").unlink()  # no current base models
+    from lmlab.compress.prepare import small_models_job
+
+    with pytest.raises(ValueError, match="starts from the prepared 08_compress_models"):
+        small_models_job("smoke", text, corpus, run_dir(dest, "smoke", "08_small_models"), "cpu")
+
+
+@pytest.mark.slow
+def test_08_augmentation_scores_are_prepared_and_found(isolated_data, tmp_path, monkeypatch, capsys,
+                                                       one_torch_thread):
+    dest = tmp_path / "mirror"
+    assert main(["prepare", "08_augment", "--preset", "smoke", "--dest", str(dest), "--device", "cpu"]) == 0
+    monkeypatch.setenv("LMLAB_DATA_DIR", str(dest))
+    run = find_prepared("08_augment", "smoke", corpus="pang_lee_polarity", show=False)  # as the notebook
+    assert run is not None and "✓ loaded the prepared run 08_augment" in capsys.readouterr().out
+    scores = run.metrics["scores"]
+    assert set(scores) == {"originals", "with augmentation"}
+    assert all(len(acc) == 1 and 0.5 < acc[0] <= 1.0 for acc in scores.values())  # MiniLM beats chance

@@ -284,8 +284,9 @@ check("parallel.int8_bytes", int8_matrix_bytes)
 
 # %%
 amounts = list(SIZE["prune"])
-sweep = []
-for s in amounts:
+prep_small = find_prepared("08_small_models", lab.preset, corpus=corpus, retrain=False)
+sweep = [tuple(r) for r in prep_small.metrics["sweep"]] if prep_small is not None else []
+for s in amounts[len(sweep):]:
     pruned = magnitude_prune(copy.deepcopy(lstm), s, permanent=False)
     before = val_loss(pruned, batches)
     train_lm(pruned, data, SIZE["prune_ft"], lr=1e-3, seed=7)
@@ -315,15 +316,21 @@ print(f"90 % 为零：磁盘上 {model_bytes(dense90) / 1e3:.0f} kB（稠密模�
 # 纵轴是验证损失。
 
 # %%
+from lmlab.compress.prepare import load_small  # noqa: E402
 from lmlab.models.distill import DistillConfig, distill  # noqa: E402
 
 teacher = gpt
 teacher_pruned = magnitude_prune(copy.deepcopy(teacher), 0.5, permanent=False)
-train_lm(teacher_pruned, data, SIZE["prune_ft"], lr=1e-3, seed=7)
+torch.manual_seed(0)
 student = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=64, n_layer=1, n_head=4, n_embd=width // 2))
-distill(teacher, student,
-        lambda it: data.batch("train", 16, 64, torch.Generator().manual_seed(50_000 + it)),
-        DistillConfig(max_iters=SIZE["distill_iters"], temperature=2.0, alpha=0.5, lr=3e-3), progress=False)
+if prep_small is not None:
+    load_small(prep_small.path, teacher_pruned, student)
+else:
+    train_lm(teacher_pruned, data, SIZE["prune_ft"], lr=1e-3, seed=7)
+    distill(teacher, student,
+            lambda it: data.batch("train", 16, 64, torch.Generator().manual_seed(50_000 + it)),
+            DistillConfig(max_iters=SIZE["distill_iters"], temperature=2.0, alpha=0.5, lr=3e-3),
+            progress=False)
 
 # 剪枝后的模型按它实际参与计算的权重来计（而不是 weight_orig，那里还保留着被剪掉的值）
 points = {"teacher (fp32)": (model_bytes(teacher), val_loss(teacher, batches)),
@@ -364,19 +371,23 @@ def hygiene_config(weight_decay=0.1):
                        eval_interval=max(10, n // 12), eval_iters=4, weight_decay=weight_decay)
 
 
-full_run = train_gpt(small_gpt(), small, hygiene_config(), progress=False)
-stopped = train_early_stopping(small_gpt(), small, hygiene_config(), patience=2, out_dir=work / "early",
-                               progress=False)
-evals = [r for r in full_run.history.records if "val_loss" in r]
+hygiene = find_prepared("08_hygiene", lab.preset, corpus=corpus, retrain=False)
+if hygiene is not None:
+    evals, best = hygiene.metrics["evals"], hygiene.metrics["stopped"]
+else:
+    full_run = train_gpt(small_gpt(), small, hygiene_config(), progress=False)
+    best = train_early_stopping(small_gpt(), small, hygiene_config(), patience=2, out_dir=work / "early",
+                                progress=False).extra
+    evals = [r for r in full_run.history.records if "val_loss" in r]
 fig, ax = plt.subplots(figsize=(6.5, 3.4))
 ax.plot([r["iter"] for r in evals], [r["train_loss"] for r in evals], "o-", label="训练")
 ax.plot([r["iter"] for r in evals], [r["val_loss"] for r in evals], "s-", label="验证")
-ax.axvline(stopped.extra["best_iter"], color="gray", ls=":", label="早停的 best.pt")
+ax.axvline(best["best_iter"], color="gray", ls=":", label="早停的 best.pt")
 ax.set(xlabel="迭代次数", ylabel="损失（奈特/字符）", title="2 万个字符：两条曲线分开了")
 ax.legend()
 plt.show()
-print(f"早停：在 {hygiene_config().max_iters} 次迭代中的第 {stopped.extra['stopped_at']} 次停止，"
-      f"恢复到第 {stopped.extra['best_iter']} 次迭代（验证 {stopped.extra['best_val']:.3f}）；"
+print(f"早停：在 {hygiene_config().max_iters} 次迭代中的第 {best['stopped_at']} 次停止，"
+      f"恢复到第 {best['best_iter']} 次迭代（验证 {best['best_val']:.3f}）；"
       f"完整训练结束时验证为 {evals[-1]['val_loss']:.3f}")
 
 # %% [markdown]
@@ -387,7 +398,8 @@ if SIZE["grid"]:
     print(f"{'dropout':>8s} {'weight decay':>12s} {'best val':>9s} {'last val':>9s} {'last train':>10s}")
     for dropout in (0.0, 0.2):
         for wd in (0.0, 0.1):
-            r = train_gpt(small_gpt(dropout), small, hygiene_config(wd), progress=False).metrics
+            r = (hygiene.metrics["grid"][f"{dropout} {wd}"] if hygiene is not None
+                 else train_gpt(small_gpt(dropout), small, hygiene_config(wd), progress=False).metrics)
             print(f"{dropout:8.1f} {wd:12.1f} {r['best_val_loss']:9.3f} {r['val_loss']:9.3f} "
                   f"{r['eval_train_loss']:10.3f}")
 else:
@@ -413,8 +425,9 @@ from lmlab.models.classifier import (  # noqa: E402
 texts, labels = load_polarity()
 mini_tok, encoder = load_minilm("cpu")
 clf = SentenceClassifier(encoder, n_classes=2)
-scores = {"originals": [], "with augmentation": []}
-for seed in range(SIZE["aug_seeds"]):
+prep_aug = find_prepared("08_augment", lab.preset, corpus="pang_lee_polarity", retrain=False)
+scores = prep_aug.metrics["scores"] if prep_aug is not None else {"originals": [], "with augmentation": []}
+for seed in range(len(scores["originals"]), SIZE["aug_seeds"]):
     train_idx, test_idx = stratified_split(labels, test_fraction=0.25, seed=seed)
     train_idx = train_idx[:SIZE["aug_examples"]]  # smoke：150 条训练评论中的 40 条
     aug_t, aug_y = augment([texts[i] for i in train_idx], labels[train_idx].tolist(),
