@@ -31,11 +31,20 @@ def models(vocab_size: int, preset: str) -> tuple[Any, Any]:
     return lstm, gpt
 
 
-def compress_job(preset: str, text: str, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
-    """Train notebook 08's LSTM and GPT (CPU, as the notebook does) into ``out/{lstm,gpt}.pt``."""
+def _save_state(model: Any, path: Path) -> None:
+    """The model's weights at ``path``, written whole or not at all."""
     import torch
 
     from lmlab.atomic import atomic_write
+
+    payload = model.state_dict()
+    with atomic_write(path, "wb") as f:
+        torch.save(payload, f)
+
+
+def compress_job(preset: str, text: str, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
+    """Train notebook 08's LSTM and GPT (CPU, as the notebook does) into ``out/{lstm,gpt}.pt``."""
+
     from lmlab.compress.measure import train_lm, val_batches, val_loss
     from lmlab.models.transformer.trainer import TokenData
     from lmlab.tokenizers import CharTokenizer
@@ -48,9 +57,7 @@ def compress_job(preset: str, text: str, corpus: str, out: Path, device: Any) ->
     metrics = {"iters": SIZES[preset]["iters"], "vocab_size": tok.vocab_size}
     for name, model in (("lstm", lstm), ("gpt", gpt)):
         train_lm(model, data, SIZES[preset]["iters"])
-        payload = model.state_dict()
-        with atomic_write(Path(out) / f"{name}.pt", "wb") as f:
-            torch.save(payload, f)
+        _save_state(model, Path(out) / f"{name}.pt")
         metrics[f"{name}_val_loss"] = val_loss(model, batches)
     return metrics, []
 
@@ -131,13 +138,13 @@ def small_models_job(preset: str, text: str, corpus: str, out: Path, device: Any
         sweep.append([s, before, val_loss(pruned, batches), sparsity(pruned)])
     teacher_pruned = magnitude_prune(copy.deepcopy(gpt), 0.5, permanent=False)
     train_lm(teacher_pruned, data, row["prune_ft"], lr=1e-3, seed=7)
-    torch.save(teacher_pruned.state_dict(), Path(out) / "teacher_pruned.pt")
+    _save_state(teacher_pruned, Path(out) / "teacher_pruned.pt")
     torch.manual_seed(0)
     student = student_model(tok.vocab_size, preset)
     distill(gpt, student, lambda it: data.batch("train", 16, 64, torch.Generator().manual_seed(50_000 + it)),
             DistillConfig(max_iters=row["distill_iters"], temperature=2.0, alpha=0.5, lr=3e-3),
             progress=False)
-    torch.save(student.state_dict(), Path(out) / "student.pt")
+    _save_state(student, Path(out) / "student.pt")
     return {"sweep": sweep, "student_val_loss": val_loss(student, batches)}, []
 
 
