@@ -93,9 +93,20 @@ def main(argv: list[str]) -> int:
     if action == "setup":
         return 0
     if action == "lab":
-        return subprocess.run([str(py), "-m", "lmlab", "lab", *rest], cwd=ROOT).returncode
+        return hand_over([str(py), "-m", "lmlab", "lab", *rest])
     ensure_chromium()
-    return subprocess.run([str(py), "-m", "pytest", *rest], cwd=ROOT).returncode
+    return hand_over([str(py), "-m", "pytest", *rest])
+
+
+def hand_over(cmd: list[str]) -> int:
+    """Run the lab or the tests in the foreground and return their exit status. Ctrl-C reaches the whole
+    process group, so the child stops itself cleanly; this script only waits for it (no traceback)."""
+    proc = subprocess.Popen(cmd, cwd=ROOT)
+    while True:
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:
+            continue
 
 
 if __name__ == "__main__":
