@@ -1,11 +1,17 @@
 """Checkpoints: model + config + tokenizer + optimizer + history in one file, written atomically.
 
+Every trainer writes one schema: the run's position sits under ``extra`` as ``next_iter`` (the iteration
+a resume starts at), ``best_loss`` (the loss of ``best.pt``), ``train_s`` and ``wall_s`` (``run_extra``);
+``run_state`` reads it back, and also reads the ``iter`` / ``best_val`` that the GPT, BERT and LSTM
+trainers wrote before. ``open_run`` is the one rule for an output folder that already holds a run.
+
 Loading uses ``torch.load(weights_only=True)``: a checkpoint that smuggles a pickled object is refused.
 Everything besides tensors is stored as plain Python data (dicts, lists, numbers, strings).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 from dataclasses import asdict, is_dataclass
@@ -113,6 +119,54 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     if not isinstance(payload, dict) or payload.get("format") != FORMAT_VERSION or "model" not in payload:
         raise ValueError(f"{path} is not an lmlab checkpoint (format {FORMAT_VERSION})")
     return payload
+
+
+def open_run(out: str | os.PathLike | None, *, kind: str, resume: bool = False, overwrite: bool = False,
+             map_location: str | torch.device = "cpu") -> dict[str, Any] | None:
+    """The checkpoint in ``out`` to continue (``resume``), or None for a fresh run; the one rule of every
+    trainer: an existing checkpoint is never replaced unless ``overwrite``, ``resume`` needs one."""
+    if resume and overwrite:
+        raise ValueError("--resume and --overwrite contradict each other; choose one")
+    if out is None:
+        if resume:
+            raise ValueError("resume=True needs an output folder (out_dir / --out) holding a checkpoint")
+        return None
+    path = Path(out) / "ckpt.pt"
+    if not path.exists():
+        if resume:
+            raise FileNotFoundError(f"--resume given but there is no checkpoint at {path}; drop --resume to "
+                                    "start a new run")
+        return None
+    if overwrite:
+        return None
+    if not resume:
+        raise ValueError(f"{path} already exists; pass --resume to continue that run, --overwrite to replace "
+                         "it, or choose another --out (nothing was overwritten)")
+    payload = load_checkpoint(path, map_location=map_location)
+    if payload.get("kind") != kind:
+        raise ValueError(f"{path} holds a {payload.get('kind')!r} checkpoint, not {kind!r}; choose another "
+                         "--out")
+    return payload
+
+
+def run_extra(*, next_iter: int, best_loss: float, train_s: float, wall_s: float,
+              **more: Any) -> dict[str, Any]:
+    """A checkpoint's ``extra`` in the one schema every trainer writes (``Session``'s)."""
+    return {"next_iter": int(next_iter), "best_loss": float(best_loss), "train_s": float(train_s),
+            "wall_s": float(wall_s), **more}
+
+
+def run_state(payload: dict[str, Any]) -> dict[str, Any]:
+    """``extra`` in the one schema, whichever trainer version wrote it: ``next_iter``, ``best_loss``,
+    ``train_s``, ``wall_s`` (plus the trainer's own keys). Older GPT/BERT checkpoints said ``iter`` and
+    ``best_val``, older LSTM ones ``best_val``: both are read here."""
+    extra = dict(payload.get("extra") or {})
+    next_iter = extra.pop("next_iter", extra.pop("iter", 0))
+    best = extra.pop("best_loss", extra.pop("best_val", math.inf))
+    train_s = float(extra.pop("train_s", 0.0))
+    wall_s = float(extra.pop("wall_s", train_s))
+    return {**extra, "next_iter": int(next_iter), "best_loss": math.inf if best is None else float(best),
+            "train_s": train_s, "wall_s": wall_s}
 
 
 def _first_line(err: BaseException) -> str:

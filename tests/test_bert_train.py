@@ -33,7 +33,7 @@ def test_metrics_and_checkpoints(tmp_path, corpus):
     assert m["config"]["n_embd"] == 32 and m["config"]["layout"] == "bert"
     assert (out / "best.pt").exists()
     payload = load_checkpoint(out)
-    assert payload["kind"] == "bert" and payload["extra"]["iter"] == 10
+    assert payload["kind"] == "bert" and payload["extra"]["next_iter"] == 10
 
 
 def test_resume_follows_the_uninterrupted_curve(tmp_path, corpus):
@@ -86,7 +86,7 @@ def test_non_finite_loss_stops_with_the_iteration_and_keeps_weights(tmp_path, co
     assert m["stopped"] == "diverged" and m["diverged_at"] == 7 and m["mlm_loss"] is None
     after = load_checkpoint(out)
     assert all(torch.equal(before[k], after["model"][k]) for k in before)  # ckpt.pt: the good weights
-    assert after["extra"]["iter"] == 5
+    assert after["extra"]["next_iter"] == 5
     best = load_checkpoint(out / "best.pt")["model"]
     assert all(torch.equal(best_before[k], best[k]) for k in best_before)
 

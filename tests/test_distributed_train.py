@@ -86,7 +86,7 @@ def test_gpt_two_ranks_match_one_process_and_resume(corpus, tmp_path):
     model = GPT(GPTConfig(**payload["config"]))
     load_model_state(model, payload)
     assert all(not k.startswith("module.") for k in payload["model"])
-    assert payload["extra"]["iter"] == 6
+    assert payload["extra"]["next_iter"] == 6
     import json
 
     metrics = json.loads((ddp / "metrics.json").read_text())

@@ -241,7 +241,7 @@ def test_sigint_to_gpt_mid_run_checkpoints_and_exits_130(corpus, tmp_path):
     assert code == 130 and "Traceback" not in stderr, stdout + stderr
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["stopped"] == "interrupted" and metrics["iters"] > 0
-    assert load_checkpoint(out)["extra"]["iter"] == metrics["iters"]
+    assert load_checkpoint(out)["extra"]["next_iter"] == metrics["iters"]
     _no_temporaries(out)
 
 
@@ -401,7 +401,7 @@ def test_a_direct_train_gpt_call_keeps_the_model_when_a_checkpoint_cannot_be_wri
                      history=err.history, optimizer=err.optimizer, start_iter=err.next_iter,
                      train_s=err.train_s)
     assert done.next_iter == 12 and len([r for r in done.history.records if "lr" in r]) == 12
-    assert load_checkpoint(tmp_path / "elsewhere")["extra"]["iter"] == 12
+    assert load_checkpoint(tmp_path / "elsewhere")["extra"]["next_iter"] == 12
     _no_temporaries(out)
 
 

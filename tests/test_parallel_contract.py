@@ -75,7 +75,7 @@ def test_a_diverging_run_stops_every_rank_with_one_line(scheme, resume, corpus, 
     for name in ("ckpt.pt", "best.pt"):  # a diverged model never replaces a good file
         path = tmp_path / name
         if path.exists() and path.read_bytes() != good.get(name):  # only a finite one from before `at`
-            assert _finite(path)["extra"]["iter"] < at
+            assert _finite(path)["extra"]["next_iter"] < at
         if name in good:
             _finite(path)
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
@@ -102,5 +102,5 @@ def test_a_failed_sharded_write_under_fsdp_keeps_the_plain_checkpoint(corpus, tm
     assert len(lines) == 1 and "could not write the sharded checkpoint" in lines[0], proc.stderr[-3000:]
     assert str(tmp_path / "dcp") in lines[0]
     _no_lmlab_traceback(proc.stderr)
-    assert _finite(tmp_path / "ckpt.pt")["extra"]["iter"] == 3  # written just before the shards
+    assert _finite(tmp_path / "ckpt.pt")["extra"]["next_iter"] == 3  # written just before the shards
     assert not (tmp_path / "dcp").exists()

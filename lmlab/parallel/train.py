@@ -23,7 +23,7 @@ import torch
 import torch.distributed as dist
 from torch.distributed.tensor import DTensor
 
-from lmlab.checkpoint import save_checkpoint
+from lmlab.checkpoint import run_extra, save_checkpoint
 from lmlab.device import Precision, autocast, pick_precision
 from lmlab.distributed import DistContext, all_reduce_mean, shard, write_together
 from lmlab.models.transformer.trainer import TokenData, TrainConfig, TrainResult, estimate_loss
@@ -314,9 +314,11 @@ def train_parallel_gpt(model: torch.nn.Module, data: TokenData, tcfg: TrainConfi
             # save_checkpoint refuses nan/inf weights (NonFiniteWeights): the previous file stays
             save_checkpoint(path, model=_Saved(model_sd), config=cfg, kind="gpt", tokenizer=tokenizer,
                             optimizer=_SavedOptimizer(optim_sd), history=history.to_list(),
-                            extra={"iter": it, "train_s": state["train_s"], "best_val": state["best_val"],
-                                   "wall_s": wall_s + time.perf_counter() - wall0,
-                                   "train_config": asdict(tcfg), "config_record": dict(config_record or {})})
+                            extra=run_extra(next_iter=it, best_loss=state["best_val"],
+                                            train_s=state["train_s"],
+                                            wall_s=wall_s + time.perf_counter() - wall0,
+                                            train_config=asdict(tcfg),
+                                            config_record=dict(config_record or {})))
 
     def write_sharded() -> None:
         from lmlab.parallel.checkpoint import save_sharded

@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 from lmlab.atomic import atomic_copy
-from lmlab.checkpoint import load_checkpoint, load_model_state, save_checkpoint
+from lmlab.checkpoint import load_checkpoint, load_model_state, run_state, save_checkpoint
 from lmlab.train.failures import guarded_write
 from lmlab.train.history import History
 from lmlab.train.loop import FitResult, StepFn, fit
@@ -128,9 +128,8 @@ class Session:
         if self.optimizer is not None and payload.get("optimizer"):
             self.optimizer.load_state_dict(payload["optimizer"])
         self.history = History(payload.get("history"))
-        self.next_iter = int(payload.get("extra", {}).get("next_iter", 0))
-        self.best_loss = float(payload.get("extra", {}).get("best_loss", math.inf))
-        self.restored_extra = dict(payload.get("extra", {}))
+        self.restored_extra = run_state(payload)  # the one schema (older trainers' keys read too)
+        self.next_iter, self.best_loss = self.restored_extra["next_iter"], self.restored_extra["best_loss"]
         print(f"resumed from {path} at iteration {self.next_iter}", flush=True)
         return True
 

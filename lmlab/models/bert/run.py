@@ -7,14 +7,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from lmlab.checkpoint import check_config, load_checkpoint, load_model_state
+from lmlab.checkpoint import open_run
 from lmlab.device import pick_device, pick_precision, seed_everything
 from lmlab.models.bert.data import MLMData
 from lmlab.models.bert.prenorm import build_encoder
-from lmlab.models.bert.trainer import MODEL_KEYS, PRESETS, BertTrainConfig, configure_optimizer, train_bert
+from lmlab.models.bert.trainer import MODEL_KEYS, PRESETS, BertTrainConfig, resume_state, train_bert
 from lmlab.models.bert.vocab import BertVocab
 from lmlab.presets import preset_values, resolve_preset
-from lmlab.train import History, write_metrics
+from lmlab.train import write_metrics
 from lmlab.train.failures import guarded_write
 
 TRAIN_KEYS = ("batch_size", "max_iters", "lr", "min_lr", "warmup_iters", "weight_decay", "grad_clip",
@@ -46,20 +46,10 @@ def run_from_flags(flags: dict[str, Any]) -> dict[str, Any]:
     layout = flags.get("layout") or "bert"
 
     out = Path(flags["out"])
-    ckpt_path = out / "ckpt.pt"
-    payload = None
-    if ckpt_path.exists():
-        if not flags.get("resume"):
-            raise ValueError(f"{ckpt_path} already exists; pass --resume to continue that run, or choose "
-                             "another --out (nothing was overwritten)")
-        payload = load_checkpoint(ckpt_path)
-        if payload.get("kind") != "bert":
-            raise ValueError(f"{ckpt_path} holds a {payload.get('kind')!r} model, not a BERT; "
-                             "choose another --out")
+    payload = open_run(out, kind="bert", resume=bool(flags.get("resume")),
+                       overwrite=bool(flags.get("overwrite")))
+    if payload is not None:
         layout = payload["extra"].get("layout", "bert")
-    elif flags.get("resume"):
-        raise FileNotFoundError(f"--resume given but there is no checkpoint at {ckpt_path}; "
-                                "drop --resume to start a new run")
 
     train_text, val_text = load_splits(flags["corpus"])
     if values.get("max_chars"):
@@ -74,30 +64,15 @@ def run_from_flags(flags: dict[str, Any]) -> dict[str, Any]:
     data = MLMData.from_text(train_text, val_text, vocab, whole_word=bool(flags.get("whole_word")))
     model = build_encoder(layout, vocab.vocab_size, vocab.pad_id, **{k: values[k] for k in MODEL_KEYS})
     tcfg = BertTrainConfig(**{k: values[k] for k in (*TRAIN_KEYS, "time_budget_s") if k in values}, seed=seed)
-    history, start_iter, train_s, best_val, optimizer = None, 0, 0.0, float("inf"), None
-    wall_s = 0.0  # seconds of earlier parts of a resumed run
+    state: dict[str, Any] = {}
     if payload is not None:
-        check_config(payload["config"], asdict(model.config))
-        load_model_state(model, payload)
-        model.to(device)
-        optimizer = configure_optimizer(model, tcfg, device.type)
-        if payload.get("optimizer"):
-            optimizer.load_state_dict(payload["optimizer"])
-        extra = payload["extra"]
-        history = History(payload.get("history"))
-        start_iter, train_s = int(extra.get("iter", 0)), float(extra.get("train_s", 0.0))
-        wall_s = float(extra.get("wall_s", train_s))
-        best_val = float(extra.get("best_val", float("inf")))
-        if start_iter >= tcfg.max_iters:
-            raise ValueError(f"the run in {out} already did {start_iter} iterations; give a larger "
-                             f"--max-iters than {start_iter} to train longer")
+        state = resume_state(model, payload, tcfg, device, out)  # checks the config before any change
     record = {"corpus": flags["corpus"], "tokenizer": vocab.base.kind, "preset": preset, "layout": layout,
               "whole_word": bool(flags.get("whole_word")), "device": str(device), "precision": precision.name,
               "seed": seed, **values, **asdict(model.config)}
     result = train_bert(model, data, vocab, tcfg, device=device, precision=precision, out_dir=out,
-                        history=history, optimizer=optimizer, start_iter=start_iter, train_s=train_s,
-                        best_val=best_val, layout=layout, progress=not flags.get("no_progress"),
-                        config_record=record, wall_s=wall_s, wall_start=t_start)  # wall_s: loading included
+                        layout=layout, progress=not flags.get("no_progress"), config_record=record,
+                        wall_start=t_start, overwrite=True, **state)  # wall_s: loading included
     with guarded_write("metrics", out / "metrics.json", intact=out / "ckpt.pt"):
         write_metrics(out, record, **result.metrics)
     return result.metrics

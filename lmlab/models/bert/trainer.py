@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from lmlab.checkpoint import save_checkpoint
+from lmlab.checkpoint import check_config, load_model_state, open_run, run_extra, run_state, save_checkpoint
 from lmlab.device import Precision, autocast, pick_precision
 from lmlab.models.bert.data import MLMData
 from lmlab.models.bert.masking import mlm_mask
@@ -154,20 +154,51 @@ def load_bert(path: str | os.PathLike) -> tuple[torch.nn.Module, BertVocab, str]
     return model.eval(), vocab, layout
 
 
+def resume_state(model: torch.nn.Module, payload: dict[str, Any], tcfg: BertTrainConfig,
+                 device: torch.device | str, out: Any = None) -> dict[str, Any]:
+    """Load a checkpoint's weights into ``model`` (on ``device``) and return the keyword arguments of
+    ``train_bert`` that continue it: history, optimizer, start_iter, train_s, best_val, wall_s."""
+    device = torch.device(device)
+    check_config(payload["config"], asdict(model.config))  # before anything is touched
+    load_model_state(model, payload)
+    model.to(device)
+    optimizer = configure_optimizer(model, tcfg, device.type)
+    if payload.get("optimizer"):
+        optimizer.load_state_dict(payload["optimizer"])
+    state = run_state(payload)
+    if state["next_iter"] >= tcfg.max_iters:
+        raise ValueError(f"the run in {out} already did {state['next_iter']} iterations; give a larger "
+                         f"--max-iters than {state['next_iter']} to train longer")
+    return {"history": History(payload.get("history")), "optimizer": optimizer,
+            "start_iter": state["next_iter"], "train_s": state["train_s"], "best_val": state["best_loss"],
+            "wall_s": state["wall_s"]}
+
+
 def train_bert(model: torch.nn.Module, data: MLMData, vocab: BertVocab, tcfg: BertTrainConfig, *,
                device: torch.device | str = "cpu", precision: Precision | None = None,
                out_dir: str | os.PathLike | None = None, history: History | None = None,
                optimizer: torch.optim.Optimizer | None = None, start_iter: int = 0, train_s: float = 0.0,
                best_val: float = math.inf, layout: str = "bert", live: Any = None, progress: bool = True,
                config_record: dict[str, Any] | None = None, wall_s: float = 0.0,
-               wall_start: float | None = None) -> BertTrainResult:
+               wall_start: float | None = None, resume: bool | dict[str, Any] = False,
+               overwrite: bool = True) -> BertTrainResult:
     """Pre-train ``model`` in place; write ``out_dir/ckpt.pt`` every eval and ``best.pt`` on a new best.
 
-    Pass ``history``, ``optimizer``, ``start_iter``, ``train_s`` and ``wall_s`` from a checkpoint to resume;
+    ``resume=True`` continues ``out_dir/ckpt.pt`` (weights, optimizer, history, iteration, seconds);
+    without it an existing checkpoint is replaced (``overwrite=False``: refused, as by ``lmlab train``).
+    ``history``, ``optimizer``, ``start_iter``, ``train_s`` and ``wall_s`` go on from a state in memory;
     ``wall_start`` (a ``time.perf_counter()``) is when this process began the run (default: now).
     """
     t_start = time.perf_counter() if wall_start is None else wall_start
     device = torch.device(device)
+    payload = resume if isinstance(resume, dict) else None  # the CLI has read the checkpoint already
+    if payload is None and start_iter == 0:  # (start_iter > 0: going on in memory)
+        payload = open_run(out_dir, kind="bert", resume=bool(resume), overwrite=overwrite and not resume)
+    if payload is not None:
+        layout = payload.get("extra", {}).get("layout", layout)
+        state = resume_state(model, payload, tcfg, device, out_dir)
+        history, optimizer, start_iter = state["history"], state["optimizer"], state["start_iter"]
+        train_s, best_val, wall_s = state["train_s"], state["best_val"], state["wall_s"]
     precision = precision or pick_precision(device)
     T = model.config.block_size
     data.check_block_size(T)
@@ -207,9 +238,9 @@ def train_bert(model: torch.nn.Module, data: MLMData, vocab: BertVocab, tcfg: Be
         # save_checkpoint refuses non-finite weights (NonFiniteWeights): the previous file stays
         with guarded_write("best checkpoint" if path.name == "best.pt" else "checkpoint", path):
             save_bert(path, model, vocab, layout=layout, optimizer=optimizer, history=history,
-                      extra={"iter": it, "train_s": state["train_s"], "best_val": state["best_val"],
-                             "wall_s": wall_s + time.perf_counter() - t_start,
-                             "train_config": asdict(tcfg), "config_record": dict(config_record or {})})
+                      extra=run_extra(next_iter=it, best_loss=state["best_val"], train_s=state["train_s"],
+                                      wall_s=wall_s + time.perf_counter() - t_start,
+                                      train_config=asdict(tcfg), config_record=dict(config_record or {})))
 
     def evaluate() -> dict[str, float]:
         values = evaluate_mlm(model, data, vocab, tcfg.batch_size, tcfg.eval_iters, tcfg.mask_prob, device,

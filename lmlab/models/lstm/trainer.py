@@ -21,7 +21,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from lmlab.checkpoint import check_config, load_checkpoint, load_model_state, save_checkpoint
+from lmlab.checkpoint import check_config, load_model_state, open_run, run_extra, run_state, save_checkpoint
 from lmlab.device import autocast, pick_device, pick_precision, seed_everything
 from lmlab.distributed import (
     all_reduce_mean,
@@ -182,8 +182,6 @@ def train_lstm(config: LSTMTrainConfig, text: str, out_dir: str | Path | None = 
         warnings.warn("train_lstm(if_exists=...) is deprecated: pass resume=True or overwrite=True",
                       DeprecationWarning, stacklevel=2)
         resume, overwrite = if_exists == "resume", if_exists == "overwrite"
-    if resume and overwrite:
-        raise ValueError("resume=True and overwrite=True contradict each other; choose one")
     if not text:
         raise ValueError("the training text is empty; pass a corpus with some text")
     device = pick_device(config.device)
@@ -229,31 +227,20 @@ def _train(config: LSTMTrainConfig, text: str, out_dir: str | Path | None, *, ct
 
     history, start_iter, elapsed0, carried, wall_before, best = History(), 0, 0.0, None, 0.0, float("inf")
     ckpt_path = Path(out_dir) / "ckpt.pt" if out_dir is not None else None
-    if ckpt_path is not None and resume and not ckpt_path.exists():
-        raise FileNotFoundError(f"--resume given but there is no checkpoint at {ckpt_path}; "
-                                "drop --resume to start a new run")
-    if ckpt_path is not None and ckpt_path.exists():
-        if not resume and not overwrite:
-            raise ValueError(f"{ckpt_path} already exists; pass --resume to continue it, --overwrite to "
-                             "replace it, or choose another --out (nothing was overwritten)")
-        if resume:
-            payload = load_checkpoint(ckpt_path, map_location=device)
-            if payload["kind"] != "lstm":
-                raise ValueError(f"{ckpt_path} holds a {payload['kind']!r} checkpoint, not an LSTM; "
-                                 "choose another --out")
-            _check_vocabulary(payload.get("tokenizer"), tokenizer, ckpt_path)
-            check_config(payload["config"], asdict(model_config))
-            load_model_state(model, payload)
-            if payload.get("optimizer"):
-                optimizer.load_state_dict(payload["optimizer"])
-            history = History(payload.get("history"))
-            start_iter = int(payload["extra"].get("next_iter", 0))
-            elapsed0 = float(payload["extra"].get("train_s", 0.0))
-            carried = payload["extra"].get("recurrent_state")
-            wall_before = float(payload["extra"].get("wall_s", elapsed0))
-            best = float(payload["extra"].get("best_val", float("inf")))
-            if ctx.is_main:
-                print(f"resumed from {ckpt_path} at iteration {start_iter}", flush=True)
+    payload = open_run(out_dir, kind="lstm", resume=resume, overwrite=overwrite, map_location=device)
+    if payload is not None:
+        _check_vocabulary(payload.get("tokenizer"), tokenizer, ckpt_path)
+        check_config(payload["config"], asdict(model_config))
+        load_model_state(model, payload)
+        if payload.get("optimizer"):
+            optimizer.load_state_dict(payload["optimizer"])
+        history = History(payload.get("history"))
+        run = run_state(payload)
+        start_iter, elapsed0, best = run["next_iter"], run["train_s"], run["best_loss"]
+        wall_before = run["wall_s"]
+        carried = run.get("recurrent_state")
+        if ctx.is_main:
+            print(f"resumed from {ckpt_path} at iteration {start_iter}", flush=True)
     ddp_model = wrap_ddp(model, ctx)
 
     B, A = config.batch_size, config.grad_accum
@@ -317,10 +304,11 @@ def _train(config: LSTMTrainConfig, text: str, out_dir: str | Path | None, *, ct
         with guarded_write("best checkpoint" if path.name == "best.pt" else "checkpoint", path):
             save_checkpoint(path, model=model, config=model_config, kind="lstm", tokenizer=tokenizer,
                             optimizer=optimizer, history=history.to_list(),
-                            extra={"next_iter": next_iter, "train_s": clock["train_s"],
-                                   "wall_s": wall_before + time.perf_counter() - wall0,
-                                   "best_val": clock["best_val"], "train_config": asdict(config),
-                                   "recurrent_state": _carried(state, ctx)})
+                            extra=run_extra(next_iter=next_iter, best_loss=clock["best_val"],
+                                            train_s=clock["train_s"],
+                                            wall_s=wall_before + time.perf_counter() - wall0,
+                                            train_config=asdict(config),
+                                            recurrent_state=_carried(state, ctx)))
 
     def checkpoint(next_iter: int) -> None:
         save(ckpt_path, next_iter)

@@ -8,16 +8,23 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from lmlab.checkpoint import check_config, checkpoint_tokenizer, load_checkpoint, load_model_state
+from lmlab.checkpoint import checkpoint_tokenizer, open_run
 from lmlab.device import pick_device, pick_precision, seed_everything
 from lmlab.distributed import device_for, init_distributed, shutdown
 from lmlab.models.transformer.config import GPTConfig
 from lmlab.models.transformer.model import GPT
-from lmlab.models.transformer.trainer import MODEL_KEYS, PRESETS, TokenData, TrainConfig, train_gpt
+from lmlab.models.transformer.trainer import (
+    MODEL_KEYS,
+    PRESETS,
+    TokenData,
+    TrainConfig,
+    resume_state,
+    train_gpt,
+)
 from lmlab.parallel.checks import check_parallel, check_resume
 from lmlab.presets import preset_values, resolve_preset
 from lmlab.tokenizers import CharTokenizer, Tokenizer
-from lmlab.train import History, write_metrics
+from lmlab.train import write_metrics
 from lmlab.train.failures import guarded_write
 
 TRAIN_KEYS = ("batch_size", "max_iters", "lr", "min_lr", "warmup_iters", "lr_decay_iters", "weight_decay",
@@ -60,22 +67,10 @@ def run_from_flags(flags: dict[str, Any]) -> dict[str, Any] | None:
 
         train_text, val_text = load_splits(flags["corpus"])
         out = Path(flags["out"])
-        ckpt_path = out / "ckpt.pt"
-        payload = None
-        if ckpt_path.exists():
-            if not flags.get("resume"):
-                raise ValueError(f"{ckpt_path} already exists; pass --resume to continue that run, or choose "
-                                 "another --out (nothing was overwritten)")
-            payload = load_checkpoint(ckpt_path)
-            check_resume(payload, ctx.world_size, flags.get("parallel"))
-            if payload.get("kind") != "gpt":
-                raise ValueError(f"{ckpt_path} holds a {payload.get('kind')!r} model, not a GPT; "
-                                 "choose another --out")
-        elif flags.get("resume"):
-            raise FileNotFoundError(f"--resume given but there is no checkpoint at {ckpt_path}; "
-                                    "drop --resume to start a new run")
-
+        payload = open_run(out, kind="gpt", resume=bool(flags.get("resume")),
+                           overwrite=bool(flags.get("overwrite")))
         if payload is not None:
+            check_resume(payload, ctx.world_size, flags.get("parallel"))
             tokenizer = checkpoint_tokenizer(payload)
             saved_cfg = asdict(GPTConfig.from_dict(payload["config"]))
             for k in MODEL_KEYS:  # a resumed run keeps its architecture unless a flag says otherwise
@@ -91,24 +86,9 @@ def run_from_flags(flags: dict[str, Any]) -> dict[str, Any] | None:
         tcfg = TrainConfig(**{k: values[k] for k in (*TRAIN_KEYS, "time_budget_s", "compile") if k in values},
                            seed=seed)
         model = GPT(model_cfg)
-        history, start_iter, train_s, best_val, optimizer = None, 0, 0.0, float("inf"), None
-        wall_s = 0.0
+        state: dict[str, Any] = {}
         if payload is not None:
-            check_config(saved_cfg, asdict(model_cfg))  # raises before anything is touched
-            load_model_state(model, payload)
-            model.to(device)
-            optimizer = model.configure_optimizers(tcfg.weight_decay, tcfg.lr, (tcfg.beta1, tcfg.beta2),
-                                                   device.type)
-            if payload.get("optimizer"):
-                optimizer.load_state_dict(payload["optimizer"])
-            extra = payload.get("extra", {})
-            history = History(payload.get("history"))
-            start_iter, train_s = int(extra.get("iter", 0)), float(extra.get("train_s", 0.0))
-            wall_s = float(extra.get("wall_s", train_s))
-            best_val = float(extra.get("best_val", float("inf")))
-            if start_iter >= tcfg.max_iters:
-                raise ValueError(f"the run in {out} already did {start_iter} iterations; give a larger "
-                                 f"--max-iters than {start_iter} to train longer")
+            state = resume_state(model, payload, tcfg, device, out)  # checks the config before any change
         parallel = flags.get("parallel")
         check_parallel(parallel, model_cfg, ctx.world_size, tcfg.batch_size, tcfg.grad_accum)
         trainer = train_gpt
@@ -121,10 +101,8 @@ def run_from_flags(flags: dict[str, Any]) -> dict[str, Any] | None:
                   "device": str(device), "precision": precision.name, "seed": seed,
                   **values, **asdict(model_cfg)}  # the model as built: positions, activation, vocab
         result = trainer(model, data, tcfg, tokenizer=tokenizer, device=device, precision=precision,
-                           out_dir=out if ctx.is_main else None, history=history, optimizer=optimizer,
-                           start_iter=start_iter, train_s=train_s, best_val=best_val, ctx=ctx,
-                           progress=not flags.get("no_progress"), config_record=record,
-                           wall_s=wall_s, wall_start=wall_start)
+                         out_dir=out if ctx.is_main else None, ctx=ctx, progress=not flags.get("no_progress"),
+                         config_record=record, wall_start=wall_start, overwrite=True, **state)
         if not ctx.is_main:
             return None
         with guarded_write("metrics", out / "metrics.json", intact=out / "ckpt.pt"):

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from lmlab.checkpoint import save_checkpoint
+from lmlab.checkpoint import check_config, load_model_state, open_run, run_extra, run_state, save_checkpoint
 from lmlab.device import Precision, autocast, pick_precision
 from lmlab.distributed import DistContext, all_reduce_mean, no_sync_unless, shard, write_together
 from lmlab.models.transformer.config import GPTConfig
@@ -180,20 +180,50 @@ def estimate_loss(model: GPT, data: TokenData, batch_size: int, eval_iters: int,
     return out
 
 
+def resume_state(model: GPT, payload: dict[str, Any], tcfg: TrainConfig, device: torch.device | str,
+                 out: Any = None) -> dict[str, Any]:
+    """Load a checkpoint's weights into ``model`` (on ``device``) and return the keyword arguments of
+    ``train_gpt`` that continue it: history, optimizer, start_iter, train_s, best_val, wall_s."""
+    device = torch.device(device)
+    check_config(asdict(GPTConfig.from_dict(payload["config"])), asdict(model.config))  # before any change
+    load_model_state(model, payload)
+    model.to(device)
+    optimizer = model.configure_optimizers(tcfg.weight_decay, tcfg.lr, (tcfg.beta1, tcfg.beta2), device.type)
+    if payload.get("optimizer"):
+        optimizer.load_state_dict(payload["optimizer"])
+    state = run_state(payload)
+    if state["next_iter"] >= tcfg.max_iters:
+        raise ValueError(f"the run in {out} already did {state['next_iter']} iterations; give a larger "
+                         f"--max-iters than {state['next_iter']} to train longer")
+    return {"history": History(payload.get("history")), "optimizer": optimizer,
+            "start_iter": state["next_iter"], "train_s": state["train_s"], "best_val": state["best_loss"],
+            "wall_s": state["wall_s"]}
+
+
 def train_gpt(model: GPT, data: TokenData, tcfg: TrainConfig, *, tokenizer: Tokenizer | None = None,
               device: torch.device | str = "cpu", precision: Precision | None = None,
               out_dir: str | os.PathLike | None = None, history: History | None = None,
               optimizer: torch.optim.Optimizer | None = None, start_iter: int = 0, train_s: float = 0.0,
               best_val: float = math.inf, ctx: DistContext | None = None, live: Any = None,
               progress: bool = True, desc: str = "gpt", config_record: dict[str, Any] | None = None,
-              wall_s: float = 0.0, wall_start: float | None = None) -> TrainResult:
+              wall_s: float = 0.0, wall_start: float | None = None,
+              resume: bool | dict[str, Any] = False, overwrite: bool = True) -> TrainResult:
     """Train ``model`` in place with ``lmlab.train.fit``; write ``out_dir/ckpt.pt`` (+ ``best.pt``).
 
-    Pass ``history``, ``optimizer``, ``start_iter``, ``train_s`` and ``wall_s`` from a checkpoint to
-    resume. ``wall_start`` (a ``time.perf_counter()``) is when this process began the run (default: now).
+    ``resume=True`` continues ``out_dir/ckpt.pt`` (weights, optimizer, history, iteration, seconds);
+    without it an existing checkpoint is replaced (``overwrite=False``: refused, as by ``lmlab train``).
+    After a ``WriteFailed``, pass ``history``, ``optimizer``, ``start_iter``, ``train_s`` from the error.
+    ``wall_start`` (a ``time.perf_counter()``) is when this process began the run (default: now).
     """
     wall0 = time.perf_counter() if wall_start is None else wall_start
     device = torch.device(device)
+    payload = resume if isinstance(resume, dict) else None  # the CLI has read the checkpoint already
+    if payload is None and start_iter == 0:  # (start_iter > 0: going on in memory after a WriteFailed)
+        payload = open_run(out_dir, kind="gpt", resume=bool(resume), overwrite=overwrite and not resume)
+    if payload is not None:
+        state = resume_state(model, payload, tcfg, device, out_dir)
+        history, optimizer, start_iter = state["history"], state["optimizer"], state["start_iter"]
+        train_s, best_val, wall_s = state["train_s"], state["best_val"], state["wall_s"]
     precision = precision or pick_precision(device)
     ctx = ctx or DistContext(rank=0, local_rank=0, world_size=1)
     if ctx.enabled and tcfg.time_budget_s is not None:
@@ -254,9 +284,11 @@ def train_gpt(model: GPT, data: TokenData, tcfg: TrainConfig, *, tokenizer: Toke
         with guarded_write("best checkpoint" if path.name == "best.pt" else "checkpoint", path):
             save_checkpoint(path, model=model, config=cfg, kind="gpt", tokenizer=tokenizer,
                             optimizer=optimizer, history=history.to_list(),
-                            extra={"iter": it, "train_s": state["train_s"], "best_val": state["best_val"],
-                                   "wall_s": wall_s + time.perf_counter() - wall0,
-                                   "train_config": asdict(tcfg), "config_record": dict(config_record or {})})
+                            extra=run_extra(next_iter=it, best_loss=state["best_val"],
+                                            train_s=state["train_s"],
+                                            wall_s=wall_s + time.perf_counter() - wall0,
+                                            train_config=asdict(tcfg),
+                                            config_record=dict(config_record or {})))
 
     out = Path(out_dir) if out_dir is not None else None
     current_iter = {"it": start_iter}

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from lmlab.atomic import atomic_copy
-from lmlab.checkpoint import check_config, load_checkpoint, save_checkpoint
+from lmlab.checkpoint import check_config, open_run, run_extra, run_state, save_checkpoint
 from lmlab.models.word2vec import kernels
 from lmlab.models.word2vec.vectors import WordVectors
 from lmlab.models.word2vec.vocab import Vocab
@@ -149,13 +149,15 @@ def train_word2vec(
     on_step: Callable[[int, dict], None] | None = None,
     out_dir: str | os.PathLike | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     checkpoint_interval: int | None = None,
     wall_start: float | None = None,
 ) -> Word2VecResult:
     """Build the vocabulary (unless given), then train; returns vectors and how the run went.
 
     ``out_dir`` keeps ``ckpt.pt`` every ``checkpoint_interval`` steps (default: about once per epoch),
-    at the end and after a clean Ctrl-C, plus ``best.pt``; ``resume=True`` continues that checkpoint.
+    at the end and after a clean Ctrl-C, plus ``best.pt``; ``resume=True`` continues that checkpoint
+    (``overwrite=True`` replaces it; neither: an existing one is an error).
     ``wall_start`` (a ``time.perf_counter()``) is when the whole run began, for the ``wall_s`` it saves.
     """
     wall_start = time.perf_counter() if wall_start is None else wall_start
@@ -163,21 +165,11 @@ def train_word2vec(
     config.validate()
     out = Path(out_dir) if out_dir is not None else None
     ckpt_path = out / "ckpt.pt" if out is not None else None
-    payload = None
-    if ckpt_path is not None and ckpt_path.exists():
-        if not resume:
-            raise ValueError(f"{ckpt_path} already exists; pass --resume to continue that run, or choose "
-                             "another --out (nothing was overwritten)")
-        payload = load_checkpoint(ckpt_path)
-        if payload.get("kind") != "word2vec":
-            raise ValueError(f"{ckpt_path} holds a {payload.get('kind')!r} checkpoint, not word2vec; "
-                             "choose another --out")
+    payload = open_run(out, kind="word2vec", resume=resume, overwrite=overwrite)
+    if payload is not None:
         check_config({k: payload["config"].get(k) for k in RESUME_KEYS},
                      {k: asdict(config)[k] for k in RESUME_KEYS}, what="word2vec")
         vocab = Vocab.from_dict(payload["extra"]["vocab"])
-    elif resume:
-        raise FileNotFoundError(f"--resume given but there is no checkpoint at {ckpt_path}; "
-                                "drop --resume to start a new run")
     vocab = vocab or Vocab.build(sentences, config.min_count)
     device = torch.device(device)
     backend = config.backend
@@ -200,14 +192,12 @@ def train_word2vec(
     history = History()
     start_iter, train_s_before, best, next_job, wall_before = 0, 0.0, math.inf, None, 0.0
     if payload is not None:
-        next_job = payload["extra"].get("next_job")
-        wall_before = float(payload["extra"].get("wall_s", 0.0))
+        run = run_state(payload)
+        next_job, wall_before = run.get("next_job"), run["wall_s"]
         W_in[:] = payload["model"]["W_in"].numpy()
         W_out[:] = payload["model"]["W_out"].numpy()
         history = History(payload.get("history"))
-        start_iter = int(payload["extra"]["next_iter"])
-        train_s_before = float(payload["extra"].get("train_s", 0.0))
-        best = float(payload["extra"].get("best_loss", math.inf))
+        start_iter, train_s_before, best = run["next_iter"], run["train_s"], run["best_loss"]
     snap_rows = np.array([vocab.index[w] for w in snapshot_words if w in vocab.index], dtype=np.int64)
     snapshots: list[tuple[float, np.ndarray]] = []
     if len(snap_rows):
@@ -304,10 +294,11 @@ def train_word2vec(
         with guarded_write("checkpoint", ckpt_path):
             save_checkpoint(ckpt_path, model=tables(), config=asdict(config), kind="word2vec",
                             history=history.to_list(),
-                            extra={"next_iter": next_iter, "max_iters": max_iters, "vocab": vocab.to_dict(),
-                                   "train_s": clock["train_s"], "best_loss": clock["best"],
-                                   "wall_s": wall_before + time.perf_counter() - wall_start,
-                                   "next_job": queued[0] if backend == "numba" else None})
+                            extra=run_extra(next_iter=next_iter, best_loss=clock["best"],
+                                            train_s=clock["train_s"],
+                                            wall_s=wall_before + time.perf_counter() - wall_start,
+                                            max_iters=max_iters, vocab=vocab.to_dict(),
+                                            next_job=queued[0] if backend == "numba" else None))
         loss = history.last("train_loss")
         if loss is not None and math.isfinite(loss) and loss < clock["best"]:
             with guarded_write("best checkpoint", ckpt_path.with_name("best.pt")):
