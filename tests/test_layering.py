@@ -40,14 +40,14 @@ def test_cli_choices_are_the_configs_own_tuples():
     import argparse
 
     from lmlab import choices
-    from lmlab.cli.common import add_train_arguments
+    from lmlab.cli.flags import add_common_flags
     from lmlab.models.transformer import config
     from lmlab.viz import embeddings
 
     assert config.POS_ENCODINGS is choices.POS_ENCODINGS and config.ACTIVATIONS is choices.ACTIVATIONS
     assert embeddings.METHODS is choices.PROJECTIONS
     parser = argparse.ArgumentParser()
-    add_train_arguments(parser, "tiny_shakespeare")
+    add_common_flags(parser, corpus="tiny_shakespeare")
     by_dest = {a.dest: a.choices for a in parser._actions if a.choices}
     assert by_dest["preset"] is choices.PRESETS and by_dest["precision"] is choices.PRECISIONS
     source = ast.parse((PACKAGE / "choices.py").read_text(encoding="utf-8"))

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import argparse
 
-from lmlab.cli.common import add_train_arguments, fmt_loss, report_write_failures, train_exit_status
+from lmlab.cli.common import fmt_loss, report_write_failures, train_exit_status
+from lmlab.cli.flags import add_common_flags, add_time_budget
 
 FLAGS = {
     "n_layer": (int, "Transformer blocks"),
@@ -27,14 +28,13 @@ FLAGS = {
     "eval_iters": (int, "batches per evaluation"),
     "log_interval": (int, "log the training loss every N steps (default 10)"),
     "mask_prob": (float, "share of tokens (or words) chosen for prediction (BERT: 0.15)"),
-    "time_budget": (float, "seconds of training: the cosine runs on the clock and training stops when spent"),
     "max_chars": (int, "use only the first N characters of the corpus (smoke preset: 100000)"),
     "vocab_size": (int, "BPE vocabulary size for --tokenizer bpe (default 512)"),
 }
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_train_arguments(p, default_corpus="tang_poems")
+    add_common_flags(p, corpus="tang_poems")
     p.add_argument("--tokenizer", choices=["char", "bpe"], default="char",
                    help="char: one id per character (Chinese); bpe: byte-level BPE learned on the corpus")
     p.add_argument("--layout", choices=["bert", "prenorm"], default=None,
@@ -44,8 +44,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="mask whole jieba-segmented words instead of single characters (--tokenizer char)")
     for name, (typ, help_text) in FLAGS.items():
         p.add_argument("--" + name.replace("_", "-"), type=typ, default=None, help=help_text)
-    p.add_argument("--resume", action="store_true", help="continue the run in --out (same model config)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_time_budget(p)
 
 
 def run(args: argparse.Namespace) -> int:

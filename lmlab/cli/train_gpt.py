@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import argparse
 
-from lmlab.cli.common import add_train_arguments, fmt_loss, report_write_failures, train_exit_status
+from lmlab.cli.common import fmt_loss, report_write_failures, train_exit_status
+from lmlab.cli.flags import add_common_flags, add_time_budget
 from lmlab.parallel.checks import SCHEMES
 
 # flag name -> (type, help); None defaults mean "take the preset's value"
@@ -27,7 +28,6 @@ FLAGS = {
     "lr_decay_iters": (int, "steps of cosine decay (usually = max_iters)"),
     "eval_interval": (int, "evaluate (and checkpoint) every N steps"),
     "eval_iters": (int, "batches per evaluation"),
-    "time_budget": (float, "seconds of training: the cosine runs on the clock and training stops when spent"),
     "weight_decay": (float, "AdamW weight decay on matrices (default 0.1)"),
     "beta1": (float, "AdamW beta1 (default 0.9)"),
     "beta2": (float, "AdamW beta2 (default 0.99)"),
@@ -39,12 +39,13 @@ FLAGS = {
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_train_arguments(p, default_corpus="tiny_shakespeare")
+    add_common_flags(p, corpus="tiny_shakespeare")
     p.add_argument("--tokenizer", choices=["char", "bpe"], default="char",
                    help="char: one id per character; bpe: byte-level BPE learned on the corpus "
                         "(Hugging Face tokenizers, --vocab-size tokens)")
     for name, (typ, help_text) in FLAGS.items():
         p.add_argument("--" + name.replace("_", "-"), type=typ, default=None, help=help_text)
+    add_time_budget(p)
     p.add_argument("--bias", action=argparse.BooleanOptionalAction, default=None,
                    help="biases in Linear and LayerNorm (default off)")
     p.add_argument("--pos-encoding", choices=["rope", "learned", "sinusoidal"], default=None,
@@ -58,9 +59,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--parallel", choices=SCHEMES, default=None,
                    help="under torchrun: ddp (default) copies the model to every rank; fsdp shards it; "
                         "tp splits heads and MLP units; pp splits the layers (see lmlab.parallel)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue the run in --out (same model config required)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,36 +8,14 @@ from __future__ import annotations
 
 import argparse
 
-from lmlab.cli.common import add_train_arguments, fmt_loss, report_write_failures, train_exit_status
+from lmlab.cli.common import fmt_loss, report_write_failures, train_exit_status
+from lmlab.cli.flags import add_common_flags, add_config_flags
+from lmlab.recipes.lstm import LSTM_PRESETS, LSTMTrainConfig
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_train_arguments(p, default_corpus="tiny_shakespeare")
-    p.add_argument("--tokenizer", default=None, help="char (default) or word")
-    p.add_argument("--n-layer", type=int, default=None, help="stacked LSTM layers")
-    p.add_argument("--hidden", type=int, default=None, help="LSTM units per layer")
-    p.add_argument("--n-embd", type=int, default=None,
-                   help="embedding size (default: --hidden, which lets input and output embeddings be tied)")
-    p.add_argument("--dropout", type=float, default=None)
-    p.add_argument("--block-size", type=int, default=None,
-                   help="tokens per stream per step (how far back gradients flow in truncated BPTT)")
-    p.add_argument("--batch-size", type=int, default=None, help="parallel streams per rank")
-    p.add_argument("--grad-accum", type=int, default=None, help="micro-batches per optimizer step")
-    p.add_argument("--max-iters", type=int, default=None)
-    p.add_argument("--lr", type=float, default=None, help="peak learning rate (AdamW; warm-up then cosine)")
-    p.add_argument("--weight-decay", type=float, default=None)
-    p.add_argument("--grad-clip", type=float, default=None, help="clip the gradient norm to this value")
-    p.add_argument("--time-budget", type=float, default=None, dest="time_budget_s",
-                   help="stop after this many seconds of training (0: none; an explicit --max-iters also "
-                        "turns off the preset's budget); the LR schedule follows time")
-    p.add_argument("--eval-interval", type=int, default=None)
-    p.add_argument("--max-eval-tokens", type=int, default=None,
-                   help="evaluate on this many validation tokens (default: the whole validation split)")
-    p.add_argument("--no-tie", action="store_true", help="do not tie input and output embeddings")
-    group = p.add_mutually_exclusive_group()
-    group.add_argument("--resume", action="store_true", help="continue the checkpoint in --out")
-    group.add_argument("--overwrite", action="store_true", help="replace the checkpoint in --out")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_common_flags(p, corpus="tiny_shakespeare")
+    add_config_flags(p, LSTMTrainConfig, LSTM_PRESETS)
 
 
 def run(args: argparse.Namespace) -> int:

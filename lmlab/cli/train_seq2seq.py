@@ -32,7 +32,7 @@ FLAGS = {
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from lmlab.presets import PRESETS
+    from lmlab.cli.flags import add_common_flags, add_time_budget
 
     p.add_argument("--arch", choices=["transformer", "rnn-attention", "rnn"], default="transformer",
                    help="transformer (encoder–decoder with cross-attention), rnn-attention (GRU + Bahdanau "
@@ -41,20 +41,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="your own pairs, one 'source<TAB>target' per line (default: Tang-poem couplets)")
     p.add_argument("--script", choices=["traditional", "simplified"], default="traditional",
                    help="characters of the Tang poems (converted with OpenCC for simplified)")
-    p.add_argument("--preset", choices=PRESETS, default=None,
-                   help="size preset (default: $LMLAB_PRESET, else 'full' on CUDA and 'class' elsewhere)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    p.add_argument("--seed", type=int, default=1337)
-    p.add_argument("--out", required=True, help="output directory (checkpoint, metrics.json)")
+    add_common_flags(p, precision=False)
     for name, (typ, help_text) in FLAGS.items():
         p.add_argument("--" + name.replace("_", "-"), type=typ, default=None, help=help_text)
-    p.add_argument("--time-budget", type=float, default=None, dest="time_budget_s",
-                   help="seconds of training, then stop")
+    add_time_budget(p)
     p.add_argument("--post-ln", dest="norm_first", action="store_false", default=None,
                    help="the paper's post-LN layout LN(x + Sublayer(x)) (default: pre-LN)")
     p.add_argument("--pos-encoding", choices=["sinusoidal", "learned"], default=None)
-    p.add_argument("--resume", action="store_true", help="continue the run in --out")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,7 +13,8 @@ from lmlab.models.bert.data import MLMData
 from lmlab.models.bert.prenorm import build_encoder
 from lmlab.models.bert.trainer import MODEL_KEYS, PRESETS, BertTrainConfig, resume_state, train_bert
 from lmlab.models.bert.vocab import BertVocab
-from lmlab.presets import preset_values, resolve_preset
+from lmlab.presets import resolve_preset
+from lmlab.recipes import config_values
 from lmlab.train import write_metrics
 from lmlab.train.failures import guarded_write
 
@@ -35,11 +36,7 @@ def run_from_flags(flags: dict[str, Any]) -> dict[str, Any]:
     t_start = time.perf_counter()
     device = pick_device(flags.get("device"))
     preset = resolve_preset(flags.get("preset"), device)
-    overrides = {k: flags.get(k) for k in (*MODEL_KEYS, *TRAIN_KEYS, "max_chars")}
-    overrides["time_budget_s"] = flags.get("time_budget")
-    values = preset_values(PRESETS, preset, overrides)
-    if flags.get("max_iters") is not None and flags.get("time_budget") is None:
-        values["time_budget_s"] = None  # explicit iterations beat the preset's clock
+    values = config_values(flags, PRESETS, preset, (*MODEL_KEYS, *TRAIN_KEYS, "max_chars", "time_budget_s"))
     precision = pick_precision(device, flags.get("precision") or "auto")
     seed = flags.get("seed", 1337)
     seed_everything(seed)
@@ -71,7 +68,7 @@ def run_from_flags(flags: dict[str, Any]) -> dict[str, Any]:
               "whole_word": bool(flags.get("whole_word")), "device": str(device), "precision": precision.name,
               "seed": seed, **values, **asdict(model.config)}
     result = train_bert(model, data, vocab, tcfg, device=device, precision=precision, out_dir=out,
-                        layout=layout, progress=not flags.get("no_progress"), config_record=record,
+                        layout=layout, progress=not flags.get("quiet"), config_record=record,
                         wall_start=t_start, overwrite=True, **state)  # wall_s: loading included
     with guarded_write("metrics", out / "metrics.json", intact=out / "ckpt.pt"):
         write_metrics(out, record, **result.metrics)

@@ -35,81 +35,15 @@ from lmlab.distributed import (
     wrap_ddp,
 )
 from lmlab.eval.language_model import bits_per_char, perplexity
-from lmlab.models.lstm.model import LSTMConfig, LSTMLanguageModel, detach_state
+from lmlab.models.lstm.model import LSTMLanguageModel, detach_state
 from lmlab.models.lstm.streams import StreamBatches, stream_loss
 from lmlab.models.lstm.threads import SMALL_HIDDEN, single_thread
 from lmlab.presets import preset_values
+from lmlab.recipes.lstm import LSTM_PRESETS, LSTMTrainConfig
 from lmlab.train import History, fit, write_metrics
 from lmlab.train.failures import WriteFailed, guarded_write
 from lmlab.train.optim import adamw
 from lmlab.train.schedule import scheduled_lr
-
-# smoke: CI in seconds. class: 2-core laptop, a time-budgeted 2-layer 256-unit LSTM that reaches
-# val ≤ 1.55 nats/char on tiny Shakespeare. full: one GPU, a bigger model for longer.
-LSTM_PRESETS: dict[str, dict[str, Any]] = {
-    "smoke": dict(n_layer=1, hidden=64, n_embd=None, block_size=32, batch_size=16, max_iters=40, lr=4e-3,
-                  dropout=0.0, time_budget_s=None, eval_interval=0, max_eval_tokens=8_000, warmup_iters=5),
-    "class": dict(n_layer=2, hidden=256, n_embd=None, block_size=64, batch_size=32, max_iters=6_000, lr=3e-3,
-                  dropout=0.0, time_budget_s=285.0, eval_interval=500, max_eval_tokens=None, warmup_iters=30),
-    "full": dict(n_layer=3, hidden=512, n_embd=None, block_size=128, batch_size=64, max_iters=4_000,
-                 lr=2e-3, dropout=0.3, time_budget_s=None, eval_interval=250, max_eval_tokens=None,
-                 warmup_iters=100),
-}
-
-
-@dataclass
-class LSTMTrainConfig:
-    """Every knob of a run; keys are the CLI flag names (``--n-layer`` → ``n_layer``)."""
-
-    corpus: str = "tiny_shakespeare"
-    tokenizer: str = "char"
-    n_layer: int = 2
-    hidden: int = 256
-    n_embd: int | None = None          # None: same as hidden, so input and output embeddings can be tied
-    dropout: float = 0.0
-    tie_weights: bool = True
-    block_size: int = 64               # T: tokens per stream per step = how far back gradients flow
-    batch_size: int = 32               # B: parallel streams (per rank)
-    grad_accum: int = 1
-    max_iters: int = 2_000
-    lr: float = 3e-3
-    min_lr_frac: float = 0.1           # cosine decay to lr * min_lr_frac
-    warmup_iters: int = 50
-    weight_decay: float = 0.0
-    grad_clip: float = 1.0             # clip the global gradient norm (exploding gradients)
-    time_budget_s: float | None = None  # stop after this much training time; the LR schedule follows time
-    eval_interval: int = 500
-    eval_batch_size: int = 32
-    max_eval_tokens: int | None = None  # evaluate on a prefix of the validation text (None: all of it)
-    val_fraction: float = 0.1
-    seed: int = 1337
-    device: str = "auto"
-    precision: str = "auto"
-
-    def __post_init__(self) -> None:
-        # flag names in the messages: these values arrive from the command line as often as from code
-        for name in ("max_iters", "grad_accum"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        if self.eval_batch_size < 1:
-            raise ValueError(f"eval_batch_size must be at least 1, got {self.eval_batch_size}")
-        for name in ("warmup_iters", "eval_interval", "weight_decay"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(self, name)}")
-        if not self.lr > 0:
-            raise ValueError(f"--lr must be a positive learning rate, got {self.lr}; try 3e-3")
-        if not 0 <= self.min_lr_frac <= 1:
-            raise ValueError(f"min_lr_frac must be in [0, 1] (a fraction of --lr), got {self.min_lr_frac}")
-        if not self.grad_clip > 0:
-            raise ValueError(f"--grad-clip must be a positive gradient norm, got {self.grad_clip}; try 1.0")
-        if self.time_budget_s is not None and not self.time_budget_s >= 0:
-            raise ValueError(f"--time-budget must be seconds (0: none), got {self.time_budget_s}")
-        if not 0 < self.val_fraction < 1:
-            raise ValueError(f"val_fraction must be between 0 and 1, got {self.val_fraction}")
-
-    def model_config(self, vocab_size: int) -> LSTMConfig:
-        return LSTMConfig(vocab_size=vocab_size, n_embd=self.n_embd or self.hidden, hidden=self.hidden,
-                          n_layer=self.n_layer, dropout=self.dropout, tie_weights=self.tie_weights)
 
 
 def preset_config(preset: str, **overrides: Any) -> LSTMTrainConfig:

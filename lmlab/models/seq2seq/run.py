@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from lmlab.checkpoint import load_checkpoint
+from lmlab.checkpoint import open_run
 from lmlab.models.seq2seq.config import Seq2SeqConfig
 from lmlab.models.seq2seq.couplets import CoupletData, load_couplets, written_in
 from lmlab.models.seq2seq.metrics import baselines, bleu_chrf, couplet_checks
@@ -62,31 +62,20 @@ def run_from_flags(flags: dict[str, Any]) -> dict[str, Any]:
     """Build everything from CLI-style flags (None = the preset's value), train, evaluate, write metrics."""
     from lmlab.device import pick_device, seed_everything
     from lmlab.models.seq2seq import build_model
-    from lmlab.presets import preset_values, resolve_preset
+    from lmlab.presets import resolve_preset
+    from lmlab.recipes import config_values
     from lmlab.train import write_metrics
 
     wall_t0 = time.perf_counter()
     device = pick_device(flags.get("device"))
     preset = resolve_preset(flags.get("preset"), device)
     keys = (*MODEL_KEYS, *TRAIN_KEYS, "max_vocab", "max_pairs")
-    values = preset_values(PRESETS, preset, {k: flags.get(k) for k in keys})
-    if flags.get("max_iters") is not None and flags.get("time_budget_s") is None:
-        values["time_budget_s"] = None  # an explicit --max-iters means "this many", not "until the clock"
+    values = config_values(flags, PRESETS, preset, keys)
     seed = flags.get("seed", 1337)
     seed_everything(seed)
     out = Path(flags["out"])
-    ckpt = out / "ckpt.pt"
-    payload = None
-    if ckpt.exists():
-        if not flags.get("resume"):
-            raise ValueError(f"{ckpt} already exists; pass --resume to continue that run, or choose another "
-                             "--out (nothing was overwritten)")
-        payload = load_checkpoint(ckpt)
-        if payload.get("kind") != "seq2seq":
-            raise ValueError(f"{ckpt} holds a {payload.get('kind')!r} model; choose another --out")
-    elif flags.get("resume"):
-        raise FileNotFoundError(f"--resume given but there is no checkpoint at {ckpt}; drop --resume to "
-                                "start a new run")
+    payload = open_run(out, kind="seq2seq", resume=bool(flags.get("resume")),
+                       overwrite=bool(flags.get("overwrite")))
     script = flags.get("script") or "traditional"
     data = load_couplets(flags.get("pairs"), script=script, max_pairs=values.get("max_pairs"), seed=0)
     names = {f.name for f in fields(Seq2SeqConfig)}
@@ -116,7 +105,7 @@ def run_from_flags(flags: dict[str, Any]) -> dict[str, Any]:
               "pairs": flags.get("pairs"), "data": data.source, **values, **asdict(model_cfg),
               **{k: v for k, v in asdict(tcfg).items()}}
     session = make_session(model, data, vocab, tcfg, out=out, device=device, resume=payload is not None,
-                           progress=not flags.get("no_progress"), config_extra={"script": script},
+                           progress=not flags.get("quiet"), config_extra={"script": script},
                            wall_start=wall_t0, in_memory=False)
     if session.done:
         raise ValueError(f"the run in {out} already did {session.next_iter} iterations; give a larger "

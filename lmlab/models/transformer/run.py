@@ -22,7 +22,8 @@ from lmlab.models.transformer.trainer import (
     train_gpt,
 )
 from lmlab.parallel.checks import check_parallel, check_resume
-from lmlab.presets import preset_values, resolve_preset
+from lmlab.presets import resolve_preset
+from lmlab.recipes import config_values
 from lmlab.tokenizers import CharTokenizer, Tokenizer
 from lmlab.train import write_metrics
 from lmlab.train.failures import guarded_write
@@ -52,11 +53,7 @@ def run_from_flags(flags: dict[str, Any]) -> dict[str, Any] | None:
     device = device_for(ctx, device)
     try:
         preset = resolve_preset(flags.get("preset"), device)
-        overrides = {k: flags.get(k) for k in (*MODEL_KEYS, *TRAIN_KEYS)}
-        overrides["time_budget_s"] = flags.get("time_budget")
-        values = preset_values(PRESETS, preset, overrides)
-        if flags.get("max_iters") is not None and flags.get("time_budget") is None:
-            values["time_budget_s"] = None  # explicit iterations beat the preset's clock
+        values = config_values(flags, PRESETS, preset, (*MODEL_KEYS, *TRAIN_KEYS, "time_budget_s"))
         if flags.get("max_iters") is not None and flags.get("lr_decay_iters") is None:
             values["lr_decay_iters"] = flags["max_iters"]
         compile_flag = flags.get("compile")
@@ -101,7 +98,7 @@ def run_from_flags(flags: dict[str, Any]) -> dict[str, Any] | None:
                   "device": str(device), "precision": precision.name, "seed": seed,
                   **values, **asdict(model_cfg)}  # the model as built: positions, activation, vocab
         result = trainer(model, data, tcfg, tokenizer=tokenizer, device=device, precision=precision,
-                         out_dir=out if ctx.is_main else None, ctx=ctx, progress=not flags.get("no_progress"),
+                         out_dir=out if ctx.is_main else None, ctx=ctx, progress=not flags.get("quiet"),
                          config_record=record, wall_start=wall_start, overwrite=True, **state)
         if not ctx.is_main:
             return None

@@ -25,28 +25,24 @@ def run_from_flags(flags: dict[str, Any], **train_options: Any) -> dict[str, Any
     from lmlab.data import load_text_or_fallback
     from lmlab.device import pick_device
     from lmlab.models.word2vec import PRESETS, Word2VecConfig, tokenize, tokenize_chars, train_word2vec
-    from lmlab.presets import preset_values, resolve_preset
+    from lmlab.presets import resolve_preset
+    from lmlab.recipes import config_values, field_names, pick
     from lmlab.train import write_metrics
 
     wall0 = time.perf_counter()  # wall_s: the whole run, reading the corpus and evaluating included
     device = pick_device(flags.get("device"))
     preset = resolve_preset(flags.get("preset"), device)
-    sizes = preset_values(PRESETS, preset, {"dim": flags.get("dim"), "epochs": flags.get("epochs"),
-                                            "min_count": flags.get("min_count")})
+    values = config_values(flags, PRESETS, preset, field_names(Word2VecConfig))
     text, corpus = load_text_or_fallback(flags["corpus"])
     chars = bool(flags.get("chars"))
     sentences = tokenize_chars(text) if chars else tokenize(text)
-    if sizes["max_words"]:
-        sentences = first_words(sentences, sizes["max_words"])
-    config = Word2VecConfig(model=flags.get("model", "skipgram"), dim=sizes["dim"],
-                            window=flags.get("window", 5), negative=flags.get("negative", 5),
-                            min_count=sizes["min_count"], epochs=sizes["epochs"],
-                            sample=flags.get("sample", 1e-3), alpha=flags.get("alpha", 0.025),
-                            threads=flags.get("threads", 0), backend=flags.get("backend", "auto"),
-                            seed=flags.get("seed", 1337))
+    if values.get("max_words"):
+        sentences = first_words(sentences, values["max_words"])
+    config = pick(values, Word2VecConfig, seed=flags.get("seed", 1337))
     out = Path(flags["out"])
     result = train_word2vec(sentences, config, device=device, out_dir=out, resume=bool(flags.get("resume")),
-                            progress=not flags.get("quiet"), wall_start=wall0, **train_options)
+                            overwrite=bool(flags.get("overwrite")), progress=not flags.get("quiet"),
+                            wall_start=wall0, **train_options)
     metrics: dict[str, Any] = {}
     if result.stopped != "diverged":  # diverged vectors are no export: keep the last good ones on disk
         with guarded_write("vectors", out / "vectors.txt", intact=out / "ckpt.pt"):

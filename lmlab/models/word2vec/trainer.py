@@ -30,50 +30,10 @@ from lmlab.checkpoint import check_config, open_run, run_extra, run_state, save_
 from lmlab.models.word2vec import kernels
 from lmlab.models.word2vec.vectors import WordVectors
 from lmlab.models.word2vec.vocab import Vocab
+from lmlab.recipes.word2vec import PRESETS, Word2VecConfig
 from lmlab.train import History, fit
 from lmlab.train.failures import WriteFailed, guarded_write
 from lmlab.train.schedule import linear_lr
-
-PRESETS = {  # sized for: smoke (CI, seconds), class (2-core laptop, < 5 min), full (GPU or patience)
-    "smoke": {"dim": 32, "epochs": 1, "min_count": 5, "max_words": 60_000},
-    "class": {"dim": 100, "epochs": 5, "min_count": 5, "max_words": None},
-    "full": {"dim": 200, "epochs": 10, "min_count": 5, "max_words": None},
-}
-
-
-@dataclass
-class Word2VecConfig:
-    """Every hyper-parameter of a run (the defaults are gensim's, which are the C tool's)."""
-
-    model: str = "skipgram"  # or "cbow"
-    dim: int = 100
-    window: int = 5
-    negative: int = 5
-    min_count: int = 5
-    epochs: int = 5
-    sample: float = 1e-3
-    alpha: float = 0.025
-    min_alpha: float = 0.0001
-    ns_exponent: float = 0.75
-    threads: int = 0  # 0: one per CPU core
-    job_words: int = 10_000  # words per job handed to a thread
-    batch_words: int = 0  # torch backend: corpus words per batch (0: 4096)
-    backend: str = "auto"  # "numba" (CPU), "torch", or auto: numba on CPU, torch on CUDA/MPS
-    seed: int = 1
-
-    def validate(self) -> None:
-        if self.model not in {"skipgram", "cbow"}:
-            raise ValueError(f"unknown model {self.model!r}; use 'skipgram' or 'cbow'")
-        for name in ("dim", "window", "epochs", "min_count", "job_words"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.negative < 1:
-            raise ValueError(f"negative must be at least 1 (negative sampling), got {self.negative}")
-        if not 0 < self.alpha <= 1 or not 0 <= self.min_alpha <= self.alpha:
-            raise ValueError(f"need 0 < min_alpha <= alpha <= 1, got alpha={self.alpha}, "
-                             f"min_alpha={self.min_alpha}")
-        if self.backend not in {"auto", "numba", "torch"}:
-            raise ValueError(f"unknown backend {self.backend!r}; use auto, numba or torch")
 
 
 @dataclass
