@@ -67,7 +67,8 @@ def add_config_flags(p: argparse.ArgumentParser, config: type, presets: Mapping[
                            default=None, help=help_text)
         else:
             p.add_argument(flag_name(field), dest=field.name, type=kind, default=None, help=help_text,
-                           choices=field.metadata.get("choices"))
+                           choices=field.metadata.get("choices"),
+                           metavar=None if "choices" in field.metadata else flag_name(field)[2:].upper())
 
 
 def add_common_flags(p: argparse.ArgumentParser, *, corpus: str | None = None,
@@ -88,9 +89,3 @@ def add_common_flags(p: argparse.ArgumentParser, *, corpus: str | None = None,
     group.add_argument("--overwrite", action="store_true", help="replace the checkpoint in --out")
     p.add_argument("--quiet", "--no-progress", dest="quiet", action="store_true", help="no progress bar")
 
-
-def add_time_budget(p: argparse.ArgumentParser) -> None:
-    """``--time-budget`` for a model whose flags are not derived from a config field yet."""
-    p.add_argument("--time-budget", type=float, default=None, dest="time_budget_s",
-                   help="seconds of training: the cosine runs on the clock and training stops when spent "
-                        "(0: none; an explicit --max-iters also turns off the preset's budget)")

@@ -10,32 +10,9 @@ from __future__ import annotations
 import argparse
 
 from lmlab.cli.common import fmt_loss, report_write_failures, train_exit_status
-from lmlab.cli.flags import add_common_flags, add_time_budget
+from lmlab.cli.flags import add_common_flags, add_config_flags
 from lmlab.parallel.checks import SCHEMES
-
-# flag name -> (type, help); None defaults mean "take the preset's value"
-FLAGS = {
-    "n_layer": (int, "Transformer blocks"),
-    "n_head": (int, "attention heads per block (must divide n_embd)"),
-    "n_embd": (int, "model width C"),
-    "block_size": (int, "context length T"),
-    "dropout": (float, "dropout probability (0 for short runs)"),
-    "batch_size": (int, "sequences per step per process (per rank under torchrun)"),
-    "max_iters": (int, "optimizer steps"),
-    "lr": (float, "peak learning rate"),
-    "min_lr": (float, "learning rate at the end of the cosine"),
-    "warmup_iters": (int, "linear warm-up steps"),
-    "lr_decay_iters": (int, "steps of cosine decay (usually = max_iters)"),
-    "eval_interval": (int, "evaluate (and checkpoint) every N steps"),
-    "eval_iters": (int, "batches per evaluation"),
-    "weight_decay": (float, "AdamW weight decay on matrices (default 0.1)"),
-    "beta1": (float, "AdamW beta1 (default 0.9)"),
-    "beta2": (float, "AdamW beta2 (default 0.99)"),
-    "grad_clip": (float, "clip the gradient norm to this (0: off; default 1.0)"),
-    "grad_accum": (int, "micro-batches per optimizer step (default 1)"),
-    "log_interval": (int, "log the training loss every N steps (default 10)"),
-    "vocab_size": (int, "BPE vocabulary size for --tokenizer bpe (default 512)"),
-}
+from lmlab.recipes.gpt import PRESETS, GPTSizes, TrainConfig
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -43,17 +20,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tokenizer", choices=["char", "bpe"], default="char",
                    help="char: one id per character; bpe: byte-level BPE learned on the corpus "
                         "(Hugging Face tokenizers, --vocab-size tokens)")
-    for name, (typ, help_text) in FLAGS.items():
-        p.add_argument("--" + name.replace("_", "-"), type=typ, default=None, help=help_text)
-    add_time_budget(p)
-    p.add_argument("--bias", action=argparse.BooleanOptionalAction, default=None,
-                   help="biases in Linear and LayerNorm (default off)")
-    p.add_argument("--pos-encoding", choices=["rope", "learned", "sinusoidal"], default=None,
-                   help="rope: rotary embeddings turn q and k (default); learned: GPT-2's trained table "
-                        "(nanoGPT's model exactly); sinusoidal: the fixed table of Attention Is All You Need")
-    p.add_argument("--activation", choices=["relu", "gelu", "relu2", "silu"], default=None,
-                   help="the MLP's non-linearity: relu (default, as the original Transformer); gelu as GPT-2 "
-                        "and nanoGPT; relu2 = ReLU(x)^2 (Primer)")
+    p.add_argument("--vocab-size", type=int, default=None, help="BPE vocabulary size for --tokenizer bpe "
+                   "(default 512)")
+    add_config_flags(p, GPTSizes, PRESETS)
+    add_config_flags(p, TrainConfig, PRESETS)
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
                    help="torch.compile the model (default: on for CUDA, off elsewhere)")
     p.add_argument("--parallel", choices=SCHEMES, default=None,

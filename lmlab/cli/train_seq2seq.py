@@ -9,30 +9,10 @@ from __future__ import annotations
 
 import argparse
 
-FLAGS = {
-    "d_model": (int, "width C (the RNN's embedding and hidden size)"),
-    "n_head": (int, "attention heads (must divide d_model)"),
-    "n_layer": (int, "encoder blocks = decoder blocks (Transformer)"),
-    "dropout": (float, "dropout probability"),
-    "max_len": (int, "longest source / target + </s> (default: the data's longest)"),
-    "batch_size": (int, "pairs per step"),
-    "max_iters": (int, "optimizer steps (turns off the preset's time budget)"),
-    "lr": (float, "peak learning rate of the warm-up schedule (reached at --warmup-iters)"),
-    "warmup_iters": (int, "steps of linear warm-up; then lr falls as 1/sqrt(step) (the paper's schedule)"),
-    "label_smoothing": (float, "ε of the label-smoothed loss (0: plain cross-entropy; paper: 0.1)"),
-    "grad_clip": (float, "clip the gradient norm to this (0: off; default 1.0)"),
-    "weight_decay": (float, "AdamW weight decay on matrices (default 0, as the paper's Adam)"),
-    "eval_interval": (int, "validate (and checkpoint) every N steps"),
-    "eval_pairs": (int, "validation pairs per evaluation"),
-    "max_vocab": (int, "train on the pairs written in the N most common characters (others: <unk>)"),
-    "max_pairs": (int, "train on at most N pairs"),
-    "test_pairs": (int, "test pairs scored at the end (BLEU/chrF)"),
-    "log_interval": (int, "log the training loss every N steps"),
-}
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from lmlab.cli.flags import add_common_flags, add_time_budget
+    from lmlab.cli.flags import add_common_flags, add_config_flags
+    from lmlab.recipes.seq2seq import PRESETS, Seq2SeqSizes, TrainConfig
 
     p.add_argument("--arch", choices=["transformer", "rnn-attention", "rnn"], default="transformer",
                    help="transformer (encoder–decoder with cross-attention), rnn-attention (GRU + Bahdanau "
@@ -42,12 +22,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--script", choices=["traditional", "simplified"], default="traditional",
                    help="characters of the Tang poems (converted with OpenCC for simplified)")
     add_common_flags(p, precision=False)
-    for name, (typ, help_text) in FLAGS.items():
-        p.add_argument("--" + name.replace("_", "-"), type=typ, default=None, help=help_text)
-    add_time_budget(p)
+    add_config_flags(p, Seq2SeqSizes, PRESETS)
+    add_config_flags(p, TrainConfig, PRESETS)
     p.add_argument("--post-ln", dest="norm_first", action="store_false", default=None,
                    help="the paper's post-LN layout LN(x + Sublayer(x)) (default: pre-LN)")
-    p.add_argument("--pos-encoding", choices=["sinusoidal", "learned"], default=None)
+    for name, help_text in (("max_vocab", "train on the pairs written in the N most common characters "
+                                          "(others: <unk>)"),
+                            ("max_pairs", "train on at most N pairs"),
+                            ("test_pairs", "test pairs scored at the end (BLEU/chrF)")):
+        p.add_argument("--" + name.replace("_", "-"), type=int, default=None, help=help_text)
 
 
 def run(args: argparse.Namespace) -> int:

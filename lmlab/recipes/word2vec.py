@@ -35,10 +35,15 @@ class Word2VecConfig:
         "numba kernels (CPU) or batched torch (CUDA); auto picks by device",
         choices=("auto", "numba", "torch")))
     seed: int = 1
+    time_budget_s: float | None = field(default=None, metadata=flag(
+        "seconds of training, then stop with a checkpoint (0: none; the learning rate still falls over "
+        "all --epochs)", name="time-budget"))
 
     def validate(self) -> None:
         if self.model not in {"skipgram", "cbow"}:
             raise ValueError(f"unknown model {self.model!r}; use 'skipgram' or 'cbow'")
+        if self.time_budget_s is not None and not self.time_budget_s >= 0:
+            raise ValueError(f"--time-budget must be seconds (0: none), got {self.time_budget_s}")
         for name in ("dim", "window", "epochs", "min_count", "job_words"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")

@@ -14,12 +14,11 @@ from lmlab.models.bert.prenorm import build_encoder
 from lmlab.models.bert.trainer import MODEL_KEYS, PRESETS, BertTrainConfig, resume_state, train_bert
 from lmlab.models.bert.vocab import BertVocab
 from lmlab.presets import resolve_preset
-from lmlab.recipes import config_values
+from lmlab.recipes import config_values, field_names, pick
 from lmlab.train import write_metrics
 from lmlab.train.failures import guarded_write
 
-TRAIN_KEYS = ("batch_size", "max_iters", "lr", "min_lr", "warmup_iters", "weight_decay", "grad_clip",
-              "eval_interval", "eval_iters", "log_interval", "mask_prob")
+TRAIN_KEYS = field_names(BertTrainConfig)
 
 
 def make_vocab(kind: str, text: str, vocab_size: int | None = None) -> BertVocab:
@@ -36,7 +35,7 @@ def run_from_flags(flags: dict[str, Any]) -> dict[str, Any]:
     t_start = time.perf_counter()
     device = pick_device(flags.get("device"))
     preset = resolve_preset(flags.get("preset"), device)
-    values = config_values(flags, PRESETS, preset, (*MODEL_KEYS, *TRAIN_KEYS, "max_chars", "time_budget_s"))
+    values = config_values(flags, PRESETS, preset, (*MODEL_KEYS, *TRAIN_KEYS, "max_chars"))
     precision = pick_precision(device, flags.get("precision") or "auto")
     seed = flags.get("seed", 1337)
     seed_everything(seed)
@@ -60,7 +59,7 @@ def run_from_flags(flags: dict[str, Any]) -> dict[str, Any]:
         vocab = make_vocab(flags.get("tokenizer") or "char", train_text + val_text, flags.get("vocab_size"))
     data = MLMData.from_text(train_text, val_text, vocab, whole_word=bool(flags.get("whole_word")))
     model = build_encoder(layout, vocab.vocab_size, vocab.pad_id, **{k: values[k] for k in MODEL_KEYS})
-    tcfg = BertTrainConfig(**{k: values[k] for k in (*TRAIN_KEYS, "time_budget_s") if k in values}, seed=seed)
+    tcfg = pick(values, BertTrainConfig, seed=seed)
     state: dict[str, Any] = {}
     if payload is not None:
         state = resume_state(model, payload, tcfg, device, out)  # checks the config before any change

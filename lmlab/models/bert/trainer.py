@@ -22,58 +22,12 @@ from lmlab.device import Precision, autocast, pick_precision
 from lmlab.models.bert.data import MLMData
 from lmlab.models.bert.masking import mlm_mask
 from lmlab.models.bert.vocab import BertVocab
+from lmlab.recipes.bert import MODEL_KEYS, PRESETS, BertTrainConfig  # noqa: F401 (kept importable here)
 from lmlab.train import History, fit
 from lmlab.train.failures import guarded_write
 from lmlab.train.loop import step_generator
 from lmlab.train.optim import adamw
 from lmlab.train.schedule import scheduled_lr
-
-# flag names as keys; model fields go to the config, the rest to BertTrainConfig
-PRESETS: dict[str, dict[str, Any]] = {
-    # CI: seconds on any CPU (the corpus cut to its first max_chars characters)
-    "smoke": dict(n_layer=2, n_head=2, n_embd=64, block_size=32, dropout=0.0, batch_size=16, max_iters=40,
-                  lr=1e-3, min_lr=1e-4, warmup_iters=5, eval_interval=20, eval_iters=2, time_budget_s=None,
-                  max_chars=100_000),
-    # 2-core laptop: 4 minutes of training on the clock (the notebook's "≤ 5 min" with start-up)
-    "class": dict(n_layer=4, n_head=4, n_embd=128, block_size=64, dropout=0.0, batch_size=32,
-                  max_iters=100_000, lr=1e-3, min_lr=1e-4, warmup_iters=100, eval_interval=250, eval_iters=10,
-                  time_budget_s=240.0, max_chars=None),
-    # GPU: BERT-mini-like (6 x 384), 128-token windows
-    "full": dict(n_layer=6, n_head=6, n_embd=384, block_size=128, dropout=0.1, batch_size=128,
-                 max_iters=10_000, lr=5e-4, min_lr=5e-5, warmup_iters=500, eval_interval=500, eval_iters=50,
-                 time_budget_s=None, max_chars=None),
-}
-MODEL_KEYS = ("n_layer", "n_head", "n_embd", "block_size", "dropout")
-
-
-@dataclass
-class BertTrainConfig:
-    """Optimisation settings; ``mask_prob`` is BERT's 15%."""
-
-    batch_size: int = 32
-    max_iters: int = 1000
-    lr: float = 1e-3
-    min_lr: float = 1e-4
-    warmup_iters: int = 100
-    weight_decay: float = 0.01
-    grad_clip: float = 1.0
-    eval_interval: int = 250
-    eval_iters: int = 10
-    log_interval: int = 10
-    mask_prob: float = 0.15
-    time_budget_s: float | None = None
-    seed: int = 1337
-
-    def __post_init__(self) -> None:
-        for name in ("batch_size", "max_iters", "eval_iters", "log_interval"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.lr <= 0 or not 0 <= self.min_lr <= self.lr:
-            raise ValueError(f"need 0 <= min_lr <= lr and lr > 0, got lr={self.lr}, min_lr={self.min_lr}")
-        if not 0.0 < self.mask_prob < 1.0:
-            raise ValueError(f"mask_prob must be in (0, 1), got {self.mask_prob}; BERT uses 0.15")
-        if self.time_budget_s is not None and self.time_budget_s <= 0:
-            raise ValueError(f"time_budget_s must be > 0 seconds, got {self.time_budget_s}")
 
 
 @dataclass

@@ -29,10 +29,10 @@ from lmlab.models.seq2seq.trainer import (
     translate_pairs,
 )
 from lmlab.models.seq2seq.vocab import Seq2SeqVocab
+from lmlab.recipes import field_names
 from lmlab.train.failures import guarded_write
 
-TRAIN_KEYS = ("batch_size", "max_iters", "lr", "warmup_iters", "label_smoothing", "grad_clip", "weight_decay",
-              "eval_interval", "eval_pairs", "time_budget_s", "log_interval")
+TRAIN_KEYS = field_names(TrainConfig)
 
 
 def evaluate_test(model: Any, vocab: Seq2SeqVocab, data: CoupletData, n: int, device: Any = "cpu",
@@ -63,7 +63,7 @@ def run_from_flags(flags: dict[str, Any]) -> dict[str, Any]:
     from lmlab.device import pick_device, seed_everything
     from lmlab.models.seq2seq import build_model
     from lmlab.presets import resolve_preset
-    from lmlab.recipes import config_values
+    from lmlab.recipes import config_values, pick
     from lmlab.train import write_metrics
 
     wall_t0 = time.perf_counter()
@@ -99,7 +99,7 @@ def run_from_flags(flags: dict[str, Any]) -> dict[str, Any]:
         from lmlab.checkpoint import check_config
 
         check_config(saved, asdict(model_cfg))
-    tcfg = TrainConfig(**{k: values[k] for k in TRAIN_KEYS if values.get(k) is not None}, seed=seed)
+    tcfg = pick(values, TrainConfig, seed=seed)
     model = build_model(model_cfg)
     record = {"arch": model_cfg.arch, "preset": preset, "device": str(device), "seed": seed, "script": script,
               "pairs": flags.get("pairs"), "data": data.source, **values, **asdict(model_cfg),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, fields
 from typing import Any
 
 import torch
@@ -24,58 +24,10 @@ from lmlab.models.seq2seq.decode import greedy
 from lmlab.models.seq2seq.loss import label_smoothed_loss
 from lmlab.models.seq2seq.metrics import bleu_chrf
 from lmlab.models.seq2seq.vocab import PAD, Seq2SeqVocab
+from lmlab.recipes.seq2seq import MODEL_KEYS, PRESETS, TrainConfig  # noqa: F401 (kept importable here)
 from lmlab.train import Session
 from lmlab.train.optim import adamw
 from lmlab.train.schedule import noam_factor_for_peak, noam_lr
-
-# flag names as keys; model fields go to Seq2SeqConfig, the rest to TrainConfig / the data
-PRESETS: dict[str, dict[str, Any]] = {
-    # CI: seconds on any CPU (the built-in quatrains when the corpus is missing)
-    "smoke": dict(d_model=32, n_head=2, n_layer=1, dropout=0.0, batch_size=16, max_iters=40, lr=3e-3,
-                  warmup_iters=10, label_smoothing=0.1, eval_interval=20, eval_pairs=16, max_vocab=1000,
-                  max_pairs=4000, time_budget_s=None),
-    # a 2-core laptop: five minutes per model. The output layer dominates a step, so the pairs written in
-    # the 1500 most common characters (89% of the text, 37% of the pairs, ~80,000 of them); small batches
-    # at a high rate, since with so few minutes updates are what count
-    "class": dict(d_model=128, n_head=4, n_layer=2, dropout=0.0, batch_size=32, max_iters=100_000, lr=3e-3,
-                  warmup_iters=100, label_smoothing=0.1, eval_interval=250, eval_pairs=200, max_vocab=1500,
-                  max_pairs=None, time_budget_s=300.0),
-    # GPU: the paper's base model (6 + 6 layers, 8 heads, 512 wide, warm-up 4000), 97% of the pairs
-    "full": dict(d_model=512, n_head=8, n_layer=6, dropout=0.1, batch_size=256, max_iters=30_000, lr=7e-4,
-                 warmup_iters=4000, label_smoothing=0.1, eval_interval=1000, eval_pairs=1000, max_vocab=6000,
-                 max_pairs=None, time_budget_s=None),
-}
-MODEL_KEYS = ("arch", "d_model", "n_head", "n_layer", "dropout", "norm_first", "pos_encoding", "max_len")
-
-
-@dataclass
-class TrainConfig:
-    """Optimisation: lmlab's AdamW with the paper's betas (0.9, 0.98), its warm-up schedule peaking at
-    ``lr``; weight decay (matrices only) is off by default, as in the paper's Adam."""
-
-    batch_size: int = 64
-    max_iters: int = 1000
-    lr: float = 2e-3
-    warmup_iters: int = 200
-    label_smoothing: float = 0.1
-    grad_clip: float = 1.0
-    weight_decay: float = 0.0
-    eval_interval: int = 250
-    eval_pairs: int = 200
-    time_budget_s: float | None = None
-    seed: int = 1337
-    log_interval: int = 10
-
-    def __post_init__(self) -> None:
-        for name in ("batch_size", "max_iters", "warmup_iters", "eval_pairs", "log_interval"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.lr <= 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
-        if not 0.0 <= self.label_smoothing < 1.0:
-            raise ValueError(f"label smoothing must be in [0, 1), got {self.label_smoothing}")
-        if self.time_budget_s is not None and self.time_budget_s <= 0:
-            raise ValueError(f"time budget must be > 0 seconds, got {self.time_budget_s}")
 
 
 def data_max_len(data: CoupletData) -> int:

@@ -23,13 +23,12 @@ from lmlab.models.transformer.trainer import (
 )
 from lmlab.parallel.checks import check_parallel, check_resume
 from lmlab.presets import resolve_preset
-from lmlab.recipes import config_values
+from lmlab.recipes import config_values, field_names, pick
 from lmlab.tokenizers import CharTokenizer, Tokenizer
 from lmlab.train import write_metrics
 from lmlab.train.failures import guarded_write
 
-TRAIN_KEYS = ("batch_size", "max_iters", "lr", "min_lr", "warmup_iters", "lr_decay_iters", "weight_decay",
-              "beta1", "beta2", "grad_clip", "grad_accum", "eval_interval", "eval_iters", "log_interval")
+TRAIN_KEYS = field_names(TrainConfig)
 
 
 def make_tokenizer(kind: str, text: str, vocab_size: int | None = None) -> Tokenizer:
@@ -53,7 +52,7 @@ def run_from_flags(flags: dict[str, Any]) -> dict[str, Any] | None:
     device = device_for(ctx, device)
     try:
         preset = resolve_preset(flags.get("preset"), device)
-        values = config_values(flags, PRESETS, preset, (*MODEL_KEYS, *TRAIN_KEYS, "time_budget_s"))
+        values = config_values(flags, PRESETS, preset, (*MODEL_KEYS, *TRAIN_KEYS))
         if flags.get("max_iters") is not None and flags.get("lr_decay_iters") is None:
             values["lr_decay_iters"] = flags["max_iters"]
         compile_flag = flags.get("compile")
@@ -80,8 +79,7 @@ def run_from_flags(flags: dict[str, Any]) -> dict[str, Any] | None:
         model_cfg = GPTConfig(vocab_size=tokenizer.vocab_size,
                               **{k: values[k] for k in MODEL_KEYS if k in values and values[k] is not None})
         data.check_block_size(model_cfg.block_size)
-        tcfg = TrainConfig(**{k: values[k] for k in (*TRAIN_KEYS, "time_budget_s", "compile") if k in values},
-                           seed=seed)
+        tcfg = pick(values, TrainConfig, seed=seed)
         model = GPT(model_cfg)
         state: dict[str, Any] = {}
         if payload is not None:

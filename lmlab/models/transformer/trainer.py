@@ -25,63 +25,13 @@ from lmlab.device import Precision, autocast, pick_precision
 from lmlab.distributed import DistContext, all_reduce_mean, no_sync_unless, shard, write_together
 from lmlab.models.transformer.config import GPTConfig
 from lmlab.models.transformer.model import GPT
+from lmlab.recipes.gpt import MODEL_KEYS, PRESETS, TrainConfig  # noqa: F401 (kept importable here)
 from lmlab.tokenizers import Tokenizer
 from lmlab.train import History, fit
 from lmlab.train.batches import random_windows
 from lmlab.train.failures import WriteFailed, guarded_write
 from lmlab.train.loop import step_generator
 from lmlab.train.schedule import scheduled_lr
-
-# Flag names as keys; model fields go to GPTConfig, the rest to TrainConfig.
-PRESETS: dict[str, dict[str, Any]] = {
-    # CI: seconds on any CPU
-    "smoke": dict(n_layer=2, n_head=2, n_embd=64, block_size=32, dropout=0.0, batch_size=8, max_iters=60,
-                  lr=2e-3, min_lr=2e-4, warmup_iters=10, lr_decay_iters=60, eval_interval=30, eval_iters=4,
-                  time_budget_s=None),
-    # 2-core laptop: 5 minutes of training, cosine over the time budget, fp32, no dropout. With so few
-    # minutes, updates are what count: small batches of short blocks at a high rate beat big ones
-    # (measured here: val 1.53 in 300 s; block 128 x batch 16 at lr 2e-3 got 2.30 in an earlier version)
-    "class": dict(n_layer=4, n_head=4, n_embd=128, block_size=64, dropout=0.0, batch_size=8,
-                  max_iters=100_000, lr=3e-3, min_lr=3e-4, warmup_iters=50, lr_decay_iters=100_000,
-                  eval_interval=250, eval_iters=20, time_budget_s=300.0),
-    # GPU: nanoGPT's shakespeare_char sizes (10.65 M parameters; nanoGPT's own model reached val 1.4697)
-    "full": dict(n_layer=6, n_head=6, n_embd=384, block_size=256, dropout=0.2, batch_size=64,
-                 max_iters=5000, lr=1e-3, min_lr=1e-4, warmup_iters=100, lr_decay_iters=5000,
-                 eval_interval=250, eval_iters=200, time_budget_s=None),
-}
-MODEL_KEYS = ("n_layer", "n_head", "n_embd", "block_size", "dropout", "bias", "pos_encoding", "activation")
-
-
-@dataclass
-class TrainConfig:
-    """Optimisation settings (nanoGPT's names and defaults); ``batch_size`` is per rank."""
-
-    batch_size: int = 12
-    max_iters: int = 2000
-    lr: float = 1e-3
-    min_lr: float = 1e-4
-    warmup_iters: int = 100
-    lr_decay_iters: int = 2000
-    weight_decay: float = 0.1
-    beta1: float = 0.9
-    beta2: float = 0.99
-    grad_clip: float = 1.0
-    grad_accum: int = 1
-    eval_interval: int = 500
-    eval_iters: int = 20
-    time_budget_s: float | None = None  # set: cosine runs on training time and stops when spent
-    compile: bool = False
-    seed: int = 1337
-    log_interval: int = 10
-
-    def __post_init__(self) -> None:
-        for name in ("batch_size", "max_iters", "grad_accum", "eval_iters", "log_interval"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.lr <= 0 or self.min_lr < 0 or self.min_lr > self.lr:
-            raise ValueError(f"need 0 <= min_lr <= lr and lr > 0, got lr={self.lr}, min_lr={self.min_lr}")
-        if self.time_budget_s is not None and self.time_budget_s <= 0:
-            raise ValueError(f"time_budget_s must be > 0 seconds, got {self.time_budget_s}")
 
 
 @dataclass

@@ -283,6 +283,8 @@ def train_word2vec(
                      log_interval=max(1, max_iters // 200), desc=f"word2vec {config.model}",
                      progress=progress, checkpoint=checkpoint if ckpt_path is not None else None,
                      checkpoint_interval=every,
+                     time_budget_s=(None if not config.time_budget_s
+                                    else max(0.0, config.time_budget_s - train_s_before)),
                      divergence_hint="lower the starting learning rate (--alpha, e.g. half of it)")
     except WriteFailed as err:  # a notebook keeps the trained tables (err.model.W_in) and the vocabulary
         err.keep(model=tables(), history=history, tokenizer=vocab, next_iter=clock["at"],
