@@ -242,9 +242,10 @@ def test_segments_are_the_prose_not_the_code():
 @pytest.mark.slow
 @pytest.mark.parametrize("path", TWINS, ids=lambda p: "zh-" + p.stem)
 def test_twin_runs_on_a_bare_machine(path, tmp_path):
-    from test_notebooks import bare_machine_env, execute_notebook, figures
+    from test_notebooks import assert_models_read_their_script, bare_machine_env, execute_notebook, figures
 
-    nb = execute_notebook(path, bare_machine_env(tmp_path))
+    env = bare_machine_env(tmp_path)
+    nb = execute_notebook(path, env)
     errors = [(i, o.ename, o.evalue) for i, c in enumerate(nb.cells)
               for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors, f"zh/{path.name}: cells raised {errors}"
@@ -258,6 +259,7 @@ def test_twin_runs_on_a_bare_machine(path, tmp_path):
     assert "missing from font" not in stderr, "a glyph fell back to a box: " + stderr[-500:]
     assert figures(nb) >= 1
     assert "可用 LMLAB_PRESET" in out.getvalue(), "the twin did not switch lmlab to Chinese"
+    assert_models_read_their_script("zh/" + path.name, env)
 
 
 def test_poems_follow_the_edition(isolated_data, monkeypatch, capsys):
@@ -271,6 +273,33 @@ def test_poems_follow_the_edition(isolated_data, monkeypatch, capsys):
     assert "举头望明月" in text and "舉" not in text
     assert "改用内置的 18 首绝句" in capsys.readouterr().out
     assert "舉頭" in poem_corpus(max_vocab=None, script="traditional")[0]
+
+
+def test_every_poem_reader_follows_the_edition(isolated_data, monkeypatch, capsys):
+    """One script per edition, end to end: couplets, fine-tuning poems and the corpus name all follow
+    LMLAB_LANG unless a script is asked for."""
+    from lmlab.data import edition_script, tang_poems_name
+    from lmlab.models.bert.finetune import poet_dataset
+    from lmlab.models.seq2seq import load_couplets
+
+    monkeypatch.setenv("LMLAB_LANG", "en")
+    assert edition_script() == "traditional" and tang_poems_name() == "tang_poems"
+    pairs = load_couplets().train + load_couplets().test
+    assert ("白日依山盡", "黃河入海流") in pairs + load_couplets().val
+    texts, _, _ = poet_dataset(fallback=True)
+    assert any("舉頭望明月" in t for t in texts)
+    monkeypatch.setenv("LMLAB_LANG", "zh")
+    assert edition_script() == "simplified" and tang_poems_name() == "tang_poems_simplified"
+    data = load_couplets()
+    assert ("白日依山尽", "黄河入海流") in data.train + data.val + data.test
+    texts, _, poets = poet_dataset(fallback=True)
+    assert any("举头望明月" in t for t in texts) and not any("舉" in t or "頭" in t for t in texts)
+    assert poets == ["白居易", "杜甫", "李白"]
+    data = load_couplets(script="traditional")
+    assert ("白日依山盡", "黃河入海流") in data.train + data.val + data.test
+    with pytest.raises(ValueError, match="unknown script 'latin'"):
+        edition_script("latin")
+    capsys.readouterr()
 
 
 # ---------------------------------------------------------------- opening and publishing the Chinese edition

@@ -87,7 +87,9 @@ def run_from_flags(flags: dict[str, Any]) -> dict[str, Any]:
     elif flags.get("resume"):
         raise FileNotFoundError(f"--resume given but there is no checkpoint at {ckpt}; drop --resume to "
                                 "start a new run")
-    script = flags.get("script") or "traditional"
+    from lmlab.data.corpora import edition_script
+
+    script = edition_script(flags.get("script"))  # no --script: the edition's (LMLAB_LANG)
     data = load_couplets(flags.get("pairs"), script=script, max_pairs=values.get("max_pairs"), seed=0)
     names = {f.name for f in fields(Seq2SeqConfig)}
     if payload is not None:
