@@ -275,6 +275,24 @@ def test_poems_follow_the_edition(isolated_data, monkeypatch, capsys):
     assert "舉頭" in poem_corpus(max_vocab=None, script="traditional")[0]
 
 
+@pytest.mark.parametrize("twin", TWINS, ids=lambda p: "zh-" + p.stem)
+def test_twin_is_written_in_simplified_characters(twin):
+    """Code, examples, widget defaults and prose of a twin are simplified (notebook 09's prose may name
+    traditional characters: it teaches the difference)."""
+    import jupytext
+
+    from lmlab.data import to_simplified
+
+    cells = [c for c in jupytext.read(twin.with_suffix(".py")).cells
+             if c.cell_type == "code" or not twin.stem.startswith("09_")]
+    converted = to_simplified([c.source for c in cells])
+    traditional = {a for c, s in zip(cells, converted, strict=True) for a, b in zip(c.source, s, strict=False)
+                   if a != b}
+    assert not traditional, (f"zh/{twin.name} has traditional characters {''.join(sorted(traditional))}: "
+                             "write the English source so the twin builder converts them (a string literal), "
+                             "or translate them in simplified (notebooks/zh/po)")
+
+
 def test_every_poem_reader_follows_the_edition(isolated_data, monkeypatch, capsys):
     """One script per edition, end to end: couplets, fine-tuning poems and the corpus name all follow
     LMLAB_LANG unless a script is asked for."""

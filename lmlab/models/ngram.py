@@ -8,9 +8,10 @@ many different contexts a token was seen, not how often), down to a uniform gues
     p(w | h) = max(c(h w) − D, 0) / c(h)  +  D · N₁₊(h •) / c(h) · p(w | h′)
 
 where h′ is h without its first token and N₁₊(h •) the number of different tokens seen after h.
-A context never seen hands all of its mass to p(w | h′). D = n₁ / (n₁ + 2 n₂) per order, from the number
-of n-grams seen once (n₁) and twice (n₂). Every probability is above zero, so held-out text always has a
-finite loss, and the probabilities of the vocabulary sum to one in every context.
+A context never seen hands all of its mass to p(w | h′). D = n₁ / (n₁ + 2 n₂) per order (kept within
+0.1 … 0.9), from the number of n-grams seen once (n₁) and twice (n₂). Every probability is above zero,
+so held-out text always has a finite loss, and the probabilities of the vocabulary sum to one in every
+context.
 
     lm = KneserNey.fit(train_ids, vocab_size=V, n=2)
     nats = lm.token_nll(val_ids)       # one loss per token of val_ids (the first ones with a shorter context)
@@ -23,6 +24,8 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from lmlab.errors import UsageError
+
 
 @dataclass
 class KneserNey:
@@ -30,7 +33,8 @@ class KneserNey:
 
     n: int
     vocab_size: int
-    # counts[k][context of k - 1 ids] = Counter of the next id (raw for k = n, continuation below)
+    # counts[k][context of k ids] = Counter of the next id: raw counts for the longest context (k = n - 1),
+    # continuation counts for the shorter ones
     counts: list[dict[tuple[int, ...], Counter]] = field(default_factory=list)
     discounts: list[float] = field(default_factory=list)
     totals: list[dict[tuple[int, ...], int]] = field(default_factory=list)  # c(h) per order and context
@@ -39,12 +43,12 @@ class KneserNey:
     def fit(cls, ids: Sequence[int], vocab_size: int, n: int = 2) -> KneserNey:
         """Count the n-grams of ``ids`` (a bigram model for ``n=2``)."""
         if n < 1:
-            raise ValueError(f"an n-gram model needs n >= 1, got n={n}")
+            raise UsageError(f"an n-gram model needs n >= 1, got n={n}")
         ids = [int(i) for i in ids]
         if len(ids) < n:
-            raise ValueError(f"{len(ids)} training token(s) is too few for a {n}-gram model")
+            raise UsageError(f"{len(ids)} training token(s) is too few for a {n}-gram model")
         if vocab_size <= max(ids):
-            raise ValueError(f"token id {max(ids)} is outside a vocabulary of {vocab_size}")
+            raise UsageError(f"token id {max(ids)} is outside a vocabulary of {vocab_size}")
         top: dict[tuple[int, ...], Counter] = defaultdict(Counter)
         for i in range(n - 1, len(ids)):
             top[tuple(ids[i - n + 1:i])][ids[i]] += 1
