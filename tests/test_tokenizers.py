@@ -204,7 +204,7 @@ def test_worked_example_runs(capsys):
 
 # ---- counting unknown characters (the notebook tests' script check) -------------------------------------
 
-def test_unknown_characters_are_counted_per_vocabulary_only_when_asked(tmp_path, monkeypatch):
+def test_unknown_characters_are_counted_per_vocabulary_and_reader_only_when_asked(tmp_path, monkeypatch):
     from lmlab.models.seq2seq import Seq2SeqVocab
     from lmlab.tokenizers import unknown
 
@@ -219,10 +219,14 @@ def test_unknown_characters_are_counted_per_vocabulary_only_when_asked(tmp_path,
     report = unknown.read_log(tmp_path)
     (name, entry), = report.items()
     assert name.startswith("couplet vocabulary of 9 symbols [")
+    assert name.endswith(", read by test_tokenizers.test_unknown_characters_are_counted_per_vocabulary_and_"
+                         "reader_only_when_asked")
     assert (entry["chars"], entry["unknown"], dict(entry["worst"])) == (10, 2, {"觉": 1, "晓": 1})
     (line,) = unknown.too_many(report, 0.01)
     assert "2 of 10 characters unknown (20.0%)" in line and "'觉'×1" in line
     assert unknown.too_many(report, 0.25) == []
+    unknown.count("couplet vocabulary", 1000, [], where="pre-training")  # another reader: counted apart
+    assert len(unknown.read_log(tmp_path)) == 2 and len(unknown.too_many(unknown.read_log(tmp_path))) == 1
 
 
 def test_bert_vocabulary_counts_unknown_characters_but_not_its_specials(tmp_path, monkeypatch):

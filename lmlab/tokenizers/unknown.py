@@ -3,12 +3,14 @@
 A vocabulary that turns unseen characters into an unknown token (BERT's ``[UNK]``, the couplet models'
 ``<unk>``) hides a mistake such as a model trained on traditional characters and asked about simplified
 ones: 春眠不觉晓 reads as 春眠不□□. With ``LMLAB_UNKNOWN_LOG=FOLDER`` set, each such vocabulary counts
-the characters it encodes and those it did not know, and every process keeps its totals in
-``FOLDER/unknown-PID.json`` (rewritten after each count). ``tests/test_notebooks.py`` sets it while it
-executes a notebook and fails when a vocabulary read more than 1 % unknown characters:
+the characters it encodes and those it did not know, per reader (the function that called its encode:
+pre-training on the corpus itself must not hide a fine-tuning set in the other script), and every
+process keeps its totals in ``FOLDER/unknown-PID.json`` (rewritten after each count).
+``tests/test_notebooks.py`` sets it while it executes a notebook and fails when a vocabulary read more
+than 1 % unknown characters in one reader:
 
-    report = read_log(folder)        # {vocabulary: {"chars": N, "unknown": n, "worst": {char: count}}}
-    too_many(report, 0.01)           # one line per vocabulary over the limit, with its worst characters
+    report = read_log(folder)   # {"VOCABULARY, read by READER": {"chars": N, "unknown": n, "worst": {...}}}
+    too_many(report, 0.01)      # one line per vocabulary and reader over the limit, with the worst characters
 
 Without the variable nothing is counted: the cost is one environment lookup per encode.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -39,12 +42,27 @@ def describe(kind: str, symbols: Sequence[str]) -> str:
     return f"{kind} of {len(symbols):,} symbols [{digest}]"
 
 
-def count(vocabulary: str, n_chars: int, unknown: Iterable[str]) -> None:
-    """Add one encode's ``n_chars`` characters, of which ``unknown`` were not in ``vocabulary``."""
+def reader(depth: int = 3) -> str:
+    """Who called the vocabulary's encode (``module.function``, or "a notebook cell"): the counts are kept
+    per reader, so that pre-training on the corpus itself (nothing unknown) cannot hide a fine-tuning set
+    in another script."""
+    frame = sys._getframe(depth)
+    while frame.f_back is not None and frame.f_code.co_name in ("<listcomp>", "<genexpr>", "<dictcomp>"):
+        frame = frame.f_back  # a comprehension is part of the function around it
+    code = frame.f_code
+    if "ipykernel" in code.co_filename or code.co_filename.startswith("<"):
+        return "a notebook cell"
+    return f"{Path(code.co_filename).stem}.{code.co_name}"
+
+
+def count(vocabulary: str, n_chars: int, unknown: Iterable[str], where: str | None = None) -> None:
+    """Add one encode's ``n_chars`` characters, of which ``unknown`` were not in ``vocabulary``; ``where``
+    (by default the function that called the vocabulary's encode) names what was read."""
     folder = os.environ.get(ENV)
     if not folder or n_chars <= 0:
         return
-    entry = _totals.setdefault(vocabulary, {"chars": 0, "unknown": 0, "worst": Counter()})
+    key = f"{vocabulary}, read by {where or reader()}"
+    entry = _totals.setdefault(key, {"chars": 0, "unknown": 0, "worst": Counter()})
     missing = Counter(unknown)
     entry["chars"] += n_chars
     entry["unknown"] += sum(missing.values())
