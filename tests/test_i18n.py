@@ -242,9 +242,10 @@ def test_segments_are_the_prose_not_the_code():
 @pytest.mark.slow
 @pytest.mark.parametrize("path", TWINS, ids=lambda p: "zh-" + p.stem)
 def test_twin_runs_on_a_bare_machine(path, tmp_path):
-    from test_notebooks import bare_machine_env, execute_notebook, figures
+    from test_notebooks import assert_models_read_their_script, bare_machine_env, execute_notebook, figures
 
-    nb = execute_notebook(path, bare_machine_env(tmp_path))
+    env = bare_machine_env(tmp_path)
+    nb = execute_notebook(path, env)
     errors = [(i, o.ename, o.evalue) for i, c in enumerate(nb.cells)
               for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors, f"zh/{path.name}: cells raised {errors}"
@@ -258,6 +259,7 @@ def test_twin_runs_on_a_bare_machine(path, tmp_path):
     assert "missing from font" not in stderr, "a glyph fell back to a box: " + stderr[-500:]
     assert figures(nb) >= 1
     assert "可用 LMLAB_PRESET" in out.getvalue(), "the twin did not switch lmlab to Chinese"
+    assert_models_read_their_script("zh/" + path.name, env)
 
 
 def test_poems_follow_the_edition(isolated_data, monkeypatch, capsys):
@@ -271,6 +273,51 @@ def test_poems_follow_the_edition(isolated_data, monkeypatch, capsys):
     assert "举头望明月" in text and "舉" not in text
     assert "改用内置的 18 首绝句" in capsys.readouterr().out
     assert "舉頭" in poem_corpus(max_vocab=None, script="traditional")[0]
+
+
+@pytest.mark.parametrize("twin", TWINS, ids=lambda p: "zh-" + p.stem)
+def test_twin_is_written_in_simplified_characters(twin):
+    """Code, examples, widget defaults and prose of a twin are simplified (notebook 09's prose may name
+    traditional characters: it teaches the difference)."""
+    import jupytext
+
+    from lmlab.data import to_simplified
+
+    cells = [c for c in jupytext.read(twin.with_suffix(".py")).cells
+             if c.cell_type == "code" or not twin.stem.startswith("09_")]
+    converted = to_simplified([c.source for c in cells])
+    traditional = {a for c, s in zip(cells, converted, strict=True) for a, b in zip(c.source, s, strict=False)
+                   if a != b}
+    assert not traditional, (f"zh/{twin.name} has traditional characters {''.join(sorted(traditional))}: "
+                             "write the English source so the twin builder converts them (a string literal), "
+                             "or translate them in simplified (notebooks/zh/po)")
+
+
+def test_every_poem_reader_follows_the_edition(isolated_data, monkeypatch, capsys):
+    """One script per edition, end to end: couplets, fine-tuning poems and the corpus name all follow
+    LMLAB_LANG unless a script is asked for."""
+    from lmlab.data import edition_script, tang_poems_name
+    from lmlab.models.bert.finetune import poet_dataset
+    from lmlab.models.seq2seq import load_couplets
+
+    monkeypatch.setenv("LMLAB_LANG", "en")
+    assert edition_script() == "traditional" and tang_poems_name() == "tang_poems"
+    pairs = load_couplets().train + load_couplets().test
+    assert ("白日依山盡", "黃河入海流") in pairs + load_couplets().val
+    texts, _, _ = poet_dataset(fallback=True)
+    assert any("舉頭望明月" in t for t in texts)
+    monkeypatch.setenv("LMLAB_LANG", "zh")
+    assert edition_script() == "simplified" and tang_poems_name() == "tang_poems_simplified"
+    data = load_couplets()
+    assert ("白日依山尽", "黄河入海流") in data.train + data.val + data.test
+    texts, _, poets = poet_dataset(fallback=True)
+    assert any("举头望明月" in t for t in texts) and not any("舉" in t or "頭" in t for t in texts)
+    assert poets == ["白居易", "杜甫", "李白"]
+    data = load_couplets(script="traditional")
+    assert ("白日依山盡", "黃河入海流") in data.train + data.val + data.test
+    with pytest.raises(ValueError, match="unknown script 'latin'"):
+        edition_script("latin")
+    capsys.readouterr()
 
 
 # ---------------------------------------------------------------- opening and publishing the Chinese edition
@@ -356,13 +403,18 @@ def _markup(text: str) -> Counter:
 
 @pytest.mark.parametrize("po", sorted((ROOT / "notebooks" / "zh" / "po").glob("*.po")), ids=lambda p: p.stem)
 def test_translations_keep_code_math_and_links(po):
-    """Every translated markdown cell keeps each code span, formula and link target of its English."""
+    """Every translated markdown cell keeps each code span, formula and link target of its English (the
+    Chinese inside a code span in simplified characters: `--text 白日依山尽` in the Chinese edition)."""
+    from lmlab.data import to_simplified
+
+    messages = [msg for msg in nbs.read_catalogue(po)
+                if msg.id and msg.string and not msg.fuzzy and not msg.id.startswith(('"', "f\"", "'", "f'"))]
+    english = to_simplified([msg.id for msg in messages])
     bad = []
-    for msg in nbs.read_catalogue(po):
-        if msg.id and msg.string and not msg.fuzzy and not msg.id.startswith(('"', "f\"", "'", "f'")):
-            lost = _markup(msg.id) - _markup(msg.string)
-            if lost:
-                bad.append(sorted(lost)[:2])
+    for msg, source in zip(messages, english, strict=True):
+        lost = _markup(source) - _markup(msg.string)
+        if lost:
+            bad.append(sorted(lost)[:2])
     assert not bad, f"{po.name}: {len(bad)} translations lose code, math or links: {bad[:4]}"
 
 

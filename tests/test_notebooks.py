@@ -78,8 +78,19 @@ def bare_machine_env(tmp_path: Path) -> dict[str, str]:
         CUDA_VISIBLE_DEVICES="", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
         PYTHONPATH=os.pathsep.join([str(site), str(ROOT)]), MPLBACKEND="module://matplotlib_inline.backend_inline",
         PYDEVD_DISABLE_FILE_VALIDATION="1",
+        LMLAB_UNKNOWN_LOG=str(tmp_path / "unknown"),  # what models could not read (lmlab.tokenizers.unknown)
     )
     return env
+
+
+def assert_models_read_their_script(name: str, env: dict[str, str], limit: float = 0.01) -> None:
+    """At most ``limit`` of the characters each model's vocabulary was given in the notebook were unknown
+    to it: a model trained on one script and fed the other (春眠不觉晓 to a traditional model) fails here."""
+    from lmlab.tokenizers.unknown import read_log, too_many
+
+    over = too_many(read_log(env["LMLAB_UNKNOWN_LOG"]), limit)
+    assert not over, (f"{name}: a model was fed characters it does not know (is everything in the edition's "
+                      "script?):\n" + "\n".join(over))
 
 
 def execute_notebook(path: Path, env: dict[str, str], timeout: int = 300) -> nbformat.NotebookNode:
@@ -101,7 +112,8 @@ def figures(nb: nbformat.NotebookNode) -> int:
 @pytest.mark.slow
 @pytest.mark.parametrize("path", IPYNB_FILES, ids=lambda p: p.stem)
 def test_notebook_runs_on_a_bare_machine(path, tmp_path):
-    nb = execute_notebook(path, bare_machine_env(tmp_path))
+    env = bare_machine_env(tmp_path)
+    nb = execute_notebook(path, env)
     errors = [(i, o.ename, o.evalue) for i, c in enumerate(nb.cells)
               for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors, f"{path.name}: cells raised {errors}"
@@ -111,6 +123,7 @@ def test_notebook_runs_on_a_bare_machine(path, tmp_path):
     assert "missing from font" not in stderr, "a glyph fell back to a box: " + stderr[-500:]
     assert figures(nb) >= 1, f"{path.name} drew no figure"
     assert "blocked in the notebook tests" not in stderr
+    assert_models_read_their_script(path.name, env)
 
 
 @pytest.mark.slow

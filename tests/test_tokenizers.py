@@ -200,3 +200,43 @@ def test_worked_example_runs(capsys):
     out = capsys.readouterr().out
     assert "codepoint: 26 tokens" in out and "grapheme: 20 tokens" in out
     assert "jieba words: 床前 / 明月光" in out
+
+
+# ---- counting unknown characters (the notebook tests' script check) -------------------------------------
+
+def test_unknown_characters_are_counted_per_vocabulary_and_reader_only_when_asked(tmp_path, monkeypatch):
+    from lmlab.models.seq2seq import Seq2SeqVocab
+    from lmlab.tokenizers import unknown
+
+    monkeypatch.setattr(unknown, "_totals", {})
+    vocab = Seq2SeqVocab.fit(["春眠不覺曉處處聞啼鳥"])
+    monkeypatch.delenv(unknown.ENV, raising=False)
+    vocab.encode("春眠不觉晓")
+    assert not list(tmp_path.iterdir())  # not asked: nothing counted, nothing written
+    monkeypatch.setenv(unknown.ENV, str(tmp_path))
+    assert vocab.encode("春眠不觉晓")[3] == 3  # 觉 -> <unk>
+    vocab.encode("處處聞啼鳥")
+    report = unknown.read_log(tmp_path)
+    (name, entry), = report.items()
+    assert name.startswith("couplet vocabulary of 9 symbols [")
+    assert name.endswith(", read by test_tokenizers.test_unknown_characters_are_counted_per_vocabulary_and_"
+                         "reader_only_when_asked")
+    assert (entry["chars"], entry["unknown"], dict(entry["worst"])) == (10, 2, {"觉": 1, "晓": 1})
+    (line,) = unknown.too_many(report, 0.01)
+    assert "2 of 10 characters unknown (20.0%)" in line and "'觉'×1" in line
+    assert unknown.too_many(report, 0.25) == []
+    unknown.count("couplet vocabulary", 1000, [], where="pre-training")  # another reader: counted apart
+    assert len(unknown.read_log(tmp_path)) == 2 and len(unknown.too_many(unknown.read_log(tmp_path))) == 1
+
+
+def test_bert_vocabulary_counts_unknown_characters_but_not_its_specials(tmp_path, monkeypatch):
+    from lmlab.models.bert.vocab import BertVocab
+    from lmlab.tokenizers import unknown
+
+    monkeypatch.setattr(unknown, "_totals", {})
+    monkeypatch.setenv(unknown.ENV, str(tmp_path))
+    vocab = BertVocab(CharTokenizer.fit("床前明月光舉頭望"))
+    ids = vocab.encode("举頭望明[MASK]")
+    assert ids[0] == vocab.unk_id and ids[-1] == vocab.mask_id
+    (entry,) = unknown.read_log(tmp_path).values()
+    assert (entry["chars"], entry["unknown"], dict(entry["worst"])) == (4, 1, {"举": 1})

@@ -19,8 +19,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "attention), rnn (GRU, one vector between encoder and decoder)")
     p.add_argument("--pairs", default=None, metavar="FILE.tsv",
                    help="your own pairs, one 'source<TAB>target' per line (default: Tang-poem couplets)")
-    p.add_argument("--script", choices=["traditional", "simplified"], default="traditional",
-                   help="characters of the Tang poems (converted with OpenCC for simplified)")
+    p.add_argument("--script", choices=["traditional", "simplified"], default=None,
+                   help="characters of the Tang poems (converted with OpenCC for simplified; default: "
+                        "simplified under LMLAB_LANG=zh, else traditional)")
     add_common_flags(p, precision=False)
     add_config_flags(p, Seq2SeqSizes, PRESETS)
     add_config_flags(p, TrainConfig, PRESETS)

@@ -10,6 +10,8 @@ Environment: ``LMLAB_DATA_DIR`` (offline mirror, read first), ``LMLAB_CACHE_DIR`
 
 from lmlab.data.builtin import EVAL_SETS, eval_set_path
 from lmlab.data.corpora import (
+    SCRIPTS,
+    edition_script,
     fetch,
     list_corpora,
     load_splits,
@@ -19,6 +21,7 @@ from lmlab.data.corpora import (
     local_path,
     offline,
     poems_to_text,
+    tang_poems_name,
     to_simplified,
     train_val_split,
 )
@@ -26,8 +29,8 @@ from lmlab.data.download import DownloadError, cache_dir, download, mirror_dir, 
 from lmlab.data.registry import CORPORA, FALLBACK, Corpus, get_corpus
 
 __all__ = [
-    "CORPORA", "EVAL_SETS", "FALLBACK", "Corpus", "DownloadError", "cache_dir", "download", "eval_set_path",
-    "fetch", "get_corpus", "list_corpora", "load_splits", "load_tang_poems", "load_text",
-    "load_text_or_fallback", "local_path", "mirror_dir", "offline", "poems_to_text", "sha256_file",
-    "to_simplified", "train_val_split",
+    "CORPORA", "EVAL_SETS", "FALLBACK", "SCRIPTS", "Corpus", "DownloadError", "cache_dir", "download",
+    "eval_set_path", "edition_script", "fetch", "get_corpus", "list_corpora", "load_splits",
+    "load_tang_poems", "load_text", "load_text_or_fallback", "local_path", "mirror_dir", "offline",
+    "poems_to_text", "sha256_file", "tang_poems_name", "to_simplified", "train_val_split",
 ]

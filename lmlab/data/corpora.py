@@ -204,6 +204,26 @@ def load_text_or_fallback(name: str | os.PathLike, fallback: str = FALLBACK) -> 
 SCRIPTS = ("traditional", "simplified")
 
 
+def edition_script(script: str | None = None) -> str:
+    """``script`` when given, else the edition's: "simplified" in the Chinese edition (``LMLAB_LANG=zh``,
+    which ``setup(lang="zh")`` sets), "traditional" (the collection's own characters) in the English one.
+    Every function that reads the Tang poems takes ``script=None`` and asks here, so one edition reads one
+    script end to end: pre-training, fine-tuning, examples and widgets."""
+    if script is None:
+        from lmlab.i18n import lang
+
+        return "simplified" if lang() == "zh" else "traditional"
+    if script not in SCRIPTS:
+        raise ValueError(f"unknown script {script!r}; use 'traditional' (as collected) or 'simplified'")
+    return script
+
+
+def tang_poems_name(script: str | None = None) -> str:
+    """The registered name of the Tang poems in ``script`` (default: the edition's): ``tang_poems`` or
+    ``tang_poems_simplified``."""
+    return "tang_poems_simplified" if edition_script(script) == "simplified" else "tang_poems"
+
+
 def to_simplified(texts: list[str]) -> list[str]:
     """Traditional to simplified Chinese characters with OpenCC's ``t2s`` table (舉頭 -> 举头)."""
     import opencc
@@ -235,11 +255,11 @@ def _read_poems(path: Path, script: str = "traditional") -> list[dict[str, Any]]
     return poems
 
 
-def load_tang_poems(script: str = "traditional") -> list[dict[str, Any]]:
+def load_tang_poems(script: str | None = None) -> list[dict[str, Any]]:
     """The 57,607 Tang poems as dicts with ``title``, ``author`` and ``paragraphs`` (verse lines),
-    in the collection's traditional characters or converted to ``script="simplified"``."""
-    if script not in SCRIPTS:
-        raise ValueError(f"unknown script {script!r}; use 'traditional' (as collected) or 'simplified'")
+    in the collection's traditional characters or converted to ``script="simplified"`` (default: the
+    edition's script, :func:`edition_script`)."""
+    script = edition_script(script)
     return _read_poems(fetch("tang_poems"), script)
 
 

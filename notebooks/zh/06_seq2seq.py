@@ -498,6 +498,6 @@ answer()
 # ## 可以试试
 #
 # * `lmlab train seq2seq --arch transformer --preset class --out runs/couplets`，然后
-#   `lmlab translate runs/couplets --text 白日依山盡 --beam 8 --n-best 3`。
+#   `lmlab translate runs/couplets --text 白日依山尽 --beam 8 --n-best 3`。
 # * 用你自己的句对：`--pairs my_pairs.tsv`（每行一个 `source<TAB>target`）。
 # * `--post-ln` 按论文的布局训练；`--label-smoothing 0` 关闭平滑：比较 `metrics.json`。

@@ -145,6 +145,8 @@ plt.show()
 # jieba 的词表上限是 4,000 个词；更罕见的词变成 `<unk>`，模型很便宜地就学会了预测它：这个数字偏向 jieba，因为真正的模型
 # 仍然得把那个词写出来。所以每个 `<unk>` 还要额外计入用均匀猜测逐字拼写它的代价：一个 $\ell$ 字的词记 $\ell \cdot \ln V_\text{char}$
 # 奈特；图中画的是计入这一代价之后的数字。
+#
+# **基线。** 每个 GPT 旁边都站着一个最简单、可能行得通的模型：一个**二元模型**（bigram），它在同一份训练文本上数出哪个 token 跟在哪个 token 后面（`lmlab.models.ngram`，用 Kneser–Ney 平滑，让没见过的 token 对也能分到一点概率），并在同样的留出 token 上打分。赢不了自己二元模型的 GPT，学到的东西还没有超过"哪个 token 常跟在哪个后面"。
 
 # %%
 from dataclasses import replace
@@ -152,6 +154,7 @@ from dataclasses import replace
 import torch
 import torch.nn.functional as F
 
+from lmlab.models.ngram import KneserNey
 from lmlab.models.transformer import GPT, GPTConfig
 from lmlab.models.transformer.trainer import TokenData, TrainConfig, train_gpt
 from lmlab.tokenizers import CharTokenizer, JiebaTokenizer
@@ -185,10 +188,19 @@ def token_losses(model, ids):
     return F.cross_entropy(logits.flatten(0, 1).float().cpu(), targets, reduction="none"), targets, positions
 
 
-def bits_per_character(name, tokenizer, model):
-    """Validation bits per character; a jieba <unk> is also charged the cost of spelling its characters."""
+def bigram_losses(bigram, ids):
+    """The bigram's loss (nats) on the same tokens token_losses scores: the losses, targets, positions."""
+    n = len(ids) // (BLOCK + 1) * (BLOCK + 1)
+    positions = torch.arange(n).view(-1, BLOCK + 1)[:, 1:].flatten()
+    every = torch.tensor(bigram.token_nll(ids.tolist()))  # ids 中每个 token 一个损失
+    return every[positions], ids[positions], positions
+
+
+def bits_per_character(name, tokenizer, losses):
+    """Validation bits per character of losses(ids) -> (nats, targets, positions); a jieba <unk> is also
+    charged the cost of spelling its characters."""
     ids = torch.tensor(tokenizer.encode(lm_val), dtype=torch.long)
-    nll, targets, positions = token_losses(model, ids)
+    nll, targets, positions = losses(ids)
     chars = len(lm_val) * len(targets) / len(ids)  # 被打分的 token 覆盖的字符数（平均而言）
     raw = charged = nll.sum().item()
     if name == "jieba":
@@ -205,30 +217,45 @@ lm_tokenizers = {"char": CharTokenizer.fit(lm_text), "jieba": JiebaTokenizer.fit
 # 上下文为 32 个 token；只有文本很小时才更少（在没有语料的机器上使用内置诗歌时）
 BLOCK = min(32, min(len(t.encode(lm_val)) for t in lm_tokenizers.values()) - 2)
 lm_models = {name: trained_model(tok, name) for name, tok in lm_tokenizers.items()}
-lm_results = {name: bits_per_character(name, lm_tokenizers[name], m) for name, m in lm_models.items()}
+lm_bigrams = {name: KneserNey.fit(tok.encode(lm_train), tok.vocab_size, n=2)
+              for name, tok in lm_tokenizers.items()}
+lm_results = {name: bits_per_character(name, lm_tokenizers[name], lambda ids, m=m: token_losses(m, ids))
+              for name, m in lm_models.items()}
+bigram_results = {name: bits_per_character(name, lm_tokenizers[name], lambda ids, b=b: bigram_losses(b, ids))
+                  for name, b in lm_bigrams.items()}
 for name, (bpc, charged) in lm_results.items():
     print(f"{name:6} 词表 {lm_tokenizers[name].vocab_size:>6,}  "
-          f"参数 {lm_models[name].num_params():>9,}  验证集 {bpc:.3f} 比特/字符")
+          f"参数 {lm_models[name].num_params():>9,}  验证集 {bpc:.3f} 比特/字符 "
+          f"（它的二元模型：{bigram_results[name][0]:.3f}）")
     if charged != bpc:
-        print(f"       把每个 <unk> 都拼写出来：{charged:.3f} 比特/字符")
+        print(f"       把每个 <unk> 都拼写出来：GPT {charged:.3f}，二元模型 {bigram_results[name][1]:.3f}")
 
 # %%
-fig, ax = plt.subplots(figsize=(5, 2.8))
-ax.bar(list(lm_results), [charged for _, charged in lm_results.values()],
-       color=["#0072B2", "#E69F00", "#009E73"])
-ax.set(ylabel="每字符比特数", title=f"同一个 GPT，各训练 {SIZES['steps']} 步")
+fig, ax = plt.subplots(figsize=(5.5, 2.8))
+xs = range(len(lm_results))
+ax.bar([x - 0.2 for x in xs], [charged for _, charged in lm_results.values()], 0.4, label="GPT",
+       color="#0072B2")
+ax.bar([x + 0.2 for x in xs], [charged for _, charged in bigram_results.values()], 0.4,
+       label="二元模型（计数）", color="#BBBBBB")
+ax.set_xticks(list(xs), list(lm_results))
+ax.set(ylabel="每字符比特数", title=f"同一个 GPT，各训练 {SIZES['steps']} 步，旁边是它的二元模型")
+ax.legend(fontsize=8)
 plt.show()
+best = min(lm_results, key=lambda k: lm_results[k][1])
+print(f"本次运行中每字符比特数最低的：{best} GPT（{lm_results[best][1]:.3f}）")
+for name in lm_results:
+    gap = bigram_results[name][1] - lm_results[name][1]
+    if gap > 0:
+        print(f"{name:6} GPT 胜过它的二元模型 {gap:.3f} 比特/字符")
+    else:
+        print(f"{name:6} GPT 没有胜过它的二元模型：多了 {-gap:.3f} 比特/字符")
 
 # %% [markdown]
-# 在 `class` 预设下跑一次（6,000 联，400 步，每步 16 × 32 个 token）的结果是：按字 7.99 比特/字符，BPE 8.26，jieba
-# 实测 2.75，但把每个 `<unk>` 都拼写出来之后是 8.90。在古诗上，字是更好的单位：每个汉字都出现得足够多，可以学会；而词表要把预算
-# 花在成千上万个罕见的"词"上，还是会漏掉四分之一的留出词。在数据更多的现代文上，词和 BPE 词表就会得到回报：序列更短，同样的
-# 上下文窗口能看到更多文字。大型中文模型使用的是 BPE 或 SentencePiece 词表，既保留完整的常用汉字，又加入高频词。
+# 下任何结论之前，先读上面那几行。赢不了自己二元模型的 GPT，学到的不比计数更多（在 `smoke` 预设下只训练几十步，预料之中）；只有当 GPT 胜过它的二元模型时，分词器之间的比较才说明了模型的一些事情，而不仅仅是计数的事情。jieba 的 `<unk>` 对两种模型都很便宜，直到把它拼写出来为止，所以比较的是计入拼写代价之后的数字。这只是一次运行、只在古诗上、只用一个小模型：它说明的是这里哪种单位表现最好，而不是对中文来说哪种最好。大型中文模型在多得多的（主要是现代的）文本上训练，使用的是 BPE 或 SentencePiece 词表，既保留完整的常用汉字，又加入高频词。
 #
 # ## 5 · 停用词，以及语言模型为什么保留它们
 #
-# 任何文本中最常见的词都是**虚词**（function words）：现代汉语里的"的、是、在、了、和"；古诗里的"之、不、无、而、以"。搜索和
-# 关键词提取会把它们作为**停用词**（stop words）去掉，因为它们几乎说明不了主题：
+# 任何文本中最常见的词都是**虚词**（function words）：现代汉语里的"的、是、在、了、和"；古诗里的"之、不、无、而、以"。搜索和关键词提取会把它们作为**停用词**（stop words）去掉，因为它们几乎说明不了主题：
 
 # %%
 from lmlab.data.chinese import most_common
@@ -251,17 +278,20 @@ def stop_word_share(tokens, stop_words):
 check("chinese.stop_word_share", stop_word_share)
 
 # %% [markdown]
-# 语言模型不能丢掉它们：它得把它们*写*出来，而且它们承载着语法（"的"标明谁修饰谁，"了"表示事情已经完成，"不"表示否定）。
-# 它们也是最容易预测的 token。我们用第 4 节的字符模型来验证：比较它在古汉语虚字上的损失和在验证文本其余所有字上的损失。
+# 语言模型不能丢掉它们：它得把它们*写*出来，而且它们承载着语法（"的"标明谁修饰谁，"了"表示事情已经完成，"不"表示否定）。它们是不是也比其他字更容易预测？我们用第 4 节的字符模型来测量：比较它在古汉语虚字上的损失和在验证文本其余所有字上的损失。（像 `smoke` 预设那样只训练几十步的模型，学到的主要是每个字出现得有多频繁。）
 
 # %%
-STOP = set("之不无而以其于所与为者也乎则")
+STOP = set("之不无而以其于于所与为为者也乎则")  # 与诗所用的字形一致
 char_tok = lm_tokenizers["char"]
 nll, targets, _ = token_losses(lm_models["char"], torch.tensor(char_tok.encode(lm_val), dtype=torch.long))
 is_stop = torch.tensor([char_tok.decode([int(t)]) in STOP for t in targets])
 share = is_stop.float().mean().item()
 print(f"虚字占验证文本的 {share:.1%}；模型在它们上的损失为 "
       f"{nll[is_stop].mean():.2f} 奈特，在其余所有字上为 {nll[~is_stop].mean():.2f} 奈特")
+if nll[is_stop].mean() < nll[~is_stop].mean():
+    print("本次运行中，虚字是更容易预测的那些字")
+else:
+    print("本次运行中，虚字并不比其他字更容易预测")
 
 # %% [markdown]
 # ## 6 · 繁体字与简体字

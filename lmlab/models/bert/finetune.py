@@ -42,15 +42,18 @@ def check_labels(labels: Sequence[str], known: Counter) -> None:
                          "add another label (e.g. poets=('白居易', '杜甫'))")
 
 
-def poet_dataset(poets: Sequence[str] = TOP_POETS, *, script: str = "traditional",
+def poet_dataset(poets: Sequence[str] = TOP_POETS, *, script: str | None = None,
                  per_poet: int | None = None, seed: int = 0,
                  fallback: bool = False) -> tuple[list[str], np.ndarray, list[str]]:
     """(poem texts, label ids, poet names): each poem's lines joined by newlines, at most ``per_poet`` each
     (drawn at random: with equal counts the classes are balanced; without, weight the loss).
 
-    ``fallback=True``: without the corpus, the built-in ``FALLBACK_POEMS`` (with a printed note)."""
-    from lmlab.data.corpora import load_tang_poems
+    ``script``: the poems' characters, by default the edition's (simplified in the Chinese edition), so
+    fine-tuning reads what pre-training read. ``fallback=True``: without the corpus, the built-in
+    ``FALLBACK_POEMS`` (with a printed note)."""
+    from lmlab.data.corpora import edition_script, load_tang_poems, to_simplified
 
+    script = edition_script(script)
     try:
         poems = [p for p in load_tang_poems(script) if p["paragraphs"]]
     except FileNotFoundError as err:
@@ -61,6 +64,8 @@ def poet_dataset(poets: Sequence[str] = TOP_POETS, *, script: str = "traditional
         print(f"note: the Tang poems are not available here ({err}); using the 18 poems built into lmlab "
               "instead: the scores below will mean little. Set LMLAB_DATA_DIR to a mirror for the real run.")
         poems = [{"author": a, "paragraphs": p.split("\n")} for a, ps in FALLBACK_POEMS.items() for p in ps]
+        if script == "simplified":  # the poets' names are the same in both scripts
+            poems = [{**p, "paragraphs": to_simplified(p["paragraphs"])} for p in poems]
     check_labels(poets, Counter(p["author"] for p in poems))
     rng = np.random.default_rng(seed)
     texts, labels = [], []

@@ -33,12 +33,13 @@ def spec(name: str, preset: str) -> dict[str, Any]:
 
 
 def poems(preset: str) -> tuple[str, str]:
-    """(text, corpus name): the Tang poems when available, else notebook 07's 18 built-in poems × 20."""
-    from lmlab.data import load_text
+    """(text, corpus name): the Tang poems in the edition's script when available (``tang_poems`` or
+    ``tang_poems_simplified``, as notebook 07 and its twin read them), else its 18 built-in poems × 20."""
+    from lmlab.data import load_text, tang_poems_name
 
     try:
-        load_text("tang_poems")
-        return "", "tang_poems"
+        load_text(tang_poems_name())
+        return "", tang_poems_name()
     except FileNotFoundError:
         from lmlab.models.bert.poems import fallback_text
 

@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from lmlab.tokenizers import Tokenizer, tokenizer_from_dict
+from lmlab.tokenizers import unknown as unknown_log
 
 SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 _SPLIT = re.compile("(" + "|".join(re.escape(s) for s in SPECIALS) + ")")
@@ -50,6 +51,11 @@ class BertVocab:
         ids: list[int] = []
         for piece in _SPLIT.split(text):
             ids.extend([self.special_ids[piece]] if piece in self.special_ids else self._encode_plain(piece))
+        # a test counts the characters the model could not read (byte-level BPE has none)
+        if unknown_log.enabled() and self.base.kind == "char":
+            plain = "".join(p for p in _SPLIT.split(text) if p not in self.special_ids)
+            unknown_log.count(unknown_log.describe("BERT character vocabulary", self.base.itos), len(plain),
+                              [c for c in plain if c not in self.base.stoi])
         return ids
 
     def wrap(self, ids: list[int], block_size: int | None = None) -> list[int]:

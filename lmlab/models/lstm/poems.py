@@ -78,14 +78,13 @@ def poem_corpus(chars_per_line: Iterable[int] = (5, 7), n_lines: Iterable[int] =
     ``script`` is "traditional" (as collected) or "simplified"; by default the learner's edition decides:
     simplified with ``LMLAB_LANG=zh`` (the Chinese notebooks), traditional otherwise.
     """
-    from lmlab.data import load_tang_poems
+    from lmlab.data import edition_script, load_tang_poems, tang_poems_name
     from lmlab.data.corpora import to_simplified
-    from lmlab.i18n import lang
 
-    script = script or ("simplified" if lang() == "zh" else "traditional")
+    script = edition_script(script)
     try:
         poems = load_tang_poems(script)
-        used = "tang_poems_simplified" if script == "simplified" else "tang_poems"
+        used = tang_poems_name(script)
     except FileNotFoundError as err:
         print(_("note: the Tang-poem corpus is not available here; using the 18 built-in quatrains instead "
                 "(enough to run the code, far too few to learn poetry).")

@@ -112,22 +112,24 @@ def _convert(pairs: list[Pair], script: str) -> list[Pair]:
     return list(zip(flat[0::2], flat[1::2], strict=True))
 
 
-def load_couplets(pairs_file: str | os.PathLike | None = None, script: str = "traditional",
+def load_couplets(pairs_file: str | os.PathLike | None = None, script: str | None = None,
                   lengths: Iterable[int] = (5, 7), val_fraction: float = 0.02, test_fraction: float = 0.02,
                   max_pairs: int | None = None, seed: int = 0) -> CoupletData:
     """Couplets from the Tang poems (or the 18 built-in quatrains with a printed note when the corpus is
-    not available offline), or the pairs of ``pairs_file`` (each line its own group when splitting)."""
-    from lmlab.data.corpora import SCRIPTS
+    not available offline), or the pairs of ``pairs_file`` (each line its own group when splitting).
+    ``script``: the poems' characters, by default the edition's (simplified in the Chinese edition)."""
+    from lmlab.data.corpora import edition_script, tang_poems_name
 
-    if script not in SCRIPTS:
-        raise ValueError(f"unknown script {script!r}; use 'traditional' (as collected) or 'simplified'")
+    script = edition_script(script)
     note = ""
     if pairs_file is not None:
         groups = [[p] for p in read_pairs(pairs_file)]
         source = os.fspath(pairs_file)
     else:
         poems, source = _poems()
-        if source != "tang_poems":
+        if source == "tang_poems":
+            source = tang_poems_name(script)  # names the script: a prepared run of one never fits the other
+        else:
             note = ("the Tang-poem corpus is not available here, so these are the couplets of the 18 "
                     "built-in quatrains: enough to run every cell, far too few to learn couplets "
                     "(fetch it with 'lmlab data fetch tang_poems' online, or set LMLAB_DATA_DIR)")
@@ -153,7 +155,7 @@ def _poems() -> tuple[list[list[str]], str]:
     from lmlab.models.lstm.poems import BUILTIN_POEMS
 
     try:
-        poems: list[Any] = load_tang_poems()
+        poems: list[Any] = load_tang_poems("traditional")  # converted by the caller, pairs and all
         return [p["paragraphs"] for p in poems], "tang_poems"
     except FileNotFoundError:
         return [list(p) for p in BUILTIN_POEMS], "builtin_poems"

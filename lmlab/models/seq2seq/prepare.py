@@ -10,6 +10,13 @@ RUNS = {"rnn": "06_rnn", "rnn-attention": "06_rnn_attention", "transformer": "06
 SAMPLE_LINES = ("白日依山盡", "床前明月光", "春眠不覺曉")
 
 
+def sample_lines() -> list[str]:
+    """The lines a prepared run answers, in the edition's script (as the model was trained)."""
+    from lmlab.data import edition_script, to_simplified
+
+    return to_simplified(list(SAMPLE_LINES)) if edition_script() == "simplified" else list(SAMPLE_LINES)
+
+
 def couplets(preset: str) -> tuple[tuple[Any, Any], str]:
     """((couplet data, vocabulary), corpus name) exactly as notebook 06 builds them."""
     from lmlab.models.seq2seq import Seq2SeqVocab, load_couplets
@@ -50,7 +57,7 @@ def train(arch: str, preset: str, pairs: tuple[Any, Any], corpus: str, out: Path
     history = session.history
     metrics = {"arch": arch, "iters": session.next_iter, "train_s": session.state["train_s"],
                "val_loss": history.last("val_loss"), "val_chrf": history.last("val_chrf")}
-    lines = [s for s in SAMPLE_LINES if len(s) < model_cfg.max_len]
+    lines = [s for s in sample_lines() if len(s) < model_cfg.max_len]
     outputs = translate_pairs(session.model.eval(), vocab, lines, device)
     return metrics, [f"{a} → {b}" for a, b in zip(lines, outputs, strict=True)]
 

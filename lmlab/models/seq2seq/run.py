@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from lmlab.checkpoint import open_run
+from lmlab.data.corpora import edition_script
 from lmlab.models.seq2seq.config import Seq2SeqConfig
 from lmlab.models.seq2seq.couplets import CoupletData, load_couplets, written_in
 from lmlab.models.seq2seq.metrics import baselines, bleu_chrf, couplet_checks
@@ -76,7 +77,7 @@ def run_from_flags(flags: dict[str, Any]) -> dict[str, Any]:
     out = Path(flags["out"])
     payload = open_run(out, kind="seq2seq", resume=bool(flags.get("resume")),
                        overwrite=bool(flags.get("overwrite")))
-    script = flags.get("script") or "traditional"
+    script = edition_script(flags.get("script"))  # no --script: the edition's (LMLAB_LANG)
     data = load_couplets(flags.get("pairs"), script=script, max_pairs=values.get("max_pairs"), seed=0)
     names = {f.name for f in fields(Seq2SeqConfig)}
     if payload is not None:

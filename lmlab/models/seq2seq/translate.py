@@ -67,11 +67,14 @@ def encode_source(vocab: Seq2SeqVocab, text: str, max_len: int) -> tuple[torch.T
 
 def translate(model: Any, vocab: Seq2SeqVocab, text: str, *, method: str = "beam", width: int = 4,
               alpha: float = 0.6, temperature: float = 1.0, top_k: int | None = None, seed: int | None = None,
-              max_len: int | None = None, script: str = "traditional") -> Translation:
-    """Answer ``text`` with the model; ``script`` is what the model was trained on (input is converted
-    to simplified characters for a simplified model)."""
+              max_len: int | None = None, script: str | None = None) -> Translation:
+    """Answer ``text`` with the model; ``script`` is what the model was trained on, by default the
+    edition's (input is converted to simplified characters for a simplified model)."""
+    from lmlab.data.corpora import edition_script
+
     if method not in METHODS:
         raise ValueError(f"unknown decoding method {method!r}; use one of {', '.join(METHODS)}")
+    script = edition_script(script)
     notes = []
     if script == "simplified":
         from lmlab.data import to_simplified

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from lmlab.tokenizers import unknown as unknown_log
 from lmlab.tokenizers.char import CharTokenizer
 
 PAD, BOS, EOS, UNK = 0, 1, 2, 3
@@ -42,7 +43,11 @@ class Seq2SeqVocab:
     def encode(self, text: str) -> list[int]:
         """Character ids; unknown characters become UNK (``unknown(text)`` lists them)."""
         stoi = self.chars.stoi
-        return [stoi[c] + len(SPECIALS) if c in stoi else UNK for c in text]
+        ids = [stoi[c] + len(SPECIALS) if c in stoi else UNK for c in text]
+        if unknown_log.enabled():  # a test counts what the model could not read
+            unknown_log.count(unknown_log.describe("couplet vocabulary", self.chars.itos), len(text),
+                              [c for c in text if c not in stoi])
+        return ids
 
     def unknown(self, text: str) -> list[str]:
         return sorted({c for c in text if c not in self.chars.stoi})
