@@ -204,6 +204,26 @@ def load_text_or_fallback(name: str | os.PathLike, fallback: str = FALLBACK) -> 
 SCRIPTS = ("traditional", "simplified")
 
 
+def edition_script(script: str | None = None) -> str:
+    """``script`` when given, else the edition's: "simplified" in the Chinese edition (``LMLAB_LANG=zh``,
+    which ``setup(lang="zh")`` sets), "traditional" (the collection's own characters) in the English one.
+    Every function that reads the Tang poems takes ``script=None`` and asks here, so one edition reads one
+    script end to end: pre-training, fine-tuning, examples and widgets."""
+    if script is None:
+        from lmlab.i18n import lang
+
+        return "simplified" if lang() == "zh" else "traditional"
+    if script not in SCRIPTS:
+        raise ValueError(f"unknown script {script!r}; use 'traditional' (as collected) or 'simplified'")
+    return script
+
+
+def tang_poems_name(script: str | None = None) -> str:
+    """The registered name of the Tang poems in ``script`` (default: the edition's): ``tang_poems`` or
+    ``tang_poems_simplified``."""
+    return "tang_poems_simplified" if edition_script(script) == "simplified" else "tang_poems"
+
+
 def to_simplified(texts: list[str]) -> list[str]:
     """Traditional to simplified Chinese characters with OpenCC's ``t2s`` table (舉頭 -> 举头)."""
     import opencc
@@ -241,6 +261,19 @@ def load_tang_poems(script: str = "traditional") -> list[dict[str, Any]]:
     if script not in SCRIPTS:
         raise ValueError(f"unknown script {script!r}; use 'traditional' (as collected) or 'simplified'")
     return _read_poems(fetch("tang_poems"), script)
+
+
+def tang_poems_or_builtin(builtin: list[list[str]], script: str | None = None) -> tuple[list[Any], str]:
+    """(poems, name used): the Tang poems in ``script`` (default: the edition's), or, when they are not
+    available here, the ``builtin`` poems (lists of couplets, in ``script``) with a note saying so."""
+    script = edition_script(script)
+    try:
+        return load_tang_poems(script), tang_poems_name(script)
+    except FileNotFoundError as err:
+        print(_("note: the Tang-poem corpus is not available here; using the 18 built-in quatrains instead "
+                "(enough to run the code, far too few to learn poetry).")
+              + "\n      " + _("why: {err}").format(err=err), flush=True)
+        return [to_simplified(p) for p in builtin] if script == "simplified" else builtin, "builtin_poems"
 
 
 def train_val_split(text: str, train_fraction: float = 0.9) -> tuple[str, str]:
