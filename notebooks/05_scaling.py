@@ -639,7 +639,7 @@ result = fine_tune(classifier, tokenizer, train_texts[:n_ft], labels[train_idx][
                    device=lab.device, progress=False)
 predicted = predict(classifier, tokenizer, test_texts, device=lab.device)
 ft_report = classification_report(labels[test_idx], predicted, POLARITY_LABELS)
-print(f"fine-tuned for {config.epochs} epoch(s), {result.next_iter} steps, {result.wall_s:.1f} s\n")
+print(f"fine-tuned for {config.epochs} epoch(s), {result.next_iter} steps, {result.train_s:.1f} s\n")
 print(ft_report)
 
 # %% [markdown]

@@ -81,12 +81,12 @@ def test_attention_maps_sit_below_models_and_viz():
         assert not {m for m in _imports(path) if m.startswith("lmlab.viz")}, f"{path} imports lmlab.viz"
 
 
-def test_free_port_lives_in_lmlab_net_and_old_names_still_import():
+def test_free_port_lives_in_lmlab_net():
+    import lmlab.distributed
     from lmlab.cli.lab import free_port as from_lab
-    from lmlab.distributed import free_port as from_distributed
     from lmlab.net import HOST, free_port
 
-    assert from_lab is free_port is from_distributed
+    assert from_lab is free_port and not hasattr(lmlab.distributed, "free_port")  # one home, no alias
     port = free_port()
     import socket
 

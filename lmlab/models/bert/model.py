@@ -15,7 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from lmlab.models.bert.config import BertConfig
-from lmlab.models.transformer.attention import attention
+from lmlab.models.transformer.attention import attention, merge_heads, split_heads
 
 
 class BertEmbeddings(nn.Module):
@@ -51,22 +51,19 @@ class BertSelfAttention(nn.Module):
         self.value = nn.Linear(config.n_embd, config.n_embd)  # W_v
         self.dropout = nn.Dropout(config.dropout)
 
-    def _heads(self, x: torch.Tensor) -> torch.Tensor:
-        B, T, C = x.shape
-        return x.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)  # (B, nh, T, hs)
-
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None,
                 return_attention: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
         """x (B, T, C), mask (B, 1, 1, T) True for real keys -> (B, T, C) and weights (B, nh, T, T)."""
-        B, T, C = x.shape
-        q, k, v = self._heads(self.query(x)), self._heads(self.key(x)), self._heads(self.value(x))
+        q = split_heads(self.query(x), self.n_head)  # (B, nh, T, hs)
+        k = split_heads(self.key(x), self.n_head)
+        v = split_heads(self.value(x), self.n_head)
         weights = None
         if return_attention:  # the readable path keeps every weight
             y, weights = attention(q, k, v, mask, self.dropout if self.training else None)
         else:  # the fused kernel: same numbers
             p = self.dropout.p if self.training else 0.0
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
-        return y.transpose(1, 2).reshape(B, T, C), weights
+        return merge_heads(y), weights  # (B, T, C)
 
 
 class BertSelfOutput(nn.Module):

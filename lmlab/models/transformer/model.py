@@ -187,7 +187,8 @@ class GPT(nn.Module):
 class TransformerEncoder(nn.Module):
     """BERT-style encoder: the same blocks without the causal mask, plus a masked-language-model head.
 
-    Every position sees the whole sequence; the head predicts the tokens hidden by ``mask_tokens``.
+    Every position sees the whole sequence; the head predicts the tokens hidden by BERT's masking
+    (``lmlab.models.bert.masking.mlm_mask``).
     """
 
     def __init__(self, config: GPTConfig) -> None:
@@ -226,23 +227,3 @@ class TransformerEncoder(nn.Module):
         if targets is not None:
             loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100)
         return (logits, loss, attentions) if return_attention else (logits, loss)
-
-
-def mask_tokens(idx: torch.Tensor, mask_id: int, vocab_size: int, p: float = 0.15,
-                generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """BERT's masking: choose p of the positions; of those 80% -> [MASK], 10% -> random id, 10% kept.
-
-    Returns (inputs, targets) with targets = -100 where nothing is to be predicted.
-    """
-    if not 0.0 < p < 1.0:
-        raise ValueError(f"mask probability p must be in (0, 1), got {p}")
-    u = torch.rand(idx.shape, generator=generator, device=idx.device)
-    chosen = u < p
-    targets = torch.where(chosen, idx, torch.full_like(idx, -100))
-    inputs = idx.clone()
-    r = torch.rand(idx.shape, generator=generator, device=idx.device)
-    inputs[chosen & (r < 0.8)] = mask_id
-    random_ids = torch.randint(vocab_size, idx.shape, generator=generator, device=idx.device)
-    swap = chosen & (r >= 0.8) & (r < 0.9)
-    inputs[swap] = random_ids[swap]
-    return inputs, targets
