@@ -362,7 +362,7 @@ print(f"{sum(p.numel() for p in demo.parameters()):>10,}  total")
 demo.eval()
 idx = torch.randint(65, (2, size["block_size"]), generator=g)
 fast_logits, _ = demo(idx)
-slow_logits, _, attn = demo(idx, return_attention=True)
+slow_logits, _, attn = demo.forward_with_attention(idx)
 print(f"max |fast - readable| = {(fast_logits - slow_logits).abs().max():.2e}; "
       f"{len(attn)} attention tensors of shape {tuple(attn[0].shape)} = (B, n_head, T, T)")
 

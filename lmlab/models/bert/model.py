@@ -232,14 +232,28 @@ class BertForMaskedLM(nn.Module):
         return self.bert(idx, attention_mask, token_type_ids, return_attention)
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None,
-                attention_mask: torch.Tensor | None = None, return_attention: bool = False,
-                token_type_ids: torch.Tensor | None = None, only_masked: bool = False):
-        """``(logits, loss)`` or ``(logits, loss, attentions)``, as ``TransformerEncoder.forward``.
+                attention_mask: torch.Tensor | None = None, token_type_ids: torch.Tensor | None = None,
+                only_masked: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(logits, loss)``, as ``TransformerEncoder.forward``.
 
         logits (B, T, V); with ``only_masked=True`` (training) only the rows where ``targets != -100``,
         (N_masked, V): the decoder then runs on ~15% of the positions, the same loss for less work.
         """
-        h, attentions = self.encode(idx, attention_mask, return_attention, token_type_ids)
+        h, _ = self.encode(idx, attention_mask, token_type_ids=token_type_ids)
+        return self.predict(h, targets, only_masked)
+
+    def forward_with_attention(self, idx: torch.Tensor, targets: torch.Tensor | None = None,
+                               attention_mask: torch.Tensor | None = None,
+                               token_type_ids: torch.Tensor | None = None
+                               ) -> tuple[torch.Tensor, torch.Tensor | None, list[torch.Tensor]]:
+        """The readable attention path: ``(logits, loss, attentions)``, attentions (B, n_head, T, T) per
+        layer, as ``TransformerEncoder.forward_with_attention``."""
+        h, attentions = self.encode(idx, attention_mask, True, token_type_ids)
+        return (*self.predict(h, targets), attentions)
+
+    def predict(self, h: torch.Tensor, targets: torch.Tensor | None = None, only_masked: bool = False
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The MLM head on contextual vectors h (B, T, C): (logits, loss or None), see ``forward``."""
         loss = None
         if targets is not None and only_masked:
             where = targets != -100  # (B, T)
@@ -250,7 +264,7 @@ class BertForMaskedLM(nn.Module):
             if targets is not None:
                 loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1),
                                        ignore_index=-100)
-        return (logits, loss, attentions) if return_attention else (logits, loss)
+        return logits, loss
 
     def num_params(self) -> int:
         """Every parameter (the tied decoder counted once)."""
