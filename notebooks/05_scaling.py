@@ -431,12 +431,12 @@ if lab.device.type == "cpu":
 # trained), else a small one trained right here.
 
 # %%
+from lmlab.eval.language_model import evaluate_lm  # noqa: E402
 from lmlab.models.distill import (  # noqa: E402
     DistillConfig,
     count_parameters,
     distill,
     distillation_loss,
-    evaluate_lm,
     soft_targets,
 )
 from lmlab.models.transformer.generate import load_for_sampling  # noqa: E402

@@ -8,13 +8,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from lmlab.eval.language_model import evaluate_lm, model_logits
 from lmlab.models.distill import (
     DistillConfig,
     count_parameters,
     distill,
     distillation_loss,
-    evaluate_lm,
-    model_logits,
     soft_targets,
 )
 from lmlab.models.transformer import GPT, GPTConfig

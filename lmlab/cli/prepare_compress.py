@@ -22,8 +22,9 @@ def _save_state(model: Any, path: Path) -> None:
 
 def compress_job(preset: str, text: str, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
     """Train notebook 08's LSTM and GPT (CPU, as the notebook does) into ``out/{lstm,gpt}.pt``."""
-    from lmlab.compress.measure import train_lm, val_batches, val_loss
+    from lmlab.compress.measure import train_lm, val_batches
     from lmlab.compress.prepare import CHARS, SIZES, models
+    from lmlab.eval.language_model import evaluate_lm
     from lmlab.models.transformer.trainer import TokenData
     from lmlab.tokenizers import CharTokenizer
 
@@ -36,7 +37,7 @@ def compress_job(preset: str, text: str, corpus: str, out: Path, device: Any) ->
     for name, model in (("lstm", lstm), ("gpt", gpt)):
         train_lm(model, data, SIZES[preset]["iters"])
         _save_state(model, Path(out) / f"{name}.pt")
-        metrics[f"{name}_val_loss"] = val_loss(model, batches)
+        metrics[f"{name}_val_loss"] = evaluate_lm(model, batches)
     return metrics, []
 
 
@@ -57,8 +58,9 @@ def small_models_job(preset: str, text: str, corpus: str, out: Path, device: Any
     import torch
 
     from lmlab.compress import magnitude_prune, sparsity
-    from lmlab.compress.measure import train_lm, val_batches, val_loss
+    from lmlab.compress.measure import train_lm, val_batches
     from lmlab.compress.prepare import LATER, load, student_model
+    from lmlab.eval.language_model import evaluate_lm
     from lmlab.models.distill import DistillConfig, distill
 
     base = start_from("08_compress_models", out, preset, corpus)
@@ -69,9 +71,9 @@ def small_models_job(preset: str, text: str, corpus: str, out: Path, device: Any
     sweep = []
     for s in row["prune"]:
         pruned = magnitude_prune(copy.deepcopy(lstm), s, permanent=False)
-        before = val_loss(pruned, batches)
+        before = evaluate_lm(pruned, batches)
         train_lm(pruned, data, row["prune_ft"], lr=1e-3, seed=7)
-        sweep.append([s, before, val_loss(pruned, batches), sparsity(pruned)])
+        sweep.append([s, before, evaluate_lm(pruned, batches), sparsity(pruned)])
     teacher_pruned = magnitude_prune(copy.deepcopy(gpt), 0.5, permanent=False)
     train_lm(teacher_pruned, data, row["prune_ft"], lr=1e-3, seed=7)
     _save_state(teacher_pruned, Path(out) / "teacher_pruned.pt")
@@ -81,7 +83,7 @@ def small_models_job(preset: str, text: str, corpus: str, out: Path, device: Any
             DistillConfig(max_iters=row["distill_iters"], temperature=2.0, alpha=0.5, lr=3e-3),
             progress=False)
     _save_state(student, Path(out) / "student.pt")
-    return {"sweep": sweep, "student_val_loss": val_loss(student, batches)}, []
+    return {"sweep": sweep, "student_val_loss": evaluate_lm(student, batches)}, []
 
 
 def hygiene_job(preset: str, text: str, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
