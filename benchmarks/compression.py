@@ -27,9 +27,9 @@ from lmlab.compress.measure import (
     lstm_generate_tokens,
     train_lm,
     val_batches,
-    val_loss,
 )
 from lmlab.data import load_text_or_fallback
+from lmlab.eval.language_model import evaluate_lm
 from lmlab.models.lstm.model import LSTMConfig, LSTMLanguageModel
 from lmlab.models.transformer import GPT, GPTConfig
 from lmlab.models.transformer.trainer import TokenData
@@ -40,7 +40,7 @@ def int8_report(model: torch.nn.Module, gen, batches: list, rounds: int) -> dict
     """float32 against int8: bytes, validation loss, generation tokens/s (and the ratios)."""
     q = quantize_int8(model)
     speed = compare_speed({"fp32": lambda: gen(model), "int8": lambda: gen(q)}, rounds)
-    fp, i8 = val_loss(model, batches), val_loss(q, batches)
+    fp, i8 = evaluate_lm(model, batches), evaluate_lm(q, batches)
     return {"fp32": {"bytes": model_bytes(model), "val_loss": fp, "tokens_per_s": speed["fp32"]},
             "int8": {"bytes": model_bytes(q), "val_loss": i8, "tokens_per_s": speed["int8"]},
             "speedup": speed["int8"] / speed["fp32"], "size_ratio": model_bytes(q) / model_bytes(model),
@@ -53,10 +53,10 @@ def prune_sweep(model: torch.nn.Module, data: TokenData, batches: list, amounts:
     rows = []
     for amount in amounts:
         pruned = magnitude_prune(copy.deepcopy(model), amount, permanent=False)
-        row = {"amount": amount, "sparsity": sparsity(pruned), "val_loss": val_loss(pruned, batches)}
+        row = {"amount": amount, "sparsity": sparsity(pruned), "val_loss": evaluate_lm(pruned, batches)}
         if finetune_iters:
             train_lm(pruned, data, finetune_iters, block_size=block, lr=1e-3, seed=7)
-            row["val_loss_finetuned"] = val_loss(pruned, batches)
+            row["val_loss_finetuned"] = evaluate_lm(pruned, batches)
             row["sparsity_after_finetune"] = sparsity(pruned)
         rows.append(row)
     # what 90 % zeros buy on a CPU: dense kernels multiply the zeros too
@@ -84,7 +84,7 @@ def torchao_report(model: torch.nn.Module, gen, batches: list, rounds: int) -> d
         q = copy.deepcopy(model)
         quantize_(q, cfg)
         speed = compare_speed({"fp32": lambda: gen(model), "q": lambda q=q: gen(q)}, rounds)
-        out[name] = {"speedup": speed["q"] / speed["fp32"], "val_loss": val_loss(q, batches)}
+        out[name] = {"speedup": speed["q"] / speed["fp32"], "val_loss": evaluate_lm(q, batches)}
     return out
 
 

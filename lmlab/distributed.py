@@ -29,8 +29,6 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from lmlab.net import free_port  # noqa: F401  (MASTER_PORT; kept importable from here for one release)
-
 
 @dataclass(frozen=True)
 class DistContext:

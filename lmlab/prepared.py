@@ -12,7 +12,6 @@ the one the job would train with today; otherwise the notebook trains and says w
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import os
 import time
@@ -79,16 +78,49 @@ def _gpt(preset: str) -> dict[str, Any]:
     return {"tokenizer": "char", **PRESETS[preset]}
 
 
-def _seq2seq(preset: str, arch: str | None) -> dict[str, Any]:
-    from lmlab.models.seq2seq.prepare import reversal_spec, spec
+# Notebook 06's prepared run of each architecture, and its reversal race (the cell's sizes).
+SEQ2SEQ_RUNS = {"rnn": "06_rnn", "rnn-attention": "06_rnn_attention", "transformer": "06_transformer"}
 
-    return spec(preset, arch) if arch else reversal_spec(preset)  # None: the reversal race
+
+def reversal_sizes(preset: str) -> dict[str, Any]:
+    """The reversal toy's size and time per model, as notebook 06's cell sets them."""
+    return {"n_toy": 2000 if preset == "smoke" else 20000, "eval_pairs": 50,
+            "time_budget_s": 90.0 if preset == "class" else None}
+
+
+def _seq2seq(preset: str, arch: str) -> dict[str, Any]:
+    from lmlab.models.seq2seq.trainer import PRESETS
+    from lmlab.presets import preset_values
+
+    return {"arch": arch, "seed": 0, **preset_values(PRESETS, preset)}
+
+
+# Notebook 07's SIZE rows: its three `lmlab train` commands, and the fine-tuning comparison.
+BERT_SIZES = {
+    "smoke": dict(zh=["--max-iters", "40"], en=["--max-iters", "20", "--vocab-size", "500"],
+                  gpt=["--max-iters", "40"]),
+    "class": dict(zh=["--time-budget", "170"], en=["--time-budget", "60", "--vocab-size", "2000"],
+                  gpt=["--time-budget", "40"]),
+    "full": dict(zh=[], en=["--max-iters", "3000", "--vocab-size", "2000"], gpt=["--max-iters", "3000"]),
+}
+FINETUNE = {"smoke": dict(per_poet=40, ft_steps=10), "class": dict(per_poet=300, ft_steps=120),
+            "full": dict(per_poet=None, ft_steps=600)}
+
+
+def bert_argv(name: str, preset: str, corpus: str) -> list[str]:
+    """The ``lmlab`` command line notebook 07 runs for ``name`` (without --device and --out)."""
+    if name == "07_bert_zh":
+        return ["train", "bert", "--corpus", corpus, "--preset", preset, *BERT_SIZES[preset]["zh"]]
+    if name == "07_bert_en":
+        return ["train", "bert", "--corpus", "wiki_sample", "--tokenizer", "bpe", "--preset", preset,
+                *BERT_SIZES[preset]["en"]]
+    return ["train", "gpt", "--corpus", corpus, "--preset", preset, *BERT_SIZES[preset]["gpt"],
+            "--pos-encoding", "learned", "--activation", "gelu", "--block-size", "64"]
 
 
 def _bert(name: str, preset: str) -> dict[str, Any]:
-    from lmlab.models.bert.prepare import finetune_spec, spec
-
-    return finetune_spec(preset) if name == "07_finetune" else spec(name, preset)
+    argv = {"argv": bert_argv("07_bert_zh" if name == "07_finetune" else name, preset, "CORPUS")}
+    return {**FINETUNE[preset], "seed": 0, "pretrained": argv} if name == "07_finetune" else argv
 
 
 def _compress(preset: str, which: str = "spec") -> dict[str, Any]:
@@ -99,22 +131,15 @@ def _compress(preset: str, which: str = "spec") -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Job:
-    """One training a notebook runs: its name (as its ``runs/`` folder) and what decides its result."""
+    """One training a notebook runs: its name (as its ``runs/`` folder) and what decides its result.
+    ``lmlab prepare`` knows how to train it (lmlab.cli.prepare); this says what the run depends on."""
 
     name: str
     notebook: str
     about: str
     spec: Callable[[str], dict[str, Any]]  # preset -> every setting the trained model depends on
-    train: str  # "module:function", called (preset, text, corpus, out, device) -> (metrics dict, samples)
-    data: str  # "module:function", called (preset) -> (text, corpus name), as the notebook loads it; "text"
-    # is whatever ``train`` reads (06: its couplet pairs and vocabulary), the corpus name is hashed
     used_by: tuple[str, ...] = ()  # later notebooks that load this run too (through find_checkpoint)
     needs: tuple[str, ...] = ()  # prepared runs this one starts from (prepared first, in the same folder)
-
-    def call(self, field: str, *args: Any) -> Any:
-        """Call the function named in ``train`` or ``data``."""
-        module, _, function = getattr(self, field).partition(":")
-        return getattr(importlib.import_module(module), function)(*args)
 
 
 def live_recorder(title: str, out: Path) -> Any:
@@ -126,70 +151,60 @@ def live_recorder(title: str, out: Path) -> Any:
 
 
 def register(job: Job) -> Job:
-    """Add ``job`` to JOBS (``lmlab prepare`` trains it, ``find_prepared`` finds it); returns it."""
+    """Add ``job`` to JOBS (``find_prepared`` finds it; ``lmlab prepare`` trains it); returns it."""
     if job.name in JOBS and JOBS[job.name] != job:
         raise ValueError(f"a prepared job called {job.name!r} is already registered")
     JOBS[job.name] = job
     return job
 
 
-_P = "lmlab.cli.prepare:"
-_S = "lmlab.models.seq2seq.prepare:"
-_B = "lmlab.models.bert.prepare:"
 JOBS: dict[str, Job] = {}
 # One line per training a notebook runs. A new notebook adds its Job here (name = its runs/ folder, as the
-# notebook passes it to find_prepared; train/data = its own functions); tests/test_prepare.py checks each.
+# notebook passes it to find_prepared) and its training to lmlab.cli.prepare.TRAIN (tests/test_prepare.py
+# checks each).
 for _job in (
     Job("01_skipgram", "01_word2vec", "skip-gram word vectors on the Wikipedia sample",
-        lambda preset: _word2vec(preset, "skipgram"), _P + "skipgram_job", _P + "wiki_corpus"),
+        lambda preset: _word2vec(preset, "skipgram")),
     Job("01_cbow", "01_word2vec", "CBOW word vectors on the Wikipedia sample",
-        lambda preset: _word2vec(preset, "cbow"), _P + "cbow_job", _P + "wiki_corpus"),
+        lambda preset: _word2vec(preset, "cbow")),
     Job("02_lstm_shakespeare", "02_lstm", "the character-level LSTM on tiny Shakespeare",
-        lambda preset: _lstm(preset), _P + "lstm_job", _P + "shakespeare_corpus"),
+        lambda preset: _lstm(preset)),
     Job("02_lstm_poems", "02_lstm", "the LSTM poet on Tang poems",
         lambda preset: {**_lstm(preset, **{k: v for k, v in POEM_SIZES[preset].items() if k != "max_poems"}),
-                        "max_poems": POEM_SIZES[preset]["max_poems"], "max_vocab": 3000},
-        _P + "lstm_poems_job", _P + "lstm_poems_corpus"),
+                        "max_poems": POEM_SIZES[preset]["max_poems"], "max_vocab": 3000}),
     Job("03_gpt_shakespeare", "03_transformer", "the GPT on tiny Shakespeare", _gpt,
-        _P + "gpt_job", _P + "shakespeare_corpus", used_by=("04_attention", "05_scaling")),
+        used_by=("04_attention", "05_scaling")),
     Job("03_gpt_poems", "03_transformer", "the GPT on Tang poems",
         lambda preset: {**_gpt(preset), **TANG[preset], "lr_decay_iters": TANG[preset]["max_iters"],
-                        "max_vocab": 3000}, _P + "gpt_poems_job", _P + "gpt_poems_corpus"),
+                        "max_vocab": 3000}),
     Job("03_race", "03_transformer", "the GPT-or-LSTM race, same parameters, same seconds",
-        lambda preset: {**_gpt(preset), "race_s": RACE_S[preset]},
-        _P + "race_job", _P + "shakespeare_corpus"),
+        lambda preset: {**_gpt(preset), "race_s": RACE_S[preset]}),
     Job("05_students", "05_scaling", "two small GPTs distilled from 03's GPT (labels only, and α = 0.7)",
         lambda preset: {"teacher": _gpt(preset), "distill_iters": DISTILL_ITERS[preset],
                         "alphas": list(STUDENT_ALPHAS), "temperature": 2.0, "lr": 3e-3, "block": 64,
                         "batch": 16, "text_chars": 400_000 if preset == "smoke" else 1_000_000},
-        _P + "students_job", _P + "shakespeare_corpus", needs=("03_gpt_shakespeare",)),
-    *(Job(name, "06_seq2seq", f"the {arch} couplet model",
-          lambda preset, arch=arch: _seq2seq(preset, arch), f"{_S}{arch.replace('-', '_')}_job",
-          _S + "couplets")
-      for arch, name in (("rnn", "06_rnn"), ("rnn-attention", "06_rnn_attention"),
-                         ("transformer", "06_transformer"))),
+        needs=("03_gpt_shakespeare",)),
+    *(Job(name, "06_seq2seq", f"the {arch} couplet model", lambda preset, arch=arch: _seq2seq(preset, arch))
+      for arch, name in SEQ2SEQ_RUNS.items()),
     Job("06_reversal", "06_seq2seq", "GRU or GRU + attention reversing digit strings, same seconds",
-        lambda preset: _seq2seq(preset, None), _S + "reversal_job", _S + "reversal"),
+        lambda preset: {"archs": ["rnn", "rnn-attention"], **reversal_sizes(preset),
+                        **_seq2seq(preset, "rnn")}),
     Job("07_bert_zh", "07_bert", "BERT pre-trained (masked LM) on the Tang poems",
-        lambda preset: _bert("07_bert_zh", preset), _B + "bert_zh_job", _B + "poems"),
+        lambda preset: _bert("07_bert_zh", preset)),
     Job("07_bert_en", "07_bert", "an English BERT (byte-level BPE) on the Wikipedia sample",
-        lambda preset: _bert("07_bert_en", preset), _B + "bert_en_job", _B + "wiki"),
+        lambda preset: _bert("07_bert_en", preset)),
     Job("07_gpt_zh", "07_bert", "a small GPT on the Tang poems, to compare with BERT",
-        lambda preset: _bert("07_gpt_zh", preset), _B + "gpt_zh_job", _B + "poems"),
+        lambda preset: _bert("07_gpt_zh", preset)),
     Job("07_finetune", "07_bert", "07's BERT fine-tuned to name the poet, against random init and a probe",
-        lambda preset: _bert("07_finetune", preset), _B + "finetune_job", _B + "poems",
-        needs=("07_bert_zh",)),
+        lambda preset: _bert("07_finetune", preset), needs=("07_bert_zh",)),
     Job("08_compress_models", "08_parallel_compression", "the LSTM and GPT that notebook 08 compresses",
-        lambda preset: _compress(preset), "lmlab.compress.prepare:compress_job", _P + "shakespeare_corpus"),
+        lambda preset: _compress(preset)),
     Job("08_small_models", "08_parallel_compression", "08's pruning sweep, pruned GPT and distilled student",
-        lambda preset: _compress(preset, "small_spec"), "lmlab.compress.prepare:small_models_job",
-        _P + "shakespeare_corpus", needs=("08_compress_models",)),
+        lambda preset: _compress(preset, "small_spec"), needs=("08_compress_models",)),
     Job("08_hygiene", "08_parallel_compression", "08's over-fitting run, early stopping, dropout × decay",
-        lambda preset: _compress(preset, "hygiene_spec"), "lmlab.compress.prepare:hygiene_job",
-        _P + "shakespeare_corpus"),
+        lambda preset: _compress(preset, "hygiene_spec")),
     Job("08_augment", "08_parallel_compression", "08's augmentation comparison (MiniLM features, per seed)",
-        lambda preset: _compress(preset, "augment_spec"), "lmlab.compress.prepare:augment_job",
-        "lmlab.compress.prepare:polarity"),
+        lambda preset: _compress(preset, "augment_spec")),
 ):
     register(_job)
 
@@ -317,6 +332,16 @@ def is_current(path: Path, config: dict[str, Any]) -> bool:
     """True when ``path`` holds a finished run of exactly ``config``."""
     record = read_record(path)
     return record is not None and record.get("hash") == config_hash(config)
+
+
+def start_from(need: str, out: Path, preset: str, corpus: str) -> Path:
+    """The prepared run ``need`` beside ``out`` that the run in ``out`` starts from; says how to prepare it
+    when it is missing or stale."""
+    path = Path(out).parent / need
+    if not is_current(path, job_config(need, preset, corpus)):
+        raise ValueError(f"{Path(out).name} starts from the prepared {need}, and {path} holds none: run "
+                         f"'lmlab prepare {need} {Path(out).name} --preset {preset}'")
+    return path
 
 
 def _retrain_asked(name: str) -> bool:

@@ -174,16 +174,16 @@ check("transformer.causal_mask", my_causal_mask)
 # (B, h, T, d_k)`. The attention formula then runs on every head in one batched matmul.
 
 # %%
-from lmlab.models.transformer import GPTConfig, MultiHeadAttention
+from lmlab.models.transformer import GPTConfig, MultiHeadAttention, split_heads
 
 cfg = GPTConfig(vocab_size=10, block_size=8, n_layer=1, n_head=2, n_embd=8)
 mha = MultiHeadAttention(cfg).eval()
 x = torch.randn(1, 4, 8, generator=g)  # (B, T, C)
 q, k, v = mha.W_qkv(x).split(8, dim=2)  # (B, T, C) each
-qh = mha.split_heads(q)
+qh = split_heads(q, mha.n_head)
 print("x", tuple(x.shape), "-> q", tuple(q.shape), "-> heads", tuple(qh.shape), "= (B, n_head, T, d_k)")
 # the batched heads equal a Python loop over heads, each on its own slice of channels
-kh, vh = mha.split_heads(k), mha.split_heads(v)
+kh, vh = split_heads(k, mha.n_head), split_heads(v, mha.n_head)
 batched, _ = attention(qh, kh, vh, causal_mask(4))
 cols = [slice(h * 4, (h + 1) * 4) for h in range(2)]  # head h owns channels 4h .. 4h+3
 looped = torch.stack([attention(q[..., c], k[..., c], v[..., c], causal_mask(4))[0] for c in cols], dim=1)
@@ -362,7 +362,7 @@ print(f"{sum(p.numel() for p in demo.parameters()):>10,}  total")
 demo.eval()
 idx = torch.randint(65, (2, size["block_size"]), generator=g)
 fast_logits, _ = demo(idx)
-slow_logits, _, attn = demo(idx, return_attention=True)
+slow_logits, _, attn = demo.forward_with_attention(idx)
 print(f"max |fast - readable| = {(fast_logits - slow_logits).abs().max():.2e}; "
       f"{len(attn)} attention tensors of shape {tuple(attn[0].shape)} = (B, n_head, T, T)")
 

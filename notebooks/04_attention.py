@@ -105,7 +105,7 @@ print(gpt.config)
 # %% [markdown]
 # ## 2 · bertviz's head view of our GPT
 #
-# Pick a window of text and run the model once with `return_attention=True`: every layer returns a
+# Pick a window of text and run the model once with `forward_with_attention`: every layer returns a
 # tensor of shape (batch, heads, T, T), where row *i* is a softmax over the tokens token *i* may look
 # at. `attention_of` collects them with the token strings (characters here; newlines show as ⏎ and
 # spaces as ␣). In the head view, each colour is a head; hover a token on the left to see where it

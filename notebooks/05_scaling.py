@@ -431,12 +431,12 @@ if lab.device.type == "cpu":
 # trained), else a small one trained right here.
 
 # %%
+from lmlab.eval.language_model import evaluate_lm  # noqa: E402
 from lmlab.models.distill import (  # noqa: E402
     DistillConfig,
     count_parameters,
     distill,
     distillation_loss,
-    evaluate_lm,
     soft_targets,
 )
 from lmlab.models.transformer.generate import load_for_sampling  # noqa: E402
@@ -639,7 +639,7 @@ result = fine_tune(classifier, tokenizer, train_texts[:n_ft], labels[train_idx][
                    device=lab.device, progress=False)
 predicted = predict(classifier, tokenizer, test_texts, device=lab.device)
 ft_report = classification_report(labels[test_idx], predicted, POLARITY_LABELS)
-print(f"fine-tuned for {config.epochs} epoch(s), {result.next_iter} steps, {result.wall_s:.1f} s\n")
+print(f"fine-tuned for {config.epochs} epoch(s), {result.next_iter} steps, {result.train_s:.1f} s\n")
 print(ft_report)
 
 # %% [markdown]

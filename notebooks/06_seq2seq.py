@@ -262,7 +262,7 @@ for norm_first in (False, True):
         for layer in m.decoder:
             y, _, _ = layer(y, memory, mask)
         diff = (m.dec_ln(y) - torch_forward(torch_transformer_like(m).eval(), m, src, tgt_in)).abs().max()
-        fused, (readable, attn) = m(src, tgt_in), m(src, tgt_in, return_attention=True)
+        fused, (readable, attn) = m(src, tgt_in), m.forward_with_attention(src, tgt_in)
     print(f"{'pre' if norm_first else 'post'}-LN: max |lmlab - torch.nn.Transformer| = {diff:.1e}; "
           f"fused vs readable {(fused - readable).abs().max():.1e}; "
           f"cross weights {tuple(attn['cross'][0].shape)} (B, heads, T, S)")

@@ -337,9 +337,9 @@ print(f"mean probability of the true character: GPT {np.nanmean(p_gpt):.3f}, BER
 
 # %%
 with torch.no_grad():
-    _, _, gpt_attn = gpt(gpt_ids, return_attention=True)
+    _, _, gpt_attn = gpt.forward_with_attention(gpt_ids)
     bert_x = torch.tensor([zh_vocab.wrap(zh_vocab.encode(probe_line))])
-    _, _, bert_attn = zh_model(bert_x, return_attention=True)
+    _, _, bert_attn = zh_model.forward_with_attention(bert_x)
 fig, axes = plt.subplots(1, 2, figsize=(7, 3.2), layout="constrained")
 for ax, attn, title in ((axes[0], gpt_attn, "GPT (causal)"), (axes[1], bert_attn, "BERT (bidirectional)")):
     ax.imshow(attn[0][0].mean(0), cmap="Blues")

@@ -64,7 +64,7 @@ def test_readable_attention_path_matches_fused_and_has_no_triangle():
     idx, types, mask = _inputs(cfg)
     with torch.no_grad():
         fast, _ = m(idx, attention_mask=mask)
-        slow, _, attn = m(idx, attention_mask=mask, return_attention=True)
+        slow, _, attn = m.forward_with_attention(idx, attention_mask=mask)
     assert torch.allclose(fast, slow, atol=1e-5)
     assert len(attn) == cfg.n_layer and attn[0].shape == (3, 4, 11, 11)
     assert attn[0][0, :, 0, -1].min() > 0  # the first token attends to the last one: bidirectional

@@ -126,7 +126,7 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
 
 @pytest.fixture(scope="module")
 def two_rank_run(tmp_path_factory):
-    from lmlab.distributed import free_port
+    from lmlab.net import free_port
 
     out = str(tmp_path_factory.mktemp("ddp") / "rank0.pt")
     mp.spawn(_worker, args=(2, free_port(), out), nprocs=2, join=True)

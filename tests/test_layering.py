@@ -1,10 +1,13 @@
-"""Layering: what imports what. The command line starts without torch, the attention data type sits below
-models and viz, the tokenizer registry is public, and no module is imported only for its side effect."""
+"""Layering: what imports what. No module imports itself through others (plain, lazy and importlib-string
+imports counted), models import neither the command line, prepared runs nor translations, the command line
+starts without torch, the attention data type sits below models and viz, the tokenizer registry is public,
+and no module is imported only for its side effect."""
 
 from __future__ import annotations
 
 import ast
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -78,12 +81,12 @@ def test_attention_maps_sit_below_models_and_viz():
         assert not {m for m in _imports(path) if m.startswith("lmlab.viz")}, f"{path} imports lmlab.viz"
 
 
-def test_free_port_lives_in_lmlab_net_and_old_names_still_import():
+def test_free_port_lives_in_lmlab_net():
+    import lmlab.distributed
     from lmlab.cli.lab import free_port as from_lab
-    from lmlab.distributed import free_port as from_distributed
     from lmlab.net import HOST, free_port
 
-    assert from_lab is free_port is from_distributed
+    assert from_lab is free_port and not hasattr(lmlab.distributed, "free_port")  # one home, no alias
     port = free_port()
     import socket
 
@@ -147,7 +150,6 @@ def test_no_module_reaches_into_the_private_tokenizer_table():
 def test_every_file_lmlab_writes_goes_through_atomic_write():
     """A direct ``write_text``/``open(..., 'w')``/``torch.save(path)`` would leave half a file on a full
     disk; lmlab writes through ``lmlab.atomic`` (download.py streams to its own temporary, then renames)."""
-    import re
 
     direct = re.compile(r"\.write_text\(|\.write_bytes\(|\bopen\([^)]*[\"'][wax]b?\+?[\"']|"
                         r"torch\.save\((?!payload, f\)|.*, buf\))|savefig\((?!f,|buf,)|"
@@ -159,4 +161,104 @@ def test_every_file_lmlab_writes_goes_through_atomic_write():
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if direct.search(line) and name not in allowed and not line.lstrip().startswith("#"):
                 offenders.append(f"{name}:{n}: {line.strip()}")
+    assert not offenders, offenders
+
+
+# ---------------------------------------------------------------- the import graph: no circle, low models
+
+_MODULE_STRING = re.compile(r"lmlab(\.\w+)+(:\w*)?")  # "lmlab.a.b" or "lmlab.a.b:function", for importlib
+
+
+def _module_names() -> dict[str, Path]:
+    names = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = list(path.relative_to(ROOT).with_suffix("").parts)
+        names[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return names
+
+
+def import_graph() -> dict[str, set[str]]:
+    """lmlab module -> the lmlab modules it imports: ``import``/``from`` anywhere in the file (inside
+    functions too) and every string that names a module the way importlib is handed one
+    (``"lmlab.cli.prepare"``, ``"lmlab.compress.prepare:compress_job"``)."""
+    names = _module_names()
+    graph = {}
+    for name, path in names.items():
+        package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            found: list[str] = []
+            if isinstance(node, ast.Import):
+                found = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:  # a relative import
+                    base = ".".join(package[:len(package) - node.level + 1] + ([base] if base else []))
+                found = [f"{base}.{a.name}" if f"{base}.{a.name}" in names else base for a in node.names]
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str) \
+                    and _MODULE_STRING.fullmatch(node.value):
+                found = [node.value.partition(":")[0]]
+            for target in found:
+                while target and target not in names:  # lmlab.a.b.Name -> lmlab.a.b
+                    target = target.rpartition(".")[0]
+                if target.startswith("lmlab") and target != name:
+                    targets.add(target)
+        graph[name] = targets
+    return graph
+
+
+def circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of two or more modules (Tarjan): modules that import each other."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_the_circle_finder_sees_plain_lazy_and_string_imports():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
+    assert circles(graph) == [["a", "b", "c"]]
+    names = import_graph()
+    assert "lmlab.atomic" in names["lmlab.checkpoint"]  # a lazy import inside a function counts
+    assert "lmlab.cli.prepare" in names["lmlab.cli"]  # so does the COMMANDS table's "lmlab.cli.prepare"
+    assert "lmlab.tokenizers.bpe" in names["lmlab.tokenizers.base"]  # and a "module:class" string
+
+
+def test_no_module_of_lmlab_imports_itself_through_others():
+    """A circle hides which module is the lower one: prepared runs must not know the jobs that fill them,
+    and a lazily loaded tokenizer must not import the registry that loads it."""
+    found = circles(import_graph())
+    assert not found, found
+
+
+def test_models_import_neither_the_command_line_nor_prepared_runs_nor_translations():
+    """Models sit below the command, the prepared-run cache and the translations: a model's caller
+    (lmlab.train, lmlab.viz, a notebook) translates what it prints; script conversion lives in lmlab.data."""
+    offenders = [f"{name} imports {target}" for name, targets in import_graph().items()
+                 if name.startswith("lmlab.models.") for target in sorted(targets)
+                 if target.split(".")[:2] in (["lmlab", "cli"], ["lmlab", "prepared"], ["lmlab", "i18n"])]
     assert not offenders, offenders

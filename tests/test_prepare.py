@@ -64,13 +64,13 @@ def test_the_jobs_use_the_notebooks_own_tables():
 
 
 def test_the_jobs_of_06_to_08_use_their_notebooks_tables():
+    from lmlab.cli.prepare_seq2seq import DIGITS
     from lmlab.compress.prepare import SIZES as COMPRESS_SIZES
-    from lmlab.models.bert.prepare import FINETUNE
-    from lmlab.models.bert.prepare import SIZES as BERT_SIZES
-    from lmlab.models.seq2seq.prepare import DIGITS, RUNS, reversal_sizes
+    from lmlab.prepared import BERT_SIZES, FINETUNE, SEQ2SEQ_RUNS, reversal_sizes
 
-    assert _table("06_seq2seq.py", "PREPARED") == RUNS
-    assert {j.name for j in JOBS.values() if j.notebook == "06_seq2seq"} == {*RUNS.values(), "06_reversal"}
+    assert _table("06_seq2seq.py", "PREPARED") == SEQ2SEQ_RUNS
+    assert {j.name for j in JOBS.values() if j.notebook == "06_seq2seq"} == {*SEQ2SEQ_RUNS.values(),
+                                                                             "06_reversal"}
     source = (ROOT / "notebooks" / "06_seq2seq.py").read_text(encoding="utf-8")
     for preset in ("smoke", "class"):  # the reversal race's sizes, as its cell writes them
         sizes = reversal_sizes(preset)
@@ -176,14 +176,12 @@ def test_prepared_word2vec_loads_back_with_its_snapshots(isolated_data, tmp_path
     assert sg.vectors.most_similar("one", topn=3)  # usable vectors, in the notebook's word order
 
 
-def test_every_job_names_functions_that_exist_and_later_notebooks_get_what_they_reuse():
-    import importlib
-
-    for job in JOBS.values():
-        for field in ("train", "data"):
-            module, _, function = getattr(job, field).partition(":")
-            assert callable(getattr(importlib.import_module(module), function)), (job.name, field)
+def test_prepare_knows_how_to_train_every_job_and_later_notebooks_get_what_they_reuse():
+    from lmlab.cli.prepare import TRAIN
     from lmlab.prepared import jobs_for
+
+    assert list(TRAIN) == list(JOBS)  # one training per run the notebooks look up, in the same order
+    assert all(callable(data) and callable(train) for data, train in TRAIN.values())
 
     assert jobs_for(["04_attention"]) == ["03_gpt_shakespeare"]
     assert set(jobs_for(["01_word2vec"])) == {"01_skipgram", "01_cbow"}
@@ -200,15 +198,16 @@ def fake_train(preset, text, corpus, out, device):
 
 
 def test_a_registered_job_is_prepared_and_found(isolated_data, tmp_path, monkeypatch, capsys):
+    from lmlab.cli.prepare import TRAIN
     from lmlab.prepared import Job, register
 
     jobs = dict(JOBS)  # the registry as it is, plus the test's job, for this test only
     monkeypatch.setattr("lmlab.prepared.JOBS", jobs)
     monkeypatch.setattr("lmlab.cli.prepare.JOBS", jobs)
-    job = register(Job("09_fake", "09_fake", "a test's job", lambda preset: {"size": 1},
-                       f"{__name__}:fake_train", f"{__name__}:fake_data"))
+    monkeypatch.setattr("lmlab.cli.prepare.TRAIN", {**TRAIN, "09_fake": (fake_data, fake_train)})
+    register(Job("09_fake", "09_fake", "a test's job", lambda preset: {"size": 1}))
     with pytest.raises(ValueError, match="already registered"):
-        register(Job("09_fake", "09_fake", "another", lambda preset: {}, job.train, job.data))
+        register(Job("09_fake", "09_fake", "another", lambda preset: {}))
     dest = tmp_path / "mirror"
     assert main(["prepare", "09_fake", "--preset", "smoke", "--dest", str(dest), "--device", "cpu"]) == 0
     assert "[1/1] 09_fake (a test's job, fake_corpus): done" in capsys.readouterr().out
@@ -244,7 +243,7 @@ def test_students_are_distilled_from_the_prepared_teacher_which_is_prepared_firs
     assert find_prepared("05_students", "smoke", corpus=record["config"]["corpus"], show=False) is not None
 
     (run_dir(dest, "smoke", "03_gpt_shakespeare") / "prepared.json").unlink()  # no current teacher
-    with pytest.raises(ValueError, match="distilled from the prepared 03_gpt_shakespeare"):
+    with pytest.raises(ValueError, match="05_students starts from the prepared 03_gpt_shakespeare"):
         from lmlab.cli.prepare import students_job
 
         students_job("smoke", text, "tiny_shakespeare", run_dir(dest, "smoke", "05_students"), "cpu")
@@ -292,7 +291,7 @@ def test_prepared_couplet_model_and_bert_are_found_by_their_notebooks_lookup(iso
     assert {r["method"] for r in curve["rows"]} == {"fine-tuned", "random init", "linear probe"}
     assert len(curve["rows"]) == 9 and len(curve["features"]) == len(curve["train_idx"] + curve["test_idx"])
     (run_dir(dest, "smoke", "07_bert_zh") / "prepared.json").unlink()  # no current pre-training
-    from lmlab.models.bert.prepare import finetune_job
+    from lmlab.cli.prepare_bert import finetune_job
 
     with pytest.raises(ValueError, match="starts from the prepared 07_bert_zh"):
         finetune_job("smoke", "", "built-in poems", run_dir(dest, "smoke", "07_finetune"), "cpu")
@@ -344,7 +343,7 @@ def test_08_pruning_distillation_and_hygiene_are_prepared_and_found(isolated_dat
     assert best["best_iter"] in [r["iter"] for r in evals] and best["stopped_at"] >= best["best_iter"]
     assert small_gpt(vocab, "smoke").config.n_embd == 64
     (run_dir(dest, "smoke", "08_compress_models") / "prepared.json").unlink()  # no current base models
-    from lmlab.compress.prepare import small_models_job
+    from lmlab.cli.prepare_compress import small_models_job
 
     with pytest.raises(ValueError, match="starts from the prepared 08_compress_models"):
         small_models_job("smoke", text, corpus, run_dir(dest, "smoke", "08_small_models"), "cpu")

@@ -51,7 +51,7 @@ def test_fused_and_inspectable_paths_agree_and_weights_are_softmax_rows(one_torc
     src, tgt = _batch()
     with torch.no_grad():
         fast = model(src, tgt)
-        slow, attn = model(src, tgt, return_attention=True)
+        slow, attn = model.forward_with_attention(src, tgt)
     assert (fast - slow).abs().max() <= 1e-5
     enc, dec, cross = attn["encoder"][0], attn["decoder"][0], attn["cross"][1]
     assert enc.shape == (3, 4, 7, 7) and dec.shape == (3, 4, 6, 6) and cross.shape == (3, 4, 6, 7)
@@ -103,13 +103,13 @@ def test_rnn_alignment_is_a_softmax_over_real_source_tokens(one_torch_thread):
     model = RNNSeq2Seq(Seq2SeqConfig(arch="rnn-attention", vocab_size=30, d_model=16)).eval()
     src, tgt = _batch()
     with torch.no_grad():
-        logits, attn = model(src, tgt, return_attention=True)
+        logits, attn = model.forward_with_attention(src, tgt)
     alpha = attn["cross"][0]  # (B, 1, T, S)
     assert alpha.shape == (3, 1, 6, 7)
     assert torch.allclose(alpha.sum(-1), torch.ones(3, 1, 6), atol=1e-5)
     assert alpha[1, 0, :, 3:].abs().max() == 0
     plain = RNNSeq2Seq(Seq2SeqConfig(arch="rnn", vocab_size=30, d_model=16)).eval()
-    assert plain(src, tgt, return_attention=True)[1]["cross"] == []  # no attention: nothing to show
+    assert plain.forward_with_attention(src, tgt)[1]["cross"] == []  # no attention: nothing to show
 
 
 def test_config_errors_name_the_value():

@@ -214,15 +214,14 @@ def test_every_trainer_takes_resume_on_the_command_line():
         assert args.resume is True, model
 
 
-def test_lstm_if_exists_is_a_deprecated_alias(tmp_path):
+def test_lstm_resumes_with_resume_true(tmp_path):
     from lmlab.models.lstm import preset_config, train_lstm
 
     text = "the cat sat on the mat. " * 80
     cfg = preset_config("smoke", hidden=8, block_size=8, batch_size=2, max_iters=4, device="cpu")
     train_lstm(cfg, text, tmp_path, progress=False)
     cfg.max_iters = 6
-    with pytest.warns(DeprecationWarning, match="resume=True"):
-        run = train_lstm(cfg, text, tmp_path, progress=False, if_exists="resume")
+    run = train_lstm(cfg, text, tmp_path, progress=False, resume=True)
     assert run.metrics["iters"] == 6 and (tmp_path / "best.pt").exists()
     with pytest.raises(FileNotFoundError, match="drop --resume"):
         train_lstm(cfg, text, tmp_path / "none", progress=False, resume=True)

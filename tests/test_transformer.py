@@ -9,6 +9,7 @@ import shlex
 import pytest
 import torch
 
+from lmlab.models.bert.masking import mlm_mask
 from lmlab.models.transformer import (
     GPT,
     GPTConfig,
@@ -17,7 +18,6 @@ from lmlab.models.transformer import (
     causal_mask,
     generate,
     load_for_sampling,
-    mask_tokens,
     rotary_angles,
     rotate_pairs,
     sample_text,
@@ -50,7 +50,7 @@ def test_fast_and_inspectable_attention_paths_agree(pos_encoding):
     model = tiny_gpt(pos_encoding=pos_encoding).eval()
     idx = torch.randint(11, (3, 16), generator=torch.Generator().manual_seed(1))
     fast, loss_fast = model(idx, idx)
-    slow, loss_slow, attn = model(idx, idx, return_attention=True)
+    slow, loss_slow, attn = model.forward_with_attention(idx, idx)
     assert (fast - slow).abs().max().item() <= 1e-5
     assert abs(loss_fast.item() - loss_slow.item()) <= 1e-5
     assert len(attn) == 2 and attn[0].shape == (3, 2, 16, 16)
@@ -225,10 +225,10 @@ def test_encoder_is_bidirectional_and_mlm_loss_only_on_masked():
     b, _ = enc(changed)
     assert (a[0, 0] - b[0, 0]).abs().max() > 1e-5  # the first position sees the last one
     fast, _ = enc(idx)
-    slow, _, attn = enc(idx, return_attention=True)
+    slow, _, attn = enc.forward_with_attention(idx)
     assert (fast - slow).abs().max().item() <= 1e-5 and attn[0].shape == (2, 2, 10, 10)
     g = torch.Generator().manual_seed(7)
-    inputs, targets = mask_tokens(idx, mask_id=11, vocab_size=12, p=0.5, generator=g)
+    inputs, targets = mlm_mask(idx, mask_id=11, n_tokens=12, p=0.5, generator=g)
     chosen = targets != -100
     assert chosen.any() and torch.equal(targets[chosen], idx[chosen])
     assert torch.equal(inputs[~chosen], idx[~chosen]) and (inputs[chosen] == 11).any()

@@ -14,14 +14,17 @@ from __future__ import annotations
 import argparse
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from lmlab.cli import prepare_bert, prepare_compress, prepare_seq2seq
 from lmlab.prepared import (
     JOBS,
     POEM_SIZES,
     RACE_S,
+    SEQ2SEQ_RUNS,
     TANG,
     W2V_SIZES,
     default_root,
@@ -30,6 +33,7 @@ from lmlab.prepared import (
     live_recorder,
     record_prepared,
     run_dir,
+    start_from,
 )
 from lmlab.presets import PRESETS
 
@@ -214,10 +218,7 @@ def students_job(preset: str, text: str, corpus: str, out: Path, device: Any) ->
     from lmlab.prepared import DISTILL_ITERS, STUDENT_ALPHAS
     from lmlab.train import History
 
-    teacher_dir = out.parent / "03_gpt_shakespeare"
-    if not is_current(teacher_dir, job_config("03_gpt_shakespeare", preset, corpus)):
-        raise ValueError(f"05_students is distilled from the prepared 03_gpt_shakespeare, and {teacher_dir} "
-                         f"holds none: run 'lmlab prepare 03_gpt_shakespeare 05_students --preset {preset}'")
+    teacher_dir = start_from("03_gpt_shakespeare", out, preset, corpus)
     teacher, tok = load_for_sampling(load_checkpoint(teacher_dir), device)
     try:
         chars = 400_000 if preset == "smoke" else 1_000_000
@@ -280,9 +281,43 @@ def cbow_job(preset: str, text: str, corpus: str, out: Path, device: Any) -> tup
     return _word2vec_job("cbow", preset, text, out)
 
 
-def train_job(name: str, preset: str, text: str, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
-    """Train the run ``name`` into ``out`` with its job's ``train`` function: (metrics, samples)."""
-    return JOBS[name].call("train", preset, text, corpus, out, device)
+_seq2seq_jobs = {"rnn": prepare_seq2seq.rnn_job, "rnn-attention": prepare_seq2seq.rnn_attention_job,
+                 "transformer": prepare_seq2seq.transformer_job}
+# How ``lmlab prepare`` trains each run of lmlab.prepared.JOBS: name -> (data, train), as its notebook does.
+# data(preset) -> (text, corpus name): what ``train`` reads, and the name hashed into the run's config.
+# train(preset, text, corpus, out, device) -> (metrics dict, samples), its files written into ``out``.
+TRAIN: dict[str, tuple[Callable[..., tuple[Any, str]], Callable[..., tuple[dict, list]]]] = {
+    "01_skipgram": (wiki_corpus, skipgram_job),
+    "01_cbow": (wiki_corpus, cbow_job),
+    "02_lstm_shakespeare": (shakespeare_corpus, lstm_job),
+    "02_lstm_poems": (lstm_poems_corpus, lstm_poems_job),
+    "03_gpt_shakespeare": (shakespeare_corpus, gpt_job),
+    "03_gpt_poems": (gpt_poems_corpus, gpt_poems_job),
+    "03_race": (shakespeare_corpus, race_job),
+    "05_students": (shakespeare_corpus, students_job),
+    **{name: (prepare_seq2seq.couplets, _seq2seq_jobs[arch]) for arch, name in SEQ2SEQ_RUNS.items()},
+    "06_reversal": (prepare_seq2seq.reversal, prepare_seq2seq.reversal_job),
+    "07_bert_zh": (prepare_bert.poems, prepare_bert.bert_zh_job),
+    "07_bert_en": (prepare_bert.wiki, prepare_bert.bert_en_job),
+    "07_gpt_zh": (prepare_bert.poems, prepare_bert.gpt_zh_job),
+    "07_finetune": (prepare_bert.poems, prepare_bert.finetune_job),
+    "08_compress_models": (shakespeare_corpus, prepare_compress.compress_job),
+    "08_small_models": (shakespeare_corpus, prepare_compress.small_models_job),
+    "08_hygiene": (shakespeare_corpus, prepare_compress.hygiene_job),
+    "08_augment": (prepare_compress.polarity, prepare_compress.augment_job),
+}
+
+
+def corpus_of(name: str, preset: str) -> tuple[Any, str]:
+    """(what the run ``name`` trains on, its corpus name), loaded as its notebook loads it."""
+    data, _ = TRAIN[name]
+    return data(preset)
+
+
+def train_job(name: str, preset: str, text: Any, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
+    """Train the run ``name`` into ``out`` as its notebook does: (metrics, samples)."""
+    _, train = TRAIN[name]
+    return train(preset, text, corpus, out, device)
 
 
 # ---------------------------------------------------------------- the command
@@ -305,7 +340,7 @@ def run(args: argparse.Namespace) -> int:
     t_all = time.perf_counter()
     done = skipped = 0
     for k, name in enumerate(names, 1):
-        text, corpus = JOBS[name].call("data", preset)
+        text, corpus = corpus_of(name, preset)
         config = job_config(name, preset, corpus)
         out = run_dir(root, preset, name)
         head = f"[{k}/{len(names)}] {name} ({JOBS[name].about}, {corpus})"

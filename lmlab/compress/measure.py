@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from lmlab.models.distill import evaluate_lm
+from lmlab.eval.language_model import model_logits
 from lmlab.models.transformer.trainer import TokenData
 from lmlab.train import fit
 
@@ -27,8 +27,7 @@ def train_lm(model: nn.Module, data: TokenData, iters: int, *, batch_size: int =
 
     def step(it: int) -> dict:
         x, y = data.batch("train", batch_size, block_size, torch.Generator().manual_seed(seed * 100_003 + it))
-        out = model(x)
-        logits = out[0] if isinstance(out, tuple) else out
+        logits = model_logits(model, x)
         loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -44,12 +43,6 @@ def val_batches(data: TokenData, n: int = 8, batch_size: int = 16, block_size: i
     """Fixed validation batches: every model is judged on the same text."""
     return [data.batch("val", batch_size, block_size, torch.Generator().manual_seed(10_000 + i))
             for i in range(n)]
-
-
-@torch.no_grad()
-def val_loss(model: nn.Module, batches: list) -> float:
-    """Mean cross-entropy (nats per token) on ``batches``."""
-    return evaluate_lm(model, batches)
 
 
 @torch.no_grad()

@@ -263,6 +263,19 @@ def load_tang_poems(script: str | None = None) -> list[dict[str, Any]]:
     return _read_poems(fetch("tang_poems"), script)
 
 
+def tang_poems_or_builtin(builtin: list[list[str]], script: str | None = None) -> tuple[list[Any], str]:
+    """(poems, name used): the Tang poems in ``script`` (default: the edition's), or, when they are not
+    available here, the ``builtin`` poems (lists of couplets, in ``script``) with a note saying so."""
+    script = edition_script(script)
+    try:
+        return load_tang_poems(script), tang_poems_name(script)
+    except FileNotFoundError as err:
+        print(_("note: the Tang-poem corpus is not available here; using the 18 built-in quatrains instead "
+                "(enough to run the code, far too few to learn poetry).")
+              + "\n      " + _("why: {err}").format(err=err), flush=True)
+        return [to_simplified(p) for p in builtin] if script == "simplified" else builtin, "builtin_poems"
+
+
 def train_val_split(text: str, train_fraction: float = 0.9) -> tuple[str, str]:
     """First ``train_fraction`` of the characters for training, the rest for validation (as nanoGPT)."""
     if not 0.0 < train_fraction < 1.0:

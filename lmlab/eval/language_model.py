@@ -6,11 +6,50 @@
 
 Bits per character compares models with different tokenizers on the same text (a word model's token
 covers several characters); perplexity compares only models that share a vocabulary.
+
+``evaluate_lm`` is the one loss they start from: the mean next-token cross-entropy of a model on fixed
+batches, whatever the model (GPT, LSTM, a distilled student, a quantized or pruned copy).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
+from contextlib import nullcontext
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+
+def model_logits(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Logits from a model that returns logits, ``(logits, loss)``, ``(logits, state)`` or an object with
+    ``.logits``."""
+    out = model(x)
+    if isinstance(out, tuple):
+        out = out[0]
+    return getattr(out, "logits", out)
+
+
+@torch.no_grad()
+def evaluate_lm(model: torch.nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+                device: torch.device | str = "cpu", precision: Any = None) -> float:
+    """Mean next-token cross-entropy (nats per token) over fixed batches of (inputs, targets), the model in
+    eval mode (and back as it was). ``precision`` (``lmlab.device.Precision``) runs it under autocast."""
+    from lmlab.device import autocast
+
+    was_training = model.training
+    model.eval()
+    losses = []
+    for x, y in batches:
+        with autocast(torch.device(device), precision) if precision is not None else nullcontext():
+            logits = model_logits(model, x.to(device))
+        losses.append(F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), y.to(device).reshape(-1),
+                                      ignore_index=-100).item())
+    model.train(was_training)
+    if not losses:
+        raise ValueError("evaluate_lm needs at least one batch")
+    return sum(losses) / len(losses)
 
 
 def _check_loss(loss: float) -> float:

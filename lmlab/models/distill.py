@@ -19,6 +19,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from lmlab.eval.language_model import evaluate_lm, model_logits
 from lmlab.train import FitResult, History, fit
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -56,14 +57,6 @@ def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor
     return {"loss": loss, "soft": soft, "hard": hard}
 
 
-def model_logits(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Logits from a model that returns logits, ``(logits, loss)`` or an object with ``.logits``."""
-    out = model(x)
-    if isinstance(out, tuple):
-        out = out[0]
-    return getattr(out, "logits", out)
-
-
 def count_parameters(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
@@ -78,20 +71,6 @@ class DistillConfig:
     weight_decay: float = 0.0
     max_iters: int = 200
     grad_clip: float = 1.0
-
-
-@torch.no_grad()
-def evaluate_lm(model: torch.nn.Module, batches: list[Batch], device: torch.device | str = "cpu") -> float:
-    """Mean next-token cross-entropy (nats) over fixed batches."""
-    was_training = model.training
-    model.eval()
-    losses = []
-    for x, y in batches:
-        logits = model_logits(model, x.to(device))
-        losses.append(F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(),
-                                      y.to(device).reshape(-1)).item())
-    model.train(was_training)
-    return sum(losses) / len(losses)
 
 
 def distill(teacher: torch.nn.Module, student: torch.nn.Module, get_batch: Callable[[int], Batch],

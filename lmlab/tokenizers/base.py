@@ -25,8 +25,10 @@ class Tokenizer(Protocol):
 
 # The registry: tokenizer kind ("char", "word", "bpe", ...) -> class. Read it with get()/kinds().
 _KINDS: dict[str, type] = {}
-# kinds whose module is not imported by lmlab.tokenizers itself (kept out of the import path until needed)
-_LAZY = {"bpe": "lmlab.tokenizers.bpe", "bpe_scratch": "lmlab.tokenizers.bpe"}
+# kinds whose module is not imported by lmlab.tokenizers itself (kept out of the import path until needed):
+# kind -> "module:class", imported and registered by get() on first use
+_LAZY = {"bpe": "lmlab.tokenizers.bpe:FastBPETokenizer",
+         "bpe_scratch": "lmlab.tokenizers.bpe:BytePairEncoding"}
 
 
 def register(cls: type) -> type:
@@ -50,7 +52,8 @@ def kinds() -> tuple[str, ...]:
 def get(kind: str) -> type:
     """The tokenizer class registered as ``kind`` (importing its module on first use)."""
     if kind in _LAZY and kind not in _KINDS:
-        importlib.import_module(_LAZY[kind])  # its @register runs
+        module, _, name = _LAZY[kind].partition(":")
+        register(getattr(importlib.import_module(module), name))
     if kind not in _KINDS:
         raise ValueError(f"unknown tokenizer kind {kind!r}; known kinds: {', '.join(kinds())}")
     return _KINDS[kind]

@@ -7,6 +7,7 @@
 ``BytePairEncoding`` (kind "bpe_scratch") is for reading and small texts; ``FastBPETokenizer`` (kind
 "bpe", Hugging Face ``tokenizers``, Rust) trains on a whole corpus in about a second and is what
 ``lmlab train gpt --tokenizer bpe`` uses. Both start from the 256 byte values, so any text encodes.
+Neither imports the registry: ``lmlab.tokenizers.get("bpe")`` imports this module and registers them.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ import re
 from collections import Counter
 from itertools import pairwise
 from typing import Any
-
-from lmlab.tokenizers.base import register
 
 # GPT-2's pre-tokenizer: merges never cross these chunks (words with their leading space, numbers, ...).
 # [^\W\d_] is "a letter" in Python's re (GPT-2 writes \p{L} with the regex module).
@@ -36,7 +35,6 @@ def merge_pair(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
     return out
 
 
-@register
 class BytePairEncoding:
     """From scratch: start from UTF-8 bytes (ids 0..255), repeatedly merge the most frequent pair."""
 
@@ -131,7 +129,6 @@ class BytePairEncoding:
         return cls([((a, b), n) for a, b, n in data["merges"]])
 
 
-@register
 class FastBPETokenizer:
     """Byte-level BPE trained with Hugging Face ``tokenizers`` (GPT-2's scheme, learned on your corpus)."""
 

@@ -27,27 +27,20 @@ StepFn = Callable[[int], dict[str, Any]]
 
 @dataclass
 class FitResult:
-    """What happened: the next iteration to run, and why the loop stopped.
-
-    ``wall_s`` (an old name) is the seconds spent inside ``step`` only, i.e. ``train_s`` in metrics.json.
-    """
+    """What happened: the next iteration to run, and why the loop stopped, and ``train_s``: the seconds
+    spent inside ``step`` only (no evaluation, sampling or checkpoints), as in metrics.json."""
 
     next_iter: int
     interrupted: bool
     out_of_time: bool
-    wall_s: float
+    train_s: float
     tokens: int
     diverged_at: int | None = None  # the iteration whose loss was nan/inf (as logged in the history)
     failure: str | None = None  # the one-line message printed when the run diverged
 
     @property
     def tokens_per_sec(self) -> float:
-        return self.tokens / self.wall_s if self.wall_s > 0 else 0.0
-
-    @property
-    def train_s(self) -> float:
-        """Seconds inside the optimizer steps of this call (no evaluation, sampling or checkpoints)."""
-        return self.wall_s
+        return self.tokens / self.train_s if self.train_s > 0 else 0.0
 
     @property
     def diverged(self) -> bool:
@@ -263,7 +256,7 @@ def fit(
     if live is not None:
         live.close(history, samples)
     return FitResult(next_iter=it, interrupted=interrupted, out_of_time=out_of_time,
-                     wall_s=train_s, tokens=tokens, diverged_at=diverged[0] if diverged else None,
+                     train_s=train_s, tokens=tokens, diverged_at=diverged[0] if diverged else None,
                      failure=failure)
 
 

@@ -167,16 +167,16 @@ check("transformer.causal_mask", my_causal_mask)
 # 所在的轴移到前面：`(B, T, C) → (B, T, h, d_k) → (B, h, T, d_k)`。这样注意力公式就能用一次批量矩阵乘法作用在所有头上。
 
 # %%
-from lmlab.models.transformer import GPTConfig, MultiHeadAttention
+from lmlab.models.transformer import GPTConfig, MultiHeadAttention, split_heads
 
 cfg = GPTConfig(vocab_size=10, block_size=8, n_layer=1, n_head=2, n_embd=8)
 mha = MultiHeadAttention(cfg).eval()
 x = torch.randn(1, 4, 8, generator=g)  # (B, T, C)
 q, k, v = mha.W_qkv(x).split(8, dim=2)  # 每个都是 (B, T, C)
-qh = mha.split_heads(q)
+qh = split_heads(q, mha.n_head)
 print("x", tuple(x.shape), "-> q", tuple(q.shape), "-> 各头", tuple(qh.shape), "= (B, n_head, T, d_k)")
 # 批量计算的各头等于对各头做 Python 循环，每个头用它自己那一段通道
-kh, vh = mha.split_heads(k), mha.split_heads(v)
+kh, vh = split_heads(k, mha.n_head), split_heads(v, mha.n_head)
 batched, _ = attention(qh, kh, vh, causal_mask(4))
 cols = [slice(h * 4, (h + 1) * 4) for h in range(2)]  # 第 h 个头拥有通道 4h .. 4h+3
 looped = torch.stack([attention(q[..., c], k[..., c], v[..., c], causal_mask(4))[0] for c in cols], dim=1)
@@ -345,7 +345,7 @@ print(f"{sum(p.numel() for p in demo.parameters()):>10,}  合计")
 demo.eval()
 idx = torch.randint(65, (2, size["block_size"]), generator=g)
 fast_logits, _ = demo(idx)
-slow_logits, _, attn = demo(idx, return_attention=True)
+slow_logits, _, attn = demo.forward_with_attention(idx)
 print(f"max |快速 - 可读| = {(fast_logits - slow_logits).abs().max():.2e}；"
       f"{len(attn)} 个注意力张量，形状为 {tuple(attn[0].shape)} = (B, n_head, T, T)")
 

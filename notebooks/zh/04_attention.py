@@ -106,7 +106,7 @@ print(gpt.config)
 # %% [markdown]
 # ## 2 · 用 bertviz 的 head view 看我们的 GPT
 #
-# 选一段文本窗口，用 `return_attention=True` 运行一次模型：每一层返回一个形状为 (batch, heads, T, T) 的张量，其中第 *i*
+# 选一段文本窗口，用 `forward_with_attention` 运行一次模型：每一层返回一个形状为 (batch, heads, T, T) 的张量，其中第 *i*
 # 行是 token *i* 可以看的那些 token 上的 softmax。`attention_of` 把它们连同 token 字符串一起收集起来（这里是字符；换行显示
 # 为 ⏎，空格显示为 ␣）。在 head view 中，每种颜色是一个头；把鼠标悬停在左侧的某个 token 上，就能看到它在看哪里。因为这是
 # 一个因果模型，连线永远只*向上*（指向更早的 token）。

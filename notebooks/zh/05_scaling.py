@@ -410,12 +410,12 @@ if lab.device.type == "cpu":
 # 训练好的那次结果），否则就在这里当场训练一个小的。
 
 # %%
+from lmlab.eval.language_model import evaluate_lm  # noqa: E402
 from lmlab.models.distill import (  # noqa: E402
     DistillConfig,
     count_parameters,
     distill,
     distillation_loss,
-    evaluate_lm,
     soft_targets,
 )
 from lmlab.models.transformer.generate import load_for_sampling  # noqa: E402
@@ -610,7 +610,7 @@ result = fine_tune(classifier, tokenizer, train_texts[:n_ft], labels[train_idx][
                    device=lab.device, progress=False)
 predicted = predict(classifier, tokenizer, test_texts, device=lab.device)
 ft_report = classification_report(labels[test_idx], predicted, POLARITY_LABELS)
-print(f"微调了 {config.epochs} 轮，{result.next_iter} 步，用时 {result.wall_s:.1f} 秒\n")
+print(f"微调了 {config.epochs} 轮，{result.next_iter} 步，用时 {result.train_s:.1f} 秒\n")
 print(ft_report)
 
 # %% [markdown]

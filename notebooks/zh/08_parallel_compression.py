@@ -228,9 +228,9 @@ from lmlab.compress.measure import (  # noqa: E402
     lstm_generate_tokens,
     train_lm,
     val_batches,
-    val_loss,
 )
 from lmlab.compress.prepare import load as load_prepared  # noqa: E402
+from lmlab.eval.language_model import evaluate_lm  # noqa: E402
 from lmlab.models.lstm.model import LSTMConfig, LSTMLanguageModel  # noqa: E402
 from lmlab.models.transformer import GPT, GPTConfig  # noqa: E402
 from lmlab.models.transformer.trainer import TokenData  # noqa: E402
@@ -259,8 +259,8 @@ for name, model, gen in (("LSTM", lstm, lambda m: lstm_generate_tokens(m, SIZE["
                          ("GPT", gpt, lambda m: gpt_generate_tokens(m, min(SIZE["gen"], 60)))):
     q = quantize_int8(model)
     speed = compare_speed({"fp32": lambda m=model, g=gen: g(m), "int8": lambda q=q, g=gen: g(q)}, rounds=3)
-    rows.append((name, model_bytes(model), model_bytes(q), val_loss(model, batches), val_loss(q, batches),
-                 speed["int8"] / speed["fp32"]))
+    rows.append((name, model_bytes(model), model_bytes(q), evaluate_lm(model, batches),
+                 evaluate_lm(q, batches), speed["int8"] / speed["fp32"]))
 print(f"{'model':5s} {'fp32 kB':>8s} {'int8 kB':>8s} {'val fp32':>9s} {'val int8':>9s} {'int8 speed':>10s}")
 for name, b32, b8, v32, v8, sp in rows:
     print(f"{name:5s} {b32 / 1e3:8.0f} {b8 / 1e3:8.0f} {v32:9.4f} {v8:9.4f} {sp:9.2f}x")
@@ -288,9 +288,9 @@ prep_small = find_prepared("08_small_models", lab.preset, corpus=corpus, retrain
 sweep = [tuple(r) for r in prep_small.metrics["sweep"]] if prep_small is not None else []
 for s in amounts[len(sweep):]:
     pruned = magnitude_prune(copy.deepcopy(lstm), s, permanent=False)
-    before = val_loss(pruned, batches)
+    before = evaluate_lm(pruned, batches)
     train_lm(pruned, data, SIZE["prune_ft"], lr=1e-3, seed=7)
-    sweep.append((s, before, val_loss(pruned, batches), sparsity(pruned)))
+    sweep.append((s, before, evaluate_lm(pruned, batches), sparsity(pruned)))
 fig, ax = plt.subplots(figsize=(6, 3.4))
 ax.plot(amounts, [r[1] for r in sweep], "o-", label="剪枝后")
 ax.plot(amounts, [r[2] for r in sweep], "s-", label=f"剪枝 + {SIZE['prune_ft']} 步微调")
@@ -333,11 +333,11 @@ else:
             progress=False)
 
 # 剪枝后的模型按它实际参与计算的权重来计（而不是 weight_orig，那里还保留着被剪掉的值）
-points = {"teacher (fp32)": (model_bytes(teacher), val_loss(teacher, batches)),
-          "teacher int8": (model_bytes(quantize_int8(teacher)), val_loss(quantize_int8(teacher), batches)),
-          "teacher 50 % pruned": (nonzero_bytes(teacher_pruned), val_loss(teacher_pruned, batches)),
-          "distilled student": (model_bytes(student), val_loss(student, batches)),
-          "student int8": (model_bytes(quantize_int8(student)), val_loss(quantize_int8(student), batches))}
+points = {"teacher (fp32)": (model_bytes(teacher), evaluate_lm(teacher, batches)),
+          "teacher int8": (model_bytes(quantize_int8(teacher)), evaluate_lm(quantize_int8(teacher), batches)),
+          "teacher 50 % pruned": (nonzero_bytes(teacher_pruned), evaluate_lm(teacher_pruned, batches)),
+          "distilled student": (model_bytes(student), evaluate_lm(student, batches)),
+          "student int8": (model_bytes(quantize_int8(student)), evaluate_lm(quantize_int8(student), batches))}
 fig, ax = plt.subplots(figsize=(6.5, 3.6))
 for label, (b, v) in points.items():
     ax.scatter(b / 1e3, v, s=40)

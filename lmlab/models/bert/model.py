@@ -15,7 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from lmlab.models.bert.config import BertConfig
-from lmlab.models.transformer.attention import attention
+from lmlab.models.transformer.attention import attention, merge_heads, split_heads
 
 
 class BertEmbeddings(nn.Module):
@@ -51,22 +51,19 @@ class BertSelfAttention(nn.Module):
         self.value = nn.Linear(config.n_embd, config.n_embd)  # W_v
         self.dropout = nn.Dropout(config.dropout)
 
-    def _heads(self, x: torch.Tensor) -> torch.Tensor:
-        B, T, C = x.shape
-        return x.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)  # (B, nh, T, hs)
-
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None,
                 return_attention: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
         """x (B, T, C), mask (B, 1, 1, T) True for real keys -> (B, T, C) and weights (B, nh, T, T)."""
-        B, T, C = x.shape
-        q, k, v = self._heads(self.query(x)), self._heads(self.key(x)), self._heads(self.value(x))
+        q = split_heads(self.query(x), self.n_head)  # (B, nh, T, hs)
+        k = split_heads(self.key(x), self.n_head)
+        v = split_heads(self.value(x), self.n_head)
         weights = None
         if return_attention:  # the readable path keeps every weight
             y, weights = attention(q, k, v, mask, self.dropout if self.training else None)
         else:  # the fused kernel: same numbers
             p = self.dropout.p if self.training else 0.0
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
-        return y.transpose(1, 2).reshape(B, T, C), weights
+        return merge_heads(y), weights  # (B, T, C)
 
 
 class BertSelfOutput(nn.Module):
@@ -235,14 +232,28 @@ class BertForMaskedLM(nn.Module):
         return self.bert(idx, attention_mask, token_type_ids, return_attention)
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None,
-                attention_mask: torch.Tensor | None = None, return_attention: bool = False,
-                token_type_ids: torch.Tensor | None = None, only_masked: bool = False):
-        """``(logits, loss)`` or ``(logits, loss, attentions)``, as ``TransformerEncoder.forward``.
+                attention_mask: torch.Tensor | None = None, token_type_ids: torch.Tensor | None = None,
+                only_masked: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(logits, loss)``, as ``TransformerEncoder.forward``.
 
         logits (B, T, V); with ``only_masked=True`` (training) only the rows where ``targets != -100``,
         (N_masked, V): the decoder then runs on ~15% of the positions, the same loss for less work.
         """
-        h, attentions = self.encode(idx, attention_mask, return_attention, token_type_ids)
+        h, _ = self.encode(idx, attention_mask, token_type_ids=token_type_ids)
+        return self.predict(h, targets, only_masked)
+
+    def forward_with_attention(self, idx: torch.Tensor, targets: torch.Tensor | None = None,
+                               attention_mask: torch.Tensor | None = None,
+                               token_type_ids: torch.Tensor | None = None
+                               ) -> tuple[torch.Tensor, torch.Tensor | None, list[torch.Tensor]]:
+        """The readable attention path: ``(logits, loss, attentions)``, attentions (B, n_head, T, T) per
+        layer, as ``TransformerEncoder.forward_with_attention``."""
+        h, attentions = self.encode(idx, attention_mask, True, token_type_ids)
+        return (*self.predict(h, targets), attentions)
+
+    def predict(self, h: torch.Tensor, targets: torch.Tensor | None = None, only_masked: bool = False
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The MLM head on contextual vectors h (B, T, C): (logits, loss or None), see ``forward``."""
         loss = None
         if targets is not None and only_masked:
             where = targets != -100  # (B, T)
@@ -253,7 +264,7 @@ class BertForMaskedLM(nn.Module):
             if targets is not None:
                 loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1),
                                        ignore_index=-100)
-        return (logits, loss, attentions) if return_attention else (logits, loss)
+        return logits, loss
 
     def num_params(self) -> int:
         """Every parameter (the tied decoder counted once)."""

@@ -31,13 +31,10 @@ FALLBACK_POEMS: dict[str, list[str]] = {
 }
 
 
-def fallback_text() -> str:
-    """All of them as one text, a blank line between poems (the corpus format)."""
-    from lmlab.i18n import lang
+def fallback_text(script: str | None = None) -> str:
+    """All of them as one text, a blank line between poems (the corpus format), in ``script`` (default: the
+    edition's, simplified in the Chinese edition, as its cells read the poems)."""
+    from lmlab.data.corpora import edition_script, to_simplified
 
     text = "\n\n".join(p for poems in FALLBACK_POEMS.values() for p in poems) + "\n"
-    if lang() == "zh":  # the Chinese edition reads the poems in simplified characters, as its cells do
-        from lmlab.i18n.notebooks import to_simplified
-
-        text = to_simplified(text)
-    return text
+    return to_simplified([text])[0] if edition_script(script) == "simplified" else text

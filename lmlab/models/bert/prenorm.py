@@ -18,15 +18,21 @@ class PreNormForMaskedLM(TransformerEncoder):
     """``TransformerEncoder`` that also takes ``only_masked`` and ``token_type_ids`` (it has no segments)."""
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None,
-                attention_mask: torch.Tensor | None = None, return_attention: bool = False,
-                token_type_ids: torch.Tensor | None = None, only_masked: bool = False):
-        if targets is None or not only_masked or return_attention:
-            return super().forward(idx, targets, attention_mask, return_attention)
+                attention_mask: torch.Tensor | None = None, token_type_ids: torch.Tensor | None = None,
+                only_masked: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if targets is None or not only_masked:
+            return super().forward(idx, targets, attention_mask)
         h, _ = self.encode(idx, attention_mask)
         where = targets != -100
         logits = self.mlm_transform(h[where]) @ self.embed.wte.weight.T + self.mlm_bias  # (N, V)
         loss = F.cross_entropy(logits, targets[where]) if logits.numel() else logits.sum()
         return logits, loss
+
+    def forward_with_attention(self, idx: torch.Tensor, targets: torch.Tensor | None = None,
+                               attention_mask: torch.Tensor | None = None,
+                               token_type_ids: torch.Tensor | None = None
+                               ) -> tuple[torch.Tensor, torch.Tensor | None, list[torch.Tensor]]:
+        return super().forward_with_attention(idx, targets, attention_mask)
 
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -12,8 +12,6 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from lmlab.i18n import _
-
 _H = r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
 COUPLET = {n: re.compile(rf"^{_H}{{{n}}}，{_H}{{{n}}}。$") for n in (5, 7)}
 
@@ -78,21 +76,11 @@ def poem_corpus(chars_per_line: Iterable[int] = (5, 7), n_lines: Iterable[int] =
     ``script`` is "traditional" (as collected) or "simplified"; by default the learner's edition decides:
     simplified with ``LMLAB_LANG=zh`` (the Chinese notebooks), traditional otherwise.
     """
-    from lmlab.data import edition_script, load_tang_poems, tang_poems_name
-    from lmlab.data.corpora import to_simplified
+    from lmlab.data.corpora import tang_poems_or_builtin
 
-    script = edition_script(script)
-    try:
-        poems = load_tang_poems(script)
-        used = tang_poems_name(script)
-    except FileNotFoundError as err:
-        print(_("note: the Tang-poem corpus is not available here; using the 18 built-in quatrains instead "
-                "(enough to run the code, far too few to learn poetry).")
-              + "\n      " + _("why: {err}").format(err=err), flush=True)
-        poems, used = BUILTIN_POEMS, "builtin_poems"
-        if script == "simplified":
-            poems = [to_simplified(p) for p in BUILTIN_POEMS]
-        max_vocab = None
+    poems, used = tang_poems_or_builtin(BUILTIN_POEMS, script)
+    if used == "builtin_poems":
+        max_vocab = None  # a handful of poems: keep every character
     kept = regular_poems(poems, chars_per_line, n_lines, max_vocab)
     if max_poems is not None:
         kept = kept[:max_poems]

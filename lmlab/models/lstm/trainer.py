@@ -13,7 +13,6 @@ logs and writes ``OUT/ckpt.pt`` (kind "lstm"), ``OUT/best.pt`` (lowest validatio
 from __future__ import annotations
 
 import time
-import warnings
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -98,24 +97,18 @@ def _check_vocabulary(saved: dict[str, Any] | None, tokenizer: Any, where: Path)
 
 
 def train_lstm(config: LSTMTrainConfig, text: str, out_dir: str | Path | None = None, *,
-               val_text: str | None = None, tokenizer: Any = None, if_exists: str | None = None,
-               progress: bool = True, live: Any = None, sample_prompt: str | None = None,
-               resume: bool = False, overwrite: bool = False) -> LSTMRun:
+               val_text: str | None = None, tokenizer: Any = None, progress: bool = True, live: Any = None,
+               sample_prompt: str | None = None, resume: bool = False, overwrite: bool = False) -> LSTMRun:
     """Train on ``text`` (split ``val_fraction`` off its end unless ``val_text`` is given).
 
     ``out_dir`` (or None: nothing written) receives ``ckpt.pt``, ``best.pt`` and ``metrics.json``. When it
     already holds a checkpoint, ``resume=True`` continues it (weights, optimizer, history, iteration and
     the recurrent state carried between batches; ``--resume``, as for every trainer), ``overwrite=True``
-    replaces it, and neither is an error. ``if_exists`` ("error", "resume", "overwrite") is the old,
-    deprecated spelling of the same choice.
+    replaces it, and neither is an error.
     """
     wall0 = time.perf_counter()
-    if if_exists is not None:
-        if if_exists not in {"error", "resume", "overwrite"}:
-            raise ValueError(f"if_exists must be 'error', 'resume' or 'overwrite', got {if_exists!r}")
-        warnings.warn("train_lstm(if_exists=...) is deprecated: pass resume=True or overwrite=True",
-                      DeprecationWarning, stacklevel=2)
-        resume, overwrite = if_exists == "resume", if_exists == "overwrite"
+    if resume and overwrite:
+        raise ValueError("resume=True and overwrite=True contradict each other; choose one")
     if not text:
         raise ValueError("the training text is empty; pass a corpus with some text")
     device = pick_device(config.device)

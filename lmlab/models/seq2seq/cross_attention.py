@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from lmlab.models.transformer.attention import attention
+from lmlab.models.transformer.attention import attention, merge_heads, split_heads
 from lmlab.models.transformer.config import GPTConfig
 
 
@@ -30,15 +30,10 @@ class CrossAttention(nn.Module):
         self.resid_dropout = nn.Dropout(config.dropout)
         self.dropout = config.dropout
 
-    def split_heads(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, T, C) -> (B, n_head, T, C / n_head)."""
-        B, T, C = x.shape
-        return x.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
-
     def memory_kv(self, memory: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """K, V of the encoder memory, each (B, n_head, S, head_size): computed once per source."""
         k, v = self.W_kv(memory).chunk(2, dim=-1)  # 2 x (B, S, C)
-        return self.split_heads(k), self.split_heads(v)
+        return split_heads(k, self.n_head), split_heads(v, self.n_head)
 
     def forward(self, x: torch.Tensor, memory: torch.Tensor | None, memory_mask: torch.Tensor | None = None,
                 return_attention: bool = False, kv: tuple[torch.Tensor, torch.Tensor] | None = None
@@ -48,7 +43,7 @@ class CrossAttention(nn.Module):
         ``memory_mask`` (B, S) is True for real source tokens; ``kv`` is ``memory_kv(memory)`` reused.
         """
         B, T, C = x.shape
-        q = self.split_heads(self.W_q(x))  # (B, nh, T, hs)
+        q = split_heads(self.W_q(x), self.n_head)  # (B, nh, T, hs)
         k, v = kv if kv is not None else self.memory_kv(memory)  # (B, nh, S, hs) each
         mask = memory_mask[:, None, None, :].bool() if memory_mask is not None else None  # (B, 1, 1, S)
         weights = None
@@ -57,5 +52,5 @@ class CrossAttention(nn.Module):
         else:
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
                                                dropout_p=self.dropout if self.training else 0.0)
-        y = y.transpose(1, 2).contiguous().view(B, T, C)  # merge heads
+        y = merge_heads(y)  # (B, T, C)
         return self.resid_dropout(self.W_o(y)), weights

@@ -81,9 +81,14 @@ class RNNSeq2Seq(nn.Module):
         """Logits (B, V) after the last token of ``ys`` (B, t); the state moves one step."""
         return self._advance(state, ys[:, -1])[0]
 
-    def forward(self, src: torch.Tensor, tgt_in: torch.Tensor, return_attention: bool = False):
-        """Teacher forcing over tgt_in (B, T): logits (B, T, V); with ``return_attention`` also
-        ``{"cross": [α (B, 1, T, S)]}``, the alignment drawn like one head of cross-attention."""
+    def forward(self, src: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
+        """Teacher forcing over tgt_in (B, T): logits (B, T, V)."""
+        return self.forward_with_attention(src, tgt_in)[0]
+
+    def forward_with_attention(self, src: torch.Tensor, tgt_in: torch.Tensor
+                               ) -> tuple[torch.Tensor, dict[str, list[torch.Tensor]]]:
+        """Logits (B, T, V) and ``{"cross": [α (B, 1, T, S)]}`` (empty without attention), the alignment
+        drawn like one head of cross-attention (the same keys as the Transformer's)."""
         state = self.begin(src)
         logits, alphas = [], []
         for t in range(tgt_in.size(1)):
@@ -91,8 +96,6 @@ class RNNSeq2Seq(nn.Module):
             logits.append(lg)
             alphas.append(alpha)
         out = torch.stack(logits, dim=1)  # (B, T, V)
-        if not return_attention:
-            return out
         cross = [torch.stack(alphas, dim=1)[:, None]] if self.attention is not None else []
         return out, {"encoder": [], "decoder": [], "cross": cross}
 

@@ -4,8 +4,8 @@
     logits = Decoder(<s> y_1 .. y_n, memory)    # (B, T, V): causal self-attention + cross-attention
 
     model = Seq2SeqTransformer(Seq2SeqConfig(vocab_size=V))
-    logits = model(src, tgt_in)                              # fused attention
-    logits, attn = model(src, tgt_in, return_attention=True) # attn["encoder"|"decoder"|"cross"][layer]
+    logits = model(src, tgt_in)                                # fused attention
+    logits, attn = model.forward_with_attention(src, tgt_in)   # attn["encoder"|"decoder"|"cross"][layer]
 """
 
 from __future__ import annotations
@@ -120,15 +120,18 @@ class Seq2SeqTransformer(nn.Module):
         logits = self.dec_ln(y) @ self.embed.wte.weight.T  # (B, T, V): the tied output layer
         return (logits, self_w, cross_w) if return_attention else (logits, [], [])
 
-    def forward(self, src: torch.Tensor, tgt_in: torch.Tensor, return_attention: bool = False):
-        """Teacher forcing: logits (B, T, V) for every target position; with ``return_attention`` also a
-        dict of per-layer weights: ``encoder`` (B, nh, S, S), ``decoder`` (B, nh, T, T), ``cross``
-        (B, nh, T, S), each row a softmax (sums to 1)."""
-        memory, mask, enc_w = self.encode(src, return_attention)
-        logits, dec_w, cross_w = self.decode(tgt_in, memory, mask, return_attention)
-        if return_attention:
-            return logits, {"encoder": enc_w, "decoder": dec_w, "cross": cross_w}
-        return logits
+    def forward(self, src: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
+        """Teacher forcing: logits (B, T, V) for every target position (fused attention)."""
+        memory, mask, _ = self.encode(src)
+        return self.decode(tgt_in, memory, mask)[0]
+
+    def forward_with_attention(self, src: torch.Tensor, tgt_in: torch.Tensor
+                               ) -> tuple[torch.Tensor, dict[str, list[torch.Tensor]]]:
+        """The readable path: the same logits and a dict of per-layer weights: ``encoder`` (B, nh, S, S),
+        ``decoder`` (B, nh, T, T), ``cross`` (B, nh, T, S), each row a softmax (sums to 1)."""
+        memory, mask, enc_w = self.encode(src, return_attention=True)
+        logits, dec_w, cross_w = self.decode(tgt_in, memory, mask, return_attention=True)
+        return logits, {"encoder": enc_w, "decoder": dec_w, "cross": cross_w}
 
     # generation: begin once per source, then one step per output token (see lmlab.models.seq2seq.decode)
     def begin(self, src: torch.Tensor, use_cache: bool = True) -> TransformerState:

@@ -40,6 +40,18 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Ten
     return mixed @ v, weights
 
 
+def split_heads(x: torch.Tensor, n_head: int) -> torch.Tensor:
+    """(B, T, C) -> (B, n_head, T, C / n_head): heads are just a reshape of the channels."""
+    B, T, C = x.shape
+    return x.view(B, T, n_head, C // n_head).transpose(1, 2)
+
+
+def merge_heads(y: torch.Tensor) -> torch.Tensor:
+    """(B, n_head, T, head_size) -> (B, T, n_head * head_size): the heads side by side again."""
+    B, nh, T, hs = y.shape
+    return y.transpose(1, 2).contiguous().view(B, T, nh * hs)
+
+
 def sinusoidal_encoding(n_pos: int, d_model: int) -> torch.Tensor:
     """PE(pos, 2i) = sin(pos / 10000^(2i/d)), PE(pos, 2i+1) = cos(pos / 10000^(2i/d)); shape (n_pos, d)."""
     if d_model % 2:
@@ -144,11 +156,6 @@ class MultiHeadAttention(nn.Module):
             self.register_buffer("rope_cos", angle.cos(), persistent=False)
             self.register_buffer("rope_sin", angle.sin(), persistent=False)
 
-    def split_heads(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, T, C) -> (B, n_head, T, C / n_head): heads are just a reshape of the channels."""
-        B, T, C = x.shape
-        return x.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
-
     def heads(self, x: torch.Tensor, start: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """q, k, v of x (B, T, C) at positions start.., each (B, n_head, T, head_size), as attention
         uses them (with RoPE: q and k turned by their positions' angles)."""
@@ -158,7 +165,7 @@ class MultiHeadAttention(nn.Module):
             cos, sin = self.rope_cos[start:start + T], self.rope_sin[start:start + T]
             return rotary_qkv(qkv, cos, sin, self.n_head)
         q, k, v = qkv.chunk(3, dim=2)  # 3 x (B, T, C) (under tensor parallelism: this rank's heads)
-        return self.split_heads(q), self.split_heads(k), self.split_heads(v)
+        return split_heads(q, self.n_head), split_heads(k, self.n_head), split_heads(v, self.n_head)
 
     def forward(self, x: torch.Tensor, return_attention: bool = False, cache: LayerCache | None = None,
                 key_padding_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -185,5 +192,5 @@ class MultiHeadAttention(nn.Module):
                 y, weights = attention(q, k, v, mask, self.attn_dropout if self.training else None)
             else:  # fused, with an explicit mask (a KV cache, or padding)
                 y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
-        y = y.transpose(1, 2).contiguous().view(B, T, -1)  # merge heads: (B, T, C)
+        y = merge_heads(y)  # (B, T, C)
         return self.resid_dropout(self.W_o(y)), weights

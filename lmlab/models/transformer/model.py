@@ -2,7 +2,7 @@
 
     model = GPT(GPTConfig(vocab_size=65))
     logits, loss = model(idx, targets)                       # fast path (fused attention)
-    logits, loss, attn = model(idx, return_attention=True)   # attn[layer]: (B, n_head, T, T)
+    logits, loss, attn = model.forward_with_attention(idx)   # readable path; attn[layer]: (B, nh, T, T)
 """
 
 from __future__ import annotations
@@ -135,17 +135,26 @@ class GPT(nn.Module):
         _init_weights(self, config.n_layer)
         self.lm_head.weight = self.embed.wte.weight  # weight tying: one matrix reads and writes tokens
 
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, return_attention: bool = False,
-                cache: list[LayerCache] | None = None):
-        """idx, targets: (B, T) token ids.
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None,
+                cache: list[LayerCache] | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """idx, targets: (B, T) token ids -> ``(logits, loss)`` (fused attention).
 
-        Returns ``(logits, loss)``: logits (B, T, vocab_size) for every position, loss the mean
-        cross-entropy against ``targets`` (None without targets). With ``return_attention=True`` the
-        readable attention path runs and the result is ``(logits, loss, attentions)``, where
-        ``attentions`` is a list of n_layer tensors of shape (B, n_head, T, T_k) (T_k = T without a
-        cache), each row a softmax over the keys (rows sum to 1). ``cache`` (one ``LayerCache`` per
-        layer, see ``new_cache``) makes generation reuse earlier keys and values.
+        logits (B, T, vocab_size) for every position, loss the mean cross-entropy against ``targets``
+        (None without targets). ``cache`` (one ``LayerCache`` per layer, see ``new_cache``) makes
+        generation reuse earlier keys and values.
         """
+        logits, loss, _ = self._run(idx, targets, cache, return_attention=False)
+        return logits, loss
+
+    def forward_with_attention(self, idx: torch.Tensor, targets: torch.Tensor | None = None
+                               ) -> tuple[torch.Tensor, torch.Tensor | None, list[torch.Tensor]]:
+        """The readable attention path: ``(logits, loss, attentions)``, the same logits and loss as
+        ``forward``, and ``attentions`` a list of n_layer tensors (B, n_head, T, T), each row a softmax
+        over the keys (rows sum to 1)."""
+        return self._run(idx, targets, None, return_attention=True)
+
+    def _run(self, idx: torch.Tensor, targets: torch.Tensor | None, cache: list[LayerCache] | None,
+             return_attention: bool) -> tuple[torch.Tensor, torch.Tensor | None, list[torch.Tensor]]:
         start = cache[0].length if cache is not None else 0
         x = self.embed(idx, start)  # (B, T, C)
         attentions = []
@@ -157,7 +166,7 @@ class GPT(nn.Module):
         loss = None
         if targets is not None:
             loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100)
-        return (logits, loss, attentions) if return_attention else (logits, loss)
+        return logits, loss, attentions
 
     def new_cache(self) -> list[LayerCache]:
         """An empty key/value cache, one entry per layer."""
@@ -187,7 +196,8 @@ class GPT(nn.Module):
 class TransformerEncoder(nn.Module):
     """BERT-style encoder: the same blocks without the causal mask, plus a masked-language-model head.
 
-    Every position sees the whole sequence; the head predicts the tokens hidden by ``mask_tokens``.
+    Every position sees the whole sequence; the head predicts the tokens hidden by BERT's masking
+    (``lmlab.models.bert.masking.mlm_mask``).
     """
 
     def __init__(self, config: GPTConfig) -> None:
@@ -214,35 +224,27 @@ class TransformerEncoder(nn.Module):
         return self.ln_f(x), attentions
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None,
-                attention_mask: torch.Tensor | None = None, return_attention: bool = False):
-        """Same convention as ``GPT.forward``: ``(logits, loss)`` or ``(logits, loss, attentions)``.
+                attention_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Same convention as ``GPT.forward``: ``(logits, loss)``.
 
         ``targets`` (B, T) holds the original id at masked positions and -100 elsewhere;
         ``attention_mask`` (B, T) is True/1 for real tokens and False/0 for padding.
         """
-        h, attentions = self.encode(idx, attention_mask, return_attention)
+        h, _ = self.encode(idx, attention_mask)
+        return self.mlm_head(h, targets)
+
+    def forward_with_attention(self, idx: torch.Tensor, targets: torch.Tensor | None = None,
+                               attention_mask: torch.Tensor | None = None
+                               ) -> tuple[torch.Tensor, torch.Tensor | None, list[torch.Tensor]]:
+        """The readable attention path: ``(logits, loss, attentions)``, as ``GPT.forward_with_attention``."""
+        h, attentions = self.encode(idx, attention_mask, return_attention=True)
+        return (*self.mlm_head(h, targets), attentions)
+
+    def mlm_head(self, h: torch.Tensor, targets: torch.Tensor | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Contextual vectors (..., C) -> (logits (..., V), the loss on the masked positions or None)."""
         logits = self.mlm_transform(h) @ self.embed.wte.weight.T + self.mlm_bias  # (B, T, V)
         loss = None
         if targets is not None:
             loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100)
-        return (logits, loss, attentions) if return_attention else (logits, loss)
-
-
-def mask_tokens(idx: torch.Tensor, mask_id: int, vocab_size: int, p: float = 0.15,
-                generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """BERT's masking: choose p of the positions; of those 80% -> [MASK], 10% -> random id, 10% kept.
-
-    Returns (inputs, targets) with targets = -100 where nothing is to be predicted.
-    """
-    if not 0.0 < p < 1.0:
-        raise ValueError(f"mask probability p must be in (0, 1), got {p}")
-    u = torch.rand(idx.shape, generator=generator, device=idx.device)
-    chosen = u < p
-    targets = torch.where(chosen, idx, torch.full_like(idx, -100))
-    inputs = idx.clone()
-    r = torch.rand(idx.shape, generator=generator, device=idx.device)
-    inputs[chosen & (r < 0.8)] = mask_id
-    random_ids = torch.randint(vocab_size, idx.shape, generator=generator, device=idx.device)
-    swap = chosen & (r >= 0.8) & (r < 0.9)
-    inputs[swap] = random_ids[swap]
-    return inputs, targets
+        return logits, loss

@@ -23,6 +23,7 @@ import torch
 from lmlab.checkpoint import check_config, load_model_state, open_run, run_extra, run_state, save_checkpoint
 from lmlab.device import Precision, autocast, pick_precision
 from lmlab.distributed import DistContext, all_reduce_mean, no_sync_unless, shard, write_together
+from lmlab.eval.language_model import evaluate_lm
 from lmlab.models.transformer.config import GPTConfig
 from lmlab.models.transformer.model import GPT
 from lmlab.recipes.gpt import MODEL_KEYS, PRESETS, TrainConfig  # noqa: F401 (kept importable here)
@@ -110,23 +111,15 @@ def device_peak_flops(device: torch.device, precision: Precision) -> tuple[float
     return None, f"no peak known for {device.type}"
 
 
-@torch.no_grad()
 def estimate_loss(model: GPT, data: TokenData, batch_size: int, eval_iters: int, device: torch.device,
                   precision: Precision, seed: int = 0) -> dict[str, float]:
-    """Mean loss over ``eval_iters`` batches of each split; the same batches every time (seeded)."""
-    was_training = model.training
-    model.eval()
+    """Mean loss (``evaluate_lm``) over ``eval_iters`` batches of each split; the same batches every time."""
     out = {}
     for split in ("train", "val"):
         gen = torch.Generator().manual_seed(seed + (0 if split == "train" else 1))
-        losses = []
-        for _ in range(eval_iters):
-            x, y = data.batch(split, batch_size, model.config.block_size, gen, device)
-            with autocast(device, precision):
-                _, loss = model(x, y)
-            losses.append(loss.item())
-        out[f"{split}_loss"] = sum(losses) / len(losses)
-    model.train(was_training)
+        block = model.config.block_size
+        batches = (data.batch(split, batch_size, block, gen, device) for _ in range(eval_iters))
+        out[f"{split}_loss"] = evaluate_lm(model, batches, device, precision)
     return out
 
 

@@ -126,4 +126,4 @@ def train_glove(sentences: Sequence[Sequence[str]], config: GloVeConfig | None =
     finally:
         pool.shutdown()
     return GloVeResult(vectors=WordVectors(vocab.words, W + W_ctx), history=history, nonzeros=len(X),
-                       wall_s=result.wall_s)
+                       wall_s=result.train_s)

@@ -297,7 +297,7 @@ def train_word2vec(
             pool.shutdown(wait=True)  # jobs already running finish before the tables are read
     if backend == "torch":
         W_in, W_out = sgns.W_in_numpy(), sgns.W_out_numpy()
-    wall_s = result.wall_s + encode_s
+    wall_s = result.train_s + encode_s
     done_fraction = (result.next_iter - start_iter) / max_iters
     words_per_sec = vocab.raw_words * config.epochs * done_fraction / max(wall_s, 1e-9)
     return Word2VecResult(vectors=WordVectors(vocab.words, W_in), W_out=W_out, vocab=vocab, config=config,

@@ -78,10 +78,9 @@ def attention_of(model: Any, text: str, tokenizer: Any = None, text_b: str | Non
     was_training = model.training
     model.eval()
     try:
-        out = model(torch.tensor([ids], device=device), return_attention=True)
+        attn = model.forward_with_attention(torch.tensor([ids], device=device))[-1]
     finally:
         model.train(was_training)
-    attn = out[-1] if isinstance(out, tuple) else out
     maps = as_attention_maps(attn, token_strings(tokenizer, ids),
                              causal=_is_causal(model), source=type(model).__name__)
     return replace(maps, note=note) if note else maps

@@ -69,7 +69,7 @@ def seq2seq_attention(model: Any, vocab: Any, source: str, target: str | None = 
     if not target:
         raise ValueError("the target is empty (the model answered nothing); give target=... to draw")
     tgt_in = torch.tensor([[BOS, *vocab.encode(target)]])[:, :model.config.max_len]
-    _, attn = model(src, tgt_in, return_attention=True)
+    _, attn = model.forward_with_attention(src, tgt_in)
     source_tokens = [vocab.token(i) for i in src[0].tolist()]
     target_tokens = [vocab.token(i) for i in tgt_in[0].tolist()]
     predicted = (list(target) + ["</s>"])[:tgt_in.size(1)]  # what row t chooses: y_{t+1}, finally </s>

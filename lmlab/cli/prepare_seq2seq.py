@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-# the prepared run of each architecture notebook 06 trains
-RUNS = {"rnn": "06_rnn", "rnn-attention": "06_rnn_attention", "transformer": "06_transformer"}
+from lmlab.prepared import live_recorder, reversal_sizes
+
 SAMPLE_LINES = ("白日依山盡", "床前明月光", "春眠不覺曉")
 
 
@@ -30,14 +30,6 @@ def couplets(preset: str) -> tuple[tuple[Any, Any], str]:
     return (written_in(data, set(vocab.chars.itos)), vocab), data.source
 
 
-def spec(preset: str, arch: str) -> dict[str, Any]:
-    """Every setting an architecture's run depends on in ``preset`` (the trainer's preset row)."""
-    from lmlab.models.seq2seq.trainer import PRESETS
-    from lmlab.presets import preset_values
-
-    return {"arch": arch, "seed": 0, **preset_values(PRESETS, preset)}
-
-
 def train(arch: str, preset: str, pairs: tuple[Any, Any], corpus: str, out: Path,
           device: Any) -> tuple[dict[str, Any], list[str]]:
     """Train ``arch`` as notebook 06's ``train(arch)`` does, into ``out``: (metrics, samples)."""
@@ -45,7 +37,6 @@ def train(arch: str, preset: str, pairs: tuple[Any, Any], corpus: str, out: Path
 
     from lmlab.models.seq2seq import build_model
     from lmlab.models.seq2seq.trainer import make_session, preset_configs, translate_pairs
-    from lmlab.prepared import live_recorder
 
     data, vocab = pairs
     model_cfg, tcfg = preset_configs(preset, arch, vocab, data)
@@ -82,12 +73,6 @@ DIGITS = "一二三四五六七八九十"
 REVERSAL = "reversed digit strings"
 
 
-def reversal_sizes(preset: str) -> dict[str, Any]:
-    """The toy's size and time per model, as notebook 06's cell sets them."""
-    return {"n_toy": 2000 if preset == "smoke" else 20000, "eval_pairs": 50,
-            "time_budget_s": 90.0 if preset == "class" else None}
-
-
 def reversal(preset: str) -> tuple[tuple[Any, Any], str]:
     """((the reversal pairs, their vocabulary), name): the same strings as notebook 06 draws (seed 0)."""
     import random
@@ -104,11 +89,6 @@ def reversal(preset: str) -> tuple[tuple[Any, Any], str]:
     n_toy = reversal_sizes(preset)["n_toy"]
     toy = CoupletData(reversal_pairs(n_toy), reversal_pairs(100), reversal_pairs(400), REVERSAL)
     return (toy, Seq2SeqVocab.fit([DIGITS])), REVERSAL
-
-
-def reversal_spec(preset: str) -> dict[str, Any]:
-    """Every setting the race depends on."""
-    return {"archs": ["rnn", "rnn-attention"], **reversal_sizes(preset), **spec(preset, "rnn")}
 
 
 def reversal_job(preset: str, pairs: tuple[Any, Any], corpus: str, out: Path,

@@ -2,34 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 from typing import Any
 
-# notebook 07's SIZE rows for its three trainings (a test keeps them equal to the notebook's table)
-SIZES = {
-    "smoke": dict(zh=["--max-iters", "40"], en=["--max-iters", "20", "--vocab-size", "500"],
-                  gpt=["--max-iters", "40"]),
-    "class": dict(zh=["--time-budget", "170"], en=["--time-budget", "60", "--vocab-size", "2000"],
-                  gpt=["--time-budget", "40"]),
-    "full": dict(zh=[], en=["--max-iters", "3000", "--vocab-size", "2000"], gpt=["--max-iters", "3000"]),
-}
+from lmlab.prepared import FINETUNE, bert_argv, live_recorder, start_from
+
 FALLBACK = "built-in poems"  # the corpus name when the Tang poems are not available
-
-
-def argv(name: str, preset: str, corpus: str) -> list[str]:
-    """The ``lmlab`` command line notebook 07 runs for ``name`` (without --device and --out)."""
-    if name == "07_bert_zh":
-        return ["train", "bert", "--corpus", corpus, "--preset", preset, *SIZES[preset]["zh"]]
-    if name == "07_bert_en":
-        return ["train", "bert", "--corpus", "wiki_sample", "--tokenizer", "bpe", "--preset", preset,
-                *SIZES[preset]["en"]]
-    return ["train", "gpt", "--corpus", corpus, "--preset", preset, *SIZES[preset]["gpt"],
-            "--pos-encoding", "learned", "--activation", "gelu", "--block-size", "64"]
-
-
-def spec(name: str, preset: str) -> dict[str, Any]:
-    """Every setting the run depends on: its command line (the corpus is hashed beside it)."""
-    return {"argv": argv(name, preset, "CORPUS")}
 
 
 def poems(preset: str) -> tuple[str, str]:
@@ -56,8 +35,7 @@ def _train(name: str, preset: str, text: str, corpus: str, out: Path, device: An
 
     from lmlab.atomic import atomic_write
     from lmlab.checkpoint import load_checkpoint
-    from lmlab.cli import main
-    from lmlab.prepared import live_recorder
+    from lmlab.cli import train_bert, train_gpt
     from lmlab.train import History
 
     out = Path(out)
@@ -67,9 +45,12 @@ def _train(name: str, preset: str, text: str, corpus: str, out: Path, device: An
         corpus_arg = str(out / "poems.txt")
     else:
         corpus_arg = corpus
-    command = [*argv(name, preset, corpus_arg), "--device", getattr(device, "type", str(device)),
+    command = [*bert_argv(name, preset, corpus_arg), "--device", getattr(device, "type", str(device)),
                "--no-progress", "--out", str(out)]
-    if main(command) != 0:
+    trainer = {"bert": train_bert, "gpt": train_gpt}[command[1]]  # command: ["train", MODEL, flags...]
+    parser = argparse.ArgumentParser(prog=f"lmlab train {command[1]}")
+    trainer.add_arguments(parser)
+    if trainer.run(parser.parse_args(command[2:])) != 0:
         raise RuntimeError(f"{name}: 'lmlab {' '.join(command)}' failed")
     history = History(load_checkpoint(out)["history"])
     live_recorder(name, out).close(history)
@@ -91,16 +72,6 @@ def gpt_zh_job(preset: str, text: str, corpus: str, out: Path, device: Any) -> t
     return _train("07_gpt_zh", preset, text, corpus, out, device)
 
 
-# notebook 07's fine-tuning comparison (fine-tuned, random init, linear probe at 1%, 10%, 100% of labels)
-FINETUNE = {"smoke": dict(per_poet=40, ft_steps=10), "class": dict(per_poet=300, ft_steps=120),
-            "full": dict(per_poet=None, ft_steps=600)}
-
-
-def finetune_spec(preset: str) -> dict[str, Any]:
-    """The fine-tuning sizes and the pre-training they start from."""
-    return {**FINETUNE[preset], "seed": 0, "pretrained": spec("07_bert_zh", preset)}
-
-
 def finetune_job(preset: str, text: str, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
     """Notebook 07's learning curve, from the prepared ``07_bert_zh`` beside ``out``: {"curve": ...}."""
     import json
@@ -110,12 +81,8 @@ def finetune_job(preset: str, text: str, corpus: str, out: Path, device: Any) ->
     from lmlab.models.bert.finetune import FineTuneConfig, learning_curve, poet_dataset
     from lmlab.models.bert.prenorm import build_encoder
     from lmlab.models.bert.trainer import load_bert
-    from lmlab.prepared import is_current, job_config
 
-    bert_dir = Path(out).parent / "07_bert_zh"
-    if not is_current(bert_dir, job_config("07_bert_zh", preset, corpus)):
-        raise ValueError(f"07_finetune starts from the prepared 07_bert_zh, and {bert_dir} holds none: run "
-                         f"'lmlab prepare 07_bert_zh 07_finetune --preset {preset}'")
+    bert_dir = start_from("07_bert_zh", out, preset, corpus)
     model, vocab, _ = load_bert(bert_dir)
     texts, labels, poets = poet_dataset(per_poet=FINETUNE[preset]["per_poet"], fallback=True)
     cfg = model.config
