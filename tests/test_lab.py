@@ -31,7 +31,10 @@ def test_private_files_are_owner_only_and_the_command_has_no_secret(tmp_path, mo
     for path in (token_file, config_file):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     assert token_file.read_text() == "s3cret-token"
-    assert json.loads(config_file.read_text()) == QUIET_CONFIG
+    config = json.loads(config_file.read_text())
+    assert config == {**QUIET_CONFIG, "NotebookNotary": {"data_dir": str(folder)}}
+    defaults = json.loads((folder / "labconfig" / "default_setting_overrides.json").read_text())
+    assert defaults["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"  # no news toast
     cmd = build_command(tmp_path, 8899, open_browser=False, config_file=config_file)
     assert f"--config={config_file}" in cmd and not any("s3cret" in c or "token=" in c for c in cmd)
     monkeypatch.setenv("JUPYTER_TOKEN", "from-outside")  # it would override the file: dropped
@@ -88,6 +91,11 @@ def test_started_lab_keeps_token_off_the_process_list_and_opens_clean(tmp_path):
             page = r.read().decode()
         config = json.loads(re.search(r'id="jupyter-config-data"[^>]*>(.*?)</script>', page, re.S).group(1))
         assert config["news"] == {"disabled": True}
+        # and JupyterLab's own setting says "never", so it does not ask on first open
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/lab/api/settings/@jupyterlab/apputils-extension:"
+                                    f"notification?token={token}", timeout=10) as r:
+            schema = json.loads(r.read())["schema"]["properties"]
+        assert schema["fetchNews"]["default"] == "false" and schema["checkForUpdates"]["default"] is False
         text = log_path.read_text()
         assert text.count("open http://127.0.0.1") == 1
         for noise in ("Notebook 7", "migrat", "nbclassic", "_jupyter_server_extension_points"):
@@ -100,3 +108,22 @@ def test_started_lab_keeps_token_off_the_process_list_and_opens_clean(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     assert not private.exists(), "the private token folder outlived the lab"
+
+
+def test_the_labs_own_notebooks_are_trusted_and_others_are_not(tmp_path):
+    import nbformat
+    from nbformat.sign import NotebookNotary
+
+    from lmlab.cli.lab import trust_own_notebooks
+
+    private = tmp_path / "private"
+    private.mkdir()
+    for name in ("00_welcome.ipynb", "zh/00_welcome.ipynb", "downloaded.ipynb"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(name)]), tmp_path / name)
+    (tmp_path / "01_broken.ipynb").write_text("{ not json")  # skipped: JupyterLab will say so on opening
+    assert trust_own_notebooks(tmp_path, private) == 2
+    with NotebookNotary(data_dir=str(private)) as notary:
+        trusted = {name: notary.check_signature(nbformat.read(tmp_path / name, as_version=4))
+                   for name in ("00_welcome.ipynb", "zh/00_welcome.ipynb", "downloaded.ipynb")}
+    assert trusted == {"00_welcome.ipynb": True, "zh/00_welcome.ipynb": True, "downloaded.ipynb": False}
