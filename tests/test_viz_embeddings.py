@@ -21,6 +21,7 @@ from lmlab.viz.embeddings import (
     plot_words,
     project,
     save_projector_html,
+    svg_with_names,
 )
 from lmlab.viz.style import save_figure
 
@@ -174,6 +175,8 @@ def test_a_crowded_projector_labels_a_readable_subset():
     # a query's answers are always labelled
     asked = p.figure("pca", 2, query=names[7]).axes[0].texts
     assert any(t.get_text().strip() == names[7] for t in asked)
+    svg = svg_with_names(p.figure("pca", 2), p.words)  # the rest are named on hover
+    assert svg.startswith("<svg") and svg.count("<title>") == 120 and f"<title>{names[99]}</title>" in svg
     pytest.importorskip("ipywidgets")
     assert p.widget().children[0].children[2].placeholder == "a poem's label"
     assert Projector(vectors(), n=10).placeholder == "a word, or king - man + woman"

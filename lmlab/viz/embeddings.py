@@ -103,8 +103,9 @@ def plot_words(coords: np.ndarray, words: Sequence[str], *, groups: Mapping[str,
     names = list(groups or {})
     colors = ["#bbbbbb" if g is None else PALETTE[names.index(g) % len(PALETTE)] for g in member]
     pts = [coords[:, k] for k in range(dim)]
-    ax.scatter(*pts, c=colors, s=[28 if g is not None else 10 for g in member],
-               **({"depthshade": False} if dim == 3 else {"linewidths": 0}))
+    points = ax.scatter(*pts, c=colors, s=[28 if g is not None else 10 for g in member],
+                        **({"depthshade": False} if dim == 3 else {"linewidths": 0}))
+    points.set_gid(POINTS_GID)  # found again in the SVG, to give every point its name on hover
     labelled = [i for i, g in enumerate(member) if g is not None or words[i] in highlight]
     others = [i for i in range(len(words)) if i not in set(labelled)]
     if len(labelled) > max_labels:  # too many to read: the highlighted ones, then a spread-out few
@@ -127,6 +128,30 @@ def plot_words(coords: np.ndarray, words: Sequence[str], *, groups: Mapping[str,
         ax.set_xticks([])
         ax.set_yticks([])
     return fig
+
+
+POINTS_GID = "lmlab-points"
+
+
+def svg_with_names(fig: Any, words: Sequence[str]) -> str:
+    """``fig`` (drawn by :func:`plot_words`, 2-D) as inline SVG in which every point carries its word as a
+    ``<title>``: the browser shows it on hover, so the labels left off a crowded map are still there."""
+    import io
+    import re
+
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg")
+    svg = buffer.getvalue()
+    svg = svg[svg.index("<svg"):]  # inline in HTML: no XML declaration or DOCTYPE
+    start = svg.index(f'<g id="{POINTS_GID}"')
+    end = svg.index("</g>", start)
+    names = iter(words)
+
+    def titled(m: re.Match) -> str:
+        return f"<{m.group(1)}{m.group(2)}><title>{html.escape(next(names, ''))}</title></{m.group(1)}>"
+
+    group = re.sub(r"<(path|use)\b([^>]*?)/>", titled, svg[start:end])
+    return svg[:start] + group + svg[end:]
 
 
 def readable_subset(coords: np.ndarray, labels: Sequence[str], candidates: Sequence[int], keep: Sequence[int],
@@ -354,7 +379,7 @@ class Projector:
     def widget(self) -> Any:
         """The interactive version (ipywidgets); the static figure is ``figure(...)``."""
         import ipywidgets as widgets
-        from IPython.display import display
+        from IPython.display import HTML, display
 
         method = widgets.Dropdown(options=[m for m in METHODS if m != "umap" or _has_umap()],
                                   value="pca", description="projection")
@@ -367,7 +392,9 @@ class Projector:
         def draw(change: Any = None) -> None:
             out.clear_output(wait=True)
             with out:
-                display(self.figure(method.value, dim.value, text.value))
+                fig = self.figure(method.value, dim.value, text.value)
+                # 2-D: inline SVG, every point named on hover (a PNG cannot); 3-D stays a picture
+                display(HTML(svg_with_names(fig, self.words)) if dim.value == 2 else fig)
 
         for w in (method, dim, text):
             w.observe(draw, names="value")
