@@ -518,7 +518,7 @@ sentence_vectors = WordVectors(names, curve["features"])
 shown = names[:: max(1, len(names) // 300)]
 groups = {p: [n for n in shown if n.startswith(p)] for p in poets}
 projector = Projector(sentence_vectors, shown, groups=groups, max_labels=30,
-                      placeholder=f"a poem's label, e.g. {shown[0]}")
+                      placeholder=f"一首诗的标签，例如 {shown[0]}")
 html = save_projector_html(sentence_vectors, shown, work / "poets.html", groups=groups, dim=2)
 print("离线投影器：", html)
 projector.widget()
