@@ -8,7 +8,7 @@ from typing import Any
 
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
-from lmlab.i18n import _
+from lmlab.i18n import N_, _
 from lmlab.viz.style import ensure_cjk_font
 
 ensure_cjk_font()  # Chinese labels draw with a CJK font, not boxes
@@ -42,13 +42,13 @@ def plot_learning_curve(rows: Sequence[dict[str, Any]], *, metric: str = "macro_
     return ax.figure
 
 
-SHOWN_AS = {"\n": "↵ newline", " ": "␣ space", "\t": "⇥ tab", "\u3000": "␣ ideographic space"}
+SHOWN_AS = {"\n": N_("↵ newline"), " ": N_("␣ space"), "\t": N_("⇥ tab"), "\u3000": N_("␣ ideographic space")}
 
 
 def readable_token(token: str) -> str:
     """A token as a learner can read it on a bar or in a list: a newline is ``↵ newline``, not ``\\n``."""
     if token in SHOWN_AS:
-        return SHOWN_AS[token]
+        return _(SHOWN_AS[token])
     if token.isprintable():
         return token
     return repr(token)[1:-1]  # other control characters: their escape, at least visible
