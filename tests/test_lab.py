@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import stat
 import subprocess
@@ -56,6 +57,7 @@ def _cmdlines() -> list[str]:
 def test_started_lab_keeps_token_off_the_process_list_and_opens_clean(tmp_path):
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
+    shutil.copy(ROOT / "notebooks" / "00_welcome.ipynb", notebooks)
     home = tmp_path / "home"
     home.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER_")}
@@ -84,7 +86,8 @@ def test_started_lab_keeps_token_off_the_process_list_and_opens_clean(tmp_path):
         assert not leaks, f"the token is on a command line: {leaks}"
         ps = subprocess.run(["ps", "-eo", "args", "ww"], capture_output=True, text=True).stdout
         assert "jupyterlab" in ps and token not in ps
-        private = Path(re.search(r"--config=(\S+)", ps).group(1)).parent
+        ours = next(line for line in ps.splitlines() if f"--ServerApp.port={port} " in line + " ")
+        private = Path(re.search(r"--config=(\S+)", ours).group(1)).parent  # not another lab's, running too
         assert stat.S_IMODE(private.stat().st_mode) == 0o700
         # the page JupyterLab serves turns the news prompt off (there is no news offline)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/lab?token={token}", timeout=10) as r:
@@ -96,9 +99,11 @@ def test_started_lab_keeps_token_off_the_process_list_and_opens_clean(tmp_path):
                                     f"notification?token={token}", timeout=10) as r:
             schema = json.loads(r.read())["schema"]["properties"]
         assert schema["fetchNews"]["default"] == "false" and schema["checkForUpdates"]["default"] is False
+        _open_notebook_and_talk_to_its_kernel(port, token, "00_welcome.ipynb")
         text = log_path.read_text()
         assert text.count("open http://127.0.0.1") == 1
-        for noise in ("Notebook 7", "migrat", "nbclassic", "_jupyter_server_extension_points"):
+        for noise in ("Notebook 7", "migrat", "nbclassic", "_jupyter_server_extension_points",
+                      "is not trusted", "without encryption", "websocket_ping_timeout"):
             assert noise not in text, f"{noise!r} in the lab's output:\n{text}"
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -108,6 +113,39 @@ def test_started_lab_keeps_token_off_the_process_list_and_opens_clean(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     assert not private.exists(), "the private token folder outlived the lab"
+
+
+def _open_notebook_and_talk_to_its_kernel(port: int, token: str, name: str) -> None:
+    """What the browser does on opening a notebook: read it, start its kernel, ask over the websocket."""
+    import asyncio
+
+    from tornado.websocket import websocket_connect
+
+    base, auth = f"http://127.0.0.1:{port}", {"Authorization": f"token {token}"}
+    opened = urllib.request.Request(f"{base}/api/contents/{name}", headers=auth)  # the server checks trust
+    urllib.request.urlopen(opened, timeout=30).close()
+    body = json.dumps({"path": name, "type": "notebook", "name": "", "kernel": {"name": "python3"}}).encode()
+    request = urllib.request.Request(f"{base}/api/sessions", data=body, method="POST",
+                                     headers={**auth, "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as r:
+        kernel = json.loads(r.read())["kernel"]["id"]
+
+    async def ask() -> str:
+        from tornado.httpclient import HTTPRequest
+
+        ws = await websocket_connect(HTTPRequest(
+            f"ws://127.0.0.1:{port}/api/kernels/{kernel}/channels?session_id=t", headers=auth))
+        header = {"msg_id": "1", "username": "t", "session": "t", "msg_type": "kernel_info_request",
+                  "version": "5.3", "date": ""}
+        await ws.write_message(json.dumps({"header": header, "parent_header": {}, "metadata": {},
+                                           "content": {}, "channel": "shell", "buffers": []}))
+        while True:
+            reply = json.loads(await asyncio.wait_for(ws.read_message(), 60))
+            if reply["msg_type"] == "kernel_info_reply":
+                ws.close()
+                return reply["content"]["status"]
+
+    assert asyncio.run(ask()) == "ok"  # the kernel answers over its encrypted channels
 
 
 def test_the_labs_own_notebooks_are_trusted_and_others_are_not(tmp_path):
