@@ -139,9 +139,9 @@ def svg_with_names(fig: Any, words: Sequence[str]) -> str:
     import io
     import re
 
-    buffer = io.StringIO()
-    fig.savefig(buffer, format="svg")
-    svg = buffer.getvalue()
+    buf = io.StringIO()  # in memory: nothing is written to disk
+    fig.savefig(buf, format="svg")
+    svg = buf.getvalue()
     svg = svg[svg.index("<svg"):]  # inline in HTML: no XML declaration or DOCTYPE
     start = svg.index(f'<g id="{POINTS_GID}"')
     end = svg.index("</g>", start)
