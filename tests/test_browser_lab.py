@@ -257,6 +257,14 @@ def _check_notebook(page, name: str, widgets: list[tuple[str, str, int]]) -> Non
             ".jp-OutputArea-output", has_text="→").first.text_content() or ""
         line = next(s for s in answer.splitlines() if "→" in s)
         assert line.split("→", 1)[1].strip() or "note:" in answer, f"a silent empty answer: {answer!r}"
+    if name == "07_bert":
+        projector = panel.locator(".jp-CodeCell", has_text="projector.widget()")
+        points = projector.locator("svg g#lmlab-points > path").count()
+        named = projector.locator("svg g#lmlab-points > path > title").count()
+        assert points > 10 and named == points, f"{named} of the projector's {points} points named on hover"
+        view = panel.locator(".lmlab-model_view svg").first
+        height = view.evaluate("e => e.getBoundingClientRect().height")
+        assert 100 < height < 1000, f"bertviz's model view of 2 x 2 heads is {height:.0f} px tall"
 
 
 def _shut_down_kernels(url: str) -> None:

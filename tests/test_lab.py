@@ -19,7 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from lmlab.cli.lab import QUIET_CONFIG, build_command, free_port, server_env, write_private_files
+from lmlab.cli.lab import (
+    QUIET_CONFIG,
+    build_command,
+    free_port,
+    kernel_encryption,
+    server_env,
+    write_private_files,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,7 +40,7 @@ def test_private_files_are_owner_only_and_the_command_has_no_secret(tmp_path, mo
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     assert token_file.read_text() == "s3cret-token"
     config = json.loads(config_file.read_text())
-    assert config == {**QUIET_CONFIG, "NotebookNotary": {"data_dir": str(folder)}}
+    assert config == {**QUIET_CONFIG, "NotebookNotary": {"data_dir": str(folder)}, **kernel_encryption()}
     defaults = json.loads((folder / "labconfig" / "default_setting_overrides.json").read_text())
     assert defaults["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"  # no news toast
     cmd = build_command(tmp_path, 8899, open_browser=False, config_file=config_file)

@@ -41,9 +41,6 @@ QUIET_CONFIG = {
                   # tornado >= 6.5 reads seconds, and warns at every connection that the timeout exceeds the
                   # interval. On 127.0.0.1 there is no proxy to keep a socket alive for: no pings at all.
                   "tornado_settings": {"ws_ping_interval": 0}},
-    # the kernel channels encrypted with CurveZMQ keys the server hands each kernel (ipykernel declares
-    # support): nothing in plain text on a shared machine's loopback, and no "TCP without encryption" warning
-    "KernelManager": {"transport_encryption": "auto"},
 }
 # JupyterLab's own setting (the server's news_url does not reach it): "Ask" shows a "get notified about
 # official Jupyter news?" toast on first open; "Never" does not. A default: a learner's own choice still wins.
@@ -91,8 +88,22 @@ def build_command(root: Path, port: int, open_browser: bool, config_file: Path |
 
 
 def lab_config(folder: Path) -> dict:
-    """QUIET_CONFIG, plus the notary (the trusted notebooks' signatures) kept in the private ``folder``."""
-    return {**QUIET_CONFIG, "NotebookNotary": {"data_dir": str(folder)}}
+    """QUIET_CONFIG, plus the notary (the trusted notebooks' signatures) kept in the private ``folder``, and
+    encrypted kernel channels where this Jupyter can."""
+    return {**QUIET_CONFIG, "NotebookNotary": {"data_dir": str(folder)}, **kernel_encryption()}
+
+
+def kernel_encryption() -> dict:
+    """The kernel channels encrypted with CurveZMQ keys the server hands each kernel (ipykernel declares
+    support): nothing in plain text on a shared machine's loopback, and no "Kernel is running over TCP
+    without encryption" warning at every start. Empty where pyzmq lacks Curve or jupyter_client the
+    setting (older than 8.10): 'auto' would stop the server there."""
+    import zmq
+    from jupyter_client.manager import KernelManager
+
+    if not zmq.has("curve") or not KernelManager.class_traits().get("transport_encryption"):
+        return {}
+    return {"KernelManager": {"transport_encryption": "auto"}}
 
 
 def write_private_files(folder: Path, token: str) -> tuple[Path, Path]:
