@@ -227,7 +227,7 @@ ax1.set(xlabel="position pos", ylabel="channel", title="PE(pos, channel), d_mode
 for ch in (0, 1, 6, 7, 20):
     ax2.plot(pe[:, ch], label=f"channel {ch} ({'sin' if ch % 2 == 0 else 'cos'}, i={ch // 2})")
 ax2.set(xlabel="position pos", title="a few channels: fast clocks, slow clocks")
-ax2.legend(fontsize=7, loc="lower left")
+ax2.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))  # beside the curves, not on them
 plt.show()
 
 # %% [markdown]

@@ -324,6 +324,7 @@ fig, ax = plt.subplots(figsize=(5, 3), layout="constrained")
 steps = range(20000)
 for warm in (1000, 4000, 8000):
     ax.plot(steps, [noam_lr(i, 512, warm) for i in steps], label=f"d_model 512, warmup {warm}")
+ax.set_xticks(range(0, 20001, 5000))
 ax.set_xlabel("step")
 ax.set_ylabel("learning rate")
 ax.legend()
@@ -346,7 +347,8 @@ from lmlab.viz.beam_tree import beam_tree_figure
 poet = runs["transformer"].model.eval()
 line = "白日依山盡"
 for method in ("greedy", "beam", "sample"):
-    print(f"{method:7s}", translate(poet, vocab, line, method=method, width=4, seed=0).output)
+    t = translate(poet, vocab, line, method=method, width=4, seed=0)
+    print(f"{method:7s}", t.output or f"({t.notes[-1]})")  # an empty answer says why
 
 tree = BeamTree()
 beam_search(poet, torch.tensor([vocab.encode(line)]), width=3, max_len=8, tree=tree)
@@ -498,6 +500,9 @@ out = widgets.Output()
 def answer(_=None):
     out.clear_output()
     with out:
+        if not text.value.strip():
+            print("the box is empty: type a 上联 in it, then press 對!")
+            return
         try:
             t = translate(poet, vocab, text.value, width=width.value)
         except ValueError as err:  # empty or too long: one line, no traceback

@@ -102,7 +102,7 @@ kind = np.where(targets[0] == -100, "", np.where(inputs[0] == toy.mask_id, "[MAS
                 np.where(inputs[0] != ids[0], "random", "kept")))
 print("original :", line)
 print("model sees:", toy.decode(inputs[0].tolist()))
-print("predict  :", [(toy.token(int(t)), k) for t, k in zip(targets[0], kind, strict=True) if t != -100])
+print("predict  :", [(toy.token(int(t)), str(k)) for t, k in zip(targets[0], kind, strict=True) if t != -100])
 
 # %% [markdown]
 # On 20,000 lines the shares come out as the rule says (we used p = 0.3 above so one line shows all three
@@ -354,11 +354,14 @@ plt.show()
 # Other layouts (rotary positions, ReLU) stop with a message naming the flags that export.
 
 # %%
+from lmlab.models.pretrained import quiet_transformers  # noqa: E402
+
 lmlab_main(["export", str(zh_dir), "--to", "hf", str(work / "hf_bert")])
 lmlab_main(["export", str(gpt_dir), "--to", "hf", str(work / "hf_gpt")])
-hf_bert = transformers.AutoModelForMaskedLM.from_pretrained(work / "hf_bert").eval()
-hf_tok = transformers.AutoTokenizer.from_pretrained(work / "hf_bert")
-hf_gpt = transformers.AutoModelForCausalLM.from_pretrained(work / "hf_gpt").eval()
+with quiet_transformers():  # no "Loading weights" progress bars for these few-MB models
+    hf_bert = transformers.AutoModelForMaskedLM.from_pretrained(work / "hf_bert").eval()
+    hf_tok = transformers.AutoTokenizer.from_pretrained(work / "hf_bert")
+    hf_gpt = transformers.AutoModelForCausalLM.from_pretrained(work / "hf_gpt").eval()
 enc = hf_tok(query, return_tensors="pt")
 with torch.no_grad():
     diff_bert = (hf_bert(**enc).logits - zh_model(enc["input_ids"])[0]).abs().max().item()
@@ -528,7 +531,8 @@ check("bert.macro_f1", macro_f1)
 
 # %% [markdown]
 # **The sentence vectors on a map**, coloured by poet: the pre-trained encoder's mean-pooled vectors (the
-# probe's features) in the embedding projector of notebook 01. Type a poem's label to see its neighbours.
+# probe's features) in the embedding projector of notebook 01. A spread-out few carry their label; type a
+# poem's label (as on the map) to see its nearest poems.
 
 # %%
 from lmlab.models.word2vec.vectors import WordVectors  # noqa: E402
@@ -538,7 +542,8 @@ names = [f"{poets[y]}{i}·{t.splitlines()[0][:7]}" for i, (t, y) in enumerate(zi
 sentence_vectors = WordVectors(names, curve["features"])
 shown = names[:: max(1, len(names) // 300)]
 groups = {p: [n for n in shown if n.startswith(p)] for p in poets}
-projector = Projector(sentence_vectors, shown, groups=groups)
+projector = Projector(sentence_vectors, shown, groups=groups, max_labels=30,
+                      placeholder=f"a poem's label, e.g. {shown[0]}")
 html = save_projector_html(sentence_vectors, shown, work / "poets.html", groups=groups, dim=2)
 print("offline projector:", html)
 projector.widget()

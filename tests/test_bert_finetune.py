@@ -141,6 +141,10 @@ def test_figures_draw():
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["3", "30"]
     fig = plot_fill("床前[MASK]月[MASK]", fill_mask(_model(), VOCAB, "床前[MASK]月[MASK]", k=3))
     assert len(fig.axes) == 2
+    # a barely trained model's 0.4 %: the axis fits the bars (not 0-1), a newline reads as a word
+    fig = plot_fill("x[MASK]", [[("，", 0.004), ("\n", 0.003)]])
+    assert fig.axes[0].get_xlim()[1] == pytest.approx(1.3 * 0.004)
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["↵ newline", "，"]
     fig = plot_layer_probe({"q": [0.5, 0.7]}, chance={"q": 0.5})
     assert fig.axes[0].get_xlabel().startswith("layer")
 
@@ -165,7 +169,16 @@ def test_fill_in_widget_shows_bad_input_as_one_line(capsys):
     from lmlab.viz.bert import fill_mask_widget
 
     model = _model(block_size=8)
-    ui = fill_mask_widget(model, VOCAB, value="床前明月光")  # no [MASK]
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shown = []
+    shell = InteractiveShell.instance()
+    shell.display_pub.publish = lambda data, *a, **k: shown.append(data)
+    try:
+        ui = fill_mask_widget(model, VOCAB, value="床前明月光")  # no [MASK]
+    finally:
+        InteractiveShell.clear_instance()
+    assert shown == []  # returned, not displayed: a cell ending with the call shows it once
     lines = [s for s in capsys.readouterr().out.splitlines() if s.startswith("error:")]
     assert len(lines) == 1 and "no [MASK] in '床前明月光'" in lines[0]
     ui.children[0].value = "[MASK]" * 7  # more masks than the context holds

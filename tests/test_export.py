@@ -97,3 +97,11 @@ def test_export_refuses_a_non_empty_folder(tmp_path, capsys):
     assert main(["export", str(tmp_path / "run"), str(tmp_path / "hf")]) == 2
     assert "not empty" in capsys.readouterr().err
     assert (tmp_path / "hf" / "keep.txt").read_text() == "mine"
+
+
+def test_export_writes_no_progress_bar(tmp_path, capfd):
+    _bert_run(tmp_path, "char")
+    assert main(["export", str(tmp_path / "run"), "--to", "hf", str(tmp_path / "hf")]) == 0
+    err = capfd.readouterr().err
+    assert "Writing model shards" not in err and "%|" not in err, err  # transformers' tqdm bar, on stderr
+    assert transformers.utils.logging.is_progress_bar_enabled()  # and its setting is as it was

@@ -4,12 +4,13 @@ schedule, BLEU by hand = sacrebleu, baselines, couplet checks, and bad input ans
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from lmlab.models.seq2seq import PAD, Seq2SeqConfig, Seq2SeqTransformer, Seq2SeqVocab, build_model
+from lmlab.models.seq2seq import EOS, PAD, Seq2SeqConfig, Seq2SeqTransformer, Seq2SeqVocab, build_model
 from lmlab.models.seq2seq.decode import BeamTree, beam_search, greedy, length_penalty, sample
 from lmlab.models.seq2seq.loss import label_smoothed_loss
 from lmlab.models.seq2seq.metrics import NearestPair, bleu_by_hand, bleu_chrf, couplet_checks
@@ -138,6 +139,24 @@ def test_bad_input_one_clear_line_each():
         translate(model, vocab, "白日", method="topk")
 
 
+def test_an_empty_answer_is_never_silent():
+    vocab = Seq2SeqVocab.fit(["白日依山盡", "黃河入海流"])
+    torch.manual_seed(0)
+    model = Seq2SeqTransformer(Seq2SeqConfig(vocab_size=vocab.vocab_size, d_model=16, n_head=2, n_layer=1,
+                                             max_len=8)).eval()
+    real_step = model.step
+
+    def ends_at_once(state, ys):  # a barely trained model: </s> first, whatever the source
+        logits = real_step(state, ys).clone()
+        logits[:, EOS] = logits.max() + 50.0
+        return logits
+
+    model.step = ends_at_once
+    for method in ("greedy", "beam", "sample"):
+        t = translate(model, vocab, "白日依山盡", method=method, seed=0)
+        assert t.output == "" and "end mark </s>" in t.notes[-1] and "barely trained" in t.notes[-1]
+
+
 def test_length_penalty():
     assert length_penalty(1, 0.0) == 1.0 and math.isclose(length_penalty(7, 1.0), 2.0)
 
@@ -161,7 +180,7 @@ def test_views_draw_and_the_cross_steps_match_the_model(tmp_path, one_torch_thre
     assert maps.target_tokens[0] == "<s>" and maps.predicted == [*"黃河入海流", "</s>"]
     html = seq2seq_head_view(maps).to_html()
     assert "Cross" in html and "Encoder" in html and "cdnjs" not in html and "require.config" not in html
-    assert "total_heads" in seq2seq_model_view(maps).to_html()
+    assert re.search(r"\"total_heads\": ?8\b", seq2seq_model_view(maps).to_html())  # 2 heads laid out as 8
     for view, name in ((cross_view(maps), "cross"), (seq2seq_head_view(maps), "head")):
         assert view.save(tmp_path / f"{name}.png").stat().st_size > 1000
     assert cross_view(maps).save(tmp_path / "c.html").read_text().count("<td") == 2 * 6 * 5

@@ -21,6 +21,7 @@ from lmlab.viz.embeddings import (
     plot_words,
     project,
     save_projector_html,
+    svg_with_names,
 )
 from lmlab.viz.style import save_figure
 
@@ -156,3 +157,26 @@ def test_projector_keeps_hyphenated_words_whole():
         p.query("ill-known")
     fig = p.figure("pca", 2, query="well-known")  # one word: highlighted, no analogy arrows
     assert not [line for line in fig.axes[0].lines if line.get_color() == "#D55E00"]
+
+
+def test_a_crowded_projector_labels_a_readable_subset():
+    rng = np.random.default_rng(1)
+    names = [f"{'ABC'[i % 3]}{i}·床前明月光疑是" for i in range(120)]
+    wv = WordVectors(names, rng.normal(size=(120, 16)).astype(np.float32))
+    groups = {p: [n for n in names if n.startswith(p)] for p in "ABC"}
+    p = Projector(wv, names, groups=groups, max_labels=30, placeholder="a poem's label")
+    fig = p.figure("pca", 2)
+    texts = fig.axes[0].texts
+    assert 5 <= len(texts) <= 30  # not 120 labels on top of each other
+    renderer = fig._get_renderer()
+    boxes = [t.get_window_extent(renderer=renderer) for t in texts]
+    overlapping = sum(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    assert overlapping == 0, f"{overlapping} pairs of labels overlap"
+    # a query's answers are always labelled
+    asked = p.figure("pca", 2, query=names[7]).axes[0].texts
+    assert any(t.get_text().strip() == names[7] for t in asked)
+    svg = svg_with_names(p.figure("pca", 2), p.words)  # the rest are named on hover
+    assert svg.startswith("<svg") and svg.count("<title>") == 120 and f"<title>{names[99]}</title>" in svg
+    pytest.importorskip("ipywidgets")
+    assert p.widget().children[0].children[2].placeholder == "a poem's label"
+    assert Projector(vectors(), n=10).placeholder == "a word, or king - man + woman"

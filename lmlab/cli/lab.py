@@ -6,7 +6,8 @@ JupyterLab through a private file (mode 0600, named by ``JUPYTER_TOKEN_FILE``), 
 which every local user of a shared classroom machine can read with ``ps``. The same private folder holds
 a config file that keeps the lab quiet: no "Jupyter news?" prompt (there is no news offline), no
 update check, no classic-notebook server extension (``nbclassic`` is installed only for its offline
-jQuery) and its migration banner, server logs at warning level. The URL is printed once the server answers.
+jQuery) and its migration banner, server logs at warning level, kernels on encrypted channels, and the
+lab's own notebooks trusted (signed in a private notary). The URL is printed once the server answers.
 """
 
 from __future__ import annotations
@@ -35,8 +36,19 @@ HOST = "127.0.0.1"
 QUIET_CONFIG = {
     "LabApp": {"news_url": None, "log_level": "WARN",
                "check_for_updates_class": "jupyterlab.handlers.announcements.NeverCheckForUpdate"},
-    "ServerApp": {"jpserver_extensions": {"nbclassic": False}, "log_level": "WARN"},
+    "ServerApp": {"jpserver_extensions": {"nbclassic": False}, "log_level": "WARN",
+                  # jupyter_server's websocket keep-alive counts in milliseconds (30000, timeout 90000) where
+                  # tornado >= 6.5 reads seconds, and warns at every connection that the timeout exceeds the
+                  # interval. On 127.0.0.1 there is no proxy to keep a socket alive for: no pings at all.
+                  "tornado_settings": {"ws_ping_interval": 0}},
 }
+# JupyterLab's own setting (the server's news_url does not reach it): "Ask" shows a "get notified about
+# official Jupyter news?" toast on first open; "Never" does not. A default: a learner's own choice still wins.
+LAB_SETTING_DEFAULTS = {
+    "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False},
+}
+# the lab's own notebooks (NN_name.ipynb, in the folder or its zh/), trusted as `jupyter trust` would
+OWN_NOTEBOOKS = ("[0-9][0-9]_*.ipynb", "*/[0-9][0-9]_*.ipynb")
 
 
 def default_notebook_dir() -> Path:
@@ -75,15 +87,56 @@ def build_command(root: Path, port: int, open_browser: bool, config_file: Path |
             *(["--ServerApp.allow_root=True"] if _is_root() else [])]
 
 
+def lab_config(folder: Path) -> dict:
+    """QUIET_CONFIG, plus the notary (the trusted notebooks' signatures) kept in the private ``folder``, and
+    encrypted kernel channels where this Jupyter can."""
+    return {**QUIET_CONFIG, "NotebookNotary": {"data_dir": str(folder)}, **kernel_encryption()}
+
+
+def kernel_encryption() -> dict:
+    """The kernel channels encrypted with CurveZMQ keys the server hands each kernel (ipykernel declares
+    support): nothing in plain text on a shared machine's loopback, and no "Kernel is running over TCP
+    without encryption" warning at every start. Empty where pyzmq lacks Curve or jupyter_client the
+    setting (older than 8.10): 'auto' would stop the server there."""
+    import zmq
+    from jupyter_client.manager import KernelManager
+
+    if not zmq.has("curve") or not KernelManager.class_traits().get("transport_encryption"):
+        return {}
+    return {"KernelManager": {"transport_encryption": "auto"}}
+
+
 def write_private_files(folder: Path, token: str) -> tuple[Path, Path]:
-    """The token file (0600) and the quiet config file in ``folder`` (0700): (token_file, config_file)."""
+    """The token file (0600), the quiet config file and JupyterLab's setting defaults (under ``labconfig/``)
+    in ``folder`` (0700): (token_file, config_file)."""
     folder.chmod(0o700)
+    (folder / "labconfig").mkdir(mode=0o700)
     token_file, config_file = folder / "token", folder / "jupyter_lab_config.json"
-    for path, text in ((token_file, token), (config_file, json.dumps(QUIET_CONFIG, indent=1))):
+    for path, text in ((token_file, token), (config_file, json.dumps(lab_config(folder), indent=1)),
+                       (folder / "labconfig" / "default_setting_overrides.json",
+                        json.dumps(LAB_SETTING_DEFAULTS, indent=1))):
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # private from the first byte
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
     return token_file, config_file
+
+
+def trust_own_notebooks(root: Path, folder: Path) -> int:
+    """Sign the lab's own notebooks in ``root`` with the notary kept in ``folder`` (what ``jupyter trust``
+    does; the files are not changed), so that opening one logs no "Notebook ... is not trusted" and its saved
+    outputs show. Returns how many were signed; one that does not read as a notebook is left untrusted."""
+    import nbformat
+    from nbformat.sign import NotebookNotary
+
+    signed = 0
+    with NotebookNotary(data_dir=str(folder)) as notary:
+        for path in sorted({p for pattern in OWN_NOTEBOOKS for p in root.glob(pattern)}):
+            try:
+                notary.sign(nbformat.read(path, as_version=nbformat.NO_CONVERT))
+            except (OSError, ValueError):  # unreadable or not JSON: JupyterLab will say so when it opens
+                continue
+            signed += 1
+    return signed
 
 
 def server_env(token_file: Path, lang: str = "en") -> dict[str, str]:
@@ -91,6 +144,9 @@ def server_env(token_file: Path, lang: str = "en") -> dict[str, str]:
     a JUPYTER_TOKEN set outside would win, so it goes."""
     env = {k: v for k, v in os.environ.items() if k != "JUPYTER_TOKEN"}
     env["JUPYTER_TOKEN_FILE"] = str(token_file)
+    # the private folder first on the config path: JupyterLab reads our setting defaults from its labconfig/
+    outside = os.environ.get("JUPYTER_CONFIG_PATH")
+    env["JUPYTER_CONFIG_PATH"] = os.pathsep.join([str(token_file.parent), *([outside] if outside else [])])
     env["LMLAB_LANG"] = lang
     return env
 
@@ -139,6 +195,7 @@ def run(args: argparse.Namespace) -> int:
     private = Path(tempfile.mkdtemp(prefix="lmlab-lab-"))
     try:
         token_file, config_file = write_private_files(private, token)
+        trust_own_notebooks(root, private)
         cmd = build_command(root, port, open_browser=not args.no_browser, config_file=config_file)
         print(f"lmlab lab: starting JupyterLab on {root} ...", flush=True)
         proc = subprocess.Popen(cmd, env=server_env(token_file, getattr(args, "lang", "en")))

@@ -141,7 +141,10 @@ def export_hf(src: str | os.PathLike, out: str | os.PathLike) -> Path:
     if out.exists() and any(out.iterdir()):
         raise ValueError(f"{out} exists and is not empty; choose a new folder (nothing was overwritten)")
     out.mkdir(parents=True, exist_ok=True)
-    hf.save_pretrained(out, safe_serialization=True)
-    if hf_tok is not None:
-        hf_tok.save_pretrained(out)
+    from lmlab.models.pretrained import quiet_transformers
+
+    with quiet_transformers():  # no "Writing model shards" bar for one small file
+        hf.save_pretrained(out, safe_serialization=True)
+        if hf_tok is not None:
+            hf_tok.save_pretrained(out)
     return out

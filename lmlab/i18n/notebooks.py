@@ -33,8 +33,8 @@ NOTEBOOKS = ROOT / "notebooks"
 EDITIONS = ("zh",)
 UPDATE_CMD = "python -m lmlab.i18n update"
 BUILD_CMD = "python -m lmlab.i18n build"
-# keyword arguments whose string a learner reads (figure titles and axes, progress bars, widgets)
-USER_KEYWORDS = {"title", "xlabel", "ylabel", "label", "desc", "description", "suptitle"}
+# keyword arguments whose string a learner reads (figure titles and axes, progress bars, widgets, input hints)
+USER_KEYWORDS = {"title", "xlabel", "ylabel", "label", "desc", "description", "suptitle", "placeholder"}
 USER_CALLS = {"print", "set_title", "set_xlabel", "set_ylabel", "suptitle", "LiveView"}
 MASK = "\u27e8translated\u27e9"
 # the auto comment of an entry whose English is on another branch or folder (``update --from-rev/--src``)

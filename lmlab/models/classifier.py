@@ -79,17 +79,13 @@ def load_minilm(device: torch.device | str = "cpu") -> tuple[Any, torch.nn.Modul
     encoder of ``lmlab.models.pretrained.load_minilm`` (which the attention views keep pristine).
     """
     from transformers import AutoModel, AutoTokenizer
-    from transformers.utils import logging as hf_logging
 
-    from lmlab.models.pretrained import minilm_path
+    from lmlab.models.pretrained import minilm_path, quiet_transformers
 
     path = minilm_path()  # a clear FileNotFoundError when the package is missing
-    hf_logging.disable_progress_bar()  # no "Loading weights" bar in the notebook
-    try:
+    with quiet_transformers():  # no "Loading weights" bar in the notebook
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         encoder = AutoModel.from_pretrained(path, local_files_only=True).to(device)
-    finally:
-        hf_logging.enable_progress_bar()
     return tokenizer, encoder
 
 

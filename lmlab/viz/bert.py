@@ -6,6 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from matplotlib.ticker import MaxNLocator, PercentFormatter
+
+from lmlab.i18n import N_, _
 from lmlab.viz.style import ensure_cjk_font
 
 ensure_cjk_font()  # Chinese labels draw with a CJK font, not boxes
@@ -39,8 +42,21 @@ def plot_learning_curve(rows: Sequence[dict[str, Any]], *, metric: str = "macro_
     return ax.figure
 
 
+SHOWN_AS = {"\n": N_("↵ newline"), " ": N_("␣ space"), "\t": N_("⇥ tab"), "\u3000": N_("␣ ideographic space")}
+
+
+def readable_token(token: str) -> str:
+    """A token as a learner can read it on a bar or in a list: a newline is ``↵ newline``, not ``\\n``."""
+    if token in SHOWN_AS:
+        return _(SHOWN_AS[token])
+    if token.isprintable():
+        return token
+    return repr(token)[1:-1]  # other control characters: their escape, at least visible
+
+
 def plot_fill(text: str, guesses: Sequence[Sequence[tuple[str, float]]], *, ax: Any = None) -> Any:
-    """Horizontal bars of the top-k guesses, one group per [MASK]."""
+    """Horizontal bars of the top-k guesses, one group per [MASK]; each axis fits its probabilities and
+    every bar carries its percentage."""
     from matplotlib.figure import Figure
 
     n = len(guesses)
@@ -51,18 +67,24 @@ def plot_fill(text: str, guesses: Sequence[Sequence[tuple[str, float]]], *, ax: 
         axes = [ax]
     for i, (a, top) in enumerate(zip(axes, guesses, strict=False)):
         tokens, probs = [t for t, _ in top][::-1], [p for _, p in top][::-1]
-        a.barh(range(len(tokens)), probs, color="C0")
-        a.set(yticks=range(len(tokens)), yticklabels=[repr(t)[1:-1] for t in tokens], xlim=(0, 1),
-              xlabel="probability", title=f"[MASK] {i + 1}" if n > 1 else text)
+        bars = a.barh(range(len(tokens)), probs, color="C0")
+        a.bar_label(bars, labels=[f"{p:.1%}" for p in probs], padding=2, fontsize=8)
+        # a barely trained model guesses 0.4 %: a 0-1 axis would look empty, so the axis fits the bars
+        a.set(yticks=range(len(tokens)), yticklabels=[readable_token(t) for t in tokens],
+              xlim=(0, min(1.0, 1.3 * max(probs, default=1.0)) or 1.0),
+              xlabel=_("probability"), title=f"[MASK] {i + 1}" if n > 1 else text)
+        a.xaxis.set_major_locator(MaxNLocator(3))
+        a.xaxis.set_major_formatter(PercentFormatter(1.0))
     if n > 1:
         axes[0].figure.suptitle(text, fontsize=10)
     return axes[0].figure
 
 
 def fill_mask_widget(model: Any, vocab: Any, *, value: str = "床前明[MASK]光", k: int = 5) -> Any:
-    """Type a line with [MASK] in it; the top-k guesses and their probabilities appear below."""
+    """Type a line with [MASK] in it; the top-k guesses and their probabilities appear below.
+
+    Returns the widget (a cell's last value shows it; call ``display()`` on it elsewhere)."""
     import ipywidgets as widgets
-    from IPython.display import display
 
     from lmlab.models.bert.fill import fill_mask
 
@@ -70,7 +92,7 @@ def fill_mask_widget(model: Any, vocab: Any, *, value: str = "床前明[MASK]光
                        continuous_update=False)
     out = widgets.Output()
 
-    def show(_: Any = None) -> None:
+    def show(_change: Any = None) -> None:
         out.clear_output(wait=True)
         with out:
             try:
@@ -79,13 +101,11 @@ def fill_mask_widget(model: Any, vocab: Any, *, value: str = "床前明[MASK]光
                 print(f"error: {err}")
                 return
             for i, top in enumerate(guesses, 1):
-                print(f"[MASK] {i}: " + "  ".join(f"{t!r} {p:.1%}" for t, p in top))
+                print(f"[MASK] {i}: " + "   ".join(f"{readable_token(t)} {p:.1%}" for t, p in top))
 
     box.observe(show, names="value")
     show()
-    ui = widgets.VBox([box, out])
-    display(ui)
-    return ui
+    return widgets.VBox([box, out])
 
 
 def plot_layer_probe(results: dict[str, Sequence[float]], *, chance: dict[str, float] | None = None,

@@ -103,10 +103,15 @@ def plot_words(coords: np.ndarray, words: Sequence[str], *, groups: Mapping[str,
     names = list(groups or {})
     colors = ["#bbbbbb" if g is None else PALETTE[names.index(g) % len(PALETTE)] for g in member]
     pts = [coords[:, k] for k in range(dim)]
-    ax.scatter(*pts, c=colors, s=[28 if g is not None else 10 for g in member],
-               **({"depthshade": False} if dim == 3 else {"linewidths": 0}))
+    points = ax.scatter(*pts, c=colors, s=[28 if g is not None else 10 for g in member],
+                        **({"depthshade": False} if dim == 3 else {"linewidths": 0}))
+    points.set_gid(POINTS_GID)  # found again in the SVG, to give every point its name on hover
     labelled = [i for i, g in enumerate(member) if g is not None or words[i] in highlight]
-    labelled += [i for i in range(len(words)) if i not in set(labelled)][: max(0, max_labels - len(labelled))]
+    others = [i for i in range(len(words)) if i not in set(labelled)]
+    if len(labelled) > max_labels:  # too many to read: the highlighted ones, then a spread-out few
+        shown = [i for i in labelled if words[i] in highlight]
+        labelled = readable_subset(coords, words, labelled, shown, max_labels)
+    labelled += others[: max(0, max_labels - len(labelled))]
     if labels:
         for i in labelled:
             strong = member[i] is not None or words[i] in highlight
@@ -123,6 +128,53 @@ def plot_words(coords: np.ndarray, words: Sequence[str], *, groups: Mapping[str,
         ax.set_xticks([])
         ax.set_yticks([])
     return fig
+
+
+POINTS_GID = "lmlab-points"
+
+
+def svg_with_names(fig: Any, words: Sequence[str]) -> str:
+    """``fig`` (drawn by :func:`plot_words`, 2-D) as inline SVG in which every point carries its word as a
+    ``<title>``: the browser shows it on hover, so the labels left off a crowded map are still there."""
+    import io
+    import re
+
+    buf = io.StringIO()  # in memory: nothing is written to disk
+    fig.savefig(buf, format="svg")
+    svg = buf.getvalue()
+    svg = svg[svg.index("<svg"):]  # inline in HTML: no XML declaration or DOCTYPE
+    start = svg.index(f'<g id="{POINTS_GID}"')
+    end = svg.index("</g>", start)
+    names = iter(words)
+
+    def titled(m: re.Match) -> str:
+        return f"<{m.group(1)}{m.group(2)}><title>{html.escape(next(names, ''))}</title></{m.group(1)}>"
+
+    group = re.sub(r"<(path|use)\b([^>]*?)/>", titled, svg[start:end])
+    return svg[:start] + group + svg[end:]
+
+
+def readable_subset(coords: np.ndarray, labels: Sequence[str], candidates: Sequence[int], keep: Sequence[int],
+                    max_labels: int) -> list[int]:
+    """At most ``max_labels`` of ``candidates`` whose labels do not overlap: ``keep`` first, then each
+    candidate in turn that sits clear of those already chosen (a label runs right from its point)."""
+    span = np.ptp(coords[:, :2], axis=0)
+    xy = (coords[:, :2] - coords[:, :2].min(axis=0)) / np.where(span > 0, span, 1)
+    # a label's width as a share of the axes (the projector's, 9 pt): 1/66 per Latin letter, twice per CJK one
+    width = [0.015 * (1 + sum(2 if ord(c) > 0x2E80 else 1 for c in label)) for label in labels]
+
+    def clear(i: int, j: int) -> bool:
+        left, right = (i, j) if xy[i, 0] <= xy[j, 0] else (j, i)
+        return xy[right, 0] - xy[left, 0] > width[left] or abs(xy[i, 1] - xy[j, 1]) > 0.05
+
+    chosen = list(dict.fromkeys(keep))
+    order = np.random.default_rng(0).permutation(len(candidates))  # every group and region gets its turn
+    for i in (candidates[k] for k in order):
+        if len(chosen) >= max_labels:
+            break
+        if i not in chosen and all(clear(i, j) for j in chosen):
+            chosen.append(i)
+    return chosen
 
 
 def plot_neighbors(vectors: Any, word: str, topn: int = 10, ax: Any = None) -> Any:
@@ -267,8 +319,11 @@ class Projector:
     its neighbours highlighted, type "king - man + woman" to see the analogy answered."""
 
     def __init__(self, vectors: Any, words: Sequence[str] | None = None, *, n: int = 300,
-                 groups: Mapping[str, Sequence[str]] | None = None) -> None:
+                 groups: Mapping[str, Sequence[str]] | None = None, max_labels: int = 60,
+                 placeholder: str | None = None) -> None:
         self.vectors = vectors
+        self.max_labels = max_labels  # more points than this: a spread-out subset is labelled
+        self.placeholder = placeholder if placeholder is not None else _("a word, or king - man + woman")
         self.words = list(words) if words is not None else list(vectors.words[:n])
         self.groups = dict(groups or {})
         for members in self.groups.values():  # group members are always on the map
@@ -313,7 +368,7 @@ class Projector:
         plot_words(coords, self.words, groups=self.groups, highlight=highlight, ax=ax,
                    title=_("{n} words, {method} {dim}-D").format(n=len(self.words), method=method.upper(),
                                                                  dim=dim),
-                   max_labels=60)
+                   max_labels=self.max_labels)
         at = {w: coords[i] for i, w in enumerate(self.words)}
         for src, dst in arrows:
             if src in at and dst in at:  # analogy arrows: parallel when the analogy holds
@@ -324,19 +379,22 @@ class Projector:
     def widget(self) -> Any:
         """The interactive version (ipywidgets); the static figure is ``figure(...)``."""
         import ipywidgets as widgets
-        from IPython.display import display
+        from IPython.display import HTML, display
 
         method = widgets.Dropdown(options=[m for m in METHODS if m != "umap" or _has_umap()],
                                   value="pca", description="projection")
         dim = widgets.ToggleButtons(options=[("2-D", 2), ("3-D", 3)], value=2)
-        text = widgets.Text(placeholder="a word, or king - man + woman", description="query",
+        text = widgets.Text(placeholder=self.placeholder, description="query",
+                            layout=widgets.Layout(width="360px"),
                             continuous_update=False)
         out = widgets.Output()
 
         def draw(change: Any = None) -> None:
             out.clear_output(wait=True)
             with out:
-                display(self.figure(method.value, dim.value, text.value))
+                fig = self.figure(method.value, dim.value, text.value)
+                # 2-D: inline SVG, every point named on hover (a PNG cannot); 3-D stays a picture
+                display(HTML(svg_with_names(fig, self.words)) if dim.value == 2 else fig)
 
         for w in (method, dim, text):
             w.observe(draw, names="value")

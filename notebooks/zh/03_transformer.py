@@ -219,7 +219,7 @@ ax1.set(xlabel="位置 pos", ylabel="通道", title="PE(pos, 通道)，d_model =
 for ch in (0, 1, 6, 7, 20):
     ax2.plot(pe[:, ch], label=f"通道 {ch}（{'sin' if ch % 2 == 0 else 'cos'}，i={ch // 2}）")
 ax2.set(xlabel="位置 pos", title="几个通道：快的时钟，慢的时钟")
-ax2.legend(fontsize=7, loc="lower left")
+ax2.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))  # 放在曲线旁边，不压在曲线上
 plt.show()
 
 # %% [markdown]

@@ -312,6 +312,7 @@ fig, ax = plt.subplots(figsize=(5, 3), layout="constrained")
 steps = range(20000)
 for warm in (1000, 4000, 8000):
     ax.plot(steps, [noam_lr(i, 512, warm) for i in steps], label=f"d_model 512，预热 {warm} 步")
+ax.set_xticks(range(0, 20001, 5000))
 ax.set_xlabel("步数")
 ax.set_ylabel("学习率")
 ax.legend()
@@ -332,7 +333,8 @@ from lmlab.viz.beam_tree import beam_tree_figure
 poet = runs["transformer"].model.eval()
 line = "白日依山尽"
 for method in ("greedy", "beam", "sample"):
-    print(f"{method:7s}", translate(poet, vocab, line, method=method, width=4, seed=0).output)
+    t = translate(poet, vocab, line, method=method, width=4, seed=0)
+    print(f"{method:7s}", t.output or f"({t.notes[-1]})")  # 答案为空时说明原因
 
 tree = BeamTree()
 beam_search(poet, torch.tensor([vocab.encode(line)]), width=3, max_len=8, tree=tree)
@@ -478,6 +480,9 @@ out = widgets.Output()
 def answer(_=None):
     out.clear_output()
     with out:
+        if not text.value.strip():
+            print("输入框是空的：在框里输入一句上联，再按“对!”")
+            return
         try:
             t = translate(poet, vocab, text.value, width=width.value)
         except ValueError as err:  # 空的或太长：给出一行说明，而不是报错

@@ -97,7 +97,7 @@ kind = np.where(targets[0] == -100, "", np.where(inputs[0] == toy.mask_id, "[MAS
                 np.where(inputs[0] != ids[0], "random", "kept")))
 print("原句    ：", line)
 print("模型看到：", toy.decode(inputs[0].tolist()))
-print("要预测  ：", [(toy.token(int(t)), k) for t, k in zip(targets[0], kind, strict=True) if t != -100])
+print("要预测  ：", [(toy.token(int(t)), str(k)) for t, k in zip(targets[0], kind, strict=True) if t != -100])
 
 # %% [markdown]
 # 在 20,000 行上统计，各部分的比例正如规则所说（上面我们用了 p = 0.3，好让一行就能展示全部三种情况；BERT 自己用的是 0.15）：
@@ -340,11 +340,14 @@ plt.show()
 # 并给出一条消息，说明用哪些参数训练才能导出。
 
 # %%
+from lmlab.models.pretrained import quiet_transformers  # noqa: E402
+
 lmlab_main(["export", str(zh_dir), "--to", "hf", str(work / "hf_bert")])
 lmlab_main(["export", str(gpt_dir), "--to", "hf", str(work / "hf_gpt")])
-hf_bert = transformers.AutoModelForMaskedLM.from_pretrained(work / "hf_bert").eval()
-hf_tok = transformers.AutoTokenizer.from_pretrained(work / "hf_bert")
-hf_gpt = transformers.AutoModelForCausalLM.from_pretrained(work / "hf_gpt").eval()
+with quiet_transformers():  # 这些只有几 MB 的模型不需要 "Loading weights" 进度条
+    hf_bert = transformers.AutoModelForMaskedLM.from_pretrained(work / "hf_bert").eval()
+    hf_tok = transformers.AutoTokenizer.from_pretrained(work / "hf_bert")
+    hf_gpt = transformers.AutoModelForCausalLM.from_pretrained(work / "hf_gpt").eval()
 enc = hf_tok(query, return_tensors="pt")
 with torch.no_grad():
     diff_bert = (hf_bert(**enc).logits - zh_model(enc["input_ids"])[0]).abs().max().item()
@@ -504,7 +507,7 @@ check("bert.macro_f1", macro_f1)
 
 # %% [markdown]
 # **把句子向量画在地图上**，按诗人着色：预训练编码器的平均池化向量（也就是探针用的特征），放进 01 号笔记本的嵌入投影器里。
-# 输入一首诗的标签，就能看到它的近邻。
+# 只有散开的一部分点标出了标签；输入一首诗的标签（与图上写法相同），就能看到离它最近的诗。
 
 # %%
 from lmlab.models.word2vec.vectors import WordVectors  # noqa: E402
@@ -514,7 +517,8 @@ names = [f"{poets[y]}{i}·{t.splitlines()[0][:7]}" for i, (t, y) in enumerate(zi
 sentence_vectors = WordVectors(names, curve["features"])
 shown = names[:: max(1, len(names) // 300)]
 groups = {p: [n for n in shown if n.startswith(p)] for p in poets}
-projector = Projector(sentence_vectors, shown, groups=groups)
+projector = Projector(sentence_vectors, shown, groups=groups, max_labels=30,
+                      placeholder=f"一首诗的标签，例如 {shown[0]}")
 html = save_projector_html(sentence_vectors, shown, work / "poets.html", groups=groups, dim=2)
 print("离线投影器：", html)
 projector.widget()

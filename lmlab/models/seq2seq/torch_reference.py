@@ -16,9 +16,14 @@ from lmlab.models.seq2seq.transformer import Seq2SeqTransformer
 def torch_transformer_like(model: Seq2SeqTransformer) -> nn.Transformer:
     """A ``torch.nn.Transformer`` of the same size and layout, holding ``model``'s weights (no embeddings)."""
     c = model.config
-    ref = nn.Transformer(d_model=c.d_model, nhead=c.n_head, num_encoder_layers=c.n_layer,
-                         num_decoder_layers=c.n_layer, dim_feedforward=4 * c.d_model, dropout=c.dropout,
-                         activation="relu", batch_first=True, norm_first=c.norm_first, bias=c.bias)
+    layer = dict(d_model=c.d_model, nhead=c.n_head, dim_feedforward=4 * c.d_model, dropout=c.dropout,
+                 activation="relu", batch_first=True, norm_first=c.norm_first, bias=c.bias)
+    # the encoder nn.Transformer would build, without the nested-tensor fast path: that path only runs in
+    # inference on post-LN layers, and for pre-LN torch warns that it is off; the numbers are the same
+    encoder = nn.TransformerEncoder(nn.TransformerEncoderLayer(**layer), c.n_layer,
+                                    norm=nn.LayerNorm(c.d_model, bias=c.bias), enable_nested_tensor=False)
+    ref = nn.Transformer(num_encoder_layers=c.n_layer, num_decoder_layers=c.n_layer, custom_encoder=encoder,
+                         **layer)
     copy_weights(model, ref)
     return ref
 

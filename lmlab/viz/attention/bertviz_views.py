@@ -15,6 +15,15 @@ from lmlab.viz.attention._html import View, esc, new_id, note_html, script_json
 from lmlab.viz.attention.maps import MAX_MODEL_VIEW_CELLS, MAX_TOKENS, AttentionMaps, as_attention_maps
 
 DECIMALS = 4
+# bertviz sizes a thumbnail for 12 heads: 7 px a token, 1/12 of the width. Told the true count of a small
+# model (2 heads), it makes each thumbnail 42 px a token and half the page wide: 2 x 2 heads of 26 tokens
+# stood 2,200 px tall. Laid out as if for at least 8 heads, it is as tall as its click-to-enlarge detail.
+MIN_MODEL_VIEW_COLUMNS = 8
+
+
+def model_view_columns(n_head: int) -> int:
+    """The ``total_heads`` bertviz's model view lays out: the heads, but never fewer than 8 columns."""
+    return max(n_head, MIN_MODEL_VIEW_COLUMNS)
 
 
 def _pretty(tokens: list[str]) -> list[str]:
@@ -104,7 +113,8 @@ class ModelView(_BertvizView):
     def _params(self, root_id: str) -> dict[str, Any]:
         return {"attention": _attn_data(self.maps), "default_filter": "0", "display_mode": "light",
                 "root_div_id": root_id, "include_layers": list(range(self.maps.n_layer)),
-                "include_heads": list(range(self.maps.n_head)), "total_heads": self.maps.n_head}
+                "include_heads": list(range(self.maps.n_head)),
+                "total_heads": model_view_columns(self.maps.n_head)}
 
     def figure(self) -> Any:
         from lmlab.viz.attention.static import model_view_figure

@@ -16,6 +16,7 @@ import torch
 
 from lmlab.viz.attention._assets import offline_bertviz_script
 from lmlab.viz.attention._html import View, esc, new_id, note_html, script_json
+from lmlab.viz.attention.bertviz_views import model_view_columns
 from lmlab.viz.attention.steps import AttentionSteps
 
 
@@ -169,7 +170,8 @@ class Seq2SeqBertvizView(View):
         if self.kind == "head_view":
             params.update(layer=None, heads=None)
         else:
-            params.update(display_mode="light", include_heads=list(range(n_head)), total_heads=n_head)
+            params.update(display_mode="light", include_heads=list(range(n_head)),
+                          total_heads=model_view_columns(n_head))
         options = "".join(f'<option value="{i}">{esc(d["name"])}</option>' for i, d in enumerate(data))
         layer_select = 'Layer: <select id="layer"></select>' if self.kind == "head_view" else ""
         script = offline_bertviz_script(self.kind, script_json(params))
