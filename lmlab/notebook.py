@@ -44,7 +44,7 @@ def setup(preset: str | None = None, device: str | None = None, seed: int = 1337
     print(f"lmlab: device={ctx.device.type}, precision={ctx.precision.name}, preset={ctx.preset} "
           + _("(change with LMLAB_PRESET=smoke|class|full)"))
     if share.limited:
-        print(_("lmlab: CPU threads: {share}").format(share=share.describe()))
+        print(_("lmlab: CPU threads: {n} (from {source})").format(n=share.threads, source=share.source))
     if cjk is None:
         print(_("lmlab: note: no CJK font found, Chinese labels will show as boxes; "
                 "install fonts-noto-cjk or 'pip install mplfonts'"))

@@ -181,7 +181,7 @@ def test_three_students_on_one_hub_share_a_read_only_mirror(tmp_path, wiki_sampl
     assert code == 0, text[-3000:]
     for name, out in outputs.items():
         assert "ERROR" not in out, f"{name}:\n{out}"
-        assert "lmlab: CPU threads: 2 threads (from LMLAB_THREADS)" in out and "THREADS 2" in out, out
+        assert "lmlab: CPU threads: 2 (from LMLAB_THREADS)" in out and "THREADS 2" in out, out
         assert "CORPUS mirror True" in out and "PREPARED True" in out, out
         assert f"SAVED {homes / name / 'runs' / 'smoke' / 'ckpt.pt'}" in out, out
         assert "REFUSED refusing to write" in out and "read-only classroom mirror" in out, out

@@ -106,7 +106,7 @@ def test_kernel_with_lmlab_threads_reports_and_uses_two(tmp_path):
         kc.stop_channels()
         km.shutdown_kernel(now=True)
     text = "".join(out)
-    assert "lmlab: CPU threads: 2 threads (from LMLAB_THREADS)" in text, text
+    assert "lmlab: CPU threads: 2 (from LMLAB_THREADS)" in text, text
     result = json.loads(text.split("RESULT", 1)[1].strip().splitlines()[0])
     assert result["torch"] == 2 and result["blas"] == [2], result
 
