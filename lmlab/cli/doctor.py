@@ -101,8 +101,8 @@ def run(args: argparse.Namespace) -> int:
         ("python", f"{report['python']} on {report['platform']}"),
         ("torch", f"{report['torch']} (CUDA {report['cuda_version'] or 'not built in'}, "
                   f"{report['torch_threads']} CPU threads)"),
-        ("CPU share", f"{report['threads']['share']} threads, from {report['threads']['source']} "
-                      "(override: LMLAB_THREADS)"),
+        ("CPU share", f"{report['threads']['share']} thread{'s' * (report['threads']['share'] != 1)}, "
+                      f"from {report['threads']['source']} (override: LMLAB_THREADS)"),
         ("GPU", gpu),
         ("device", f"{report['device']}  precision {report['precision']}  preset {report['preset']} "
                    "(override: --device / --preset, LMLAB_DEVICE / LMLAB_PRESET)"),
