@@ -30,6 +30,7 @@ from lmlab.checkpoint import check_config, load_checkpoint, save_checkpoint
 from lmlab.models.word2vec import kernels
 from lmlab.models.word2vec.vectors import WordVectors
 from lmlab.models.word2vec.vocab import Vocab
+from lmlab.threads import thread_share
 from lmlab.train import History, fit
 from lmlab.train.failures import WriteFailed, guarded_write
 from lmlab.train.schedule import linear_lr
@@ -55,7 +56,7 @@ class Word2VecConfig:
     alpha: float = 0.025
     min_alpha: float = 0.0001
     ns_exponent: float = 0.75
-    threads: int = 0  # 0: one per CPU core
+    threads: int = 0  # 0: one per core of this process's CPU share (lmlab.threads)
     job_words: int = 10_000  # words per job handed to a thread
     batch_words: int = 0  # torch backend: corpus words per batch (0: 4096)
     backend: str = "auto"  # "numba" (CPU), "torch", or auto: numba on CPU, torch on CUDA/MPS
@@ -216,7 +217,7 @@ def train_word2vec(
     if backend == "numba":
         from lmlab.models.word2vec.kernels import train_job
 
-        threads = config.threads or os.cpu_count() or 1
+        threads = config.threads or thread_share().threads  # a class server's share, not every core
         jobs = plan_jobs(bounds, config.job_words)
         job_words = np.array([bounds[e] - bounds[s] for s, e in jobs], dtype=np.int64)
         noise_table = vocab.noise_table(config.ns_exponent)
