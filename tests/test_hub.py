@@ -132,7 +132,6 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.slow
 def test_three_students_on_one_hub_share_a_read_only_mirror(tmp_path, wiki_sample_file):
-    pytest.importorskip("jupyterhub", reason="the class server's optional group: pip install -e '.[class]'")
     source = make_mirror(tmp_path / "mirror-src", wiki_sample_file)
     port, hub_port, api_port = free_port(), free_port(), free_port()
     base = f"http://127.0.0.1:{port}"

@@ -8,11 +8,11 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from lmlab.hub import user_environment
 from lmlab.threads import THREAD_ENV, thread_share
 
-yaml = pytest.importorskip("yaml")
 ROOT = Path(__file__).resolve().parent.parent
 Z2JH = ROOT / "deploy" / "z2jh"
 # keys of the chart's values (z2jh values.yaml, chart 4.x); the chart's schema rejects unknown ones

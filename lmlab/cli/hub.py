@@ -76,6 +76,9 @@ def settings_from_args(args: argparse.Namespace):
                              "so it stays out of the process list)")
     elif args.users_root:
         raise UsageError("--users-root is for --auth dummy; with pam each student's home is their own")
+    elif not args.config_only and hasattr(os, "geteuid") and os.geteuid() != 0:
+        raise UsageError("--auth pam runs each student's server as that student, which needs root: run "
+                         "'sudo lmlab hub ...' (or try it alone with --auth dummy)")
     notebooks = Path(args.notebooks).expanduser().resolve() if args.notebooks else None
     if notebooks is not None and not notebooks.is_dir():
         raise UsageError(f"--notebooks {args.notebooks!r} is not a folder")
