@@ -193,3 +193,47 @@ def test_three_students_on_one_hub_share_a_read_only_mirror(tmp_path, wiki_sampl
                 break
             time.sleep(0.1)
         assert not _alive(pid), f"process {pid} outlived the hub"
+
+
+def test_pam_config_loads_in_jupyterhub(tmp_path):
+    """The class configuration (PAM, each server as its student) is what JupyterHub's own loader reads."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from lmlab.hub import CONFIG_NAME, HubSettings, render_config
+
+    settings = HubSettings(mirror=tmp_path / "mirror", state_dir=tmp_path, threads=1, ip="0.0.0.0",
+                           admins=["teacher"], allowed_groups=["students"], preset="class")
+    (tmp_path / CONFIG_NAME).write_text(render_config(settings))
+    config = PyFileConfigLoader(CONFIG_NAME, path=str(tmp_path)).load_config()
+    assert config.JupyterHub.authenticator_class == "pam"
+    assert config.JupyterHub.spawner_class == "localprocess"
+    assert config.LocalAuthenticator.allowed_groups == {"students"}
+    assert config.Authenticator.admin_users == {"teacher"}
+    assert config.Spawner.environment["LMLAB_DATA_READONLY"] == "1"
+    assert config.Spawner.environment["LMLAB_THREADS"] == config.Spawner.environment["OMP_NUM_THREADS"] == "1"
+    singleuser = Path(config.Spawner.cmd[0])
+    assert singleuser.name == "jupyterhub-singleuser" and singleuser.exists()
+    assert Path(config.ConfigurableHTTPProxy.command[0]).exists()
+    assert callable(config.Spawner.pre_spawn_hook)
+
+
+def test_each_student_gets_their_own_notebooks_once(tmp_path):
+    from types import SimpleNamespace
+
+    from lmlab.hub import NOTEBOOKS_HOME, give_notebooks
+
+    source = tmp_path / "notebooks"
+    (source / "zh").mkdir(parents=True)
+    (source / "01_a.ipynb").write_text("{}")
+    (source / "zh" / "01_a.ipynb").write_text("{}")
+    (source / "01_a.py").write_text("# the jupytext twin stays with the teacher")
+    hook = give_notebooks(str(source))
+    spawner = SimpleNamespace(home_dir=str(tmp_path / "home" / "ada"), user=SimpleNamespace(name="ada"))
+    hook(spawner)
+    mine = tmp_path / "home" / "ada" / NOTEBOOKS_HOME
+    assert sorted(str(p.relative_to(mine)) for p in mine.rglob("*.ipynb")) == ["01_a.ipynb", "zh/01_a.ipynb"]
+    assert not (mine / "01_a.py").exists()
+    (mine / "01_a.ipynb").write_text('{"answer": 42}')  # the student's work
+    (source / "02_b.ipynb").write_text("{}")
+    hook(spawner)
+    assert (mine / "01_a.ipynb").read_text() == '{"answer": 42}'  # never overwritten
