@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from lmlab.mirror import refuse_mirror_write
+
 
 @contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "w", *, suffix: str = ".part",
@@ -23,6 +25,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", *, suffix: str = ".pa
     ``durable`` also fsyncs the file and its folder, so the rename survives a power cut.
     """
     path = Path(path)
+    refuse_mirror_write(path)  # a shared classroom mirror stays as the teacher made it
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)

@@ -35,8 +35,19 @@ class UsageError(ValueError):
     """Bad input from the user: the ``lmlab`` command prints ``lmlab: error: MESSAGE`` and exits 2."""
 
 
+class ReadOnlyMirror(PermissionError):
+    """A write into the read-only classroom mirror (``$LMLAB_DATA_DIR``), refused before anything changed.
+
+    Its message is the whole line: what was refused, why, and where to write instead."""
+
+    def __str__(self) -> str:
+        return self.strerror or super().__str__()
+
+
 def describe_os_error(err: OSError) -> str:
     """One line for an ``OSError``: what failed, on which path, and what to do."""
+    if isinstance(err, ReadOnlyMirror):
+        return str(err)
     where = " -> ".join(repr(os.fspath(p)) for p in (err.filename, err.filename2) if p is not None)
     what = err.strerror or str(err)
     code = errno.errorcode.get(err.errno, "") if err.errno is not None else ""

@@ -28,10 +28,12 @@ def setup(preset: str | None = None, device: str | None = None, seed: int = 1337
     Chinese notebooks pass ``lang="zh"``."""
     from lmlab.device import seed_everything
     from lmlab.i18n import _, set_lang
+    from lmlab.threads import apply_thread_share
     from lmlab.viz.style import use_lab_style
 
     if lang is not None:
         set_lang(lang)
+    share = apply_thread_share()  # a class server's fair share of the CPU (LMLAB_THREADS, cgroup quota)
     dev = pick_device(device)
     theme = theme or os.environ.get("LMLAB_THEME") or "light"
     cjk = use_lab_style(theme)
@@ -41,6 +43,8 @@ def setup(preset: str | None = None, device: str | None = None, seed: int = 1337
     seed_everything(seed)
     print(f"lmlab: device={ctx.device.type}, precision={ctx.precision.name}, preset={ctx.preset} "
           + _("(change with LMLAB_PRESET=smoke|class|full)"))
+    if share.limited:
+        print(_("lmlab: CPU threads: {n} (from {source})").format(n=share.threads, source=share.source))
     if cjk is None:
         print(_("lmlab: note: no CJK font found, Chinese labels will show as boxes; "
                 "install fonts-noto-cjk or 'pip install mplfonts'"))

@@ -231,10 +231,12 @@ def job_config(name: str, preset: str, corpus: str) -> dict[str, Any]:
 
 
 def default_root() -> Path:
-    """The classroom mirror ($LMLAB_DATA_DIR) when set, else lmlab's cache folder."""
+    """The classroom mirror ($LMLAB_DATA_DIR) when set and writable, else lmlab's cache folder (a student
+    on a class server prepares into their own cache; the read-only mirror is only read)."""
     from lmlab.data.download import cache_dir, mirror_dir
+    from lmlab.mirror import readonly_mirror
 
-    return mirror_dir() or cache_dir()
+    return cache_dir() if readonly_mirror() is not None else (mirror_dir() or cache_dir())
 
 
 def search_roots() -> list[Path]:

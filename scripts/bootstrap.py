@@ -3,6 +3,7 @@
 
     python3 scripts/bootstrap.py lab     # install (first time) and open JupyterLab on notebooks/
     python3 scripts/bootstrap.py test    # install (first time) and run the whole test suite
+    python3 scripts/bootstrap.py hub     # install the class server's parts and run 'lmlab hub ARGS'
 
 Only the standard library is used here: this runs before anything is installed.
 Environment knobs:
@@ -81,19 +82,50 @@ def ensure_chromium() -> None:
               "for the browser tests", flush=True)
 
 
+PROXY = "configurable-http-proxy@5"  # JupyterHub's default proxy, from npm
+
+
+def proxy_folder(py: Path) -> Path:
+    """Where the class server's proxy lives: inside the virtual environment (lmlab.hub looks there)."""
+    return py.parent.parent / "share" / "lmlab-proxy"
+
+
+def ensure_proxy(py: Path) -> None:
+    """Install configurable-http-proxy (JupyterHub's proxy, a node program) into the virtual environment;
+    install node and npm first where we may (root + apt)."""
+    folder = proxy_folder(py)
+    if (folder / "node_modules" / ".bin" / "configurable-http-proxy").exists():
+        return
+    if not shutil.which("npm"):
+        is_root = hasattr(os, "geteuid") and os.geteuid() == 0
+        if is_root and shutil.which("apt-get"):
+            env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+            run(["apt-get", "update", "-qq"], env=env)
+            run(["apt-get", "install", "-y", "-qq", "nodejs", "npm"], env=env)
+        else:
+            sys.exit("the class server needs node and npm for JupyterHub's proxy: install them "
+                     "(e.g. 'sudo apt-get install nodejs npm') and run this again")
+    folder.mkdir(parents=True, exist_ok=True)
+    run(["npm", "install", "--prefix", str(folder), "--no-audit", "--no-fund", "--loglevel=error", PROXY])
+
+
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in {"lab", "test", "setup"}:
+    if not argv or argv[0] not in {"lab", "test", "setup", "hub"}:
         print(__doc__)
         return 2
     action, rest = argv[0], argv[1:]
     if sys.version_info < (3, 10):  # noqa: UP036 - this script runs under any python3
         sys.exit(f"lmlab needs Python >= 3.10; this is {platform.python_version()}")
     py = ensure_venv()
-    install(py, "dev" if action == "test" else "")
+    install(py, {"test": "dev", "hub": "class"}.get(action, ""))
+    if action in ("test", "hub"):
+        ensure_proxy(py)
     if action == "setup":
         return 0
     if action == "lab":
         return hand_over([str(py), "-m", "lmlab", "lab", *rest])
+    if action == "hub":
+        return hand_over([str(py), "-m", "lmlab", "hub", *rest])
     ensure_chromium()
     return hand_over([str(py), "-m", "pytest", *rest])
 

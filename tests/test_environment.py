@@ -26,8 +26,20 @@ def split_requirement(req: str) -> tuple[str, str]:
 
 
 def pyproject_requirements() -> dict[str, str]:
+    """Everything ``pip install -e '.[dev]'`` asks for: dependencies, dev, and the groups dev names
+    (``lmlab[class]``)."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    reqs = list(project["dependencies"]) + list(project.get("optional-dependencies", {}).get("dev", []))
+    groups = project.get("optional-dependencies", {})
+    reqs, todo, seen = list(project["dependencies"]), ["dev"], set()
+    while todo:
+        group = todo.pop()
+        seen.add(group)
+        for req in groups.get(group, []):
+            m = re.fullmatch(r"\s*lmlab\s*\[([^\]]*)\]\s*", req)
+            if m:
+                todo += [g.strip() for g in m.group(1).split(",") if g.strip() not in seen]
+            else:
+                reqs.append(req)
     return dict(split_requirement(r) for r in reqs)
 
 

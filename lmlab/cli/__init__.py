@@ -21,6 +21,7 @@ COMMANDS = {
     "prepare": ("lmlab.cli.prepare", "train ahead of a lesson every model the notebooks train"),
     "export": ("lmlab.cli.export", "write a trained GPT or BERT as a Hugging Face transformers folder"),
     "i18n": ("lmlab.i18n.cli", "update, build or check the Chinese edition of the notebooks"),
+    "hub": ("lmlab.cli.hub", "run a class server: JupyterHub with lmlab's kernel and a read-only mirror"),
 }
 TRAINERS = {
     "word2vec": ("lmlab.cli.train_word2vec", "skip-gram / CBOW word vectors"),
@@ -77,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     debug = bool(os.environ.get("LMLAB_DEBUG"))
     try:
+        from lmlab.threads import apply_thread_share
+
+        apply_thread_share()  # before any command imports torch: it reads OMP_NUM_THREADS when it loads
         return int(args._run(args) or 0)
     except (ValueError, FileNotFoundError) as err:  # bad input (lmlab.errors.UsageError is a ValueError)
         if debug:

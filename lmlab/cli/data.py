@@ -80,6 +80,10 @@ def _fetch(names: list[str], fetch_all: bool, dest: str | None) -> int:
         raise ValueError(f"name the corpora to fetch ({', '.join(CORPORA)}) or pass --all")
     for name in names:
         get_corpus(name)  # every name checked before anything is downloaded
+    if dest:
+        from lmlab.mirror import refuse_mirror_write
+
+        refuse_mirror_write(Path(dest), "copy corpora into")
     failed = []
     for name in (list(CORPORA) if fetch_all else names):
         try:

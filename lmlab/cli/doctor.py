@@ -81,7 +81,11 @@ def diagnose() -> dict[str, Any]:
     report["bertviz_offline"] = msg if ok else None
     if not ok:
         problems.append(f"bertviz offline: {msg}")
+    from lmlab.threads import apply_thread_share
+
+    share = apply_thread_share()
     report["torch_threads"] = torch.get_num_threads()
+    report["threads"] = {"share": share.threads, "source": share.source, "limited": share.limited}
     report["problems"] = problems
     return report
 
@@ -97,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
         ("python", f"{report['python']} on {report['platform']}"),
         ("torch", f"{report['torch']} (CUDA {report['cuda_version'] or 'not built in'}, "
                   f"{report['torch_threads']} CPU threads)"),
+        ("CPU share", f"{report['threads']['share']} thread{'s' * (report['threads']['share'] != 1)}, "
+                      f"from {report['threads']['source']} (override: LMLAB_THREADS)"),
         ("GPU", gpu),
         ("device", f"{report['device']}  precision {report['precision']}  preset {report['preset']} "
                    "(override: --device / --preset, LMLAB_DEVICE / LMLAB_PRESET)"),

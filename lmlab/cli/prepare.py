@@ -332,6 +332,10 @@ def run(args: argparse.Namespace) -> int:
     device = pick_device(args.device)
     preset = resolve_preset(args.preset, device)
     root = Path(args.dest).expanduser().resolve() if args.dest else default_root()
+    if not args.list:
+        from lmlab.mirror import refuse_mirror_write
+
+        refuse_mirror_write(root, "prepare runs in")  # before a stale run there is removed
     names = []
     for name in args.names or list(JOBS):  # a run's starting points are prepared before it
         names += [n for n in (*JOBS[name].needs, name) if n not in names]

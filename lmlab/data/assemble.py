@@ -62,6 +62,9 @@ def download_parts(base: str, parts: list[Part], folder: Path, *, progress: bool
 
     if progress is None:
         progress = sys.stderr.isatty() or "ipykernel" in sys.modules
+    from lmlab.mirror import refuse_mirror_write
+
+    refuse_mirror_write(folder, "download into")
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / Path(p.path).name for p in parts]
     with tqdm(total=sum(p.size for p in parts), desc=f"{len(parts)} files", unit="B", unit_scale=True,

@@ -25,6 +25,7 @@ import urllib.request
 from pathlib import Path
 
 from lmlab.atomic import default_file_mode, fsync_dir, remove_stale_parts
+from lmlab.mirror import refuse_mirror_write
 
 CHUNK = 1 << 16
 USER_AGENT = "lmlab (https://github.com/lmlab; teaching lab for language models)"
@@ -139,6 +140,7 @@ def download(url: str, dest: str | os.PathLike, sha256: str | None, *, timeout: 
     if retries < 0:
         raise ValueError(f"retries must be >= 0, got {retries}")
     dest = Path(dest)
+    refuse_mirror_write(dest, "download into")
     dest.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_parts(dest, ".part")
     if progress is None:

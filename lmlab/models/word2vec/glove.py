@@ -9,7 +9,6 @@ word2vec's predictive one: both end up factorising (shifted) co-occurrence stati
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from numba import njit
 
 from lmlab.models.word2vec.vectors import WordVectors
 from lmlab.models.word2vec.vocab import Vocab
+from lmlab.threads import thread_share
 from lmlab.train import History, fit
 
 
@@ -31,7 +31,7 @@ class GloVeConfig:
     x_max: float = 10.0  # the paper uses 100 for billions of words; 10 suits a corpus of 0.5 M
     alpha: float = 0.75  # the exponent of the weighting f, not a learning rate
     learning_rate: float = 0.05
-    threads: int = 0  # 0: one per CPU core (Hogwild, as the reference implementation)
+    threads: int = 0  # 0: one per core of this process's share (Hogwild, as the reference implementation)
     seed: int = 1
 
 
@@ -108,7 +108,7 @@ def train_glove(sentences: Sequence[Sequence[str]], config: GloVeConfig | None =
     gb, gb_ctx = np.ones(V, np.float32), np.ones(V, np.float32)
     history = History()
 
-    threads = config.threads or os.cpu_count() or 1
+    threads = config.threads or thread_share().threads  # a class server's share, not every core
     pool = ThreadPoolExecutor(max_workers=threads)
 
     def step(it: int) -> dict:

@@ -31,6 +31,7 @@ from lmlab.models.word2vec import kernels
 from lmlab.models.word2vec.vectors import WordVectors
 from lmlab.models.word2vec.vocab import Vocab
 from lmlab.recipes.word2vec import PRESETS, Word2VecConfig
+from lmlab.threads import thread_share
 from lmlab.train import History, fit
 from lmlab.train.failures import WriteFailed, guarded_write
 from lmlab.train.schedule import linear_lr
@@ -166,7 +167,7 @@ def train_word2vec(
     if backend == "numba":
         from lmlab.models.word2vec.kernels import train_job
 
-        threads = config.threads or os.cpu_count() or 1
+        threads = config.threads or thread_share().threads  # a class server's share, not every core
         jobs = plan_jobs(bounds, config.job_words)
         job_words = np.array([bounds[e] - bounds[s] for s, e in jobs], dtype=np.int64)
         noise_table = vocab.noise_table(config.ns_exponent)
