@@ -1,5 +1,5 @@
-"""Grading a class with nbgrader: ``lmlab assign`` writes the course, nbgrader's own commands release, collect and
-autograde it, and ``lmlab grades`` reads back who solved what and which slips were common.
+"""Grading a class with nbgrader: ``lmlab assign`` writes the course, nbgrader's own commands release,
+collect and autograde it, and ``lmlab grades`` reads back who solved what and which slips were common.
 
 The class is three students on a three-exercise assignment (notebook 00's exercises, no torch): alice answers
 all right, bob makes one known slip (the loss for the wrong class), carol hands in the blank notebook.
@@ -192,6 +192,7 @@ def graded_class(tmp_path_factory):
     return course
 
 
+@pytest.mark.slow  # runs nbgrader's commands in 11 processes (2-3 minutes on a loaded 2-core machine)
 def test_the_released_notebook_is_lmlabs_template(graded_class):
     nb = json.loads((graded_class / "release" / ASSIGNMENT / "mini.ipynb").read_text(encoding="utf-8"))
     text = "\n".join("".join(c["source"]) for c in nb["cells"])
@@ -200,6 +201,7 @@ def test_the_released_notebook_is_lmlabs_template(graded_class):
     assert "return ...  # your code" in text and "worked_loss = ...  # your answer" in text
 
 
+@pytest.mark.slow  # runs nbgrader's commands in 11 processes (2-3 minutes on a loaded 2-core machine)
 def test_nbgrader_grades_all_right_one_slip_and_blank(graded_class):
     by_student: dict[str, dict[str, float]] = {}
     for r in results.read_results(graded_class):
@@ -211,6 +213,7 @@ def test_nbgrader_grades_all_right_one_slip_and_blank(graded_class):
     }
 
 
+@pytest.mark.slow  # runs nbgrader's commands in 11 processes (2-3 minutes on a loaded 2-core machine)
 def test_the_class_table_and_figure(graded_class, capsys):
     out_png = graded_class / "class.png"
     assert main(["grades", "--course", str(graded_class), "--out", str(out_png)]) == 0
@@ -225,6 +228,7 @@ def test_the_class_table_and_figure(graded_class, capsys):
     assert out_png.stat().st_size > 10_000 and out_png.read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow  # runs nbgrader's commands in 11 processes (2-3 minutes on a loaded 2-core machine)
 def test_the_class_table_in_chinese(graded_class, capsys):
     assert main(["grades", "--course", str(graded_class), "--lang", "zh",
                  "--out", str(graded_class / "zh.png")]) == 0
@@ -233,6 +237,7 @@ def test_the_class_table_in_chinese(graded_class, capsys):
     assert (graded_class / "zh.png").is_file()
 
 
+@pytest.mark.slow  # runs nbgrader's commands in 11 processes (2-3 minutes on a loaded 2-core machine)
 def test_a_submission_with_its_check_deleted_is_named(graded_class, tmp_path, capsys):
     course = tmp_path / "course"
     shutil.copytree(graded_class, course)
@@ -247,6 +252,7 @@ def test_a_submission_with_its_check_deleted_is_named(graded_class, tmp_path, ca
     assert len(err.splitlines()) == 1 and "'dave'" in err and "'check-welcome-worked_loss'" in err
 
 
+@pytest.mark.slow  # runs nbgrader's commands in 11 processes (2-3 minutes on a loaded 2-core machine)
 def test_points_without_lmlabs_checks_are_named(graded_class, tmp_path, capsys):
     """A student who redefined assert_check passes the cell: no lmlab record there, so it is flagged."""
     course = tmp_path / "course"
