@@ -27,7 +27,11 @@ def split_requirement(req: str) -> tuple[str, str]:
 
 def pyproject_requirements() -> dict[str, str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    reqs = list(project["dependencies"]) + list(project.get("optional-dependencies", {}).get("dev", []))
+    extras = project.get("optional-dependencies", {})
+    reqs = list(project["dependencies"])
+    for req in extras.get("dev", []):  # dev includes other extras by naming lmlab itself: "lmlab[class]"
+        m = re.fullmatch(r"lmlab\[([^\]]*)\]", req.strip())
+        reqs += [r for extra in m.group(1).split(",") for r in extras[extra.strip()]] if m else [req]
     return dict(split_requirement(r) for r in reqs)
 
 
