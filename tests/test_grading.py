@@ -92,6 +92,15 @@ def test_assign_puts_the_registry_solution_between_nbgrader_markers(tmp_path):
     assert "c.ClearSolutions.code_stub" in config and "course_id = 'lmlab'" in config
 
 
+def test_assign_speaks_the_chinese_edition(tmp_path, monkeypatch):
+    monkeypatch.setenv("LMLAB_LANG", "en")
+    zh = ROOT / "notebooks" / "zh" / "00_welcome.ipynb"
+    assert main(["assign", str(zh), "--course", str(tmp_path / "course"), "--lang", "zh"]) == 0
+    text = (tmp_path / "course" / "source" / "00_welcome" / "00_welcome.ipynb").read_text(encoding="utf-8")
+    assert "评分" in text and "welcome.worked_loss" in text
+    assert "你的答案" in (tmp_path / "course" / "nbgrader_config.py").read_text(encoding="utf-8")
+
+
 def test_the_teachers_version_passes_its_own_checks(tmp_path, capsys):
     """Run the source notebook's cells (solutions in, hidden tests in): every assert_check passes."""
     [done] = assign.write_course([_mini(tmp_path)], tmp_path / "course", assignment=ASSIGNMENT)
@@ -229,7 +238,8 @@ def test_the_class_table_and_figure(graded_class, capsys):
 
 
 @pytest.mark.slow  # runs nbgrader's commands in 11 processes (2-3 minutes on a loaded 2-core machine)
-def test_the_class_table_in_chinese(graded_class, capsys):
+def test_the_class_table_in_chinese(graded_class, capsys, monkeypatch):
+    monkeypatch.setenv("LMLAB_LANG", "en")  # --lang zh sets it for the process; restored afterwards
     assert main(["grades", "--course", str(graded_class), "--lang", "zh",
                  "--out", str(graded_class / "zh.png")]) == 0
     table = capsys.readouterr().out

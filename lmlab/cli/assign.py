@@ -19,12 +19,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--exchange", default=None,
                    help="nbgrader's exchange folder for release/collect (default: nbgrader's own)")
     p.add_argument("--points", type=float, default=1.0, help="points per exercise (default 1)")
+    p.add_argument("--lang", choices=("en", "zh"), default=None,
+                   help="language of the comments lmlab writes (default: $LMLAB_LANG, else en)")
     p.add_argument("--force", action="store_true", help="write over an assignment notebook already there")
 
 
 def run(args: argparse.Namespace) -> int:
     from lmlab.grading.assign import write_course
+    from lmlab.i18n import set_lang
 
+    if args.lang:
+        set_lang(args.lang)
     assigned = write_course(args.notebooks, args.course, assignment=args.assignment, course_id=args.course_id,
                             exchange=args.exchange, points=args.points, force=args.force)
     for item in assigned:

@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from lmlab.errors import UsageError
+from lmlab.i18n import _
 
 SCHEMA_VERSION = 3  # nbgrader's cell-metadata schema (nbgrader >= 0.6)
 CONFIG_NAME = "nbgrader_config.py"
-CODE_STUB = "# your answer: fill in the `...`"
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_TESTS, END_TESTS = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 _ASSIGNMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -189,7 +189,8 @@ def answer_source(source: str, exercises: list[Exercise]) -> str:
 def test_source(ex: Exercise) -> str:
     """The test cell: a visible comment, and the hidden call nbgrader puts back when it autogrades."""
     return "\n".join([
-        f'# Graded: the hidden checks of check("{ex.name}", ...) run here when your notebook is graded.',
+        _('# Graded: the hidden checks of check("{name}", ...) run here when your notebook is graded.')
+        .format(name=ex.name),
         BEGIN_TESTS,
         "from lmlab.exercises import assert_check",
         "",
@@ -259,6 +260,11 @@ def _read(path: Path) -> Any:
         raise UsageError(f"cannot read {str(path)!r} as a notebook ({type(err).__name__}: {err})") from None
 
 
+def code_stub() -> str:
+    """What the student finds where the reference solution was (nbgrader's ClearSolutions.code_stub)."""
+    return _("# your answer: fill in the `...`")
+
+
 def config_text(course_id: str, exchange: str | None) -> str:
     """The course's nbgrader_config.py."""
     exchange_line = (f"c.Exchange.root = {exchange!r}" if exchange else
@@ -274,7 +280,7 @@ def config_text(course_id: str, exchange: str | None) -> str:
 
         # The student keeps lmlab's template (the `...` to fill in); nbgrader writes this comment where the
         # reference solution was, instead of its default `raise NotImplementedError()`.
-        c.ClearSolutions.code_stub = {{"python": {CODE_STUB!r}}}
+        c.ClearSolutions.code_stub = {{"python": {code_stub()!r}}}
         # lmlab's checks import torch in some lessons, and lessons train small models: give cells time.
         c.ExecutePreprocessor.timeout = 600
         ''')
