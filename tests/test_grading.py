@@ -179,14 +179,19 @@ def _nbgrader(cwd: Path, *args: str, env: dict) -> None:
     assert proc.returncode == 0, (args, proc.stdout[-2000:], proc.stderr[-4000:])
 
 
+def _env(tmp: Path) -> dict:
+    """nbgrader's processes: this lmlab, this venv's scripts (it runs `alembic`), English, one thread."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+            "LMLAB_LANG": "en", "OMP_NUM_THREADS": "1", "HOME": str(tmp / "home")}
+
+
 @pytest.fixture(scope="module")
 def graded_class(tmp_path_factory):
     """A course after nbgrader's generate, release, fetch, submit, collect and autograde of three students."""
     pytest.importorskip("nbgrader", reason="nbgrader is in the 'class' extra: pip install -e '.[class]'")
     tmp = tmp_path_factory.mktemp("class")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-           "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
-           "LMLAB_LANG": "en", "OMP_NUM_THREADS": "1", "HOME": str(tmp / "home")}
+    env = _env(tmp)
     exchange = tmp / "exchange"
     exchange.mkdir()
     exchange.chmod(0o777)
@@ -214,7 +219,7 @@ def graded_class(tmp_path_factory):
     return course
 
 
-@pytest.mark.slow  # runs nbgrader's commands in 11 processes (2-3 minutes on a loaded 2-core machine)
+@pytest.mark.slow  # graded_class runs nbgrader's commands in 11 processes: minutes on a loaded machine
 def test_the_released_notebook_is_lmlabs_template(graded_class):
     nb = json.loads((graded_class / "release" / ASSIGNMENT / "mini.ipynb").read_text(encoding="utf-8"))
     text = "\n".join("".join(c["source"]) for c in nb["cells"])
@@ -223,7 +228,7 @@ def test_the_released_notebook_is_lmlabs_template(graded_class):
     assert "return ...  # your code" in text and "worked_loss = ...  # your answer" in text
 
 
-@pytest.mark.slow  # runs nbgrader's commands in 11 processes (2-3 minutes on a loaded 2-core machine)
+@pytest.mark.slow  # graded_class runs nbgrader's commands in 11 processes: minutes on a loaded machine
 def test_nbgrader_grades_all_right_one_slip_and_blank(graded_class):
     by_student: dict[str, dict[str, float]] = {}
     for r in results.read_results(graded_class):
@@ -235,7 +240,7 @@ def test_nbgrader_grades_all_right_one_slip_and_blank(graded_class):
     }
 
 
-@pytest.mark.slow  # runs nbgrader's commands in 11 processes (2-3 minutes on a loaded 2-core machine)
+@pytest.mark.slow  # graded_class runs nbgrader's commands in 11 processes: minutes on a loaded machine
 def test_the_class_table_and_figure(graded_class, capsys):
     out_png = graded_class / "class.png"
     assert main(["grades", "--course", str(graded_class), "--out", str(out_png)]) == 0
@@ -250,7 +255,7 @@ def test_the_class_table_and_figure(graded_class, capsys):
     assert out_png.stat().st_size > 10_000 and out_png.read_bytes()[:4] == b"\x89PNG"
 
 
-@pytest.mark.slow  # runs nbgrader's commands in 11 processes (2-3 minutes on a loaded 2-core machine)
+@pytest.mark.slow  # graded_class runs nbgrader's commands in 11 processes: minutes on a loaded machine
 def test_the_class_table_in_chinese(graded_class, capsys, monkeypatch):
     monkeypatch.setenv("LMLAB_LANG", "en")  # --lang zh sets it for the process; restored afterwards
     assert main(["grades", "--course", str(graded_class), "--lang", "zh",
@@ -260,22 +265,43 @@ def test_the_class_table_in_chinese(graded_class, capsys, monkeypatch):
     assert (graded_class / "zh.png").is_file()
 
 
-@pytest.mark.slow  # runs nbgrader's commands in 11 processes (2-3 minutes on a loaded 2-core machine)
+def _dave_deletes_a_check(course: Path) -> None:
+    """dave hands in alice's answers without the check cell of worked_loss (as collect leaves it)."""
+    submitted = course / "submitted" / "dave" / ASSIGNMENT
+    shutil.copytree(course / "submitted" / "alice" / ASSIGNMENT, submitted)
+    notebook = submitted / "mini.ipynb"
+    notebook.chmod(0o644)
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    nb["cells"] = [c for c in nb["cells"]
+                   if c["metadata"].get("nbgrader", {}).get("grade_id") != "check-welcome-worked_loss"]
+    notebook.write_text(json.dumps(nb), encoding="utf-8")
+
+
+@pytest.mark.slow  # graded_class runs nbgrader's commands in 11 processes: minutes on a loaded machine
 def test_a_submission_with_its_check_deleted_is_named(graded_class, tmp_path, capsys):
     course = tmp_path / "course"
     shutil.copytree(graded_class, course)
-    submitted = course / "submitted" / "dave" / ASSIGNMENT / "mini.ipynb"
-    submitted.parent.mkdir(parents=True)
-    nb = json.loads((course / "submitted" / "alice" / ASSIGNMENT / "mini.ipynb").read_text(encoding="utf-8"))
-    nb["cells"] = [c for c in nb["cells"]
-                   if c["metadata"].get("nbgrader", {}).get("grade_id") != "check-welcome-worked_loss"]
-    submitted.write_text(json.dumps(nb), encoding="utf-8")
+    _dave_deletes_a_check(course)  # collected, not yet autograded: nothing graded that check
     assert main(["grades", "--course", str(course)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "'dave'" in err and "'check-welcome-worked_loss'" in err
+    assert "add_missing_cells" in err
 
 
-@pytest.mark.slow  # runs nbgrader's commands in 11 processes (2-3 minutes on a loaded 2-core machine)
+@pytest.mark.slow  # graded_class runs nbgrader's commands in 11 processes: minutes on a loaded machine
+def test_autograde_puts_a_deleted_check_back_and_grades_it(graded_class, tmp_path, capsys):
+    course = tmp_path / "course"
+    shutil.copytree(graded_class, course)
+    _dave_deletes_a_check(course)
+    _nbgrader(course, "autograde", ASSIGNMENT, "--student", "dave", env=_env(tmp_path))
+    assert main(["grades", "--course", str(course), "--out", str(tmp_path / "g.png")]) == 0
+    err = capsys.readouterr().err.strip()
+    assert "'dave'" in err and "put it back" in err
+    dave = {r.exercise: r for r in results.read_results(course) if r.student == "dave"}
+    assert dave["welcome.worked_loss"].score == 1.0 and dave["welcome.worked_loss"].outcome == "solved"
+
+
+@pytest.mark.slow  # graded_class runs nbgrader's commands in 11 processes: minutes on a loaded machine
 def test_points_without_lmlabs_checks_are_named(graded_class, tmp_path, capsys):
     """A student who redefined assert_check passes the cell: no lmlab record there, so it is flagged."""
     course = tmp_path / "course"

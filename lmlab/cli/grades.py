@@ -19,6 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
     from pathlib import Path
 
     from lmlab.errors import UsageError
@@ -29,7 +30,8 @@ def run(args: argparse.Namespace) -> int:
         set_lang(args.lang)
     if args.slips < 0:
         raise UsageError(f"--slips {args.slips} must be 0 or more")
-    check_submissions(args.course, args.assignment)
+    for note in check_submissions(args.course, args.assignment):
+        print(note, file=sys.stderr)
     results = read_results(args.course, args.assignment)
     if not results:
         raise UsageError(f"no autograded submissions in {args.course!r}: run 'nbgrader collect' and "

@@ -281,6 +281,8 @@ def config_text(course_id: str, exchange: str | None) -> str:
         # The student keeps lmlab's template (the `...` to fill in); nbgrader writes this comment where the
         # reference solution was, instead of its default `raise NotImplementedError()`.
         c.ClearSolutions.code_stub = {{"python": {code_stub()!r}}}
+        # A student who deletes a graded cell is graded anyway: autograde puts the check back and runs it.
+        c.OverwriteCells.add_missing_cells = True
         # lmlab's checks import torch in some lessons, and lessons train small models: give cells time.
         c.ExecutePreprocessor.timeout = 600
         ''')

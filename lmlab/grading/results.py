@@ -132,12 +132,15 @@ def read_results(course: str | Path, assignment: str | None = None) -> list[Resu
     return results
 
 
-def check_submissions(course: str | Path, assignment: str | None = None) -> None:
+def check_submissions(course: str | Path, assignment: str | None = None) -> list[str]:
     """UsageError naming the student and the cell when a submission's checks were edited away.
 
-    Two ways: the graded cell is gone from the submission (deleted, or its nbgrader metadata stripped), or
-    the autograded cell earned points without lmlab's checks running in it (``assert_check`` replaced)."""
+    Two ways: the graded cell is gone from the submission (deleted, or its nbgrader metadata stripped) and
+    autograde did not put it back, or the autograded cell earned points without lmlab's checks running in it
+    (``assert_check`` replaced). A cell that nbgrader put back and graded (``add_missing_cells``, on in the
+    course's config) is no error: its student and cell come back as notes, one line each."""
     path = open_course(course)
+    notes = []
     for source in sorted((path / "source").glob("*/*.ipynb")):
         name, notebook = source.parent.name, source.stem
         if assignment is not None and name != assignment:
@@ -147,27 +150,33 @@ def check_submissions(course: str | Path, assignment: str | None = None) -> None
                     if exercise_of(c.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")) is not None]
         for submitted in sorted((path / "submitted").glob(f"*/{name}/{notebook}.ipynb")):
             student = submitted.parent.parent.name
+            where = f"{name}/{notebook}.ipynb"
+            graded = path / "autograded" / student / name / f"{notebook}.ipynb"
+            records = _records(graded) if graded.is_file() else {}
             cells = json.loads(submitted.read_text(encoding="utf-8")).get("cells", [])
             present = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id")
                        for c in cells if c.get("metadata", {}).get("nbgrader", {}).get("grade")}
             for grade_id in expected:
-                if grade_id not in present:
-                    raise UsageError(
-                        f"student {student!r} edited away the check cell {grade_id!r} of {name}/{notebook}"
-                        f".ipynb (deleted, or no longer an nbgrader test cell); grade it by hand, or put the "
-                        f"cell back from release/{name}/{notebook}.ipynb and run 'nbgrader autograde {name} "
-                        f"--student {student} --force'")
-            graded = path / "autograded" / student / name / f"{notebook}.ipynb"
+                if grade_id in present:
+                    continue
+                if records.get(grade_id, {}).get("exercise"):
+                    notes.append(f"note: student {student!r} deleted the check cell {grade_id!r} of {where}; "
+                                 "nbgrader put it back and graded it")
+                    continue
+                raise UsageError(
+                    f"student {student!r} edited away the check cell {grade_id!r} of {where} (deleted, or no "
+                    f"longer an nbgrader test cell); run 'nbgrader autograde {name} --student {student} "
+                    "--force --OverwriteCells.add_missing_cells=True' to grade it with the check put back, "
+                    "or grade it by hand")
             if not graded.is_file():
                 continue
-            records = _records(graded)
             for grade_id in expected:
-                scored = _cell_scored(graded, grade_id)
-                if scored and not records.get(grade_id, {}).get("exercise"):
+                if _cell_scored(graded, grade_id) and not records.get(grade_id, {}).get("exercise"):
                     raise UsageError(
-                        f"student {student!r}'s check cell {grade_id!r} of {name}/{notebook}.ipynb earned "
-                        "points without lmlab's checks running (was assert_check replaced?); read "
-                        f"autograded/{student}/{name}/{notebook}.ipynb and grade it by hand")
+                        f"student {student!r}'s check cell {grade_id!r} of {where} earned points without "
+                        "lmlab's checks running (was assert_check replaced?); read "
+                        f"autograded/{student}/{where} and grade it by hand")
+    return notes
 
 
 def _cell_scored(graded: Path, grade_id: str) -> bool:
