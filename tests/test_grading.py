@@ -171,6 +171,29 @@ def test_assert_check_records_the_slip_the_check_knows(capsys):
     assert '"outcome": "blank"' in capsys.readouterr().out
 
 
+def test_the_teachers_view_reads_each_slip_in_its_edition(capsys, monkeypatch):
+    import math
+
+    from lmlab.exercises import assert_check
+
+    def log2_loss(V):
+        return math.log2(V)  # the slip: bits instead of nats
+
+    monkeypatch.setenv("LMLAB_LANG", "en")
+    with pytest.raises(AssertionError):
+        assert_check("welcome.uniform_loss", log2_loss)
+    record = json.loads(capsys.readouterr().out.split("application/vnd.lmlab.grade+json ", 1)[1])
+    assert "expected 0.693147" in record["messages"]["en"] and "期望" in record["messages"]["zh"]
+    slipped = results.Result("bob", "w", "nb", "welcome.uniform_loss", 0.0, 1.0, "slip", record["slip"],
+                             record["message"], record["messages"])
+    solved = results.Result("alice", "w", "nb", "welcome.uniform_loss", 1.0, 1.0, "solved")
+    [row] = results.class_table([slipped, solved])
+    assert row.solved_share == 0.5 and row.common_slips()[0] == (record["messages"]["en"], 1)
+    monkeypatch.setenv("LMLAB_LANG", "zh")
+    assert row.common_slips()[0] == (record["messages"]["zh"], 1)
+    assert "练习" in results.format_table([row]) and "期望" in results.format_table([row])
+
+
 # ---------------------------------------------------------------- the real nbgrader, on three students
 
 def _nbgrader(cwd: Path, *args: str, env: dict) -> None:

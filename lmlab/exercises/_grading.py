@@ -35,7 +35,7 @@ def assert_check(name: str, answer: Any = ...) -> None:
         def recording(student: Any, _checker=ex.checker) -> Any:
             try:
                 return _checker(student)
-            except BaseException as err:  # noqa: B036 - recorded, then raised again for check() to word
+            except BaseException as err:  # recorded, then raised again for check() to word
                 fired["error"] = err
                 raise
 
@@ -51,6 +51,8 @@ def assert_check(name: str, answer: Any = ...) -> None:
     print(feedback, flush=True)
     record = outcome(name, answer, passed, fired.get("error"), ex.checker if ex else None)
     record["feedback"] = feedback
+    if record["outcome"] == "slip" and ex is not None:
+        record["messages"] = _in_each_language(ex.checker, answer)
     _emit(record)
     if not passed:
         raise AssertionError(feedback)
@@ -77,6 +79,33 @@ def outcome(name: str, answer: Any, passed: bool, error: BaseException | None,
     record["slip"] = type(error).__name__
     record["message"] = f"{type(error).__name__}: {error}".splitlines()[0]
     return record
+
+
+def _in_each_language(checker: Any, answer: Any) -> dict[str, str]:
+    """The slip's first line in each edition (the checker runs again per language), for the teacher's view."""
+    import os
+
+    from lmlab.exercises import ExerciseFailure
+    from lmlab.i18n import LANGUAGES, _
+
+    saved = os.environ.get("LMLAB_LANG")
+    found = {}
+    try:
+        for language in LANGUAGES:
+            os.environ["LMLAB_LANG"] = language
+            try:
+                with contextlib.redirect_stdout(io.StringIO()):
+                    checker(answer)
+            except ExerciseFailure as fail:
+                found[language] = _(str(fail)).splitlines()[0] if str(fail) else ""
+            except Exception:  # the first run already recorded what happened
+                pass
+    finally:
+        if saved is None:
+            os.environ.pop("LMLAB_LANG", None)
+        else:
+            os.environ["LMLAB_LANG"] = saved
+    return found
 
 
 def _returned_placeholder(error: BaseException | None) -> bool:

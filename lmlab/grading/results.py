@@ -38,6 +38,7 @@ class Result:
     outcome: str  # solved | slip | blank | error
     slip: str | None = None  # which check fired (the checker's line), or the exception type
     message: str | None = None
+    messages: dict[str, str] = field(default_factory=dict)  # the slip in each edition: {"en": ..., "zh": ...}
 
 
 @dataclass
@@ -48,15 +49,21 @@ class Row:
     students: int = 0
     counts: Counter = field(default_factory=Counter)  # outcome -> students
     slips: Counter = field(default_factory=Counter)  # slip key -> students
-    messages: dict[str, str] = field(default_factory=dict)  # slip key -> one student's message
+    messages: dict[str, dict[str, str]] = field(default_factory=dict)  # slip key -> {lang: one message}
 
     @property
     def solved_share(self) -> float:
         return self.counts["solved"] / self.students if self.students else 0.0
 
     def common_slips(self, n: int = 3) -> list[tuple[str, int]]:
-        """The ``n`` most common slips: (message, students)."""
-        return [(self.messages.get(key) or key, count) for key, count in self.slips.most_common(n)]
+        """The ``n`` most common slips: (message in the reader's language where recorded, students)."""
+        from lmlab.i18n import lang
+
+        def words(key: str) -> str:
+            said = self.messages.get(key, {})
+            return said.get(lang()) or _(said.get("", "")) or key
+
+        return [(words(key), count) for key, count in self.slips.most_common(n)]
 
 
 def open_course(course: str | Path) -> Path:
@@ -128,7 +135,8 @@ def read_results(course: str | Path, assignment: str | None = None) -> list[Resu
                             outcome = "error"
                         results.append(Result(sub.student.id, name, nb.name, exercise, score, top, outcome,
                                               record.get("slip") if not solved else None,
-                                              record.get("message") if not solved else None))
+                                              record.get("message") if not solved else None,
+                                              record.get("messages", {}) if not solved else {}))
     return results
 
 
@@ -197,7 +205,7 @@ def class_table(results: list[Result]) -> list[Row]:
         row.counts[r.outcome] += 1
         if r.outcome in ("slip", "error") and r.slip:
             row.slips[r.slip] += 1
-            row.messages.setdefault(r.slip, r.message or r.slip)
+            row.messages.setdefault(r.slip, {"": r.message or r.slip, **r.messages})
     return list(rows.values())
 
 
@@ -206,7 +214,7 @@ def format_table(rows: list[Row], *, slips: int = 2) -> str:
     head = [_("exercise"), _("solved"), _("no answer"), _("most common slips (students)")]
     lines = []
     for row in rows:
-        common = "; ".join(f"{_(msg)} ({n})" for msg, n in row.common_slips(slips)) or "—"
+        common = "; ".join(f"{msg} ({n})" for msg, n in row.common_slips(slips)) or "—"
         lines.append([row.exercise, f"{row.solved_share:.0%} ({row.counts['solved']}/{row.students})",
                       str(row.counts["blank"]), common])
     widths = [max(_width(x) for x in col) for col in zip(head, *lines, strict=True)][:3]
@@ -248,8 +256,7 @@ def draw(rows: list[Row], path: str | Path, *, students: int | None = None) -> P
         top = row.common_slips(1)
         if top:
             msg, n = top[0]
-            text = _(msg)
-            text = text if len(text) <= 60 else text[:57] + "…"
+            text = msg if len(msg) <= 60 else msg[:57] + "…"
             ax.text(1.02, y, f"{text} ({n})", va="center", fontsize=8)
     ax.set_xlim(0, 1)
     ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
