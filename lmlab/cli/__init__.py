@@ -20,6 +20,8 @@ COMMANDS = {
     "translate": ("lmlab.cli.translate", "answer a source line with a trained sequence-to-sequence model"),
     "prepare": ("lmlab.cli.prepare", "train ahead of a lesson every model the notebooks train"),
     "export": ("lmlab.cli.export", "write a trained GPT or BERT as a Hugging Face transformers folder"),
+    "assign": ("lmlab.cli.assign", "write an nbgrader course folder from notebooks' exercises"),
+    "grades": ("lmlab.cli.grades", "after nbgrader autograde: who solved what, and the common slips"),
     "i18n": ("lmlab.i18n.cli", "update, build or check the Chinese edition of the notebooks"),
     "hub": ("lmlab.cli.hub", "run a class server: JupyterHub with lmlab's kernel and a read-only mirror"),
 }

@@ -37,8 +37,8 @@ from typing import Any
 from lmlab.i18n import _
 
 __all__ = [
-    "Exercise", "ExerciseFailure", "check", "exercise", "expect", "expect_close", "expect_equal",
-    "expect_shape", "hint", "list_exercises", "solution",
+    "Exercise", "ExerciseFailure", "assert_check", "check", "exercise", "expect", "expect_close",
+    "expect_equal", "expect_shape", "hint", "list_exercises", "solution",
 ]
 
 
@@ -138,6 +138,14 @@ def check(name: str, answer: Any = ..., *, quiet: bool = False) -> bool:
         return False
     say(_("✓ {name}: correct.").format(name=name) + (f" {_(ex.success)}" if ex.success else ""))
     return True
+
+
+def assert_check(name: str, answer: Any = ...) -> None:
+    """For graders (nbgrader's hidden test cells): ``check``, then ``AssertionError`` with its feedback."""
+    __tracebackhide__ = True  # IPython shows the feedback, not lmlab's frames
+    from lmlab.exercises._grading import assert_check as run
+
+    run(name, answer)
 
 
 def hint(name: str) -> None:
