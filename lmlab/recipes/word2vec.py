@@ -28,7 +28,8 @@ class Word2VecConfig:
     alpha: float = field(default=0.025, metadata=flag("starting learning rate (falls linearly)"))
     min_alpha: float = 0.0001
     ns_exponent: float = 0.75
-    threads: int = field(default=0, metadata=flag("CPU threads (0: one per core of this process's CPU share, lmlab.threads)"))
+    threads: int = field(default=0, metadata=flag("CPU threads (0: one per core of this process's CPU "
+                                                   "share, lmlab.threads)"))
     job_words: int = 10_000  # words per job handed to a thread
     batch_words: int = 0  # torch backend: corpus words per batch (0: 4096)
     backend: str = field(default="auto", metadata=flag(
