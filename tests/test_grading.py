@@ -212,7 +212,6 @@ def _env(tmp: Path) -> dict:
 @pytest.fixture(scope="module")
 def graded_class(tmp_path_factory):
     """A course after nbgrader's generate, release, fetch, submit, collect and autograde of three students."""
-    pytest.importorskip("nbgrader", reason="nbgrader is in the 'class' extra: pip install -e '.[class]'")
     tmp = tmp_path_factory.mktemp("class")
     env = _env(tmp)
     exchange = tmp / "exchange"
