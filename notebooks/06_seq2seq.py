@@ -340,6 +340,7 @@ plt.show()
 # everything (tested), only faster (`benchmarks/seq2seq_vs_torch.py`).
 
 # %%
+from lmlab import i18n  # i18n._: the notes translate() returns, in the learner's language
 from lmlab.models.seq2seq.decode import BeamTree, beam_search
 from lmlab.models.seq2seq.translate import translate
 from lmlab.viz.beam_tree import beam_tree_figure
@@ -348,7 +349,7 @@ poet = runs["transformer"].model.eval()
 line = "白日依山盡"
 for method in ("greedy", "beam", "sample"):
     t = translate(poet, vocab, line, method=method, width=4, seed=0)
-    print(f"{method:7s}", t.output or f"({t.notes[-1]})")  # an empty answer says why
+    print(f"{method:7s}", t.output or f"({i18n._(t.notes[-1])})")  # an empty answer says why
 
 tree = BeamTree()
 beam_search(poet, torch.tensor([vocab.encode(line)]), width=3, max_len=8, tree=tree)
@@ -506,10 +507,10 @@ def answer(_=None):
         try:
             t = translate(poet, vocab, text.value, width=width.value)
         except ValueError as err:  # empty or too long: one line, no traceback
-            print(err)
+            print(i18n._(str(err)))
             return
         for note in t.notes:
-            print("note:", note)
+            print("note:", i18n._(note))
         print(f"{t.source}  →  {t.output}")
         for alt, score in t.alternatives[1:4]:
             print(f"      {alt}  ({score:.2f})")

@@ -160,7 +160,7 @@ def test_grades_refuses_a_folder_that_is_not_a_course(tmp_path, capsys, setup):
 
 
 def test_assert_check_records_the_slip_the_check_knows(capsys):
-    from lmlab.exercises import assert_check
+    from lmlab.exercises.grade import assert_check
 
     with pytest.raises(AssertionError, match="t = 0"):
         assert_check("welcome.worked_loss", 0.932)
@@ -174,7 +174,7 @@ def test_assert_check_records_the_slip_the_check_knows(capsys):
 def test_the_teachers_view_reads_each_slip_in_its_edition(capsys, monkeypatch):
     import math
 
-    from lmlab.exercises import assert_check
+    from lmlab.exercises.grade import assert_check
 
     def log2_loss(V):
         return math.log2(V)  # the slip: bits instead of nats

@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
+
+from lmlab.i18n import _
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -21,7 +24,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
 
     from lmlab.models.seq2seq.translate import load_translator, translate
 
@@ -33,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
                       temperature=args.temperature, top_k=args.top_k, seed=args.seed,
                       script=saved.get("script", "traditional"))
         for note in t.notes:
-            print(f"note: {note}", file=sys.stderr)
+            print(f"note: {_(note)}", file=sys.stderr)
         print(f"{t.source} -> {t.output}")
         for alt, score in t.alternatives[1:args.n_best]:
             print(f"    {alt}  ({score:.3f})")

@@ -37,7 +37,7 @@ from typing import Any
 from lmlab.i18n import _
 
 __all__ = [
-    "Exercise", "ExerciseFailure", "assert_check", "check", "exercise", "expect", "expect_close",
+    "Exercise", "ExerciseFailure", "check", "exercise", "expect", "expect_close",
     "expect_equal", "expect_shape", "hint", "list_exercises", "solution",
 ]
 
@@ -139,13 +139,6 @@ def check(name: str, answer: Any = ..., *, quiet: bool = False) -> bool:
     say(_("✓ {name}: correct.").format(name=name) + (f" {_(ex.success)}" if ex.success else ""))
     return True
 
-
-def assert_check(name: str, answer: Any = ...) -> None:
-    """For graders (nbgrader's hidden test cells): ``check``, then ``AssertionError`` with its feedback."""
-    __tracebackhide__ = True  # IPython shows the feedback, not lmlab's frames
-    from lmlab.exercises._grading import assert_check as run
-
-    run(name, answer)
 
 
 def hint(name: str) -> None:

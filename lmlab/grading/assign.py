@@ -192,7 +192,7 @@ def test_source(ex: Exercise) -> str:
         _('# Graded: the hidden checks of check("{name}", ...) run here when your notebook is graded.')
         .format(name=ex.name),
         BEGIN_TESTS,
-        "from lmlab.exercises import assert_check",
+        "from lmlab.exercises.grade import assert_check",
         "",
         f'assert_check("{ex.name}", {ex.answer})',
         END_TESTS,

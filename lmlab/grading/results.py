@@ -1,8 +1,8 @@
 """``lmlab grades``: the teacher's view of an nbgrader course after ``nbgrader autograde``.
 
-Scores come from nbgrader's gradebook (``gradebook.db``); which slip each student made comes from the record
-:func:`lmlab.exercises.assert_check` leaves in each graded cell of the autograded notebooks. One table and one
-figure: per exercise, the share of students who solved it and the most common slips.
+Scores come from nbgrader's gradebook (``gradebook.db``); which slip each student made comes from the
+record :func:`lmlab.exercises.grade.assert_check` leaves in each graded cell of the autograded notebooks. One
+table and one figure: per exercise, the share of students who solved it and the most common slips.
 
     lmlab grades --course class/                      # the table; the figure in class/grades.png
     lmlab grades --course class/ --lang zh --out 成绩.png
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lmlab.errors import UsageError
-from lmlab.exercises._grading import RECORD_MIME
+from lmlab.exercises.grade import RECORD_MIME
 from lmlab.grading.assign import CONFIG_NAME, exercise_of
 from lmlab.i18n import N_, _
 

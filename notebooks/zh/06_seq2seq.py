@@ -326,6 +326,7 @@ plt.show()
 # 以及记忆的 K/V（缓存），得到的答案与全部重新计算完全相同（有测试），只是更快（`benchmarks/seq2seq_vs_torch.py`）。
 
 # %%
+from lmlab import i18n  # i18n._：把 translate() 返回的提示换成学习者的语言
 from lmlab.models.seq2seq.decode import BeamTree, beam_search
 from lmlab.models.seq2seq.translate import translate
 from lmlab.viz.beam_tree import beam_tree_figure
@@ -334,7 +335,7 @@ poet = runs["transformer"].model.eval()
 line = "白日依山尽"
 for method in ("greedy", "beam", "sample"):
     t = translate(poet, vocab, line, method=method, width=4, seed=0)
-    print(f"{method:7s}", t.output or f"({t.notes[-1]})")  # 答案为空时说明原因
+    print(f"{method:7s}", t.output or f"({i18n._(t.notes[-1])})")  # 答案为空时说明原因
 
 tree = BeamTree()
 beam_search(poet, torch.tensor([vocab.encode(line)]), width=3, max_len=8, tree=tree)
@@ -486,10 +487,10 @@ def answer(_=None):
         try:
             t = translate(poet, vocab, text.value, width=width.value)
         except ValueError as err:  # 空的或太长：给出一行说明，而不是报错
-            print(err)
+            print(i18n._(str(err)))
             return
         for note in t.notes:
-            print("提示：", note)
+            print("提示：", i18n._(note))
         print(f"{t.source}  →  {t.output}")
         for alt, score in t.alternatives[1:4]:
             print(f"      {alt}  ({score:.2f})")

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from lmlab.checkpoint import load_checkpoint, load_model_state
-from lmlab.i18n import _
+from lmlab.marks import N_  # notes in English; whoever shows them translates (lmlab.i18n._)
 from lmlab.models.seq2seq.config import Seq2SeqConfig
 from lmlab.models.seq2seq.decode import beam_search, greedy, sample
 from lmlab.models.seq2seq.vocab import Seq2SeqVocab
@@ -54,7 +54,7 @@ def encode_source(vocab: Seq2SeqVocab, text: str, max_len: int) -> tuple[torch.T
     """src (1, S) for ``text`` and notes; raises ValueError for an empty or too long source."""
     text = "".join(text.split())  # spaces and newlines are not part of a 上联
     if not text:
-        raise ValueError(_("the source is empty; give a line to answer, e.g. 白日依山盡"))
+        raise ValueError(N_("the source is empty; give a line to answer, e.g. 白日依山盡"))
     if len(text) > max_len:
         raise ValueError(f"the source has {len(text)} characters but this model reads at most {max_len}; "
                          f"give a shorter line (or train with --max-len {len(text)})")
@@ -97,6 +97,6 @@ def translate(model: Any, vocab: Seq2SeqVocab, text: str, *, method: str = "beam
     else:
         output = vocab.decode(sample(model, src, max_len, temperature, top_k, seed=seed)[0])
     if not output:  # never a silent empty line: say why there is nothing to show
-        notes.append(_("the model wrote the end mark </s> first, so the answer has no character: it is "
+        notes.append(N_("the model wrote the end mark </s> first, so the answer has no character: it is "
                        "barely trained (train it longer, e.g. the class preset)"))
     return Translation("".join(text.split()), output, alternatives, notes)
