@@ -34,8 +34,8 @@ DEFAULT_TORCH = "torch==2.13.0"
 
 LOG_NAME = "lmlab-install.log"
 # What the first run costs, said before it starts. Measured (README's set-up paragraph has the command):
-# 2.5 GB, of which torch's CPU build is 0.75 GB; 7.5 minutes on a busy 2-core Linux machine.
-FIRST_RUN_COST = "about 2.5 GB on disk and a few minutes (7.5 on a busy 2-core machine)"
+# 2.5 GB, of which torch's CPU build is 0.75 GB; 7 min 26 s on a busy 2-core Linux machine.
+FIRST_RUN_COST = "about 2.5 GB on disk and a few minutes (7 on a busy 2-core machine)"
 
 
 def run(cmd: list[str], **kw) -> None:
