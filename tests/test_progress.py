@@ -82,3 +82,16 @@ def test_fit_with_a_time_budget_counts_seconds_in_its_lines(monkeypatch, capsys)
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 2 and all("s of training" in line for line in lines)
     assert lines[0].startswith("lstm: 0/60 s of training (0%)")
+
+
+def test_the_lines_speak_the_learners_language(monkeypatch):
+    monkeypatch.setenv("LMLAB_LANG", "zh")
+    clock, out = FakeClock(), io.StringIO()
+    bar = progress_bar(100, desc="gpt", stream=out, clock=clock)
+    clock.t += 10
+    bar.update(100)
+    bar.close()
+    assert out.getvalue().splitlines()[-1] == "gpt：第 100/100 轮迭代（100%）[00:10<00:00, 10.00it/s]"
+    out = io.StringIO()
+    progress_bar(60.0, desc="lstm", counts="seconds", stream=out, clock=clock).close()
+    assert out.getvalue().startswith("lstm：训练 0/60 秒（0%）")

@@ -15,19 +15,21 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from lmlab.i18n import N_, _
+
 # Every 30 s: a 5-minute run writes about a dozen lines and a 2-hour run about 240 (a log one reads
 # whole), while someone tailing a CI log still sees progress twice a minute, well inside the 10 minutes
 # of silence after which some CI services give up on a job.
 LINE_INTERVAL_S = 30.0
 
-BAR_FORMATS = {  # (terminal or notebook bar, plain line)
-    "iterations": (None, "{desc}: {n_fmt}/{total_fmt} iterations ({percentage:.0f}%) "
-                         "[{elapsed}<{remaining}, {rate_fmt}{postfix}]"),
+BAR_FORMATS = {  # (terminal or notebook bar, plain line); tqdm's fields in braces, translated by _()
+    "iterations": (None, N_("{desc}: {n_fmt}/{total_fmt} iterations ({percentage:.0f}%) "
+                            "[{elapsed}<{remaining}, {rate_fmt}{postfix}]")),
     # with a time budget the clock decides when training ends: the bar counts seconds of training
-    "seconds": ("{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s of training "
-                "[{elapsed}<{remaining}{postfix}]",
-                "{desc}: {n:.0f}/{total:.0f} s of training ({percentage:.0f}%) "
-                "[{elapsed}<{remaining}{postfix}]"),
+    "seconds": (N_("{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s of training "
+                   "[{elapsed}<{remaining}{postfix}]"),
+                N_("{desc}: {n:.0f}/{total:.0f} s of training ({percentage:.0f}%) "
+                   "[{elapsed}<{remaining}{postfix}]")),
 }
 
 
@@ -85,7 +87,7 @@ def progress_bar(total: float, *, initial: float = 0, desc: str = "", counts: st
     from tqdm.autonotebook import tqdm as notebook_or_std
     from tqdm.std import tqdm as std_tqdm
 
-    bar_format, line_format = BAR_FORMATS[counts]
+    bar_format, line_format = (_(f) if f else None for f in BAR_FORMATS[counts])
     in_notebook = notebook_or_std is not std_tqdm  # tqdm chose its widget: a Jupyter kernel
     out = sys.stderr if stream is None else stream
     if disable or in_notebook or _is_terminal(out):
