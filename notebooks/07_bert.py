@@ -352,6 +352,8 @@ plt.show()
 # `lmlab export DIR --to hf OUT` writes `config.json`, `model.safetensors` and a tokenizer; the BERT loads
 # as `BertForMaskedLM`, the GPT (learned positions + GELU: nanoGPT's layout) as `GPT2LMHeadModel`.
 # Other layouts (rotary positions, ReLU) stop with a message naming the flags that export.
+# The character GPT's export has one token more, `[UNK]`, for characters it never saw: the last column of
+# its logits; the other columns are lmlab's.
 
 # %%
 from lmlab.models.pretrained import quiet_transformers  # noqa: E402
@@ -365,7 +367,7 @@ with quiet_transformers():  # no "Loading weights" progress bars for these few-M
 enc = hf_tok(query, return_tensors="pt")
 with torch.no_grad():
     diff_bert = (hf_bert(**enc).logits - zh_model(enc["input_ids"])[0]).abs().max().item()
-    diff_gpt = (hf_gpt(gpt_ids).logits - gpt(gpt_ids)[0]).abs().max().item()
+    diff_gpt = (hf_gpt(gpt_ids).logits[..., :gpt.config.vocab_size] - gpt(gpt_ids)[0]).abs().max().item()
 print(f"{type(hf_bert).__name__}: max |diff| {diff_bert:.1e};  {type(hf_gpt).__name__}: {diff_gpt:.1e}")
 print("transformers' tokenizer:", hf_tok.convert_ids_to_tokens(enc["input_ids"][0])[:10])
 

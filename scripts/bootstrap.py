@@ -4,6 +4,10 @@
     python3 scripts/bootstrap.py lab     # install (first time) and open JupyterLab on notebooks/
     python3 scripts/bootstrap.py test    # install (first time) and run the whole test suite
     python3 scripts/bootstrap.py hub     # install the class server's parts and run 'lmlab hub ARGS'
+    python3 scripts/bootstrap.py setup   # install only
+
+The first run says what it installs, then prints one line per stage; pip's full output goes to
+.venv/lmlab-install.log.
 
 Only the standard library is used here: this runs before anything is installed.
 Environment knobs:
@@ -21,11 +25,18 @@ import platform
 import shutil
 import subprocess
 import sys
+import time
 import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TORCH = "torch==2.13.0"
+
+
+LOG_NAME = "lmlab-install.log"
+# What the first run costs, said before it starts. Measured (README's set-up paragraph has the command):
+# 2.5 GB, of which torch's CPU build is 0.75 GB; 7 min 26 s on a busy 2-core Linux machine.
+FIRST_RUN_COST = "about 2.5 GB on disk and a few minutes (7 on a busy 2-core machine)"
 
 
 def run(cmd: list[str], **kw) -> None:
@@ -38,13 +49,8 @@ def venv_python(env_dir: Path) -> Path:
     return env_dir / sub
 
 
-def ensure_venv() -> Path:
-    env_dir = Path(os.environ.get("LMLAB_VENV", ROOT / ".venv"))
-    py = venv_python(env_dir)
-    if not py.exists():
-        print(f"creating virtual environment in {env_dir}", flush=True)
-        venv.EnvBuilder(with_pip=True).create(env_dir)
-    return py
+def venv_dir() -> Path:
+    return Path(os.environ.get("LMLAB_VENV", ROOT / ".venv"))
 
 
 def has_module(py: Path, name: str) -> bool:
@@ -52,20 +58,83 @@ def has_module(py: Path, name: str) -> bool:
     return subprocess.run([str(py), "-c", code]).returncode == 0
 
 
-def install(py: Path, extras: str) -> None:
-    """Install torch first (so pip never resolves a multi-GB build by itself), then lmlab."""
+def torch_requirement() -> str:
+    return os.environ.get("LMLAB_TORCH", DEFAULT_TORCH)
+
+
+def stamp_path(py: Path, extras: str) -> Path:
+    return py.parent.parent / f".lmlab-installed-{extras or 'core'}"
+
+
+def project_digest() -> str:
+    return hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+
+
+def plan(env_dir: Path, need_torch: bool, need_lmlab: bool, extras: str) -> list[str]:
+    """The lines printed before pip starts: what will be installed, about how big and how long."""
+    if not (need_torch or need_lmlab):
+        return []
+    log = env_dir / LOG_NAME
+    if not need_torch:  # torch is there: pyproject.toml changed, or the dev tools are new
+        what = "lmlab's development tools" if extras == "dev" else "lmlab's dependencies"
+        return [f"updating {what} in {env_dir} (pyproject.toml changed or first 'test' run); "
+                f"pip's output goes to {log}"]
+    dev = " and the test tools (pytest, playwright, ruff)" if extras == "dev" else ""
+    return [f"first run: installing lmlab into {env_dir}",
+            f"  1. {torch_requirement()} (pip picks the wheel for this machine)",
+            f"  2. lmlab and its dependencies (JupyterLab, transformers, matplotlib, gensim, ...){dev}",
+            f"  {FIRST_RUN_COST}; a CUDA build of torch adds a few GB",
+            f"  pip's full output goes to {log}"]
+
+
+def pip_stage(cmd: list[str], label: str, log: Path) -> None:
+    """One pip command, its output into ``log``: a line before and after; on failure the log's tail."""
+    print(f"{label} ...", flush=True)
+    start = time.monotonic()
+    with open(log, "a", encoding="utf-8") as out:
+        out.write(f"\n$ {' '.join(cmd)}\n")
+        out.flush()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            code = proc.wait()
+        except KeyboardInterrupt:  # pip stops itself (same process group); say where things stand
+            proc.wait()
+            sys.exit(f"\ninterrupted while installing {label}; run the same command again to finish "
+                     f"(pip's output so far: {log})")
+    if code != 0:
+        tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-20:]
+        print("\n".join(tail), file=sys.stderr)
+        sys.exit(f"pip failed while installing {label} (exit status {code}); its full output is in {log}")
+    print(f"{label}: done in {time.monotonic() - start:.0f} s", flush=True)
+
+
+def install(extras: str) -> Path:
+    """Create the venv and install torch first (so pip never resolves a multi-GB build by itself), then
+    lmlab; say beforehand what is coming. Returns the venv's python."""
+    env_dir = venv_dir()
+    py = venv_python(env_dir)
+    fresh = not py.exists()
+    need_torch = fresh or not has_module(py, "torch")
+    stamp = stamp_path(py, extras)
+    need_lmlab = fresh or not (stamp.exists() and stamp.read_text() == project_digest())
+    lines = plan(env_dir, need_torch, need_lmlab, extras)
+    if not lines:
+        return py
+    print("\n".join(lines), flush=True)
+    if fresh:
+        venv.EnvBuilder(with_pip=True).create(env_dir)
+    log = env_dir / LOG_NAME
     pip = [str(py), "-m", "pip", "install", "--disable-pip-version-check"]
-    if not has_module(py, "torch"):
+    if need_torch:
         index = os.environ.get("LMLAB_TORCH_INDEX_URL")
         extra = ["--extra-index-url", index] if index else []
-        run([*pip, os.environ.get("LMLAB_TORCH", DEFAULT_TORCH), *extra])
-    stamp = py.parent.parent / f".lmlab-installed-{extras or 'core'}"
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
-    if stamp.exists() and stamp.read_text() == digest:
-        return
+        pip_stage([*pip, torch_requirement(), *extra], f"installing {torch_requirement()}", log)
     target = f"{ROOT}[{extras}]" if extras else str(ROOT)
-    run([*pip, "-e", target])
-    stamp.write_text(digest)
+    pip_stage([*pip, "-e", target], "installing lmlab" + (" with its test tools" if extras else ""), log)
+    stamp.write_text(project_digest())
+    if need_torch:
+        print(f"set-up finished ({env_dir}); later runs skip it", flush=True)
+    return py
 
 
 def ensure_chromium() -> None:
@@ -116,8 +185,7 @@ def main(argv: list[str]) -> int:
     action, rest = argv[0], argv[1:]
     if sys.version_info < (3, 10):  # noqa: UP036 - this script runs under any python3
         sys.exit(f"lmlab needs Python >= 3.10; this is {platform.python_version()}")
-    py = ensure_venv()
-    install(py, {"test": "dev", "hub": "class"}.get(action, ""))
+    py = install({"test": "dev", "hub": "class"}.get(action, ""))
     if action in ("test", "hub"):
         ensure_proxy(py)
     if action == "setup":

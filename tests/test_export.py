@@ -1,5 +1,11 @@
 """`lmlab export DIR --to hf OUT`: transformers loads each export and computes lmlab's logits."""
 
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
 import pytest
 import torch
 
@@ -37,9 +43,10 @@ def _gpt_run(tmp_path, kind, **cfg):
 
 @pytest.mark.parametrize("kind", ["char", "bpe"])
 @pytest.mark.parametrize("bias", [False, True])
-def test_gpt_exports_as_gpt2(tmp_path, kind, bias):
+def test_gpt_exports_as_gpt2(tmp_path, kind, bias, capsys):
     model, tok = _gpt_run(tmp_path, kind, pos_encoding="learned", activation="gelu", bias=bias)
     assert main(["export", str(tmp_path / "run"), "--to", "hf", str(tmp_path / "hf")]) == 0
+    assert capsys.readouterr().err == ""  # no "Writing model shards" bar for one small file
     assert (tmp_path / "hf" / "model.safetensors").exists()
     hf = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "hf").eval()
     hf_tok = transformers.AutoTokenizer.from_pretrained(tmp_path / "hf")
@@ -50,7 +57,7 @@ def test_gpt_exports_as_gpt2(tmp_path, kind, bias):
     with torch.no_grad():
         ours, _ = model(x)
         theirs = hf(x).logits
-    assert (ours - theirs).abs().max() <= 1e-4
+    assert (ours - theirs[..., :tok.vocab_size]).abs().max() <= 1e-4  # a char export adds [UNK] at the end
     assert hf_tok.decode(ids) == line
 
 
@@ -105,3 +112,128 @@ def test_export_writes_no_progress_bar(tmp_path, capfd):
     err = capfd.readouterr().err
     assert "Writing model shards" not in err and "%|" not in err, err  # transformers' tqdm bar, on stderr
     assert transformers.utils.logging.is_progress_bar_enabled()  # and its setting is as it was
+
+
+# --- each export in a process that has transformers and no lmlab ------------------------------------------
+
+LONG = "To be, or not to be: that is the question. 床前明月光，疑是地上霜。" * 2  # > 48 tokens in each
+UNSEEN = "that is the q\u2603estion"  # a snowman: in no training text above
+PAIR = ("床前明月光，", "疑是地上霜。")
+
+# Runs in a fresh interpreter: lmlab cannot be imported there (a None entry in sys.modules makes `import
+# lmlab` fail), so the exports load through transformers' own classes or not at all.
+TRANSFORMERS_ONLY = textwrap.dedent("""
+    import json, sys
+    sys.modules["lmlab"] = None
+    import torch
+    import transformers
+
+    jobs, out = json.loads(sys.argv[1]), {}
+    for name, job in jobs.items():
+        tok = transformers.AutoTokenizer.from_pretrained(job["dir"])
+        auto = {"gpt": transformers.AutoModelForCausalLM,
+                "bert": transformers.AutoModelForMaskedLM}[job["kind"]]
+        model = auto.from_pretrained(job["dir"]).eval()
+        res = {"model_max_length": tok.model_max_length, "unk_token_id": tok.unk_token_id}
+        cases = {"long": tok(job["long"], truncation=True), "unseen": tok(job["unseen"])}
+        if job["kind"] == "bert":
+            cases["pair"] = tok(*job["pair"])
+            cases["long_pair"] = tok(job["long"], job["long"], truncation=True)
+        for case, enc in cases.items():
+            with torch.no_grad():
+                logits = model(**{k: torch.tensor([v]) for k, v in enc.items()}).logits[0]
+            res[case] = {"enc": dict(enc), "logits": logits.tolist()}
+        if job["kind"] == "gpt":
+            prompt = tok(job["unseen"][:6], return_tensors="pt")
+            torch.manual_seed(0)  # hot sampling: any token but a suppressed one turns up in 200 draws
+            new = model.generate(**prompt, do_sample=True, temperature=50.0, top_k=0, max_new_tokens=20,
+                                 num_return_sequences=10, pad_token_id=0)
+            res["generated"] = new[:, prompt["input_ids"].shape[1]:].flatten().tolist()
+        out[name] = res
+    assert not any(m == "lmlab" or m.startswith("lmlab.") for m in sys.modules if sys.modules[m] is not None)
+    print(json.dumps(out))
+""")
+
+
+def _transformers_only(jobs: dict) -> dict:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(TRANSFORMERS_VERBOSITY="error", HF_HUB_OFFLINE="1", TQDM_DISABLE="1")
+    proc = subprocess.run([sys.executable, "-c", TRANSFORMERS_ONLY, json.dumps(jobs)], capture_output=True,
+                          text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.splitlines()[-1])
+
+
+def _logits(model, ids, types=None):
+    with torch.no_grad():
+        x = torch.tensor([ids])
+        if types is None:
+            return model(x)[0][0]
+        return model(x, token_type_ids=torch.tensor([types]))[0][0]
+
+
+def _close(ours, theirs, tol=1e-4):
+    theirs = torch.tensor(theirs)[..., :ours.shape[-1]]  # a char GPT's export has one more column: [UNK]
+    assert theirs.shape == ours.shape
+    assert (ours - theirs).abs().max() <= tol
+
+
+def test_every_export_loads_and_runs_with_transformers_alone(tmp_path):
+    """GPT (char, BPE) and BERT (char, BPE): long input, an unseen character, a sentence pair."""
+    runs, jobs = {}, {}
+    for arch in ("gpt", "bert"):
+        for kind in ("char", "bpe"):
+            name = f"{arch}-{kind}"
+            folder = tmp_path / name
+            if arch == "gpt":
+                runs[name] = _gpt_run(folder, kind, pos_encoding="learned", activation="gelu", bias=True)
+            else:
+                runs[name] = _bert_run(folder, kind)
+            assert main(["export", str(folder / "run"), "--to", "hf", str(folder / "hf")]) == 0
+            jobs[name] = {"dir": str(folder / "hf"), "kind": arch, "long": LONG, "unseen": UNSEEN,
+                          "pair": PAIR}
+    got = _transformers_only(jobs)
+
+    for kind in ("char", "bpe"):  # the GPTs: 32 positions
+        model, tok = runs[f"gpt-{kind}"]
+        res = got[f"gpt-{kind}"]
+        assert res["model_max_length"] == model.config.block_size == 32
+        long_ids = tok.encode(LONG)
+        assert len(long_ids) > 48
+        ids = res["long"]["enc"]["input_ids"]
+        assert ids == long_ids[-32:]  # the last 32: the context of the next token, as `lmlab sample` keeps
+        _close(_logits(model, ids), res["long"]["logits"])
+        ids = res["unseen"]["enc"]["input_ids"]
+        if kind == "bpe":  # byte-level: nothing is unknown, the snowman is its three UTF-8 bytes
+            assert res["unk_token_id"] is None and ids == tok.encode(UNSEEN)
+            _close(_logits(model, ids), res["unseen"]["logits"])
+        else:  # the snowman reads as [UNK], one id past lmlab's vocabulary, and the model runs
+            unk = res["unk_token_id"]
+            assert unk == tok.vocab_size and ids.count(unk) == 1
+            known = ids.index(unk)
+            assert ids[:known] == tok.encode(UNSEEN[:known])
+            theirs = torch.tensor(res["unseen"]["logits"])
+            assert theirs.shape == (len(ids), tok.vocab_size + 1) and torch.isfinite(theirs).all()
+            # causal: the positions before the unknown character are lmlab's own
+            _close(_logits(model, ids[:known]), theirs[:known].tolist())
+            assert unk not in res["generated"] and len(set(res["generated"])) > tok.vocab_size // 2
+
+    for kind in ("char", "bpe"):  # the BERTs: 48 positions
+        model, vocab = runs[f"bert-{kind}"]
+        res = got[f"bert-{kind}"]
+        assert res["model_max_length"] == model.config.block_size == 48
+        enc = res["pair"]["enc"]
+        a, b = (vocab.encode(t) for t in PAIR)
+        assert enc["input_ids"] == [vocab.cls_id, *a, vocab.sep_id, *b, vocab.sep_id]
+        assert enc["token_type_ids"] == [0] * (len(a) + 2) + [1] * (len(b) + 1)
+        _close(_logits(model, enc["input_ids"], enc["token_type_ids"]), res["pair"]["logits"], 1e-5)
+        enc = res["long"]["enc"]
+        assert enc["input_ids"] == vocab.wrap(vocab.encode(LONG), 48)
+        _close(_logits(model, enc["input_ids"], enc["token_type_ids"]), res["long"]["logits"], 1e-5)
+        enc = res["long_pair"]["enc"]
+        assert len(enc["input_ids"]) == 48 and enc["token_type_ids"][-1] == 1
+        _close(_logits(model, enc["input_ids"], enc["token_type_ids"]), res["long_pair"]["logits"], 1e-5)
+        enc = res["unseen"]["enc"]
+        assert enc["input_ids"] == vocab.wrap(vocab.encode(UNSEEN))
+        assert (vocab.unk_id in enc["input_ids"]) == (kind == "char")  # BPE: bytes, nothing unknown
+        _close(_logits(model, enc["input_ids"], enc["token_type_ids"]), res["unseen"]["logits"], 1e-5)

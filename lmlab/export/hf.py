@@ -130,13 +130,30 @@ def load_lmlab_model(path: str | os.PathLike) -> tuple[str, torch.nn.Module, Any
     return kind, model.eval(), tokenizer
 
 
+def add_unknown_row(hf: Any, unk_id: int) -> None:
+    """Give a GPT-2 export an embedding row for [UNK] (``unk_id`` = lmlab's vocabulary size): the mean of
+    the other rows, so an unseen character reads as an average one; ``generate`` never writes it."""
+    wte = hf.get_input_embeddings().weight
+    if unk_id != wte.shape[0]:  # pragma: no cover - the tokenizer and the model disagree on the vocabulary
+        raise ValueError(f"[UNK] has id {unk_id} in the export, the model has {wte.shape[0]} rows")
+    mean = wte.detach().mean(dim=0)
+    hf.resize_token_embeddings(unk_id + 1, mean_resizing=False)  # the tied lm_head grows with it
+    with torch.no_grad():
+        hf.get_input_embeddings().weight[unk_id] = mean
+    hf.generation_config.suppress_tokens = [unk_id]
+
+
 def export_hf(src: str | os.PathLike, out: str | os.PathLike) -> Path:
     """Write ``out/`` (config.json, model.safetensors, tokenizer files) from an lmlab checkpoint."""
     from lmlab.export.tokenizer import hf_tokenizer
 
     kind, model, tokenizer = load_lmlab_model(src)
     hf = to_hf_gpt2(model) if kind == "gpt" else to_hf_bert(model)
-    hf_tok = hf_tokenizer(tokenizer) if tokenizer is not None else None
+    hf_tok = None
+    if tokenizer is not None:
+        hf_tok = hf_tokenizer(tokenizer, model_max_length=model.config.block_size)
+        if kind == "gpt" and hf_tok.unk_token is not None:
+            add_unknown_row(hf, hf_tok.unk_token_id)
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise ValueError(f"{out} exists and is not empty; choose a new folder (nothing was overwritten)")

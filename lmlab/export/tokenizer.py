@@ -1,7 +1,8 @@
 """lmlab tokenizers as ``transformers.PreTrainedTokenizerFast`` (a ``tokenizers`` JSON underneath).
 
-char: a word-level vocabulary of single characters, the text split into characters; BPE: lmlab's own
-``tokenizers`` model as it is. A BERT vocabulary adds [PAD] [UNK] [CLS] [SEP] [MASK] after the base ids
+char: a word-level vocabulary of single characters, the text split into characters, [UNK] for the rest;
+BPE: lmlab's own ``tokenizers`` model as it is (byte-level: every text encodes).
+A BERT vocabulary adds [PAD] [UNK] [CLS] [SEP] [MASK] after the base ids
 and wraps every text as [CLS] ... [SEP], as ``BertVocab.wrap`` does.
 """
 
@@ -31,13 +32,23 @@ def _base_tokenizer(tok: Any, extra: tuple[str, ...] = ()) -> Any:
                      "or --tokenizer bpe")
 
 
-def hf_tokenizer(tok: Any) -> Any:
-    """A ``PreTrainedTokenizerFast`` giving the same ids as ``tok`` (an lmlab tokenizer or a BertVocab)."""
+def hf_tokenizer(tok: Any, model_max_length: int | None = None) -> Any:
+    """A ``PreTrainedTokenizerFast`` giving the same ids as ``tok`` (an lmlab tokenizer or a BertVocab).
+
+    ``model_max_length`` (the model's block size) lets ``truncation=True`` fit any text to the model. A GPT's
+    tokenizer keeps the last tokens (the context that predicts the next one, as ``lmlab sample`` does); a
+    char GPT's reads an unseen character as [UNK], one id past lmlab's vocabulary (``export_hf`` gives the
+    model a row for it). A BERT tokenizer returns ``token_type_ids`` (0 for sentence A, 1 for B).
+    """
     from tokenizers import processors
     from transformers import PreTrainedTokenizerFast
 
+    limit = {} if model_max_length is None else {"model_max_length": model_max_length}
     if not isinstance(tok, BertVocab):
-        return PreTrainedTokenizerFast(tokenizer_object=_base_tokenizer(tok))
+        unk = ("[UNK]",) if tok.kind == "char" else ()  # byte-level BPE has no unknown text
+        return PreTrainedTokenizerFast(tokenizer_object=_base_tokenizer(tok, unk),
+                                       unk_token=unk[0] if unk else None, truncation_side="left",
+                                       model_input_names=["input_ids", "attention_mask"], **limit)
     hf = _base_tokenizer(tok.base, SPECIALS)
     hf.add_special_tokens(list(SPECIALS))
     got = [hf.token_to_id(s) for s in SPECIALS]
@@ -48,4 +59,6 @@ def hf_tokenizer(tok: Any) -> Any:
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
         special_tokens=[("[CLS]", tok.cls_id), ("[SEP]", tok.sep_id)])
     return PreTrainedTokenizerFast(tokenizer_object=hf, pad_token="[PAD]", unk_token="[UNK]",
-                                   cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")
+                                   cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]",
+                                   model_input_names=["input_ids", "token_type_ids", "attention_mask"],
+                                   **limit)

@@ -16,11 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from lmlab.i18n import _
 from lmlab.train.failures import DIVERGENCE_HINT, diverged_message
 from lmlab.train.history import History
+from lmlab.train.progress import progress_bar
 
 StepFn = Callable[[int], dict[str, Any]]
 
@@ -164,13 +163,11 @@ def fit(
     bar = None
     try:
         with _StopOnInterrupt() as stop:  # installed before the bar shows: a Ctrl-C from then on is clean
+            # a bar in a terminal or notebook, a plain line every 30 s in a file or CI log (progress.py)
             if time_budget_s is None:
-                bar = tqdm(total=max_iters, initial=start_iter, desc=desc, disable=not progress,
-                           dynamic_ncols=True)
+                bar = progress_bar(max_iters, initial=start_iter, desc=desc, disable=not progress)
             else:  # the clock decides when training ends: the bar counts seconds of training, a true ETA
-                bar = tqdm(total=round(time_budget_s, 1), desc=desc, disable=not progress, dynamic_ncols=True,
-                           bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s of training "
-                                      "[{elapsed}<{remaining}{postfix}]")
+                bar = progress_bar(round(time_budget_s, 1), desc=desc, disable=not progress, counts="seconds")
             while it < max_iters:
                 if step_seed is not None:
                     seed_step(step_seed, it)

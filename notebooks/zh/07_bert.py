@@ -338,6 +338,7 @@ plt.show()
 # `lmlab export DIR --to hf OUT` 写出 `config.json`、`model.safetensors` 和一个分词器；BERT 作为 `BertForMaskedLM` 加载，
 # GPT（可学习的位置 + GELU：nanoGPT 的布局）作为 `GPT2LMHeadModel` 加载。其他布局（旋转位置编码、ReLU）会停下来，
 # 并给出一条消息，说明用哪些参数训练才能导出。
+# 字符级 GPT 的导出多一个词元 `[UNK]`，用来表示它从没见过的字符：它是 logits 的最后一列；其余各列与 lmlab 的相同。
 
 # %%
 from lmlab.models.pretrained import quiet_transformers  # noqa: E402
@@ -351,7 +352,7 @@ with quiet_transformers():  # 这些只有几 MB 的模型不需要 "Loading wei
 enc = hf_tok(query, return_tensors="pt")
 with torch.no_grad():
     diff_bert = (hf_bert(**enc).logits - zh_model(enc["input_ids"])[0]).abs().max().item()
-    diff_gpt = (hf_gpt(gpt_ids).logits - gpt(gpt_ids)[0]).abs().max().item()
+    diff_gpt = (hf_gpt(gpt_ids).logits[..., :gpt.config.vocab_size] - gpt(gpt_ids)[0]).abs().max().item()
 print(f"{type(hf_bert).__name__}：max |diff| {diff_bert:.1e}；  {type(hf_gpt).__name__}：{diff_gpt:.1e}")
 print("transformers 的分词器：", hf_tok.convert_ids_to_tokens(enc["input_ids"][0])[:10])
 
