@@ -154,7 +154,10 @@ def apply_thread_share() -> ThreadShare:
         return share
     n = share.threads
     for name in THREAD_ENV:
-        os.environ[name] = str(n)
+        # numba re-reads NUMBA_NUM_THREADS at every compile and refuses a new value once its pool runs:
+        # a loaded numba is limited through set_num_threads below instead
+        if name != "NUMBA_NUM_THREADS" or "numba" not in sys.modules:
+            os.environ[name] = str(n)
     if "torch" in sys.modules:
         import torch
 
