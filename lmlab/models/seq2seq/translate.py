@@ -67,9 +67,11 @@ def encode_source(vocab: Seq2SeqVocab, text: str, max_len: int) -> tuple[torch.T
 
 def translate(model: Any, vocab: Seq2SeqVocab, text: str, *, method: str = "beam", width: int = 4,
               alpha: float = 0.6, temperature: float = 1.0, top_k: int | None = None, seed: int | None = None,
-              max_len: int | None = None, script: str = "traditional") -> Translation:
+              max_len: int | None = None, script: str = "traditional",
+              constrained: bool = False) -> Translation:
     """Answer ``text`` with the model; ``script`` is what the model was trained on (input is converted
-    to simplified characters for a simplified model)."""
+    to simplified characters for a simplified model); ``constrained`` masks what the couplet rules forbid
+    (``lmlab.models.seq2seq.constraints``): the answer then has the source's length."""
     if method not in METHODS:
         raise ValueError(f"unknown decoding method {method!r}; use one of {', '.join(METHODS)}")
     notes = []
@@ -85,11 +87,12 @@ def translate(model: Any, vocab: Seq2SeqVocab, text: str, *, method: str = "beam
     max_len = max_len or model.config.max_len
     alternatives: list[tuple[str, float]] = []
     if method == "beam":
-        hyps = beam_search(model, src, width=width, max_len=max_len, alpha=alpha)
+        hyps = beam_search(model, src, width=width, max_len=max_len, alpha=alpha, constrained=constrained)
         alternatives = [(vocab.decode(h.ids), h.score) for h in hyps]
         output = alternatives[0][0]
     elif method == "greedy":
-        output = vocab.decode(greedy(model, src, max_len)[0])
+        output = vocab.decode(greedy(model, src, max_len, constrained=constrained)[0])
     else:
-        output = vocab.decode(sample(model, src, max_len, temperature, top_k, seed=seed)[0])
+        output = vocab.decode(sample(model, src, max_len, temperature, top_k, seed=seed,
+                                     constrained=constrained)[0])
     return Translation("".join(text.split()), output, alternatives, notes)
