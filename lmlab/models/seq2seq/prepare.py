@@ -8,6 +8,7 @@ from typing import Any
 # the prepared run of each architecture notebook 06 trains
 RUNS = {"rnn": "06_rnn", "rnn-attention": "06_rnn_attention", "transformer": "06_transformer"}
 SAMPLE_LINES = ("白日依山盡", "床前明月光", "春眠不覺曉")
+COUPLETS = "middle"  # notebook 06 trains on the 颔联 and 颈联, the pairs that must be parallel
 
 
 def couplets(preset: str) -> tuple[tuple[Any, Any], str]:
@@ -18,7 +19,7 @@ def couplets(preset: str) -> tuple[tuple[Any, Any], str]:
     from lmlab.presets import preset_values
 
     values = preset_values(PRESETS, preset)
-    data = load_couplets(max_pairs=values["max_pairs"])
+    data = load_couplets(max_pairs=values["max_pairs"], couplets=COUPLETS)
     vocab = Seq2SeqVocab.fit([s for pair in data.train for s in pair], values["max_vocab"])
     return (written_in(data, set(vocab.chars.itos)), vocab), data.source
 
@@ -28,7 +29,7 @@ def spec(preset: str, arch: str) -> dict[str, Any]:
     from lmlab.models.seq2seq.trainer import PRESETS
     from lmlab.presets import preset_values
 
-    return {"arch": arch, "seed": 0, **preset_values(PRESETS, preset)}
+    return {"arch": arch, "seed": 0, "couplets": COUPLETS, **preset_values(PRESETS, preset)}
 
 
 def train(arch: str, preset: str, pairs: tuple[Any, Any], corpus: str, out: Path,
