@@ -74,8 +74,9 @@ for a, b in data.train[:5]:
 #
 # Not every pair of a poem is a couplet in the strict sense. In an eight-line regulated poem (律诗) only the
 # middle couplets, the 颔联 (lines 3–4) and the 颈联 (lines 5–6), **must** be parallel (对仗); first and last
-# pairs, and most pairs of other poems, need not be. So we train on the middle couplets (about 46,000 of the
-# 237,000 pairs; `load_couplets(couplets="all")` or `lmlab train seq2seq --pairs-kind all` takes them all).
+# pairs, and most pairs of other poems, need not be. So we train on the middle couplets, about a fifth of all
+# pairs (`load_couplets(couplets="all")` or `lmlab train seq2seq --pairs-kind all` takes them all; the cell
+# below prints what this run uses).
 #
 # A test source one edit away from a training source (the same line, or one character changed, added or
 # removed) would hand retrieval its answer: such sources are dropped from validation and test.
@@ -591,7 +592,7 @@ examples = zip(src_s[:4], rules["untrained + rules"], strict=False)
 print("untrained + rules:", " | ".join(f"{a}→{o}" for a, o in examples))
 
 # %% [markdown]
-# Read the rows: under the mask, length and repeats-ok are 1.00 for the trained and the untrained model
+# Read the rows: under the mask, length and repeats-ok are perfect for the trained and the untrained model
 # alike: those columns measure the mask, not the model. Tone opposition, parallelism and chrF are what the
 # mask leaves to the model: the untrained model keeps every rule and writes nonsense.
 
