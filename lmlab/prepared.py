@@ -80,8 +80,10 @@ def _gpt(preset: str) -> dict[str, Any]:
 
 
 def _seq2seq(preset: str, arch: str | None) -> dict[str, Any]:
-    from lmlab.models.seq2seq.prepare import reversal_spec, spec
+    from lmlab.models.seq2seq.prepare import curve_spec, reversal_spec, spec
 
+    if arch == "curve":  # quality against training time
+        return curve_spec(preset)
     return spec(preset, arch) if arch else reversal_spec(preset)  # None: the reversal race
 
 
@@ -170,6 +172,8 @@ for _job in (
                          ("transformer", "06_transformer"))),
     Job("06_reversal", "06_seq2seq", "GRU or GRU + attention reversing digit strings, same seconds",
         lambda preset: _seq2seq(preset, None), _S + "reversal_job", _S + "reversal"),
+    Job("06_quality_curve", "06_seq2seq", "the couplet Transformer scored after 5, 15 and 60 minutes",
+        lambda preset: _seq2seq(preset, "curve"), _S + "quality_curve_job", _S + "couplets"),
     Job("07_bert_zh", "07_bert", "BERT pre-trained (masked LM) on the Tang poems",
         lambda preset: _bert("07_bert_zh", preset), _B + "bert_zh_job", _B + "poems"),
     Job("07_bert_en", "07_bert", "an English BERT (byte-level BPE) on the Wikipedia sample",

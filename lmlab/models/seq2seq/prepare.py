@@ -127,3 +127,68 @@ def reversal_job(preset: str, pairs: tuple[Any, Any], corpus: str, out: Path,
             hits = sum(x == y for x, y in zip(o, b, strict=False))
             accuracy.setdefault(arch, {}).setdefault(len(a), []).append(hits / len(b))
     return {"accuracy": accuracy}, []
+
+
+# notebook 06's "quality against training time": one Transformer on the middle couplets, scored on the test
+# couplets after each stage (class / full: 5, 15 and 60 minutes of optimizer steps; smoke: a few steps)
+CURVE_STAGES = {"smoke": {"iters": (10, 20, 40)}, "class": {"seconds": (300.0, 900.0, 3600.0)},
+                "full": {"seconds": (300.0, 900.0, 3600.0)}}
+CURVE_TEST = {"smoke": 100, "class": 500, "full": 1000}
+
+
+def curve_spec(preset: str) -> dict[str, Any]:
+    """Every setting the curve depends on: the Transformer's run, its stages, the test lines scored."""
+    return {**spec(preset, "transformer"), "stages": CURVE_STAGES[preset], "test_lines": CURVE_TEST[preset]}
+
+
+def score_stage(model: Any, vocab: Any, test: list, device: Any = "cpu") -> dict[str, Any]:
+    """chrF, BLEU and the couplet score (with intervals) of free and constrained greedy answers."""
+    from lmlab.models.seq2seq.metrics import scores_with_intervals
+    from lmlab.models.seq2seq.trainer import translate_pairs
+
+    sources, refs = [a for a, _ in test], [b for _, b in test]
+    model.eval()
+    out = {}
+    for name, constrained in (("free", False), ("rules", True)):
+        answers = translate_pairs(model, vocab, sources, device, constrained=constrained)
+        out[name] = {**scores_with_intervals(sources, answers, refs),
+                     "examples": [f"{a} → {o}" for a, o in zip(sources[:6], answers, strict=False)]}
+    model.train()
+    return out
+
+
+def quality_curve_job(preset: str, pairs: tuple[Any, Any], corpus: str, out: Path,
+                      device: Any) -> tuple[dict, list]:
+    """Train the Transformer in stages, scoring after each: {"stages": [...], "baselines": {...}}; the
+    last model is saved in ``out`` (``ckpt.pt``), for its cross-attention map."""
+    import torch
+
+    from lmlab.models.seq2seq import build_model
+    from lmlab.models.seq2seq.metrics import baseline_answers, scores_with_intervals
+    from lmlab.models.seq2seq.trainer import make_session, preset_configs
+    from lmlab.prepared import live_recorder
+
+    data, vocab = pairs
+    stages = CURVE_STAGES[preset]
+    test = (data.test or data.val or data.train)[:CURVE_TEST[preset]]
+    sources, refs = [a for a, _ in test], [b for _, b in test]
+    model_cfg, tcfg = preset_configs(preset, "transformer", vocab, data, max_iters=10**9, time_budget_s=None)
+    torch.manual_seed(0)
+    session = make_session(build_model(model_cfg), data, vocab, tcfg, out=out, device=device, progress=False,
+                           live=live_recorder("transformer, in stages", Path(out)))
+    curve = []
+    for stage in stages.get("iters", stages.get("seconds", ())):
+        if "iters" in stages:
+            session.fit(max_iters=int(stage))
+        else:  # the budget counts optimizer steps only, summed over the stages
+            session.fit(time_budget_s=max(0.0, stage - session.state["train_s"]))
+        curve.append({"iters": session.next_iter, "train_s": round(session.state["train_s"], 1),
+                      "minutes": round(session.state["train_s"] / 60, 2),
+                      **score_stage(session.model, vocab, test, device)})
+    session.save()
+    base = {name: scores_with_intervals(sources, answers, refs)
+            for name, answers in baseline_answers(data.train, sources).items()}
+    base["reference"] = {k: v for k, v in scores_with_intervals(sources, refs, refs).items()
+                         if k.startswith("couplet")}
+    last = curve[-1]["rules"]["examples"]
+    return {"stages": curve, "baselines": base, "test_lines": len(test)}, last
