@@ -178,3 +178,18 @@ def test_quality_curve_scores_every_stage_and_saves_the_last_model(tmp_path):
     assert all(len(e.split(" → ")[1]) == len(e.split(" → ")[0]) for e in examples)  # under the mask
     assert {"lookup_table", "nearest_pair", "copy_source", "reference"} <= set(metrics["baselines"])
     assert load_translator(tmp_path / "run")[0] is not None
+
+
+def test_bootstrap_mean_and_corpus_intervals():
+    from lmlab.eval.bootstrap import bootstrap_corpus, bootstrap_mean, resample_counts
+
+    counts = resample_counts(7, n_boot=50, seed=1)
+    assert counts.shape == (50, 7) and (counts.sum(1) == 7).all()
+    assert bootstrap_mean([3.0] * 10) == (3.0, 3.0)  # no spread, no width
+    lo, hi = bootstrap_mean([0.0] * 50 + [1.0] * 50)
+    assert 0.35 < lo < 0.5 < hi < 0.65
+    stats = np.array([[1.0, 2.0]] * 20 + [[0.0, 2.0]] * 20)  # a ratio of sums: 20 / 80 = 0.25
+    lo, hi = bootstrap_corpus(stats, lambda s: s[0] / s[1])
+    assert lo < 0.25 < hi
+    with pytest.raises(ValueError, match="empty"):
+        bootstrap_mean([])
