@@ -80,6 +80,12 @@ def _gpt(preset: str) -> dict[str, Any]:
 
 # Notebook 06's prepared run of each architecture, and its reversal race (the cell's sizes).
 SEQ2SEQ_RUNS = {"rnn": "06_rnn", "rnn-attention": "06_rnn_attention", "transformer": "06_transformer"}
+COUPLETS = "middle"  # notebook 06 trains on the 颔联 and 颈联, the pairs that must be parallel
+# its "quality against training time": one Transformer on the middle couplets, scored on the test couplets
+# after each stage (class / full: 5, 15 and 60 minutes of optimizer steps; smoke: a few steps)
+CURVE_STAGES = {"smoke": {"iters": (10, 20, 40)}, "class": {"seconds": (300.0, 900.0, 3600.0)},
+                "full": {"seconds": (300.0, 900.0, 3600.0)}}
+CURVE_TEST = {"smoke": 100, "class": 500, "full": 1000}
 
 
 def reversal_sizes(preset: str) -> dict[str, Any]:
@@ -93,6 +99,17 @@ def _seq2seq(preset: str, arch: str) -> dict[str, Any]:
     from lmlab.presets import preset_values
 
     return {"arch": arch, "seed": 0, **preset_values(PRESETS, preset)}
+
+
+def _couplet_run(preset: str, arch: str) -> dict[str, Any]:
+    """Every setting an architecture's couplet run depends on: the trainer's preset row and the data."""
+    return {**_seq2seq(preset, arch), "couplets": COUPLETS}
+
+
+def curve_spec(preset: str) -> dict[str, Any]:
+    """Every setting the curve depends on: the Transformer's run, its stages, the test lines scored."""
+    return {**_couplet_run(preset, "transformer"), "stages": CURVE_STAGES[preset],
+            "test_lines": CURVE_TEST[preset]}
 
 
 # Notebook 07's SIZE rows: its three `lmlab train` commands, and the fine-tuning comparison.
@@ -184,11 +201,14 @@ for _job in (
                         "alphas": list(STUDENT_ALPHAS), "temperature": 2.0, "lr": 3e-3, "block": 64,
                         "batch": 16, "text_chars": 400_000 if preset == "smoke" else 1_000_000},
         needs=("03_gpt_shakespeare",)),
-    *(Job(name, "06_seq2seq", f"the {arch} couplet model", lambda preset, arch=arch: _seq2seq(preset, arch))
+    *(Job(name, "06_seq2seq", f"the {arch} couplet model",
+          lambda preset, arch=arch: _couplet_run(preset, arch))
       for arch, name in SEQ2SEQ_RUNS.items()),
     Job("06_reversal", "06_seq2seq", "GRU or GRU + attention reversing digit strings, same seconds",
         lambda preset: {"archs": ["rnn", "rnn-attention"], **reversal_sizes(preset),
                         **_seq2seq(preset, "rnn")}),
+    Job("06_quality_curve", "06_seq2seq", "the couplet Transformer scored after 5, 15 and 60 minutes",
+        curve_spec),
     Job("07_bert_zh", "07_bert", "BERT pre-trained (masked LM) on the Tang poems",
         lambda preset: _bert("07_bert_zh", preset)),
     Job("07_bert_en", "07_bert", "an English BERT (byte-level BPE) on the Wikipedia sample",

@@ -69,8 +69,8 @@ def test_the_jobs_of_06_to_08_use_their_notebooks_tables():
     from lmlab.prepared import BERT_SIZES, FINETUNE, SEQ2SEQ_RUNS, reversal_sizes
 
     assert _table("06_seq2seq.py", "PREPARED") == SEQ2SEQ_RUNS
-    assert {j.name for j in JOBS.values() if j.notebook == "06_seq2seq"} == {*SEQ2SEQ_RUNS.values(),
-                                                                             "06_reversal"}
+    names = {*SEQ2SEQ_RUNS.values(), "06_reversal", "06_quality_curve"}
+    assert {j.name for j in JOBS.values() if j.notebook == "06_seq2seq"} == names
     source = (ROOT / "notebooks" / "06_seq2seq.py").read_text(encoding="utf-8")
     for preset in ("smoke", "class"):  # the reversal race's sizes, as its cell writes them
         sizes = reversal_sizes(preset)

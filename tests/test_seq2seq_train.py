@@ -216,3 +216,25 @@ def test_ctrl_c_checkpoints_exits_130_and_resume_goes_on(tmp_path, pairs_file, m
     assert main([*base, "--resume"]) == 0
     m = json.loads((out / "metrics.json").read_text())
     assert m["stopped"] == "done" and m["iters"] == 12 and "test" in m
+
+
+def test_constrained_run_scores_every_system_with_intervals_and_translates_under_the_mask(
+        tmp_path, pairs_file, capsys, one_torch_thread):
+    out = tmp_path / "rules"
+    assert main(["train", "seq2seq", "--preset", "smoke", "--pairs", str(pairs_file), "--max-iters", "10",
+                 "--constrained", "--out", str(out), "--no-progress", "--device", "cpu"]) == 0
+    test = json.loads((out / "metrics.json").read_text())["test"]
+    assert {"copy_source", "nearest_pair", "lookup_table", "greedy", "greedy_constrained",
+            "beam4_constrained", "reference"} <= set(test["intervals"])
+    for name, r in test["intervals"].items():
+        lo, hi = r["couplet_ci"]
+        assert lo <= r["couplet"] <= hi, name
+    assert test["near_duplicates_dropped"] == {"val": 0, "test": 0}  # the same four sources repeated
+    capsys.readouterr()
+    assert main(["translate", str(out), "--text", "白日依山盡", "--text", "床前明月光", "--constrained"]) == 0
+    for row in capsys.readouterr().out.splitlines():
+        source, answer = row.split(" -> ")
+        assert len(answer) == len(source) and all(a != b for a, b in zip(source, answer, strict=True))
+    with pytest.raises(SystemExit) as exit_info:  # argparse names the choices
+        main(["train", "seq2seq", "--preset", "smoke", "--pairs-kind", "half", "--out", str(tmp_path / "x")])
+    assert exit_info.value.code == 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lmlab.prepared import live_recorder, reversal_sizes
+from lmlab.prepared import COUPLETS, CURVE_STAGES, CURVE_TEST, live_recorder, reversal_sizes
 
 SAMPLE_LINES = ("白日依山盡", "床前明月光", "春眠不覺曉")
 
@@ -25,7 +25,7 @@ def couplets(preset: str) -> tuple[tuple[Any, Any], str]:
     from lmlab.presets import preset_values
 
     values = preset_values(PRESETS, preset)
-    data = load_couplets(max_pairs=values["max_pairs"])
+    data = load_couplets(max_pairs=values["max_pairs"], couplets=COUPLETS)
     vocab = Seq2SeqVocab.fit([s for pair in data.train for s in pair], values["max_vocab"])
     return (written_in(data, set(vocab.chars.itos)), vocab), data.source
 
@@ -113,3 +113,55 @@ def reversal_job(preset: str, pairs: tuple[Any, Any], corpus: str, out: Path,
             hits = sum(x == y for x, y in zip(o, b, strict=False))
             accuracy.setdefault(arch, {}).setdefault(len(a), []).append(hits / len(b))
     return {"accuracy": accuracy}, []
+
+
+def score_stage(model: Any, vocab: Any, test: list, device: Any = "cpu") -> dict[str, Any]:
+    """chrF, BLEU and the couplet score (with intervals) of free and constrained greedy answers."""
+    from lmlab.models.seq2seq.metrics import scores_with_intervals
+    from lmlab.models.seq2seq.trainer import translate_pairs
+
+    sources, refs = [a for a, _ in test], [b for _, b in test]
+    model.eval()
+    out = {}
+    for name, constrained in (("free", False), ("rules", True)):
+        answers = translate_pairs(model, vocab, sources, device, constrained=constrained)
+        out[name] = {**scores_with_intervals(sources, answers, refs),
+                     "examples": [f"{a} → {o}" for a, o in zip(sources[:6], answers, strict=False)]}
+    model.train()
+    return out
+
+
+def quality_curve_job(preset: str, pairs: tuple[Any, Any], corpus: str, out: Path,
+                      device: Any) -> tuple[dict, list]:
+    """Train the Transformer in stages, scoring after each: {"stages": [...], "baselines": {...}}; the
+    last model is saved in ``out`` (``ckpt.pt``), for its cross-attention map."""
+    import torch
+
+    from lmlab.models.seq2seq import build_model
+    from lmlab.models.seq2seq.metrics import baseline_answers, scores_with_intervals
+    from lmlab.models.seq2seq.trainer import make_session, preset_configs
+
+    data, vocab = pairs
+    stages = CURVE_STAGES[preset]
+    test = (data.test or data.val or data.train)[:CURVE_TEST[preset]]
+    sources, refs = [a for a, _ in test], [b for _, b in test]
+    model_cfg, tcfg = preset_configs(preset, "transformer", vocab, data, max_iters=10**9, time_budget_s=None)
+    torch.manual_seed(0)
+    session = make_session(build_model(model_cfg), data, vocab, tcfg, out=out, device=device, progress=False,
+                           live=live_recorder("transformer, in stages", Path(out)))
+    curve = []
+    for stage in stages.get("iters", stages.get("seconds", ())):
+        if "iters" in stages:
+            session.fit(max_iters=int(stage))
+        else:  # the budget counts optimizer steps only, summed over the stages
+            session.fit(time_budget_s=max(0.0, stage - session.state["train_s"]))
+        curve.append({"iters": session.next_iter, "train_s": round(session.state["train_s"], 1),
+                      "minutes": round(session.state["train_s"] / 60, 2),
+                      **score_stage(session.model, vocab, test, device)})
+    session.save()
+    base = {name: scores_with_intervals(sources, answers, refs)
+            for name, answers in baseline_answers(data.train, sources).items()}
+    base["reference"] = {k: v for k, v in scores_with_intervals(sources, refs, refs).items()
+                         if k.startswith("couplet")}
+    last = curve[-1]["rules"]["examples"]
+    return {"stages": curve, "baselines": base, "test_lines": len(test)}, last

@@ -19,6 +19,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "attention), rnn (GRU, one vector between encoder and decoder)")
     p.add_argument("--pairs", default=None, metavar="FILE.tsv",
                    help="your own pairs, one 'source<TAB>target' per line (default: Tang-poem couplets)")
+    p.add_argument("--pairs-kind", choices=["middle", "all"], default="middle", dest="couplets",
+                   help="middle: the 颔联 and 颈联 of eight-line regulated poems, the pairs that must be "
+                        "parallel (default); all: every pair of the Tang poems (ignored with --pairs)")
+    p.add_argument("--constrained", action="store_true",
+                   help="also score the test answers decoded under the couplet rules' logit mask")
     p.add_argument("--script", choices=["traditional", "simplified"], default=None,
                    help="characters of the Tang poems (converted with OpenCC for simplified; default: "
                         "simplified under LMLAB_LANG=zh, else traditional)")

@@ -21,6 +21,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=None, help="repeatable samples")
     p.add_argument("--n-best", type=int, default=1, help="print the N best beam hypotheses")
     p.add_argument("--best", action="store_true", help="use DIR/best.pt (lowest validation loss)")
+    p.add_argument("--constrained", action="store_true",
+                   help="mask what the couplet rules forbid: the source's length, no character of the source "
+                        "at its position, no repeat inside the line where the source has none")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     for text in args.text:
         t = translate(model, vocab, text, method=args.method, width=args.beam, alpha=args.alpha,
                       temperature=args.temperature, top_k=args.top_k, seed=args.seed,
-                      script=saved.get("script", "traditional"))
+                      script=saved.get("script", "traditional"), constrained=args.constrained)
         for note in t.notes:
             print(f"note: {_(note)}", file=sys.stderr)
         print(f"{t.source} -> {t.output}")

@@ -53,3 +53,30 @@ def resampled_scores(y_true: np.ndarray, y_pred: np.ndarray, name: str, n_classe
         recall = np.nan_to_num(tp / C.sum(2))
         f1 = np.nan_to_num(2 * precision * recall / (precision + recall))
     return f1.mean(1)
+
+
+def resample_counts(n: int, n_boot: int = 1000, seed: int = 0) -> np.ndarray:
+    """(n_boot, n): how often each item is drawn in each resample (n draws with replacement)."""
+    if n < 1:
+        raise ValueError("cannot resample an empty test set; give at least one item")
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(n, size=(n_boot, n))
+    return np.stack([np.bincount(row, minlength=n) for row in idx])
+
+
+def bootstrap_mean(values: Sequence[float], *, n_boot: int = 1000, level: float = 0.95,
+                   seed: int = 0) -> tuple[float, float]:
+    """Interval of the mean of per-item values (a per-line score) over ``n_boot`` resamples."""
+    v = np.asarray(values, dtype=np.float64)
+    means = resample_counts(len(v), n_boot, seed) @ v / len(v)
+    return float(np.quantile(means, (1 - level) / 2)), float(np.quantile(means, (1 + level) / 2))
+
+
+def bootstrap_corpus(stats: np.ndarray, corpus_score, *, n_boot: int = 1000, level: float = 0.95,
+                     seed: int = 0) -> tuple[float, float]:
+    """Interval of a corpus score computed from summed per-item statistics (n, k), as BLEU and chrF are:
+    ``corpus_score(summed (k,)) -> float`` on every resample's sum."""
+    stats = np.asarray(stats, dtype=np.float64)
+    sums = resample_counts(len(stats), n_boot, seed) @ stats  # (n_boot, k)
+    scores = np.array([corpus_score(row) for row in sums])
+    return float(np.quantile(scores, (1 - level) / 2)), float(np.quantile(scores, (1 + level) / 2))

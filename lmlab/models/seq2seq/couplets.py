@@ -3,7 +3,11 @@
 Every regulated line ``上句，下句。`` whose halves have the same length (5 or 7 characters) is one pair:
 the second half answers the first character by character (白日 ↔ 黃河). A poem's pairs all go to one split,
 so no poem is in two splits; a pair already in an earlier split is dropped from the later ones, so the
-test split holds no pair (and no source) the model was trained on.
+test split holds no pair (and no source) the model was trained on, nor a source one edit away from a
+training source (near duplicates: retrieval would find the answer, the model would only need to remember it).
+
+Not every pair must be parallel: in an eight-line regulated poem (律诗) only the 颔联 and 颈联 (lines 3–4 and
+5–6) are required to be 对仗. ``couplets="middle"`` keeps those (about 46,000 pairs), ``"all"`` every pair.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 _H = r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
 _HALF = re.compile(rf"^{_H}+$")
 Pair = tuple[str, str]
+KINDS = ("middle", "all")  # which pairs of a poem: the 颔联 and 颈联 of eight-line poems, or every pair
 
 
 @dataclass
@@ -30,6 +35,7 @@ class CoupletData:
     test: list[Pair]
     source: str
     note: str = ""
+    near_duplicates: dict[str, int] | None = None  # sources dropped from val / test (edit distance <= 1)
 
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
@@ -48,6 +54,57 @@ def couplets_of(paragraphs: Iterable[str], lengths: Iterable[int] = (5, 7)) -> l
             if len(a) == len(b) and len(a) in lengths and _HALF.match(a) and _HALF.match(b):
                 pairs.append((a, b))
     return pairs
+
+
+def middle_couplets(paragraphs: Iterable[str], lengths: Iterable[int] = (5, 7)) -> list[Pair]:
+    """The 颔联 and 颈联 (pairs 2 and 3) of an eight-line regulated poem: four ``上句，下句。`` sentences,
+    all eight lines of one length; any other poem gives none."""
+    sentences = [x for par in paragraphs for x in re.split(r"[。！？；]", par) if x.strip()]
+    pairs = couplets_of([x + "。" for x in sentences], lengths)
+    if len(sentences) != 4 or len(pairs) != 4 or len({len(a) for a, _ in pairs}) != 1:
+        return []
+    return pairs[1:3]
+
+
+def within_one_edit(a: str, b: str) -> bool:
+    """Levenshtein distance of a and b is at most 1 (one substitution, insertion or deletion)."""
+    if a == b:
+        return True
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b, strict=True)) == 1
+    if abs(len(a) - len(b)) != 1:
+        return False
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    return any(long[:i] + long[i + 1:] == short for i in range(len(long)))
+
+
+class NearDuplicates:
+    """Is a source one edit away from a training source? Keys with one character blanked (a substitution
+    shares one) and one character deleted (an insertion or deletion does) make each question a few lookups."""
+
+    def __init__(self, sources: Iterable[str]) -> None:
+        self.keys: set[str] = set()
+        for s in sources:
+            self.keys.update(self._keys(s))
+
+    @staticmethod
+    def _keys(s: str) -> list[str]:
+        return ([s, "=" + s] + [s[:i] + "*" + s[i + 1:] for i in range(len(s))]
+                + ["-" + s[:i] + s[i + 1:] for i in range(len(s))])
+
+    def __contains__(self, s: str) -> bool:
+        # "=" + s: s itself; "*": same length, one substitution; "-" key of s equal to "=" key of a training
+        # source: s is one longer; "=" + s among a training source's "-" keys: s is one shorter
+        return (("=" + s) in self.keys or any((s[:i] + "*" + s[i + 1:]) in self.keys for i in range(len(s)))
+                or any(("=" + s[:i] + s[i + 1:]) in self.keys for i in range(len(s)))
+                or ("-" + s) in self.keys)
+
+
+def drop_near_duplicates(train: list[Pair], pairs: list[Pair]) -> tuple[list[Pair], int]:
+    """``pairs`` without those whose source is within one edit of a training source, and how many went."""
+    index = NearDuplicates(a for a, _ in train)
+    kept = [(a, b) for a, b in pairs if a not in index]
+    return kept, len(pairs) - len(kept)
 
 
 def split_by_poem(poems: list[list[Pair]], val_fraction: float = 0.02, test_fraction: float = 0.02,
@@ -114,13 +171,20 @@ def _convert(pairs: list[Pair], script: str) -> list[Pair]:
 
 def load_couplets(pairs_file: str | os.PathLike | None = None, script: str | None = None,
                   lengths: Iterable[int] = (5, 7), val_fraction: float = 0.02, test_fraction: float = 0.02,
-                  max_pairs: int | None = None, seed: int = 0) -> CoupletData:
+                  max_pairs: int | None = None, seed: int = 0, couplets: str = "middle") -> CoupletData:
     """Couplets from the Tang poems (or the 18 built-in quatrains with a printed note when the corpus is
     not available offline), or the pairs of ``pairs_file`` (each line its own group when splitting).
-    ``script``: the poems' characters, by default the edition's (simplified in the Chinese edition)."""
+
+    ``couplets``: "middle" (the 颔联 and 颈联 of eight-line regulated poems, the pairs that must be
+    parallel) or "all" (every pair); a pairs file is always taken whole. Val and test sources within one
+    edit of a training source are dropped (``near_duplicates`` counts them). ``script``: the poems'
+    characters, by default the edition's (simplified in the Chinese edition)."""
     from lmlab.data.corpora import edition_script, tang_poems_name
 
     script = edition_script(script)
+    if couplets not in KINDS:
+        raise ValueError(f"unknown couplets {couplets!r}; use 'middle' (the 颔联 and 颈联 of eight-line "
+                         "regulated poems) or 'all' (every pair)")
     note = ""
     if pairs_file is not None:
         groups = [[p] for p in read_pairs(pairs_file)]
@@ -134,8 +198,12 @@ def load_couplets(pairs_file: str | os.PathLike | None = None, script: str | Non
                     "built-in quatrains: enough to run every cell, far too few to learn couplets "
                     "(fetch it with 'lmlab data fetch tang_poems' online, or set LMLAB_DATA_DIR)")
             print(f"note: {note}", flush=True)
-        groups = [couplets_of(p, lengths) for p in poems]
+        groups = [(middle_couplets if couplets == "middle" else couplets_of)(p, lengths) for p in poems]
         groups = [g for g in groups if g]
+        if not groups:  # the built-in quatrains have no middle couplets
+            note = "; ".join(x for x in (note, "no eight-line poem here, so every pair is used") if x)
+            print("note: no eight-line poem here, so every pair is used", flush=True)
+            groups = [g for g in (couplets_of(p, lengths) for p in poems) if g]
     if script != "traditional":
         flat = _convert([p for g in groups for p in g], script)
         it = iter(flat)
@@ -147,7 +215,9 @@ def load_couplets(pairs_file: str | os.PathLike | None = None, script: str | Non
         train = train[:max_pairs]
     if not train:
         raise ValueError(f"no training pairs in {source}; give more pairs")
-    return CoupletData(train, val, test, source, note)
+    val, n_val = drop_near_duplicates(train, val)
+    test, n_test = drop_near_duplicates(train, test)
+    return CoupletData(train, val, test, source, note, {"val": n_val, "test": n_test})
 
 
 def _poems() -> tuple[list[list[str]], str]:
@@ -170,4 +240,5 @@ def written_in(data: CoupletData, chars: set[str]) -> CoupletData:
         raise ValueError("no training pair is written in the kept characters; raise --max-vocab")
     note = (f"kept the {len(train):,} of {len(data.train):,} training pairs written in the {len(chars):,} "
             "most common characters")
-    return CoupletData(train, val, test, data.source, "; ".join(n for n in (data.note, note) if n))
+    return CoupletData(train, val, test, data.source, "; ".join(n for n in (data.note, note) if n),
+                       data.near_duplicates)

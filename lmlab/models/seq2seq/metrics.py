@@ -1,6 +1,7 @@
-"""Scores of generated couplets: sacrebleu's BLEU and chrF at the character level, BLEU by hand, two
-baselines (copy the source; answer with the target of the most similar training source) and the checks a
-reader of couplets cares about (same length; no character repeated from the source at the same place).
+"""Scores of generated couplets: sacrebleu's BLEU and chrF at the character level (both run 0–100), BLEU
+by hand, bootstrap intervals, three baselines (copy the source; answer with the target of the most similar
+training source; the per-position lookup table of ``lookup.py``) and the checks a reader of couplets cares
+about (same length; no character repeated from the source at the same place; ``couplet_rules.py``).
 
     BLEU = BP · exp(¼ Σ_{n=1..4} log p_n),  p_n = clipped matching n-grams / n-grams in the hypotheses,
     BP = min(1, exp(1 - r / c))  (r, c: total reference and hypothesis lengths)
@@ -27,6 +28,39 @@ def bleu_chrf(hypotheses: list[str], references: list[str]) -> dict[str, float]:
     bleu = sacrebleu.corpus_bleu(hypotheses, [references], tokenize="zh")
     chrf = sacrebleu.corpus_chrf(hypotheses, [references])
     return {"bleu": round(bleu.score, 2), "chrf": round(chrf.score, 2)}
+
+
+def _metrics():
+    from sacrebleu.metrics import BLEU, CHRF
+
+    return {"chrf": CHRF(), "bleu": BLEU(tokenize="zh")}
+
+
+def scores_with_intervals(sources: list[str], outputs: list[str], references: list[str], n_boot: int = 1000,
+                          seed: int = 0) -> dict[str, float | tuple[float, float]]:
+    """chrF and BLEU (0–100, sacrebleu) and the couplet score (0–100, reference-free), each with its 95%
+    bootstrap interval over the test lines: {"chrf": x, "chrf_ci": (lo, hi), …}."""
+    from lmlab.eval.bootstrap import bootstrap_corpus, bootstrap_mean
+    from lmlab.models.seq2seq.couplet_rules import per_line_score
+
+    if not (len(sources) == len(outputs) == len(references)) or not outputs:
+        raise ValueError(f"need one output and one reference per source (and at least one), got "
+                         f"{len(sources)} sources, {len(outputs)} outputs, {len(references)} references")
+    out: dict[str, float | tuple[float, float]] = {}
+    for name, metric in _metrics().items():
+        stats = np.array(metric._extract_corpus_statistics(outputs, [references]), dtype=np.float64)
+        as_int = name == "bleu"  # BLEU's statistics are counts
+
+        def score(row, m=metric, as_int=as_int) -> float:
+            return float(m._compute_score_from_stats([int(x) if as_int else x for x in row]).score)
+        out[name] = round(score(stats.sum(0)), 2)
+        lo, hi = bootstrap_corpus(stats, score, n_boot=n_boot, seed=seed)
+        out[f"{name}_ci"] = (round(lo, 2), round(hi, 2))
+    per_line = per_line_score(sources, outputs)
+    out["couplet"] = round(float(per_line.mean()), 2)
+    lo, hi = bootstrap_mean(per_line, n_boot=n_boot, seed=seed)
+    out["couplet_ci"] = (round(lo, 2), round(hi, 2))
+    return out
 
 
 def ngrams(chars: str, n: int) -> Counter:
@@ -107,11 +141,19 @@ class NearestPair:
         return out
 
 
+def baseline_answers(train: list[Pair], sources: list[str]) -> dict[str, list[str]]:
+    """The three baselines' answers: copy the source, the nearest training pair, the lookup table."""
+    from lmlab.models.seq2seq.lookup import LookupTable
+
+    return {"copy_source": copy_baseline(sources), "nearest_pair": NearestPair(train)(sources),
+            "lookup_table": LookupTable(train)(sources)}
+
+
 def baselines(train: list[Pair], test: list[Pair]) -> dict[str, dict[str, float]]:
-    """BLEU, chrF and couplet checks of the two baselines on the test pairs."""
+    """BLEU, chrF and couplet checks of the three baselines on the test pairs."""
     sources, refs = [a for a, _ in test], [b for _, b in test]
     out = {}
-    answers = {"copy_source": copy_baseline(sources), "nearest_pair": NearestPair(train)(sources)}
+    answers = baseline_answers(train, sources)
     for name, outputs in answers.items():
         out[name] = {**bleu_chrf(outputs, refs), **couplet_checks(sources, outputs)}
     return out

@@ -20,7 +20,13 @@ from lmlab.checkpoint import open_run
 from lmlab.data.corpora import edition_script
 from lmlab.models.seq2seq.config import Seq2SeqConfig
 from lmlab.models.seq2seq.couplets import CoupletData, load_couplets, written_in
-from lmlab.models.seq2seq.metrics import baselines, bleu_chrf, couplet_checks
+from lmlab.models.seq2seq.metrics import (
+    baseline_answers,
+    baselines,
+    bleu_chrf,
+    couplet_checks,
+    scores_with_intervals,
+)
 from lmlab.models.seq2seq.trainer import (
     MODEL_KEYS,
     PRESETS,
@@ -37,8 +43,10 @@ TRAIN_KEYS = field_names(TrainConfig)
 
 
 def evaluate_test(model: Any, vocab: Seq2SeqVocab, data: CoupletData, n: int, device: Any = "cpu",
-                  beam_width: int = 4) -> dict[str, Any]:
-    """Greedy and beam BLEU/chrF and couplet checks on the first ``n`` test pairs, baselines beside."""
+                  beam_width: int = 4, constrained: bool = False) -> dict[str, Any]:
+    """Greedy and beam BLEU/chrF and couplet checks on the first ``n`` test pairs, baselines beside;
+    ``constrained`` adds greedy and beam under the couplet rules' mask; ``intervals`` holds chrF, BLEU and
+    the couplet score with 95% bootstrap intervals for every system and the references."""
     from lmlab.models.seq2seq.translate import translate
 
     test = (data.test or data.val or data.train)[:n]
@@ -47,7 +55,17 @@ def evaluate_test(model: Any, vocab: Seq2SeqVocab, data: CoupletData, n: int, de
     greedy_out = translate_pairs(model, vocab, sources, device)
     beam_n = min(len(test), 200)  # beam search decodes one source at a time: a subset keeps it short
     beam_out = [translate(model, vocab, s, width=beam_width).output for s in sources[:beam_n]]
+    answers = {**baseline_answers(data.train, sources), "greedy": greedy_out}
+    if constrained:
+        answers["greedy_constrained"] = translate_pairs(model, vocab, sources, device, constrained=True)
+        answers[f"beam{beam_width}_constrained"] = [
+            translate(model, vocab, s, width=beam_width, constrained=True).output for s in sources[:beam_n]]
+    intervals = {name: scores_with_intervals(sources[:len(out)], out, refs[:len(out)])
+                 for name, out in answers.items()}
+    intervals["reference"] = {k: v for k, v in scores_with_intervals(sources, refs, refs).items()
+                              if k.startswith("couplet")}
     return {
+        "intervals": intervals, "near_duplicates_dropped": data.near_duplicates,
         "test_pairs": len(test), "split": "test" if data.test else "val" if data.val else "train",
         "greedy": {**bleu_chrf(greedy_out, refs), **couplet_checks(sources, greedy_out)},
         f"beam{beam_width}": {"pairs": beam_n, **bleu_chrf(beam_out, refs[:beam_n]),
@@ -78,7 +96,9 @@ def run_from_flags(flags: dict[str, Any]) -> dict[str, Any]:
     payload = open_run(out, kind="seq2seq", resume=bool(flags.get("resume")),
                        overwrite=bool(flags.get("overwrite")))
     script = edition_script(flags.get("script"))  # no --script: the edition's (LMLAB_LANG)
-    data = load_couplets(flags.get("pairs"), script=script, max_pairs=values.get("max_pairs"), seed=0)
+    kind = flags.get("couplets") or "middle"
+    data = load_couplets(flags.get("pairs"), script=script, max_pairs=values.get("max_pairs"), seed=0,
+                         couplets=kind)
     names = {f.name for f in fields(Seq2SeqConfig)}
     if payload is not None:
         vocab = Seq2SeqVocab.from_dict(payload["tokenizer"])
@@ -103,6 +123,7 @@ def run_from_flags(flags: dict[str, Any]) -> dict[str, Any]:
     tcfg = pick(values, TrainConfig, seed=seed)
     model = build_model(model_cfg)
     record = {"arch": model_cfg.arch, "preset": preset, "device": str(device), "seed": seed, "script": script,
+              "couplets": kind, "near_duplicates_dropped": data.near_duplicates,
               "pairs": flags.get("pairs"), "data": data.source, **values, **asdict(model_cfg),
               **{k: v for k, v in asdict(tcfg).items()}}
     session = make_session(model, data, vocab, tcfg, out=out, device=device, resume=payload is not None,
@@ -126,7 +147,8 @@ def run_from_flags(flags: dict[str, Any]) -> dict[str, Any]:
     if result.stopped in ("done", "out_of_time"):  # no test scores for a diverged or interrupted model
         n_test = int(flags.get("test_pairs") or (2000 if preset != "smoke" else 32))
         with torch.no_grad():
-            metrics["test"] = evaluate_test(model, vocab, data, n_test, device)
+            metrics["test"] = evaluate_test(model, vocab, data, n_test, device,
+                                            constrained=bool(flags.get("constrained")))
     metrics["train_s"] = round(session.state["train_s"], 2)
     metrics["wall_s"] = round(session.state["wall_s"](), 2)
     with guarded_write("metrics", out / "metrics.json", intact=out / "ckpt.pt"):

@@ -78,14 +78,15 @@ def validation_loss(model: torch.nn.Module, pairs: PairTensors, n: int, device: 
 
 
 def translate_pairs(model: torch.nn.Module, vocab: Seq2SeqVocab, sources: list[str], device: Any = "cpu",
-                    batch_size: int = 256, max_len: int | None = None) -> list[str]:
-    """Greedy outputs for many sources, in batches."""
+                    batch_size: int = 256, max_len: int | None = None,
+                    constrained: bool = False) -> list[str]:
+    """Greedy outputs for many sources, in batches (``constrained``: under the couplet rules' mask)."""
     max_len = max_len or model.config.max_len
     out = []
     for i in range(0, len(sources), batch_size):
         chunk = sources[i:i + batch_size]
         src = PairTensors.from_pairs([(s, "") for s in chunk], vocab, model.config.max_len).src.to(device)
-        out.extend(vocab.decode(ids) for ids in greedy(model, src, max_len))
+        out.extend(vocab.decode(ids) for ids in greedy(model, src, max_len, constrained=constrained))
     return out
 
 

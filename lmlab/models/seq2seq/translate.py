@@ -68,9 +68,12 @@ def encode_source(vocab: Seq2SeqVocab, text: str, max_len: int) -> tuple[torch.T
 
 def translate(model: Any, vocab: Seq2SeqVocab, text: str, *, method: str = "beam", width: int = 4,
               alpha: float = 0.6, temperature: float = 1.0, top_k: int | None = None, seed: int | None = None,
-              max_len: int | None = None, script: str | None = None) -> Translation:
+              max_len: int | None = None, script: str | None = None,
+              constrained: bool = False) -> Translation:
     """Answer ``text`` with the model; ``script`` is what the model was trained on, by default the
-    edition's (input is converted to simplified characters for a simplified model)."""
+    edition's (input is converted to simplified characters for a simplified model); ``constrained`` masks
+    what the couplet rules forbid (``lmlab.models.seq2seq.constraints``): the answer then has the source's
+    length."""
     from lmlab.data.corpora import edition_script
 
     if method not in METHODS:
@@ -89,14 +92,15 @@ def translate(model: Any, vocab: Seq2SeqVocab, text: str, *, method: str = "beam
     max_len = max_len or model.config.max_len
     alternatives: list[tuple[str, float]] = []
     if method == "beam":
-        hyps = beam_search(model, src, width=width, max_len=max_len, alpha=alpha)
+        hyps = beam_search(model, src, width=width, max_len=max_len, alpha=alpha, constrained=constrained)
         alternatives = [(vocab.decode(h.ids), h.score) for h in hyps]
         output = alternatives[0][0]
     elif method == "greedy":
-        output = vocab.decode(greedy(model, src, max_len)[0])
+        output = vocab.decode(greedy(model, src, max_len, constrained=constrained)[0])
     else:
-        output = vocab.decode(sample(model, src, max_len, temperature, top_k, seed=seed)[0])
+        output = vocab.decode(sample(model, src, max_len, temperature, top_k, seed=seed,
+                                     constrained=constrained)[0])
     if not output:  # never a silent empty line: say why there is nothing to show
         notes.append(N_("the model wrote the end mark </s> first, so the answer has no character: it is "
-                       "barely trained (train it longer, e.g. the class preset)"))
+                        "barely trained (train it longer, e.g. the class preset)"))
     return Translation("".join(text.split()), output, alternatives, notes)
