@@ -13,6 +13,11 @@ SOURCES = ["白日依山盡", "玉窗朝日映", "秋露凝高掌", "江山尋�
 ANSWERS = {name: [f"{name}:{s}" for s in SOURCES] for name in ("lookup_table", "nearest_pair", "transformer")}
 
 
+@pytest.fixture(autouse=True)
+def _english(monkeypatch):
+    monkeypatch.setenv("LMLAB_LANG", "en")  # the needles below are the English messages
+
+
 def test_same_seed_same_letters_and_another_seed_reshuffles():
     orders = {seed: blind_pick(SOURCES, ANSWERS, seed=seed).order for seed in range(6)}
     assert blind_pick(SOURCES, ANSWERS, seed=3).order == orders[3]
