@@ -1,8 +1,10 @@
 """A blind pick for a class: each 上联 with its answers from several systems, shuffled and unnamed.
 
 The class votes for the answer it likes best (A, B, C …) without knowing who wrote it; the reveal says
-which system wrote each answer and how many votes each system got. The shuffle is seeded, so a teacher who
-prepared the slides with ``seed=3`` gets the same letters in class::
+which system wrote each answer and how many votes each system got. When two systems wrote the same line it
+is shown once, under one letter, and its votes count for both (two identical lines would split the hands
+between them). The shuffle is seeded, so a teacher who prepared the slides with ``seed=3`` gets the same
+letters in class::
 
     pick = blind_pick(sources[:10], {"lookup_table": ..., "nearest_pair": ..., "transformer": ...}, seed=3)
     pick.widget()              # buttons to count hands, a reveal button
@@ -38,34 +40,32 @@ def system_name(key: str) -> str:
 
 @dataclass
 class BlindPick:
-    """Rows of anonymous answers; ``order[i][j]`` is the system behind letter ``LETTERS[j]`` of row ``i``."""
+    """Rows of anonymous answers; ``order[i][j]`` are the systems behind letter ``LETTERS[j]`` of row ``i``
+    (one system, or several that wrote the same line)."""
 
     sources: list[str]
     answers: dict[str, list[str]]
     seed: int
-    order: list[list[str]]
+    order: list[list[tuple[str, ...]]]
     votes: list[list[int]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.votes:
             self.votes = [[0] * len(row) for row in self.order]
 
-    @property
-    def letters(self) -> str:
-        return LETTERS[: len(self.answers)]
-
     def row(self, i: int) -> list[tuple[str, str]]:
         """Row ``i`` as the class sees it: (letter, answer) pairs, no system names."""
-        return [(LETTERS[j], self.answers[name][i]) for j, name in enumerate(self.order[i])]
+        return [(LETTERS[j], self.answers[names[0]][i]) for j, names in enumerate(self.order[i])]
 
     def _index(self, i: int, letter: str) -> int:
         if not 0 <= i < len(self.sources):
             raise UsageError(_("row {i} does not exist; rows run from 0 to {last}").format(
                 i=i, last=len(self.sources) - 1))
-        j = self.letters.find(str(letter).upper()) if str(letter) else -1
+        letters = LETTERS[: len(self.order[i])]
+        j = letters.find(str(letter).upper()) if str(letter) else -1
         if j < 0:
-            raise UsageError(_("answer {letter!r} does not exist; give one of {letters}").format(
-                letter=letter, letters=", ".join(self.letters)))
+            raise UsageError(_("answer {letter!r} does not exist in row {i}; give one of {letters}").format(
+                letter=letter, i=i, letters=", ".join(letters)))
         return j
 
     def vote(self, i: int, letter: str, n: int = 1) -> int:
@@ -74,17 +74,18 @@ class BlindPick:
         self.votes[i][j] = max(0, self.votes[i][j] + n)
         return self.votes[i][j]
 
-    def reveal(self, i: int) -> dict[str, str]:
-        """Which system wrote each answer of row ``i``: letter -> system key."""
+    def reveal(self, i: int) -> dict[str, tuple[str, ...]]:
+        """Which systems wrote each answer of row ``i``: letter -> system keys (several: the same line)."""
         self._index(i, "A")
-        return dict(zip(self.letters, self.order[i], strict=True))
+        return dict(zip(LETTERS, self.order[i], strict=False))
 
     def tallies(self) -> dict[str, int]:
-        """The class's votes per system, over every row (systems in the order they were given)."""
+        """The class's votes per system over every row; a line several systems wrote counts for each."""
         out = dict.fromkeys(self.answers, 0)
-        for names, counts in zip(self.order, self.votes, strict=True):
-            for name, count in zip(names, counts, strict=True):
-                out[name] += count
+        for groups, counts in zip(self.order, self.votes, strict=True):
+            for names, count in zip(groups, counts, strict=True):
+                for name in names:
+                    out[name] += count
         return out
 
     def reset(self) -> None:
@@ -93,11 +94,13 @@ class BlindPick:
 
     # -- the printable versions ---------------------------------------------------------------------------
 
+    def _who(self, i: int, j: int) -> str:
+        return " + ".join(system_name(name) for name in self.order[i][j])
+
     def _cell(self, i: int, j: int, reveal: bool) -> str:
-        answer = self.answers[self.order[i][j]][i]
-        text = f"{LETTERS[j]}  {answer}"
+        text = f"{LETTERS[j]}  {self.answers[self.order[i][j][0]][i]}"
         if reveal:
-            text += f"  ({system_name(self.order[i][j])}, {self.votes[i][j]})"
+            text += f"  ({self._who(i, j)}, {self.votes[i][j]})"
         return text
 
     def text(self, reveal: bool = False) -> str:
@@ -119,14 +122,14 @@ class BlindPick:
     def html(self, reveal: bool = False) -> str:
         """The rows as an HTML table (``IPython.display.HTML``), large enough for a projector."""
         esc = _html.escape
-        header = "".join(f"<th>{c}</th>" for c in self.letters)
+        header = "".join(f"<th>{c}</th>" for c in LETTERS[: max(map(len, self.order))])
         rows = []
         for i, source in enumerate(self.sources):
             cells = []
-            for j, name in enumerate(self.order[i]):
-                who = (f"<br><small>{esc(system_name(name))} · "
+            for j, names in enumerate(self.order[i]):
+                who = (f"<br><small>{esc(self._who(i, j))} · "
                        f"{esc(_('{n} votes').format(n=self.votes[i][j]))}</small>") if reveal else ""
-                cells.append(f"<td>{esc(self.answers[name][i])}{who}</td>")
+                cells.append(f"<td>{LETTERS[j]}  {esc(self.answers[names[0]][i])}{who}</td>")
             rows.append(f"<tr><td>{i + 1}</td><td><b>{esc(source)}</b></td>{''.join(cells)}</tr>")
         tally = f"<p>{esc(self._tally_line())}</p>" if reveal else ""
         return (f"<table style='font-size:1.4em'><tr><th></th><th>{esc(_('first line (上联)'))}</th>"
@@ -198,8 +201,11 @@ def blind_pick(sources: list[str], answers: dict[str, list[str]], seed: int = 0)
                 name=name, got=len(outputs), n=len(sources)))
     rng = random.Random(seed)
     order = []
-    for _row in sources:
+    for i in range(len(sources)):
         names = list(answers)
         rng.shuffle(names)
-        order.append(names)
+        groups: dict[str, list[str]] = {}  # answer -> the systems that wrote it, in shuffled order
+        for name in names:
+            groups.setdefault(answers[name][i], []).append(name)
+        order.append([tuple(group) for group in groups.values()])
     return BlindPick(sources, {k: list(v) for k, v in answers.items()}, seed, order)
