@@ -119,5 +119,7 @@ def test_a_missing_row_or_letter_names_the_value():
     pick = blind_pick(SOURCES, ANSWERS)
     with pytest.raises(UsageError, match="answer 'D' does not exist in row 0; give one of A, B, C"):
         pick.vote(0, "D")
+    with pytest.raises(UsageError, match="answer 'AB' does not exist"):
+        pick.vote(0, "AB")
     with pytest.raises(UsageError, match="row 6 does not exist"):
         pick.reveal(6)

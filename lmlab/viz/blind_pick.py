@@ -62,7 +62,7 @@ class BlindPick:
             raise UsageError(_("row {i} does not exist; rows run from 0 to {last}").format(
                 i=i, last=len(self.sources) - 1))
         letters = LETTERS[: len(self.order[i])]
-        j = letters.find(str(letter).upper()) if str(letter) else -1
+        j = letters.find(str(letter).upper()) if len(str(letter)) == 1 else -1  # not "AB", not ""
         if j < 0:
             raise UsageError(_("answer {letter!r} does not exist in row {i}; give one of {letters}").format(
                 letter=letter, i=i, letters=", ".join(letters)))
