@@ -548,6 +548,27 @@ print(f"the lookup table scores {scored['lookup_table']['couplet']:.2f} against 
 # claim is tested.
 
 # %% [markdown]
+# ### A blind pick for the class
+#
+# Scores are one judge; a class is another. Below, ten 上联 from the test set, each with three answers: the
+# lookup table's, retrieval's (the nearest training pair) and the Transformer's under the rules, shuffled and
+# lettered A, B, C, so nobody knows who wrote which (`lmlab/viz/blind_pick.py`). Read each line aloud, count
+# the hands for each answer (one click, one vote), then press **reveal**: it names the system behind every
+# letter and adds up the class's votes per system. A line that two systems both wrote is shown once, under
+# one letter, and its votes count for both. The shuffle follows `seed`: the same seed gives the same
+# letters, so a teacher can prepare it. Without widgets (a projector, a printout), `print(pick.text())` shows
+# the same rows and `print(pick.text(reveal=True))` the reveal. Add `"reference (poets)": ref_s[:10]` to the
+# dict to ask a harder question: can the class find the poet?
+
+# %%
+from lmlab.viz.blind_pick import blind_pick
+
+pick = blind_pick(src_s[:10], {name: answers[name][:10] for name in
+                               ("lookup_table", "nearest_pair", "transformer + rules")}, seed=0)
+print(pick.text())
+pick.widget()
+
+# %% [markdown]
 # ## 9c · Constrained decoding: the rules as a mask on the logits
 #
 # Some rules can be **enforced** instead of hoped for. Before each choice, set to −∞ the logit of every

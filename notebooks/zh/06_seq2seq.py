@@ -521,6 +521,25 @@ print(f"查表基线的对联分为 {scored['lookup_table']['couplet']:.2f}，�
 # 运行（`lmlab prepare --preset class`，或 README 中的命令）。
 
 # %% [markdown]
+# ### 全班盲选
+#
+# 分数是一位评委，全班是另一位。下面是测试集里的十句上联，每句有三个答案：查表的、检索的（最近的训练对）和戴上规则的
+# Transformer 的，顺序打乱，标为 A、B、C，谁也不知道哪句是谁写的（`lmlab/viz/blind_pick.py`）。把每句大声读出来，
+# 数一数每个答案有几只手举起（点一次，一票），再按 **揭晓**：它说出每个字母背后的系统，并把全班的票按系统加总。
+# 两个系统写出同一句时，它只出现一次、占一个字母，它得的票算给这两个系统。
+# 打乱顺序由 `seed` 决定：同一个种子给出同样的字母，老师可以提前准备。没有小部件时（投影仪、打印稿），
+# `print(pick.text())` 显示同样的行，`print(pick.text(reveal=True))` 显示揭晓结果。在字典里加上
+# `"reference (poets)": ref_s[:10]`，问一个更难的问题：全班能找出诗人吗？
+
+# %%
+from lmlab.viz.blind_pick import blind_pick
+
+pick = blind_pick(src_s[:10], {name: answers[name][:10] for name in
+                               ("lookup_table", "nearest_pair", "transformer + rules")}, seed=0)
+print(pick.text())
+pick.widget()
+
+# %% [markdown]
 # ## 9c · 约束解码：把规则写成 logits 上的掩码
 #
 # 有些规则可以**强制执行**，而不必寄望于模型。每次选字之前，把规则禁止的每个 token 的 logit 设为 −∞
