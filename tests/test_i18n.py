@@ -10,6 +10,7 @@ import textwrap
 from collections import Counter
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from lmlab.i18n import notebooks as nbs
@@ -237,12 +238,117 @@ def test_segments_are_the_prose_not_the_code():
         ("string", '"position"')]
 
 
+# ---------------------------------------------------------------- English left in the Chinese edition
+
+# Words a Chinese class reads as they are: names of models, tools, units and tokens.
+TECHNICAL_WORDS = """
+lmlab gpt bert lstm gru rnn transformer transformers softmax token tokens tokenizer bpe wordpiece jieba
+word2vec glove cbow sgns skipgram skip gram mlm nsp cls sep unk pad mask eos bos adamw adam sgd relu gelu
+layernorm rmsnorm rope alibi mfu bleu chrf cpu gpu cuda mps fp bf int pytorch torch numpy jupyter jupyterlab
+ipython python pip hugging face huggingface bertviz ddp fsdp tp pp dcp nccl gloo torchrun onnx lr tf idf
+ngram kv qkv utf ascii preset presets smoke class full lab html png svg gif json csv tsv nan inf max min
+top sum mean std log exp sin cos tanh sigmoid argmax wiki sample shakespeare tang poems couplets opencc
+dropout epoch epochs batch batches logits logit perplexity bits nats nat pca tsne umap vs seq seq2seq
+encoder decoder bahdanau vaswani attention tensor id ids pos
+"""
+TECHNICAL = set(TECHNICAL_WORDS.split())
+
+
+def _dictionary() -> set[str]:
+    """English words: those of gensim's Wikipedia sample (offline) plus scikit-learn's stop words."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    from lmlab.data import load_text
+
+    return set(re.findall(r"[a-z]+", load_text("wiki_sample"))) | set(ENGLISH_STOP_WORDS)
+
+
+CODE_SPAN = re.compile(r"`[^`\n]*`|'[^'\n]*'|\"[^\"\n]*\"|https?://\S+")
+EDGE = ".,;:!?()[]<>\"'，。；：！？（）、…·—-|*"
+
+
+def _words(line: str) -> list[str]:
+    """The plain English words of ``line`` (code, quoted strings, Chinese and numbers are not words)."""
+    words = []
+    for chunk in re.split(r"[\s\u3000-\u303f\u3400-\u9fff\uff00-\uffef]+", CODE_SPAN.sub(" ", line)):
+        word = chunk.strip(EDGE).replace("’", "'")
+        if re.fullmatch(r"[A-Za-z]+(?:'[a-z]+)?", word) and not re.search(r"[A-Za-z]\.[A-Za-z]", chunk):
+            words.append(word)
+    return words
+
+
+def english_prose(line: str, english: set[str], *, label: bool = False) -> bool:
+    """Whether ``line`` shows English prose: a run of words mostly English (not code, not a technical term,
+    not the gibberish of a little model). ``label``: a figure's title, axis or legend, where one English
+    word is already too many."""
+    words = [w for w in _words(line) if len(w) > 1 or w.lower() == "a"]
+    known = [w for w in words if w.lower() not in TECHNICAL and w.lower().split("'")[0] in english]
+    if label:
+        return any(len(w) > 2 for w in known)
+    return len(known) >= 2 and len(known) >= 0.6 * len(words)
+
+
+def english_left(nb, figure_words: dict[str, list[str]], english: set[str]) -> list[str]:
+    """Every output line and figure text of an executed twin that shows English prose."""
+    import html as html_lib
+
+    found = []
+    for i, cell in enumerate(nb.cells):
+        for o in cell.get("outputs", []):
+            data = o.get("data", {})
+            texts = [o.get("text", "")] if o.output_type == "stream" else []
+            if "text/html" in data:
+                page = re.sub(r"(?s)<style.*?</style>", " ", data["text/html"])
+                scripts = re.findall(r"(?s)<script.*?</script>", page)
+                shown = re.sub(r"<[^>]+>", "\n", re.sub(r"(?s)<script.*?</script>", " ", page))
+                texts.append(html_lib.unescape(shown))  # what the page shows, and what its script writes
+                texts += [m[1:-1] for js in scripts for m in re.findall(r"'[^'\n]*'|\"[^\"\n]*\"|`[^`]*`", js)
+                          if not re.fullmatch(r"[\w.#:-]*", m[1:-1])]
+            elif "text/plain" in data:
+                texts += [t for t in data["text/plain"].splitlines() if not re.fullmatch(r"<.*>", t.strip())]
+            found += [f"cell {i}: {line.strip()}" for text in texts for line in text.splitlines()
+                      if english_prose(line, english)]
+    found += [f"figure label: {t}" for t in figure_words["labels"] if english_prose(t, english, label=True)]
+    found += [f"figure text: {t}" for t in figure_words["texts"] if english_prose(t, english)]
+    return found
+
+
+def test_english_prose_is_found_and_code_data_and_chinese_are_not():
+    words = ("no prepared run of for the preset training it here offset times merge learning rate "
+             "with size is a practical an in or average heads text has using first")
+    english = set(words.split())
+    prose = ["lmlab: no prepared run of 03_gpt for the smoke preset; training it here.",
+             "merge 1: (32, 116) -> 256 ' t' (496 times)", "the text has 48 tokens; using the first 32"]
+    assert all(english_prose(line, english) for line in prose)
+    assert english_prose("learning rate", english, label=True)
+    assert english_prose("offset k", english, label=True)
+    page = {"output_type": "display_data", "data": {"text/html": '<label><input type="checkbox"> average the '
+                                                             'heads</label><script>s.textContent = "the '
+                                                             'text has " + n + " tokens";</script>'}}
+    left = english_left(nbformat.from_dict({"cells": [{"outputs": [page]}]}), {"labels": [], "texts": []},
+                        english)
+    assert left == ["cell 0: average the heads", "cell 0: the text has"], left
+    fine = ["lmlab: device=cpu, precision=fp32, preset=smoke （可用 LMLAB_PRESET=smoke|class|full 更改）",
+            "合并 (32, 116) -> 256 ' t' [' t', 'h', 'e', 'e']", "GPT 有 104,192 个参数；2 层 x 79 的 LSTM",
+            "ither practical poete tit an aine in cin iores pth tis alhe tun or thengag gre bo d imi",
+            "Linear(in_features=64, out_features=192, bias=False)",
+            "use_cache=False：12 个 token 用时 8 毫秒",
+            "提示：运行 'lmlab prepare --preset smoke' 预先训练", "GPT · 语料 wiki_sample"]
+    assert not [line for line in fine if english_prose(line, english)]
+    assert not english_prose("PE(pos)·PE(pos+k)", english, label=True)
+
+
 # ---------------------------------------------------------------- the twins run (smoke preset, offline)
+
+@pytest.fixture(scope="module")
+def english_words() -> set[str]:
+    return _dictionary()
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", TWINS, ids=lambda p: "zh-" + p.stem)
-def test_twin_runs_on_a_bare_machine(path, tmp_path):
-    from test_notebooks import bare_machine_env, execute_notebook, figures
+def test_twin_runs_on_a_bare_machine(path, tmp_path, english_words):
+    from test_notebooks import bare_machine_env, execute_notebook, figure_texts, figures
 
     nb = execute_notebook(path, bare_machine_env(tmp_path))
     errors = [(i, o.ename, o.evalue) for i, c in enumerate(nb.cells)
@@ -258,6 +364,8 @@ def test_twin_runs_on_a_bare_machine(path, tmp_path):
     assert "missing from font" not in stderr, "a glyph fell back to a box: " + stderr[-500:]
     assert figures(nb) >= 1
     assert "可用 LMLAB_PRESET" in out.getvalue(), "the twin did not switch lmlab to Chinese"
+    left = english_left(nb, figure_texts(tmp_path), english_words)
+    assert not left, f"zh/{path.name} shows English:\n  " + "\n  ".join(left[:40])
 
 
 def test_poems_follow_the_edition(isolated_data, monkeypatch, capsys):

@@ -46,14 +46,23 @@ if _os.environ.get("LMLAB_FIGURE_TEXTS"):
     _print_figure = _bb.FigureCanvasBase.print_figure
 
     def _figure_words(fig):
-        ticks = set()
+        ticks, labels = set(), []
         for ax in fig.axes:
             for axis in (ax.xaxis, ax.yaxis):
                 for which in ("major", "minor"):
                     ticks.update(map(id, axis.get_ticklabels(which=which)))
                 ticks.add(id(axis.get_offset_text()))
-        return [t.get_text() for t in fig.findobj(_mtext.Text)
-                if id(t) not in ticks and t.get_visible() and t.get_text().strip()]
+                labels.append(axis.label)
+            labels += [ax.title, ax._left_title, ax._right_title]
+        for legend in [*fig.legends, *(ax.get_legend() for ax in fig.axes)]:
+            if legend is not None:
+                labels += [*legend.get_texts(), legend.get_title()]
+        labels += [t for t in (getattr(fig, n, None) for n in ("_suptitle", "_supxlabel", "_supylabel")) if t]
+        shown = lambda t: t.get_visible() and t.get_text().strip()
+        label_ids = {id(t) for t in labels}
+        return {"labels": [t.get_text() for t in labels if shown(t)],
+                "texts": [t.get_text() for t in fig.findobj(_mtext.Text)
+                          if id(t) not in ticks and id(t) not in label_ids and shown(t)]}
 
     def _recording_print_figure(self, *args, **kwargs):
         try:
@@ -125,17 +134,17 @@ def figure_texts_path(tmp_path: Path) -> Path:
     return tmp_path / "figure-texts.jsonl"
 
 
-def figure_texts(tmp_path: Path) -> list[str]:
-    """Every distinct text of every figure the notebook drew (titles, axes, legends, annotations)."""
+def figure_texts(tmp_path: Path) -> dict[str, list[str]]:
+    """The distinct words of every figure the notebook drew: ``labels`` (titles, axis labels, legends)
+    and ``texts`` (annotations, table cells: often data, such as the words of a word-vector map)."""
     import json
 
     path = figure_texts_path(tmp_path)
-    if not path.exists():
-        return []
-    seen: dict[str, None] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        seen.update(dict.fromkeys(json.loads(line)))
-    return list(seen)
+    seen: dict[str, dict[str, None]] = {"labels": {}, "texts": {}}
+    for line in path.read_text(encoding="utf-8").splitlines() if path.exists() else []:
+        for kind, texts in json.loads(line).items():
+            seen[kind].update(dict.fromkeys(texts))
+    return {kind: list(texts) for kind, texts in seen.items()}
 
 
 def execute_notebook(path: Path, env: dict[str, str], timeout: int = 300) -> nbformat.NotebookNode:
