@@ -141,7 +141,7 @@ def train(arch, retrain=False):
     prep = find_prepared(PREPARED[arch], lab.preset, corpus=data.source, retrain=retrain)
     if prep is not None:
         m = prep.metrics
-        print(f"{arch}: {m['iters']} steps in {m['train_s']:.0f} s (prepared), val loss {m['val_loss']:.3f}, "
+        print(f"{arch}: {m['iters']} steps in {m['train_s']:.1f} s (prepared), val loss {m['val_loss']:.3f}, "
               f"val chrF {m['val_chrf']}")
         runs[arch] = SimpleNamespace(model=load_translator(prep.path)[0].to(lab.device), metrics=m)
         return runs[arch]

@@ -263,6 +263,8 @@ def _dictionary() -> set[str]:
     return set(re.findall(r"[a-z]+", load_text("wiki_sample"))) | set(ENGLISH_STOP_WORDS)
 
 
+# a line of the cleaned Wikipedia sample (lower-case words, no punctuation): corpus data, not a message
+CORPUS_LINE = re.compile(r"[a-z]+(?: [a-z]+){11,}")
 CODE_SPAN = re.compile(r"`[^`\n]*`|'[^'\n]*'|\"[^\"\n]*\"|https?://\S+")
 EDGE = ".,;:!?()[]<>\"'，。；：！？（）、…·—-|*"
 
@@ -302,12 +304,13 @@ def english_left(nb, figure_words: dict[str, list[str]], english: set[str]) -> l
                 scripts = re.findall(r"(?s)<script.*?</script>", page)
                 shown = re.sub(r"<[^>]+>", "\n", re.sub(r"(?s)<script.*?</script>", " ", page))
                 texts.append(html_lib.unescape(shown))  # what the page shows, and what its script writes
-                texts += [m[1:-1] for js in scripts for m in re.findall(r"'[^'\n]*'|\"[^\"\n]*\"|`[^`]*`", js)
+                texts += [m[1:-1] for js in scripts if len(js) < 20_000  # lmlab's own, not a vendored library
+                          for m in re.findall(r"'[^'\n]*'|\"[^\"\n]*\"|`[^`\n]*`", js)
                           if not re.fullmatch(r"[\w.#:-]*", m[1:-1])]
             elif "text/plain" in data:
                 texts += [t for t in data["text/plain"].splitlines() if not re.fullmatch(r"<.*>", t.strip())]
             found += [f"cell {i}: {line.strip()}" for text in texts for line in text.splitlines()
-                      if english_prose(line, english)]
+                      if english_prose(line, english) and not CORPUS_LINE.fullmatch(line.strip())]
     found += [f"figure label: {t}" for t in figure_words["labels"] if english_prose(t, english, label=True)]
     found += [f"figure text: {t}" for t in figure_words["texts"] if english_prose(t, english)]
     return found

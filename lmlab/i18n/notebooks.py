@@ -23,6 +23,7 @@ import ast
 import difflib
 import hashlib
 import io
+import re
 import tokenize
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -34,8 +35,10 @@ EDITIONS = ("zh",)
 UPDATE_CMD = "python -m lmlab.i18n update"
 BUILD_CMD = "python -m lmlab.i18n build"
 # keyword arguments whose string a learner reads (figure titles and axes, progress bars, widgets)
-USER_KEYWORDS = {"title", "xlabel", "ylabel", "label", "desc", "description", "suptitle"}
-USER_CALLS = {"print", "set_title", "set_xlabel", "set_ylabel", "suptitle", "LiveView"}
+USER_KEYWORDS = {"title", "xlabel", "ylabel", "label", "desc", "description", "suptitle", "titles", "labels",
+                 "placeholder", "columns", "index"}
+USER_CALLS = {"print", "set_title", "set_xlabel", "set_ylabel", "suptitle", "LiveView", "title", "xlabel",
+              "ylabel", "text", "annotate", "legend", "show_matrices", "Markdown", "HTML"}
 MASK = "\u27e8translated\u27e9"
 # the auto comment of an entry whose English is on another branch or folder (``update --from-rev/--src``)
 PENDING = "pending:"
@@ -109,10 +112,30 @@ def _user_strings(tree: ast.AST) -> Iterable[ast.expr]:
             parts = [arg]
             if isinstance(arg, ast.BinOp) and isinstance(arg.op, ast.Add):  # "GPT on " + corpus
                 parts = [arg.left, arg.right]
+            elif isinstance(arg, (ast.List, ast.Tuple)):  # show_matrices(ms, ["scores", ...]), legend([...])
+                parts = arg.elts
             for part in parts:
                 if isinstance(part, ast.JoinedStr) or (isinstance(part, ast.Constant)
                                                        and isinstance(part.value, str)):
                     yield part
+
+
+def _table_keys(tree: ast.AST, source: str, starts: list[int]) -> list[ast.expr]:
+    """The keys of a dict literal whose keys are all phrases (a space in each, or Chinese: the rows of a
+    printed table, the titles of a figure), never identifiers such as ``"n_layer"``; a key whose literal
+    appears elsewhere in the cell (a lookup such as ``sp["90% zeros"]``) stays as it is."""
+    def phrase(key) -> bool:
+        if isinstance(key, ast.JoinedStr):  # f"{n} blocks": a phrase around a value
+            words = "".join(v.value for v in key.values if isinstance(v, ast.Constant))
+            return _has_words(words) or _han(words)
+        if isinstance(key, ast.Constant) and isinstance(key.value, str):
+            return " " in key.value.strip() or _han(key.value)
+        return False
+
+    keys = [k for node in ast.walk(tree) if isinstance(node, ast.Dict) and node.keys
+            and all(phrase(k) for k in node.keys) for k in node.keys]
+    texts = [source[slice(*_span(source, starts, k))] for k in keys]
+    return [k for k, text in zip(keys, texts, strict=True) if source.count(text) == texts.count(text)]
 
 
 def _span(source: str, starts: list[int], node: ast.expr) -> tuple[int, int]:
@@ -139,7 +162,7 @@ def code_segments(source: str, every: bool = False) -> list[Segment]:
     tree = _tree(source)
     if tree is not None:
         seen = set()
-        for node in _user_strings(tree):
+        for node in [*_user_strings(tree), *_table_keys(tree, source, starts)]:
             start, end = _span(source, starts, node)
             text = source[start:end]
             if (start, end) not in seen and (every or _has_words(_literal_words(node))):
@@ -249,7 +272,7 @@ def translate_cell(cell, edition: str, lookup) -> str:
     """The cell's source in ``edition``: ``lookup(segment)`` returns a translation or None (keep English)."""
     segments = cell_segments(cell)
     if cell.cell_type == "markdown":
-        return next((t for s in segments if (t := lookup(s))), cell.source)
+        return next((join_cjk_lines(t) for s in segments if (t := lookup(s))), cell.source)
     edits = []
     for s in segments:
         t = lookup(s)
@@ -259,6 +282,34 @@ def translate_cell(cell, edition: str, lookup) -> str:
     strings = [(s.start, s.end) for s in segments if s.kind == "string"]
     edits += edition_edits(cell.source, edition, skip=strings)
     return _apply(cell.source, edits)
+
+
+CJK_PUNCT = "，。；：、？！）》」』”’…—"
+_BLOCK_START = re.compile(r"\s*(?:[#>|*+-]\s|\d+[.)]\s|```|~~~|\$\$|<)")
+
+
+def join_cjk_lines(markdown: str) -> str:
+    """Join the lines of a Chinese paragraph where Markdown would show a space: between two Chinese
+    characters, and before Chinese punctuation (a line never starts with '，'). Code blocks, math blocks,
+    lists, headings and tables keep their lines."""
+    lines = markdown.split("\n")
+    out: list[str] = []
+    fenced = False
+    for line in lines:
+        if line.lstrip().startswith(("```", "~~~", "$$")):
+            fenced = not fenced if line.strip().count("$$") != 2 else fenced
+            out.append(line)
+            continue
+        prev = out[-1] if out else ""
+        first = line.lstrip()[:1]
+        if (not fenced and out and prev.strip() and first and not _BLOCK_START.match(line)
+                and not prev.lstrip().startswith(("```", "~~~", "$$", "|"))
+                and ((_han(prev.rstrip()[-1:]) or prev.rstrip()[-1:] in CJK_PUNCT) and _han(first)
+                     or first in CJK_PUNCT)):
+            out[-1] = prev.rstrip() + line.lstrip()
+        else:
+            out.append(line)
+    return "\n".join(out)
 
 
 def masked_code(source: str, edition: str | None) -> str:

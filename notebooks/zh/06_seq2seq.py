@@ -17,12 +17,9 @@
 # %% [markdown]
 # # 06 · 序列到序列：从一个向量到交叉注意力，再到一位对对联的诗人
 #
-# 语言模型（02–03 号笔记本）是把一段文字续写下去。而许多任务是**把一个序列映射成另一个序列**：翻译、摘要、问答。
-# 这时模型分成两半：**编码器**（encoder）读完整个源序列，**解码器**（decoder）一次写出目标序列的一个 token，同时回头看源序列。
+# 语言模型（02–03 号笔记本）是把一段文字续写下去。而许多任务是**把一个序列映射成另一个序列**：翻译、摘要、问答。这时模型分成两半：**编码器**（encoder）读完整个源序列，**解码器**（decoder）一次写出目标序列的一个 token，同时回头看源序列。
 #
-# 我们的任务是一个和唐诗一样古老的中文游戏：给出对联的上联，写出下联。在格律诗里，每一句 `上句，下句。` 都是这样的一对，
-# 后半句**逐字**对应前半句：白日 ↔ 黄河，依山 ↔ 入海，尽 ↔ 流。所以源序列与目标序列之间的对齐是看得见的，
-# 我们可以检查模型的注意力有没有找到它。
+# 我们的任务是一个和唐诗一样古老的中文游戏：给出对联的上联，写出下联。在格律诗里，每一句 `上句，下句。` 都是这样的一对，后半句**逐字**对应前半句：白日 ↔ 黄河，依山 ↔ 入海，尽 ↔ 流。所以源序列与目标序列之间的对齐是看得见的，我们可以检查模型的注意力有没有找到它。
 #
 # 我们沿着这个领域走过的路前进：解码器只看到**一个向量**的 RNN 编码器–解码器（Cho 等，2014），加上**注意力**的同一模型
 # （Bahdanau 等，2015），以及 **Transformer** 的交叉注意力（cross-attention；Vaswani 等，2017）。代码在
@@ -53,10 +50,7 @@ print({k: values[k] for k in ("d_model", "n_layer", "batch_size", "max_iters", "
 # %% [markdown]
 # ## 1 · 数据：唐诗里的对句
 #
-# 每一句两半等长（5 或 7 个字）的 `上句，下句。` 就是一对：57,607 首诗中约有 230,000 个不同的对句。同一首诗的所有对句
-# 都分到同一个数据划分中（**没有哪首诗跨两个划分**），重复的对句被去掉，而且**从不在测试集上训练**（即使某个源句
-# 也出现在训练集中）。没有语料时（一台离线的新机器），加载器会说明这一点，并改用 18 首内置绝句中的对句：每个单元格
-# 照样能运行，但从 36 个对句里学不到什么值得一读的东西。
+# 每一句两半等长（5 或 7 个字）的 `上句，下句。` 就是一对：57,607 首诗中约有 230,000 个不同的对句。同一首诗的所有对句都分到同一个数据划分中（**没有哪首诗跨两个划分**），重复的对句被去掉，而且**从不在测试集上训练**（即使某个源句也出现在训练集中）。没有语料时（一台离线的新机器），加载器会说明这一点，并改用 18 首内置绝句中的对句：每个单元格照样能运行，但从 36 个对句里学不到什么值得一读的东西。
 
 # %%
 data = load_couplets(max_pairs=values["max_pairs"])
@@ -69,8 +63,7 @@ for a, b in data.train[:5]:
 # %% [markdown]
 # ## 2 · 教师强制与三种掩码
 #
-# 解码器在**真实的**前文字符上训练（教师强制，teacher forcing）：它读入 `<s> y₁ … yₙ`，要预测 `y₁ … yₙ </s>`，所有位置同时进行。
-# 一个批次里各行长度不同，短的用 `<pad>` 补齐；三种掩码让填充和未来都不可见：
+# 解码器在**真实的**前文字符上训练（教师强制，teacher forcing）：它读入 `<s> y₁ … yₙ`，要预测 `y₁ … yₙ </s>`，所有位置同时进行。一个批次里各行长度不同，短的用 `<pad>` 补齐；三种掩码让填充和未来都不可见：
 #
 # * **编码器**的自注意力：每个源位置都能看到每个*真实的*源位置；
 # * **解码器**的自注意力：位置 t 只能看到 ≤ t 的位置（因果的，和 GPT 一样）；
@@ -84,9 +77,9 @@ print("tgt_in ", tgt_in.tolist(), " <- 解码器读入的内容")
 print("tgt_out", tgt_out.tolist(), " <- 它要预测的内容（错开一位）")
 
 S, T = src.size(1), tgt_in.size(1)
-masks = {"encoder (row 1): key real": (src[1] != PAD)[None, :].expand(S, S),
-         "decoder: causal": torch.ones(T, T, dtype=torch.bool).tril(),
-         "cross (row 1): key real": (src[1] != PAD)[None, :].expand(T, S)}
+masks = {"编码器（第 1 行）：键是真实 token": (src[1] != PAD)[None, :].expand(S, S),
+         "解码器：因果": torch.ones(T, T, dtype=torch.bool).tril(),
+         "交叉注意力（第 1 行）：键是真实 token": (src[1] != PAD)[None, :].expand(T, S)}
 fig, axes = plt.subplots(1, 3, figsize=(9, 3), layout="constrained")
 for ax, (title, m) in zip(axes, masks.items(), strict=True):
     ax.imshow(m.int(), cmap="Greens", vmin=0, vmax=1)
@@ -113,9 +106,7 @@ check("seq2seq.masks", decoder_masks)
 #
 # $$s_i = \mathrm{GRU}([E y_{i-1};\, c],\, s_{i-1}), \qquad p(y_i) = \mathrm{softmax}(W [s_i; c; E y_{i-1}])$$
 #
-# 无论源序列多长，解码器对它的全部了解都必须经过 c。
-# 每个模型的训练方式都相同：标签平滑的损失（第 6 节）、lmlab 的 AdamW 加上论文中的 betas (0.9, 0.98)、预热学习率调度（第 7 节）；
-# 损失一旦出现 nan/inf，训练立即停止，这一步不会被应用。
+# 无论源序列多长，解码器对它的全部了解都必须经过 c。每个模型的训练方式都相同：标签平滑的损失（第 6 节）、lmlab 的 AdamW 加上论文中的 betas (0.9, 0.98)、预热学习率调度（第 7 节）；损失一旦出现 nan/inf，训练立即停止，这一步不会被应用。
 
 # %%
 from types import SimpleNamespace
@@ -135,7 +126,7 @@ def train(arch, retrain=False):
     prep = find_prepared(PREPARED[arch], lab.preset, corpus=data.source, retrain=retrain)
     if prep is not None:
         m = prep.metrics
-        print(f"{arch}：{m['iters']} 步，用时 {m['train_s']:.0f} 秒（预先训练好的），验证损失 {m['val_loss']:.3f}，"
+        print(f"{arch}：{m['iters']} 步，用时 {m['train_s']:.1f} 秒（预先训练好的），验证损失 {m['val_loss']:.3f}，"
               f"验证 chrF {m['val_chrf']}")
         runs[arch] = SimpleNamespace(model=load_translator(prep.path)[0].to(lab.device), metrics=m)
         return runs[arch]
@@ -169,9 +160,7 @@ train("rnn-attention")
 # %% [markdown]
 # ### 一个向量在哪里撑不住
 #
-# 对联只有 5 或 7 个字：太短，难不倒一个向量。用一个在任何长度下答案都已知的任务就能看出来：**把一串 2 到 16 个数字（一…十）
-# 倒过来**。两个 RNN 训练同样长的时间；我们按源序列长度统计放在正确位置上的字符比例。没有注意力时，每个字符都必须在 c 中
-# 一直保存到用得着的时候；有了注意力，解码器直接去查那个字符。
+# 对联只有 5 或 7 个字：太短，难不倒一个向量。用一个在任何长度下答案都已知的任务就能看出来：**把一串 2 到 16 个数字（一…十）倒过来**。两个 RNN 训练同样长的时间；我们按源序列长度统计放在正确位置上的字符比例。没有注意力时，每个字符都必须在 c 中一直保存到用得着的时候；有了注意力，解码器直接去查那个字符。
 
 # %%
 import random
@@ -235,8 +224,7 @@ def cross_attention(y, memory, src_mask):
 check("seq2seq.cross_attention", cross_attention)
 
 # %% [markdown]
-# lmlab 的模型由 GPT 的块搭成；取 `norm_first=False` 时就是论文中的 post-LN 布局。把它的权重复制进 `torch.nn.Transformer`，
-# 两者给出相同的数值，两种布局都是如此；而且可读的注意力路径（它返回每一个权重）与融合的路径结果相等：
+# lmlab 的模型由 GPT 的块搭成；取 `norm_first=False` 时就是论文中的 post-LN 布局。把它的权重复制进 `torch.nn.Transformer`，两者给出相同的数值，两种布局都是如此；而且可读的注意力路径（它返回每一个权重）与融合的路径结果相等：
 
 # %%
 from lmlab.models.seq2seq import Seq2SeqConfig, Seq2SeqTransformer
@@ -268,8 +256,7 @@ train("transformer")
 #
 # $$\ell = (1-\varepsilon)\,(-\log p_y) + \varepsilon \cdot \mathrm{mean}_v(-\log p_v)$$
 #
-# 在非填充的位置上取平均。模型永远不会被逼着把全部概率压在一个答案上：论文发现它"损害困惑度……但提高准确率和 BLEU"。
-# 下图：对三种 ε，随着预测越来越确信正确的 token，损失如何变化。ε > 0 时，最好的*不是*完全确定。
+# 在非填充的位置上取平均。模型永远不会被逼着把全部概率压在一个答案上：论文发现它"损害困惑度……但提高准确率和 BLEU"。下图：对三种 ε，随着预测越来越确信正确的 token，损失如何变化。ε > 0 时，最好的*不是*完全确定。
 
 # %%
 from lmlab.models.seq2seq.loss import label_smoothed_loss
@@ -321,8 +308,7 @@ plt.show()
 # ## 8 · 解码：贪心、束搜索、采样
 #
 # 贪心解码在每一步取最可能的字符。**束搜索**（beam search）按总对数概率保留 `width` 个最好的前缀；一个完成的答案按
-# $\log p(y|x) / \mathrm{lp}(|y|)$ 排序，其中 $\mathrm{lp}(n) = ((5+n)/6)^\alpha$（没有它，短答案会占优）。生成时复用解码器的键和值
-# 以及记忆的 K/V（缓存），得到的答案与全部重新计算完全相同（有测试），只是更快（`benchmarks/seq2seq_vs_torch.py`）。
+# $\log p(y|x) / \mathrm{lp}(|y|)$ 排序，其中 $\mathrm{lp}(n) = ((5+n)/6)^\alpha$（没有它，短答案会占优）。生成时复用解码器的键和值以及记忆的 K/V（缓存），得到的答案与全部重新计算完全相同（有测试），只是更快（`benchmarks/seq2seq_vs_torch.py`）。
 
 # %%
 from lmlab.models.seq2seq.decode import BeamTree, beam_search
@@ -380,8 +366,7 @@ print(f"BP = 1（长度相同）；手算：{bleu_by_hand([hyp], [ref]):.2f}；"
 
 # %% [markdown]
 # 一句上联有很多正确的下联，所以和唯一的参考答案相比，谁的得分都很低。基线告诉我们"低"意味着什么：**照抄源句**
-# （长度正确，每个字都重复），以及**最近的训练对**（与源句共享字最多的那个训练源句的下联）。对联的检查项：答案与源句
-# 等长的比例，以及与源句同一位置重复用字的比例。
+# （长度正确，每个字都重复），以及**最近的训练对**（与源句共享字最多的那个训练源句的下联）。对联的检查项：答案与源句等长的比例，以及与源句同一位置重复用字的比例。
 
 # %%
 from lmlab.models.seq2seq.metrics import baselines, couplet_checks
@@ -407,8 +392,7 @@ table(rows)
 # %% [markdown]
 # 作为比较，这是 class 预设的一次实测（在一台负载较重的 2 核 CPU 上，每个模型训练 5 分钟，贪心解码，1,525 个测试对联；
 # `lmlab train seq2seq --arch ARCH --preset class`）：测试集 chrF 照抄为 0.22，最近训练对为 1.50，GRU 为 0.81，带注意力的 GRU 为 0.84，
-# Transformer 为 0.91（验证损失分别为 5.08、4.99、4.52 奈特/字符）。五分钟的训练还不足以胜过检索；你的数字会有所不同，
-# 而在 smoke 预设下（只训练几秒）它们接近于零。
+# Transformer 为 0.91（验证损失分别为 5.08、4.99、4.52 奈特/字符）。五分钟的训练还不足以胜过检索；你的数字会有所不同，而在 smoke 预设下（只训练几秒）它们接近于零。
 
 # %% [markdown]
 # 再按源句长度看：一个向量装 7 个字的句子，和装 5 个字的句子一样好吗？
