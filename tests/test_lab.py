@@ -31,7 +31,11 @@ def test_private_files_are_owner_only_and_the_command_has_no_secret(tmp_path, mo
     for path in (token_file, config_file):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     assert token_file.read_text() == "s3cret-token"
-    assert json.loads(config_file.read_text()) == QUIET_CONFIG
+    config = json.loads(config_file.read_text())
+    settings = Path(config["LabApp"].pop("app_settings_dir"))
+    assert config == QUIET_CONFIG and settings.parent == folder  # per launch, in the private folder
+    overrides = json.loads((settings / "overrides.json").read_text())
+    assert overrides["@jupyterlab/translation-extension:plugin"]["locale"] == "en"
     cmd = build_command(tmp_path, 8899, open_browser=False, config_file=config_file)
     assert f"--config={config_file}" in cmd and not any("s3cret" in c or "token=" in c for c in cmd)
     monkeypatch.setenv("JUPYTER_TOKEN", "from-outside")  # it would override the file: dropped
@@ -100,3 +104,46 @@ def test_started_lab_keeps_token_off_the_process_list_and_opens_clean(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     assert not private.exists(), "the private token folder outlived the lab"
+
+
+@pytest.mark.slow
+def test_the_chinese_edition_opens_jupyterlab_in_chinese(tmp_path):
+    """``lmlab lab --lang zh``: the served settings select the zh_CN language pack, which is installed."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER_", "LMLAB_LANG"))}
+    env.update(HOME=str(home), PYTHONPATH=str(ROOT), JUPYTER_CONFIG_DIR=str(tmp_path / "cfg"),
+               JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"))
+    port = free_port()
+    log_path = tmp_path / "lab.log"
+    with log_path.open("w") as log:
+        cmd = [sys.executable, "-m", "lmlab", "lab", "--lang", "zh", "--no-browser", "--port", str(port)]
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp_path,
+                                start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (m := re.search(r"open http://127\.0\.0\.1:\d+/lab\?token=(\S+)", log_path.read_text())):
+            assert proc.poll() is None, "lmlab lab exited:\n" + log_path.read_text()
+            assert time.monotonic() < deadline, "no URL within 120 s:\n" + log_path.read_text()
+            time.sleep(0.2)
+        headers = {"Authorization": f"token {m.group(1)}"}
+        base = f"http://127.0.0.1:{port}/lab/api"
+
+        def get(path: str) -> dict:
+            request = urllib.request.Request(base + path, headers=headers)
+            with urllib.request.urlopen(request, timeout=30) as r:
+                return json.loads(r.read())
+
+        plugin = get("/settings/@jupyterlab/translation-extension:plugin")
+        locale = plugin["settings"].get("locale", plugin["schema"]["properties"]["locale"]["default"])
+        assert locale == "zh_CN", plugin["schema"]["properties"]["locale"]
+        packs = get("/translations/")["data"]
+        assert "zh_CN" in packs, f"the zh_CN language pack is not installed: {sorted(packs)}"
+        assert get("/translations/zh_CN")["data"], "the zh_CN pack has no strings"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()

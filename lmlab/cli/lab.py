@@ -75,11 +75,38 @@ def build_command(root: Path, port: int, open_browser: bool, config_file: Path |
             *(["--ServerApp.allow_root=True"] if _is_root() else [])]
 
 
-def write_private_files(folder: Path, token: str) -> tuple[Path, Path]:
+# JupyterLab's own menus in the edition's language (the zh_CN pack is a dependency of lmlab)
+LAB_LOCALES = {"en": "en", "zh": "zh_CN"}
+TRANSLATION_PLUGIN = "@jupyterlab/translation-extension:plugin"
+
+
+def lab_settings_dir(folder: Path, lang: str = "en") -> Path:
+    """A per-launch copy of JupyterLab's application settings with the edition's locale as the default
+    (``overrides.json``); the installed settings and the learner's own settings stay untouched."""
+    settings = folder / "settings"
+    try:
+        from jupyterlab.commands import get_app_dir
+
+        installed = Path(get_app_dir()) / "settings"
+    except Exception:  # an unusual JupyterLab: start from no installed settings
+        installed = Path("/nonexistent")
+    if installed.is_dir():
+        shutil.copytree(installed, settings)
+    settings.mkdir(exist_ok=True)
+    overrides_path = settings / "overrides.json"
+    overrides = json.loads(overrides_path.read_text(encoding="utf-8")) if overrides_path.exists() else {}
+    overrides.setdefault(TRANSLATION_PLUGIN, {})["locale"] = LAB_LOCALES.get(lang, "en")
+    overrides_path.write_text(json.dumps(overrides, indent=1), encoding="utf-8")
+    return settings
+
+
+def write_private_files(folder: Path, token: str, lang: str = "en") -> tuple[Path, Path]:
     """The token file (0600) and the quiet config file in ``folder`` (0700): (token_file, config_file)."""
     folder.chmod(0o700)
     token_file, config_file = folder / "token", folder / "jupyter_lab_config.json"
-    for path, text in ((token_file, token), (config_file, json.dumps(QUIET_CONFIG, indent=1))):
+    config = json.loads(json.dumps(QUIET_CONFIG))
+    config["LabApp"]["app_settings_dir"] = str(lab_settings_dir(folder, lang))
+    for path, text in ((token_file, token), (config_file, json.dumps(config, indent=1))):
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # private from the first byte
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
@@ -138,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
     token = secrets.token_urlsafe(24)
     private = Path(tempfile.mkdtemp(prefix="lmlab-lab-"))
     try:
-        token_file, config_file = write_private_files(private, token)
+        token_file, config_file = write_private_files(private, token, getattr(args, "lang", "en"))
         cmd = build_command(root, port, open_browser=not args.no_browser, config_file=config_file)
         print(f"lmlab lab: starting JupyterLab on {root} ...", flush=True)
         proc = subprocess.Popen(cmd, env=server_env(token_file, getattr(args, "lang", "en")))
