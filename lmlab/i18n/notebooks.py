@@ -120,20 +120,29 @@ def _user_strings(tree: ast.AST) -> Iterable[ast.expr]:
                     yield part
 
 
-def _table_keys(tree: ast.AST, source: str, starts: list[int]) -> list[ast.expr]:
-    """The keys of a dict literal whose keys are all phrases (a space in each, or Chinese: the rows of a
-    printed table, the titles of a figure), never identifiers such as ``"n_layer"``; a key whose literal
-    appears elsewhere in the cell (a lookup such as ``sp["90% zeros"]``) stays as it is."""
-    def phrase(key) -> bool:
-        if isinstance(key, ast.JoinedStr):  # f"{n} blocks": a phrase around a value
-            words = "".join(v.value for v in key.values if isinstance(v, ast.Constant))
-            return _has_words(words) or _han(words)
-        if isinstance(key, ast.Constant) and isinstance(key.value, str):
-            return " " in key.value.strip() or _han(key.value)
-        return False
+def _phrase(node) -> bool:
+    """A string literal that reads as words (a space, or Chinese), or an f-string with words in it."""
+    if isinstance(node, ast.JoinedStr):  # f"{n} blocks": a phrase around a value
+        words = "".join(v.value for v in node.values if isinstance(v, ast.Constant))
+        return _has_words(words) or _han(words)
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return " " in node.value.strip() or _han(node.value)
+    return False
 
+
+def _table_keys(tree: ast.AST, source: str, starts: list[int]) -> list[ast.expr]:
+    """Phrases a learner reads that no call names: the keys of a dict literal whose keys are all
+    phrases (the rows of a printed table, the titles of a figure) and the phrases in the rows of a literal
+    a ``for`` loop walks (``for ax, name in ((ax1, f"our GPT ({corpus})"), ...)``); never identifiers
+    such as ``"n_layer"``. A phrase whose literal appears elsewhere in the cell (a lookup such as
+    ``sp["90% zeros"]``) stays."""
     keys = [k for node in ast.walk(tree) if isinstance(node, ast.Dict) and node.keys
-            and all(phrase(k) for k in node.keys) for k in node.keys]
+            and all(_phrase(k) for k in node.keys) for k in node.keys]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.For) and isinstance(node.iter, (ast.Tuple, ast.List)):
+            for item in node.iter.elts:  # rows of labelled values, not a list of inputs to a model
+                if isinstance(item, (ast.Tuple, ast.List)):
+                    keys += [part for part in item.elts if _phrase(part)]
     texts = [source[slice(*_span(source, starts, k))] for k in keys]
     return [k for k, text in zip(keys, texts, strict=True) if source.count(text) == texts.count(text)]
 

@@ -239,7 +239,7 @@ mini_prev = torch.tensor([[reference_previous_token_score(mini.head(l, h)) for h
                           for l in range(mini.n_layer)])
 fig = Figure(figsize=(8, 2.6), layout="constrained")
 ax1, ax2 = fig.subplots(1, 2)
-for ax, scores, name in ((ax1, prev, f"our GPT ({corpus})"), (ax2, mini_prev, "all-MiniLM-L6-v2")):
+for ax, scores, name in ((ax1, prev, f"我们的 GPT（{corpus}）"), (ax2, mini_prev, "all-MiniLM-L6-v2")):
     image = ax.imshow(scores.numpy(), vmin=0, vmax=1, cmap="viridis")
     ax.set(title=f"前一个 token 得分：{name}", xlabel="头", ylabel="层")
     ax.grid(False)

@@ -327,9 +327,9 @@ def training_bytes(n_params, n_layer, n_head, n_embd, block, batch):
     return 16 * n_params, 2 * act16, act16
 
 
-for name, n, L, H, C, T, B in (("this lab's class GPT", 0.8e6, 4, 4, 128, 128, 16),
-                               ("nanoGPT shakespeare", 10.7e6, 6, 6, 384, 256, 64),
-                               ("GPT-2 small", 124e6, 12, 12, 768, 1024, 8)):
+for name, n, L, H, C, T, B in (("本实验室的 class 预设 GPT", 0.8e6, 4, 4, 128, 128, 16),
+                               ("nanoGPT 莎士比亚", 10.7e6, 6, 6, 384, 256, 64),
+                               ("GPT-2 小号", 124e6, 12, 12, 768, 1024, 8)):
     states, act32, act16 = training_bytes(n, L, H, C, T, B)
     print(f"{name:22} 权重+梯度+AdamW {states / 2**30:6.2f} GiB | 激活值 fp32 {act32 / 2**30:6.2f}"
           f" GiB，bf16 {act16 / 2**30:6.2f} GiB")
@@ -613,7 +613,7 @@ print({"probe": {k: round(v, 3) for k, v in probe_report.as_dict().items() if is
        "fine-tuned": {k: round(v, 3) for k, v in ft_report.as_dict().items() if isinstance(v, float)}})
 
 # %%
-for name, report in (("linear probe", probe_report), ("fine-tuned", ft_report)):
+for name, report in (("线性探针", probe_report), ("fine-tuned", ft_report)):
     a, n = report.accuracy, int(report.support.sum())
     half = 1.96 * math.sqrt(a * (1 - a) / n)
     print(f"{name:12} 准确率 {a:.2f}，95% 区间 {a - half:.2f} .. {a + half:.2f}")

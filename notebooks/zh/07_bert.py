@@ -320,7 +320,7 @@ with torch.no_grad():
     bert_x = torch.tensor([zh_vocab.wrap(zh_vocab.encode(probe_line))])
     _, _, bert_attn = zh_model(bert_x, return_attention=True)
 fig, axes = plt.subplots(1, 2, figsize=(7, 3.2), layout="constrained")
-for ax, attn, title in ((axes[0], gpt_attn, "GPT (causal)"), (axes[1], bert_attn, "BERT (bidirectional)")):
+for ax, attn, title in ((axes[0], gpt_attn, "GPT（因果）"), (axes[1], bert_attn, "BERT（双向）")):
     ax.imshow(attn[0][0].mean(0), cmap="Blues")
     ax.set(title=f"{title}：第 1 层，各头平均", xlabel="键", ylabel="查询")
 plt.show()
