@@ -69,6 +69,20 @@ def test_messages_follow_lmlab_lang(monkeypatch, capsys):
     assert _("a message nobody translated") == "a message nobody translated"
 
 
+def test_the_trainers_divergence_hints_are_translated_where_shown(monkeypatch):
+    """A trainer in lmlab/models (which may not import lmlab.i18n) passes its fix as a plain constant; the
+    catalogue has it and lmlab.train shows it in the learner's language."""
+    from lmlab.i18n.messages import extract
+    from lmlab.train.failures import diverged_message
+
+    hints = [t for t, where in extract().items() if any(w.startswith("lmlab/models/") for w in where)]
+    assert "lower --lr or clip harder (--grad-clip 0.5)" in hints
+    assert "lower --lr (or raise --warmup-iters) and train again" in hints  # a DIVERGENCE_HINT constant
+    monkeypatch.setenv("LMLAB_LANG", "zh")
+    line = diverged_message(12, float("nan"), hint="lower --lr or clip harder (--grad-clip 0.5)")
+    assert "裁剪" in line and "clip harder" not in line and "training diverged" not in line, line
+
+
 def test_setup_sets_the_language(monkeypatch, capsys):
     from lmlab.i18n import lang
     from lmlab.notebook import setup

@@ -122,7 +122,8 @@ def test_the_chinese_edition_opens_jupyterlab_in_chinese(tmp_path):
                                 start_new_session=True)
     try:
         deadline = time.monotonic() + 120
-        while not (m := re.search(r"open http://127\.0\.0\.1:\d+/lab\?token=(\S+)", log_path.read_text())):
+        ready = r"打开 http://127\.0\.0\.1:\d+/lab\?token=(\S+)"  # its own lines in Chinese too
+        while not (m := re.search(ready, log_path.read_text())):
             assert proc.poll() is None, "lmlab lab exited:\n" + log_path.read_text()
             assert time.monotonic() < deadline, "no URL within 120 s:\n" + log_path.read_text()
             time.sleep(0.2)
@@ -140,6 +141,7 @@ def test_the_chinese_edition_opens_jupyterlab_in_chinese(tmp_path):
         packs = get("/translations/")["data"]
         assert "zh_CN" in packs, f"the zh_CN language pack is not installed: {sorted(packs)}"
         assert get("/translations/zh_CN")["data"], "the zh_CN pack has no strings"
+        assert "正在" in log_path.read_text() and "starting JupyterLab" not in log_path.read_text()
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

@@ -26,6 +26,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from lmlab.i18n import N_, _
 from lmlab.net import free_port
 
 HOST = "127.0.0.1"
@@ -138,6 +139,19 @@ def wait_until_serving(port: int, token: str, proc: subprocess.Popen, timeout_s:
     return False
 
 
+def _in(lang: str, message: str) -> str:
+    """``message`` in the edition's language (``--lang``), whatever $LMLAB_LANG says."""
+    before = os.environ.get("LMLAB_LANG")
+    os.environ["LMLAB_LANG"] = lang
+    try:
+        return _(message)
+    finally:
+        if before is None:
+            del os.environ["LMLAB_LANG"]
+        else:
+            os.environ["LMLAB_LANG"] = before
+
+
 def _stop(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -167,14 +181,15 @@ def run(args: argparse.Namespace) -> int:
     try:
         token_file, config_file = write_private_files(private, token, getattr(args, "lang", "en"))
         cmd = build_command(root, port, open_browser=not args.no_browser, config_file=config_file)
-        print(f"lmlab lab: starting JupyterLab on {root} ...", flush=True)
+        lang = getattr(args, "lang", "en")
+        print(_in(lang, N_("lmlab lab: starting JupyterLab on {root} ...")).format(root=root), flush=True)
         proc = subprocess.Popen(cmd, env=server_env(token_file, getattr(args, "lang", "en")))
         if threading.current_thread() is threading.main_thread():  # `kill`: stop the server, drop the token
             signal.signal(signal.SIGTERM, _stop)
         try:
             if wait_until_serving(port, token, proc):
-                print(f"  open http://{HOST}:{port}/lab?token={token}\n"
-                      "  (only this machine can connect; Ctrl-C stops it)", flush=True)
+                ready = N_("  open {url}\n  (only this machine can connect; Ctrl-C stops it)")
+                print(_in(lang, ready).format(url=f"http://{HOST}:{port}/lab?token={token}"), flush=True)
             return proc.wait()
         except KeyboardInterrupt:  # one Ctrl-C is enough: stop the server instead of asking "y/[n]?"
             proc.terminate()
