@@ -330,6 +330,31 @@ def english_left(nb, figure_words: dict[str, list[str]], english: set[str]) -> l
     return found
 
 
+def test_chinese_lines_of_the_twins_join_without_a_space():
+    """Markdown shows a line break as a space (把这些部件 堆成一个 GPT). A twin's Chinese paragraph has no
+    break between two Chinese characters, and no line starts with Chinese punctuation such as '，'."""
+    from lmlab.i18n.notebooks import CJK_PUNCT, _han, join_cjk_lines
+
+    joined = join_cjk_lines("把这些部件\n堆成一个 GPT\n，然后\n- 列表\n- 项\n$$a =\nb$$\n中文\n接着")
+    assert joined == "把这些部件堆成一个 GPT，然后\n- 列表\n- 项\n$$a =\nb$$\n中文接着"
+    assert join_cjk_lines("```\n代码\n代码\n```") == "```\n代码\n代码\n```"
+    for twin in TWINS:
+        for i, cell in enumerate(nbs.read_notebook(twin.with_suffix(".py")).cells):
+            if cell.cell_type != "markdown":
+                continue
+            lines, fenced = cell.source.split("\n"), False
+            for before, line in zip(lines, lines[1:], strict=False):
+                fenced ^= before.lstrip().startswith(("```", "~~~")) or before.count("$$") % 2 == 1
+                start = line.lstrip()[:1]
+                block = line.lstrip().startswith(("-", "*", "#", "|"))
+                if fenced or block or not start or not before.strip():
+                    continue
+                assert start not in CJK_PUNCT, f"zh/{twin.name} cell {i}: a line starts with {start!r}"
+                assert not (_han(before.rstrip()[-1:]) and _han(start)), (
+                    f"zh/{twin.name} cell {i}: a break between Chinese characters shows as a space: "
+                    f"{before.rstrip()[-12:]!r} / {line.lstrip()[:12]!r}")
+
+
 def test_english_prose_is_found_and_code_data_and_chinese_are_not():
     words = ("no prepared run of for the preset training it here offset times merge learning rate "
              "with size is a practical an in or average heads text has using first")

@@ -305,8 +305,9 @@ def join_cjk_lines(markdown: str) -> str:
     out: list[str] = []
     fenced = False
     for line in lines:
-        if line.lstrip().startswith(("```", "~~~", "$$")):
-            fenced = not fenced if line.strip().count("$$") != 2 else fenced
+        toggles = line.lstrip().startswith(("```", "~~~")) or line.count("$$") % 2 == 1
+        if toggles or "$$" in line:
+            fenced ^= toggles
             out.append(line)
             continue
         prev = out[-1] if out else ""

@@ -226,8 +226,7 @@ print(f"每秒 {sg.words_per_sec:,.0f} 个词，用时 {sg.wall_s:.1f} 秒")
 # $$h = \frac{1}{|C|}\sum_{o \in C} v_o, \qquad
 # L_\text{CBOW} = -\log\sigma(u_c\cdot h) - \sum_{k=1}^{K}\log\sigma(-u_{n_k}\cdot h).$$
 #
-# CBOW 每个中心词只有一个样本，而 skip-gram 每个（中心词，上下文词）对就有一个样本，所以 CBOW 每轮的更新次数
-# 约少 $2\cdot$`window` 倍：它更快，而且对上下文做了平滑，这往往对高频词比对低频词更有帮助。手算一个 CBOW 样本：
+# CBOW 每个中心词只有一个样本，而 skip-gram 每个（中心词，上下文词）对就有一个样本，所以 CBOW 每轮的更新次数约少 $2\cdot$`window` 倍：它更快，而且对上下文做了平滑，这往往对高频词比对低频词更有帮助。手算一个 CBOW 样本：
 
 # %%
 centre_at = 4
@@ -389,11 +388,9 @@ for name, ours, theirs in rows:
 # $$J = \sum_{i,j:\,X_{ij}>0} f(X_{ij})\left(w_i\cdot\tilde w_j + b_i + \tilde b_j - \log X_{ij}\right)^2,
 # \qquad f(x) = \min\left(1, (x/x_\text{max})^{0.75}\right).$$
 #
-# 可以证明，带负采样的 skip-gram 实际上是在分解一个平移过的逐点互信息（PMI）矩阵（Levy 和 Goldberg，2014）：
-# 这两类方法学习的是同样的统计量。
+# 可以证明，带负采样的 skip-gram 实际上是在分解一个平移过的逐点互信息（PMI）矩阵（Levy 和 Goldberg，2014）：这两类方法学习的是同样的统计量。
 #
-# 首先要看的是权重 $f$：罕见的词对（$X_{ij}$ 小，大多是噪声）分量很轻，而且任何词对的权重都不超过 1，
-# 所以 *the of* 这样的组合无法独占主导。下面画出 $f$ 在本语料计数上的取值。
+# 首先要看的是权重 $f$：罕见的词对（$X_{ij}$ 小，大多是噪声）分量很轻，而且任何词对的权重都不超过 1，所以 *the of* 这样的组合无法独占主导。下面画出 $f$ 在本语料计数上的取值。
 
 # %%
 from lmlab.models.word2vec.glove import cooccurrence

@@ -158,8 +158,7 @@ check("transformer.causal_mask", my_causal_mask)
 # $$\mathrm{MultiHead}(X) = \mathrm{Concat}(\mathrm{head}_1, \dots, \mathrm{head}_h)\,W_o,\qquad
 # \mathrm{head}_i = \mathrm{Attention}(XW_q^{(i)}, XW_k^{(i)}, XW_v^{(i)})$$
 #
-# 不需要循环：一次为所有头算出 $Q = XW_q$（一个 $C \times C$ 矩阵），然后把 $C$ 个通道*看作*（view）$h \times d_k$，再把头
-# 所在的轴移到前面：`(B, T, C) → (B, T, h, d_k) → (B, h, T, d_k)`。这样注意力公式就能用一次批量矩阵乘法作用在所有头上。
+# 不需要循环：一次为所有头算出 $Q = XW_q$（一个 $C \times C$ 矩阵），然后把 $C$ 个通道*看作*（view）$h \times d_k$，再把头所在的轴移到前面：`(B, T, C) → (B, T, h, d_k) → (B, h, T, d_k)`。这样注意力公式就能用一次批量矩阵乘法作用在所有头上。
 
 # %%
 from lmlab.models.transformer import GPTConfig, MultiHeadAttention
@@ -197,10 +196,7 @@ check("transformer.split_heads", my_split_heads)
 # $$PE_{(pos,\,2i)} = \sin\!\left(\frac{pos}{10000^{2i/d_{model}}}\right),\qquad
 # PE_{(pos,\,2i+1)} = \cos\!\left(\frac{pos}{10000^{2i/d_{model}}}\right)$$
 #
-# 仔细读（很多教程把它错写成 $PE(pos, 2d_{model})$）：$i$ 数的是通道**对**，$i = 0, \dots, d_{model}/2 - 1$。第 $i$ 对
-# 装着**同一个**频率 $\omega_i = 10000^{-2i/d_{model}}$ 的正弦和余弦；波长 $2\pi/\omega_i$ 按几何级数从 $2\pi$（通道 0）
-# 增长到最后一对的 $2\pi\cdot 10000^{(d_{model}-2)/d_{model}}$。只有模型足够宽时，它才接近 $10000\cdot2\pi$：
-# 对下图中 $d_{model} = 32$ 的情形，最后一对（$i = 15$）的波长是
+# 仔细读（很多教程把它错写成 $PE(pos, 2d_{model})$）：$i$ 数的是通道**对**，$i = 0, \dots, d_{model}/2 - 1$。第 $i$ 对装着**同一个**频率 $\omega_i = 10000^{-2i/d_{model}}$ 的正弦和余弦；波长 $2\pi/\omega_i$ 按几何级数从 $2\pi$（通道 0）增长到最后一对的 $2\pi\cdot 10000^{(d_{model}-2)/d_{model}}$。只有模型足够宽时，它才接近 $10000\cdot2\pi$：对下图中 $d_{model} = 32$ 的情形，最后一对（$i = 15$）的波长是
 # $2\pi\cdot10000^{30/32} \approx 2\pi\cdot 5{,}623 \approx 35{,}300$ 个位置。
 
 # %%
@@ -256,10 +252,8 @@ plt.show()
 # \sin pos\,\theta_i & \cos pos\,\theta_i\end{pmatrix}
 # \begin{pmatrix}x_{2i}\\ x_{2i+1}\end{pmatrix}$$
 #
-# 两个旋转过的向量做点积，只看得到它们角度的**差**，所以查询 $m$ 和键 $n$ 的得分只取决于偏移量 $m - n$：每一层都免费获得了
-# 相对位置，也不需要学习任何表。lmlab 的 GPT 默认使用 RoPE（`pos_encoding="rope"`）。在 nanoGPT 的 baby-GPT 设置下，同样
-# 2,000 步，RoPE 加上 lmlab 的另一个默认选择（ReLU 的 MLP），把验证损失从约 1.89（nanoGPT 的模型：学习的位置表、GELU）
-# 降到约 1.68（`benchmarks/gpt_vs_nanogpt.py`；它测的是这两处改动合在一起的效果，不是 RoPE 单独的效果）。
+# 两个旋转过的向量做点积，只看得到它们角度的**差**，所以查询 $m$ 和键 $n$ 的得分只取决于偏移量 $m - n$：每一层都免费获得了相对位置，也不需要学习任何表。lmlab 的 GPT 默认使用 RoPE（`pos_encoding="rope"`）。在 nanoGPT 的 baby-GPT 设置下，同样
+# 2,000 步，RoPE 加上 lmlab 的另一个默认选择（ReLU 的 MLP），把验证损失从约 1.89（nanoGPT 的模型：学习的位置表、GELU）降到约 1.68（`benchmarks/gpt_vs_nanogpt.py`；它测的是这两处改动合在一起的效果，不是 RoPE 单独的效果）。
 
 # %%
 from lmlab.models.transformer import rotary_angles, rotate_pairs
@@ -308,11 +302,8 @@ check("transformer.longest_wavelength", longest_wavelength_64)
 # RoPE 时这些小型字符模型学得明显更快（按 nanoGPT 的 baby-GPT 设置训练 2,000 步后，验证损失约 1.69，GELU 则约 1.78）。
 # `GPTConfig(activation="gelu")` 即 GPT-2 的选择；`"relu2"` 是 Primer 的 $\max(0, z)^2$。
 #
-# GPT 的结构是：token 嵌入（加上位置表，除非用 RoPE 在注意力内部旋转 q 和 k）→ $L$ 个（因果的）块 → LayerNorm → 一个
-# 输出词表得分的线性层，它的矩阵**就是 token 嵌入本身**（权重绑定，weight tying）。取 `pos_encoding="learned", activation="gelu"`
-# 时，它和 GPT-2（以及 nanoGPT）的模型完全相同。像 BERT 这样的编码器使用同样的注意力，只是没有因果掩码；但它并不只是把这个
-# 堆叠去掉掩码：BERT 在每次残差相加*之后*做归一化（post-LN，和原始 Transformer 一样），在 token 嵌入和可学习的位置嵌入之外
-# 还加上片段（句子 A/B）嵌入，并用掩码语言模型头训练（`TransformerEncoder`）。
+# GPT 的结构是：token 嵌入（加上位置表，除非用 RoPE 在注意力内部旋转 q 和 k）→ $L$ 个（因果的）块 → LayerNorm → 一个输出词表得分的线性层，它的矩阵**就是 token 嵌入本身**（权重绑定，weight tying）。取 `pos_encoding="learned", activation="gelu"`
+# 时，它和 GPT-2（以及 nanoGPT）的模型完全相同。像 BERT 这样的编码器使用同样的注意力，只是没有因果掩码；但它并不只是把这个堆叠去掉掩码：BERT 在每次残差相加*之后*做归一化（post-LN，和原始 Transformer 一样），在 token 嵌入和可学习的位置嵌入之外还加上片段（句子 A/B）嵌入，并用掩码语言模型头训练（`TransformerEncoder`）。
 
 # %%
 from lmlab.models.transformer import GPT

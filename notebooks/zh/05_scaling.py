@@ -392,8 +392,7 @@ if lab.device.type == "cpu":
 #   p^{(T)}_\text{student}\right) + (1-\alpha)\, \mathrm{CE}(z_\text{student}, y).$$
 #
 # **温度** $T$ 把两个分布都压平，让那些小概率也有分量；乘上 $T^2$ 是为了无论 $T$ 取多少，软目标项的梯度大小都不变。教师是
-# **同一任务**（这里是同一份文本）上的模型，而不是另一个领域的模型：学生在自己的训练输入上模仿教师的预测。先准备教师：
-# 如果你运行过 03 号笔记本，就用它的 GPT（`runs/03_gpt_shakespeare`、`$LMLAB_GPT_CKPT` 中的检查点文件夹，或 `lmlab prepare`
+# **同一任务**（这里是同一份文本）上的模型，而不是另一个领域的模型：学生在自己的训练输入上模仿教师的预测。先准备教师：如果你运行过 03 号笔记本，就用它的 GPT（`runs/03_gpt_shakespeare`、`$LMLAB_GPT_CKPT` 中的检查点文件夹，或 `lmlab prepare`
 # 训练好的那次结果），否则就在这里当场训练一个小的。
 
 # %%

@@ -83,8 +83,7 @@ work = Path(tempfile.mkdtemp(prefix="lmlab08_"))
 #   Y = \underbrace{\text{act}(X A_1) B_1}_{\text{rank 1}}
 #     + \underbrace{\text{act}(X A_2) B_2}_{\text{rank 2}}$$
 #
-# 因为对一个列块做逐元素激活，得到的正是激活结果的那个列块。注意力头也用同样的方式切分（W_qkv 按头切，按列；W_o 按行）。
-# 这个方案就是一个字典：
+# 因为对一个列块做逐元素激活，得到的正是激活结果的那个列块。注意力头也用同样的方式切分（W_qkv 按头切，按列；W_o 按行）。这个方案就是一个字典：
 
 # %%
 from lmlab.parallel import tensor as tp_plan  # noqa: E402
