@@ -183,7 +183,10 @@ def code_segments(source: str, every: bool = False) -> list[Segment]:
 def _literal_words(node: ast.expr) -> str:
     if isinstance(node, ast.Constant):
         return node.value
-    return "".join(v.value for v in node.values if isinstance(v, ast.Constant))
+    return " ".join(v.value if isinstance(v, ast.Constant) else v.value.value for v in node.values
+                    if isinstance(v, ast.Constant) or (isinstance(v, ast.FormattedValue)  # {'model':5s}
+                                                       and isinstance(v.value, ast.Constant)
+                                                       and isinstance(v.value.value, str)))
 
 
 def cell_segments(cell) -> list[Segment]:
@@ -259,7 +262,11 @@ def _placeholders(literal: str) -> list[str]:
         raise TranslationError("not a string literal")
     if isinstance(node, ast.Constant):
         return []
-    return sorted(ast.dump(v) for v in node.values if isinstance(v, ast.FormattedValue))
+    values = [v for v in node.values if isinstance(v, ast.FormattedValue)]
+    for v in values:  # {'model':5s}: a padded heading is text to translate, its format spec stays
+        if isinstance(v.value, ast.Constant) and isinstance(v.value.value, str):
+            v.value = ast.Constant("…")
+    return sorted(ast.dump(v) for v in values)
 
 
 def validate(segment: Segment, translation: str) -> None:

@@ -228,7 +228,7 @@ print(f"加载了一个在 2 个 rank 上训练的 GPT，共 {gpt_ddp.num_params
 
 # %%
 rows = [("fp32", torch.float32, 8, 23), ("bf16", torch.bfloat16, 8, 7), ("fp16", torch.float16, 5, 10)]
-print(f"{'format':6} {'bytes':>5} {'exp':>4} {'mant':>5} {'max':>10} {'smallest normal':>16} {'eps':>9}")
+print(f"{'格式':6} {'字节':>5} {'指数位':>4} {'尾数位':>5} {'最大值':>10} {'最小正规数':>16} {'eps':>9}")
 for name, dtype, e_bits, m_bits in rows:
     fi = torch.finfo(dtype)
     print(f"{name:6} {fi.bits // 8:5d} {e_bits:4d} {m_bits:5d} {fi.max:10.3g} {fi.tiny:16.3g} {fi.eps:9.3g}")

@@ -255,7 +255,7 @@ for name, model, gen in (("LSTM", lstm, lambda m: lstm_generate_tokens(m, SIZE["
     speed = compare_speed({"fp32": lambda m=model, g=gen: g(m), "int8": lambda q=q, g=gen: g(q)}, rounds=3)
     rows.append((name, model_bytes(model), model_bytes(q), val_loss(model, batches), val_loss(q, batches),
                  speed["int8"] / speed["fp32"]))
-print(f"{'model':5s} {'fp32 kB':>8s} {'int8 kB':>8s} {'val fp32':>9s} {'val int8':>9s} {'int8 speed':>10s}")
+print(f"{'模型':5s} {'fp32 kB':>8s} {'int8 kB':>8s} {'验证 fp32':>9s} {'验证 int8':>9s} {'int8 速度':>10s}")
 for name, b32, b8, v32, v8, sp in rows:
     print(f"{name:5s} {b32 / 1e3:8.0f} {b8 / 1e3:8.0f} {v32:9.4f} {v8:9.4f} {sp:9.2f}x")
 
@@ -381,7 +381,7 @@ print(f"早停：在 {hygiene_config().max_iters} 次迭代中的第 {best['stop
 
 # %%
 if SIZE["grid"]:
-    print(f"{'dropout':>8s} {'weight decay':>12s} {'best val':>9s} {'last val':>9s} {'last train':>10s}")
+    print(f"{'dropout':>8s} {'权重衰减':>12s} {'最佳验证':>9s} {'最终验证':>9s} {'最终训练':>10s}")
     for dropout in (0.0, 0.2):
         for wd in (0.0, 0.1):
             r = (hygiene.metrics["grid"][f"{dropout} {wd}"] if hygiene is not None
