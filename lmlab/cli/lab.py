@@ -26,6 +26,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from lmlab.atomic import atomic_write
 from lmlab.i18n import N_, _
 from lmlab.net import free_port
 
@@ -97,7 +98,8 @@ def lab_settings_dir(folder: Path, lang: str = "en") -> Path:
     overrides_path = settings / "overrides.json"
     overrides = json.loads(overrides_path.read_text(encoding="utf-8")) if overrides_path.exists() else {}
     overrides.setdefault(TRANSLATION_PLUGIN, {})["locale"] = LAB_LOCALES.get(lang, "en")
-    overrides_path.write_text(json.dumps(overrides, indent=1), encoding="utf-8")
+    with atomic_write(overrides_path, "w") as f:
+        f.write(json.dumps(overrides, indent=1))
     return settings
 
 
