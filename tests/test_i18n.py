@@ -277,8 +277,14 @@ def _dictionary() -> set[str]:
     return set(re.findall(r"[a-z]+", load_text("wiki_sample"))) | set(ENGLISH_STOP_WORDS)
 
 
-# a line of the cleaned Wikipedia sample (lower-case words, no punctuation): corpus data, not a message
-CORPUS_LINE = re.compile(r"[a-z]+(?: [a-z]+){11,}")
+# data, not messages: a line of the cleaned Wikipedia sample (lower-case words, no punctuation), a scored
+# list of neighbours ("france: paris 0.91, rome 0.88, ..."), an analogy ("man : king :: woman : ..." or
+# "king - man + woman") and a line of printed source code
+DATA_LINE = re.compile(r"[a-z]+(?: [a-z]+){11,}"
+                       r"|.*(?:[A-Za-z]+ [+-]?\d+\.\d+,? ){2,}.*"
+                       r"|.*\w+ : \w+ :: \w+ :.*|[\w ]+(?: [+-] [\w ]+)+"
+                       r"|\s*(?:def|class|return|import|from|if|for|while|with|yield|assert|raise) .*"
+                       r"|\s*[\w.\[\]\"']+ = .*")
 CODE_SPAN = re.compile(r"`[^`\n]*`|'[^'\n]*'|\"[^\"\n]*\"|https?://\S+")
 EDGE = ".,;:!?()[]<>\"'，。；：！？（）、…·—-|*"
 
@@ -304,6 +310,11 @@ def english_prose(line: str, english: set[str], *, label: bool = False) -> bool:
     return len(known) >= 2 and len(known) >= 0.6 * len(words)
 
 
+def shows_english(line: str, english: set[str], *, label: bool = False) -> bool:
+    """English prose that is not data (a corpus line, a scored list, an analogy) or printed code."""
+    return english_prose(line, english, label=label) and not DATA_LINE.fullmatch(line.strip())
+
+
 def english_left(nb, figure_words: dict[str, list[str]], english: set[str]) -> list[str]:
     """Every output line and figure text of an executed twin that shows English prose."""
     import html as html_lib
@@ -324,9 +335,10 @@ def english_left(nb, figure_words: dict[str, list[str]], english: set[str]) -> l
             elif "text/plain" in data:
                 texts += [t for t in data["text/plain"].splitlines() if not re.fullmatch(r"<.*>", t.strip())]
             found += [f"cell {i}: {line.strip()}" for text in texts for line in text.splitlines()
-                      if english_prose(line, english) and not CORPUS_LINE.fullmatch(line.strip())]
+                      if shows_english(line, english)]
     found += [f"figure label: {t}" for t in figure_words["labels"] if english_prose(t, english, label=True)]
-    found += [f"figure text: {t}" for t in figure_words["texts"] if english_prose(t, english)]
+    found += [f"figure text: {line}" for t in figure_words["texts"] for line in t.splitlines()
+              if shows_english(line, english)]
     return found
 
 
@@ -357,11 +369,12 @@ def test_chinese_lines_of_the_twins_join_without_a_space():
 
 def test_english_prose_is_found_and_code_data_and_chinese_are_not():
     words = ("no prepared run of for the preset training it here offset times merge learning rate "
-             "with size is a practical an in or average heads text has using first")
+             "with size is a practical an in or average heads text has using first war during union "
+             "before man king woman def forward self state return hidden cell gates")
     english = set(words.split())
     prose = ["lmlab: no prepared run of 03_gpt for the smoke preset; training it here.",
              "merge 1: (32, 116) -> 256 ' t' (496 times)", "the text has 48 tokens; using the first 32"]
-    assert all(english_prose(line, english) for line in prose)
+    assert all(shows_english(line, english) for line in prose)
     assert english_prose("learning rate", english, label=True)
     assert english_prose("offset k", english, label=True)
     page = {"output_type": "display_data", "data": {"text/html": '<label><input type="checkbox"> average the '
@@ -375,8 +388,11 @@ def test_english_prose_is_found_and_code_data_and_chinese_are_not():
             "ither practical poete tit an aine in cin iores pth tis alhe tun or thengag gre bo d imi",
             "Linear(in_features=64, out_features=192, bias=False)",
             "use_cache=False：12 个 token 用时 8 毫秒",
-            "提示：运行 'lmlab prepare --preset smoke' 预先训练", "GPT · 语料 wiki_sample"]
-    assert not [line for line in fine if english_prose(line, english)]
+            "提示：运行 'lmlab prepare --preset smoke' 预先训练", "GPT · 语料 wiki_sample",
+            "war: during 0.99, first 0.99, union 0.99, before 0.99", "man : king :: woman : [('the', 1.03)]",
+            "king - man + woman", "    return hidden_state, cell_state, gates",
+            "def forward(self, x_t, state):"]
+    assert not [line for line in fine if shows_english(line, english)]
     assert not english_prose("PE(pos)·PE(pos+k)", english, label=True)
 
 

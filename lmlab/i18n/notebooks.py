@@ -130,21 +130,41 @@ def _phrase(node) -> bool:
     return False
 
 
-def _table_keys(tree: ast.AST, source: str, starts: list[int]) -> list[ast.expr]:
-    """Phrases a learner reads that no call names: the keys of a dict literal whose keys are all
-    phrases (the rows of a printed table, the titles of a figure) and the phrases in the rows of a literal
-    a ``for`` loop walks (``for ax, name in ((ax1, f"our GPT ({corpus})"), ...)``); never identifiers
-    such as ``"n_layer"``. A phrase whose literal appears elsewhere in the cell (a lookup such as
-    ``sp["90% zeros"]``) stays."""
-    keys = [k for node in ast.walk(tree) if isinstance(node, ast.Dict) and node.keys
-            and all(_phrase(k) for k in node.keys) for k in node.keys]
+def _table_keys(tree: ast.AST) -> list[ast.expr]:
+    """Phrases a learner reads that no call names: the keys of a dict literal whose keys are all phrases
+    (the rows of a printed table, the titles of a figure) or that labels groups of words (``{"royalty":
+    ["king", "queen"]}``), the phrases in the rows of a literal a ``for`` loop walks (``for ax, name in
+    ((ax1, f"our GPT ({corpus})"), ...)``) and the labels of rows in a list (``[("words / second", n)]``);
+    never identifiers such as ``"n_layer"``. A phrase also used elsewhere in the cell as a string (a lookup
+    such as ``sp["90% zeros"]``) stays as it is."""
+    def words(v) -> bool:  # ["king", "queen"]: a group of words, labelled by its key
+        return isinstance(v, (ast.List, ast.Tuple)) and all(
+            isinstance(e, ast.Constant) and isinstance(e.value, str) for e in v.elts)
+
+    def labelled(row) -> bool:  # ("words / second", 60_053, ...): a label, then values
+        return isinstance(row, ast.Tuple) and len(row.elts) > 1 and _phrase(row.elts[0])
+
+    keys, grouped = [], set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.For) and isinstance(node.iter, (ast.Tuple, ast.List)):
+        if isinstance(node, ast.Dict) and node.keys and all(isinstance(k, (ast.Constant, ast.JoinedStr))
+                                                            for k in node.keys):
+            if all(_phrase(k) for k in node.keys):
+                keys += node.keys
+            elif (all(isinstance(k, ast.Constant) and isinstance(k.value, str) for k in node.keys)
+                  and all(words(v) for v in node.values)):
+                keys += node.keys
+                grouped |= {id(e) for v in node.values for e in v.elts}
+        elif isinstance(node, ast.For) and isinstance(node.iter, (ast.Tuple, ast.List)):
             for item in node.iter.elts:  # rows of labelled values, not a list of inputs to a model
                 if isinstance(item, (ast.Tuple, ast.List)):
                     keys += [part for part in item.elts if _phrase(part)]
-    texts = [source[slice(*_span(source, starts, k))] for k in keys]
-    return [k for k, text in zip(keys, texts, strict=True) if source.count(text) == texts.count(text)]
+        elif isinstance(node, ast.List):
+            keys += [row.elts[0] for row in node.elts if labelled(row)]
+    keys = list({id(k): k for k in keys}.values())
+    chosen = {id(k) for k in keys}
+    elsewhere = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+                 and id(n) not in chosen and id(n) not in grouped}
+    return [k for k in keys if not (isinstance(k, ast.Constant) and k.value in elsewhere)]
 
 
 def _span(source: str, starts: list[int], node: ast.expr) -> tuple[int, int]:
@@ -171,7 +191,7 @@ def code_segments(source: str, every: bool = False) -> list[Segment]:
     tree = _tree(source)
     if tree is not None:
         seen = set()
-        for node in [*_user_strings(tree), *_table_keys(tree, source, starts)]:
+        for node in [*_user_strings(tree), *_table_keys(tree)]:
             start, end = _span(source, starts, node)
             text = source[start:end]
             if (start, end) not in seen and (every or _has_words(_literal_words(node))):

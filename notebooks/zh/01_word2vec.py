@@ -311,9 +311,9 @@ scores_cbow = evaluate_all(cb.vectors)
 # %%
 from lmlab.viz.embeddings import Projector, evolution_slider, plot_analogies, plot_words, project
 
-groups = {"royalty": ["king", "queen", "prince", "emperor"], "people": ["man", "woman", "father", "mother"],
-          "numbers": ["one", "two", "three", "four"],
-          "countries": ["france", "germany", "england", "italy"], "war": ["war", "army", "battle"]}
+groups = {"王室": ["king", "queen", "prince", "emperor"], "人": ["man", "woman", "father", "mother"],
+          "数字": ["one", "two", "three", "four"],
+          "国家": ["france", "germany", "england", "italy"], "战争": ["war", "army", "battle"]}
 groups = {g: [w for w in ws if w in wv] for g, ws in groups.items()}
 projector = Projector(wv, n=SIZES["tsne_words"], groups=groups)
 projector.widget()
@@ -373,7 +373,7 @@ gensim_model.train(sentences, total_examples=gensim_model.corpus_count, epochs=c
 gensim_s = time.perf_counter() - t0
 gensim_wv = WordVectors(list(gensim_model.wv.index_to_key), np.asarray(gensim_model.wv.vectors))
 scores_gensim = evaluate_all(gensim_wv)
-rows = [("words / second", sg.words_per_sec, raw_words * config.epochs / gensim_s)] + [
+rows = [("每秒词数", sg.words_per_sec, raw_words * config.epochs / gensim_s)] + [
     (k, scores_sg[k], scores_gensim[k]) for k in scores_sg]
 print(f"{'':28} {'lmlab':>10} {'gensim':>10}")
 for name, ours, theirs in rows:
