@@ -14,6 +14,7 @@ import nbformat
 import pytest
 
 from lmlab.i18n import notebooks as nbs
+from lmlab.i18n.notebooks import _han
 
 ROOT = Path(__file__).resolve().parent.parent
 ENGLISH = nbs.sources()
@@ -263,7 +264,7 @@ ipython python pip hugging face huggingface bertviz ddp fsdp tp pp dcp nccl gloo
 ngram kv qkv utf ascii preset presets smoke class full lab html png svg gif json csv tsv nan inf max min
 top sum mean std log exp sin cos tanh sigmoid argmax wiki sample shakespeare tang poems couplets opencc
 dropout epoch epochs batch batches logits logit perplexity bits nats nat pca tsne umap vs seq seq2seq
-encoder decoder bahdanau vaswani attention tensor id ids pos
+encoder decoder bahdanau vaswani attention tensor id ids pos rank ranks
 """
 TECHNICAL = set(TECHNICAL_WORDS.split())
 
@@ -280,7 +281,7 @@ def _dictionary() -> set[str]:
 # data, not messages: a line of the cleaned Wikipedia sample (lower-case words, no punctuation), a scored
 # list of neighbours ("france: paris 0.91, rome 0.88, ..."), an analogy ("man : king :: woman : ..." or
 # "king - man + woman") and a line of printed source code
-DATA_LINE = re.compile(r"[a-z]+(?: [a-z]+){11,}"
+DATA_LINE = re.compile(r"[a-z]+(?: [a-z]+){11,}|\[\w+\] .*"
                        r"|.*(?:[A-Za-z]+ [+-]?\d+\.\d+,? ){2,}.*"
                        r"|.*\w+ : \w+ :: \w+ :.*|[\w ]+(?: [+-] [\w ]+)+"
                        r"|\s*(?:def|class|return|import|from|if|for|while|with|yield|assert|raise) .*"
@@ -303,11 +304,17 @@ def english_prose(line: str, english: set[str], *, label: bool = False) -> bool:
     """Whether ``line`` shows English prose: a run of words mostly English (not code, not a technical term,
     not the gibberish of a little model). ``label``: a figure's title, axis or legend, where one English
     word is already too many."""
+    def known(words: list[str]) -> list[str]:
+        return [w for w in words if w.lower() not in TECHNICAL and w.lower().split("'")[0] in english]
+
     words = [w for w in _words(line) if len(w) > 1 or w.lower() == "a"]
-    known = [w for w in words if w.lower() not in TECHNICAL and w.lower().split("'")[0] in english]
     if label:
-        return any(len(w) > 2 for w in known)
-    return len(known) >= 2 and len(known) >= 0.6 * len(words)
+        return any(len(w) > 2 for w in known(words))
+    if _han(line):  # a Chinese line may name code (total, scores, alpha): English prose is a phrase in it
+        pieces = re.split(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]+", line)
+        runs = [[w for w in _words(piece) if len(w) > 1] for piece in pieces]
+        return any(len(known(ws)) >= 3 and len(known(ws)) >= 0.6 * len(ws) for ws in runs)
+    return len(known(words)) >= 2 and len(known(words)) >= 0.6 * len(words)
 
 
 def shows_english(line: str, english: set[str], *, label: bool = False) -> bool:
@@ -391,7 +398,9 @@ def test_english_prose_is_found_and_code_data_and_chinese_are_not():
             "提示：运行 'lmlab prepare --preset smoke' 预先训练", "GPT · 语料 wiki_sample",
             "war: during 0.99, first 0.99, union 0.99, before 0.99", "man : king :: woman : [('the', 1.03)]",
             "king - man + woman", "    return hidden_state, cell_state, gates",
-            "def forward(self, x_t, state):"]
+            "def forward(self, x_t, state):", "[negative] the story is also as unoriginal as they come",
+            "提示：total = scores[:, None] + logp 的形状是 (k, V)；用 torch.topk 取 total 中最大的 `k` 个"]
+    assert shows_english("（标注：token、the total score of it；红色）", english | {"total", "score"})
     assert not [line for line in fine if shows_english(line, english)]
     assert not english_prose("PE(pos)·PE(pos+k)", english, label=True)
 

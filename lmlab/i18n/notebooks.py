@@ -40,6 +40,8 @@ USER_KEYWORDS = {"title", "xlabel", "ylabel", "label", "desc", "description", "s
 USER_CALLS = {"print", "set_title", "set_xlabel", "set_ylabel", "suptitle", "LiveView", "title", "xlabel",
               "ylabel", "text", "annotate", "legend", "show_matrices", "Markdown", "HTML"}
 MASK = "\u27e8translated\u27e9"
+# a tuple of phrases assigned to one of these names is a list of labels a learner reads
+LABEL_NAMES = {"names", "labels", "titles", "legend", "headers"}
 # the auto comment of an entry whose English is on another branch or folder (``update --from-rev/--src``)
 PENDING = "pending:"
 # the Tang poems: traditional characters in the English edition, simplified in the Chinese one
@@ -130,7 +132,7 @@ def _phrase(node) -> bool:
     return False
 
 
-def _table_keys(tree: ast.AST) -> list[ast.expr]:
+def _table_keys(tree: ast.AST, shown: Iterable[ast.expr] = ()) -> list[ast.expr]:
     """Phrases a learner reads that no call names: the keys of a dict literal whose keys are all phrases
     (the rows of a printed table, the titles of a figure) or that labels groups of words (``{"royalty":
     ["king", "queen"]}``), the phrases in the rows of a literal a ``for`` loop walks (``for ax, name in
@@ -160,8 +162,15 @@ def _table_keys(tree: ast.AST) -> list[ast.expr]:
                     keys += [part for part in item.elts if _phrase(part)]
         elif isinstance(node, ast.List):
             keys += [row.elts[0] for row in node.elts if labelled(row)]
+        elif isinstance(node, ast.IfExp) and _phrase(node.body) and _phrase(node.orelse):
+            keys += [node.body, node.orelse]  # name = "labels only (α=0)" if alpha == 0 else "distilled"
+        elif (isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id in LABEL_NAMES
+                                                   for t in node.targets)
+              and isinstance(node.value, (ast.Tuple, ast.List)) and any(_phrase(e) for e in node.value.elts)):
+            keys += [e for e in node.value.elts if isinstance(e, (ast.Constant, ast.JoinedStr))
+                     and (_has_words(words := _literal_words(e)) or _han(words))]  # names = ("teacher", …)
     keys = list({id(k): k for k in keys}.values())
-    chosen = {id(k) for k in keys}
+    chosen = {id(k) for k in [*keys, *shown]}  # the same phrase as a title= or print() is no lookup
     elsewhere = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
                  and id(n) not in chosen and id(n) not in grouped}
     return [k for k in keys if not (isinstance(k, ast.Constant) and k.value in elsewhere)]
@@ -191,7 +200,8 @@ def code_segments(source: str, every: bool = False) -> list[Segment]:
     tree = _tree(source)
     if tree is not None:
         seen = set()
-        for node in [*_user_strings(tree), *_table_keys(tree)]:
+        shown = list(_user_strings(tree))
+        for node in [*shown, *_table_keys(tree, shown)]:
             start, end = _span(source, starts, node)
             text = source[start:end]
             if (start, end) not in seen and (every or _has_words(_literal_words(node))):

@@ -16,7 +16,6 @@ from collections import Counter
 from itertools import pairwise
 from typing import Any
 
-from lmlab.i18n import _
 from lmlab.tokenizers.base import register
 
 # GPT-2's pre-tokenizer: merges never cross these chunks (words with their leading space, numbers, ...).
@@ -72,6 +71,8 @@ class BytePairEncoding:
             merges.append((pair, new_id))
             words = Counter({tuple(merge_pair(list(w), pair, new_id)): c for w, c in words.items()})
             if verbose:
+                from lmlab.i18n import _  # here, not at the top: the tokenizers stay free of lmlab.i18n
+
                 print(_("merge {step}: {pair} -> {new_id} {token!r} ({freq} times)").format(
                     step=step + 1, pair=pair, new_id=new_id, token=cls._show(merges, new_id), freq=freq))
         return cls(merges)

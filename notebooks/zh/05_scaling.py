@@ -495,7 +495,7 @@ for alpha in (0.0, 0.7):
 
 fig, (ax, ax_bar) = plt.subplots(1, 2, figsize=(9.5, 2.8))
 for alpha, h in histories.items():
-    name = "labels only (α=0)" if alpha == 0 else "distilled (α=0.7)"
+    name = "只用标签（α=0）" if alpha == 0 else "蒸馏（α=0.7）"
     ax.plot(*h.series("val_loss"), "o-", ms=3, label=name)
 losses = [evaluate_lm(m, val_batches, lab.device) for m in (teacher, students[0.0], students[0.7])]
 ax.axhline(losses[0], color="k", ls=":", label="教师")
@@ -508,7 +508,7 @@ for s_, l_, name in zip(sizes, losses, ("teacher", "student α=0", "student α=0
 ax_bar.set(xscale="log", xlabel="参数量", ylabel="验证损失", title="规模与损失")
 plt.tight_layout()
 plt.show()
-names = ("teacher", "student, labels only", "student, distilled")
+names = ("teacher", "学生，只用标签", "学生，蒸馏")
 for name, s_, l_ in zip(names, sizes, losses, strict=True):
     print(f"{name:22} {s_:>9,} 个参数   验证损失 {l_:.3f}")
 
