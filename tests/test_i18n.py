@@ -255,7 +255,7 @@ def test_segments_are_the_prose_not_the_code():
 
 # ---------------------------------------------------------------- English left in the Chinese edition
 
-# Words a Chinese class reads as they are: names of models, tools, units and tokens.
+# Words a Chinese class reads as they are: names of models, tools, units, tokens and data-set classes.
 TECHNICAL_WORDS = """
 lmlab gpt bert lstm gru rnn transformer transformers softmax token tokens tokenizer bpe wordpiece jieba
 word2vec glove cbow sgns skipgram skip gram mlm nsp cls sep unk pad mask eos bos adamw adam sgd relu gelu
@@ -265,6 +265,7 @@ ngram kv qkv utf ascii preset presets smoke class full lab html png svg gif json
 top sum mean std log exp sin cos tanh sigmoid argmax wiki sample shakespeare tang poems couplets opencc
 dropout epoch epochs batch batches logits logit perplexity bits nats nat pca tsne umap vs seq seq2seq
 encoder decoder bahdanau vaswani attention tensor id ids pos rank ranks
+negative positive
 """
 TECHNICAL = set(TECHNICAL_WORDS.split())
 
@@ -281,7 +282,7 @@ def _dictionary() -> set[str]:
 # data, not messages: a line of the cleaned Wikipedia sample (lower-case words, no punctuation), a scored
 # list of neighbours ("france: paris 0.91, rome 0.88, ..."), an analogy ("man : king :: woman : ..." or
 # "king - man + woman") and a line of printed source code
-DATA_LINE = re.compile(r"[a-z]+(?: [a-z]+){11,}|\[\w+\] .*"
+DATA_LINE = re.compile(r"[a-z]+(?: [a-z]+){11,}|\[\w+\] .*|.* -> \[\(.*"
                        r"|.*(?:[A-Za-z]+ [+-]?\d+\.\d+,? ){2,}.*"
                        r"|.*\w+ : \w+ :: \w+ :.*|[\w ]+(?: [+-] [\w ]+)+"
                        r"|\s*(?:def|class|return|import|from|if|for|while|with|yield|assert|raise) .*"

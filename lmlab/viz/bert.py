@@ -6,11 +6,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from lmlab.i18n import N_, _
 from lmlab.viz.style import ensure_cjk_font
 
 ensure_cjk_font()  # Chinese labels draw with a CJK font, not boxes
 
 METHOD_STYLE = {"fine-tuned": ("C0", "o"), "random init": ("C3", "s"), "linear probe": ("C2", "^")}
+# the names lmlab.models.bert.finetune gives its methods and metrics, as a learner reads them
+SHOWN_NAMES = {"fine-tuned": N_("fine-tuned"), "random init": N_("random init"),
+               "linear probe": N_("linear probe"), "macro_f1": N_("macro-F1"), "accuracy": N_("accuracy"),
+               "balanced_accuracy": N_("balanced accuracy")}
 
 
 def plot_learning_curve(rows: Sequence[dict[str, Any]], *, metric: str = "macro_f1",
@@ -28,10 +33,12 @@ def plot_learning_curve(rows: Sequence[dict[str, Any]], *, metric: str = "macro_
         y = [r[metric] for r in own]
         err = [[v - r[f"{metric}_lo"] for v, r in zip(y, own, strict=True)],
                [r[f"{metric}_hi"] - v for v, r in zip(y, own, strict=True)]]
-        ax.errorbar(n, y, yerr=err, color=color, marker=marker, capsize=3, label=method)
+        ax.errorbar(n, y, yerr=err, color=color, marker=marker, capsize=3,
+                    label=_(SHOWN_NAMES.get(method, method)))
     if chance is not None:
-        ax.axhline(chance, color="0.6", linestyle=":", label="chance")
-    ax.set(xscale="log", xlabel="training labels", ylabel=metric.replace("_", "-"), title=title)
+        ax.axhline(chance, color="0.6", linestyle=":", label=_("chance"))
+    ax.set(xscale="log", xlabel=_("training labels"),
+           ylabel=_(SHOWN_NAMES.get(metric, metric.replace("_", "-"))), title=title)
     ticks = sorted({r["n_labels"] for r in rows})
     ax.set_xticks(ticks, [str(t) for t in ticks])
     ax.minorticks_off()
@@ -53,7 +60,7 @@ def plot_fill(text: str, guesses: Sequence[Sequence[tuple[str, float]]], *, ax: 
         tokens, probs = [t for t, _ in top][::-1], [p for _, p in top][::-1]
         a.barh(range(len(tokens)), probs, color="C0")
         a.set(yticks=range(len(tokens)), yticklabels=[repr(t)[1:-1] for t in tokens], xlim=(0, 1),
-              xlabel="probability", title=f"[MASK] {i + 1}" if n > 1 else text)
+              xlabel=_("probability"), title=f"[MASK] {i + 1}" if n > 1 else text)
     if n > 1:
         axes[0].figure.suptitle(text, fontsize=10)
     return axes[0].figure
@@ -99,6 +106,6 @@ def plot_layer_probe(results: dict[str, Sequence[float]], *, chance: dict[str, f
         ax.plot(range(len(accs)), accs, marker="o", color=f"C{i}", label=question)
         if chance and question in chance:
             ax.axhline(chance[question], color=f"C{i}", linestyle=":", linewidth=1)
-    ax.set(xlabel="layer (0 = embeddings)", ylabel="balanced accuracy (held out)", ylim=(0, 1.02))
+    ax.set(xlabel=_("layer (0 = embeddings)"), ylabel=_("balanced accuracy (held out)"), ylim=(0, 1.02))
     ax.legend(fontsize=8)
     return ax.figure
