@@ -70,6 +70,33 @@ def test_messages_follow_lmlab_lang(monkeypatch, capsys):
     assert _("a message nobody translated") == "a message nobody translated"
 
 
+def test_the_models_speak_through_say_without_importing_i18n(monkeypatch, capsys):
+    """lmlab/models print notes with lmlab.say: translated once lmlab.i18n is loaded, no import of it."""
+    from lmlab.models.bert.fill import masked_ids
+    from lmlab.say import say
+
+    for path in (ROOT / "lmlab" / "models").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        if "lmlab.say" in text:
+            assert "lmlab.i18n" not in text, f"{path} imports lmlab.i18n; use lmlab.say"
+    template = "{n} character(s) never seen in training, read as <unk> (□): {chars}"
+    monkeypatch.setenv("LMLAB_LANG", "en")
+    say(template, n=1, chars="尽")
+    assert capsys.readouterr().out == "1 character(s) never seen in training, read as <unk> (□): 尽\n"
+    monkeypatch.setenv("LMLAB_LANG", "zh")
+    say(template, n=1, chars="尽")
+    assert "从未出现" in capsys.readouterr().out
+
+    class Vocab:  # three masks for a context of 4 (2 besides [CLS] and [SEP])
+        mask_id = 0
+
+        def encode(self, text):
+            return [0, 0, 0]
+
+    with pytest.raises(ValueError, match="请少用几个掩码"):
+        masked_ids(Vocab(), "[MASK][MASK][MASK]", block_size=4)
+
+
 def test_the_trainers_divergence_hints_are_translated_where_shown(monkeypatch):
     """A trainer in lmlab/models (which may not import lmlab.i18n) passes its fix as a plain constant; the
     catalogue has it and lmlab.train shows it in the learner's language."""

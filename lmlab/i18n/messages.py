@@ -91,7 +91,7 @@ def extract(package: Path | None = None) -> dict[str, list[str]]:
                 continue
             name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
             texts = []
-            if name in ("_", "N_") and node.args:
+            if name in ("_", "N_", "say", "learner_text") and node.args:
                 texts.append(_constant(node.args[0]))
             texts += [_constant(k.value) for k in node.keywords if k.arg in SHOWN_KEYWORDS]
             if exercises:

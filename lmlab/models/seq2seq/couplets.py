@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lmlab.say import say
+
 _H = r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
 _HALF = re.compile(rf"^{_H}+$")
 Pair = tuple[str, str]
@@ -131,7 +133,9 @@ def load_couplets(pairs_file: str | os.PathLike | None = None, script: str = "tr
             note = ("the Tang-poem corpus is not available here, so these are the couplets of the 18 "
                     "built-in quatrains: enough to run every cell, far too few to learn couplets "
                     "(fetch it with 'lmlab data fetch tang_poems' online, or set LMLAB_DATA_DIR)")
-            print(f"note: {note}", flush=True)
+            say("note: the Tang-poem corpus is not available here, so these are the couplets of the 18 "
+                "built-in quatrains: enough to run every cell, far too few to learn couplets (fetch it with "
+                "'lmlab data fetch tang_poems' online, or set LMLAB_DATA_DIR)")
         groups = [couplets_of(p, lengths) for p in poems]
         groups = [g for g in groups if g]
     if script != "traditional":

@@ -17,6 +17,7 @@ from lmlab.checkpoint import load_checkpoint, load_model_state
 from lmlab.models.seq2seq.config import Seq2SeqConfig
 from lmlab.models.seq2seq.decode import beam_search, greedy, sample
 from lmlab.models.seq2seq.vocab import Seq2SeqVocab
+from lmlab.say import learner_text
 
 METHODS = ("beam", "greedy", "sample")
 
@@ -60,8 +61,8 @@ def encode_source(vocab: Seq2SeqVocab, text: str, max_len: int) -> tuple[torch.T
     notes = []
     unknown = vocab.unknown(text)
     if unknown:
-        notes.append(f"{len(unknown)} character(s) never seen in training, read as <unk> (□): "
-                     f"{' '.join(unknown[:10])}")
+        notes.append(learner_text("{n} character(s) never seen in training, read as <unk> (□): {chars}",
+                                  n=len(unknown), chars=" ".join(unknown[:10])))
     return torch.tensor([vocab.encode(text)]), notes
 
 
