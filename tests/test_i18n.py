@@ -309,7 +309,7 @@ def _dictionary() -> set[str]:
 # data, not messages: a line of the cleaned Wikipedia sample (lower-case words, no punctuation), a scored
 # list of neighbours ("france: paris 0.91, rome 0.88, ..."), an analogy ("man : king :: woman : ..." or
 # "king - man + woman") and a line of printed source code
-DATA_LINE = re.compile(r"[a-z]+(?: [a-z]+){11,}|\[\w+\] .*|.* -> \[\(.*"
+DATA_LINE = re.compile(r"[a-z]+(?: [a-z]+){11,}|[\w.]+\(.*\)|\[\w+\] .*|.* -> \[\(.*"
                        r"|.*(?:[A-Za-z]+ [+-]?\d+\.\d+,? ){2,}.*"
                        r"|.*\w+ : \w+ :: \w+ :.*|[\w ]+(?: [+-] [\w ]+)+"
                        r"|\s*(?:def|class|return|import|from|if|for|while|with|yield|assert|raise) .*"
@@ -356,11 +356,14 @@ def english_left(nb, figure_words: dict[str, list[str]], english: set[str]) -> l
 
     found = []
     for i, cell in enumerate(nb.cells):
+        if "getsource(" in cell.get("source", ""):  # the cell prints lmlab's own code
+            continue
         for o in cell.get("outputs", []):
             data = o.get("data", {})
             texts = [o.get("text", "")] if o.output_type == "stream" else []
             if "text/html" in data:
                 page = re.sub(r"(?s)<style.*?</style>", " ", data["text/html"])
+                page = re.sub(r'(?s)<span class="lmlab-token"[^>]*>.*?</span>', " ", page)  # the text shown
                 scripts = re.findall(r"(?s)<script.*?</script>", page)
                 shown = re.sub(r"<[^>]+>", "\n", re.sub(r"(?s)<script.*?</script>", " ", page))
                 texts.append(html_lib.unescape(shown))  # what the page shows, and what its script writes
@@ -368,7 +371,8 @@ def english_left(nb, figure_words: dict[str, list[str]], english: set[str]) -> l
                           for m in re.findall(r"'[^'\n]*'|\"[^\"\n]*\"|`[^`\n]*`", js)
                           if not re.fullmatch(r"[\w.#:-]*", m[1:-1])]
             elif "text/plain" in data:
-                texts += [t for t in data["text/plain"].splitlines() if not re.fullmatch(r"<.*>", t.strip())]
+                texts += [t for t in data["text/plain"].splitlines()  # not a repr: <Figure ...>, Name(...)
+                          if not re.fullmatch(r"<.*>|[\w.]+\(.*\)", t.strip())]
             found += [f"cell {i}: {line.strip()}" for text in texts for line in text.splitlines()
                       if shows_english(line, english)]
     found += [f"figure label: {t}" for t in figure_words["labels"] if english_prose(t, english, label=True)]
