@@ -156,10 +156,16 @@ def _table_keys(tree: ast.AST, shown: Iterable[ast.expr] = ()) -> list[ast.expr]
                   and all(words(v) for v in node.values)):
                 keys += node.keys
                 grouped |= {id(e) for v in node.values for e in v.elts}
-        elif isinstance(node, ast.For) and isinstance(node.iter, (ast.Tuple, ast.List)):
+        elif (isinstance(node, (ast.For, ast.comprehension))
+              and isinstance(node.iter, (ast.Tuple, ast.List))):
             for item in node.iter.elts:  # rows of labelled values, not a list of inputs to a model
                 if isinstance(item, (ast.Tuple, ast.List)):
                     keys += [part for part in item.elts if _phrase(part)]
+                    first, rest = item.elts[0], item.elts[1:]
+                    if (rest and isinstance(first, ast.Constant) and isinstance(first.value, str)
+                            and _has_words(first.value)
+                            and not any(isinstance(e, ast.Constant) for e in rest)):
+                        keys.append(first)  # ("prose", prose_train, ...): a one-word label of named values
         elif isinstance(node, ast.List):
             keys += [row.elts[0] for row in node.elts if labelled(row)]
         elif isinstance(node, ast.IfExp) and _phrase(node.body) and _phrase(node.orelse):

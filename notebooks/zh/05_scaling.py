@@ -612,7 +612,7 @@ print({"probe": {k: round(v, 3) for k, v in probe_report.as_dict().items() if is
        "fine-tuned": {k: round(v, 3) for k, v in ft_report.as_dict().items() if isinstance(v, float)}})
 
 # %%
-for name, report in (("线性探针", probe_report), ("fine-tuned", ft_report)):
+for name, report in (("线性探针", probe_report), ("微调", ft_report)):
     a, n = report.accuracy, int(report.support.sum())
     half = 1.96 * math.sqrt(a * (1 - a) / n)
     print(f"{name:12} 准确率 {a:.2f}，95% 区间 {a - half:.2f} .. {a + half:.2f}")

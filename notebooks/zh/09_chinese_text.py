@@ -69,7 +69,7 @@ prose_train, prose_test = prose[:cut], prose[cut:]
 prose_bpe = FastBPETokenizer.train("\n".join(prose_train), vocab_size=600)
 sentence = "语言模型一次读一个词，每读完一个就猜下一个。"
 bpe_pieces = lambda s: [prose_bpe.decode([i]) for i in prose_bpe.encode(s)]  # � = 一个字的一部分
-for name, split in (("characters", list), ("jieba", jieba_cut), ("BPE", bpe_pieces)):
+for name, split in (("按字", list), ("jieba", jieba_cut), ("BPE", bpe_pieces)):
     pieces = split(sentence)
     print(f"{name:10} {len(pieces):2} 个 token：{' | '.join(pieces)}")
 
@@ -101,8 +101,8 @@ poem_bpe = FastBPETokenizer.train("\n".join(poem_train), vocab_size=2000)
 reports = {
     text: [tokenizer_report("char", list, train, test), tokenizer_report("jieba", jieba_cut, train, test),
            tokenizer_report("BPE", bpe.tokens, train, test, vocabulary=bpe_vocabulary(bpe))]
-    for text, train, test, bpe in (("prose", prose_train, prose_test, prose_bpe),
-                                   ("poems", poem_train, poem_test, poem_bpe))
+    for text, train, test, bpe in (("散文", prose_train, prose_test, prose_bpe),
+                                   ("诗", poem_train, poem_test, poem_bpe))
 }
 for text, rows in reports.items():
     for r in rows:
