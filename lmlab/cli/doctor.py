@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
                    "(override: --device / --preset, LMLAB_DEVICE / LMLAB_PRESET)"),
         (N_("offline data"), ", ".join(f"{k} ({v})" for k, v in report["corpora_offline"].items()) or "none"),
         (N_("needs download"), (", ".join(report["corpora_need_download"]) or _("nothing"))
-         + (" (lmlab data fetch NAME)" if report["corpora_need_download"] else "")
+         + (_(" (run 'lmlab data fetch NAME')") if report["corpora_need_download"] else "")
          + (_("  [LMLAB_OFFLINE=1: downloads disabled]") if report["offline_mode"] else "")),
         (N_("needs a mirror"), ", ".join(report["corpora_mirror_only"]) or _("nothing")),
         (N_("cache"), report["cache_dir"]),
