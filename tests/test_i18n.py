@@ -309,7 +309,7 @@ def _dictionary() -> set[str]:
 # data, not messages: a line of the cleaned Wikipedia sample (lower-case words, no punctuation), a scored
 # list of neighbours ("france: paris 0.91, rome 0.88, ..."), an analogy ("man : king :: woman : ..." or
 # "king - man + woman") and a line of printed source code
-DATA_LINE = re.compile(r"[a-z]+(?: [a-z]+){11,}|[\w.]+\(.*\)|\[\w+\] .*|.* -> \[\(.*"
+DATA_LINE = re.compile(r"[a-z]+(?: [a-z]+){11,}(?: ?(?:\.\.\.|…))?|[\w.]+\(.*\)|\[\w+\] .*|.* -> \[\(.*"
                        r"|.*(?:[A-Za-z]+ [+-]?\d+\.\d+,? ){2,}.*"
                        r"|.*\w+ : \w+ :: \w+ :.*|[\w ]+(?: [+-] [\w ]+)+"
                        r"|\s*(?:def|class|return|import|from|if|for|while|with|yield|assert|raise) .*"
@@ -340,7 +340,8 @@ def english_prose(line: str, english: set[str], *, label: bool = False) -> bool:
         return any(len(w) > 2 for w in known(words))
     if _han(line):  # a Chinese line may name code (total, scores, alpha): English prose is a phrase in it
         pieces = re.split(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]+", line)
-        runs = [[w for w in _words(piece) if len(w) > 1] for piece in pieces]
+        runs = [[w for w in _words(piece) if len(w) > 1] for piece in pieces
+                if not re.search(r"[=\[\](){}%]|//", piece)]  # a piece of code: total = scores[:, None]
         return any(len(known(ws)) >= 3 and len(known(ws)) >= 0.6 * len(ws) for ws in runs)
     return len(known(words)) >= 2 and len(known(words)) >= 0.6 * len(words)
 
@@ -431,7 +432,9 @@ def test_english_prose_is_found_and_code_data_and_chinese_are_not():
             "war: during 0.99, first 0.99, union 0.99, before 0.99", "man : king :: woman : [('the', 1.03)]",
             "king - man + woman", "    return hidden_state, cell_state, gates",
             "def forward(self, x_t, state):", "[negative] the story is also as unoriginal as they come",
-            "提示：total = scores[:, None] + logp 的形状是 (k, V)；用 torch.topk 取 total 中最大的 `k` 个"]
+            "提示：total = scores[:, None] + logp 的形状是 (k, V)；用 torch.topk 取 total 中最大的 `k` 个",
+            "提示：total = scores[:, None] 的形状是 (k, V)；用 torch.topk 取 total.view(-1) 中最大的",
+            "anarchism is a political philosophy that advocates self governed societies based on free ..."]
     assert shows_english("（标注：token、the total score of it；红色）", english | {"total", "score"})
     assert not [line for line in fine if shows_english(line, english)]
     assert not english_prose("PE(pos)·PE(pos+k)", english, label=True)

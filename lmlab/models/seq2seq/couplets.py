@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lmlab.say import say
+from lmlab.say import learner_text, say
 
 _H = r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
 _HALF = re.compile(rf"^{_H}+$")
@@ -130,12 +130,11 @@ def load_couplets(pairs_file: str | os.PathLike | None = None, script: str = "tr
     else:
         poems, source = _poems()
         if source != "tang_poems":
-            note = ("the Tang-poem corpus is not available here, so these are the couplets of the 18 "
-                    "built-in quatrains: enough to run every cell, far too few to learn couplets "
-                    "(fetch it with 'lmlab data fetch tang_poems' online, or set LMLAB_DATA_DIR)")
-            say("note: the Tang-poem corpus is not available here, so these are the couplets of the 18 "
-                "built-in quatrains: enough to run every cell, far too few to learn couplets (fetch it with "
-                "'lmlab data fetch tang_poems' online, or set LMLAB_DATA_DIR)")
+            note = learner_text("the Tang-poem corpus is not available here, so these are the couplets of "
+                                "the 18 built-in quatrains: enough to run every cell, far too few to learn "
+                                "couplets (fetch it with 'lmlab data fetch tang_poems' online, or set "
+                                "LMLAB_DATA_DIR)")
+            say("note: {note}", note=note)
         groups = [couplets_of(p, lengths) for p in poems]
         groups = [g for g in groups if g]
     if script != "traditional":
@@ -170,6 +169,6 @@ def written_in(data: CoupletData, chars: set[str]) -> CoupletData:
     train, val, test = keep(data.train), keep(data.val), keep(data.test)
     if not train:
         raise ValueError("no training pair is written in the kept characters; raise --max-vocab")
-    note = (f"kept the {len(train):,} of {len(data.train):,} training pairs written in the {len(chars):,} "
-            "most common characters")
+    note = learner_text("kept the {kept:,} of {total:,} training pairs written in the {chars:,} most common "
+                        "characters", kept=len(train), total=len(data.train), chars=len(chars))
     return CoupletData(train, val, test, data.source, "; ".join(n for n in (data.note, note) if n))

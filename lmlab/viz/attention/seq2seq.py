@@ -132,7 +132,8 @@ class CrossView(View):
                 ax.imshow(m.cross[layer, h].numpy(), cmap="Blues", vmin=0, vmax=1)
                 ax.set_xticks(range(len(m.source_tokens)), m.source_tokens, fontsize=8)
                 ax.set_yticks(range(len(m.predicted)), m.predicted, fontsize=8)
-                name = "alignment α" if m.arch != "transformer" else f"layer {layer}, head {h}"
+                name = (_("alignment α") if m.arch != "transformer"
+                        else _("layer {layer}, head {head}").format(layer=layer, head=h))
                 ax.set_title(name, fontsize=9)
         return fig
 
