@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from lmlab.i18n import _
+
 RETRAIN_ENV = "LMLAB_RETRAIN"  # "1": retrain everything here; "a,b": retrain the runs named a and b
 RECORD = "prepared.json"
 
@@ -300,7 +302,7 @@ class PreparedRun:
         if self.figure is not None:
             display(Image(filename=str(self.figure)))
         for sample in self.samples:
-            print(f"--- a sample recorded after training\n{sample}")
+            print(_("--- a sample recorded after training") + f"\n{sample}")
 
 
 def save_word2vec(result: Any, path: Path) -> None:
@@ -393,21 +395,26 @@ def find_prepared(name: str, preset: str, *, corpus: str, retrain: bool = False,
     ``retrain=True`` or ``$LMLAB_RETRAIN`` (``1`` for every run, or a comma-separated list of names).
     """
     if retrain or _retrain_asked(name):
-        print(f"lmlab: training {name} here ({'retrain=True' if retrain else RETRAIN_ENV} asked for it)")
+        print(_("lmlab: training {name} here ({why} asked for it)").format(
+            name=name, why="retrain=True" if retrain else RETRAIN_ENV))
         return None
     run, stale = _lookup(name, preset, corpus)
     if run is not None:
-        print(f"lmlab: ✓ loaded the prepared run {name} ({preset} preset, {corpus}, trained "
-              f"{run.record.get('created', '?')}) from {run.path}.\n"
-              f"       To train it here instead: retrain=True in this cell, or {RETRAIN_ENV}=1 (or ={name}).")
+        print(_("lmlab: ✓ loaded the prepared run {name} ({preset} preset, {corpus}, trained {created}) "
+                "from {path}.\n       To train it here instead: retrain=True in this cell, or {env}=1 (or "
+                "={name}).")
+              .format(name=name, preset=preset, corpus=corpus, created=run.record.get("created", "?"),
+                      path=run.path, env=RETRAIN_ENV))
         if show:
             run.show()
     elif stale:
-        print(f"lmlab: the prepared run in {stale[0]} was trained with other settings (or another lmlab); "
-              f"training {name} here. Refresh it with 'lmlab prepare --preset {preset}'.")
+        print(_("lmlab: the prepared run in {path} was trained with other settings (or another lmlab); "
+                "training {name} here. Refresh it with 'lmlab prepare --preset {preset}'.")
+              .format(path=stale[0], name=name, preset=preset))
     else:
-        print(f"lmlab: no prepared run of {name} for the {preset} preset; training it here. A teacher can "
-              f"train every model ahead of a lesson with 'lmlab prepare --preset {preset}'.")
+        print(_("lmlab: no prepared run of {name} for the {preset} preset; training it here. A teacher can "
+                "train every model ahead of a lesson with 'lmlab prepare --preset {preset}'.")
+              .format(name=name, preset=preset))
     return run
 
 
@@ -417,14 +424,17 @@ def find_checkpoint(name: str, preset: str, *, corpus: str, local: Sequence[str 
     machine), then the current prepared run. Says which one it uses, or that there is none."""
     for path in [os.environ.get(env) if env else None, *local]:
         if path and (Path(path) / "ckpt.pt").exists():
-            print(f"lmlab: using the model in {path}")
+            print(_("lmlab: using the model in {path}").format(path=path))
             return Path(path)
     run, stale = _lookup(name, preset, corpus)
     if run is not None and (run.path / "ckpt.pt").exists():
-        print(f"lmlab: ✓ using the prepared run {name} ({preset} preset) from {run.path}")
+        print(_("lmlab: ✓ using the prepared run {name} ({preset} preset) from {path}").format(
+            name=name, preset=preset, path=run.path))
         return run.path
-    places = [f"${env}"] * bool(env) + [str(p) for p in local] + [f"the prepared runs ({preset} preset)"]
-    why = f" ({stale[0]} is stale: other settings)" if stale else ""
-    print(f"lmlab: no trained {name} found in {', '.join(places)}{why}: run notebook {JOBS[name].notebook} "
-          f"first, or 'lmlab prepare --preset {preset}'.")
+    places = ([f"${env}"] * bool(env) + [str(p) for p in local]
+              + [_("the prepared runs ({preset} preset)").format(preset=preset)])
+    why = _(" ({path} is stale: other settings)").format(path=stale[0]) if stale else ""
+    print(_("lmlab: no trained {name} found in {places}{why}: run notebook {notebook} first, or 'lmlab "
+            "prepare --preset {preset}'.").format(name=name, places=", ".join(places), why=why,
+                                                   notebook=JOBS[name].notebook, preset=preset))
     return None

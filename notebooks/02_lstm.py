@@ -256,7 +256,7 @@ else:
     run = L.train_lstm(config, train_text, "runs/02_lstm_shakespeare", val_text=val_text,
                        overwrite=True, live=True, progress=False)
 m = run.metrics
-print(f"{m['iters']} iterations in {m['train_s']:.0f} s of training, {m['tokens_per_sec']:,.0f} characters/s")
+print(f"{m['iters']} iterations in {m['train_s']:.1f} s of training, {m['tokens_per_sec']:,.0f} characters/s")
 print(f"validation: {m['val_loss']:.3f} nats/char = {m['val_bpc']:.3f} bits/char, "
       f"perplexity {m['val_perplexity']:.2f}  ({m['params']:,} parameters)")
 
@@ -317,7 +317,7 @@ if prep is not None:
 else:
     poet = L.train_lstm(poem_config, poem_train, "runs/02_lstm_poems", val_text=poem_val,
                         overwrite=True, live=True, progress=False, sample_prompt="\n")
-print(f"validation: {poet.metrics['val_loss']:.3f} nats/char after {poet.metrics['train_s']:.0f} s")
+print(f"validation: {poet.metrics['val_loss']:.3f} nats/char after {poet.metrics['train_s']:.1f} s")
 
 # %% [markdown]
 # Free sampling would let the model decide where lines end, and an undertrained model miscounts. The

@@ -475,7 +475,7 @@ else:
                        out_dir="runs/03_gpt_shakespeare", live=LiveView(title="GPT on " + corpus),
                        progress=False)
     m = result.metrics
-print(f"{m['iters']} iterations, {m['train_s']:.0f} s of training, {m['tokens_per_sec']:,.0f} tokens/s, "
+print(f"{m['iters']} iterations, {m['train_s']:.1f} s of training, {m['tokens_per_sec']:,.0f} tokens/s, "
       f"MFU {m['mfu'] or 0:.1%}")
 print(f"train {m['eval_train_loss']:.3f}, validation {m['val_loss']:.3f} nats/char "
       f"(uniform guess: ln {tok.vocab_size} = {math.log(tok.vocab_size):.2f})")

@@ -158,7 +158,7 @@ def train(arch, retrain=False):
     prep = find_prepared(PREPARED[arch], lab.preset, corpus=data.source, retrain=retrain)
     if prep is not None:
         m = prep.metrics
-        print(f"{arch}: {m['iters']} steps in {m['train_s']:.0f} s (prepared), val loss {m['val_loss']:.3f}, "
+        print(f"{arch}: {m['iters']} steps in {m['train_s']:.1f} s (prepared), val loss {m['val_loss']:.3f}, "
               f"val chrF {m['val_chrf']}")
         runs[arch] = SimpleNamespace(model=load_translator(prep.path)[0].to(lab.device), metrics=m)
         return runs[arch]
@@ -357,7 +357,6 @@ plt.show()
 # everything (tested), only faster (`benchmarks/seq2seq_vs_torch.py`).
 
 # %%
-from lmlab import i18n  # i18n._: the notes translate() returns, in the learner's language
 from lmlab.models.seq2seq.decode import BeamTree, beam_search
 from lmlab.models.seq2seq.translate import translate
 from lmlab.viz.beam_tree import beam_tree_figure
@@ -366,7 +365,7 @@ poet = runs["transformer"].model.eval()
 line = "白日依山盡"
 for method in ("greedy", "beam", "sample"):
     t = translate(poet, vocab, line, method=method, width=4, seed=0)
-    print(f"{method:7s}", t.output or f"({i18n._(t.notes[-1])})")  # an empty answer says why
+    print(f"{method:7s}", t.output or f"({t.notes[-1]})")  # an empty answer says why
 
 tree = BeamTree()
 beam_search(poet, torch.tensor([vocab.encode(line)]), width=3, max_len=8, tree=tree)
@@ -610,7 +609,7 @@ rules = {"transformer, free": translate_pairs(poet, vocab, src_s),
 print(f"{'':22s}{'length':>8s}{'repeats-ok':>12s}{'tone-opp.':>11s}{'POS-par.':>10s}{'chrF':>8s}")
 for name, out in rules.items():
     p = couplet_score(src_s, out)
-    chrf = "—" if name.startswith("reference") else f"{bleu_chrf(out, ref_s)['chrf']:.2f}"
+    chrf = "—" if out is ref_s else f"{bleu_chrf(out, ref_s)['chrf']:.2f}"
     print(f"{name:22s}{p['length']:8.2f}{p['no_repeat']:12.2f}{p['tone']:11.2f}{p['pos']:10.2f}{chrf:>8s}")
 examples = zip(src_s[:4], rules["untrained + rules"], strict=False)
 print("untrained + rules:", " | ".join(f"{a}→{o}" for a, o in examples))
@@ -749,10 +748,10 @@ def answer(_=None):
         try:
             t = translate(poet, vocab, text.value, width=width.value, constrained=True)  # see 9c
         except ValueError as err:  # empty or too long: one line, no traceback
-            print(i18n._(str(err)))
+            print(err)
             return
         for note in t.notes:
-            print("note:", i18n._(note))
+            print("note:", note)
         print(f"{t.source}  →  {t.output}")
         for alt, score in t.alternatives[1:4]:
             print(f"      {alt}  ({score:.2f})")

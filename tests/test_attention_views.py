@@ -262,3 +262,26 @@ def test_positions_of_a_rope_model_are_its_rotary_angles_and_depend_on_the_offse
     learned = GPT(GPTConfig(vocab_size=11, block_size=48, n_layer=1, n_head=4, n_embd=32,
                             pos_encoding="learned"))
     assert "learned" in position_table(learned)[1]
+
+
+def test_every_view_speaks_the_learners_language(gpt, monkeypatch):
+    """LMLAB_LANG=zh: the views' titles, controls, hints and crop note are Chinese; the script gets its words
+    from the page's parameters, so what it writes on hover is Chinese too."""
+    model, tok = gpt
+    monkeypatch.setenv("LMLAB_LANG", "zh")
+    maps = attention_of(model, TEXT * 3, tok)
+    assert "只用前 48 个" in maps.note and "using the first" not in maps.note
+    grid = grid_view(maps).to_html()
+    for chinese in ("注意力网格", "各头平均", "鼠标悬停", "因果掩码"):
+        assert chinese in grid, chinese
+    import json
+
+    script = grid[grid.index("var P = ") + len("var P = "):]
+    words = json.JSONDecoder().raw_decode(script)[0]["t"]  # what the script writes on hover and click
+    assert words["layer"] == "第 {l} 层" and words["future"] == "被遮住（未来的 token）", words
+    for english in ("average the heads", "hover a cell", "attention grid", "mean of heads", "masked (future"):
+        assert english not in grid, english
+    views = [head_view(maps).to_html(), steps_view(model, TEXT, tok, layer=0, head=0, token=3).to_html(),
+             next_token_view(model, TEXT[:10], tok).to_html(), positional_view(model).to_html()]
+    assert "bertviz 头视图" in views[0] and "怎样分配注意力" in views[1] and "模型预测" in views[2]
+    assert "cut by top-k" not in views[2] and "how token" not in views[1] and "positions ×" not in views[3]

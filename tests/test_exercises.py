@@ -66,6 +66,36 @@ def test_unfilled_and_not_implemented(capsys):
     assert "NotImplementedError" in capsys.readouterr().out
 
 
+def _returns_the_placeholder(x):
+    return ...  # your code
+
+
+def _body_is_the_placeholder(x):
+    ...
+
+
+def _assigns_the_placeholder(x):
+    y = ...  # your code
+    return torch.tensor(y)  # raises on the placeholder: still "not answered", not the exception
+
+
+def _slices_with_an_ellipsis(x):
+    return x[..., :] * 3  # Ellipsis indexing is code: a wrong answer, not an unanswered one
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_function_left_with_its_placeholder_is_not_answered_yet(lang, monkeypatch, capsys):
+    monkeypatch.setenv("LMLAB_LANG", lang)
+    for answer in (_returns_the_placeholder, _body_is_the_placeholder, _assigns_the_placeholder, [..., None]):
+        assert check("testtopic.double", answer) is False
+        out = capsys.readouterr().out
+        assert ("no answer yet" if lang == "en" else "还没有作答") in out, out
+        assert "raised" not in out and "抛出" not in out and "NoneType" not in out and "ellipsis" not in out
+    assert check("testtopic.double", _slices_with_an_ellipsis) is False
+    out = capsys.readouterr().out
+    assert ("not yet" if lang == "en" else "还不对") in out and "作答" not in out, out
+
+
 def test_unknown_name_suggests_close_match(capsys):
     assert check("testtopic.doubel", lambda x: x) is False
     assert "'testtopic.double'" in capsys.readouterr().out

@@ -10,9 +10,11 @@ import textwrap
 from collections import Counter
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from lmlab.i18n import notebooks as nbs
+from lmlab.i18n.notebooks import _han
 
 ROOT = Path(__file__).resolve().parent.parent
 ENGLISH = nbs.sources()
@@ -66,6 +68,47 @@ def test_messages_follow_lmlab_lang(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "还不对" in out and "期望 0.693147" in out and "提示" in out
     assert _("a message nobody translated") == "a message nobody translated"
+
+
+def test_the_models_speak_through_say_without_importing_i18n(monkeypatch, capsys):
+    """lmlab/models print notes with lmlab.say: translated once lmlab.i18n is loaded, no import of it."""
+    from lmlab.models.bert.fill import masked_ids
+    from lmlab.say import say
+
+    for path in (ROOT / "lmlab" / "models").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        if "lmlab.say" in text:
+            assert "lmlab.i18n" not in text, f"{path} imports lmlab.i18n; use lmlab.say"
+    template = "{n} character(s) never seen in training, read as <unk> (□): {chars}"
+    monkeypatch.setenv("LMLAB_LANG", "en")
+    say(template, n=1, chars="尽")
+    assert capsys.readouterr().out == "1 character(s) never seen in training, read as <unk> (□): 尽\n"
+    monkeypatch.setenv("LMLAB_LANG", "zh")
+    say(template, n=1, chars="尽")
+    assert "从未出现" in capsys.readouterr().out
+
+    class Vocab:  # three masks for a context of 4 (2 besides [CLS] and [SEP])
+        mask_id = 0
+
+        def encode(self, text):
+            return [0, 0, 0]
+
+    with pytest.raises(ValueError, match="请少用几个掩码"):
+        masked_ids(Vocab(), "[MASK][MASK][MASK]", block_size=4)
+
+
+def test_the_trainers_divergence_hints_are_translated_where_shown(monkeypatch):
+    """A trainer in lmlab/models (which may not import lmlab.i18n) passes its fix as a plain constant; the
+    catalogue has it and lmlab.train shows it in the learner's language."""
+    from lmlab.i18n.messages import extract
+    from lmlab.train.failures import diverged_message
+
+    hints = [t for t, where in extract().items() if any(w.startswith("lmlab/models/") for w in where)]
+    assert "lower --lr or clip harder (--grad-clip 0.5)" in hints
+    assert "lower --lr (or raise --warmup-iters) and train again" in hints  # a DIVERGENCE_HINT constant
+    monkeypatch.setenv("LMLAB_LANG", "zh")
+    line = diverged_message(12, float("nan"), hint="lower --lr or clip harder (--grad-clip 0.5)")
+    assert "裁剪" in line and "clip harder" not in line and "training diverged" not in line, line
 
 
 def test_setup_sets_the_language(monkeypatch, capsys):
@@ -237,12 +280,183 @@ def test_segments_are_the_prose_not_the_code():
         ("string", '"position"')]
 
 
+# ---------------------------------------------------------------- English left in the Chinese edition
+
+# Words a Chinese class reads as they are: names of models, tools, units, tokens and data-set classes.
+TECHNICAL_WORDS = """
+lmlab gpt bert lstm gru rnn transformer transformers softmax token tokens tokenizer bpe wordpiece jieba
+word2vec glove cbow sgns skipgram skip gram mlm nsp cls sep unk pad mask eos bos adamw adam sgd relu gelu
+layernorm rmsnorm rope alibi mfu bleu chrf cpu gpu cuda mps fp bf int pytorch torch numpy jupyter jupyterlab
+ipython python pip hugging face huggingface bertviz ddp fsdp tp pp dcp nccl gloo torchrun onnx lr tf idf
+ngram kv qkv utf ascii preset presets smoke class full lab html png svg gif json csv tsv nan inf max min
+top sum mean std log exp sin cos tanh sigmoid argmax wiki sample shakespeare tang poems couplets opencc
+dropout epoch epochs batch batches logits logit perplexity bits nats nat pca tsne umap vs seq seq2seq
+encoder decoder bahdanau vaswani attention tensor id ids pos rank ranks
+negative positive
+"""
+TECHNICAL = set(TECHNICAL_WORDS.split())
+
+
+def _dictionary() -> set[str]:
+    """English words: those of gensim's Wikipedia sample (offline) plus scikit-learn's stop words."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    from lmlab.data import load_text
+
+    return set(re.findall(r"[a-z]+", load_text("wiki_sample"))) | set(ENGLISH_STOP_WORDS)
+
+
+# data, not messages: a line of the cleaned Wikipedia sample (lower-case words, no punctuation), a scored
+# list of neighbours ("france: paris 0.91, rome 0.88, ..."), an analogy ("man : king :: woman : ..." or
+# "king - man + woman") and a line of printed source code
+DATA_LINE = re.compile(r"[a-z]+(?: [a-z]+){11,}(?: ?(?:\.\.\.|…))?|[\w.]+\(.*\)|\[\w+\] .*|.* -> \[\(.*"
+                       r"|.*(?:[A-Za-z]+ [+-]?\d+\.\d+,? ){2,}.*"
+                       r"|.*\w+ : \w+ :: \w+ :.*|[\w ]+(?: [+-] [\w ]+)+"
+                       r"|\s*(?:def|class|return|import|from|if|for|while|with|yield|assert|raise) .*"
+                       r"|\s*[\w.\[\]\"']+ = .*")
+CODE_SPAN = re.compile(r"`[^`\n]*`|'[^'\n]*'|\"[^\"\n]*\"|https?://\S+")
+EDGE = ".,;:!?()[]<>\"'，。；：！？（）、…·—-|*"
+
+
+def _words(line: str) -> list[str]:
+    """The plain English words of ``line`` (code, quoted strings, Chinese and numbers are not words)."""
+    words = []
+    for chunk in re.split(r"[\s\u3000-\u303f\u3400-\u9fff\uff00-\uffef]+", CODE_SPAN.sub(" ", line)):
+        word = chunk.strip(EDGE).replace("’", "'")
+        if re.fullmatch(r"[A-Za-z]+(?:'[a-z]+)?", word) and not re.search(r"[A-Za-z]\.[A-Za-z]", chunk):
+            words.append(word)
+    return words
+
+
+def english_prose(line: str, english: set[str], *, label: bool = False) -> bool:
+    """Whether ``line`` shows English prose: a run of words mostly English (not code, not a technical term,
+    not the gibberish of a little model). ``label``: a figure's title, axis or legend, where one English
+    word is already too many."""
+    def known(words: list[str]) -> list[str]:
+        return [w for w in words if w.lower() not in TECHNICAL and w.lower().split("'")[0] in english]
+
+    words = [w for w in _words(line) if len(w) > 1 or w.lower() == "a"]
+    if label:
+        return any(len(w) > 2 for w in known(words))
+    if _han(line):  # a Chinese line may name code (total, scores, alpha): English prose is a phrase in it
+        pieces = re.split(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]+", line)
+        runs = [[w for w in _words(piece) if len(w) > 1] for piece in pieces
+                if not re.search(r"[=\[\](){}%]|//", piece)]  # a piece of code: total = scores[:, None]
+        return any(len(known(ws)) >= 3 and len(known(ws)) >= 0.6 * len(ws) for ws in runs)
+    return len(known(words)) >= 2 and len(known(words)) >= 0.6 * len(words)
+
+
+def shows_english(line: str, english: set[str], *, label: bool = False) -> bool:
+    """English prose that is not data (a corpus line, a scored list, an analogy) or printed code."""
+    return english_prose(line, english, label=label) and not DATA_LINE.fullmatch(line.strip())
+
+
+def english_left(nb, figure_words: dict[str, list[str]], english: set[str]) -> list[str]:
+    """Every output line and figure text of an executed twin that shows English prose."""
+    import html as html_lib
+
+    found = []
+    for i, cell in enumerate(nb.cells):
+        if "getsource(" in cell.get("source", ""):  # the cell prints lmlab's own code
+            continue
+        for o in cell.get("outputs", []):
+            data = o.get("data", {})
+            texts = [o.get("text", "")] if o.output_type == "stream" else []
+            if "text/html" in data:
+                page = re.sub(r"(?s)<style.*?</style>", " ", data["text/html"])
+                page = re.sub(r'(?s)<span class="lmlab-token"[^>]*>.*?</span>', " ", page)  # the text shown
+                scripts = re.findall(r"(?s)<script.*?</script>", page)
+                shown = re.sub(r"<[^>]+>", "\n", re.sub(r"(?s)<script.*?</script>", " ", page))
+                texts.append(html_lib.unescape(shown))  # what the page shows, and what its script writes
+                texts += [m[1:-1] for js in scripts if len(js) < 20_000  # lmlab's own, not a vendored library
+                          for m in re.findall(r"'[^'\n]*'|\"[^\"\n]*\"|`[^`\n]*`", js)
+                          if not re.fullmatch(r"[\w.#:-]*", m[1:-1])]
+            elif "text/plain" in data:
+                texts += [t for t in data["text/plain"].splitlines()  # not a repr: <Figure ...>, Name(...)
+                          if not re.fullmatch(r"<.*>|[\w.]+\(.*\)", t.strip())]
+            found += [f"cell {i}: {line.strip()}" for text in texts for line in text.splitlines()
+                      if shows_english(line, english)]
+    found += [f"figure label: {t}" for t in figure_words["labels"] if english_prose(t, english, label=True)]
+    found += [f"figure text: {line}" for t in figure_words["texts"] for line in t.splitlines()
+              if shows_english(line, english)]
+    return found
+
+
+def test_chinese_lines_of_the_twins_join_without_a_space():
+    """Markdown shows a line break as a space (把这些部件 堆成一个 GPT). A twin's Chinese paragraph has no
+    break between two Chinese characters, and no line starts with Chinese punctuation such as '，'."""
+    from lmlab.i18n.notebooks import CJK_PUNCT, _han, join_cjk_lines
+
+    joined = join_cjk_lines("把这些部件\n堆成一个 GPT\n，然后\n- 列表\n- 项\n$$a =\nb$$\n中文\n接着")
+    assert joined == "把这些部件堆成一个 GPT，然后\n- 列表\n- 项\n$$a =\nb$$\n中文接着"
+    assert join_cjk_lines("```\n代码\n代码\n```") == "```\n代码\n代码\n```"
+    for twin in TWINS:
+        for i, cell in enumerate(nbs.read_notebook(twin.with_suffix(".py")).cells):
+            if cell.cell_type != "markdown":
+                continue
+            lines, fenced = cell.source.split("\n"), False
+            for before, line in zip(lines, lines[1:], strict=False):
+                fenced ^= before.lstrip().startswith(("```", "~~~")) or before.count("$$") % 2 == 1
+                start = line.lstrip()[:1]
+                block = line.lstrip().startswith(("-", "*", "#", "|"))
+                if fenced or block or not start or not before.strip():
+                    continue
+                assert start not in CJK_PUNCT, f"zh/{twin.name} cell {i}: a line starts with {start!r}"
+                assert not (_han(before.rstrip()[-1:]) and _han(start)), (
+                    f"zh/{twin.name} cell {i}: a break between Chinese characters shows as a space: "
+                    f"{before.rstrip()[-12:]!r} / {line.lstrip()[:12]!r}")
+
+
+def test_english_prose_is_found_and_code_data_and_chinese_are_not():
+    words = ("no prepared run of for the preset training it here offset times merge learning rate "
+             "with size is a practical an in or average heads text has using first war during union "
+             "before man king woman def forward self state return hidden cell gates")
+    english = set(words.split())
+    prose = ["lmlab: no prepared run of 03_gpt for the smoke preset; training it here.",
+             "merge 1: (32, 116) -> 256 ' t' (496 times)", "the text has 48 tokens; using the first 32"]
+    assert all(shows_english(line, english) for line in prose)
+    assert english_prose("learning rate", english, label=True)
+    assert english_prose("offset k", english, label=True)
+    page = {"output_type": "display_data", "data": {"text/html": '<label><input type="checkbox"> average the '
+                                                             'heads</label><script>s.textContent = "the '
+                                                             'text has " + n + " tokens";</script>'}}
+    left = english_left(nbformat.from_dict({"cells": [{"outputs": [page]}]}), {"labels": [], "texts": []},
+                        english)
+    assert left == ["cell 0: average the heads", "cell 0: the text has"], left
+    fine = ["lmlab: device=cpu, precision=fp32, preset=smoke （可用 LMLAB_PRESET=smoke|class|full 更改）",
+            "合并 (32, 116) -> 256 ' t' [' t', 'h', 'e', 'e']", "GPT 有 104,192 个参数；2 层 x 79 的 LSTM",
+            "ither practical poete tit an aine in cin iores pth tis alhe tun or thengag gre bo d imi",
+            "Linear(in_features=64, out_features=192, bias=False)",
+            "use_cache=False：12 个 token 用时 8 毫秒",
+            "提示：运行 'lmlab prepare --preset smoke' 预先训练", "GPT · 语料 wiki_sample",
+            "war: during 0.99, first 0.99, union 0.99, before 0.99", "man : king :: woman : [('the', 1.03)]",
+            "king - man + woman", "    return hidden_state, cell_state, gates",
+            "def forward(self, x_t, state):", "[negative] the story is also as unoriginal as they come",
+            "提示：total = scores[:, None] + logp 的形状是 (k, V)；用 torch.topk 取 total 中最大的 `k` 个",
+            "提示：total = scores[:, None] 的形状是 (k, V)；用 torch.topk 取 total.view(-1) 中最大的",
+            "anarchism is a political philosophy that advocates self governed societies based on free ..."]
+    assert shows_english("（标注：token、the total score of it；红色）", english | {"total", "score"})
+    assert not [line for line in fine if shows_english(line, english)]
+    assert not english_prose("PE(pos)·PE(pos+k)", english, label=True)
+
+
 # ---------------------------------------------------------------- the twins run (smoke preset, offline)
+
+@pytest.fixture(scope="module")
+def english_words() -> set[str]:
+    return _dictionary()
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", TWINS, ids=lambda p: "zh-" + p.stem)
-def test_twin_runs_on_a_bare_machine(path, tmp_path):
-    from test_notebooks import assert_models_read_their_script, bare_machine_env, execute_notebook, figures
+def test_twin_runs_on_a_bare_machine(path, tmp_path, english_words):
+    from test_notebooks import (
+        assert_models_read_their_script,
+        bare_machine_env,
+        execute_notebook,
+        figure_texts,
+        figures,
+    )
 
     env = bare_machine_env(tmp_path)
     nb = execute_notebook(path, env)
@@ -260,6 +474,8 @@ def test_twin_runs_on_a_bare_machine(path, tmp_path):
     assert figures(nb) >= 1
     assert "可用 LMLAB_PRESET" in out.getvalue(), "the twin did not switch lmlab to Chinese"
     assert_models_read_their_script("zh/" + path.name, env)
+    left = english_left(nb, figure_texts(tmp_path), english_words)
+    assert not left, f"zh/{path.name} shows English:\n  " + "\n  ".join(left[:40])
 
 
 def test_poems_follow_the_edition(isolated_data, monkeypatch, capsys):

@@ -20,10 +20,9 @@ from pathlib import Path
 import pytest
 
 from lmlab.cli.lab import (
-    QUIET_CONFIG,
     build_command,
     free_port,
-    kernel_encryption,
+    lab_config,
     server_env,
     write_private_files,
 )
@@ -40,8 +39,9 @@ def test_private_files_are_owner_only_and_the_command_has_no_secret(tmp_path, mo
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     assert token_file.read_text() == "s3cret-token"
     config = json.loads(config_file.read_text())
-    assert config == {**QUIET_CONFIG, "NotebookNotary": {"data_dir": str(folder)}, **kernel_encryption()}
+    assert config == lab_config(folder)
     defaults = json.loads((folder / "labconfig" / "default_setting_overrides.json").read_text())
+    assert defaults["@jupyterlab/translation-extension:plugin"]["locale"] == "en"  # the edition's language
     assert defaults["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"  # no news toast
     cmd = build_command(tmp_path, 8899, open_browser=False, config_file=config_file)
     assert f"--config={config_file}" in cmd and not any("s3cret" in c or "token=" in c for c in cmd)
@@ -172,3 +172,48 @@ def test_the_labs_own_notebooks_are_trusted_and_others_are_not(tmp_path):
         trusted = {name: notary.check_signature(nbformat.read(tmp_path / name, as_version=4))
                    for name in ("00_welcome.ipynb", "zh/00_welcome.ipynb", "downloaded.ipynb")}
     assert trusted == {"00_welcome.ipynb": True, "zh/00_welcome.ipynb": True, "downloaded.ipynb": False}
+
+
+@pytest.mark.slow
+def test_the_chinese_edition_opens_jupyterlab_in_chinese(tmp_path):
+    """``lmlab lab --lang zh``: the served settings select the zh_CN language pack, which is installed."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER_", "LMLAB_LANG"))}
+    env.update(HOME=str(home), PYTHONPATH=str(ROOT), JUPYTER_CONFIG_DIR=str(tmp_path / "cfg"),
+               JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"))
+    port = free_port()
+    log_path = tmp_path / "lab.log"
+    with log_path.open("w") as log:
+        cmd = [sys.executable, "-m", "lmlab", "lab", "--lang", "zh", "--no-browser", "--port", str(port)]
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp_path,
+                                start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        ready = r"打开 http://127\.0\.0\.1:\d+/lab\?token=(\S+)"  # its own lines in Chinese too
+        while not (m := re.search(ready, log_path.read_text())):
+            assert proc.poll() is None, "lmlab lab exited:\n" + log_path.read_text()
+            assert time.monotonic() < deadline, "no URL within 120 s:\n" + log_path.read_text()
+            time.sleep(0.2)
+        headers = {"Authorization": f"token {m.group(1)}"}
+        base = f"http://127.0.0.1:{port}/lab/api"
+
+        def get(path: str) -> dict:
+            request = urllib.request.Request(base + path, headers=headers)
+            with urllib.request.urlopen(request, timeout=30) as r:
+                return json.loads(r.read())
+
+        plugin = get("/settings/@jupyterlab/translation-extension:plugin")
+        locale = plugin["settings"].get("locale", plugin["schema"]["properties"]["locale"]["default"])
+        assert locale == "zh_CN", plugin["schema"]["properties"]["locale"]
+        packs = get("/translations/")["data"]
+        assert "zh_CN" in packs, f"the zh_CN language pack is not installed: {sorted(packs)}"
+        assert get("/translations/zh_CN")["data"], "the zh_CN pack has no strings"
+        assert "正在" in log_path.read_text() and "starting JupyterLab" not in log_path.read_text()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()

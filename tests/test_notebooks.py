@@ -32,6 +32,50 @@ def _local_only(self, address, *args, **kwargs):
 _socket.socket.connect = _local_only
 '''
 
+# An IPython start-up file of the bare machine's kernel: every figure drawn (shown inline or saved) appends
+# its words (titles, axis labels, legends, annotations, table cells; not tick labels, which show data) to
+# $LMLAB_FIGURE_TEXTS as one JSON line, so a test can read what a learner saw on the figures.
+FIGURE_TEXTS = '''
+import json as _json
+import os as _os
+
+if _os.environ.get("LMLAB_FIGURE_TEXTS"):
+    import matplotlib.backend_bases as _bb
+    import matplotlib.text as _mtext
+
+    _print_figure = _bb.FigureCanvasBase.print_figure
+
+    def _figure_words(fig):
+        ticks, labels = set(), []
+        for ax in fig.axes:
+            for axis in (ax.xaxis, ax.yaxis):
+                for which in ("major", "minor"):
+                    ticks.update(map(id, axis.get_ticklabels(which=which)))
+                ticks.add(id(axis.get_offset_text()))
+                labels.append(axis.label)
+            labels += [ax.title, ax._left_title, ax._right_title]
+        for legend in [*fig.legends, *(ax.get_legend() for ax in fig.axes)]:
+            if legend is not None:
+                labels += [*legend.get_texts(), legend.get_title()]
+        labels += [t for t in (getattr(fig, n, None) for n in ("_suptitle", "_supxlabel", "_supylabel")) if t]
+        shown = lambda t: t.get_visible() and t.get_text().strip()
+        label_ids = {id(t) for t in labels}
+        return {"labels": [t.get_text() for t in labels if shown(t)],
+                "texts": [t.get_text() for t in fig.findobj(_mtext.Text)
+                          if id(t) not in ticks and id(t) not in label_ids and shown(t)]}
+
+    def _recording_print_figure(self, *args, **kwargs):
+        try:
+            words = _figure_words(self.figure)
+            with open(_os.environ["LMLAB_FIGURE_TEXTS"], "a", encoding="utf-8") as f:
+                f.write(_json.dumps(words, ensure_ascii=False) + "\\n")
+        except Exception:  # recording must never change what the notebook does
+            pass
+        return _print_figure(self, *args, **kwargs)
+
+    _bb.FigureCanvasBase.print_figure = _recording_print_figure
+'''
+
 
 def _cells(nb: nbformat.NotebookNode) -> list[tuple[str, str]]:
     return [(c.cell_type, c.source.strip()) for c in nb.cells]
@@ -71,13 +115,16 @@ def bare_machine_env(tmp_path: Path) -> dict[str, str]:
     site = tmp_path / "site"
     site.mkdir(exist_ok=True)
     (site / "sitecustomize.py").write_text(NO_NETWORK)
+    startup = home / ".ipython" / "profile_default" / "startup"
+    startup.mkdir(parents=True, exist_ok=True)
+    (startup / "00-figure-texts.py").write_text(FIGURE_TEXTS)
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("LMLAB_", "JUPYTER_", "IPYTHON", "MPLCONFIGDIR", "XDG_"))}
     env.update(
         HOME=str(home), LMLAB_PRESET="smoke", LMLAB_OFFLINE="1", LMLAB_DEVICE="cpu",
         CUDA_VISIBLE_DEVICES="", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
         PYTHONPATH=os.pathsep.join([str(site), str(ROOT)]), MPLBACKEND="module://matplotlib_inline.backend_inline",
-        PYDEVD_DISABLE_FILE_VALIDATION="1",
+        PYDEVD_DISABLE_FILE_VALIDATION="1", LMLAB_FIGURE_TEXTS=str(figure_texts_path(tmp_path)),
         LMLAB_UNKNOWN_LOG=str(tmp_path / "unknown"),  # what models could not read (lmlab.tokenizers.unknown)
     )
     return env
@@ -91,6 +138,24 @@ def assert_models_read_their_script(name: str, env: dict[str, str], limit: float
     over = too_many(read_log(env["LMLAB_UNKNOWN_LOG"]), limit)
     assert not over, (f"{name}: a model was fed characters it does not know (is everything in the edition's "
                       "script?):\n" + "\n".join(over))
+
+
+def figure_texts_path(tmp_path: Path) -> Path:
+    """Where a kernel started with :func:`bare_machine_env` writes the words of every figure it drew."""
+    return tmp_path / "figure-texts.jsonl"
+
+
+def figure_texts(tmp_path: Path) -> dict[str, list[str]]:
+    """The distinct words of every figure the notebook drew: ``labels`` (titles, axis labels, legends)
+    and ``texts`` (annotations, table cells: often data, such as the words of a word-vector map)."""
+    import json
+
+    path = figure_texts_path(tmp_path)
+    seen: dict[str, dict[str, None]] = {"labels": {}, "texts": {}}
+    for line in path.read_text(encoding="utf-8").splitlines() if path.exists() else []:
+        for kind, texts in json.loads(line).items():
+            seen[kind].update(dict.fromkeys(texts))
+    return {kind: list(texts) for kind, texts in seen.items()}
 
 
 def execute_notebook(path: Path, env: dict[str, str], timeout: int = 300) -> nbformat.NotebookNode:

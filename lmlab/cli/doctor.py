@@ -9,6 +9,8 @@ import platform
 import sys
 from typing import Any
 
+from lmlab.i18n import N_, _
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -38,7 +40,8 @@ def _bertviz_offline() -> str:
     offline_bertviz_script("model_view", "{}")
     from importlib.metadata import version
 
-    return f"yes (bertviz {version('bertviz')}; its scripts, d3 and jQuery found locally)"
+    return _("yes (bertviz {version}; its scripts, d3 and jQuery found locally)").format(
+        version=version("bertviz"))
 
 
 def diagnose() -> dict[str, Any]:
@@ -104,25 +107,26 @@ def run(args: argparse.Namespace) -> int:
         ("CPU share", f"{report['threads']['share']} thread{'s' * (report['threads']['share'] != 1)}, "
                       f"from {report['threads']['source']} (override: LMLAB_THREADS)"),
         ("GPU", gpu),
-        ("device", f"{report['device']}  precision {report['precision']}  preset {report['preset']} "
+        (N_("device"), f"{report['device']}  precision {report['precision']}  preset {report['preset']} "
                    "(override: --device / --preset, LMLAB_DEVICE / LMLAB_PRESET)"),
-        ("offline data", ", ".join(f"{k} ({v})" for k, v in report["corpora_offline"].items()) or "none"),
-        ("needs download", (", ".join(report["corpora_need_download"]) or "nothing")
-         + (" (lmlab data fetch NAME)" if report["corpora_need_download"] else "")
-         + ("  [LMLAB_OFFLINE=1: downloads disabled]" if report["offline_mode"] else "")),
-        ("needs a mirror", ", ".join(report["corpora_mirror_only"]) or "nothing"),
-        ("cache", report["cache_dir"]),
-        ("eval sets", ", ".join(k for k, v in report["eval_sets"].items() if v) or "none"),
-        ("CJK font", report["cjk_font"] or "MISSING"),
-        ("bertviz offline", report["bertviz_offline"] or "NO"),
+        (N_("offline data"), ", ".join(f"{k} ({v})" for k, v in report["corpora_offline"].items()) or "none"),
+        (N_("needs download"), (", ".join(report["corpora_need_download"]) or _("nothing"))
+         + (_(" (run 'lmlab data fetch NAME')") if report["corpora_need_download"] else "")
+         + (_("  [LMLAB_OFFLINE=1: downloads disabled]") if report["offline_mode"] else "")),
+        (N_("needs a mirror"), ", ".join(report["corpora_mirror_only"]) or _("nothing")),
+        (N_("cache"), report["cache_dir"]),
+        (N_("eval sets"), ", ".join(k for k, v in report["eval_sets"].items() if v) or "none"),
+        (N_("CJK font"), report["cjk_font"] or _("MISSING")),
+        (N_("bertviz offline"), report["bertviz_offline"] or _("NO")),
     ]
-    width = max(len(k) for k, _ in lines)
+    lines = [(_(key), value) for key, value in lines]
+    width = max(len(k) for k, _value in lines)
     for key, value in lines:
         print(f"{key.rjust(width)}  {value}")
     if report["problems"]:
-        print("\nproblems:")
+        print("\n" + _("problems:"))
         for problem in report["problems"]:
             print(f"  - {problem}")
         return 1
-    print("\nall good: python3 scripts/bootstrap.py lab (or lmlab lab) opens the notebooks")
+    print("\n" + _("all good: python3 scripts/bootstrap.py lab (or lmlab lab) opens the notebooks"))
     return 0

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from lmlab.i18n import _
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("src", help="a run folder (its ckpt.pt) or a checkpoint file")
@@ -19,5 +21,6 @@ def run(args: argparse.Namespace) -> int:
     from lmlab.export import export_hf
 
     out = export_hf(args.src, args.out)
-    print(f"exported {args.src} -> {out} (load it with transformers' from_pretrained({str(out)!r}))")
+    print(_("exported {src} -> {out} (load it with transformers' from_pretrained({path!r}))").format(
+        src=args.src, out=out, path=str(out)))
     return 0

@@ -27,6 +27,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from lmlab.i18n import N_, _
 from lmlab.net import free_port
 
 HOST = "127.0.0.1"
@@ -106,15 +107,25 @@ def kernel_encryption() -> dict:
     return {"KernelManager": {"transport_encryption": "auto"}}
 
 
-def write_private_files(folder: Path, token: str) -> tuple[Path, Path]:
-    """The token file (0600), the quiet config file and JupyterLab's setting defaults (under ``labconfig/``)
-    in ``folder`` (0700): (token_file, config_file)."""
+# JupyterLab's own menus in the edition's language (the zh_CN pack is a dependency of lmlab)
+LAB_LOCALES = {"en": "en", "zh": "zh_CN"}
+
+
+def lab_setting_defaults(lang: str = "en") -> dict:
+    """JupyterLab's setting defaults for one launch: LAB_SETTING_DEFAULTS and the edition's locale."""
+    locale = {"@jupyterlab/translation-extension:plugin": {"locale": LAB_LOCALES.get(lang, "en")}}
+    return {**LAB_SETTING_DEFAULTS, **locale}
+
+
+def write_private_files(folder: Path, token: str, lang: str = "en") -> tuple[Path, Path]:
+    """The token file (0600), the quiet config file and JupyterLab's setting defaults in the edition's
+    language (under ``labconfig/``) in ``folder`` (0700): (token_file, config_file)."""
     folder.chmod(0o700)
     (folder / "labconfig").mkdir(mode=0o700)
     token_file, config_file = folder / "token", folder / "jupyter_lab_config.json"
     for path, text in ((token_file, token), (config_file, json.dumps(lab_config(folder), indent=1)),
                        (folder / "labconfig" / "default_setting_overrides.json",
-                        json.dumps(LAB_SETTING_DEFAULTS, indent=1))):
+                        json.dumps(lab_setting_defaults(lang), indent=1))):
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # private from the first byte
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
@@ -167,6 +178,19 @@ def wait_until_serving(port: int, token: str, proc: subprocess.Popen, timeout_s:
     return False
 
 
+def _in(lang: str, message: str) -> str:
+    """``message`` in the edition's language (``--lang``), whatever $LMLAB_LANG says."""
+    before = os.environ.get("LMLAB_LANG")
+    os.environ["LMLAB_LANG"] = lang
+    try:
+        return _(message)
+    finally:
+        if before is None:
+            del os.environ["LMLAB_LANG"]
+        else:
+            os.environ["LMLAB_LANG"] = before
+
+
 def _stop(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -194,17 +218,18 @@ def run(args: argparse.Namespace) -> int:
     token = secrets.token_urlsafe(24)
     private = Path(tempfile.mkdtemp(prefix="lmlab-lab-"))
     try:
-        token_file, config_file = write_private_files(private, token)
+        token_file, config_file = write_private_files(private, token, getattr(args, "lang", "en"))
         trust_own_notebooks(root, private)
         cmd = build_command(root, port, open_browser=not args.no_browser, config_file=config_file)
-        print(f"lmlab lab: starting JupyterLab on {root} ...", flush=True)
+        lang = getattr(args, "lang", "en")
+        print(_in(lang, N_("lmlab lab: starting JupyterLab on {root} ...")).format(root=root), flush=True)
         proc = subprocess.Popen(cmd, env=server_env(token_file, getattr(args, "lang", "en")))
         if threading.current_thread() is threading.main_thread():  # `kill`: stop the server, drop the token
             signal.signal(signal.SIGTERM, _stop)
         try:
             if wait_until_serving(port, token, proc):
-                print(f"  open http://{HOST}:{port}/lab?token={token}\n"
-                      "  (only this machine can connect; Ctrl-C stops it)", flush=True)
+                ready = N_("  open {url}\n  (only this machine can connect; Ctrl-C stops it)")
+                print(_in(lang, ready).format(url=f"http://{HOST}:{port}/lab?token={token}"), flush=True)
             return proc.wait()
         except KeyboardInterrupt:  # one Ctrl-C is enough: stop the server instead of asking "y/[n]?"
             proc.terminate()

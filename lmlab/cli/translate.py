@@ -6,8 +6,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from lmlab.i18n import _
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", metavar="DIR", help="a 'lmlab train seq2seq' --out folder or a .pt file")
@@ -38,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
                       temperature=args.temperature, top_k=args.top_k, seed=args.seed,
                       script=saved.get("script", "traditional"), constrained=args.constrained)
         for note in t.notes:
-            print(f"note: {_(note)}", file=sys.stderr)
+            print(f"note: {note}", file=sys.stderr)
         print(f"{t.source} -> {t.output}")
         for alt, score in t.alternatives[1:args.n_best]:
             print(f"    {alt}  ({score:.3f})")

@@ -98,14 +98,16 @@ def fetch(name: str, *, progress: bool | None = None, retries: int = 3, timeout:
     # a corrupt or outdated cached copy stays until a verified one replaces it (download renames over it)
     kept = (f" (the cached copy {cached} fails its sha256 check and is kept until a verified one "
             "replaces it)") if corrupt else ""
-    how = (f"run 'lmlab data fetch {name}' on a machine that is online and copy {corpus.filename} into "
-           f"LMLAB_DATA_DIR, or set LMLAB_DATA_DIR to a mirror that has it")
+    how = _("run 'lmlab data fetch {name}' on a machine that is online and copy {filename} into "
+            "LMLAB_DATA_DIR, or set LMLAB_DATA_DIR to a mirror that has it").format(name=name,
+                                                                                   filename=corpus.filename)
     if corpus.url is None:
         raise FileNotFoundError(f"corpus {name!r} is not downloadable (source: {corpus.source}); put "
                                 f"{corpus.filename} in a folder and set LMLAB_DATA_DIR to it")
     if offline():
-        raise FileNotFoundError(f"corpus {name!r} is not in the mirror or the cache ({cache_dir()}) and "
-                                f"LMLAB_OFFLINE is set{kept}; unset LMLAB_OFFLINE, or {how}")
+        raise FileNotFoundError(_("corpus {name!r} is not in the mirror or the cache ({cache}) and "
+                                  "LMLAB_OFFLINE is set{kept}; unset LMLAB_OFFLINE, or {how}").format(
+            name=name, cache=cache_dir(), kept=kept, how=how))
     try:
         if corpus.manifest:  # rebuilt from many verified upstream files, resumable
             from lmlab.data.assemble import assemble

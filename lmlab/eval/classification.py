@@ -92,14 +92,16 @@ class ClassificationReport:
         }
 
     def __str__(self) -> str:
+        from lmlab.i18n import _
+
         width = max(9, *(len(n) for n in self.labels))
-        lines = [f"{'':>{width}}  precision  recall     f1  support"]
+        lines = [f"{'':>{width}}  " + _("precision  recall     f1  support")]
         for name, p, r, f, s in zip(self.labels, self.precision, self.recall, self.f1, self.support,
                                     strict=True):
             lines.append(f"{name:>{width}}  {p:9.3f}  {r:6.3f}  {f:5.3f}  {s:7d}")
-        lines.append(f"{'macro avg':>{width}}  {self.macro_precision:9.3f}  {self.macro_recall:6.3f}  "
+        lines.append(f"{_('macro avg'):>{width}}  {self.macro_precision:9.3f}  {self.macro_recall:6.3f}  "
                      f"{self.macro_f1:5.3f}  {int(self.support.sum()):7d}")
-        lines.append(f"{'accuracy':>{width}}  {self.accuracy:.3f}")
+        lines.append(f"{_('accuracy'):>{width}}  {self.accuracy:.3f}")
         return "\n".join(lines)
 
 
@@ -112,9 +114,11 @@ def classification_report(y_true: Sequence[int], y_pred: Sequence[int],
     return ClassificationReport(confusion=table, labels=names)
 
 
-def plot_confusion(report: ClassificationReport, *, title: str = "confusion matrix", ax: Any = None) -> Any:
+def plot_confusion(report: ClassificationReport, *, title: str = "", ax: Any = None) -> Any:
     """The matrix as a heat map with the counts written in each cell (rows: truth, columns: prediction)."""
     from matplotlib.figure import Figure
+
+    from lmlab.i18n import _
 
     if ax is None:
         fig = Figure(figsize=(3.2, 2.8), dpi=90, layout="constrained")
@@ -124,7 +128,7 @@ def plot_confusion(report: ClassificationReport, *, title: str = "confusion matr
     ax.grid(False)  # a style's grid lines would cut through the cells
     k = len(report.labels)
     ax.set(xticks=range(k), yticks=range(k), xticklabels=report.labels, yticklabels=report.labels,
-           xlabel="predicted", ylabel="true", title=title)
+           xlabel=_("predicted"), ylabel=_("true"), title=title or _("confusion matrix"))
     for i in range(k):
         for j in range(k):
             dark = c[i, j] > c.max() / 2

@@ -118,27 +118,57 @@ def check(name: str, answer: Any = ..., *, quiet: bool = False) -> bool:
             name=name, tip=tip, known=", ".join(known) or _("none")))
         return False
     tip = _("\n  hint: {hint}").format(hint=_(ex.hint)) if ex.hint else ""
-    if answer is ... or answer is None:
-        say(_("✗ {name}: no answer yet — replace the `...` with your code, run the cell, then check again.")
-            .format(name=name) + tip)
+    unanswered = _("✗ {name}: no answer yet — replace the `...` with your code, run the cell, then check "
+                   "again.").format(name=name) + tip
+    if _blank(answer):
+        say(unanswered)
         return False
     try:
         ex.checker(answer)
-    except ExerciseFailure as fail:
-        say(_("✗ {name}: not yet.").format(name=name) + f"\n  {_indent(_(str(fail)))}" + tip)
-        return False
-    except NotImplementedError:
-        say(_("✗ {name}: your code still raises NotImplementedError — fill in the missing part.")
-            .format(name=name) + tip)
-        return False
     except Exception as err:
-        say(_("✗ {name}: your answer raised {kind}: {err}").format(
-            name=name, kind=type(err).__name__, err=err)
-            + f"\n  {_where(err)}" + tip)
+        if _left_blank(answer):  # the `...` is still in the learner's function: unanswered, not a crash
+            say(unanswered)
+        elif isinstance(err, ExerciseFailure):
+            say(_("✗ {name}: not yet.").format(name=name) + f"\n  {_indent(_(str(err)))}" + tip)
+        elif isinstance(err, NotImplementedError):
+            say(_("✗ {name}: your code still raises NotImplementedError — fill in the missing part.")
+                .format(name=name) + tip)
+        else:
+            say(_("✗ {name}: your answer raised {kind}: {err}").format(
+                name=name, kind=type(err).__name__, err=err)
+                + f"\n  {_where(err)}" + tip)
         return False
     say(_("✓ {name}: correct.").format(name=name) + (f" {_(ex.success)}" if ex.success else ""))
     return True
 
+
+def _blank(answer: Any) -> bool:
+    """An answer that is still the placeholder: ``...``, None, or a list/tuple of them."""
+    if answer is ... or answer is None:
+        return True
+    return isinstance(answer, (list, tuple)) and bool(answer) and all(a is ... or a is None for a in answer)
+
+
+def _left_blank(answer: Any) -> bool:
+    """A function (or a list of them) whose body still holds the ``...`` placeholder as a statement, an
+    assigned value or a returned value (``x[..., 0]`` is code, not a placeholder)."""
+    import ast
+    import textwrap
+
+    if isinstance(answer, (list, tuple)):
+        return any(_left_blank(a) for a in answer)
+    if not (inspect.isfunction(answer) or inspect.ismethod(answer)):
+        return False
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(answer)))
+    except (OSError, TypeError, SyntaxError):
+        return False
+    for node in ast.walk(tree):
+        value = getattr(node, "value", None) if isinstance(node, (ast.Expr, ast.Return, ast.Assign,
+                                                                     ast.AnnAssign, ast.AugAssign)) else None
+        if isinstance(value, ast.Constant) and value.value is ...:
+            return True
+    return False
 
 
 def hint(name: str) -> None:

@@ -14,8 +14,6 @@ import os
 from functools import cache
 from pathlib import Path
 
-from lmlab.marks import N_
-
 LANGUAGES = ("en", "zh")
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 DOMAIN = "lmlab"
@@ -50,3 +48,7 @@ def _(message: str) -> str:
         return message
     return _translations(lang()).gettext(message)
 
+
+def N_(message: str) -> str:
+    """Mark ``message`` for the catalogue without translating it now (``_()`` translates it where shown)."""
+    return message

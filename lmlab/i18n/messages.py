@@ -53,6 +53,10 @@ def check(language: str = "zh") -> list[str]:
 
 
 EXERCISE_KEYWORDS = {"hint", "success", "what"}
+# constants a learner reads that are written where lmlab.i18n may not be imported (lmlab/models): the
+# ``divergence_hint=`` of a trainer and module constants named ``*_HINT``; lmlab/train shows them through _()
+SHOWN_KEYWORDS = {"divergence_hint"}
+HINT_SUFFIX = "_HINT"
 PENDING = "pending:"  # the auto comment of a message whose code is on another branch
 
 
@@ -65,9 +69,10 @@ def _constant(node) -> str | None:
 def extract(package: Path | None = None) -> dict[str, list[str]]:
     """Every message lmlab shows through ``_()``: msgid -> where it is written (``file:line``).
 
-    ``_("...")`` and ``N_("...")`` anywhere in the package, plus, in ``lmlab/exercises``, the constant
-    ``hint=``, ``success=`` and ``what=`` arguments and the constant messages of ``expect(...)`` and
-    ``ExerciseFailure(...)`` (``check`` translates those when it shows them).
+    ``_("...")`` and ``N_("...")`` anywhere in the package, the constant ``divergence_hint=`` arguments
+    and ``*_HINT`` constants (the trainers' fixes, shown through ``_()``), plus, in ``lmlab/exercises``,
+    the constant ``hint=``, ``success=`` and ``what=`` arguments and the constant messages of
+    ``expect(...)`` and ``ExerciseFailure(...)`` (``check`` translates those when it shows them).
     """
     import ast
 
@@ -77,12 +82,18 @@ def extract(package: Path | None = None) -> dict[str, list[str]]:
         exercises = path.parent.name == "exercises"
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
+            target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None
+            if (isinstance(target, ast.Name) and target.id.endswith(HINT_SUFFIX)
+                    and (text := _constant(node.value))):
+                # a constant of a module that may not import lmlab.i18n (the models): shown through _()
+                found.setdefault(text, []).append(f"{path.relative_to(package.parent)}:{node.lineno}")
             if not isinstance(node, ast.Call):
                 continue
             name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
             texts = []
-            if name in ("_", "N_") and node.args:
+            if name in ("_", "N_", "say", "learner_text") and node.args:
                 texts.append(_constant(node.args[0]))
+            texts += [_constant(k.value) for k in node.keywords if k.arg in SHOWN_KEYWORDS]
             if exercises:
                 texts += [_constant(k.value) for k in node.keywords if k.arg in EXERCISE_KEYWORDS]
                 if name == "expect" and len(node.args) > 1:

@@ -23,6 +23,7 @@ import ast
 import difflib
 import hashlib
 import io
+import re
 import tokenize
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -33,10 +34,14 @@ NOTEBOOKS = ROOT / "notebooks"
 EDITIONS = ("zh",)
 UPDATE_CMD = "python -m lmlab.i18n update"
 BUILD_CMD = "python -m lmlab.i18n build"
-# keyword arguments whose string a learner reads (figure titles and axes, progress bars, widgets, input hints)
-USER_KEYWORDS = {"title", "xlabel", "ylabel", "label", "desc", "description", "suptitle", "placeholder"}
-USER_CALLS = {"print", "set_title", "set_xlabel", "set_ylabel", "suptitle", "LiveView"}
+# keyword arguments whose string a learner reads (figure titles and axes, progress bars, widgets)
+USER_KEYWORDS = {"title", "xlabel", "ylabel", "label", "desc", "description", "suptitle", "titles", "labels",
+                 "placeholder", "columns", "index"}
+USER_CALLS = {"print", "set_title", "set_xlabel", "set_ylabel", "suptitle", "LiveView", "title", "xlabel",
+              "ylabel", "text", "annotate", "legend", "show_matrices", "Markdown", "HTML"}
 MASK = "\u27e8translated\u27e9"
+# a tuple of phrases assigned to one of these names is a list of labels a learner reads
+LABEL_NAMES = {"names", "labels", "titles", "legend", "headers"}
 # the auto comment of an entry whose English is on another branch or folder (``update --from-rev/--src``)
 PENDING = "pending:"
 # the Tang poems: traditional characters in the English edition, simplified in the Chinese one
@@ -109,10 +114,72 @@ def _user_strings(tree: ast.AST) -> Iterable[ast.expr]:
             parts = [arg]
             if isinstance(arg, ast.BinOp) and isinstance(arg.op, ast.Add):  # "GPT on " + corpus
                 parts = [arg.left, arg.right]
+            elif isinstance(arg, (ast.List, ast.Tuple)):  # show_matrices(ms, ["scores", ...]), legend([...])
+                parts = arg.elts
             for part in parts:
                 if isinstance(part, ast.JoinedStr) or (isinstance(part, ast.Constant)
                                                        and isinstance(part.value, str)):
                     yield part
+
+
+def _phrase(node) -> bool:
+    """A string literal that reads as words (a space, or Chinese), or an f-string with words in it."""
+    if isinstance(node, ast.JoinedStr):  # f"{n} blocks": a phrase around a value
+        words = "".join(v.value for v in node.values if isinstance(v, ast.Constant))
+        return _has_words(words) or _han(words)
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return " " in node.value.strip() or _han(node.value)
+    return False
+
+
+def _table_keys(tree: ast.AST, shown: Iterable[ast.expr] = ()) -> list[ast.expr]:
+    """Phrases a learner reads that no call names: the keys of a dict literal whose keys are all phrases
+    (the rows of a printed table, the titles of a figure) or that labels groups of words (``{"royalty":
+    ["king", "queen"]}``), the phrases in the rows of a literal a ``for`` loop walks (``for ax, name in
+    ((ax1, f"our GPT ({corpus})"), ...)``) and the labels of rows in a list (``[("words / second", n)]``);
+    never identifiers such as ``"n_layer"``. A phrase also used elsewhere in the cell as a string (a lookup
+    such as ``sp["90% zeros"]``) stays as it is."""
+    def words(v) -> bool:  # ["king", "queen"]: a group of words, labelled by its key
+        return isinstance(v, (ast.List, ast.Tuple)) and all(
+            isinstance(e, ast.Constant) and isinstance(e.value, str) for e in v.elts)
+
+    def labelled(row) -> bool:  # ("words / second", 60_053, ...): a label, then values
+        return isinstance(row, ast.Tuple) and len(row.elts) > 1 and _phrase(row.elts[0])
+
+    keys, grouped = [], set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Dict) and node.keys and all(isinstance(k, (ast.Constant, ast.JoinedStr))
+                                                            for k in node.keys):
+            if all(_phrase(k) for k in node.keys):
+                keys += node.keys
+            elif (all(isinstance(k, ast.Constant) and isinstance(k.value, str) for k in node.keys)
+                  and all(words(v) for v in node.values)):
+                keys += node.keys
+                grouped |= {id(e) for v in node.values for e in v.elts}
+        elif (isinstance(node, (ast.For, ast.comprehension))
+              and isinstance(node.iter, (ast.Tuple, ast.List))):
+            for item in node.iter.elts:  # rows of labelled values, not a list of inputs to a model
+                if isinstance(item, (ast.Tuple, ast.List)):
+                    keys += [part for part in item.elts if _phrase(part)]
+                    first, rest = item.elts[0], item.elts[1:]
+                    if (rest and isinstance(first, ast.Constant) and isinstance(first.value, str)
+                            and _has_words(first.value)
+                            and not any(isinstance(e, ast.Constant) for e in rest)):
+                        keys.append(first)  # ("prose", prose_train, ...): a one-word label of named values
+        elif isinstance(node, ast.List):
+            keys += [row.elts[0] for row in node.elts if labelled(row)]
+        elif isinstance(node, ast.IfExp) and _phrase(node.body) and _phrase(node.orelse):
+            keys += [node.body, node.orelse]  # name = "labels only (α=0)" if alpha == 0 else "distilled"
+        elif (isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id in LABEL_NAMES
+                                                   for t in node.targets)
+              and isinstance(node.value, (ast.Tuple, ast.List)) and any(_phrase(e) for e in node.value.elts)):
+            keys += [e for e in node.value.elts if isinstance(e, (ast.Constant, ast.JoinedStr))
+                     and (_has_words(words := _literal_words(e)) or _han(words))]  # names = ("teacher", …)
+    keys = list({id(k): k for k in keys}.values())
+    chosen = {id(k) for k in [*keys, *shown]}  # the same phrase as a title= or print() is no lookup
+    elsewhere = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+                 and id(n) not in chosen and id(n) not in grouped}
+    return [k for k in keys if not (isinstance(k, ast.Constant) and k.value in elsewhere)]
 
 
 def _span(source: str, starts: list[int], node: ast.expr) -> tuple[int, int]:
@@ -139,7 +206,8 @@ def code_segments(source: str, every: bool = False) -> list[Segment]:
     tree = _tree(source)
     if tree is not None:
         seen = set()
-        for node in _user_strings(tree):
+        shown = list(_user_strings(tree))
+        for node in [*shown, *_table_keys(tree, shown)]:
             start, end = _span(source, starts, node)
             text = source[start:end]
             if (start, end) not in seen and (every or _has_words(_literal_words(node))):
@@ -151,7 +219,10 @@ def code_segments(source: str, every: bool = False) -> list[Segment]:
 def _literal_words(node: ast.expr) -> str:
     if isinstance(node, ast.Constant):
         return node.value
-    return "".join(v.value for v in node.values if isinstance(v, ast.Constant))
+    return " ".join(v.value if isinstance(v, ast.Constant) else v.value.value for v in node.values
+                    if isinstance(v, ast.Constant) or (isinstance(v, ast.FormattedValue)  # {'model':5s}
+                                                       and isinstance(v.value, ast.Constant)
+                                                       and isinstance(v.value.value, str)))
 
 
 def cell_segments(cell) -> list[Segment]:
@@ -227,7 +298,11 @@ def _placeholders(literal: str) -> list[str]:
         raise TranslationError("not a string literal")
     if isinstance(node, ast.Constant):
         return []
-    return sorted(ast.dump(v) for v in node.values if isinstance(v, ast.FormattedValue))
+    values = [v for v in node.values if isinstance(v, ast.FormattedValue)]
+    for v in values:  # {'model':5s}: a padded heading is text to translate, its format spec stays
+        if isinstance(v.value, ast.Constant) and isinstance(v.value.value, str):
+            v.value = ast.Constant("…")
+    return sorted(ast.dump(v) for v in values)
 
 
 def validate(segment: Segment, translation: str) -> None:
@@ -249,7 +324,7 @@ def translate_cell(cell, edition: str, lookup) -> str:
     """The cell's source in ``edition``: ``lookup(segment)`` returns a translation or None (keep English)."""
     segments = cell_segments(cell)
     if cell.cell_type == "markdown":
-        return next((t for s in segments if (t := lookup(s))), cell.source)
+        return next((join_cjk_lines(t) for s in segments if (t := lookup(s))), cell.source)
     edits = []
     for s in segments:
         t = lookup(s)
@@ -259,6 +334,35 @@ def translate_cell(cell, edition: str, lookup) -> str:
     strings = [(s.start, s.end) for s in segments if s.kind == "string"]
     edits += edition_edits(cell.source, edition, skip=strings)
     return _apply(cell.source, edits)
+
+
+CJK_PUNCT = "，。；：、？！）》」』”’…—"
+_BLOCK_START = re.compile(r"\s*(?:[#>|*+-]\s|\d+[.)]\s|```|~~~|\$\$|<)")
+
+
+def join_cjk_lines(markdown: str) -> str:
+    """Join the lines of a Chinese paragraph where Markdown would show a space: between two Chinese
+    characters, and before Chinese punctuation (a line never starts with '，'). Code blocks, math blocks,
+    lists, headings and tables keep their lines."""
+    lines = markdown.split("\n")
+    out: list[str] = []
+    fenced = False
+    for line in lines:
+        toggles = line.lstrip().startswith(("```", "~~~")) or line.count("$$") % 2 == 1
+        if toggles or "$$" in line:
+            fenced ^= toggles
+            out.append(line)
+            continue
+        prev = out[-1] if out else ""
+        first = line.lstrip()[:1]
+        if (not fenced and out and prev.strip() and first and not _BLOCK_START.match(line)
+                and not prev.lstrip().startswith(("```", "~~~", "$$", "|"))
+                and ((_han(prev.rstrip()[-1:]) or prev.rstrip()[-1:] in CJK_PUNCT) and _han(first)
+                     or first in CJK_PUNCT)):
+            out[-1] = prev.rstrip() + line.lstrip()
+        else:
+            out.append(line)
+    return "\n".join(out)
 
 
 def masked_code(source: str, edition: str | None) -> str:

@@ -69,7 +69,10 @@ class BytePairEncoding:
             merges.append((pair, new_id))
             words = Counter({tuple(merge_pair(list(w), pair, new_id)): c for w, c in words.items()})
             if verbose:
-                print(f"merge {step + 1}: {pair} -> {new_id} {cls._show(merges, new_id)!r} ({freq} times)")
+                from lmlab.i18n import _  # here, not at the top: the tokenizers stay free of lmlab.i18n
+
+                print(_("merge {step}: {pair} -> {new_id} {token!r} ({freq} times)").format(
+                    step=step + 1, pair=pair, new_id=new_id, token=cls._show(merges, new_id), freq=freq))
         return cls(merges)
 
     @staticmethod

@@ -28,6 +28,7 @@ import torch
 
 from lmlab.atomic import atomic_copy
 from lmlab.checkpoint import load_checkpoint, load_model_state, run_state, save_checkpoint
+from lmlab.i18n import _
 from lmlab.train.failures import guarded_write
 from lmlab.train.history import History
 from lmlab.train.loop import FitResult, StepFn, fit
@@ -72,8 +73,8 @@ class Session:
         if max_iters is not None:
             self.max_iters = max_iters
         if self.done:
-            print(f"already trained to iteration {self.next_iter} of {self.max_iters}; "
-                  "pass a larger max_iters to train longer", flush=True)
+            print(_("already trained to iteration {done} of {total}; pass a larger max_iters to train longer")
+                  .format(done=self.next_iter, total=self.max_iters), flush=True)
         kwargs = {"checkpoint_interval": self.checkpoint_interval, **self.fit_options, **options}
         if self.path is not None:
             kwargs.setdefault("checkpoint", self._checkpoint)
@@ -82,8 +83,8 @@ class Session:
         self.next_iter = result.next_iter
         self.last_result = result
         if result.diverged and self.in_memory and self.path is not None and self.path.exists():
-            print("the weights in memory are the diverged ones: session.restore() reloads the last good "
-                  "checkpoint, then fit again with a lower learning rate", file=sys.stderr, flush=True)
+            print(_("the weights in memory are the diverged ones: session.restore() reloads the last good "
+                    "checkpoint, then fit again with a lower learning rate"), file=sys.stderr, flush=True)
         return result
 
     @property
@@ -130,7 +131,7 @@ class Session:
         self.history = History(payload.get("history"))
         self.restored_extra = run_state(payload)  # the one schema (older trainers' keys read too)
         self.next_iter, self.best_loss = self.restored_extra["next_iter"], self.restored_extra["best_loss"]
-        print(f"resumed from {path} at iteration {self.next_iter}", flush=True)
+        print(_("resumed from {path} at iteration {it}").format(path=path, it=self.next_iter), flush=True)
         return True
 
     def losses(self, key: str = "train_loss") -> list[float]:

@@ -18,7 +18,7 @@ from matplotlib import colormaps
 from matplotlib.colors import Normalize, TwoSlopeNorm
 from matplotlib.figure import Figure
 
-from lmlab.i18n import _
+from lmlab.i18n import N_, _
 from lmlab.viz.style import ensure_cjk_font, save_figure
 
 ensure_cjk_font()  # Chinese labels draw with a CJK font, not boxes
@@ -36,6 +36,21 @@ def save(fig: Figure, path: str | os.PathLike) -> Path:
     return save_figure(fig, path)
 
 
+# what ``analysis.rnn_vs_lstm`` (lmlab/models, which shows nothing itself) names its curves
+CURVE_NAMES = (N_("RNN (tanh)"), N_("LSTM, forget bias {bias}"))
+GATE_NAMES = {"input_gate": N_("input gate"), "forget_gate": N_("forget gate"),
+              "output_gate": N_("output gate"), "cell_state": N_("cell state"), "candidate": N_("candidate"),
+              "hidden_state": N_("hidden state")}
+
+
+def _curve_label(name: str) -> str:
+    """A curve's name in the learner's language (``LSTM, forget bias 3`` and names given by the caller)."""
+    import re
+
+    bias = re.fullmatch(r"LSTM, forget bias (\S+)", name)
+    return _(CURVE_NAMES[1]).format(bias=bias[1]) if bias else _(name)
+
+
 def plot_gradient_decay(curves: Mapping[str, Sequence[float]], *, title: str = "") -> Figure:
     """‖∂h_T/∂x_{T-k}‖ against k, one line per network, on a log scale (from ``analysis.rnn_vs_lstm``)."""
     if not curves:
@@ -46,7 +61,7 @@ def plot_gradient_decay(curves: Mapping[str, Sequence[float]], *, title: str = "
         values = np.asarray(values, dtype=float)
         k = np.arange(len(values))
         keep = values > 0                                  # log scale: exact zeros (underflow) are left out
-        ax.semilogy(k[keep], values[keep], label=name)
+        ax.semilogy(k[keep], values[keep], label=_curve_label(name))
     ax.set(xlabel=_("k: steps back from the last position"),
            ylabel=r"$\| \partial h_T / \partial x_{T-k} \|$",
            title=title or _("how far back gradients reach"))
@@ -76,7 +91,7 @@ def plot_gates(text: str, layer_internals: Mapping[str, np.ndarray], *, units: S
         else:
             image = ax.imshow(values, aspect="auto", cmap="viridis", vmin=0.0, vmax=1.0,
                               interpolation="nearest")
-        ax.set_ylabel(name.replace("_", " "), fontsize="small")
+        ax.set_ylabel(_(GATE_NAMES.get(name, name.replace("_", " "))), fontsize="small")
         ax.set_yticks(range(len(units)), [str(u) for u in units], fontsize=6)
         ax.set_xticks(range(T), [visible(c) for c in text], fontsize=7)
         ax.grid(False)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from lmlab.i18n import _
+
 
 def beam_tree_figure(tree: Any, vocab: Any, title: str = "beam search") -> Any:
     """A matplotlib Figure of ``lmlab.models.seq2seq.decode.BeamTree``."""
@@ -34,7 +36,7 @@ def beam_tree_figure(tree: Any, vocab: Any, title: str = "beam search") -> Any:
             ax.annotate(f"</s> {logp:.2f}", (t - 0.35, y), color="#D55E00", fontsize=8, ha="center")
         prev_y = ys
     ax.set_xticks(range(len(tree.steps) + 1))
-    ax.set_xlabel("output position")
+    ax.set_xlabel(_("output position"))
     ax.set_yticks([])
-    ax.set_title(title + " (label: token, total log p; red: ended with </s>)", fontsize=10)
+    ax.set_title(title + _(" (label: token, total log p; red: ended with </s>)"), fontsize=10)
     return fig

@@ -14,6 +14,10 @@ from lmlab.viz.style import ensure_cjk_font
 ensure_cjk_font()  # Chinese labels draw with a CJK font, not boxes
 
 METHOD_STYLE = {"fine-tuned": ("C0", "o"), "random init": ("C3", "s"), "linear probe": ("C2", "^")}
+# the names lmlab.models.bert.finetune gives its methods and metrics, as a learner reads them
+SHOWN_NAMES = {"fine-tuned": N_("fine-tuned"), "random init": N_("random init"),
+               "linear probe": N_("linear probe"), "macro_f1": N_("macro-F1"), "accuracy": N_("accuracy"),
+               "balanced_accuracy": N_("balanced accuracy")}
 
 
 def plot_learning_curve(rows: Sequence[dict[str, Any]], *, metric: str = "macro_f1",
@@ -31,10 +35,12 @@ def plot_learning_curve(rows: Sequence[dict[str, Any]], *, metric: str = "macro_
         y = [r[metric] for r in own]
         err = [[v - r[f"{metric}_lo"] for v, r in zip(y, own, strict=True)],
                [r[f"{metric}_hi"] - v for v, r in zip(y, own, strict=True)]]
-        ax.errorbar(n, y, yerr=err, color=color, marker=marker, capsize=3, label=method)
+        ax.errorbar(n, y, yerr=err, color=color, marker=marker, capsize=3,
+                    label=_(SHOWN_NAMES.get(method, method)))
     if chance is not None:
-        ax.axhline(chance, color="0.6", linestyle=":", label="chance")
-    ax.set(xscale="log", xlabel="training labels", ylabel=metric.replace("_", "-"), title=title)
+        ax.axhline(chance, color="0.6", linestyle=":", label=_("chance"))
+    ax.set(xscale="log", xlabel=_("training labels"),
+           ylabel=_(SHOWN_NAMES.get(metric, metric.replace("_", "-"))), title=title)
     ticks = sorted({r["n_labels"] for r in rows})
     ax.set_xticks(ticks, [str(t) for t in ticks])
     ax.minorticks_off()
@@ -119,6 +125,6 @@ def plot_layer_probe(results: dict[str, Sequence[float]], *, chance: dict[str, f
         ax.plot(range(len(accs)), accs, marker="o", color=f"C{i}", label=question)
         if chance and question in chance:
             ax.axhline(chance[question], color=f"C{i}", linestyle=":", linewidth=1)
-    ax.set(xlabel="layer (0 = embeddings)", ylabel="balanced accuracy (held out)", ylim=(0, 1.02))
+    ax.set(xlabel=_("layer (0 = embeddings)"), ylabel=_("balanced accuracy (held out)"), ylim=(0, 1.02))
     ax.legend(fontsize=8)
     return ax.figure

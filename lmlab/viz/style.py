@@ -16,6 +16,8 @@ from typing import Any
 
 import matplotlib
 
+from lmlab.i18n import lang
+
 # installed families known to cover simplified Chinese, best first
 CJK_FAMILIES = (
     "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN", "WenQuanYi Zen Hei",
@@ -83,7 +85,10 @@ def ensure_cjk_font() -> str | None:
     sans = [f for f in rc["font.sans-serif"] if f != family]
     rc["font.sans-serif"] = sans[:1] + [family] + sans[1:]
     families = [f for f in rc["font.family"] if f != family]
-    rc["font.family"] = [*families, family]  # per-glyph fallback: DejaVu first, CJK for what it lacks
+    if lang() == "zh":  # the Chinese edition: CJK first, so the words around $math$ in a label draw too
+        rc["font.family"] = [family, *families]  # (mathtext takes one font for them; this one has Latin)
+    else:
+        rc["font.family"] = [*families, family]  # per-glyph fallback: DejaVu first, CJK for what it lacks
     return family
 
 

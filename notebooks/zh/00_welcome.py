@@ -17,8 +17,7 @@
 # %% [markdown]
 # # 00 · 欢迎来到 lmlab
 #
-# lmlab 是一个动手学习语言模型（language model）的实验室：亲手搭建、亲手训练——词向量、LSTM、Transformer，
-# 再深入看看注意力机制（attention）内部在做什么。每个笔记本都以同一行代码开头：它选择设备、数值精度和
+# lmlab 是一个动手学习语言模型（language model）的实验室：亲手搭建、亲手训练——词向量、LSTM、Transformer，再深入看看注意力机制（attention）内部在做什么。每个笔记本都以同一行代码开头：它选择设备、数值精度和
 # **预设**（preset，决定一切的规模），并设置好作图风格。
 
 # %%
@@ -39,13 +38,11 @@ lab
 # | `04_attention` | 注意力头在做什么：离线的 bertviz 视图和 lmlab 自己的视图 | — |
 # | `05_scaling` | 数据并行、混合精度、知识蒸馏、微调 | 一个蒸馏出来的学生模型 |
 #
-# 笔记本下面是一个小小的 Python 包 `lmlab`，负责各种"管道"工作（数据、训练循环、检查点、图表），好让笔记本
-# 专心讲清楚思想。每个模型都是一个简短的模块，点一下就能打开：`lmlab/models/...`。
+# 笔记本下面是一个小小的 Python 包 `lmlab`，负责各种"管道"工作（数据、训练循环、检查点、图表），好让笔记本专心讲清楚思想。每个模型都是一个简短的模块，点一下就能打开：`lmlab/models/...`。
 #
 # ## 你的机器：`lmlab doctor`
 #
-# 这份报告和在终端里运行 `lmlab doctor` 得到的一样：各软件版本、设备、预设、哪些语料可以离线使用，
-# 以及显示中文标签所用的 CJK 字体。
+# 这份报告和在终端里运行 `lmlab doctor` 得到的一样：各软件版本、设备、预设、哪些语料可以离线使用，以及显示中文标签所用的 CJK 字体。
 
 # %%
 from lmlab.cli import main as lmlab_cli
@@ -62,8 +59,7 @@ exit_code = lmlab_cli(["doctor"])
 # | `full` | GPU | 接近论文中小模型的结果 |
 #
 # 默认值由设备决定（CUDA 上是 `full`，其他情况是 `class`）。要切换，可以在启动实验室时设置环境变量——
-# `LMLAB_PRESET=smoke lmlab lab`——也可以直接在这里传入：`lab = setup(preset="smoke")`。
-# 每个笔记本都通过下面这样一张小表，根据 `lab.preset` 确定模型的大小：
+# `LMLAB_PRESET=smoke lmlab lab`——也可以直接在这里传入：`lab = setup(preset="smoke")`。每个笔记本都通过下面这样一张小表，根据 `lab.preset` 确定模型的大小：
 
 # %%
 from lmlab.presets import preset_values
@@ -79,14 +75,11 @@ cfg
 # %% [markdown]
 # ## 数据：没有网络也能用
 #
-# 语料先在离线镜像（`$LMLAB_DATA_DIR`）中查找，再到本地缓存中查找，都没有时才去下载（https，并用 sha256 校验）。
-# 要为一间没有互联网的教室做准备，只需在一台联网的机器上运行一次
+# 语料先在离线镜像（`$LMLAB_DATA_DIR`）中查找，再到本地缓存中查找，都没有时才去下载（https，并用 sha256 校验）。要为一间没有互联网的教室做准备，只需在一台联网的机器上运行一次
 #
 #     lmlab data fetch --all
 #
-# 然后把缓存文件夹复制过去（或者把 `LMLAB_DATA_DIR` 指向一个 U 盘）。`lmlab prepare --dest DIR` 会把笔记本要训练的
-# 每个模型都提前训练好，放进同一个文件夹，上课时直接加载，不必等待（每个训练单元格都会说明它加载的是预先准备好的结果）。
-# 当某个语料不在时，笔记本会退回到内置的英文语料，并且**明确告诉你**——你永远不会因此看到一大段报错（traceback）。
+# 然后把缓存文件夹复制过去（或者把 `LMLAB_DATA_DIR` 指向一个 U 盘）。`lmlab prepare --dest DIR` 会把笔记本要训练的每个模型都提前训练好，放进同一个文件夹，上课时直接加载，不必等待（每个训练单元格都会说明它加载的是预先准备好的结果）。当某个语料不在时，笔记本会退回到内置的英文语料，并且**明确告诉你**——你永远不会因此看到一大段报错（traceback）。
 
 # %%
 from lmlab.data import load_text_or_fallback
@@ -99,8 +92,7 @@ print(text[:300])
 # %% [markdown]
 # ## 可以随时中断的训练会话
 #
-# 实验室里的每个模型都通过同一个训练循环来训练。为了看清它，我们先用最小的语言模型：**二元**（bigram）模型。
-# 它只有一张表 $W \in \mathbb{R}^{V \times V}$，第 $a$ 行 $W_{a}$ 存放的是字符 $a$ 之后每个可能字符的得分（logits）：
+# 实验室里的每个模型都通过同一个训练循环来训练。为了看清它，我们先用最小的语言模型：**二元**（bigram）模型。它只有一张表 $W \in \mathbb{R}^{V \times V}$，第 $a$ 行 $W_{a}$ 存放的是字符 $a$ 之后每个可能字符的得分（logits）：
 #
 # $$p(x_{t+1} = b \mid x_t = a) = \operatorname{softmax}(W_{a})_b, \qquad
 #   \mathcal{L} = -\frac{1}{N}\sum_{t} \log p(x_{t+1} \mid x_t).$$
@@ -146,10 +138,7 @@ def sample(n=80):
 
 
 # %% [markdown]
-# 运行下一个单元格。它下面的图是**一张**原地刷新的小 PNG（损失、学习率、每秒处理的 token 数），旁边还有一行数字和一段
-# 生成的文本样例。训练过程中按 **■ / 中断内核**（Interrupt the kernel）：正在进行的那一步会完成，模型、优化器和训练历史
-# 都会保留。再次运行 `session.fit()` 会从那一轮迭代继续，损失曲线和不中断时完全相同，因为第 $t$ 个批次（batch）
-# 总是用种子 $(1337, t)$ 抽取的。
+# 运行下一个单元格。它下面的图是**一张**原地刷新的小 PNG（损失、学习率、每秒处理的 token 数），旁边还有一行数字和一段生成的文本样例。训练过程中按 **■ / 中断内核**（Interrupt the kernel）：正在进行的那一步会完成，模型、优化器和训练历史都会保留。再次运行 `session.fit()` 会从那一轮迭代继续，损失曲线和不中断时完全相同，因为第 $t$ 个批次（batch）总是用种子 $(1337, t)$ 抽取的。
 
 # %%
 session = Session(step, model=torch.nn.ParameterList([W]), optimizer=opt, max_iters=cfg["max_iters"],
@@ -208,8 +197,7 @@ hint("welcome.bits_per_char")
 # %% [markdown]
 # ## 一个验算过的例子：一次前向传播及其交叉熵
 #
-# 本实验的学生可能读过这样一篇教程：它用一个有 2 个输入、2 个 ReLU 隐藏单元和 2 个输出类别的网络走完一个例子，
-# 算出交叉熵约为 $-0.415$。这不可能是对的，下面的步骤说明原因。数据如下：$W_1 = \begin{pmatrix}0.1 & 0.2\\ 0.3 & 0.4\end{pmatrix}$，
+# 本实验的学生可能读过这样一篇教程：它用一个有 2 个输入、2 个 ReLU 隐藏单元和 2 个输出类别的网络走完一个例子，算出交叉熵约为 $-0.415$。这不可能是对的，下面的步骤说明原因。数据如下：$W_1 = \begin{pmatrix}0.1 & 0.2\\ 0.3 & 0.4\end{pmatrix}$，
 # $b_1 = (0.5, 0.6)$，$W_2 = \begin{pmatrix}0.7 & 0.8\\ 0.9 & 1.0\end{pmatrix}$，$b_2 = (0.1, 0.2)$，
 # $x = (0.5, 0.6)$，目标类别 $t = 1$（PyTorch 把类别编号为 0 和 1，所以这是第二类）：
 #
@@ -218,9 +206,7 @@ hint("welcome.bits_per_char")
 #
 # 手算：$W_1 x = (0.1\cdot0.5 + 0.2\cdot0.6,\ 0.3\cdot0.5 + 0.4\cdot0.6) = (0.17, 0.39)$，所以
 # $h = (0.67, 0.99)$（两者都为正，ReLU 原样保留），而不是 $(0.8, 1.0)$。接着
-# $z = (0.7\cdot0.67 + 0.8\cdot0.99 + 0.1,\ 0.9\cdot0.67 + 1.0\cdot0.99 + 0.2) = (1.361, 1.793)$，
-# 而不是 $(1.3, 1.5)$。那篇教程随后又在指数里把 $b_2$ 加了第二次，并把 $e^{1.4}$ 放在分子上，
-# 而它并不是分母中的两项之一：softmax 的分子永远是它自己分母中的一项。下面用 torch 做同样的计算，得到正确的损失：
+# $z = (0.7\cdot0.67 + 0.8\cdot0.99 + 0.1,\ 0.9\cdot0.67 + 1.0\cdot0.99 + 0.2) = (1.361, 1.793)$，而不是 $(1.3, 1.5)$。那篇教程随后又在指数里把 $b_2$ 加了第二次，并把 $e^{1.4}$ 放在分子上，而它并不是分母中的两项之一：softmax 的分子永远是它自己分母中的一项。下面用 torch 做同样的计算，得到正确的损失：
 
 # %%
 W1 = torch.tensor([[0.1, 0.2], [0.3, 0.4]])
@@ -241,12 +227,10 @@ print(f"教程自己的式子 -log(e^1.4 / (e^1.5 + e^1.7)) = "
 # %% [markdown]
 # **为什么交叉熵（cross-entropy）永远不会是负数。** 每一项 $e^{z_j}$ 都是正数，所以 softmax 的
 # $p_t = e^{z_t} / \sum_j e^{z_j}$ 是一个正数，而且它自己那一项就在分母的和里：
-# $0 < p_t \le 1$。$(0, 1]$ 中的数取对数 $\le 0$，所以 $\mathcal{L} = -\log p_t \ge 0$，
-# 只有当模型把全部概率都放在正确类别上时才等于 $0$。损失为负，一定是算术上出了差错。
+# $0 < p_t \le 1$。$(0, 1]$ 中的数取对数 $\le 0$，所以 $\mathcal{L} = -\log p_t \ge 0$，只有当模型把全部概率都放在正确类别上时才等于 $0$。损失为负，一定是算术上出了差错。
 # （若 $t = 0$，即第一类，损失为 $-\log 0.3936 = 0.932$，同样是正数。）
 #
-# **练习 3.** 先别看上面打印的那一行：$t = 1$ 时的损失是多少（保留三位小数）？
-# 在纸上从 $z$ 算起（或者用 `math.exp` 和 `math.log`），然后检查答案。
+# **练习 3.** 先别看上面打印的那一行：$t = 1$ 时的损失是多少（保留三位小数）？在纸上从 $z$ 算起（或者用 `math.exp` 和 `math.log`），然后检查答案。
 
 # %%
 worked_loss = ...  # 你的答案：一个数
@@ -302,8 +286,7 @@ _ = widgets.interact(show_temperature, tau=slider)
 # %% [markdown]
 # ## 图里的中文
 #
-# 唐诗出现在第 01–03 个笔记本中。中文标签无需任何字体设置就能正常显示（使用已安装的中日韩（CJK）字体，
-# 或 `mplfonts` 包自带的 Noto Sans CJK 字体文件）。
+# 唐诗出现在第 01–03 个笔记本中。中文标签无需任何字体设置就能正常显示（使用已安装的中日韩（CJK）字体，或 `mplfonts` 包自带的 Noto Sans CJK 字体文件）。
 #
 # **用于幻灯片的图。** 笔记本画出的每一样东西都可以一次调用保存下来，由文件名决定格式：
 #
@@ -313,8 +296,7 @@ _ = widgets.interact(show_temperature, tau=slider)
 #     save(frames, "training.gif")       # a list of figures or an animation: .gif, or .mp4 for slides
 #
 # 现成的动画有两个：GPT 训练时一个注意力头如何形成
-# （`lmlab.viz.attention.AttentionRecorder`，作为训练器的 `live=` 传入，然后 `recorder.save("head.mp4")`），
-# 以及 word2vec 训练时词语地图如何形成（第 01 个笔记本中的 `evolution_gif(snapshots, words, "words.mp4")`）。
+# （`lmlab.viz.attention.AttentionRecorder`，作为训练器的 `live=` 传入，然后 `recorder.save("head.mp4")`），以及 word2vec 训练时词语地图如何形成（第 01 个笔记本中的 `evolution_gif(snapshots, words, "words.mp4")`）。
 # MP4 使用 `imageio-ffmpeg` 包自带的 ffmpeg，因此不需要系统里装 ffmpeg。
 
 # %%
@@ -328,5 +310,4 @@ plt.show()
 # %% [markdown]
 # ## 接下来去哪儿
 #
-# 打开 `01_word2vec`，学习如何从共现关系中得到词向量；或者直接跳到 `03_transformer` 搭一个 GPT。
-# 在终端里，`lmlab --help` 会以命令的形式列出同样的工具（train、sample、viz、data、doctor）。
+# 打开 `01_word2vec`，学习如何从共现关系中得到词向量；或者直接跳到 `03_transformer` 搭一个 GPT。在终端里，`lmlab --help` 会以命令的形式列出同样的工具（train、sample、viz、data、doctor）。

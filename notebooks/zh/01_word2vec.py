@@ -19,8 +19,7 @@
 #
 # > "观其伴，知其词。"（You shall know a word by the company it keeps.）——J. R. Firth，1957
 #
-# word2vec（Mikolov 等，2013）把这句话变成了一个算法：给每个词一个向量，并训练这些向量，使一个词的向量能够
-# 预测它周围的词。没有任何东西告诉模型 *king* 和 *queen* 有关系；它们之所以靠得近，是因为它们总和相同的词做伴。
+# word2vec（Mikolov 等，2013）把这句话变成了一个算法：给每个词一个向量，并训练这些向量，使一个词的向量能够预测它周围的词。没有任何东西告诉模型 *king* 和 *queen* 有关系；它们之所以靠得近，是因为它们总和相同的词做伴。
 #
 # 在这个笔记本里，你会亲手构造训练数据（分词、词表、下采样、skip-gram 词对），根据公式写出负采样
 # （negative sampling）的损失，以原版 C 工具的速度训练 skip-gram，在投影器里查看结果，与 gensim 和 GloVe
@@ -73,8 +72,7 @@ print(f"{corpus_name}：{len(sentences)} 行，{sum(map(len, sentences)):,} 个�
 print(" ".join(sentences[0][:40]), "...")
 
 # %% [markdown]
-# **词表**（vocabulary）只保留出现次数不少于 `min_count` 的词（罕见词的"伙伴"太少，学不出什么），并按频率排序。
-# 词频服从齐普夫定律（Zipf's law）：频率排第 r 的词，出现次数大约是第一名的 1/r。
+# **词表**（vocabulary）只保留出现次数不少于 `min_count` 的词（罕见词的"伙伴"太少，学不出什么），并按频率排序。词频服从齐普夫定律（Zipf's law）：频率排第 r 的词，出现次数大约是第一名的 1/r。
 
 # %%
 vocab = Vocab.build(sentences, min_count=5)
@@ -126,8 +124,7 @@ fig
 # %% [markdown]
 # ## 3 · Skip-gram 词对
 #
-# Skip-gram 把文本变成（中心词, 上下文词）对：与中心词相距不超过 `window` 个位置的每个词都是上下文。原版工具
-# 还会为每个中心词随机缩小窗口（*动态窗口*，在 1..window 中均匀取值），因此越近的词被采到的次数越多。
+# Skip-gram 把文本变成（中心词, 上下文词）对：与中心词相距不超过 `window` 个位置的每个词都是上下文。原版工具还会为每个中心词随机缩小窗口（*动态窗口*，在 1..window 中均匀取值），因此越近的词被采到的次数越多。
 #
 # **练习 2.** 写出 `skipgram_pairs(sentence, window)`（固定窗口）。
 
@@ -200,9 +197,7 @@ fig
 # ## 5 · 训练 skip-gram
 #
 # `train_word2vec` 按原版工具的配方训练：下采样、动态窗口、按 unigram$^{0.75}$ 抽取负样本，学习率从 0.025
-# 线性降到 0.0001。在 CPU 上，最内层循环是一个 numba 内核，每个核一个线程，不加锁地并行（"Hogwild"，出自 Niu 等，2011：
-# 各线程读写共享的向量时都不加锁，接受偶尔有两个线程同时更新同一行）：每次更新只涉及少数几行，线程之间很少冲突。
-# 下面的损失是在训练过程中对一部分词对抽样估计的。
+# 线性降到 0.0001。在 CPU 上，最内层循环是一个 numba 内核，每个核一个线程，不加锁地并行（"Hogwild"，出自 Niu 等，2011：各线程读写共享的向量时都不加锁，接受偶尔有两个线程同时更新同一行）：每次更新只涉及少数几行，线程之间很少冲突。下面的损失是在训练过程中对一部分词对抽样估计的。
 
 # %%
 from lmlab.models.word2vec import Word2VecConfig, train_word2vec
@@ -226,15 +221,12 @@ print(f"每秒 {sg.words_per_sec:,.0f} 个词，用时 {sg.wall_s:.1f} 秒")
 # %% [markdown]
 # ## 5b · CBOW：反过来预测
 #
-# 两者很容易弄混（有些教程就弄反了），先说清楚：**skip-gram** 拿**中心词**去预测它周围的每个**上下文词**，
-# 像上面那样一次一个词对 $(c, o)$。**CBOW**（"连续词袋"，continuous bag of words）正好相反：它把上下文词的输入向量
-# 取平均，再用这个平均去预测**中心词**。记 $C$ 为中心词 $c$ 的上下文词：
+# 两者很容易弄混（有些教程就弄反了），先说清楚：**skip-gram** 拿**中心词**去预测它周围的每个**上下文词**，像上面那样一次一个词对 $(c, o)$。**CBOW**（"连续词袋"，continuous bag of words）正好相反：它把上下文词的输入向量取平均，再用这个平均去预测**中心词**。记 $C$ 为中心词 $c$ 的上下文词：
 #
 # $$h = \frac{1}{|C|}\sum_{o \in C} v_o, \qquad
 # L_\text{CBOW} = -\log\sigma(u_c\cdot h) - \sum_{k=1}^{K}\log\sigma(-u_{n_k}\cdot h).$$
 #
-# CBOW 每个中心词只有一个样本，而 skip-gram 每个（中心词，上下文词）对就有一个样本，所以 CBOW 每轮的更新次数
-# 约少 $2\cdot$`window` 倍：它更快，而且对上下文做了平滑，这往往对高频词比对低频词更有帮助。手算一个 CBOW 样本：
+# CBOW 每个中心词只有一个样本，而 skip-gram 每个（中心词，上下文词）对就有一个样本，所以 CBOW 每轮的更新次数约少 $2\cdot$`window` 倍：它更快，而且对上下文做了平滑，这往往对高频词比对低频词更有帮助。手算一个 CBOW 样本：
 
 # %%
 centre_at = 4
@@ -245,8 +237,7 @@ h_cbow = np.mean([sg.vectors[w] for w in known], axis=0)  # (D,) 取平均后的
 print(f"h 是 {len(known)} 个上下文向量的平均，形状为 {h_cbow.shape}")
 
 # %% [markdown]
-# **练习 3b.** 写出 CBOW 的损失：先把上下文向量取平均，然后用与 skip-gram 相同的负采样（negative sampling）损失，
-# 只是用 $h$ 代替 $v_c$，并以中心词的输出向量 $u_c$ 为目标。
+# **练习 3b.** 写出 CBOW 的损失：先把上下文向量取平均，然后用与 skip-gram 相同的负采样（negative sampling）损失，只是用 $h$ 代替 $v_c$，并以中心词的输出向量 $u_c$ 为目标。
 
 # %%
 def cbow_loss(V_context, u_c, U_neg):
@@ -266,8 +257,7 @@ predicts_the_centre = ...  # "cbow" 或 "skipgram"
 check("word2vec.which_predicts_centre", predicts_the_centre)
 
 # %% [markdown]
-# 训练器只需一个开关就能运行 CBOW：`Word2VecConfig(model="cbow")`（相当于 C 工具的 `-cbow 1`；和那里一样，
-# 我们让 CBOW 的学习率从 0.05 开始）。同样的语料、同样的轮数：比较速度，以及下一节的评测结果。
+# 训练器只需一个开关就能运行 CBOW：`Word2VecConfig(model="cbow")`（相当于 C 工具的 `-cbow 1`；和那里一样，我们让 CBOW 的学习率从 0.05 开始）。同样的语料、同样的轮数：比较速度，以及下一节的评测结果。
 
 # %%
 cbow_config = Word2VecConfig(model="cbow", dim=SIZES["dim"], window=5, negative=5, min_count=5,
@@ -286,8 +276,7 @@ print(f"skip-gram 每秒 {sg.words_per_sec:,.0f} 词，用时 {sg.wall_s:.1f} �
 # 接近程度用余弦 $\cos(a, b) = \frac{a\cdot b}{\|a\|\|b\|}$ 衡量。类比 *a : b :: c : ?* 的答案是离 $b - a + c$
 # 最近的词（3CosAdd），或者用 Levy 和 Goldberg 的 3CosMul：
 # $\arg\max_d \frac{\hat c(d,b)\,\hat c(d,c)}{\hat c(d,a)+\epsilon}$，其中每个余弦先平移到
-# $[0, 1]$，$\hat c = (1 + \cos)/2$，$\epsilon = 10^{-3}$（负的余弦会让乘积变号），这样就不会让某一个很大的
-# 相似度独占主导。`analogy(..., method="3cosmul")` 计算的正是这个式子。
+# $[0, 1]$，$\hat c = (1 + \cos)/2$，$\epsilon = 10^{-3}$（负的余弦会让乘积变号），这样就不会让某一个很大的相似度独占主导。`analogy(..., method="3cosmul")` 计算的正是这个式子。
 
 # %%
 from lmlab.eval.word_vectors import analogy, evaluate_all
@@ -301,8 +290,7 @@ for a, b, c in [("man", "king", "woman"), ("france", "paris", "germany"), ("one"
 
 # %% [markdown]
 # 标准评测：WordSim353 和 SimLex-999 计算我们的余弦相似度与人类相似度评分之间的相关性（Spearman 的 ρ）；
-# Google 数据集有 19,544 道类比题。每项都附有**覆盖率**：题目中所有词都在我们这个小词表里的比例。得分只在
-# 覆盖到的部分上计算。
+# Google 数据集有 19,544 道类比题。每项都附有**覆盖率**：题目中所有词都在我们这个小词表里的比例。得分只在覆盖到的部分上计算。
 
 # %%
 scores_sg = evaluate_all(wv)
@@ -323,9 +311,9 @@ scores_cbow = evaluate_all(cb.vectors)
 # %%
 from lmlab.viz.embeddings import Projector, evolution_slider, plot_analogies, plot_words, project
 
-groups = {"royalty": ["king", "queen", "prince", "emperor"], "people": ["man", "woman", "father", "mother"],
-          "numbers": ["one", "two", "three", "four"],
-          "countries": ["france", "germany", "england", "italy"], "war": ["war", "army", "battle"]}
+groups = {"王室": ["king", "queen", "prince", "emperor"], "人": ["man", "woman", "father", "mother"],
+          "数字": ["one", "two", "three", "four"],
+          "国家": ["france", "germany", "england", "italy"], "战争": ["war", "army", "battle"]}
 groups = {g: [w for w in ws if w in wv] for g, ws in groups.items()}
 projector = Projector(wv, n=SIZES["tsne_words"], groups=groups)
 projector.widget()
@@ -356,8 +344,7 @@ plot_analogies(wv, pairs) if pairs else "the analogy words are not in this vocab
 # `lmlab viz embeddings VECTORS --analogies "man:king::woman" -o projector.html`。
 
 # %% [markdown]
-# **这张图是怎样形成的。** 训练过程中我们保存了几个词的快照。所有帧都用最终向量的 PCA 坐标轴，所以在动的是
-# 学习本身，而不是镜头。（`evolution_gif(...)` 会把同样的帧写成 GIF；文件名以 `.mp4` 结尾时则写成 MP4，便于放进幻灯片。）
+# **这张图是怎样形成的。** 训练过程中我们保存了几个词的快照。所有帧都用最终向量的 PCA 坐标轴，所以在动的是学习本身，而不是镜头。（`evolution_gif(...)` 会把同样的帧写成 GIF；文件名以 `.mp4` 结尾时则写成 MP4，便于放进幻灯片。）
 
 # %%
 watched = [w for w in WATCH if w in wv]
@@ -386,7 +373,7 @@ gensim_model.train(sentences, total_examples=gensim_model.corpus_count, epochs=c
 gensim_s = time.perf_counter() - t0
 gensim_wv = WordVectors(list(gensim_model.wv.index_to_key), np.asarray(gensim_model.wv.vectors))
 scores_gensim = evaluate_all(gensim_wv)
-rows = [("words / second", sg.words_per_sec, raw_words * config.epochs / gensim_s)] + [
+rows = [("每秒词数", sg.words_per_sec, raw_words * config.epochs / gensim_s)] + [
     (k, scores_sg[k], scores_gensim[k]) for k in scores_sg]
 print(f"{'':28} {'lmlab':>10} {'gensim':>10}")
 for name, ours, theirs in rows:
@@ -396,17 +383,14 @@ for name, ours, theirs in rows:
 # %% [markdown]
 # ## 9 · GloVe：计数而非预测
 #
-# GloVe（Pennington 等，2014）先统计词与词共现的次数，相距 $d$ 的一对词记权重 $1/d$，然后用加权最小二乘
-# 让向量去拟合这些计数的对数：
+# GloVe（Pennington 等，2014）先统计词与词共现的次数，相距 $d$ 的一对词记权重 $1/d$，然后用加权最小二乘让向量去拟合这些计数的对数：
 #
 # $$J = \sum_{i,j:\,X_{ij}>0} f(X_{ij})\left(w_i\cdot\tilde w_j + b_i + \tilde b_j - \log X_{ij}\right)^2,
 # \qquad f(x) = \min\left(1, (x/x_\text{max})^{0.75}\right).$$
 #
-# 可以证明，带负采样的 skip-gram 实际上是在分解一个平移过的逐点互信息（PMI）矩阵（Levy 和 Goldberg，2014）：
-# 这两类方法学习的是同样的统计量。
+# 可以证明，带负采样的 skip-gram 实际上是在分解一个平移过的逐点互信息（PMI）矩阵（Levy 和 Goldberg，2014）：这两类方法学习的是同样的统计量。
 #
-# 首先要看的是权重 $f$：罕见的词对（$X_{ij}$ 小，大多是噪声）分量很轻，而且任何词对的权重都不超过 1，
-# 所以 *the of* 这样的组合无法独占主导。下面画出 $f$ 在本语料计数上的取值。
+# 首先要看的是权重 $f$：罕见的词对（$X_{ij}$ 小，大多是噪声）分量很轻，而且任何词对的权重都不超过 1，所以 *the of* 这样的组合无法独占主导。下面画出 $f$ 在本语料计数上的取值。
 
 # %%
 from lmlab.models.word2vec.glove import cooccurrence
@@ -452,16 +436,12 @@ for word in ["war", "music"]:
               f"GloVe {[w for w, _ in glove.vectors.most_similar(word, topn=5)]}")
 
 # %% [markdown]
-# 在五十万词上，skip-gram 明显领先：在这个规模下，GloVe 的计数稀疏而嘈杂（它的论文是在数十亿词上训练的）。
-# 试试 `full` 预设或者更大的语料，再比较一次。
+# 在五十万词上，skip-gram 明显领先：在这个规模下，GloVe 的计数稀疏而嘈杂（它的论文是在数十亿词上训练的）。试试 `full` 预设或者更大的语料，再比较一次。
 #
 # ## 10 · 中文部分：唐诗里的字
 #
 # 古典诗词是一个字一个字写成的，而且每个字本身就有意义，所以我们为**字**训练向量。季节、颜色和数字应当各自聚在一起。
-# （中文词没有屈折变化，所以无所谓*词干提取*（stemming）：词干提取是去掉词尾，比如英语的 *loving → love*；
-# 而"爱"和"喜欢"是意思相近的两个不同的词，不是同一个词的不同形式。如果向量把它们拉到一起，那是从它们的上下文中学到的，
-# 而不是预处理的结果。）中文版使用唐诗的简体字视图（`tang_poems_simplified`，由 OpenCC 从原始繁体转换而来）；
-# 英文版使用原始的繁体字。
+# （中文词没有屈折变化，所以无所谓*词干提取*（stemming）：词干提取是去掉词尾，比如英语的 *loving → love*；而"爱"和"喜欢"是意思相近的两个不同的词，不是同一个词的不同形式。如果向量把它们拉到一起，那是从它们的上下文中学到的，而不是预处理的结果。）中文版使用唐诗的简体字视图（`tang_poems_simplified`，由 OpenCC 从原始繁体转换而来）；英文版使用原始的繁体字。
 
 # %%
 FALLBACK_POEMS = """床前明月光 疑是地上霜 举头望明月 低头思故乡
@@ -490,8 +470,8 @@ poem_vocab = Vocab.build(lines, min_count=5 if poems_name == "tang_poems_simplif
 zh = train_word2vec(lines, Word2VecConfig(dim=64, window=4, epochs=SIZES["poem_epochs"],
                                           min_count=poem_vocab.counts[-1], sample=1e-4), vocab=poem_vocab,
                     live=LiveView("唐诗，字向量"))
-zh_groups = {"seasons 春夏秋冬": list("春夏秋冬"), "colours 红绿白青黄黑": list("红绿白青黄黑"),
-             "numbers 一…十": list("一二三四五六七八九十")}
+zh_groups = {"季节 春夏秋冬": list("春夏秋冬"), "颜色 红绿白青黄黑": list("红绿白青黄黑"),
+             "数字 一…十": list("一二三四五六七八九十")}
 zh_groups = {g: [c for c in cs if c in zh.vectors] for g, cs in zh_groups.items()}
 for c in ["春", "红", "三", "月"]:
     if c in zh.vectors:

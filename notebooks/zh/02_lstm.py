@@ -22,8 +22,7 @@
 #
 # 1. 写出最朴素的 RNN 递推式，看清**为什么它的梯度会消失**（梯度消失，vanishing gradient），
 # 2. 从六个方程搭建 **LSTM**，并证明它算出的结果和 `torch.nn.LSTM` 一样，
-# 3. 在 **tiny Shakespeare** 上训练一个字符级 LSTM（截断的随时间反向传播），再在**唐诗**上训练一个，
-#    让它写出格式工整的五言、七言诗句，
+# 3. 在 **tiny Shakespeare** 上训练一个字符级 LSTM（截断的随时间反向传播），再在**唐诗**上训练一个，让它写出格式工整的五言、七言诗句，
 # 4. **往里看**：门、细胞状态、一个专门追踪某种东西的神经元、$h_t$ 走过的轨迹。
 #
 # 一切规模都由预设决定（`smoke` 几秒跑完，`class` 在笔记本电脑 CPU 上每个模型训练不超过 5 分钟，`full` 面向 GPU）。
@@ -90,15 +89,12 @@ fig = viz.plot_gradient_decay(curves, title="传回 k 步之前的梯度（对�
 fig
 
 # %% [markdown]
-# RNN 的梯度在 20 步之内就下降了好几个数量级。遗忘门初始为半开（偏置 0，$f \approx 0.5$）的 LSTM 忘得差不多一样快；
-# 把遗忘门的偏置设为偏向打开——这是常见的初始化，也是 lmlab 的做法（偏置 1）——梯度就能传回更远，偏置更大则更远。
-# 为什么是遗忘门决定了这一点，下一节见分晓。
+# RNN 的梯度在 20 步之内就下降了好几个数量级。遗忘门初始为半开（偏置 0，$f \approx 0.5$）的 LSTM 忘得差不多一样快；把遗忘门的偏置设为偏向打开——这是常见的初始化，也是 lmlab 的做法（偏置 1）——梯度就能传回更远，偏置更大则更远。为什么是遗忘门决定了这一点，下一节见分晓。
 
 # %% [markdown]
 # ## 3 · 从方程出发的 LSTM
 #
-# LSTM 增加了第二个状态：**细胞状态**（cell state）$c_t$，它只通过逐元素的门控改变：从 $c_{t-1}$ 到 $c_t$ 的路径上
-# 既没有矩阵乘法，也没有挤压函数。记 $\sigma$ 为 logistic sigmoid，$\odot$ 为逐元素乘积：
+# LSTM 增加了第二个状态：**细胞状态**（cell state）$c_t$，它只通过逐元素的门控改变：从 $c_{t-1}$ 到 $c_t$ 的路径上既没有矩阵乘法，也没有挤压函数。记 $\sigma$ 为 logistic sigmoid，$\odot$ 为逐元素乘积：
 #
 # $$
 # \begin{aligned}
@@ -111,16 +107,11 @@ fig
 # \end{aligned}
 # $$
 #
-# （输入门 $i_t$：写入多少新信息；遗忘门 $f_t$：保留多少旧的细胞内容；$g_t$：待写入的候选值；输出门 $o_t$：
-# 把多少细胞内容展示出来；$c_t$：细胞状态；$h_t$：隐藏状态。）
+# （输入门 $i_t$：写入多少新信息；遗忘门 $f_t$：保留多少旧的细胞内容；$g_t$：待写入的候选值；输出门 $o_t$：把多少细胞内容展示出来；$c_t$：细胞状态；$h_t$：隐藏状态。）
 #
-# 注意看下标：每个门看的都是**当前输入 $x_t$** 和**上一步的隐藏状态 $h_{t-1}$**。没有哪个门读它自己（不止一篇教程
-# 里印着 $i_t = \sigma(W_x\, i_t + \dots)$ 这样的公式，它是循环定义，是错的），也没有哪个门读 $h_t$，因为它还不存在。
+# 注意看下标：每个门看的都是**当前输入 $x_t$** 和**上一步的隐藏状态 $h_{t-1}$**。没有哪个门读它自己（不止一篇教程里印着 $i_t = \sigma(W_x\, i_t + \dots)$ 这样的公式，它是循环定义，是错的），也没有哪个门读 $h_t$，因为它还不存在。
 #
-# 沿着细胞的直接路径 $c_{t-1} \to c_t$，$\partial c_t / \partial c_{t-1} = \operatorname{diag}(f_t)$：在这条路径上，梯度只乘以遗忘门，
-# 别无其他。（完整的导数还有别的项，因为各个门本身读的是 $h_{t-1} = o_{t-1} \odot \tanh(c_{t-1})$；这些项和 RNN 一样要经过
-# 矩阵和挤压函数，而把梯度传得很远的正是那条直接路径。）$f_t$ 接近 1 时，梯度能存活很多步——就是上面那张图。
-# 下面是 lmlab 写出的这六个方程：
+# 沿着细胞的直接路径 $c_{t-1} \to c_t$，$\partial c_t / \partial c_{t-1} = \operatorname{diag}(f_t)$：在这条路径上，梯度只乘以遗忘门，别无其他。（完整的导数还有别的项，因为各个门本身读的是 $h_{t-1} = o_{t-1} \odot \tanh(c_{t-1})$；这些项和 RNN 一样要经过矩阵和挤压函数，而把梯度传得很远的正是那条直接路径。）$f_t$ 接近 1 时，梯度能存活很多步——就是上面那张图。下面是 lmlab 写出的这六个方程：
 
 # %%
 print(inspect.getsource(L.LSTMCell.forward))
@@ -147,8 +138,7 @@ check("lstm.direct_path_share", direct_path_share)
 # ### 证明：和 `torch.nn.LSTM` 算出相同的数
 #
 # `torch.nn.LSTM` 把四个门的权重叠在一个矩阵里，行的顺序是 $i, f, g, o$，并保存两个偏置向量（$b_{ih} + b_{hh}$）。
-# `ScratchLSTM.from_torch` 把它们复制到我们按门分开的 $W$、$U$、$b$ 中。如果方程写对了，对一个 2 层网络跑完整个
-# 序列，两者给出的输出和最终状态就相同——只差浮点舍入：
+# `ScratchLSTM.from_torch` 把它们复制到我们按门分开的 $W$、$U$、$b$ 中。如果方程写对了，对一个 2 层网络跑完整个序列，两者给出的输出和最终状态就相同——只差浮点舍入：
 
 # %%
 torch.manual_seed(1)
@@ -191,11 +181,9 @@ check("lstm.param_count", param_count)
 # %% [markdown]
 # ## 4 · 字符级语言模型
 #
-# 模型是这样的：把每个字符嵌入成向量，送进 2 层 `nn.LSTM`，做 dropout，再把 $h_t$ 映射为每个字符的得分。当嵌入
-# 维度和隐藏维度相等时，输出层**与嵌入层共享同一个矩阵**（权重绑定，weight tying），既节省参数，通常效果也更好。
+# 模型是这样的：把每个字符嵌入成向量，送进 2 层 `nn.LSTM`，做 dropout，再把 $h_t$ 映射为每个字符的得分。当嵌入维度和隐藏维度相等时，输出层**与嵌入层共享同一个矩阵**（权重绑定，weight tying），既节省参数，通常效果也更好。
 #
-# **截断的随时间反向传播**（truncated BPTT）。语料被切成 $B$ 条长流，并排放置。每一步读取每条流接下来的 $T$ 个字符，
-# 从上一步结束时的 $(h, c)$ 开始，因此模型能在整个文本上携带上下文；但状态会先被*分离*（detach），所以梯度只往回流 $T$ 步：
+# **截断的随时间反向传播**（truncated BPTT）。语料被切成 $B$ 条长流，并排放置。每一步读取每条流接下来的 $T$ 个字符，从上一步结束时的 $(h, c)$ 开始，因此模型能在整个文本上携带上下文；但状态会先被*分离*（detach），所以梯度只往回流 $T$ 步：
 #
 # ```
 # stream 0: [ chunk 0 | chunk 1 | chunk 2 | ... ]
@@ -217,8 +205,7 @@ print(f"{corpus}：训练集 {len(train_text):,} 个字符 / 验证集 {len(val_
 print(val_text[:200])
 
 # %% [markdown]
-# 预设决定模型大小和训练时长。`class` 预设在一个**时间预算**内训练 2 层、256 单元的 LSTM：学习率先预热，然后在
-# 预算时间内沿余弦曲线下降，所以无论时钟何时走完，训练结束时学习率都已退火。
+# 预设决定模型大小和训练时长。`class` 预设在一个**时间预算**内训练 2 层、256 单元的 LSTM：学习率先预热，然后在预算时间内沿余弦曲线下降，所以无论时钟何时走完，训练结束时学习率都已退火。
 
 # %%
 config = L.preset_config(lab.preset, device=lab.device.type, corpus=corpus)
@@ -241,14 +228,12 @@ else:
     run = L.train_lstm(config, train_text, "runs/02_lstm_shakespeare", val_text=val_text,
                        overwrite=True, live=True, progress=False)
 m = run.metrics
-print(f"{m['iters']} 轮迭代，训练 {m['train_s']:.0f} 秒，每秒 {m['tokens_per_sec']:,.0f} 个字符")
+print(f"{m['iters']} 轮迭代，训练 {m['train_s']:.1f} 秒，每秒 {m['tokens_per_sec']:,.0f} 个字符")
 print(f"验证集：{m['val_loss']:.3f} 奈特/字符 = {m['val_bpc']:.3f} 比特/字符，"
       f"困惑度 {m['val_perplexity']:.2f}（{m['params']:,} 个参数）")
 
 # %% [markdown]
-# 作为参照：在 65 个字符上均匀猜测，得分是 $\ln 65 \approx 4.17$ 奈特。`class` 预设的 2 层、256 单元 LSTM（107 万参数）
-# 目标是在 5 分钟训练内在 tiny Shakespeare 上达到 ≤ 1.55 奈特/字符；这段时间能跑多少步取决于你的 CPU。在一次测量中，
-# 同样的配置 300 步后达到 1.84，1,200 步后 1.54，1,800 步（370 万字符）后 1.50。检查点
+# 作为参照：在 65 个字符上均匀猜测，得分是 $\ln 65 \approx 4.17$ 奈特。`class` 预设的 2 层、256 单元 LSTM（107 万参数）目标是在 5 分钟训练内在 tiny Shakespeare 上达到 ≤ 1.55 奈特/字符；这段时间能跑多少步取决于你的 CPU。在一次测量中，同样的配置 300 步后达到 1.84，1,200 步后 1.54，1,800 步（370 万字符）后 1.50。检查点
 # `runs/02_lstm_shakespeare/ckpt.pt` 在终端里也能用：
 # `lmlab sample runs/02_lstm_shakespeare --prompt "ROMEO:" --temperature 0.8`。
 
@@ -270,10 +255,7 @@ print(L.generate(run.model, run.tokenizer, prime, 200, temperature=0.8, top_p=0.
 # %% [markdown]
 # ## 6 · 唐诗"诗人"
 #
-# 同样的模型，在格律工整的唐诗上训练：五言、七言的绝句和律诗，每联占一行（`床前明月光，疑是地上霜。`）。我们只保留
-# 全部由最常用的 3,000 个字写成的诗，这样输出层可以小一些。（没有语料时——比如 CI 中的 `smoke` 预设——用 18 首名篇
-# 绝句代替，数量远远不够学习。）中文版读取的是唐诗的简体字视图（`tang_poems_simplified`，由 OpenCC 转换）；
-# 英文版读取原始的繁体字。
+# 同样的模型，在格律工整的唐诗上训练：五言、七言的绝句和律诗，每联占一行（`床前明月光，疑是地上霜。`）。我们只保留全部由最常用的 3,000 个字写成的诗，这样输出层可以小一些。（没有语料时——比如 CI 中的 `smoke` 预设——用 18 首名篇绝句代替，数量远远不够学习。）中文版读取的是唐诗的简体字视图（`tang_poems_simplified`，由 OpenCC 转换）；英文版读取原始的繁体字。
 
 # %%
 from lmlab.models.lstm.poems import poem_corpus
@@ -300,11 +282,10 @@ if prep is not None:
 else:
     poet = L.train_lstm(poem_config, poem_train, "runs/02_lstm_poems", val_text=poem_val,
                         overwrite=True, live=True, progress=False, sample_prompt="\n")
-print(f"验证集：训练 {poet.metrics['train_s']:.0f} 秒后 {poet.metrics['val_loss']:.3f} 奈特/字符")
+print(f"验证集：训练 {poet.metrics['train_s']:.1f} 秒后 {poet.metrics['val_loss']:.3f} 奈特/字符")
 
 # %% [markdown]
-# 自由采样会让模型自己决定在哪里断句，而训练不足的模型常常数错字数。诗歌模式固定**格式**，只让模型选**字**：在一句
-# 之内，采样器只能选汉字，句末的 `，` 和 `。` 是直接放上去的，而不是采样出来的。每一句都恰好五个（或七个）字；
+# 自由采样会让模型自己决定在哪里断句，而训练不足的模型常常数错字数。诗歌模式固定**格式**，只让模型选**字**：在一句之内，采样器只能选汉字，句末的 `，` 和 `。` 是直接放上去的，而不是采样出来的。每一句都恰好五个（或七个）字；
 # `heads` 可以写藏头诗。
 
 # %%
@@ -315,8 +296,7 @@ print(L.generate_poem(poet.model, poet.tokenizer, chars_per_line=5, n_lines=4, h
 # %% [markdown]
 # ## 7 · 往里看
 #
-# 我们把训练好的莎士比亚模型的权重交给从零实现的 LSTM，让它读一段文字，并记下每一步的每一个门。热力图的每一行是
-# 一个单元，每一列是一个字符。
+# 我们把训练好的莎士比亚模型的权重交给从零实现的 LSTM，让它读一段文字，并记下每一步的每一个门。热力图的每一行是一个单元，每一列是一个字符。
 
 # %%
 passage = val_text[: 160 if lab.preset == "smoke" else 400]
@@ -328,10 +308,7 @@ viz.save(fig, "runs/02_lstm/gates.png")
 fig
 
 # %% [markdown]
-# 这里的每张图都可以用 `viz.save(fig, "name.png")`（或 `.svg`）保存下来，用于幻灯片或打印，就像上面那样。有些单元
-# 的遗忘门长时间保持在接近 1 的位置（它们在记忆）；另一些则在空格或换行处重置。有没有哪个单元追踪着某种我们能叫出
-# 名字的东西？我们把每个细胞状态单元与**在行中的位置**（自上一个换行符以来的字符数）做相关，并用相关性最高的那个
-# 单元给它读到的文本着色：
+# 这里的每张图都可以用 `viz.save(fig, "name.png")`（或 `.svg`）保存下来，用于幻灯片或打印，就像上面那样。有些单元的遗忘门长时间保持在接近 1 的位置（它们在记忆）；另一些则在空格或换行处重置。有没有哪个单元追踪着某种我们能叫出名字的东西？我们把每个细胞状态单元与**在行中的位置**（自上一个换行符以来的字符数）做相关，并用相关性最高的那个单元给它读到的文本着色：
 
 # %%
 position = analysis.line_position(passage)
@@ -344,9 +321,7 @@ viz.plot_text_heat(passage[:300], layer["cell_state"][:300, unit], width=48,
                     title=f"细胞单元 {unit}：红 = 正，蓝 = 负")
 
 # %% [markdown]
-# （在 `smoke` 预设下模型几乎没怎么训练：一个只会数字符的单元也可能和行内位置相关，所以要看颜色。`class` 模型里有
-# 在每个换行处重置的单元——我们找到过一个在 2,000 个字符上 $r = 0.86$ 的——还有标记大写字母的单元。）
-# 最后，看看模型读这段文字开头时，隐藏状态在它的两个主方向（PCA）上走过的轨迹：
+# （在 `smoke` 预设下模型几乎没怎么训练：一个只会数字符的单元也可能和行内位置相关，所以要看颜色。`class` 模型里有在每个换行处重置的单元——我们找到过一个在 2,000 个字符上 $r = 0.86$ 的——还有标记大写字母的单元。）最后，看看模型读这段文字开头时，隐藏状态在它的两个主方向（PCA）上走过的轨迹：
 
 # %%
 viz.plot_pca_trajectory(layer["hidden_state"][:120], passage[:120])
@@ -367,6 +342,4 @@ poet_layer = {k: v[-1] for k, v in poet_inside.items() if k != "probs"}
 viz.plot_gates(poem, poet_layer, units=range(8), names=("forget_gate", "cell_state"))
 
 # %% [markdown]
-# **更进一步。** 在词级别上训练：`lmlab train lstm --corpus tiny_shakespeare --tokenizer word --out runs/lstm_words`，
-# 然后比较**每字符比特数**（而不是困惑度：两者的词表不同）。在预设配置里试试 `block_size=8`：截断窗口很短时，
-# 最终损失会怎样变化？
+# **更进一步。** 在词级别上训练：`lmlab train lstm --corpus tiny_shakespeare --tokenizer word --out runs/lstm_words`，然后比较**每字符比特数**（而不是困惑度：两者的词表不同）。在预设配置里试试 `block_size=8`：截断窗口很短时，最终损失会怎样变化？

@@ -17,15 +17,13 @@
 # %% [markdown]
 # # 03 · Transformer：从 softmax(QKᵀ/√d_k)V 到一个你亲手训练的 GPT
 #
-# LSTM（02 号笔记本）一次读一个字符，把读过的一切都挤进一个状态向量。Transformer 则让**每个位置直接看到所有更早的位置**，
-# 并用一个公式决定看*多少*：
+# LSTM（02 号笔记本）一次读一个字符，把读过的一切都挤进一个状态向量。Transformer 则让**每个位置直接看到所有更早的位置**，并用一个公式决定看*多少*：
 #
 # > $$\mathrm{Attention}(Q, K, V) = \mathrm{softmax}\!\left(\frac{QK^\top}{\sqrt{d_k}}\right)V$$
 # >
 # > ——Vaswani 等，*Attention Is All You Need*（2017），式 1
 #
-# 我们先在四个 token 上手算注意力机制（attention），加上因果掩码（causal mask），拆成多个头，给 token 加上位置，把这些部件
-# 堆成一个 GPT，在莎士比亚和唐诗上训练它、从中采样、查看它的注意力，再让它和 LSTM 赛跑。模型代码很短，点一下就能打开：
+# 我们先在四个 token 上手算注意力机制（attention），加上因果掩码（causal mask），拆成多个头，给 token 加上位置，把这些部件堆成一个 GPT，在莎士比亚和唐诗上训练它、从中采样、查看它的注意力，再让它和 LSTM 赛跑。模型代码很短，点一下就能打开：
 # `lmlab/models/transformer/attention.py` 和 `model.py`。
 
 # %%
@@ -85,7 +83,7 @@ d_model, d_k = 6, 4
 X = torch.randn(4, d_model, generator=g)  # 每个 token 一行
 W_q, W_k, W_v = (torch.randn(d_model, d_k, generator=g) / math.sqrt(d_model) for _ in range(3))
 Q, K, V = X @ W_q, X @ W_k, X @ W_v  # 每个都是 (4, d_k)
-show_matrices([X, Q, K, V], ["X (tokens)", "Q = X W_q", "K = X W_k", "V = X W_v"], rows=tokens)
+show_matrices([X, Q, K, V], ["X（各 token）", "Q = X W_q", "K = X W_k", "V = X W_v"], rows=tokens)
 
 # %% [markdown]
 # 查询 $i$ 用点积给键 $j$ 打分，再除以 $\sqrt{d_k}$ 缩放；沿每一行做 softmax，把得分变成为正且和为 1 的权重；token $i$
@@ -98,7 +96,7 @@ show_matrices([X, Q, K, V], ["X (tokens)", "Q = X W_q", "K = X W_k", "V = X W_v"
 S = Q @ K.T / math.sqrt(d_k)  # (4, 4)：行 = 查询，列 = 键
 A = torch.softmax(S, dim=-1)  # 每一行的和为 1
 out = A @ V  # (4, d_k)
-show_matrices([S, A, out], ["scores S = QKᵀ/√d_k", "weights A = softmax(S)", "output A V"],
+show_matrices([S, A, out], ["得分 S = QKᵀ/√d_k", "权重 A = softmax(S)", "输出 A V"],
               rows=tokens, cols=tokens)
 print("A 的各行之和：", A.sum(-1))
 
@@ -127,16 +125,14 @@ from lmlab.models.transformer import attention, causal_mask
 mask = causal_mask(4)  # 允许关注的位置为 True：即下三角
 S_masked = S.masked_fill(~mask, float("-inf"))
 A_causal = torch.softmax(S_masked, dim=-1)
-show_matrices([mask.float(), S_masked, A_causal], ["mask (1 = may look)", "masked scores", "causal weights"],
+show_matrices([mask.float(), S_masked, A_causal], ["掩码（1 = 可以看）", "掩码后的得分", "因果权重"],
               rows=tokens, cols=tokens)
 # lmlab 的可读版注意力做的正是这件事：
 lib_out, lib_weights = attention(Q, K, V, mask)
 print("与 lmlab.models.transformer.attention 相同：", torch.allclose(lib_weights, A_causal))
 
 # %% [markdown]
-# ### 练习 1 —— 四行代码写出注意力
-# 为形状为 `(..., T, d_k)` 的张量写出 `my_attention(q, k, v, mask=None)`；`mask` 是布尔张量，允许关注处为 `True`。
-# 然后写出 `my_causal_mask(T)`。
+# ### 练习 1 —— 四行代码写出注意力为形状为 `(..., T, d_k)` 的张量写出 `my_attention(q, k, v, mask=None)`；`mask` 是布尔张量，允许关注处为 `True`。然后写出 `my_causal_mask(T)`。
 
 # %%
 def my_attention(q, k, v, mask=None):
@@ -157,14 +153,12 @@ check("transformer.causal_mask", my_causal_mask)
 # %% [markdown]
 # ## 3 · 多头注意力只是一次变形
 #
-# 一个注意力用一组权重混合各个值。**多头**（multi-head）注意力并排运行 $h$ 个注意力，每个作用在 $d_k = C/h$ 个通道上，
-# 再把结果拼接起来：
+# 一个注意力用一组权重混合各个值。**多头**（multi-head）注意力并排运行 $h$ 个注意力，每个作用在 $d_k = C/h$ 个通道上，再把结果拼接起来：
 #
 # $$\mathrm{MultiHead}(X) = \mathrm{Concat}(\mathrm{head}_1, \dots, \mathrm{head}_h)\,W_o,\qquad
 # \mathrm{head}_i = \mathrm{Attention}(XW_q^{(i)}, XW_k^{(i)}, XW_v^{(i)})$$
 #
-# 不需要循环：一次为所有头算出 $Q = XW_q$（一个 $C \times C$ 矩阵），然后把 $C$ 个通道*看作*（view）$h \times d_k$，再把头
-# 所在的轴移到前面：`(B, T, C) → (B, T, h, d_k) → (B, h, T, d_k)`。这样注意力公式就能用一次批量矩阵乘法作用在所有头上。
+# 不需要循环：一次为所有头算出 $Q = XW_q$（一个 $C \times C$ 矩阵），然后把 $C$ 个通道*看作*（view）$h \times d_k$，再把头所在的轴移到前面：`(B, T, C) → (B, T, h, d_k) → (B, h, T, d_k)`。这样注意力公式就能用一次批量矩阵乘法作用在所有头上。
 
 # %%
 from lmlab.models.transformer import GPTConfig, MultiHeadAttention, split_heads
@@ -197,16 +191,12 @@ check("transformer.split_heads", my_split_heads)
 # %% [markdown]
 # ## 4 · 位置：正弦位置编码
 #
-# 注意力本身看不见顺序：把 token 打乱，每个输出也会以同样的方式被打乱。原始的 Transformer 给每个 token 的嵌入加上一个
-# 编码其位置 $pos$ 的向量，即位置编码（positional encoding）：
+# 注意力本身看不见顺序：把 token 打乱，每个输出也会以同样的方式被打乱。原始的 Transformer 给每个 token 的嵌入加上一个编码其位置 $pos$ 的向量，即位置编码（positional encoding）：
 #
 # $$PE_{(pos,\,2i)} = \sin\!\left(\frac{pos}{10000^{2i/d_{model}}}\right),\qquad
 # PE_{(pos,\,2i+1)} = \cos\!\left(\frac{pos}{10000^{2i/d_{model}}}\right)$$
 #
-# 仔细读（很多教程把它错写成 $PE(pos, 2d_{model})$）：$i$ 数的是通道**对**，$i = 0, \dots, d_{model}/2 - 1$。第 $i$ 对
-# 装着**同一个**频率 $\omega_i = 10000^{-2i/d_{model}}$ 的正弦和余弦；波长 $2\pi/\omega_i$ 按几何级数从 $2\pi$（通道 0）
-# 增长到最后一对的 $2\pi\cdot 10000^{(d_{model}-2)/d_{model}}$。只有模型足够宽时，它才接近 $10000\cdot2\pi$：
-# 对下图中 $d_{model} = 32$ 的情形，最后一对（$i = 15$）的波长是
+# 仔细读（很多教程把它错写成 $PE(pos, 2d_{model})$）：$i$ 数的是通道**对**，$i = 0, \dots, d_{model}/2 - 1$。第 $i$ 对装着**同一个**频率 $\omega_i = 10000^{-2i/d_{model}}$ 的正弦和余弦；波长 $2\pi/\omega_i$ 按几何级数从 $2\pi$（通道 0）增长到最后一对的 $2\pi\cdot 10000^{(d_{model}-2)/d_{model}}$。只有模型足够宽时，它才接近 $10000\cdot2\pi$：对下图中 $d_{model} = 32$ 的情形，最后一对（$i = 15$）的波长是
 # $2\pi\cdot10000^{30/32} \approx 2\pi\cdot 5{,}623 \approx 35{,}300$ 个位置。
 
 # %%
@@ -242,10 +232,10 @@ sims = pe @ pe.T  # (100, 100)
 plt.figure(figsize=(5, 2.5), dpi=80)
 for p0 in (10, 40, 70):
     plt.plot(range(-10, 21), [sims[p0, p0 + d].item() for d in range(-10, 21)], label=f"从位置 {p0} 起")
-plt.xlabel("offset k")
+plt.xlabel("偏移 k")
 plt.ylabel("PE(pos)·PE(pos+k)")
 plt.legend(fontsize=7)
-plt.title("similarity depends on the offset only", fontsize=9)
+plt.title("相似度只取决于偏移", fontsize=9)
 plt.show()
 
 
@@ -255,18 +245,15 @@ plt.show()
 #
 # ### 旋转位置编码：旋转 q 和 k，而不是加到 x 上
 #
-# 上面的旋转提示了同一组时钟更好的用法（RoPE：Su 等，2021；GPT-NeoX、Llama）。不给 token 加任何东西；而是在注意力内部，
-# 把位置 $pos$ 上每个**查询和键**的第 $i$ 个通道对旋转角度 $pos\cdot\theta_i$，$\theta_i = 10000^{-2i/d_{head}}$：
+# 上面的旋转提示了同一组时钟更好的用法（RoPE：Su 等，2021；GPT-NeoX、Llama）。不给 token 加任何东西；而是在注意力内部，把位置 $pos$ 上每个**查询和键**的第 $i$ 个通道对旋转角度 $pos\cdot\theta_i$，$\theta_i = 10000^{-2i/d_{head}}$：
 #
 # $$\begin{pmatrix}x'_{2i}\\ x'_{2i+1}\end{pmatrix} =
 # \begin{pmatrix}\cos pos\,\theta_i & -\sin pos\,\theta_i\\
 # \sin pos\,\theta_i & \cos pos\,\theta_i\end{pmatrix}
 # \begin{pmatrix}x_{2i}\\ x_{2i+1}\end{pmatrix}$$
 #
-# 两个旋转过的向量做点积，只看得到它们角度的**差**，所以查询 $m$ 和键 $n$ 的得分只取决于偏移量 $m - n$：每一层都免费获得了
-# 相对位置，也不需要学习任何表。lmlab 的 GPT 默认使用 RoPE（`pos_encoding="rope"`）。在 nanoGPT 的 baby-GPT 设置下，同样
-# 2,000 步，RoPE 加上 lmlab 的另一个默认选择（ReLU 的 MLP），把验证损失从约 1.89（nanoGPT 的模型：学习的位置表、GELU）
-# 降到约 1.68（`benchmarks/gpt_vs_nanogpt.py`；它测的是这两处改动合在一起的效果，不是 RoPE 单独的效果）。
+# 两个旋转过的向量做点积，只看得到它们角度的**差**，所以查询 $m$ 和键 $n$ 的得分只取决于偏移量 $m - n$：每一层都免费获得了相对位置，也不需要学习任何表。lmlab 的 GPT 默认使用 RoPE（`pos_encoding="rope"`）。在 nanoGPT 的 baby-GPT 设置下，同样
+# 2,000 步，RoPE 加上 lmlab 的另一个默认选择（ReLU 的 MLP），把验证损失从约 1.89（nanoGPT 的模型：学习的位置表、GELU）降到约 1.68（`benchmarks/gpt_vs_nanogpt.py`；它测的是这两处改动合在一起的效果，不是 RoPE 单独的效果）。
 
 # %%
 from lmlab.models.transformer import rotary_angles, rotate_pairs
@@ -315,11 +302,8 @@ check("transformer.longest_wavelength", longest_wavelength_64)
 # RoPE 时这些小型字符模型学得明显更快（按 nanoGPT 的 baby-GPT 设置训练 2,000 步后，验证损失约 1.69，GELU 则约 1.78）。
 # `GPTConfig(activation="gelu")` 即 GPT-2 的选择；`"relu2"` 是 Primer 的 $\max(0, z)^2$。
 #
-# GPT 的结构是：token 嵌入（加上位置表，除非用 RoPE 在注意力内部旋转 q 和 k）→ $L$ 个（因果的）块 → LayerNorm → 一个
-# 输出词表得分的线性层，它的矩阵**就是 token 嵌入本身**（权重绑定，weight tying）。取 `pos_encoding="learned", activation="gelu"`
-# 时，它和 GPT-2（以及 nanoGPT）的模型完全相同。像 BERT 这样的编码器使用同样的注意力，只是没有因果掩码；但它并不只是把这个
-# 堆叠去掉掩码：BERT 在每次残差相加*之后*做归一化（post-LN，和原始 Transformer 一样），在 token 嵌入和可学习的位置嵌入之外
-# 还加上片段（句子 A/B）嵌入，并用掩码语言模型头训练（`TransformerEncoder`）。
+# GPT 的结构是：token 嵌入（加上位置表，除非用 RoPE 在注意力内部旋转 q 和 k）→ $L$ 个（因果的）块 → LayerNorm → 一个输出词表得分的线性层，它的矩阵**就是 token 嵌入本身**（权重绑定，weight tying）。取 `pos_encoding="learned", activation="gelu"`
+# 时，它和 GPT-2（以及 nanoGPT）的模型完全相同。像 BERT 这样的编码器使用同样的注意力，只是没有因果掩码；但它并不只是把这个堆叠去掉掩码：BERT 在每次残差相加*之后*做归一化（post-LN，和原始 Transformer 一样），在 token 嵌入和可学习的位置嵌入之外还加上片段（句子 A/B）嵌入，并用掩码语言模型头训练（`TransformerEncoder`）。
 
 # %%
 from lmlab.models.transformer import GPT
@@ -329,17 +313,16 @@ size = {k: PRESETS[lab.preset][k] for k in ("n_layer", "n_head", "n_embd", "bloc
 demo = GPT(GPTConfig(vocab_size=65, **size))
 print(demo.blocks[0])
 wpe = getattr(demo.embed, "wpe", None)  # RoPE 没有位置表：它改为旋转 q 和 k
-counts = {"token embedding (tied with the output layer)": demo.embed.wte.weight.numel(),
-          f"position embedding ({demo.config.pos_encoding})": 0 if wpe is None else wpe.weight.numel(),
-          f"{len(demo.blocks)} blocks": sum(p.numel() for p in demo.blocks.parameters()),
-          "final LayerNorm": sum(p.numel() for p in demo.ln_f.parameters())}
+counts = {"token 嵌入（与输出层共享权重）": demo.embed.wte.weight.numel(),
+          f"位置嵌入（{demo.config.pos_encoding}）": 0 if wpe is None else wpe.weight.numel(),
+          f"{len(demo.blocks)} 个块": sum(p.numel() for p in demo.blocks.parameters()),
+          "最后的 LayerNorm": sum(p.numel() for p in demo.ln_f.parameters())}
 for name, n in counts.items():
     print(f"{n:>10,}  {name}")
 print(f"{sum(p.numel() for p in demo.parameters()):>10,}  合计")
 
 # %% [markdown]
-# 同一个模型里有两条注意力路径：训练用融合的 `F.scaled_dot_product_attention`（GPU 上是 flash attention），以及第 1 节
-# 那种可读的实现，它还会交出每一层的权重。两者算出的数相同：
+# 同一个模型里有两条注意力路径：训练用融合的 `F.scaled_dot_product_attention`（GPU 上是 flash attention），以及第 1 节那种可读的实现，它还会交出每一层的权重。两者算出的数相同：
 
 # %%
 demo.eval()
@@ -352,9 +335,7 @@ print(f"max |快速 - 可读| = {(fast_logits - slow_logits).abs().max():.2e}；
 # %% [markdown]
 # ## 6 · Token：字符还是字节对编码
 #
-# 我们在字符上训练（莎士比亚有 65 个符号）。真正的 GPT 用的是**字节级 BPE**（字节对编码，byte-pair encoding）：从 256 个
-# 字节值出发，反复把最常见的相邻对合并成一个新 token。它不是定长编码：一个 token 可能代表一个字节，也可能代表一整个词，
-# 固定的是词表的大小。下面是一个从零写的版本，它会展示每一次合并（`lmlab/tokenizers/bpe.py` 中的 `BytePairEncoding`）：
+# 我们在字符上训练（莎士比亚有 65 个符号）。真正的 GPT 用的是**字节级 BPE**（字节对编码，byte-pair encoding）：从 256 个字节值出发，反复把最常见的相邻对合并成一个新 token。它不是定长编码：一个 token 可能代表一个字节，也可能代表一整个词，固定的是词表的大小。下面是一个从零写的版本，它会展示每一次合并（`lmlab/tokenizers/bpe.py` 中的 `BytePairEncoding`）：
 
 # %%
 from lmlab.data import load_text_or_fallback, train_val_split
@@ -395,8 +376,7 @@ check("transformer.bpe_merge", bpe_merge)
 # ## 7 · 在 tiny Shakespeare 上训练
 #
 # AdamW（只对矩阵做权重衰减）、梯度裁剪，学习率先线性预热，再沿余弦曲线降到 `min_lr`。训练会报告它的 **MFU**
-# （模型 FLOPs 利用率，model FLOPs utilisation）：模型每秒真正需要的算术量（前向加反向，每个参数每个 token 约 6 次浮点运算）
-# 占设备峰值的比例；在 GPU 上 30–50 % 算是不错，在笔记本电脑 CPU 上只有百分之几也很正常。
+# （模型 FLOPs 利用率，model FLOPs utilisation）：模型每秒真正需要的算术量（前向加反向，每个参数每个 token 约 6 次浮点运算）占设备峰值的比例；在 GPU 上 30–50 % 算是不错，在笔记本电脑 CPU 上只有百分之几也很正常。
 # `class` 预设给这次训练一个**时间预算**：余弦按时钟走，所以无论机器快慢，学习率都恰好在时间用完时降到最低。
 #
 # $$\eta(t) = \eta_{min} + \tfrac12(\eta_{max} - \eta_{min})\bigl(1 + \cos(\pi t / T)\bigr)$$
@@ -408,15 +388,14 @@ values = dict(PRESETS[lab.preset])
 steps = range(0, 2000)
 plt.figure(figsize=(5, 2.2), dpi=80)
 plt.plot(steps, [cosine_lr(s, 1e-3, 1e-4, 100, 2000) for s in steps])
-plt.xlabel("iteration (or fraction of the time budget)")
-plt.ylabel("learning rate")
-plt.title("warm-up, then cosine", fontsize=9)
+plt.xlabel("迭代（或时间预算的比例）")
+plt.ylabel("学习率")
+plt.title("先预热，再余弦衰减", fontsize=9)
 plt.show()
 values
 
 # %% [markdown]
-# ### 练习 5——余弦
-# 按上面的公式写出学习率调度中衰减的部分 `cosine_part(t, T, lr_max, lr_min)`
+# ### 练习 5——余弦按上面的公式写出学习率调度中衰减的部分 `cosine_part(t, T, lr_max, lr_min)`
 # （$0 \le t \le T$；预热不在其中）。
 
 # %%
@@ -454,14 +433,13 @@ else:
                        out_dir="runs/03_gpt_shakespeare", live=LiveView(title="GPT · 语料 " + corpus),
                        progress=False)
     m = result.metrics
-print(f"{m['iters']} 轮迭代，训练 {m['train_s']:.0f} 秒，每秒 {m['tokens_per_sec']:,.0f} 个 token，"
+print(f"{m['iters']} 轮迭代，训练 {m['train_s']:.1f} 秒，每秒 {m['tokens_per_sec']:,.0f} 个 token，"
       f"MFU {m['mfu'] or 0:.1%}")
 print(f"训练集 {m['eval_train_loss']:.3f}，验证集 {m['val_loss']:.3f} 奈特/字符"
       f"（均匀猜测：ln {tok.vocab_size} = {math.log(tok.vocab_size):.2f}）")
 
 # %% [markdown]
-# `class` 预设的目标是在双核笔记本电脑上 5 分钟内让验证损失 ≤ 1.75 奈特/字符。它的取舍着眼于*更新次数*：只有几分钟时，
-# 许多小步（8 个长 64 字符的块，较高的学习率）比少数大步学到的多得多，尽管两者每秒读的字符数一样多。`full` 预设
+# `class` 预设的目标是在双核笔记本电脑上 5 分钟内让验证损失 ≤ 1.75 奈特/字符。它的取舍着眼于*更新次数*：只有几分钟时，许多小步（8 个长 64 字符的块，较高的学习率）比少数大步学到的多得多，尽管两者每秒读的字符数一样多。`full` 预设
 # （6 层 × 384，块长 256，在 GPU 上）就是 nanoGPT 的莎士比亚模型，约 1.47。在终端里做同样的训练：
 # `lmlab train gpt --preset class --out runs/gpt`，然后 `lmlab sample runs/gpt`。
 #
@@ -512,9 +490,7 @@ grid_view(maps, layer=model.config.n_layer - 1, head=None, average_heads=True)
 # %% [markdown]
 # ## 10 · 唐诗"诗人"
 #
-# 同一个 GPT 在格律工整的唐诗上训练（五言/七言绝句和律诗，每联一行，只用最常见的 3,000 个字）。这里字符就是 token，
-# 所以模型要学会句子的长度、`，` 和 `。` 的节奏，以及哪些字常常搭配在一起。中文版使用简体字视图（`tang_poems_simplified`），
-# 英文版使用原始繁体字。
+# 同一个 GPT 在格律工整的唐诗上训练（五言/七言绝句和律诗，每联一行，只用最常见的 3,000 个字）。这里字符就是 token，所以模型要学会句子的长度、`，` 和 `。` 的节奏，以及哪些字常常搭配在一起。中文版使用简体字视图（`tang_poems_simplified`），英文版使用原始繁体字。
 
 # %%
 from lmlab.models.lstm.poems import poem_corpus
@@ -593,9 +569,7 @@ ax.set(ylabel="验证损失（奈特/字符）", title=f"同样的参数量，�
 plt.show()
 
 # %% [markdown]
-# 请看上面的数字，而不是相信某条规则：在 CPU 上只训练几秒或几分钟时，这场比赛很接近，并且取决于预算。对 Transformer 有利
-# 的因素会随规模增长：一条序列的所有位置可以并行训练（LSTM 必须等第 $t-1$ 步算完才能算第 $t$ 步），所以 GPU 能一直忙着；
-# 而注意力一步就能回看整个块，不必经过一连串的状态更新。这就是今天的大语言模型都是 Transformer 的原因。把 `RACE_S` 设成
+# 请看上面的数字，而不是相信某条规则：在 CPU 上只训练几秒或几分钟时，这场比赛很接近，并且取决于预算。对 Transformer 有利的因素会随规模增长：一条序列的所有位置可以并行训练（LSTM 必须等第 $t-1$ 步算完才能算第 $t$ 步），所以 GPU 能一直忙着；而注意力一步就能回看整个块，不必经过一连串的状态更新。这就是今天的大语言模型都是 Transformer 的原因。把 `RACE_S` 设成
 # 30、90 和 300 秒试试，看看名次会不会变。
 #
 # ## 接下来去哪儿

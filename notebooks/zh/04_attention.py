@@ -63,9 +63,7 @@ from lmlab.viz.attention import (
 # ## 1 · 一个可以往里看的 GPT
 #
 # 如果你运行过 03 号笔记本，它的 GPT 就在 ``runs/03_gpt_shakespeare``（或者把 ``$LMLAB_GPT_CKPT`` 指向任何
-# ``lmlab train gpt --out DIR`` 的输出，或者请老师运行 ``lmlab prepare``），我们直接加载它。否则就在这里训练一个小的，
-# 规模由预设决定（smoke：几秒；class：在笔记本电脑 CPU 上约两分钟）。注意：中文版在 ``notebooks/zh`` 中运行，
-# 查找的是 ``notebooks/zh/runs/``。
+# ``lmlab train gpt --out DIR`` 的输出，或者请老师运行 ``lmlab prepare``），我们直接加载它。否则就在这里训练一个小的，规模由预设决定（smoke：几秒；class：在笔记本电脑 CPU 上约两分钟）。注意：中文版在 ``notebooks/zh`` 中运行，查找的是 ``notebooks/zh/runs/``。
 
 # %%
 SIZES = {
@@ -107,9 +105,7 @@ print(gpt.config)
 # ## 2 · 用 bertviz 的 head view 看我们的 GPT
 #
 # 选一段文本窗口，用 `forward_with_attention` 运行一次模型：每一层返回一个形状为 (batch, heads, T, T) 的张量，其中第 *i*
-# 行是 token *i* 可以看的那些 token 上的 softmax。`attention_of` 把它们连同 token 字符串一起收集起来（这里是字符；换行显示
-# 为 ⏎，空格显示为 ␣）。在 head view 中，每种颜色是一个头；把鼠标悬停在左侧的某个 token 上，就能看到它在看哪里。因为这是
-# 一个因果模型，连线永远只*向上*（指向更早的 token）。
+# 行是 token *i* 可以看的那些 token 上的 softmax。`attention_of` 把它们连同 token 字符串一起收集起来（这里是字符；换行显示为 ⏎，空格显示为 ␣）。在 head view 中，每种颜色是一个头；把鼠标悬停在左侧的某个 token 上，就能看到它在看哪里。因为这是一个因果模型，连线永远只*向上*（指向更早的 token）。
 
 # %%
 delimiter = "\n" if text.count("\n") > len(text) // 200 else " "  # 按行（莎士比亚）或按词
@@ -134,8 +130,7 @@ def previous_token_score(weights):
 check("attention.previous_token_score", previous_token_score)
 
 # %% [markdown]
-# 如果卡住了，`check` 会给出提示；下面的单元格用的是参考实现，所以无论如何笔记本都能继续运行。我们在多个窗口上给每个头打分，
-# 还会测第二种模式：关注**当前行（或词）的第一个 token**，模型需要它来知道自己在行中的什么位置。
+# 如果卡住了，`check` 会给出提示；下面的单元格用的是参考实现，所以无论如何笔记本都能继续运行。我们在多个窗口上给每个头打分，还会测第二种模式：关注**当前行（或词）的第一个 token**，模型需要它来知道自己在行中的什么位置。
 
 # %%
 def reference_previous_token_score(weights):
@@ -172,9 +167,7 @@ print(f"最像前一个 token 头的：第 {best_prev[0]} 层第 {best_prev[1]} 
       f"最像行首头的：第 {best_line[0]} 层第 {best_line[1]} 个头（{line.max():.2f}）")
 
 # %% [markdown]
-# 现在看**网格**：每一层 × 每个头一张热力图（行 = 发出关注的 token，列 = 被关注的 token；灰色 = 因果掩码）。点击一张热力图
-# 可以放大并显示 token 标签；悬停可以看到精确的权重；勾选 *average the heads* 可以看整层在做什么。细节视图一开始显示的是
-# 上面找到的前一个 token 头：它那条亮带正好在对角线下方。
+# 现在看**网格**：每一层 × 每个头一张热力图（行 = 发出关注的 token，列 = 被关注的 token；灰色 = 因果掩码）。点击一张热力图可以放大并显示 token 标签；悬停可以看到精确的权重；勾选 *average the heads* 可以看整层在做什么。细节视图一开始显示的是上面找到的前一个 token 头：它那条亮带正好在对角线下方。
 
 # %%
 grid_view(maps, layer=best_prev[0], head=best_prev[1])
@@ -197,8 +190,7 @@ steps = attention_steps(gpt, sample, tok, layer=layer, head=head, token=query)
 steps_view(gpt, sample, tok, layer=layer, head=head, token=query)
 
 # %% [markdown]
-# 轮到你了：前两步。`steps.q` 就是 $q$（形状 $(d_k,)$），`steps.K` 装着每个 $k_j$（形状 $(T, d_k)$）。写出缩放后的得分，
-# 再写一个作用于整个 $(T, T)$ 矩阵的因果 softmax。
+# 轮到你了：前两步。`steps.q` 就是 $q$（形状 $(d_k,)$），`steps.K` 装着每个 $k_j$（形状 $(T, d_k)$）。写出缩放后的得分，再写一个作用于整个 $(T, T)$ 矩阵的因果 softmax。
 
 # %%
 def scaled_scores(q, K):
@@ -217,8 +209,7 @@ check("attention.causal_softmax", causal_softmax)
 # %% [markdown]
 # ## 5 · 一个真正的预训练模型：all-MiniLM-L6-v2
 #
-# MiniLM 是一个 6 层、12 个头的 BERT 系**编码器**（2200 万参数），在十亿对句子上训练过。它的权重随一个 PyPI 包发布，所以
-# 可以离线加载。编码器是*双向*的：没有因果掩码，每个 token 都可以向两边看。给它一对句子：BERT 风格的模型读的是
+# MiniLM 是一个 6 层、12 个头的 BERT 系**编码器**（2200 万参数），在十亿对句子上训练过。它的权重随一个 PyPI 包发布，所以可以离线加载。编码器是*双向*的：没有因果掩码，每个 token 都可以向两边看。给它一对句子：BERT 风格的模型读的是
 # `[CLS] sentence A [SEP] sentence B [SEP]`，`sentence_b_start` 让 head view 可以筛选 A→B 和 B→A 的注意力（下拉菜单）。
 
 # %%
@@ -230,16 +221,14 @@ print(minilm, "\n句子 B 从这个 token 开始", pair.sentence_b_start, repr(p
 head_view(pair, layer=2)
 
 # %% [markdown]
-# model view 一次显示全部 72 个头；点击缩略图可以放大。找找看：把一切都送到 `[SEP]` 或 `[CLS]` 的头（一个"什么都不做"、
-# 用来停放注意力的地方），往回看一个 token 或往前看一个 token 的头，以及把两个句子中同一个词连起来的头。
+# model view 一次显示全部 72 个头；点击缩略图可以放大。找找看：把一切都送到 `[SEP]` 或 `[CLS]` 的头（一个"什么都不做"、用来停放注意力的地方），往回看一个 token 或往前看一个 token 的头，以及把两个句子中同一个词连起来的头。
 
 # %%
 model_view(pair)
 
 # %% [markdown]
 # **预训练编码器 vs. 我们的 GPT。** 同样的前一个 token 得分，两个模型的每个头都算一遍。在十亿对句子上训练过的 MiniLM
-# 有一个几乎完美的"读前一个 token"的头（得分 ≈ 1）。GPT 在训练中也会长出这样的头；`smoke` 预设的几秒钟不够（所有头都
-# 接近 1/T），所以请用 `class` 预设或 03 号笔记本的模型来比较。
+# 有一个几乎完美的"读前一个 token"的头（得分 ≈ 1）。GPT 在训练中也会长出这样的头；`smoke` 预设的几秒钟不够（所有头都接近 1/T），所以请用 `class` 预设或 03 号笔记本的模型来比较。
 
 # %%
 from matplotlib.figure import Figure
@@ -250,7 +239,7 @@ mini_prev = torch.tensor([[reference_previous_token_score(mini.head(l, h)) for h
                           for l in range(mini.n_layer)])
 fig = Figure(figsize=(8, 2.6), layout="constrained")
 ax1, ax2 = fig.subplots(1, 2)
-for ax, scores, name in ((ax1, prev, f"our GPT ({corpus})"), (ax2, mini_prev, "all-MiniLM-L6-v2")):
+for ax, scores, name in ((ax1, prev, f"我们的 GPT（{corpus}）"), (ax2, mini_prev, "all-MiniLM-L6-v2")):
     image = ax.imshow(scores.numpy(), vmin=0, vmax=1, cmap="viridis")
     ax.set(title=f"前一个 token 得分：{name}", xlabel="头", ylabel="层")
     ax.grid(False)
@@ -258,8 +247,7 @@ fig.colorbar(image, ax=[ax1, ax2], shrink=0.8)
 fig
 
 # %% [markdown]
-# 编码器还可以*往前*看：镜像的得分 `torch.diagonal(weights, offset=+1)` 能找到一个**下一个 token 头**，这是 GPT 不可能有的。
-# 下面是 MiniLM 的两个冠军，各用一种颜色。
+# 编码器还可以*往前*看：镜像的得分 `torch.diagonal(weights, offset=+1)` 能找到一个**下一个 token 头**，这是 GPT 不可能有的。下面是 MiniLM 的两个冠军，各用一种颜色。
 
 # %%
 mini_next = torch.tensor([[float(torch.diagonal(mini.head(l, h), offset=1).mean())
@@ -274,9 +262,7 @@ head_view(mini, layer=p_layer, heads=[p_head])
 # ## 6 · 位置，以及接下来是什么
 #
 # 注意力本身不管顺序。原始的 Transformer 给 token 嵌入加上固定的正弦曲线，$PE_{(pos, 2i)} = \sin(pos / 10000^{2i/d})$ 和
-# $PE_{(pos, 2i+1)} = \cos(pos / 10000^{2i/d})$（GPT-2 则是*学习*这样一张表）。我们的 GPT 使用旋转位置编码（RoPE，见 03 号
-# 笔记本）：每个查询和键都把第 $i$ 个通道对旋转角度 $pos\cdot\theta_i$，用的是同样的时钟 $\theta_i = 10000^{-2i/d}$，所以
-# 得分取决于两个 token 相距多远，而不是它们在哪里。第二张图显示一个头的这些角度；每张图右边是两个位置看起来有多相似
+# $PE_{(pos, 2i+1)} = \cos(pos / 10000^{2i/d})$（GPT-2 则是*学习*这样一张表）。我们的 GPT 使用旋转位置编码（RoPE，见 03 号笔记本）：每个查询和键都把第 $i$ 个通道对旋转角度 $pos\cdot\theta_i$，用的是同样的时钟 $\theta_i = 10000^{-2i/d}$，所以得分取决于两个 token 相距多远，而不是它们在哪里。第二张图显示一个头的这些角度；每张图右边是两个位置看起来有多相似
 # （余弦相似度）：沿对角线的一条带子，在每个位置都一样。
 
 # %%

@@ -17,11 +17,9 @@
 # %% [markdown]
 # # 05 · 超越单块 GPU，超越 fp32
 #
-# 到目前为止，模型都在一个进程里、用 32 位浮点数训练。真正的语言模型两样都不是。这个笔记本讲的四个思想能把同一个训练器
-# 带得更远，每个都配有一次你可以亲眼观察的训练：
+# 到目前为止，模型都在一个进程里、用 32 位浮点数训练。真正的语言模型两样都不是。这个笔记本讲的四个思想能把同一个训练器带得更远，每个都配有一次你可以亲眼观察的训练：
 #
-# 1. 用 PyTorch DDP 做**数据并行**（data parallelism），由 `torchrun` 启动——并在这台机器上真正跑一次双进程训练，它与单进程的
-#    损失曲线一直吻合到小数点后第 5 位。
+# 1. 用 PyTorch DDP 做**数据并行**（data parallelism），由 `torchrun` 启动——并在这台机器上真正跑一次双进程训练，它与单进程的损失曲线一直吻合到小数点后第 5 位。
 # 2. **混合精度**（mixed precision）：fp32、bf16 和 fp16（+ 损失缩放）——数值范围、分辨率、内存、速度。
 # 3. **知识蒸馏**（knowledge distillation）：一个小 GPT 向大 GPT 的软预测学习。
 # 4. **先预训练，再微调**（pre-train, then fine-tune）：把预训练的 MiniLM 编码器变成一个情感分类器，用准确率、精确率、召回率、
@@ -66,14 +64,11 @@ work = Path(tempfile.mkdtemp(prefix="lmlab05_"))
 # %% [markdown]
 # ## 1 · 数据并行与模型并行
 #
-# **数据并行**（data parallelism）把整个模型复制到每块 GPU（一个 *rank*）上。每个 rank 拿批次中不同的一片，算出自己的梯度，
-# 然后在每次优化器更新之前，各 rank 把梯度*取平均*（一次 **all-reduce**）。于是每个 rank 都执行同样的更新，各副本永远不会
-# 分道扬镳。（取平均的是梯度，而且是每一步之前；把几份副本分开训练、隔一段时间再平均它们的*参数*，是另一种方法——
+# **数据并行**（data parallelism）把整个模型复制到每块 GPU（一个 *rank*）上。每个 rank 拿批次中不同的一片，算出自己的梯度，然后在每次优化器更新之前，各 rank 把梯度*取平均*（一次 **all-reduce**）。于是每个 rank 都执行同样的更新，各副本永远不会分道扬镳。（取平均的是梯度，而且是每一步之前；把几份副本分开训练、隔一段时间再平均它们的*参数*，是另一种方法——
 # local SGD 或联邦平均（federated averaging），它走的是另一条损失曲线。）
 #
 # **模型并行**（model parallelism）用于一块 GPU 装不下的模型：把*层*分到多块 GPU 上（流水线并行），或者把每个权重*矩阵*切开
-# （张量并行），激活值在 GPU 之间传递。这些部分属于**同一个**模型，在每个批次上一起做前向和反向传播；没有哪一部分是单独训练、
-# 事后再合并的。千亿参数的模型就是这样训练的；而对于一块 GPU 装得下的模型——本实验中的每个模型都是——该用的是数据并行。
+# （张量并行），激活值在 GPU 之间传递。这些部分属于**同一个**模型，在每个批次上一起做前向和反向传播；没有哪一部分是单独训练、事后再合并的。千亿参数的模型就是这样训练的；而对于一块 GPU 装得下的模型——本实验中的每个模型都是——该用的是数据并行。
 #
 # **分片数据并行**（sharded data parallelism，PyTorch 的 FSDP、DeepSpeed 的 ZeRO）属于数据并行，而不是模型并行：每个 rank
 # 仍然拿自己那一片批次，但只保存参数、梯度和优化器状态的一个分片，在用到某一层之前才把这一层的完整权重收集过来。
@@ -88,11 +83,11 @@ def draw_parallelism():
         for layer in range(4):
             ax_d.add_patch(plt.Rectangle((x + 0.1, 1.4 + layer * 0.32), 0.8, 0.25, color="#666"))
         ax_d.add_patch(plt.Rectangle((x + 0.1, 0.3), 0.8, 0.6, color=colors[r]))
-        ax_d.text(x + 0.5, 0.6, f"batch\nshard {r}", ha="center", va="center", fontsize=7, color="white")
+        ax_d.text(x + 0.5, 0.6, f"批次\n分片 {r}", ha="center", va="center", fontsize=7, color="white")
         ax_d.annotate("", (x + 0.5, 1.3), (x + 0.5, 0.9), arrowprops=dict(arrowstyle="->"))
         ax_d.text(x + 0.5, 2.85, f"GPU {r}", ha="center", fontsize=8)
     ax_d.annotate("", (0.2, 3.25), (4.6, 3.25), arrowprops=dict(arrowstyle="<->", color="crimson"))
-    ax_d.text(2.4, 3.35, "all-reduce: average the gradients", ha="center", fontsize=8, color="crimson")
+    ax_d.text(2.4, 3.35, "all-reduce：对梯度取平均", ha="center", fontsize=8, color="crimson")
     ax_d.set_title("数据并行：每块 GPU 一份完整副本", fontsize=10)
     for r in range(4):  # 流水线模型并行：每块 GPU 一层，一个批次依次流过
         x = r * 1.2
@@ -103,8 +98,8 @@ def draw_parallelism():
             ax_m.annotate("", (x + 1.2, 1.55 + (r + 1) * 0.32), (x + 0.9, 1.52 + r * 0.32),
                           arrowprops=dict(arrowstyle="->", color="crimson"))
     ax_m.add_patch(plt.Rectangle((0.1, 0.3), 0.8, 0.6, color="#4C72B0"))
-    ax_m.text(0.5, 0.6, "whole\nbatch", ha="center", va="center", fontsize=7, color="white")
-    ax_m.text(2.4, 3.35, "activations hop from GPU to GPU", ha="center", fontsize=8, color="crimson")
+    ax_m.text(0.5, 0.6, "整个\n批次", ha="center", va="center", fontsize=7, color="white")
+    ax_m.text(2.4, 3.35, "激活值从一块 GPU 传到下一块", ha="center", fontsize=8, color="crimson")
     ax_m.set_title("模型（流水线）并行：每块 GPU 一段层", fontsize=10)
     for ax in (ax_d, ax_m):
         ax.set(xlim=(-0.2, 4.8), ylim=(0, 3.6))
@@ -133,8 +128,7 @@ check("scaling.fsdp_family", fsdp_is)
 # $$\text{global batch} = \underbrace{\texttt{--batch-size}}_{\text{per rank}} \times N_\text{ranks}
 #   \times A_\text{accumulation}\ \text{sequences}.$$
 #
-# （全局批次 = 每个 rank 的 `--batch-size` × rank 数 × 累积步数，单位是序列。）在一台有 8 块 GPU 的机器上，实验室的训练器
-# 在 `torchrun` 下无需修改即可运行；各 rank 通过 NCCL（NVIDIA 的集合通信库，在 GPU 之间执行 all-reduce 等操作）交换梯度：
+# （全局批次 = 每个 rank 的 `--batch-size` × rank 数 × 累积步数，单位是序列。）在一台有 8 块 GPU 的机器上，实验室的训练器在 `torchrun` 下无需修改即可运行；各 rank 通过 NCCL（NVIDIA 的集合通信库，在 GPU 之间执行 all-reduce 等操作）交换梯度：
 #
 # ```bash
 # torchrun --standalone --nproc_per_node=8 -m lmlab train gpt --preset full \
@@ -159,10 +153,8 @@ check("scaling.tokens_per_step", tokens_per_step)
 # %% [markdown]
 # ### 真刀真枪，就在这台机器上：CPU 上的 2 个 rank
 #
-# 同样的命令加上 `--nproc_per_node=2` 和 `--device cpu`，会启动两个通过 **gloo**（PyTorch 的 CPU 后端）通信的进程。我们用同样的
-# 种子、同样的 8 条序列的全局批次，把同一个小 GPT 训练两次：一次在**一个**进程里（`--batch-size 8`），一次在**两个** rank 上
-# （每个 `--batch-size 4`），都做 2 步累积。如果数据并行是精确的，两条损失曲线就必须重合。（在双核笔记本电脑上这并不会*更快*
-# ——两个 rank 共用同样的核——但它就是集群上运行的那个程序。）
+# 同样的命令加上 `--nproc_per_node=2` 和 `--device cpu`，会启动两个通过 **gloo**（PyTorch 的 CPU 后端）通信的进程。我们用同样的种子、同样的 8 条序列的全局批次，把同一个小 GPT 训练两次：一次在**一个**进程里（`--batch-size 8`），一次在**两个** rank 上
+# （每个 `--batch-size 4`），都做 2 步累积。如果数据并行是精确的，两条损失曲线就必须重合。（在双核笔记本电脑上这并不会*更快*——两个 rank 共用同样的核——但它就是集群上运行的那个程序。）
 
 # %%
 text, corpus = load_text_or_fallback("tiny_shakespeare")
@@ -230,21 +222,19 @@ print(f"加载了一个在 2 个 rank 上训练的 GPT，共 {gpt_ddp.num_params
 # %% [markdown]
 # ## 2 · 混合精度：fp32、bf16、fp16
 #
-# 一个浮点数是 $(-1)^s \cdot 1.m \cdot 2^{e}$。**指数位**决定*范围*（最大和最小的数），**尾数位**决定*分辨率*——即 1 和下一个
-# 可表示数之间的间隔 `eps`：
+# 一个浮点数是 $(-1)^s \cdot 1.m \cdot 2^{e}$。**指数位**决定*范围*（最大和最小的数），**尾数位**决定*分辨率*——即 1 和下一个可表示数之间的间隔 `eps`：
 #
 # $$\text{eps} = 2^{-\text{mantissa bits}}, \qquad \text{max} \approx 2^{\,2^{\text{exponent bits}-1}}.$$
 
 # %%
 rows = [("fp32", torch.float32, 8, 23), ("bf16", torch.bfloat16, 8, 7), ("fp16", torch.float16, 5, 10)]
-print(f"{'format':6} {'bytes':>5} {'exp':>4} {'mant':>5} {'max':>10} {'smallest normal':>16} {'eps':>9}")
+print(f"{'格式':6} {'字节':>5} {'指数位':>4} {'尾数位':>5} {'最大值':>10} {'最小正规数':>16} {'eps':>9}")
 for name, dtype, e_bits, m_bits in rows:
     fi = torch.finfo(dtype)
     print(f"{name:6} {fi.bits // 8:5d} {e_bits:4d} {m_bits:5d} {fi.max:10.3g} {fi.tiny:16.3g} {fi.eps:9.3g}")
 
 # %% [markdown]
-# **bf16** 保留了 fp32 的 8 个指数位（范围相同），牺牲了分辨率；**fp16** 分辨率更高，但范围很小：没有比 65,504 更大的数，也没有
-# 比 $6\times10^{-8}$ 更小的数。在一个张量上看看：
+# **bf16** 保留了 fp32 的 8 个指数位（范围相同），牺牲了分辨率；**fp16** 分辨率更高，但范围很小：没有比 65,504 更大的数，也没有比 $6\times10^{-8}$ 更小的数。在一个张量上看看：
 
 # %%
 x = torch.tensor([70_000.0, 1.0 + 2**-9, 1e-8])
@@ -252,8 +242,7 @@ for dtype in (torch.float32, torch.bfloat16, torch.float16):
     print(f"{str(dtype):15} {x.to(dtype).float().tolist()}")
 
 # %% [markdown]
-# fp16 在 70,000 处**上溢**为 `inf`，在 $10^{-8}$ 处**下溢**为 0；bf16 两者都能保留，但会把 $1 + 2^{-9}$ 舍入回 1。梯度都是些很小
-# 的数——下面是一个 GPT 做一次反向传播后的梯度，和 fp16 的范围放在一起比较：
+# fp16 在 70,000 处**上溢**为 `inf`，在 $10^{-8}$ 处**下溢**为 0；bf16 两者都能保留，但会把 $1 + 2^{-9}$ 舍入回 1。梯度都是些很小的数——下面是一个 GPT 做一次反向传播后的梯度，和 fp16 的范围放在一起比较：
 
 # %%
 model = GPT(GPTConfig(**payload["config"]))
@@ -279,8 +268,7 @@ print(f"fp16 会冲刷为零的梯度元素比例：{lost:.2%}；"
       f"把损失乘以 2^16 之后：{lost_scaled:.2%}")
 
 # %% [markdown]
-# 这就是 **fp16 训练需要损失缩放**（loss scaling）的原因：把损失乘以 $S$（于是每个梯度都大 $S$ 倍，被抬出下溢区），然后在优化器
-# 更新之前把梯度除以 $S$。`torch.amp.GradScaler` 会动态地选择 $S$：
+# 这就是 **fp16 训练需要损失缩放**（loss scaling）的原因：把损失乘以 $S$（于是每个梯度都大 $S$ 倍，被抬出下溢区），然后在优化器更新之前把梯度除以 $S$。`torch.amp.GradScaler` 会动态地选择 $S$：
 #
 # - 如果有任何梯度是 `inf`/`nan`，就**跳过**这一步，并把 $S$ 减半；
 # - 连续 `growth_interval` 步都正常之后，把 $S$ 翻倍。
@@ -328,8 +316,7 @@ for kind in ("cpu", "cuda"):
 # %% [markdown]
 # ### 混合精度省下了什么，又没省下什么
 #
-# 用 AdamW 训练时，每个参数要保存：权重、它的梯度和两个矩估计。使用 autocast 时这四样都保持 fp32——**每个参数 16 字节**——所以
-# 混合精度*不会*缩小模型本身占用的内存；它把为反向传播保存的**激活值**减半，并且在 GPU 上让矩阵乘法跑在张量核心上，16 位时快 2-16 倍。
+# 用 AdamW 训练时，每个参数要保存：权重、它的梯度和两个矩估计。使用 autocast 时这四样都保持 fp32——**每个参数 16 字节**——所以混合精度*不会*缩小模型本身占用的内存；它把为反向传播保存的**激活值**减半，并且在 GPU 上让矩阵乘法跑在张量核心上，16 位时快 2-16 倍。
 
 # %%
 def training_bytes(n_params, n_layer, n_head, n_embd, block, batch):
@@ -340,9 +327,9 @@ def training_bytes(n_params, n_layer, n_head, n_embd, block, batch):
     return 16 * n_params, 2 * act16, act16
 
 
-for name, n, L, H, C, T, B in (("this lab's class GPT", 0.8e6, 4, 4, 128, 128, 16),
-                               ("nanoGPT shakespeare", 10.7e6, 6, 6, 384, 256, 64),
-                               ("GPT-2 small", 124e6, 12, 12, 768, 1024, 8)):
+for name, n, L, H, C, T, B in (("本实验室的 class 预设 GPT", 0.8e6, 4, 4, 128, 128, 16),
+                               ("nanoGPT 莎士比亚", 10.7e6, 6, 6, 384, 256, 64),
+                               ("GPT-2 小号", 124e6, 12, 12, 768, 1024, 8)):
     states, act32, act16 = training_bytes(n, L, H, C, T, B)
     print(f"{name:22} 权重+梯度+AdamW {states / 2**30:6.2f} GiB | 激活值 fp32 {act32 / 2**30:6.2f}"
           f" GiB，bf16 {act16 / 2**30:6.2f} GiB")
@@ -405,8 +392,7 @@ if lab.device.type == "cpu":
 #   p^{(T)}_\text{student}\right) + (1-\alpha)\, \mathrm{CE}(z_\text{student}, y).$$
 #
 # **温度** $T$ 把两个分布都压平，让那些小概率也有分量；乘上 $T^2$ 是为了无论 $T$ 取多少，软目标项的梯度大小都不变。教师是
-# **同一任务**（这里是同一份文本）上的模型，而不是另一个领域的模型：学生在自己的训练输入上模仿教师的预测。先准备教师：
-# 如果你运行过 03 号笔记本，就用它的 GPT（`runs/03_gpt_shakespeare`、`$LMLAB_GPT_CKPT` 中的检查点文件夹，或 `lmlab prepare`
+# **同一任务**（这里是同一份文本）上的模型，而不是另一个领域的模型：学生在自己的训练输入上模仿教师的预测。先准备教师：如果你运行过 03 号笔记本，就用它的 GPT（`runs/03_gpt_shakespeare`、`$LMLAB_GPT_CKPT` 中的检查点文件夹，或 `lmlab prepare`
 # 训练好的那次结果），否则就在这里当场训练一个小的。
 
 # %%
@@ -482,9 +468,7 @@ ax.legend(fontsize=8)
 plt.show()
 
 # %% [markdown]
-# 现在是两个同样小、初始权重也相同的学生：一个只在真实字符上训练（$\alpha = 0$），一个用蒸馏训练（$\alpha = 0.7$，$T = 2$）。
-# 如果教师是 `lmlab prepare` 训练好的那次结果，就加载当时从这个教师蒸馏出的学生（单元格会提示；`retrain=True` 则在这里重新蒸馏）；
-# 换成其他任何教师，学生都在这里蒸馏。
+# 现在是两个同样小、初始权重也相同的学生：一个只在真实字符上训练（$\alpha = 0$），一个用蒸馏训练（$\alpha = 0.7$，$T = 2$）。如果教师是 `lmlab prepare` 训练好的那次结果，就加载当时从这个教师蒸馏出的学生（单元格会提示；`retrain=True` 则在这里重新蒸馏）；换成其他任何教师，学生都在这里蒸馏。
 
 # %%
 from lmlab.prepared import find_prepared  # noqa: E402
@@ -511,7 +495,7 @@ for alpha in (0.0, 0.7):
 
 fig, (ax, ax_bar) = plt.subplots(1, 2, figsize=(9.5, 2.8))
 for alpha, h in histories.items():
-    name = "labels only (α=0)" if alpha == 0 else "distilled (α=0.7)"
+    name = "只用标签（α=0）" if alpha == 0 else "蒸馏（α=0.7）"
     ax.plot(*h.series("val_loss"), "o-", ms=3, label=name)
 losses = [evaluate_lm(m, val_batches, lab.device) for m in (teacher, students[0.0], students[0.7])]
 ax.axhline(losses[0], color="k", ls=":", label="教师")
@@ -524,13 +508,12 @@ for s_, l_, name in zip(sizes, losses, ("teacher", "student α=0", "student α=0
 ax_bar.set(xscale="log", xlabel="参数量", ylabel="验证损失", title="规模与损失")
 plt.tight_layout()
 plt.show()
-names = ("teacher", "student, labels only", "student, distilled")
+names = ("teacher", "学生，只用标签", "学生，蒸馏")
 for name, s_, l_ in zip(names, sizes, losses, strict=True):
     print(f"{name:22} {s_:>9,} 个参数   验证损失 {l_:.3f}")
 
 # %% [markdown]
-# 对一个很小的学生做短暂训练，结果噪声很大——smoke 预设下的数字两个方向都有可能。在 class 预设下要看的是：同样的规模、同样的
-# 步数，蒸馏出来的学生应当低于只用标签训练的学生，而两者都高于教师。蒸馏不会把小模型变大；它让小模型学得更快，把装得下的东西学得更多。
+# 对一个很小的学生做短暂训练，结果噪声很大——smoke 预设下的数字两个方向都有可能。在 class 预设下要看的是：同样的规模、同样的步数，蒸馏出来的学生应当低于只用标签训练的学生，而两者都高于教师。蒸馏不会把小模型变大；它让小模型学得更快，把装得下的东西学得更多。
 #
 # **练习 3.** 自己写出蒸馏损失（logits 形状为 `(B, T, V)`，目标为 `(B, T)`）。
 
@@ -550,8 +533,7 @@ print({k: round(v.item(), 4) for k, v in parts.items()})
 # ## 4 · 先预训练，再微调：把 MiniLM 变成情感分类器
 #
 # `all-MiniLM-L6-v2` 是一个 6 层的 BERT 风格编码器（2270 万参数），在十亿对句子上预训练过——就是 04 号笔记本往里看的那个模型。
-# （把这样的模型用在一个它没见过任何标注样本的任务上，叫作*零样本*（zero-shot）；这和*无监督*学习不是一回事，后者指模型
-# 从没有标签的数据中学习。这里我们用了标签：这是有监督的微调。）它随实验室一起提供，所以这里可以离线运行。任务是 gensim
+# （把这样的模型用在一个它没见过任何标注样本的任务上，叫作*零样本*（zero-shot）；这和*无监督*学习不是一回事，后者指模型从没有标签的数据中学习。这里我们用了标签：这是有监督的微调。）它随实验室一起提供，所以这里可以离线运行。任务是 gensim
 # 自带的电影评论极性样本（Pang 和 Lee：100 条负面、100 条正面的句子）。我们按类别分层，留出四分之一的评论做测试。
 #
 # 句子向量是编码器各 token 向量的平均；一个线性层把它变成两个得分：
@@ -596,9 +578,7 @@ probe_report = classification_report(labels[test_idx], probe.predict(features[te
 print(probe_report)
 
 # %% [markdown]
-# **微调**（fine-tuning）。现在梯度也会流进编码器：预训练权重用很小的学习率（$5\times10^{-5}$，让它们只挪动一点），分类头用较大的
-# 学习率。分类头从探针的权重开始（"先线性探针，再微调"，Kumar 等 2022）：一个*随机*的分类头会在最初几步把很大的随机梯度送进
-# 编码器，破坏我们正想保留的那些特征。smoke 预设只更新最上面一层 Transformer，在 64 条训练句子上训练一轮（CPU 上几秒钟）；
+# **微调**（fine-tuning）。现在梯度也会流进编码器：预训练权重用很小的学习率（$5\times10^{-5}$，让它们只挪动一点），分类头用较大的学习率。分类头从探针的权重开始（"先线性探针，再微调"，Kumar 等 2022）：一个*随机*的分类头会在最初几步把很大的随机梯度送进编码器，破坏我们正想保留的那些特征。smoke 预设只更新最上面一层 Transformer，在 64 条训练句子上训练一轮（CPU 上几秒钟）；
 # class 和 full 预设在全部 150 条上训练几轮，更新全部六层。
 
 # %%
@@ -632,15 +612,14 @@ print({"probe": {k: round(v, 3) for k, v in probe_report.as_dict().items() if is
        "fine-tuned": {k: round(v, 3) for k, v in ft_report.as_dict().items() if isinstance(v, float)}})
 
 # %%
-for name, report in (("linear probe", probe_report), ("fine-tuned", ft_report)):
+for name, report in (("线性探针", probe_report), ("微调", ft_report)):
     a, n = report.accuracy, int(report.support.sum())
     half = 1.96 * math.sqrt(a * (1 - a) / n)
     print(f"{name:12} 准确率 {a:.2f}，95% 区间 {a - half:.2f} .. {a + half:.2f}")
 
 # %% [markdown]
 # 区间宽约 ±0.12：在 150 条训练句子上，微调和探针分不出高下；在我们的几次运行中，完整微调的结果随训练轮数不同，落在 0.70 到 0.78
-# 之间的任何地方。这就是这个数据集诚实的一课：好的预训练句子向量加上一个线性层，已经是 150 个样本所能教会的大部分东西了；微调编码器
-# 要在有几千个标注样本（以及一个大到能看出提升的测试集）时才有回报。
+# 之间的任何地方。这就是这个数据集诚实的一课：好的预训练句子向量加上一个线性层，已经是 150 个样本所能教会的大部分东西了；微调编码器要在有几千个标注样本（以及一个大到能看出提升的测试集）时才有回报。
 #
 # **练习 4.** 根据混淆矩阵计算每个类别的精确率、召回率和 F1。
 

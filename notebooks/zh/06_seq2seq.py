@@ -17,12 +17,9 @@
 # %% [markdown]
 # # 06 · 序列到序列：从一个向量到交叉注意力，再到一位对对联的诗人
 #
-# 语言模型（02–03 号笔记本）是把一段文字续写下去。而许多任务是**把一个序列映射成另一个序列**：翻译、摘要、问答。
-# 这时模型分成两半：**编码器**（encoder）读完整个源序列，**解码器**（decoder）一次写出目标序列的一个 token，同时回头看源序列。
+# 语言模型（02–03 号笔记本）是把一段文字续写下去。而许多任务是**把一个序列映射成另一个序列**：翻译、摘要、问答。这时模型分成两半：**编码器**（encoder）读完整个源序列，**解码器**（decoder）一次写出目标序列的一个 token，同时回头看源序列。
 #
-# 我们的任务是一个和唐诗一样古老的中文游戏：给出对联的上联，写出下联。在格律诗里，每一句 `上句，下句。` 都是这样的一对，
-# 后半句**逐字**对应前半句：白日 ↔ 黄河，依山 ↔ 入海，尽 ↔ 流。所以源序列与目标序列之间的对齐是看得见的，
-# 我们可以检查模型的注意力有没有找到它。
+# 我们的任务是一个和唐诗一样古老的中文游戏：给出对联的上联，写出下联。在格律诗里，每一句 `上句，下句。` 都是这样的一对，后半句**逐字**对应前半句：白日 ↔ 黄河，依山 ↔ 入海，尽 ↔ 流。所以源序列与目标序列之间的对齐是看得见的，我们可以检查模型的注意力有没有找到它。
 #
 # 我们沿着这个领域走过的路前进：解码器只看到**一个向量**的 RNN 编码器–解码器（Cho 等，2014），加上**注意力**的同一模型
 # （Bahdanau 等，2015），以及 **Transformer** 的交叉注意力（cross-attention；Vaswani 等，2017）。代码在
@@ -53,10 +50,7 @@ print({k: values[k] for k in ("d_model", "n_layer", "batch_size", "max_iters", "
 # %% [markdown]
 # ## 1 · 数据：唐诗里的对句
 #
-# 每一句两半等长（5 或 7 个字）的 `上句，下句。` 就是一对：57,607 首诗中约有 230,000 个不同的对句。同一首诗的所有对句
-# 都分到同一个数据划分中（**没有哪首诗跨两个划分**），重复的对句被去掉，而且**从不在测试集上训练**（即使某个源句
-# 也出现在训练集中）。没有语料时（一台离线的新机器），加载器会说明这一点，并改用 18 首内置绝句中的对句：每个单元格
-# 照样能运行，但从 36 个对句里学不到什么值得一读的东西。
+# 每一句两半等长（5 或 7 个字）的 `上句，下句。` 就是一对：57,607 首诗中约有 230,000 个不同的对句。同一首诗的所有对句都分到同一个数据划分中（**没有哪首诗跨两个划分**），重复的对句被去掉，而且**从不在测试集上训练**（即使某个源句也出现在训练集中）。没有语料时（一台离线的新机器），加载器会说明这一点，并改用 18 首内置绝句中的对句：每个单元格照样能运行，但从 36 个对句里学不到什么值得一读的东西。
 
 # %%
 data = load_couplets(max_pairs=values["max_pairs"], couplets="middle")  # 见下文 "1b"
@@ -71,22 +65,19 @@ for a, b in data.train[:5]:
 #
 # 并非诗中每一对句子都是严格意义上的对联。在八句的律诗中，只有中间两联，即颔联（第 3–4 句）和颈联（第 5–6 句）
 # **必须**对仗；首联、尾联以及其他诗的大多数句对都不必。所以我们只用中间两联训练，约占全部句对的五分之一
-# （`load_couplets(couplets="all")` 或 `lmlab train seq2seq --pairs-kind all` 会取全部句对；下一个单元格打印本次
-# 运行实际用了多少）。
+# （`load_couplets(couplets="all")` 或 `lmlab train seq2seq --pairs-kind all` 会取全部句对；下一个单元格打印本次运行实际用了多少）。
 #
-# 如果一条测试上联与某条训练上联只差一次编辑（同一句，或改、增、删了一个字），检索基线就等于拿到了答案：这样的上联
-# 会从验证集和测试集中删去。
+# 如果一条测试上联与某条训练上联只差一次编辑（同一句，或改、增、删了一个字），检索基线就等于拿到了答案：这样的上联会从验证集和测试集中删去。
 
 # %%
-kind = "middle couplets (颔联, 颈联)" if data.source == "tang_poems_simplified" else "every pair (no 律诗 here)"
+kind = "中间两联（颔联、颈联）" if data.source == "tang_poems_simplified" else "全部对句（这里没有律诗）"
 print("训练数据：", kind, data.sizes())
 print("删去的近似重复上联（与某条训练上联的编辑距离 <= 1）：", data.near_duplicates)
 
 # %% [markdown]
 # ## 2 · 教师强制与三种掩码
 #
-# 解码器在**真实的**前文字符上训练（教师强制，teacher forcing）：它读入 `<s> y₁ … yₙ`，要预测 `y₁ … yₙ </s>`，所有位置同时进行。
-# 一个批次里各行长度不同，短的用 `<pad>` 补齐；三种掩码让填充和未来都不可见：
+# 解码器在**真实的**前文字符上训练（教师强制，teacher forcing）：它读入 `<s> y₁ … yₙ`，要预测 `y₁ … yₙ </s>`，所有位置同时进行。一个批次里各行长度不同，短的用 `<pad>` 补齐；三种掩码让填充和未来都不可见：
 #
 # * **编码器**的自注意力：每个源位置都能看到每个*真实的*源位置；
 # * **解码器**的自注意力：位置 t 只能看到 ≤ t 的位置（因果的，和 GPT 一样）；
@@ -100,9 +91,9 @@ print("tgt_in ", tgt_in.tolist(), " <- 解码器读入的内容")
 print("tgt_out", tgt_out.tolist(), " <- 它要预测的内容（错开一位）")
 
 S, T = src.size(1), tgt_in.size(1)
-masks = {"encoder (row 1): key real": (src[1] != PAD)[None, :].expand(S, S),
-         "decoder: causal": torch.ones(T, T, dtype=torch.bool).tril(),
-         "cross (row 1): key real": (src[1] != PAD)[None, :].expand(T, S)}
+masks = {"编码器（第 1 行）：键是真实 token": (src[1] != PAD)[None, :].expand(S, S),
+         "解码器：因果": torch.ones(T, T, dtype=torch.bool).tril(),
+         "交叉注意力（第 1 行）：键是真实 token": (src[1] != PAD)[None, :].expand(T, S)}
 fig, axes = plt.subplots(1, 3, figsize=(9, 3), layout="constrained")
 for ax, (title, m) in zip(axes, masks.items(), strict=True):
     ax.imshow(m.int(), cmap="Greens", vmin=0, vmax=1)
@@ -129,9 +120,7 @@ check("seq2seq.masks", decoder_masks)
 #
 # $$s_i = \mathrm{GRU}([E y_{i-1};\, c],\, s_{i-1}), \qquad p(y_i) = \mathrm{softmax}(W [s_i; c; E y_{i-1}])$$
 #
-# 无论源序列多长，解码器对它的全部了解都必须经过 c。
-# 每个模型的训练方式都相同：标签平滑的损失（第 6 节）、lmlab 的 AdamW 加上论文中的 betas (0.9, 0.98)、预热学习率调度（第 7 节）；
-# 损失一旦出现 nan/inf，训练立即停止，这一步不会被应用。
+# 无论源序列多长，解码器对它的全部了解都必须经过 c。每个模型的训练方式都相同：标签平滑的损失（第 6 节）、lmlab 的 AdamW 加上论文中的 betas (0.9, 0.98)、预热学习率调度（第 7 节）；损失一旦出现 nan/inf，训练立即停止，这一步不会被应用。
 
 # %%
 from types import SimpleNamespace
@@ -151,7 +140,7 @@ def train(arch, retrain=False):
     prep = find_prepared(PREPARED[arch], lab.preset, corpus=data.source, retrain=retrain)
     if prep is not None:
         m = prep.metrics
-        print(f"{arch}：{m['iters']} 步，用时 {m['train_s']:.0f} 秒（预先训练好的），验证损失 {m['val_loss']:.3f}，"
+        print(f"{arch}：{m['iters']} 步，用时 {m['train_s']:.1f} 秒（预先训练好的），验证损失 {m['val_loss']:.3f}，"
               f"验证 chrF {m['val_chrf']}")
         runs[arch] = SimpleNamespace(model=load_translator(prep.path)[0].to(lab.device), metrics=m)
         return runs[arch]
@@ -185,9 +174,7 @@ train("rnn-attention")
 # %% [markdown]
 # ### 一个向量在哪里撑不住
 #
-# 对联只有 5 或 7 个字：太短，难不倒一个向量。用一个在任何长度下答案都已知的任务就能看出来：**把一串 2 到 16 个数字（一…十）
-# 倒过来**。两个 RNN 训练同样长的时间；我们按源序列长度统计放在正确位置上的字符比例。没有注意力时，每个字符都必须在 c 中
-# 一直保存到用得着的时候；有了注意力，解码器直接去查那个字符。
+# 对联只有 5 或 7 个字：太短，难不倒一个向量。用一个在任何长度下答案都已知的任务就能看出来：**把一串 2 到 16 个数字（一…十）倒过来**。两个 RNN 训练同样长的时间；我们按源序列长度统计放在正确位置上的字符比例。没有注意力时，每个字符都必须在 c 中一直保存到用得着的时候；有了注意力，解码器直接去查那个字符。
 
 # %%
 import random
@@ -251,8 +238,7 @@ def cross_attention(y, memory, src_mask):
 check("seq2seq.cross_attention", cross_attention)
 
 # %% [markdown]
-# lmlab 的模型由 GPT 的块搭成；取 `norm_first=False` 时就是论文中的 post-LN 布局。把它的权重复制进 `torch.nn.Transformer`，
-# 两者给出相同的数值，两种布局都是如此；而且可读的注意力路径（它返回每一个权重）与融合的路径结果相等：
+# lmlab 的模型由 GPT 的块搭成；取 `norm_first=False` 时就是论文中的 post-LN 布局。把它的权重复制进 `torch.nn.Transformer`，两者给出相同的数值，两种布局都是如此；而且可读的注意力路径（它返回每一个权重）与融合的路径结果相等：
 
 # %%
 from lmlab.models.seq2seq import Seq2SeqConfig, Seq2SeqTransformer
@@ -284,8 +270,7 @@ train("transformer")
 #
 # $$\ell = (1-\varepsilon)\,(-\log p_y) + \varepsilon \cdot \mathrm{mean}_v(-\log p_v)$$
 #
-# 在非填充的位置上取平均。模型永远不会被逼着把全部概率压在一个答案上：论文发现它"损害困惑度……但提高准确率和 BLEU"。
-# 下图：对三种 ε，随着预测越来越确信正确的 token，损失如何变化。ε > 0 时，最好的*不是*完全确定。
+# 在非填充的位置上取平均。模型永远不会被逼着把全部概率压在一个答案上：论文发现它"损害困惑度……但提高准确率和 BLEU"。下图：对三种 ε，随着预测越来越确信正确的 token，损失如何变化。ε > 0 时，最好的*不是*完全确定。
 
 # %%
 from lmlab.models.seq2seq.loss import label_smoothed_loss
@@ -338,11 +323,9 @@ plt.show()
 # ## 8 · 解码：贪心、束搜索、采样
 #
 # 贪心解码在每一步取最可能的字符。**束搜索**（beam search）按总对数概率保留 `width` 个最好的前缀；一个完成的答案按
-# $\log p(y|x) / \mathrm{lp}(|y|)$ 排序，其中 $\mathrm{lp}(n) = ((5+n)/6)^\alpha$（没有它，短答案会占优）。生成时复用解码器的键和值
-# 以及记忆的 K/V（缓存），得到的答案与全部重新计算完全相同（有测试），只是更快（`benchmarks/seq2seq_vs_torch.py`）。
+# $\log p(y|x) / \mathrm{lp}(|y|)$ 排序，其中 $\mathrm{lp}(n) = ((5+n)/6)^\alpha$（没有它，短答案会占优）。生成时复用解码器的键和值以及记忆的 K/V（缓存），得到的答案与全部重新计算完全相同（有测试），只是更快（`benchmarks/seq2seq_vs_torch.py`）。
 
 # %%
-from lmlab import i18n  # i18n._：把 translate() 返回的提示换成学习者的语言
 from lmlab.models.seq2seq.decode import BeamTree, beam_search
 from lmlab.models.seq2seq.translate import translate
 from lmlab.viz.beam_tree import beam_tree_figure
@@ -351,7 +334,7 @@ poet = runs["transformer"].model.eval()
 line = "白日依山尽"
 for method in ("greedy", "beam", "sample"):
     t = translate(poet, vocab, line, method=method, width=4, seed=0)
-    print(f"{method:7s}", t.output or f"({i18n._(t.notes[-1])})")  # 答案为空时说明原因
+    print(f"{method:7s}", t.output or f"({t.notes[-1]})")  # 答案为空时说明原因
 
 tree = BeamTree()
 beam_search(poet, torch.tensor([vocab.encode(line)]), width=3, max_len=8, tree=tree)
@@ -399,8 +382,7 @@ print(f"BP = 1（长度相同）；手算：{bleu_by_hand([hyp], [ref]):.2f}；"
 
 # %% [markdown]
 # 一句上联有很多正确的下联，所以和唯一的参考答案相比，谁的得分都很低。基线告诉我们"低"意味着什么：**照抄源句**
-# （长度正确，每个字都重复），以及**最近的训练对**（与源句共享字最多的那个训练源句的下联）。对联的检查项：答案与源句
-# 等长的比例，以及与源句同一位置重复用字的比例。
+# （长度正确，每个字都重复），以及**最近的训练对**（与源句共享字最多的那个训练源句的下联）。对联的检查项：答案与源句等长的比例，以及与源句同一位置重复用字的比例。
 
 # %%
 from lmlab.models.seq2seq.metrics import baselines, couplet_checks
@@ -424,8 +406,7 @@ rows["reference"] = couplet_checks(sources, refs)
 table(rows)
 
 # %% [markdown]
-# BLEU 和 chrF 的取值范围是 0 到 100。下文 9b 节把每个模型与三个基线并排比较，并给出区间，
-# 再解读你这次运行打印出的数字（本文没有任何手写的数字）。
+# BLEU 和 chrF 的取值范围是 0 到 100。下文 9b 节把每个模型与三个基线并排比较，并给出区间，再解读你这次运行打印出的数字（本文没有任何手写的数字）。
 
 # %% [markdown]
 # 再按源句长度看：一个向量装 7 个字的句子，和装 5 个字的句子一样好吗？
@@ -445,17 +426,12 @@ table(by_len)
 # ## 9b · 论断、三个基线，以及一个懂对联的读者会认可的分数
 #
 # **论断。** 带交叉注意力的模型应当胜过查表所能做到的：对一句从未见过的上联，答得比以下三者更好：(1) 原样**照抄**；
-# (2) **检索**，即最相似训练上联的下联；(3) **逐位置查表**（`lmlab/models/seq2seq/lookup.py`）：在训练句对中统计
-# 同一位置上哪个字对哪个字（白 → 黄 …），然后给每个字配上它最常见的对字，禁止重复。它几秒钟就能建好，字数永远正确：
-# 这正是交叉注意力必须超越的东西。如果模型赢不了它，就说明模型学到的并不比一张表多。
+# (2) **检索**，即最相似训练上联的下联；(3) **逐位置查表**（`lmlab/models/seq2seq/lookup.py`）：在训练句对中统计同一位置上哪个字对哪个字（白 → 黄 …），然后给每个字配上它最常见的对字，禁止重复。它几秒钟就能建好，字数永远正确：这正是交叉注意力必须超越的东西。如果模型赢不了它，就说明模型学到的并不比一张表多。
 #
-# **两类分数。** chrF 和 BLEU（0–100）与诗人的那一句原句比较：一副上联有许多正确答案，所以大家都贴近下限，只有
-# 区间不重叠的差别才有意义。**对联分**（`lmlab/models/seq2seq/couplet_rules.py`，0–100）不需要参考答案：它是每行
-# 四项检查的平均：字数正确；没有违规重复（在同一位置用了上联的字，或在上联没有重复的地方自己重复）；末字平仄相对
+# **两类分数。** chrF 和 BLEU（0–100）与诗人的那一句原句比较：一副上联有许多正确答案，所以大家都贴近下限，只有区间不重叠的差别才有意义。**对联分**（`lmlab/models/seq2seq/couplet_rules.py`，0–100）不需要参考答案：它是每行四项检查的平均：字数正确；没有违规重复（在同一位置用了上联的字，或在上联没有重复的地方自己重复）；末字平仄相对
 # （平对仄）；词性对仗（同一位置所在词的 jieba 粗粒度词性相同的比例）。它的局限：声调是**现代普通话**的
 # （pypinyin；一声、二声为平，三声、四声为仄），所以唐代属仄、今天读平声的入声字（国、白、竹 …）会被误判；jieba
-# 的词性标注针对现代文。诗人的原句也按这个分数打分：**参考答案的分数就是标杆**。每个区间都是测试行 1,000 次自助法
-# 重抽样的中间 95%（`lmlab/eval/bootstrap.py`）。
+# 的词性标注针对现代文。诗人的原句也按这个分数打分：**参考答案的分数就是标杆**。每个区间都是测试行 1,000 次自助法重抽样的中间 95%（`lmlab/eval/bootstrap.py`）。
 
 # %%
 from lmlab.models.seq2seq.couplet_rules import couplet_score
@@ -488,8 +464,7 @@ for name in ("lookup_table", "nearest_pair", "transformer", "transformer + rules
     print(f"  {name:20s}", " | ".join(f"{a}→{o}" for a, o in zip(src_s[:4], answers[name][:4], strict=True)))
 
 # %% [markdown]
-# 解读你的运行结果。下面的单元格根据上表的数字替你解读：在 chrF 上，Transformer 是否胜过查表基线和检索（区间分开，
-# 还是重叠），以及谁达到了诗人原句的对联分？
+# 解读你的运行结果。下面的单元格根据上表的数字替你解读：在 chrF 上，Transformer 是否胜过查表基线和检索（区间分开，还是重叠），以及谁达到了诗人原句的对联分？
 
 # %%
 def beats(a, b, key="chrf"):
@@ -512,10 +487,7 @@ print(f"查表基线的对联分为 {scored['lookup_table']['couplet']:.2f}，�
       f"{parts['reference (poets)']['no_repeat']:.2f}），而它的 chrF 只有 {scored['lookup_table']['chrf']:.2f}")
 
 # %% [markdown]
-# **指标奖励的是什么。** 看查表基线那一行：它*按构造*就守规则：字数永远正确，从不重复，因为它就是这样造出来的。
-# 它甚至可能得分**高于诗人**，而诗人偶尔会有意破格。可它的句子仍然不是诗（读读上面的例子）。基于规则的分数逐字检查
-# 形式；一张逐字钻分数空子的表能赢，而分数分辨不出来。所以对联分是要达到的标杆，而不是要最大化的目标；也所以旁边
-# 还要放上与诗人原句比较的 chrF（意义）。
+# **指标奖励的是什么。** 看查表基线那一行：它*按构造*就守规则：字数永远正确，从不重复，因为它就是这样造出来的。它甚至可能得分**高于诗人**，而诗人偶尔会有意破格。可它的句子仍然不是诗（读读上面的例子）。基于规则的分数逐字检查形式；一张逐字钻分数空子的表能赢，而分数分辨不出来。所以对联分是要达到的标杆，而不是要最大化的目标；也所以旁边还要放上与诗人原句比较的 chrF（意义）。
 #
 # 在 smoke 预设下，模型只训练了几秒钟：它们的行贴近下限，上面的解读也会这么说。检验这个论断要看预先准备的 class
 # 运行（`lmlab prepare --preset class`，或 README 中的命令）。
@@ -524,10 +496,7 @@ print(f"查表基线的对联分为 {scored['lookup_table']['couplet']:.2f}，�
 # ### 全班盲选
 #
 # 分数是一位评委，全班是另一位。下面是测试集里的十句上联，每句有三个答案：查表的、检索的（最近的训练对）和戴上规则的
-# Transformer 的，顺序打乱，标为 A、B、C，谁也不知道哪句是谁写的（`lmlab/viz/blind_pick.py`）。把每句大声读出来，
-# 数一数每个答案有几只手举起（点一次，一票），再按 **揭晓**：它说出每个字母背后的系统，并把全班的票按系统加总。
-# 两个系统写出同一句时，它只出现一次、占一个字母，它得的票算给这两个系统。
-# 打乱顺序由 `seed` 决定：同一个种子给出同样的字母，老师可以提前准备。没有小部件时（投影仪、打印稿），
+# Transformer 的，顺序打乱，标为 A、B、C，谁也不知道哪句是谁写的（`lmlab/viz/blind_pick.py`）。把每句大声读出来，数一数每个答案有几只手举起（点一次，一票），再按 **揭晓**：它说出每个字母背后的系统，并把全班的票按系统加总。两个系统写出同一句时，它只出现一次、占一个字母，它得的票算给这两个系统。打乱顺序由 `seed` 决定：同一个种子给出同样的字母，老师可以提前准备。没有小部件时（投影仪、打印稿），
 # `print(pick.text())` 显示同样的行，`print(pick.text(reveal=True))` 显示揭晓结果。在字典里加上
 # `"reference (poets)": ref_s[:10]`，问一个更难的问题：全班能找出诗人吗？
 
@@ -549,9 +518,7 @@ pick.widget()
 # * **不照抄**：位置 t 上禁止上联的字 x_t；
 # * **不重复**：已经写过的字被禁止，除非上联在对应位置也重复。
 #
-# 贪心、束搜索和采样都在剩下的 token 中选择（`constrained=True`）。掩码**能禁止**：加上之后，违规就没了。它**不能
-# 让一句话变好**：它不懂对仗、平仄或意义，也从不抬高模型认为不太可能的 token；它只去掉肯定错误的选项。下面先逐步
-# 展示一行的掩码，再比较有无掩码时守规则的情况，最后让一个*未训练*的模型戴上掩码：规则完美，句子胡言乱语。
+# 贪心、束搜索和采样都在剩下的 token 中选择（`constrained=True`）。掩码**能禁止**：加上之后，违规就没了。它**不能让一句话变好**：它不懂对仗、平仄或意义，也从不抬高模型认为不太可能的 token；它只去掉肯定错误的选项。下面先逐步展示一行的掩码，再比较有无掩码时守规则的情况，最后让一个*未训练*的模型戴上掩码：规则完美，句子胡言乱语。
 
 # %%
 from lmlab.models.seq2seq.constraints import couplet_mask
@@ -571,29 +538,25 @@ print(f"{line} → {answer_line}")
 # %%
 torch.manual_seed(0)
 untrained = build_model(poet.config).eval()  # 随机权重，结构相同
-rules = {"transformer, free": translate_pairs(poet, vocab, src_s),
-         "transformer + rules": translate_pairs(poet, vocab, src_s, constrained=True),
+rules = {"Transformer，不加约束": translate_pairs(poet, vocab, src_s),
+         "Transformer + 规则": translate_pairs(poet, vocab, src_s, constrained=True),
          "untrained + rules": translate_pairs(untrained, vocab, src_s, constrained=True),
-         "reference (poets)": ref_s}
-print(f"{'':22s}{'length':>8s}{'repeats-ok':>12s}{'tone-opp.':>11s}{'POS-par.':>10s}{'chrF':>8s}")
+         "参考（诗人原句）": ref_s}
+print(f"{'':22s}{'字数':>8s}{'无违规重复':>12s}{'末字平仄相对':>11s}{'词性对仗':>10s}{'chrF':>8s}")
 for name, out in rules.items():
     p = couplet_score(src_s, out)
-    chrf = "—" if name.startswith("reference") else f"{bleu_chrf(out, ref_s)['chrf']:.2f}"
+    chrf = "—" if out is ref_s else f"{bleu_chrf(out, ref_s)['chrf']:.2f}"
     print(f"{name:22s}{p['length']:8.2f}{p['no_repeat']:12.2f}{p['tone']:11.2f}{p['pos']:10.2f}{chrf:>8s}")
 examples = zip(src_s[:4], rules["untrained + rules"], strict=False)
 print("未训练 + 规则：", " | ".join(f"{a}→{o}" for a, o in examples))
 
 # %% [markdown]
-# 读这几行：加上掩码后，无论训练过还是未训练的模型，字数和无违规重复两列都是满分：这两列衡量的是掩码，而不是
-# 模型。末字平仄、词性对仗和 chrF 才是掩码留给模型的部分：未训练的模型守住了每一条规则，写出的却是胡话。
+# 读这几行：加上掩码后，无论训练过还是未训练的模型，字数和无违规重复两列都是满分：这两列衡量的是掩码，而不是模型。末字平仄、词性对仗和 chrF 才是掩码留给模型的部分：未训练的模型守住了每一条规则，写出的却是胡话。
 
 # %% [markdown]
 # ## 9d · 质量随训练时间的变化
 #
-# **论断。** 训练得更久，Transformer 应当在 chrF 上超过查表基线和检索（区间分开），并且在掩码之下像诗人一样守住规则。
-# 一个 Transformer 分阶段训练，优化步骤累计 5、15 和 60 分钟（class 预设），每个阶段之后用同一套代码为它在测试对联上的
-# 答句打分，分别是不加约束和加掩码。一小时的训练在上课前预先准备（`lmlab prepare --preset class`）；没有它时，这个
-# 单元格在这里每个阶段只训练几步（几秒钟），并会说明：这时曲线只能表明这套机制能跑通。
+# **论断。** 训练得更久，Transformer 应当在 chrF 上超过查表基线和检索（区间分开），并且在掩码之下像诗人一样守住规则。一个 Transformer 分阶段训练，优化步骤累计 5、15 和 60 分钟（class 预设），每个阶段之后用同一套代码为它在测试对联上的答句打分，分别是不加约束和加掩码。一小时的训练在上课前预先准备（`lmlab prepare --preset class`）；没有它时，这个单元格在这里每个阶段只训练几步（几秒钟），并会说明：这时曲线只能表明这套机制能跑通。
 
 # %%
 import tempfile
@@ -616,7 +579,7 @@ stages, base = curve["stages"], curve["baselines"]
 in_steps = stages[-1]["minutes"] < 1  # 现场只训练几步：分钟数都会显示为 0.0
 x = [s["iters"] if in_steps else s["minutes"] for s in stages]
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.5), layout="constrained")
-for ax, key, label in ((axes[0], "chrf", "chrF (0-100)"), (axes[1], "couplet", "couplet score (0-100)")):
+for ax, key, label in ((axes[0], "chrf", "chrF 分数（0–100）"), (axes[1], "couplet", "对联分（0–100）")):
     for name, style in (("free", "o-"), ("rules", "s-")):
         y = [s[name][key] for s in stages]
         err = [[s[name][key] - s[name][f"{key}_ci"][0] for s in stages],
@@ -627,7 +590,7 @@ for ax, key, label in ((axes[0], "chrf", "chrF (0-100)"), (axes[1], "couplet", "
         lo, hi = base[name][f"{key}_ci"]
         ax.axhspan(lo, hi, color=color, alpha=0.2)
         ax.axhline(base[name][key], color=color, lw=1, label=f"{name}（95% 区间带）")
-    ax.set_xlabel("optimizer steps" if in_steps else "minutes of training")
+    ax.set_xlabel("优化步数" if in_steps else "训练分钟数")
     ax.set_ylabel(label)
     ax.legend(fontsize=7)
 fig.suptitle(f"分阶段训练的 Transformer，{curve['test_lines']} 副测试对联，95% 自助法区间")
@@ -644,8 +607,7 @@ print(f"最后一个阶段，加掩码：chrF {last['chrf']:.2f} {last['chrf_ci'
 print("\n".join(last["examples"]))
 
 # %% [markdown]
-# 再看最后一个模型学到的对齐：它对 白日依山尽 → 黄河入海流 的交叉注意力。学会了对联的模型，在写第 i 个字时会看上联的
-# 第 i 个字：一条对角线。
+# 再看最后一个模型学到的对齐：它对 白日依山尽 → 黄河入海流 的交叉注意力。学会了对联的模型，在写第 i 个字时会看上联的第 i 个字：一条对角线。
 
 # %%
 from lmlab.viz.attention.seq2seq import cross_view, seq2seq_attention
@@ -712,10 +674,10 @@ def answer(_=None):
         try:
             t = translate(poet, vocab, text.value, width=width.value, constrained=True)  # 见 9c 节
         except ValueError as err:  # 空的或太长：给出一行说明，而不是报错
-            print(i18n._(str(err)))
+            print(err)
             return
         for note in t.notes:
-            print("提示：", i18n._(note))
+            print("提示：", note)
         print(f"{t.source}  →  {t.output}")
         for alt, score in t.alternatives[1:4]:
             print(f"      {alt}  ({score:.2f})")

@@ -19,10 +19,8 @@
 #
 # 05 号笔记本微调的是一个*下载来的*编码器。这里我们用 lmlab 自己的 BERT，把整套流程从头做一遍：
 #
-# 1. **预训练**（pre-training，自监督）：遮住唐诗中 15% 的字，学着把它们猜出来——这就是掩码语言模型（masked language model，MLM）
-#    目标。不需要任何标签。
-# 2. **微调**（fine-tuning，有监督）：教预训练好的编码器完成一个小的标注任务——*这首诗是谁写的？*（白居易、杜甫还是李白）——
-#    并分别用 1%、10% 和 100% 的标签，与从随机权重训练的同一模型以及线性探针对比，衡量预训练到底有没有帮助。
+# 1. **预训练**（pre-training，自监督）：遮住唐诗中 15% 的字，学着把它们猜出来——这就是掩码语言模型（masked language model，MLM）目标。不需要任何标签。
+# 2. **微调**（fine-tuning，有监督）：教预训练好的编码器完成一个小的标注任务——*这首诗是谁写的？*（白居易、杜甫还是李白）——并分别用 1%、10% 和 100% 的标签，与从随机权重训练的同一模型以及线性探针对比，衡量预训练到底有没有帮助。
 #
 # 一路上还有：完形填空游戏、并排比较的因果语言模型与 MLM、注意力视图、各层里装着什么，以及一个能被 Hugging Face
 # `transformers` 当作它自己的 `BertForMaskedLM` 加载的导出。
@@ -80,8 +78,7 @@ except FileNotFoundError:
 #
 # $$\mathcal{L}_{\text{MLM}} = -\frac{1}{|M|}\sum_{i\in M}\log p_\theta(x_i \mid \tilde{x}),$$
 #
-# 其中 $M$ 是挑出的位置的集合，$\tilde x$ 是被破坏后的句子。为什么不全部换成 `[MASK]`？因为微调时从不出现 `[MASK]`：
-# 随机替换和保持原样的那 20% 迫使模型为*每一个*可见的 token 都保留好的表示，因为其中任何一个都可能是被破坏过的。
+# 其中 $M$ 是挑出的位置的集合，$\tilde x$ 是被破坏后的句子。为什么不全部换成 `[MASK]`？因为微调时从不出现 `[MASK]`：随机替换和保持原样的那 20% 迫使模型为*每一个*可见的 token 都保留好的表示，因为其中任何一个都可能是被破坏过的。
 
 # %%
 from lmlab.models.bert.masking import mlm_mask  # noqa: E402
@@ -142,8 +139,7 @@ def mlm_loss(logits, targets):
 check("bert.mlm_loss", mlm_loss)
 
 # %% [markdown]
-# **整词掩码**（whole-word masking）。以字为单位时，"明月"中的"明"很容易从旁边的"月"猜出来。Cui 等（2019）为中文改为遮住整个*词*：
-# 先用分词器（这里是 jieba）分词，挑出 15% 的词，把它们的所有字都遮住（`lmlab train bert --whole-word`）。
+# **整词掩码**（whole-word masking）。以字为单位时，"明月"中的"明"很容易从旁边的"月"猜出来。Cui 等（2019）为中文改为遮住整个*词*：先用分词器（这里是 jieba）分词，挑出 15% 的词，把它们的所有字都遮住（`lmlab train bert --whole-word`）。
 
 # %%
 from lmlab.models.bert.masking import word_index  # noqa: E402
@@ -222,8 +218,7 @@ zh_model, zh_vocab, _ = load_bert(zh_dir)
 print(f"验证集上被遮住 token 的准确率：{zh_metrics['masked_acc']:.1%}")
 
 # %% [markdown]
-# **字掩码与整词掩码，实测对比。** 用两种方式遮住验证窗口，给同一个模型打分。整词更难猜：两者的差距，就是字掩码准确率中
-# 来自词的另一半的那部分。
+# **字掩码与整词掩码，实测对比。** 用两种方式遮住验证窗口，给同一个模型打分。整词更难猜：两者的差距，就是字掩码准确率中来自词的另一半的那部分。
 
 # %%
 from lmlab.models.bert.data import MLMData  # noqa: E402
@@ -281,9 +276,7 @@ fill_mask_widget(en_model, en_vocab, value="the [MASK] of the united states")
 # %% [markdown]
 # ## 5 · 因果语言模型与 MLM 并排比较
 #
-# GPT 学的是 $p(x_i \mid x_{<i})$：它只看左边，所以能一个 token 接一个 token 地**生成**。BERT 学的是 $p(x_i \mid x_{\ne i})$：
-# 它看两边，所以更擅长**理解**给定的文本，却不能从左到右地写。在同样的诗上训练一个小 GPT（nanoGPT 的布局），然后对一句诗中
-# 的每个字，问两个模型真实的那个字有多大可能。
+# GPT 学的是 $p(x_i \mid x_{<i})$：它只看左边，所以能一个 token 接一个 token 地**生成**。BERT 学的是 $p(x_i \mid x_{\ne i})$：它看两边，所以更擅长**理解**给定的文本，却不能从左到右地写。在同样的诗上训练一个小 GPT（nanoGPT 的布局），然后对一句诗中的每个字，问两个模型真实的那个字有多大可能。
 
 # %%
 from lmlab.models.transformer import load_for_sampling  # noqa: E402
@@ -327,7 +320,7 @@ with torch.no_grad():
     bert_x = torch.tensor([zh_vocab.wrap(zh_vocab.encode(probe_line))])
     _, _, bert_attn = zh_model.forward_with_attention(bert_x)
 fig, axes = plt.subplots(1, 2, figsize=(7, 3.2), layout="constrained")
-for ax, attn, title in ((axes[0], gpt_attn, "GPT (causal)"), (axes[1], bert_attn, "BERT (bidirectional)")):
+for ax, attn, title in ((axes[0], gpt_attn, "GPT（因果）"), (axes[1], bert_attn, "BERT（双向）")):
     ax.imshow(attn[0][0].mean(0), cmap="Blues")
     ax.set(title=f"{title}：第 1 层，各头平均", xlabel="键", ylabel="查询")
 plt.show()
@@ -336,9 +329,7 @@ plt.show()
 # ## 6 · 导出：同样的模型放进 Hugging Face `transformers`
 #
 # `lmlab export DIR --to hf OUT` 写出 `config.json`、`model.safetensors` 和一个分词器；BERT 作为 `BertForMaskedLM` 加载，
-# GPT（可学习的位置 + GELU：nanoGPT 的布局）作为 `GPT2LMHeadModel` 加载。其他布局（旋转位置编码、ReLU）会停下来，
-# 并给出一条消息，说明用哪些参数训练才能导出。
-# 字符级 GPT 的导出多一个词元 `[UNK]`，用来表示它从没见过的字符：它是 logits 的最后一列；其余各列与 lmlab 的相同。
+# GPT（可学习的位置 + GELU：nanoGPT 的布局）作为 `GPT2LMHeadModel` 加载。其他布局（旋转位置编码、ReLU）会停下来，并给出一条消息，说明用哪些参数训练才能导出。字符级 GPT 的导出多一个词元 `[UNK]`，用来表示它从没见过的字符：它是 logits 的最后一列；其余各列与 lmlab 的相同。
 
 # %%
 from lmlab.models.pretrained import quiet_transformers  # noqa: E402
@@ -372,8 +363,7 @@ head_view(maps, layer=zh_model.config.n_layer - 1)
 model_view(maps)
 
 # %% [markdown]
-# **逐层探针。** 冻结模型，取每一层中每个字的向量，拟合一个线性分类器来回答关于这个字的问题。三个问题，对一个只学过
-# 填空的模型来说由易到难：
+# **逐层探针。** 冻结模型，取每一层中每个字的向量，拟合一个线性分类器来回答关于这个字的问题。三个问题，对一个只学过填空的模型来说由易到难：
 #
 # - *在窗口中的位置*（第 0 层的位置嵌入就直接给出了答案），
 # - *在半句中的位置*（从最后一个逗号数起：需要注意力），
@@ -400,17 +390,15 @@ for r, s in enumerate(poem_lines):
         rhyme[r, j] = int(j < len(s) and s[j] == "。")
 where = p_mask.bool() & (pos > 0) & (p_ids < zh_vocab.base.vocab_size)
 states = layer_states(zh_model, p_ids, p_mask)
-probe = {"position in window": probe_layers(states, pos.clamp(max=15), where),
-         "position in half-line": probe_layers(states, half, where),
-         "rhyme slot (before 。)": probe_layers(states, rhyme, where)}
-chance = {"position in window": 1 / 16, "position in half-line": 1 / 8, "rhyme slot (before 。)": 1 / 2}
+probe = {"窗口中的位置": probe_layers(states, pos.clamp(max=15), where),
+         "半句中的位置": probe_layers(states, half, where),
+         "韵脚位置（。之前）": probe_layers(states, rhyme, where)}
+chance = {"窗口中的位置": 1 / 16, "半句中的位置": 1 / 8, "韵脚位置（。之前）": 1 / 2}
 display(plot_layer_probe(probe, chance=chance))
 print({k: [round(a, 2) for a in v] for k, v in probe.items()})
 
 # %% [markdown]
-# 在 class 预设上的实测（tang_poems，机器负载较重）：三个问题在每一层上都是 1.0。这是语料的缘故，而不是模型：
-# 格律诗的句子是 5 + ， + 5 + 。（或 7 + 7），所以单凭一个字的位置就能回答全部三个问题，而第 0 层已经装着位置。
-# 只有当问题无法从某条捷径上直接读出来时，探针才能告诉你一些东西：试试长短不一的句子，或者"这个字是不是动词"。
+# 在 class 预设上的实测（tang_poems，机器负载较重）：三个问题在每一层上都是 1.0。这是语料的缘故，而不是模型：格律诗的句子是 5 + ， + 5 + 。（或 7 + 7），所以单凭一个字的位置就能回答全部三个问题，而第 0 层已经装着位置。只有当问题无法从某条捷径上直接读出来时，探针才能告诉你一些东西：试试长短不一的句子，或者"这个字是不是动词"。
 
 # %% [markdown]
 # ## 8 · 微调：这首诗是谁写的？
@@ -422,8 +410,7 @@ print({k: [round(a, 2) for a in v] for k, v in probe.items()})
 # - **随机初始化**：同样的架构从随机权重开始，以同样的方式训练（相同的步数和学习率）；
 # - **线性探针**：冻结预训练编码器，在它的句子向量上做逻辑回归。
 #
-# 评分：准确率和 **macro-F1**（各诗人 F1 的平均），各附一个 95% 的 **bootstrap** 区间：对测试集中的诗有放回地重采样 1,000 次，
-# 取分数居中的 95%。
+# 评分：准确率和 **macro-F1**（各诗人 F1 的平均），各附一个 95% 的 **bootstrap** 区间：对测试集中的诗有放回地重采样 1,000 次，取分数居中的 95%。
 #
 # 注意：预训练见过这些诗中大多数的*文本*（MLM 语料就是整个集子），但从没见过标签。
 
@@ -461,12 +448,7 @@ plot_learning_curve(curve["rows"], metric="macro_f1", chance=1 / 3, ax=axes[1])
 plt.show()
 
 # %% [markdown]
-# **诚实地解读。** 在 class 预设上的实测（在一台负载较重的 2 核机器上预训练 170 秒，179 步；被遮住 token 的准确率 7%）：
-# 在 6 个和 66 个标签时，微调、随机初始化和探针的区间相互重叠（6 个标签时准确率分别为 0.41 / 0.45 / 0.36）；在 675 个标签时，
-# 微调为 0.73 [0.67, 0.78]，随机初始化为 0.71 [0.65, 0.77]，探针为 0.58。这么短的预训练还没有带来可测量的帮助。
-# 两种方法的区间重叠时，这个测试集无法区分它们。在两个核上预训练几分钟，得到的是一个很弱的 MLM；它在 1% 的标签下能否
-# 胜过随机权重，微调能否胜过冻结的探针，正是这张图要测量的——训练时间短时，诚实的答案很可能是"还没有"。`full` 预设（用 GPU）
-# 的预训练要长得多。
+# **诚实地解读。** 在 class 预设上的实测（在一台负载较重的 2 核机器上预训练 170 秒，179 步；被遮住 token 的准确率 7%）：在 6 个和 66 个标签时，微调、随机初始化和探针的区间相互重叠（6 个标签时准确率分别为 0.41 / 0.45 / 0.36）；在 675 个标签时，微调为 0.73 [0.67, 0.78]，随机初始化为 0.71 [0.65, 0.77]，探针为 0.58。这么短的预训练还没有带来可测量的帮助。两种方法的区间重叠时，这个测试集无法区分它们。在两个核上预训练几分钟，得到的是一个很弱的 MLM；它在 1% 的标签下能否胜过随机权重，微调能否胜过冻结的探针，正是这张图要测量的——训练时间短时，诚实的答案很可能是"还没有"。`full` 预设（用 GPU）的预训练要长得多。
 #
 # 在 class 预设上的开销（1 个线程，一台负载较重的 2 核机器）：上面的九次训练用了 111 到 148 秒；下面的极性部分
 # （4 次训练，每次 60 步：150 个句子需要的步数更少）再多花大约半分钟。
@@ -507,8 +489,7 @@ def macro_f1(y_true, y_pred, n_classes):
 check("bert.macro_f1", macro_f1)
 
 # %% [markdown]
-# **把句子向量画在地图上**，按诗人着色：预训练编码器的平均池化向量（也就是探针用的特征），放进 01 号笔记本的嵌入投影器里。
-# 只有散开的一部分点标出了标签；输入一首诗的标签（与图上写法相同），就能看到离它最近的诗。
+# **把句子向量画在地图上**，按诗人着色：预训练编码器的平均池化向量（也就是探针用的特征），放进 01 号笔记本的嵌入投影器里。只有散开的一部分点标出了标签；输入一首诗的标签（与图上写法相同），就能看到离它最近的诗。
 
 # %%
 from lmlab.models.word2vec.vectors import WordVectors  # noqa: E402

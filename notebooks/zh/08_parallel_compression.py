@@ -22,13 +22,11 @@
 # 05 号笔记本通过复制模型，在多个进程上训练同一个模型（数据并行，DDP）。这个笔记本朝两个方向走得更远，使用的都是 PyTorch
 # 自带的引擎，每一种都在这里运行，并**与单进程的结果对照验证**：
 #
-# 1. **分片数据并行（FSDP2）**：每个 rank 只保存 1/N 的权重、梯度和优化器状态。**张量并行**（tensor parallelism，Megatron）：
-#    每个权重矩阵被切分到各个 rank 上。**流水线并行**（pipeline parallelism，GPipe）：每个 rank 持有一段层。
+# 1. **分片数据并行（FSDP2）**：每个 rank 只保存 1/N 的权重、梯度和优化器状态。**张量并行**（tensor parallelism，Megatron）：每个权重矩阵被切分到各个 rank 上。**流水线并行**（pipeline parallelism，GPipe）：每个 rank 持有一段层。
 # 2. **让模型变小**：int8 量化和按幅值剪枝，用字节数、每秒 token 数和验证损失来衡量，并与蒸馏出的学生模型并列比较。
 # 3. **训练的好习惯**：过拟合、早停、dropout 与权重衰减、数据增强。
 #
-# 模型文件（`lmlab/models/transformer/model.py`）完全不提这些：并行方案放在 `lmlab/parallel/` 中，接收普通的模型和一个
-# 设备网格（device mesh，torchtitan 的布局）。
+# 模型文件（`lmlab/models/transformer/model.py`）完全不提这些：并行方案放在 `lmlab/parallel/` 中，接收普通的模型和一个设备网格（device mesh，torchtitan 的布局）。
 
 # %%
 from lmlab.notebook import setup
@@ -78,16 +76,14 @@ work = Path(tempfile.mkdtemp(prefix="lmlab08_"))
 # | 张量并行，按行 | 输入列 $W_r$ (out, in/N) | 对部分输出做 all-reduce |
 # | 流水线 | 完整的矩阵，但只有它那几层的 | 向前发送激活值，向后发送梯度 |
 #
-# FSDP 保持了 DDP 的计算方式（每个 rank 仍在自己那部分批次上计算整个模型）：每个参数保存 $16/N$ 字节的 fp32 AdamW 状态，
-# 而不是 16 字节。张量并行则把计算本身切开。在一个 Transformer 块中，Megatron-LM 把两种切法配成一对，使它们之间不需要通信：
+# FSDP 保持了 DDP 的计算方式（每个 rank 仍在自己那部分批次上计算整个模型）：每个参数保存 $16/N$ 字节的 fp32 AdamW 状态，而不是 16 字节。张量并行则把计算本身切开。在一个 Transformer 块中，Megatron-LM 把两种切法配成一对，使它们之间不需要通信：
 #
 # $$Y = \text{act}(X A)\,B,\qquad A = [A_1, A_2]\ \text{(column)},\quad
 #   B = \begin{bmatrix}B_1\\ B_2\end{bmatrix}\ \text{(row)} \;\Rightarrow\;
 #   Y = \underbrace{\text{act}(X A_1) B_1}_{\text{rank 1}}
 #     + \underbrace{\text{act}(X A_2) B_2}_{\text{rank 2}}$$
 #
-# 因为对一个列块做逐元素激活，得到的正是激活结果的那个列块。注意力头也用同样的方式切分（W_qkv 按头切，按列；W_o 按行）。
-# 这个方案就是一个字典：
+# 因为对一个列块做逐元素激活，得到的正是激活结果的那个列块。注意力头也用同样的方式切分（W_qkv 按头切，按列；W_o 按行）。这个方案就是一个字典：
 
 # %%
 from lmlab.parallel import tensor as tp_plan  # noqa: E402
@@ -167,8 +163,7 @@ plt.show()
 print("FSDP / DDP 字节数之比：", [round(f / d, 3) for f, d in zip(fsdp, ddp, strict=True)])
 
 # %% [markdown]
-# 气泡（bubble）：有 $p$ 个阶段、$m$ 个微批次时，一个 GPipe 步占 $m + p - 1$ 个时隙，每个阶段只在其中 $m$ 个时隙里工作。
-# 实测的比例还包括公式没有算进去的东西——进程之间传送激活值，以及更小的矩阵乘法效率更低——所以一旦微批次变小，它就不再下降
+# 气泡（bubble）：有 $p$ 个阶段、$m$ 个微批次时，一个 GPipe 步占 $m + p - 1$ 个时隙，每个阶段只在其中 $m$ 个时隙里工作。实测的比例还包括公式没有算进去的东西——进程之间传送激活值，以及更小的矩阵乘法效率更低——所以一旦微批次变小，它就不再下降
 # （而且在共享的 CPU 上，计时噪声很大）。
 #
 # **练习 2.** 写出气泡的比例。
@@ -213,8 +208,7 @@ else:
 # %% [markdown]
 # ## 3 · 让模型变小：int8 与剪枝
 #
-# **动态 int8 量化**（quantization）把每个权重矩阵存成 int8，加上一个缩放因子 $s$ 和零点 $z$，$W \approx s\,(q - z)$：每个权重 1 字节，
-# 而不是 4 字节。运行时激活值被即时量化，矩阵乘法以 int8 进行（x86 上用 fbgemm 的内核）。lmlab 使用 PyTorch 的
+# **动态 int8 量化**（quantization）把每个权重矩阵存成 int8，加上一个缩放因子 $s$ 和零点 $z$，$W \approx s\,(q - z)$：每个权重 1 字节，而不是 4 字节。运行时激活值被即时量化，矩阵乘法以 int8 进行（x86 上用 fbgemm 的内核）。lmlab 使用 PyTorch 的
 # `torch.ao.quantization.quantize_dynamic`，尽管它会警告这已被弃用、应改用 `torchao`：在这里实测，torchao 0.18 能在这台 CPU
 # 上运行，但不用 `torch.compile` 时它的 int8 路径比 float32 *慢* 2–18 倍，而且它不能量化 LSTM（`benchmarks/compression.py --torchao`）。
 #
@@ -261,17 +255,14 @@ for name, model, gen in (("LSTM", lstm, lambda m: lstm_generate_tokens(m, SIZE["
     speed = compare_speed({"fp32": lambda m=model, g=gen: g(m), "int8": lambda q=q, g=gen: g(q)}, rounds=3)
     rows.append((name, model_bytes(model), model_bytes(q), evaluate_lm(model, batches),
                  evaluate_lm(q, batches), speed["int8"] / speed["fp32"]))
-print(f"{'model':5s} {'fp32 kB':>8s} {'int8 kB':>8s} {'val fp32':>9s} {'val int8':>9s} {'int8 speed':>10s}")
+print(f"{'模型':5s} {'fp32 kB':>8s} {'int8 kB':>8s} {'验证 fp32':>9s} {'验证 int8':>9s} {'int8 速度':>10s}")
 for name, b32, b8, v32, v8, sp in rows:
     print(f"{name:5s} {b32 / 1e3:8.0f} {b8 / 1e3:8.0f} {v32:9.4f} {v8:9.4f} {sp:9.2f}x")
 
 # %% [markdown]
-# 凡是权重为矩阵的地方，体积都缩小约 4 倍（嵌入仍保持浮点：它只是查表）。速度则需要实测而不能想当然：int8 在读取权重
-# 占主导的地方才划算（batch 为 1 时 LSTM 的循环矩阵）；小 GPT 的一步由许多小操作组成（注意力、LayerNorm、缓存），
-# 即时量化激活值的开销超过了 int8 矩阵乘法省下的时间。`benchmarks/compression.py` 在固定规模下把两者与各自的 float32 版本对比测量。
+# 凡是权重为矩阵的地方，体积都缩小约 4 倍（嵌入仍保持浮点：它只是查表）。速度则需要实测而不能想当然：int8 在读取权重占主导的地方才划算（batch 为 1 时 LSTM 的循环矩阵）；小 GPT 的一步由许多小操作组成（注意力、LayerNorm、缓存），即时量化激活值的开销超过了 int8 矩阵乘法省下的时间。`benchmarks/compression.py` 在固定规模下把两者与各自的 float32 版本对比测量。
 #
-# **练习 3.** full 预设的 MLP 矩阵是 (1536, 384)。存成 int8 时，加上 torch 的一个 float64 缩放因子和一个 int64 零点，
-# 它占多少字节？
+# **练习 3.** full 预设的 MLP 矩阵是 (1536, 384)。存成 int8 时，加上 torch 的一个 float64 缩放因子和一个 int64 零点，它占多少字节？
 
 # %%
 int8_matrix_bytes = ...  # 你的代码：一个数
@@ -279,8 +270,7 @@ int8_matrix_bytes = ...  # 你的代码：一个数
 check("parallel.int8_bytes", int8_matrix_bytes)
 
 # %% [markdown]
-# **按幅值剪枝**（magnitude pruning）把 $|w|$ 最小的那一部分（比例为 $s$，在所有矩阵中统一计算）权重置零。刚剪完时模型会变差；
-# 在固定这些零（掩码保持不变）的情况下做一次简短的微调，能恢复很大一部分。
+# **按幅值剪枝**（magnitude pruning）把 $|w|$ 最小的那一部分（比例为 $s$，在所有矩阵中统一计算）权重置零。刚剪完时模型会变差；在固定这些零（掩码保持不变）的情况下做一次简短的微调，能恢复很大一部分。
 
 # %%
 amounts = list(SIZE["prune"])
@@ -306,14 +296,11 @@ print(f"90 % 为零：磁盘上 {model_bytes(dense90) / 1e3:.0f} kB（稠密模�
       f"生成速度是稠密模型的 {sp['90% zeros'] / sp['dense']:.2f} 倍")
 
 # %% [markdown]
-# 非结构化稀疏在 CPU 上能换来什么、换不来什么：这些零仍然被存储（磁盘上字节数相同），仍然被稠密内核拿去相乘（速度相同）。
-# 只有当零以稀疏方式*存储*（稀疏格式，或压缩文件），或由稀疏内核相乘时才划算，而稀疏内核只有在稀疏度非常高时才胜过稠密内核。
-# 速度来自*结构化*剪枝：去掉整行、整个头或整层，或者使用较新的 GPU 能加速的 2:4 模式。
+# 非结构化稀疏在 CPU 上能换来什么、换不来什么：这些零仍然被存储（磁盘上字节数相同），仍然被稠密内核拿去相乘（速度相同）。只有当零以稀疏方式*存储*（稀疏格式，或压缩文件），或由稀疏内核相乘时才划算，而稀疏内核只有在稀疏度非常高时才胜过稠密内核。速度来自*结构化*剪枝：去掉整行、整个头或整层，或者使用较新的 GPU 能加速的 2:4 模式。
 #
 # ### 体积与质量，以及蒸馏
 #
-# 05 号笔记本从一个大 GPT 蒸馏出了一个小 GPT。把所有小模型画在同一张图上：横轴是字节数（剪枝后的模型按不存储其中的零来计），
-# 纵轴是验证损失。
+# 05 号笔记本从一个大 GPT 蒸馏出了一个小 GPT。把所有小模型画在同一张图上：横轴是字节数（剪枝后的模型按不存储其中的零来计），纵轴是验证损失。
 
 # %%
 from lmlab.compress.prepare import load_small  # noqa: E402
@@ -333,11 +320,11 @@ else:
             progress=False)
 
 # 剪枝后的模型按它实际参与计算的权重来计（而不是 weight_orig，那里还保留着被剪掉的值）
-points = {"teacher (fp32)": (model_bytes(teacher), evaluate_lm(teacher, batches)),
-          "teacher int8": (model_bytes(quantize_int8(teacher)), evaluate_lm(quantize_int8(teacher), batches)),
-          "teacher 50 % pruned": (nonzero_bytes(teacher_pruned), evaluate_lm(teacher_pruned, batches)),
-          "distilled student": (model_bytes(student), evaluate_lm(student, batches)),
-          "student int8": (model_bytes(quantize_int8(student)), evaluate_lm(quantize_int8(student), batches))}
+points = {"教师（fp32）": (model_bytes(teacher), evaluate_lm(teacher, batches)),
+          "教师 int8": (model_bytes(quantize_int8(teacher)), evaluate_lm(quantize_int8(teacher), batches)),
+          "教师 剪枝 50 %": (nonzero_bytes(teacher_pruned), evaluate_lm(teacher_pruned, batches)),
+          "蒸馏出的学生": (model_bytes(student), evaluate_lm(student, batches)),
+          "学生 int8": (model_bytes(quantize_int8(student)), evaluate_lm(quantize_int8(student), batches))}
 fig, ax = plt.subplots(figsize=(6.5, 3.6))
 for label, (b, v) in points.items():
     ax.scatter(b / 1e3, v, s=40)
@@ -349,8 +336,7 @@ plt.show()
 # ## 4 · 训练的好习惯
 #
 # **让过拟合看得见。** 容量足够大的模型会把一个*小*语料背下来：训练损失一直下降，验证损失却掉头上升。这里 GPT 只看到 20,000 个字符。
-# **早停**（early stopping）盯着验证损失，连续 `patience` 次评估没有改进就停止，然后恢复最好那次评估时的权重（`best.pt`，
-# 每当验证损失改进时训练器都会写出它）。
+# **早停**（early stopping）盯着验证损失，连续 `patience` 次评估没有改进就停止，然后恢复最好那次评估时的权重（`best.pt`，每当验证损失改进时训练器都会写出它）。
 
 # %%
 from lmlab.models.transformer.early_stop import train_early_stopping  # noqa: E402
@@ -395,7 +381,7 @@ print(f"早停：在 {hygiene_config().max_iters} 次迭代中的第 {best['stop
 
 # %%
 if SIZE["grid"]:
-    print(f"{'dropout':>8s} {'weight decay':>12s} {'best val':>9s} {'last val':>9s} {'last train':>10s}")
+    print(f"{'dropout':>8s} {'权重衰减':>12s} {'最佳验证':>9s} {'最终验证':>9s} {'最终训练':>10s}")
     for dropout in (0.0, 0.2):
         for wd in (0.0, 0.1):
             r = (hygiene.metrics["grid"][f"{dropout} {wd}"] if hygiene is not None
@@ -406,9 +392,7 @@ else:
     print("（class 预设在这里训练 dropout 与权重衰减的 2 x 2 组合）")
 
 # %% [markdown]
-# **给分类器做数据增强。** 只有 150 条标注评论时，可以对真实句子做小的编辑来造出新的训练句子（EDA，Wei 和 Zou，2019，
-# 不用同义词词典）：每个词以 0.1 的概率删除，并随机交换一对词。预训练的 MiniLM 编码器（冻结）把每个句子变成一个向量，
-# 再由逻辑回归学习标签：一次只用原句，一次用原句加编辑过的副本。在数据划分的多个随机种子上比较测试准确率，就知道它有没有帮助。
+# **给分类器做数据增强。** 只有 150 条标注评论时，可以对真实句子做小的编辑来造出新的训练句子（EDA，Wei 和 Zou，2019，不用同义词词典）：每个词以 0.1 的概率删除，并随机交换一对词。预训练的 MiniLM 编码器（冻结）把每个句子变成一个向量，再由逻辑回归学习标签：一次只用原句，一次用原句加编辑过的副本。在数据划分的多个随机种子上比较测试准确率，就知道它有没有帮助。
 
 # %%
 from sklearn.linear_model import LogisticRegression  # noqa: E402
@@ -442,14 +426,12 @@ for name, acc in scores.items():
     print(f"{name:18s} 测试准确率 {np.mean(acc):.3f} ± {np.std(acc):.3f}  ({each})")
 
 # %% [markdown]
-# 测试集只有 50 条评论时，一条评论就是 2 个百分点的准确率，所以小于这个的差异都是噪声；对上面这些数字诚实的解读，就是它们
-# 实际显示的结果，而不是数据增强所许诺的。
+# 测试集只有 50 条评论时，一条评论就是 2 个百分点的准确率，所以小于这个的差异都是噪声；对上面这些数字诚实的解读，就是它们实际显示的结果，而不是数据增强所许诺的。
 #
 # ## 小结
 #
 # - **FSDP2**（`apply_fsdp`）：每个 rank 只保存 1/N 的权重、梯度和优化器状态的数据并行；损失曲线与单进程相同。**张量并行**
 #   （`apply_tp`）：Megatron 的按列/按行切分，每个块两次 all-reduce。**流水线**（`pipeline_stage` + GPipe）：按层切分，气泡为
 #   $(p-1)/(m+p-1)$。全部在 `torchrun` 下运行，通过 `lmlab train gpt --parallel ...` 调用。
-# - **int8**（`quantize_int8`）：矩阵约小 4 倍，损失几乎不变；只有在读取权重占主导时才更快。**剪枝**（`magnitude_prune`）：
-#   这些零在 CPU 上的开销不变，除非以稀疏方式存储或计算。
+# - **int8**（`quantize_int8`）：矩阵约小 4 倍，损失几乎不变；只有在读取权重占主导时才更快。**剪枝**（`magnitude_prune`）：这些零在 CPU 上的开销不变，除非以稀疏方式存储或计算。
 # - **好习惯**：观察训练和验证曲线何时分开，及早停止并恢复 `best.pt`，用 dropout 和权重衰减做正则化，先测量数据增强是否有帮助，再相信它。

@@ -19,10 +19,7 @@
 # %% [markdown]
 # # 09 · 中文文本：按字、按词，还是按字节对？
 #
-# 英文的词与词之间有空格，中文没有。语言模型读中文之前，必须有人先决定什么是一个 token：一个**字**（汉字）、
-# 一个由 jieba 这类分词器切出来的**词**，还是一个从字节学出来的 **BPE** 片段。不同的选择会改变词表大小、一行文字要花
-# 多少个 token、留出文本中有多少 token 在训练时从没见过（**未登录词**，out of vocabulary，OOV），以及一个小模型在
-# 同样时间内能学到什么。我们在两份文本上把这四样都量一遍，然后看看停用词（以及语言模型为什么保留它们），再看繁体字与简体字。
+# 英文的词与词之间有空格，中文没有。语言模型读中文之前，必须有人先决定什么是一个 token：一个**字**（汉字）、一个由 jieba 这类分词器切出来的**词**，还是一个从字节学出来的 **BPE** 片段。不同的选择会改变词表大小、一行文字要花多少个 token、留出文本中有多少 token 在训练时从没见过（**未登录词**，out of vocabulary，OOV），以及一个小模型在同样时间内能学到什么。我们在两份文本上把这四样都量一遍，然后看看停用词（以及语言模型为什么保留它们），再看繁体字与简体字。
 
 # %%
 from lmlab.notebook import setup
@@ -61,8 +58,7 @@ print(prose[0], "\n" + "\n".join(poem_lines[:2]))
 # ## 2 · 切分一个句子的三种方法
 #
 # 按字切分不需要词典：每个汉字就是一个 token。**jieba** 在它的现代汉语词典（约 35 万个词条）里查词，并用隐马尔可夫模型
-# （HMM）猜测词典里没有的词。字节级 **BPE** 从 256 个字节值出发（在 UTF-8 中一个汉字占 3 个字节），反复合并最常见的相邻
-# 字节对，于是常用的字和词变成单个 token，而且永远不会有未知的东西。
+# （HMM）猜测词典里没有的词。字节级 **BPE** 从 256 个字节值出发（在 UTF-8 中一个汉字占 3 个字节），反复合并最常见的相邻字节对，于是常用的字和词变成单个 token，而且永远不会有未知的东西。
 
 # %%
 from lmlab.tokenizers.bpe import FastBPETokenizer
@@ -73,13 +69,12 @@ prose_train, prose_test = prose[:cut], prose[cut:]
 prose_bpe = FastBPETokenizer.train("\n".join(prose_train), vocab_size=600)
 sentence = "语言模型一次读一个词，每读完一个就猜下一个。"
 bpe_pieces = lambda s: [prose_bpe.decode([i]) for i in prose_bpe.encode(s)]  # � = 一个字的一部分
-for name, split in (("characters", list), ("jieba", jieba_cut), ("BPE", bpe_pieces)):
+for name, split in (("按字", list), ("jieba", jieba_cut), ("BPE", bpe_pieces)):
     pieces = split(sentence)
     print(f"{name:10} {len(pieces):2} 个 token：{' | '.join(pieces)}")
 
 # %% [markdown]
-# 一个 BPE 片段可能只是一个字的一部分（显示为 `�`）：罕见的字会一直被拆成它的几个字节。分词器在留出文本上的 **OOV 率**，
-# 是留出文本的 token 中（重复的也算）不在其词表里的比例（对按字和 jieba 来说，就是训练文本中从没出现过的）：
+# 一个 BPE 片段可能只是一个字的一部分（显示为 `�`）：罕见的字会一直被拆成它的几个字节。分词器在留出文本上的 **OOV 率**，是留出文本的 token 中（重复的也算）不在其词表里的比例（对按字和 jieba 来说，就是训练文本中从没出现过的）：
 #
 # $$\text{OOV} = \frac{|\{\,i : t_i \notin V_\text{train}\,\}|}{N_\text{test}}.$$
 #
@@ -106,8 +101,8 @@ poem_bpe = FastBPETokenizer.train("\n".join(poem_train), vocab_size=2000)
 reports = {
     text: [tokenizer_report("char", list, train, test), tokenizer_report("jieba", jieba_cut, train, test),
            tokenizer_report("BPE", bpe.tokens, train, test, vocabulary=bpe_vocabulary(bpe))]
-    for text, train, test, bpe in (("prose", prose_train, prose_test, prose_bpe),
-                                   ("poems", poem_train, poem_test, poem_bpe))
+    for text, train, test, bpe in (("散文", prose_train, prose_test, prose_bpe),
+                                   ("诗", poem_train, poem_test, poem_bpe))
 }
 for text, rows in reports.items():
     for r in rows:
@@ -130,10 +125,7 @@ axes[0].legend()
 plt.show()
 
 # %% [markdown]
-# 仔细看唐诗那几行。jieba 是为现代汉语做的：在古诗上，它会把几个字粘成只出现一次的"词"（词表巨大，OOV 率很高），而在古汉语
-# 里，字本身就已经是意义的单位了。在现代文上，jieba 切出的是真正的词，每行更短，但 OOV 率仍远高于按字切分——词表永远不会
-# 停止增长。按字切分的 OOV 很少（只有罕见的汉字）；字节级 BPE 从构造上就没有 OOV（任何没见过的字都会退回到它的字节），代价是
-# 每行的 token 更多。
+# 仔细看唐诗那几行。jieba 是为现代汉语做的：在古诗上，它会把几个字粘成只出现一次的"词"（词表巨大，OOV 率很高），而在古汉语里，字本身就已经是意义的单位了。在现代文上，jieba 切出的是真正的词，每行更短，但 OOV 率仍远高于按字切分——词表永远不会停止增长。按字切分的 OOV 很少（只有罕见的汉字）；字节级 BPE 从构造上就没有 OOV（任何没见过的字都会退回到它的字节），代价是每行的 token 更多。
 #
 # ## 4 · 小语言模型用每种切分能达到什么水平
 #
@@ -142,8 +134,7 @@ plt.show()
 #
 # $$\text{bpc} = \frac{\mathcal{L}_\text{token}\cdot N_\text{tokens}}{N_\text{characters}\cdot\ln 2}.$$
 #
-# jieba 的词表上限是 4,000 个词；更罕见的词变成 `<unk>`，模型很便宜地就学会了预测它：这个数字偏向 jieba，因为真正的模型
-# 仍然得把那个词写出来。所以每个 `<unk>` 还要额外计入用均匀猜测逐字拼写它的代价：一个 $\ell$ 字的词记 $\ell \cdot \ln V_\text{char}$
+# jieba 的词表上限是 4,000 个词；更罕见的词变成 `<unk>`，模型很便宜地就学会了预测它：这个数字偏向 jieba，因为真正的模型仍然得把那个词写出来。所以每个 `<unk>` 还要额外计入用均匀猜测逐字拼写它的代价：一个 $\ell$ 字的词记 $\ell \cdot \ln V_\text{char}$
 # 奈特；图中画的是计入这一代价之后的数字。
 #
 # **基线。** 每个 GPT 旁边都站着一个最简单、可能行得通的模型：一个**二元模型**（bigram），它在同一份训练文本上数出哪个 token 跟在哪个 token 后面（`lmlab.models.ngram`，用 Kneser–Ney 平滑，让没见过的 token 对也能分到一点概率），并在同样的留出 token 上打分。赢不了自己二元模型的 GPT，学到的东西还没有超过"哪个 token 常跟在哪个后面"。
@@ -296,8 +287,7 @@ else:
 # %% [markdown]
 # ## 6 · 繁体字与简体字
 #
-# 汉字简化（1956 年、1964 年）把许多繁体字映射到同一个简化字上：發（发送）和髮（头发）都变成了"发"，後（之后）和"后"（王后）
-# 合并了。因此用 OpenCC 的 `t2s` 转换语料会**缩小词表**，并把一些意义合并；反过来转换（`s2t`）时，并不总能猜出原来是哪个字。
+# 汉字简化（1956 年、1964 年）把许多繁体字映射到同一个简化字上：發（发送）和髮（头发）都变成了"发"，後（之后）和"后"（王后）合并了。因此用 OpenCC 的 `t2s` 转换语料会**缩小词表**，并把一些意义合并；反过来转换（`s2t`）时，并不总能猜出原来是哪个字。
 
 # %%
 import opencc
@@ -314,8 +304,7 @@ print(f"简体再转回繁体：{len(traditional):,} 个字符中有 {changed:,}
       f"（{changed / len(traditional):.2%}）变成了另一个字")
 
 # %% [markdown]
-# **练习 3.** 在这些诗里，哪些简体字对应两个或更多的繁体字？写出 `merged(characters, convert)`：返回一个字典，键是每个这样的
-# 简体字，值是 `convert` 映射到它的那些不同字符组成的有序列表。
+# **练习 3.** 在这些诗里，哪些简体字对应两个或更多的繁体字？写出 `merged(characters, convert)`：返回一个字典，键是每个这样的简体字，值是 `convert` 映射到它的那些不同字符组成的有序列表。
 
 # %%
 def merged(characters, convert):
@@ -338,8 +327,7 @@ ax.set(title="合并了繁体字的简体字（在诗中出现的次数）", yla
 plt.show()
 
 # %% [markdown]
-# 对语言模型来说，简体语料稍微容易一点（字更少、每个字更常见），也稍微贫乏一点（發和髮成了同一个 token）。本实验室的中文版在
-# 简体字上训练，英文版在原始合集的繁体字上训练。
+# 对语言模型来说，简体语料稍微容易一点（字更少、每个字更常见），也稍微贫乏一点（發和髮成了同一个 token）。本实验室的中文版在简体字上训练，英文版在原始合集的繁体字上训练。
 #
 # ## 更进一步
 #

@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch
 
 from lmlab.models.bert.vocab import BertVocab
+from lmlab.say import learner_text
 
 MASK = "[MASK]"
 
@@ -17,14 +18,15 @@ def masked_ids(vocab: BertVocab, text: str, block_size: int) -> torch.Tensor:
     ids = vocab.encode(text)
     n_masks = ids.count(vocab.mask_id)
     if n_masks == 0:
-        raise ValueError(f"no {MASK} in {text!r}: write {MASK} where the missing token goes, "
-                         f"e.g. '床前明{MASK}光'")
+        raise ValueError(learner_text("no {mask} in {text!r}: write {mask} where the missing token goes, "
+                                      "e.g. '床前明{mask}光'", mask=MASK, text=text))
     if n_masks > block_size - 2:
-        raise ValueError(f"{n_masks} masks but the model's context holds only {block_size - 2} tokens "
-                         "besides [CLS] and [SEP]; use fewer masks")
+        raise ValueError(learner_text("{n} masks but the model's context holds only {room} tokens besides "
+                                      "[CLS] and [SEP]; use fewer masks", n=n_masks, room=block_size - 2))
     if len(ids) + 2 > block_size:
-        raise ValueError(f"the line is {len(ids)} tokens long, more than the {block_size - 2} the context "
-                         "holds besides [CLS] and [SEP]; shorten it around the mask")
+        raise ValueError(learner_text("the line is {n} tokens long, more than the {room} the context holds "
+                                      "besides [CLS] and [SEP]; shorten it around the mask", n=len(ids),
+                                      room=block_size - 2))
     return torch.tensor([vocab.wrap(ids)])
 
 

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from lmlab.eval.bootstrap import bootstrap_ci, score
 from lmlab.models.bert.vocab import BertVocab
 from lmlab.models.classifier import mean_pool, stratified_split
+from lmlab.say import say
 from lmlab.train import FitResult, fit
 from lmlab.train.loop import step_generator
 from lmlab.train.optim import decay_groups
@@ -61,8 +62,9 @@ def poet_dataset(poets: Sequence[str] = TOP_POETS, *, script: str | None = None,
             raise
         from lmlab.models.bert.poems import FALLBACK_POEMS
 
-        print(f"note: the Tang poems are not available here ({err}); using the 18 poems built into lmlab "
-              "instead: the scores below will mean little. Set LMLAB_DATA_DIR to a mirror for the real run.")
+        say("note: the Tang poems are not available here ({err}); using the 18 poems built into lmlab "
+            "instead: the scores below will mean little. Set LMLAB_DATA_DIR to a mirror for the real run.",
+            err=err)
         poems = [{"author": a, "paragraphs": p.split("\n")} for a, ps in FALLBACK_POEMS.items() for p in ps]
         if script == "simplified":  # the poets' names are the same in both scripts
             poems = [{**p, "paragraphs": to_simplified(p["paragraphs"])} for p in poems]

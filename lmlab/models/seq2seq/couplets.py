@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lmlab.say import learner_text, say
+
 _H = r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
 _HALF = re.compile(rf"^{_H}+$")
 Pair = tuple[str, str]
@@ -194,15 +196,17 @@ def load_couplets(pairs_file: str | os.PathLike | None = None, script: str | Non
         if source == "tang_poems":
             source = tang_poems_name(script)  # names the script: a prepared run of one never fits the other
         else:
-            note = ("the Tang-poem corpus is not available here, so these are the couplets of the 18 "
-                    "built-in quatrains: enough to run every cell, far too few to learn couplets "
-                    "(fetch it with 'lmlab data fetch tang_poems' online, or set LMLAB_DATA_DIR)")
-            print(f"note: {note}", flush=True)
+            note = learner_text("the Tang-poem corpus is not available here, so these are the couplets of "
+                                "the 18 built-in quatrains: enough to run every cell, far too few to learn "
+                                "couplets (fetch it with 'lmlab data fetch tang_poems' online, or set "
+                                "LMLAB_DATA_DIR)")
+            say("note: {note}", note=note)
         groups = [(middle_couplets if couplets == "middle" else couplets_of)(p, lengths) for p in poems]
         groups = [g for g in groups if g]
         if not groups:  # the built-in quatrains have no middle couplets
-            note = "; ".join(x for x in (note, "no eight-line poem here, so every pair is used") if x)
-            print("note: no eight-line poem here, so every pair is used", flush=True)
+            every = learner_text("no eight-line poem here, so every pair is used")
+            note = "; ".join(x for x in (note, every) if x)
+            say("note: {note}", note=every)
             groups = [g for g in (couplets_of(p, lengths) for p in poems) if g]
     if script != "traditional":
         flat = _convert([p for g in groups for p in g], script)
@@ -238,7 +242,7 @@ def written_in(data: CoupletData, chars: set[str]) -> CoupletData:
     train, val, test = keep(data.train), keep(data.val), keep(data.test)
     if not train:
         raise ValueError("no training pair is written in the kept characters; raise --max-vocab")
-    note = (f"kept the {len(train):,} of {len(data.train):,} training pairs written in the {len(chars):,} "
-            "most common characters")
+    note = learner_text("kept the {kept:,} of {total:,} training pairs written in the {chars:,} most common "
+                        "characters", kept=len(train), total=len(data.train), chars=len(chars))
     return CoupletData(train, val, test, data.source, "; ".join(n for n in (data.note, note) if n),
                        data.near_duplicates)

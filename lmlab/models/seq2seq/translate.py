@@ -14,10 +14,10 @@ from typing import Any
 import torch
 
 from lmlab.checkpoint import load_checkpoint, load_model_state
-from lmlab.marks import N_  # notes in English; whoever shows them translates (lmlab.i18n._)
 from lmlab.models.seq2seq.config import Seq2SeqConfig
 from lmlab.models.seq2seq.decode import beam_search, greedy, sample
 from lmlab.models.seq2seq.vocab import Seq2SeqVocab
+from lmlab.say import learner_text
 
 METHODS = ("beam", "greedy", "sample")
 
@@ -54,15 +54,15 @@ def encode_source(vocab: Seq2SeqVocab, text: str, max_len: int) -> tuple[torch.T
     """src (1, S) for ``text`` and notes; raises ValueError for an empty or too long source."""
     text = "".join(text.split())  # spaces and newlines are not part of a 上联
     if not text:
-        raise ValueError(N_("the source is empty; give a line to answer, e.g. 白日依山盡"))
+        raise ValueError(learner_text("the source is empty; give a line to answer, e.g. 白日依山盡"))
     if len(text) > max_len:
         raise ValueError(f"the source has {len(text)} characters but this model reads at most {max_len}; "
                          f"give a shorter line (or train with --max-len {len(text)})")
     notes = []
     unknown = vocab.unknown(text)
     if unknown:
-        notes.append(f"{len(unknown)} character(s) never seen in training, read as <unk> (□): "
-                     f"{' '.join(unknown[:10])}")
+        notes.append(learner_text("{n} character(s) never seen in training, read as <unk> (□): {chars}",
+                                  n=len(unknown), chars=" ".join(unknown[:10])))
     return torch.tensor([vocab.encode(text)]), notes
 
 
@@ -101,6 +101,6 @@ def translate(model: Any, vocab: Seq2SeqVocab, text: str, *, method: str = "beam
         output = vocab.decode(sample(model, src, max_len, temperature, top_k, seed=seed,
                                      constrained=constrained)[0])
     if not output:  # never a silent empty line: say why there is nothing to show
-        notes.append(N_("the model wrote the end mark </s> first, so the answer has no character: it is "
-                        "barely trained (train it longer, e.g. the class preset)"))
+        notes.append(learner_text("the model wrote the end mark </s> first, so the answer has no character: "
+                                  "it is barely trained (train it longer, e.g. the class preset)"))
     return Translation("".join(text.split()), output, alternatives, notes)

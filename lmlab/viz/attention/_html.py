@@ -13,6 +13,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from lmlab.i18n import N_, _
+
 SAVE_FORMATS = (".html", ".png", ".svg")
 
 
@@ -52,7 +54,7 @@ def note_html(note: str) -> str:
 class View:
     """A picture that shows itself in a notebook and saves to .html, .png or .svg with one call."""
 
-    title = "attention"
+    title = N_("attention")
 
     def to_html(self) -> str:
         """A self-contained HTML fragment (no network, no require.js)."""
@@ -83,7 +85,7 @@ class View:
             from lmlab.atomic import atomic_write
 
             with atomic_write(path) as f:  # all or nothing: a failed write leaves the previous file
-                f.write(html_document(self.to_html(), self.title))
+                f.write(html_document(self.to_html(), _(self.title)))
             return path
         from lmlab.viz.style import save_figure
 

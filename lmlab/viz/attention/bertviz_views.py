@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from lmlab.i18n import N_, _
 from lmlab.viz.attention._assets import offline_bertviz_script
 from lmlab.viz.attention._html import View, esc, new_id, note_html, script_json
 from lmlab.viz.attention.maps import MAX_MODEL_VIEW_CELLS, MAX_TOKENS, AttentionMaps, as_attention_maps
@@ -63,9 +64,11 @@ class _BertvizView(View):
 
     def _header(self) -> str:
         src = f" — {self.maps.source}" if self.maps.source else ""
-        return (f'<div style="font:13px sans-serif;color:#555;margin:2px 0;">{esc(self.title)}{esc(src)}: '
-                f'{self.maps.n_layer} layers × {self.maps.n_head} heads, {self.maps.n_tokens} tokens'
-                f'{" (causal)" if self.maps.causal else ""}</div>')
+        shape = _("{layers} layers × {heads} heads, {tokens} tokens").format(
+            layers=self.maps.n_layer, heads=self.maps.n_head, tokens=self.maps.n_tokens)
+        causal = _(" (causal)") if self.maps.causal else ""
+        return (f'<div style="font:13px sans-serif;color:#555;margin:2px 0;">{esc(_(self.title))}{esc(src)}: '
+                f'{esc(shape)}{esc(causal)}</div>')
 
     def _params(self, root_id: str) -> dict[str, Any]:
         raise NotImplementedError
@@ -76,10 +79,11 @@ class _BertvizView(View):
         select = ""
         if data:
             options = "".join(f'<option value="{i}">{esc(name)}</option>' for i, name in enumerate(
-                ["All", "Sentence A -> Sentence A", "Sentence B -> Sentence B",
-                 "Sentence A -> Sentence B", "Sentence B -> Sentence A"]))
-            select = f'Attention: <select id="filter">{options}</select>'
-        layer_select = 'Layer: <select id="layer"></select>' if self.kind == "head_view" else ""
+                [_("All"), _("Sentence A -> Sentence A"), _("Sentence B -> Sentence B"),
+                 _("Sentence A -> Sentence B"), _("Sentence B -> Sentence A")]))
+            select = f'{esc(_("Attention:"))} <select id="filter">{options}</select>'
+        layer_select = (f'{esc(_("Layer:"))} <select id="layer"></select>' if self.kind == "head_view"
+                        else "")
         params = self._params(root_id)
         script = offline_bertviz_script(self.kind, script_json(params))
         return (f'<div class="lmlab-attention lmlab-{self.kind}">{self._header()}{note_html(self.maps.note)}'
@@ -92,7 +96,7 @@ class HeadView(_BertvizView):
     """bertviz's head view: one layer, a line from each token to what it attends to, a colour per head."""
 
     kind = "head_view"
-    title = "bertviz head view"
+    title = N_("bertviz head view")
 
     def _params(self, root_id: str) -> dict[str, Any]:
         return {"attention": _attn_data(self.maps), "default_filter": "0", "root_div_id": root_id,
@@ -108,7 +112,7 @@ class ModelView(_BertvizView):
     """bertviz's model view: a thumbnail for every layer × head; click one to enlarge it."""
 
     kind = "model_view"
-    title = "bertviz model view"
+    title = N_("bertviz model view")
 
     def _params(self, root_id: str) -> dict[str, Any]:
         return {"attention": _attn_data(self.maps), "default_filter": "0", "display_mode": "light",

@@ -17,7 +17,7 @@
     return m;
   }
   function masked(i, j) { return P.causal && j > i; }
-  function label(h) { return h < 0 ? "mean of heads" : "head " + h; }
+  function label(h) { return h < 0 ? P.t.mean : P.t.head.replace("{h}", h); }
   var grid = root.querySelector(".lmlab-grid"), status = root.querySelector(".lmlab-status");
   var detail = root.querySelector(".lmlab-detail"), avg = root.querySelector(".lmlab-avg");
   var SVG = "http://www.w3.org/2000/svg";
@@ -39,7 +39,7 @@
     var top = pad + 20;  // room for the title above the rotated column labels
     var svg = el("svg", {width: pad + T * cell + 4, height: top + T * cell + 4, "class": "lmlab-detail-svg"}, detail);
     var title = el("text", {x: 0, y: 12, "font-size": 12, "font-weight": "bold"}, svg);
-    title.textContent = "layer " + l + ", " + label(h) + " (row: query, column: key)";
+    title.textContent = P.t.layer.replace("{l}", l) + ", " + label(h) + P.t.axes;
     for (var i = 0; i < T; i++) {
       var ty = el("text", {x: pad - 4, y: top + i * cell + cell * 0.7, "text-anchor": "end", "font-size": Math.min(12, cell - 1),
                            "class": "lmlab-token"}, svg);
@@ -52,7 +52,7 @@
       var rect = el("rect", {x: pad + c * cell, y: top + r * cell, width: cell, height: cell,
                              fill: color(masked(r, c) ? null : m[r][c])}, svg);
       var t = el("title", {}, rect);
-      t.textContent = masked(r, c) ? P.tokens[r] + " \u2192 " + P.tokens[c] + ": masked (future token)"
+      t.textContent = masked(r, c) ? P.tokens[r] + " \u2192 " + P.tokens[c] + ": " + P.t.future
                                    : P.tokens[r] + " \u2192 " + P.tokens[c] + ": " + m[r][c].toFixed(3);
       (function (r, c, text) { rect.addEventListener("mouseenter", function () { status.textContent = text; }); })(r, c, t.textContent);
     }
@@ -65,7 +65,7 @@
     heads.forEach(function (h) { var c = head.insertCell(); c.textContent = label(h); c.style.fontSize = "11px"; });
     for (var l = 0; l < L; l++) {
       var row = table.insertRow(), name = row.insertCell();
-      name.textContent = "layer " + l; name.style.fontSize = "11px";
+      name.textContent = P.t.layer.replace("{l}", l); name.style.fontSize = "11px";
       heads.forEach(function (h) {
         var canvas = document.createElement("canvas"), size = Math.max(T, Math.min(96, Math.floor(600 / heads.length)));
         canvas.width = canvas.height = size; canvas.style.cursor = "pointer"; canvas.title = "layer " + l + ", " + label(h);
@@ -77,8 +77,8 @@
             var b = canvas.getBoundingClientRect(), j = Math.floor((ev.clientX - b.left) / b.width * T),
                 i = Math.floor((ev.clientY - b.top) / b.height * T);
             if (i < 0 || j < 0 || i >= T || j >= T) return;
-            status.textContent = "layer " + l + ", " + label(h) + ": " + P.tokens[i] + " \u2192 " + P.tokens[j] + " = " +
-              (masked(i, j) ? "masked" : m[i][j].toFixed(3));
+            status.textContent = P.t.layer.replace("{l}", l) + ", " + label(h) + ": " + P.tokens[i] + " \u2192 " + P.tokens[j] + " = " +
+              (masked(i, j) ? P.t.masked : m[i][j].toFixed(3));
           });
         })(l, h, m);
         row.insertCell().appendChild(canvas);

@@ -15,6 +15,7 @@ import torch
 
 # the data type lives below models and viz; imported here so `lmlab.viz.attention.maps` keeps working
 from lmlab.attention_maps import AttentionMaps, as_attention_maps
+from lmlab.i18n import _
 
 __all__ = ["MAX_MODEL_VIEW_CELLS", "MAX_TOKENS", "AttentionMaps", "as_attention_maps", "attention_of",
            "token_strings"]
@@ -72,7 +73,8 @@ def attention_of(model: Any, text: str, tokenizer: Any = None, text_b: str | Non
     note = ""
     if limit is not None and len(ids) > limit:
         why = f"block_size={block}" if limit == block else f"max_tokens={limit}"
-        note = f"the text has {len(ids)} tokens; using the first {limit} ({why})"
+        note = _("the text has {n} tokens; using the first {limit} ({why})").format(n=len(ids), limit=limit,
+                                                                                    why=why)
         ids = ids[:limit]
     device = next(model.parameters()).device
     was_training = model.training

@@ -17,7 +17,7 @@
       name.style.cssText = "width:90px;text-align:right;font-family:monospace;white-space:pre;overflow:hidden;";
       bar.style.cssText = "display:inline-block;height:12px;background:" + (i in p ? "#0072B2" : "#ccc") +
                           ";width:" + Math.max(1, 260 * q) + "px;";
-      val.textContent = (i in p) ? q.toFixed(3) : "0 (cut by top-k)";
+      val.textContent = (i in p) ? q.toFixed(3) : P.cut;
       row.appendChild(name); row.appendChild(bar); row.appendChild(val); out.appendChild(row);
     });
   }

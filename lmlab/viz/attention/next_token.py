@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from lmlab.i18n import _
+from lmlab.i18n import N_, _
 from lmlab.models.sampling import filter_logits
 from lmlab.viz.attention._html import View, esc, new_id, script_json
 from lmlab.viz.attention.maps import token_strings
@@ -40,7 +40,7 @@ def next_token_distribution(model: Any, text: str, tokenizer: Any) -> tuple[torc
 class NextTokenView(View):
     """Bars of p(next token) for the most likely tokens; sliders change temperature and top-k."""
 
-    title = "next-token probabilities"
+    title = N_("next-token probabilities")
 
     def __init__(self, logits: torch.Tensor, tokens: list[str], prompt: str = "", temperature: float = 1.0,
                  top_k: int | None = None, show: int = 15) -> None:
@@ -63,10 +63,10 @@ class NextTokenView(View):
         root = new_id("lmlab-next")
         V = self.logits.numel()
         params = {"id": root, "logits": [round(float(z), 4) for z in self.logits], "tokens": self.tokens,
-                  "show": self.show}
+                  "show": self.show, "cut": _("0 (cut by top-k)")}
         return (f'<div id="{root}" class="lmlab-attention lmlab-next-token" style="font:12px sans-serif;">'
-                f'<div>after <span class="lmlab-token" style="font-family:monospace;white-space:pre">'
-                f'{esc(self.prompt[-60:])}</span> the model predicts:</div>'
+                f'<div>{esc(_("after"))} <span class="lmlab-token" style="font-family:monospace;'
+                f'white-space:pre">{esc(self.prompt[-60:])}</span> {esc(_("the model predicts:"))}</div>'
                 f'<label>τ <input class="lmlab-temp" type="range" min="0.1" max="3" step="0.05" '
                 f'value="{self.temperature}"></label> '
                 f'<label>k <input class="lmlab-topk" type="range" min="1" max="{V}" step="1" '

@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from lmlab.i18n import _
+from lmlab.i18n import N_, _
 from lmlab.viz.attention._html import View, esc
 
 
@@ -37,15 +37,15 @@ def position_table(model: Any) -> tuple[torch.Tensor, str]:
 
         angle = rotary_angles(config.block_size, config.head_size)  # (T, hs/2)
         table = torch.stack([angle.cos(), angle.sin()], dim=-1).flatten(-2)  # (T, hs): cos, sin per pair
-        return table, "rotary angles (cos, sin of pos·θᵢ)"
+        return table, _("rotary angles (cos, sin of pos·θᵢ)")
     embed = getattr(model, "embed", None)
     if embed is not None and hasattr(embed, "wpe"):
-        return embed.wpe.weight.detach().float().cpu(), "learned position embeddings"
+        return embed.wpe.weight.detach().float().cpu(), _("learned position embeddings")
     if embed is not None and hasattr(embed, "pe"):
-        return embed.pe.detach().float().cpu(), "sinusoidal position encoding"
+        return embed.pe.detach().float().cpu(), _("sinusoidal position encoding")
     hf = getattr(getattr(model, "model", model), "embeddings", None)
     if hf is not None and hasattr(hf, "position_embeddings"):
-        return hf.position_embeddings.weight.detach().float().cpu(), "learned position embeddings (BERT)"
+        return hf.position_embeddings.weight.detach().float().cpu(), _("learned position embeddings (BERT)")
     raise ValueError(f"{type(model).__name__} has no position table (expected model.embed.wpe / .pe)")
 
 
@@ -58,7 +58,7 @@ def cosine_similarity_matrix(table: torch.Tensor) -> torch.Tensor:
 class PositionalView(View):
     """The table (position × dimension), a few dimensions as curves, the cosine similarity of positions."""
 
-    title = "positional encoding"
+    title = N_("positional encoding")
 
     def __init__(self, table: torch.Tensor, name: str, dims: tuple[int, ...] = (0, 1, 4, 5, 10, 11)) -> None:
         self.table, self.name = table, name
@@ -93,13 +93,14 @@ class PositionalView(View):
         self.figure().savefig(buf, format="png", dpi=90, bbox_inches="tight")
         data = base64.b64encode(buf.getvalue()).decode("ascii")
         return (f'<div class="lmlab-attention lmlab-positional"><div style="font:12px sans-serif;color:#555">'
-                f'{esc(self.name)}: {self.table.size(0)} positions × {self.table.size(1)} dimensions</div>'
+                f'{esc(self.name)}: ' + esc(_("{n} positions × {d} dimensions").format(
+                    n=self.table.size(0), d=self.table.size(1))) + '</div>'
                 f'<img alt="{esc(self.name)}" src="data:image/png;base64,{data}"></div>')
 
 
 def positional_view(model: Any = None, *, n_pos: int = 64, d_model: int = 64) -> PositionalView:
     """A model's position table, or (no model) the sinusoidal one for ``n_pos`` × ``d_model``."""
     if model is None:
-        return PositionalView(sinusoidal_table(n_pos, d_model), "sinusoidal position encoding")
+        return PositionalView(sinusoidal_table(n_pos, d_model), _("sinusoidal position encoding"))
     table, name = position_table(model)
     return PositionalView(table, name)

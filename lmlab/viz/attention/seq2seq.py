@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from lmlab.i18n import N_, _
 from lmlab.viz.attention._assets import offline_bertviz_script
 from lmlab.viz.attention._html import View, esc, new_id, note_html, script_json
 from lmlab.viz.attention.bertviz_views import model_view_columns
@@ -81,7 +82,7 @@ def seq2seq_attention(model: Any, vocab: Any, source: str, target: str | None = 
 class CrossView(View):
     """Target × source heatmaps: one per head and layer (Transformer) or the alignment α (RNN)."""
 
-    title = "cross-attention"
+    title = N_("cross-attention")
 
     def __init__(self, maps: Seq2SeqMaps, layers: list[int] | None = None) -> None:
         if maps.cross is None:
@@ -104,12 +105,15 @@ class CrossView(View):
                     f"<td title='{float(v):.3f}' style='width:22px;height:22px;"
                     f"background:rgba(0,114,178,{float(v):.3f})'></td>" for v in w[t]) + "</tr>"
                 for t, label in enumerate(self._row_labels()))
-            parts.append(f"<div style='display:inline-block;margin:4px 12px'><div>layer {layer} "
-                         f"(mean of {m.cross.size(1)} heads)</div><table style='border-collapse:collapse'>"
+            caption = esc(_("layer {layer} (mean of {heads} heads)").format(layer=layer,
+                                                                           heads=m.cross.size(1)))
+            parts.append(f"<div style='display:inline-block;margin:4px 12px'><div>{caption}"
+                         f"</div><table style='border-collapse:collapse'>"
                          f"<tr><th></th>{head}</tr>{rows}</table></div>")
         return (f"<div class='lmlab-attention lmlab-cross' style='font:13px sans-serif'>"
-                f"<b>{esc(self.title)}</b>: row = output character (← decoder input), column = source "
-                f"character{note_html(m.note)}{''.join(parts)}</div>")
+                f"<b>{esc(_(self.title))}</b>: "
+                + esc(_("row = output character (← decoder input), column = source character"))
+                + f"{note_html(m.note)}{''.join(parts)}</div>")
 
     def figure(self) -> Any:
         from matplotlib.figure import Figure
@@ -129,7 +133,8 @@ class CrossView(View):
                 ax.imshow(m.cross[layer, h].numpy(), cmap="Blues", vmin=0, vmax=1)
                 ax.set_xticks(range(len(m.source_tokens)), m.source_tokens, fontsize=8)
                 ax.set_yticks(range(len(m.predicted)), m.predicted, fontsize=8)
-                name = "alignment α" if m.arch != "transformer" else f"layer {layer}, head {h}"
+                name = (_("alignment α") if m.arch != "transformer"
+                        else _("layer {layer}, head {head}").format(layer=layer, head=h))
                 ax.set_title(name, fontsize=9)
         return fig
 
@@ -144,8 +149,9 @@ def _attn_data(maps: Seq2SeqMaps) -> list[dict[str, Any]]:
     r = lambda w: w.mul(1e4).round().div(1e4).tolist()
     src, tgt = maps.source_tokens, maps.target_tokens
     data = []
-    for name, w, left, right in (("Encoder", maps.encoder, src, src), ("Decoder", maps.decoder, tgt, tgt),
-                                 ("Cross", maps.cross, tgt, src)):
+    for name, w, left, right in ((N_("Encoder"), maps.encoder, src, src),
+                                 (N_("Decoder"), maps.decoder, tgt, tgt),
+                                 (N_("Cross"), maps.cross, tgt, src)):
         if w is not None:
             data.append({"name": name, "attn": r(w), "left_text": left, "right_text": right})
     return data
@@ -159,7 +165,8 @@ class Seq2SeqBertvizView(View):
             raise ValueError("bertviz's views show a Transformer's layers and heads; draw an RNN's alignment "
                              "with cross_view(maps)")
         self.maps, self.kind = maps, kind
-        self.title = f"bertviz {kind.replace('_', ' ')} (encoder–decoder)"
+        kinds = {"head_view": N_("head view"), "model_view": N_("model view")}
+        self.title = _("bertviz {kind} (encoder–decoder)").format(kind=_(kinds.get(kind, kind)))
 
     def to_html(self) -> str:
         root_id = new_id("lmlab-bertviz")
@@ -172,14 +179,18 @@ class Seq2SeqBertvizView(View):
         else:
             params.update(display_mode="light", include_heads=list(range(n_head)),
                           total_heads=model_view_columns(n_head))
-        options = "".join(f'<option value="{i}">{esc(d["name"])}</option>' for i, d in enumerate(data))
-        layer_select = 'Layer: <select id="layer"></select>' if self.kind == "head_view" else ""
+        options = "".join(f'<option value="{i}">{esc(_(d["name"]))}</option>' for i, d in enumerate(data))
+        layer_select = (f'{esc(_("Layer:"))} <select id="layer"></select>' if self.kind == "head_view"
+                        else "")
         script = offline_bertviz_script(self.kind, script_json(params))
         return (f'<div class="lmlab-attention lmlab-{self.kind}">'
                 '<div style="font:13px sans-serif;color:#555">'
-                f'{esc(self.title)}: {n_layer} layers × {n_head} heads</div>{note_html(self.maps.note)}'
+                f'{esc(self.title)}: '
+                + esc(_("{layers} layers × {heads} heads").format(layers=n_layer, heads=n_head))
+                + f'</div>{note_html(self.maps.note)}'
                 f'<div id="{root_id}" style="font-family:\'Helvetica Neue\', Helvetica, Arial, sans-serif;">'
-                f'<span style="user-select:none">{layer_select} Attention: <select id="filter">{options}'
+                f'<span style="user-select:none">{layer_select} {esc(_("Attention:"))} '
+                f'<select id="filter">{options}'
                 f'</select></span><div id="vis"></div></div>'
                 f'<script type="text/javascript">\n{script}</script></div>')
 
@@ -249,7 +260,7 @@ def cross_attention_steps(model: Any, vocab: Any, source: str, target: str | Non
 class CrossStepsView(View):
     """The table of one cross-attention row: source keys, q·k, ÷√d_k, softmax, and the weighted sum."""
 
-    title = "cross-attention step by step"
+    title = N_("cross-attention step by step")
 
     def __init__(self, steps: CrossAttentionSteps, dims: int = 6) -> None:
         self.steps, self.dims = steps, dims
@@ -263,16 +274,19 @@ class CrossStepsView(View):
             + " ".join(f"{float(v):+.2f}" for v in s.V[j, :self.dims]) + " …]</td></tr>"
             for j, tok in enumerate(s.tokens))
         out = " ".join(f"{float(v):+.2f}" for v in s.output[:self.dims])
-        th = "".join(f"<th>{h}</th>" for h in ("j", "source key", "q·kⱼ", f"÷√{s.d_k}", "softmax aⱼ", "",
-                                                 "vⱼ (encoder)"))
+        th = "".join(f"<th>{esc(h)}</th>" for h in ("j", _("source key"), "q·kⱼ", f"÷√{s.d_k}", "softmax aⱼ",
+                                                      "", _("vⱼ (encoder)")))
+        heading = _("decoder layer {layer}, cross-attention head {head}: position {query} (input {token}) "
+                    "looks at the source (d_k = {d_k})").format(layer=s.layer, head=s.head, query=s.query,
+                                                          token=s.query_token, d_k=s.d_k)
+        check = _("matches the model's own cross-attention row: max |difference| = {diff:.1e}").format(
+            diff=s.max_abs_diff)
         return ("<div class='lmlab-attention lmlab-steps' style='font:12px sans-serif'>"
-                f"<div style='font-weight:bold'>decoder layer {s.layer}, cross-attention head {s.head}: "
-                f"position {s.query} (input {esc(s.query_token)}) looks at the source (d_k = {s.d_k})</div>"
+                f"<div style='font-weight:bold'>{esc(heading)}</div>"
                 f"{note_html(s.note)}<div style='font-family:serif;margin:4px 0'>q = y_t W_q (decoder), "
                 "kⱼ = mⱼ W_k, vⱼ = mⱼ W_v (encoder memory); aⱼ = softmax(q·kⱼ/√d_k), out = Σⱼ aⱼ vⱼ</div>"
                 f"<table style='border-collapse:collapse;text-align:right'><tr>{th}</tr>{rows}</table>"
-                f"<div>out = [{out} …]</div><div style='color:#2a7a2a'>matches the model's own "
-                f"cross-attention row: max |difference| = {s.max_abs_diff:.1e}</div></div>")
+                f"<div>out = [{out} …]</div><div style='color:#2a7a2a'>{esc(check)}</div></div>")
 
     def figure(self) -> Any:
         from matplotlib.figure import Figure
@@ -287,8 +301,8 @@ class CrossStepsView(View):
         xs = list(range(len(s.tokens)))
         ax1.bar(xs, s.scaled.tolist(), color="#E69F00")
         ax1.set_ylabel(f"q·kⱼ / √{s.d_k}")
-        ax1.set_title(f"cross-attention, layer {s.layer} head {s.head}: decoder input {s.query_token!r}",
-                      fontsize=10)
+        ax1.set_title(_("cross-attention, layer {layer} head {head}: decoder input {token!r}").format(
+            layer=s.layer, head=s.head, token=s.query_token), fontsize=10)
         ax2.bar(xs, s.weights.tolist(), color="#0072B2")
         ax2.set_ylabel("softmax aⱼ")
         ax2.set_xticks(xs, s.tokens)

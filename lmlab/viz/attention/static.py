@@ -52,7 +52,8 @@ def head_view_figure(maps: AttentionMaps, layer: int = 0, heads: list[int] | Non
         colors = [(*rgb, min(1.0, float(w[i, j]) / fade)) for i, j in pairs]
         # one artist per head; rasterised in SVG so a slide file stays small while the text stays vector
         ax.add_collection(LineCollection(segments, colors=colors, linewidths=1.5, rasterized=True))
-    shown = "all heads" if len(heads) == maps.n_head else "heads " + ", ".join(map(str, heads))
+    shown = (_("all heads") if len(heads) == maps.n_head
+             else _("heads {heads}").format(heads=", ".join(map(str, heads))))
     ax.set_title(_("layer {layer}, {shown}").format(layer=layer, shown=shown), fontsize=10)
     return fig
 

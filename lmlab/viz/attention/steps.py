@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from lmlab.i18n import _
+from lmlab.i18n import N_, _
 from lmlab.viz.attention._html import View, esc, note_html
 from lmlab.viz.attention.maps import MAX_TOKENS, attention_of, token_strings
 
@@ -125,7 +125,7 @@ def _fmt(v: float) -> str:
 class StepsView(View):
     """A table of the arithmetic (scores → scaled → masked → softmax) and the weighted sum of V."""
 
-    title = "attention step by step"
+    title = N_("attention step by step")
 
     def __init__(self, steps: AttentionSteps, dims: int = 6) -> None:
         self.steps, self.dims = steps, dims
@@ -144,20 +144,26 @@ class StepsView(View):
                         f'<td>{s.scaled[j]:+.3f}</td><td>{_fmt(float(s.masked[j]))}</td><td>{w:.3f}</td>'
                         f'<td>{bar}</td><td style="font-family:monospace">[{dims} …]</td></tr>')
         out = " ".join(f"{float(v):+.2f}" for v in s.output[:self.dims])
-        check = (f"matches the model's own attention row: max |difference| = {s.max_abs_diff:.1e}")
-        th = "".join(f"<th>{h}</th>" for h in ("j", "key token", "q·kⱼ", f"÷√{s.d_k}",
-                                                 "mask" if s.causal else "(no mask)", "softmax aⱼ", "", "vⱼ"))
+        check = _("matches the model's own attention row: max |difference| = {diff:.1e}").format(
+            diff=s.max_abs_diff)
+        th = "".join(f"<th>{esc(h)}</th>" for h in ("j", _("key token"), "q·kⱼ", f"÷√{s.d_k}",
+                                                      _("mask") if s.causal else _("(no mask)"), "softmax aⱼ",
+                                                      "", "vⱼ"))
+        heading = _("layer {layer}, head {head}: how token {query} {token} attends (d_k = {d_k})").format(
+            layer=s.layer, head=s.head, query=s.query, d_k=s.d_k,
+            token=f'<span class="lmlab-token">{esc(tok[s.query])}</span>')
+        future = esc(_("sⱼ = −∞ for j > i, ")) if s.causal else ""
+        first = esc(_("(first {n} of {d_k} dimensions)").format(n=self.dims, d_k=s.d_k))
         return ('<div class="lmlab-attention lmlab-steps" style="font:12px sans-serif;">'
                 '<style>.lmlab-steps td, .lmlab-steps th {padding: 1px 6px;}</style>'
-                f'<div style="font-weight:bold">layer {s.layer}, head {s.head}: how token {s.query} '
-                f'<span class="lmlab-token">{esc(tok[s.query])}</span> attends (d_k = {s.d_k})</div>'
+                f'<div style="font-weight:bold">{heading}</div>'
                 f'{note_html(s.note)}'
                 '<div style="font-family:serif;margin:4px 0;">sⱼ = q·kⱼ / √d_k, '
-                f'{"sⱼ = −∞ for j &gt; i, " if s.causal else ""}aⱼ = softmax(s)ⱼ, out = Σⱼ aⱼ vⱼ</div>'
+                f'{future}aⱼ = softmax(s)ⱼ, out = Σⱼ aⱼ vⱼ</div>'
                 f'<table style="border-collapse:collapse;text-align:right;"><tr>{th}</tr>'
                 f'{"".join(rows)}</table>'
                 f'<div style="margin-top:4px">out = Σⱼ aⱼ vⱼ = <span style="font-family:monospace">[{out} …]'
-                f'</span> (first {self.dims} of {s.d_k} dimensions)</div>'
+                f'</span> {first}</div>'
                 f'<div style="color:#2a7a2a">{esc(check)}</div></div>')
 
     def figure(self) -> Any:
