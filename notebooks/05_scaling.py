@@ -237,7 +237,7 @@ payload = load_checkpoint(work / "two_ranks")
 gpt_ddp = GPT(GPTConfig(**payload["config"]))
 load_model_state(gpt_ddp, payload)
 print(f"loaded a {gpt_ddp.num_params():,}-parameter GPT trained on 2 ranks; "
-      f"saved at iteration {payload['extra']['iter']}")
+      f"saved after {payload['extra']['next_iter']} iterations")
 
 # %% [markdown]
 # ## 2 · Mixed precision: fp32, bf16, fp16

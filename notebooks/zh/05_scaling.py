@@ -217,7 +217,7 @@ payload = load_checkpoint(work / "two_ranks")
 gpt_ddp = GPT(GPTConfig(**payload["config"]))
 load_model_state(gpt_ddp, payload)
 print(f"加载了一个在 2 个 rank 上训练的 GPT，共 {gpt_ddp.num_params():,} 个参数；"
-      f"保存于第 {payload['extra']['iter']} 轮迭代")
+      f"保存于 {payload['extra']['next_iter']} 轮迭代之后")
 
 # %% [markdown]
 # ## 2 · 混合精度：fp32、bf16、fp16
