@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sys
+from typing import Any
 
-from lmlab.cli.common import report_write_failures, train_exit_status
 from lmlab.cli.flags import add_common_flags, add_config_flags
 from lmlab.recipes import recipe
 
@@ -29,17 +30,24 @@ def add_arguments(p: argparse.ArgumentParser, model: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Train ``args.model`` as the flags say, print its summary line; the exit status."""
+    """Train the model as the flags say, print its summary line; the exit status: 0 for a finished run, 1
+    when it diverged (fit printed why) or a checkpoint/metrics/export write failed (one stderr line), 130
+    after a clean Ctrl-C."""
+    from lmlab.train.failures import EXIT_FAILED, EXIT_INTERRUPTED, WriteFailed
+
     r = recipe(args._model)
-
-    def train() -> int:
-        flags = {k: v for k, v in vars(args).items() if not k.startswith("_")}
-        metrics = importlib.import_module(f"lmlab.models.{r.package}.run").run(flags)
-        if metrics:  # rank 0 (other ranks under torchrun report nothing)
-            print(r.summary(metrics, args.out), flush=True)
-        return train_exit_status(metrics)
-
-    return report_write_failures(train)
+    flags = {k: v for k, v in vars(args).items() if not k.startswith("_")}
+    try:
+        metrics: dict[str, Any] | None = importlib.import_module(f"lmlab.models.{r.package}.run").run(flags)
+    except WriteFailed as err:
+        print(f"lmlab: error: {err}", file=sys.stderr, flush=True)
+        return EXIT_FAILED
+    if not metrics:  # a rank other than 0 under torchrun reports nothing
+        return 0
+    print(r.summary(metrics, args.out), flush=True)
+    if metrics.get("stopped") == "diverged":
+        return EXIT_FAILED
+    return EXIT_INTERRUPTED if metrics.get("interrupted") else 0
 
 
 def main(model: str, argv: list[str]) -> int:

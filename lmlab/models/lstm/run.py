@@ -20,16 +20,16 @@ def load_corpus(name: str) -> tuple[str, str]:
     return load_splits(name)
 
 
-def run(flags: dict[str, Any], **train_options: Any) -> dict[str, Any]:
-    """Train as the flags say (``--resume`` continues ``--out``; ``train_lstm`` writes ``OUT/metrics.json``);
-    ``train_options`` go to ``train_lstm``. The metrics (empty on ranks other than 0 under torchrun)."""
+def run(flags: dict[str, Any]) -> dict[str, Any]:
+    """Train as the flags say (``train_lstm`` opens ``--out`` and writes ``OUT/metrics.json``); the metrics
+    (empty on ranks other than 0 under torchrun)."""
     from lmlab.recipes import field_names, pick
     from lmlab.train.run import start_run
 
-    r = start_run(flags, LSTM_PRESETS, field_names(LSTMTrainConfig))  # train_lstm opens --out itself
+    r = start_run(flags, LSTM_PRESETS, field_names(LSTMTrainConfig))
     config = pick(r.values, LSTMTrainConfig, corpus=flags.get("corpus", "tiny_shakespeare"), seed=r.seed,
                   device=flags.get("device") or "auto", precision=flags.get("precision") or "auto")
     train_text, val_text = load_corpus(config.corpus)
     result = train_lstm(config, train_text, r.out, val_text=val_text, resume=bool(flags.get("resume")),
-                        overwrite=bool(flags.get("overwrite")), progress=r.progress, **train_options)
+                        overwrite=bool(flags.get("overwrite")), progress=r.progress)
     return {**result.metrics, "preset": r.preset} if result.metrics else {}

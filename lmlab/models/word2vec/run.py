@@ -20,7 +20,7 @@ def first_words(sentences: list[list[str]], limit: int) -> list[list[str]]:
     return out
 
 
-def run(flags: dict[str, Any], **train_options: Any) -> dict[str, Any]:
+def run(flags: dict[str, Any]) -> dict[str, Any]:
     """Train as the flags say, write ``OUT/vectors.txt`` and ``OUT/metrics.json``; return the metrics."""
     from lmlab.data import load_text_or_fallback
     from lmlab.models.word2vec import PRESETS, Word2VecConfig, tokenize, tokenize_chars, train_word2vec
@@ -37,7 +37,7 @@ def run(flags: dict[str, Any], **train_options: Any) -> dict[str, Any]:
     out = r.out
     result = train_word2vec(sentences, config, device=r.device, out_dir=out, resume=bool(flags.get("resume")),
                             overwrite=bool(flags.get("overwrite")), progress=r.progress,
-                            wall_start=r.wall_start, **train_options)
+                            wall_start=r.wall_start)
     metrics: dict[str, Any] = {}
     if result.stopped != "diverged":  # diverged vectors are no export: keep the last good ones on disk
         with guarded_write("vectors", out / "vectors.txt", intact=out / "ckpt.pt"):
