@@ -5,8 +5,8 @@ preset's values under the flags given, the seed, the checkpoint in ``--out`` (``
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -72,3 +72,33 @@ def finish_run(out: Path, record: dict[str, Any], metrics: dict[str, Any]) -> di
     with guarded_write("metrics", out / "metrics.json", intact=out / "ckpt.pt"):
         write_metrics(out, record, **metrics)
     return metrics
+
+
+def check_iters_left(done: int, max_iters: int, out: Any) -> None:
+    """A resumed run needs iterations left: one line that says which ``--max-iters`` trains longer."""
+    if done >= max_iters:
+        raise ValueError(f"the run in {out} already did {done} iterations; give a larger --max-iters than "
+                         f"{done} to train longer")
+
+
+def resume_state(model: torch.nn.Module, payload: dict[str, Any], optimizer_for: Callable[[str], Any],
+                 max_iters: int, device: torch.device | str, out: Any = None,
+                 saved_config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Load a checkpoint's weights into ``model`` (on ``device``; its config checked before any change) and
+    return the keyword arguments a trainer continues it with: history, optimizer (``optimizer_for(device
+    type)`` with the saved state), start_iter, train_s, best_val, wall_s."""
+    from lmlab.checkpoint import check_config, load_model_state, run_state
+    from lmlab.train.history import History
+
+    device = torch.device(device)
+    check_config(payload["config"] if saved_config is None else saved_config, asdict(model.config))
+    load_model_state(model, payload)
+    model.to(device)
+    optimizer = optimizer_for(device.type)
+    if payload.get("optimizer"):
+        optimizer.load_state_dict(payload["optimizer"])
+    state = run_state(payload)
+    check_iters_left(state["next_iter"], max_iters, out)
+    return {"history": History(payload.get("history")), "optimizer": optimizer,
+            "start_iter": state["next_iter"], "train_s": state["train_s"], "best_val": state["best_loss"],
+            "wall_s": state["wall_s"]}

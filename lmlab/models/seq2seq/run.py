@@ -34,7 +34,7 @@ from lmlab.models.seq2seq.trainer import (
 )
 from lmlab.models.seq2seq.vocab import Seq2SeqVocab
 from lmlab.recipes import field_names, pick
-from lmlab.train.run import finish_run, start_run
+from lmlab.train.run import check_iters_left, finish_run, start_run
 
 TRAIN_KEYS = field_names(TrainConfig)
 
@@ -115,9 +115,7 @@ def run(flags: dict[str, Any]) -> dict[str, Any]:
     session = make_session(model, data, vocab, tcfg, out=out, device=device, resume=payload is not None,
                            progress=r.progress, config_extra={"script": script},
                            wall_start=r.wall_start, in_memory=False)
-    if session.done:
-        raise ValueError(f"the run in {out} already did {session.next_iter} iterations; give a larger "
-                         f"--max-iters than {session.next_iter} to train longer")
+    check_iters_left(session.next_iter, session.max_iters, out)
     result = session.fit()
     h = session.history
     best = session.best_loss
