@@ -96,7 +96,7 @@ def test_word2vec_takes_its_presets_values(tmp_path, monkeypatch):
     args = vars(_parser("word2vec").parse_args(["--corpus", str(corpus), "--out", str(tmp_path / "o"),
                                                 "--preset", "full", "--window", "3"]))
     with pytest.raises(SystemExit):
-        w2v_run.run_from_flags(args)
+        w2v_run.run(args)
     config = seen["config"]
     assert (config.dim, config.epochs, config.window) == (200, 10, 3)  # preset, preset, flag
     assert config.sample == word2vec.Word2VecConfig.sample  # the config's default, not a copy in run.py

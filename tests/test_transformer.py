@@ -143,11 +143,11 @@ def test_activation_choices_and_checkpoints_from_before_the_field():
         GPTConfig(activation="swish")
     import argparse
 
-    from lmlab.cli.train_gpt import add_arguments
+    from lmlab.cli.train import add_arguments
     from lmlab.models.transformer.config import ACTIVATIONS, POS_ENCODINGS
 
     parser = argparse.ArgumentParser()
-    add_arguments(parser)
+    add_arguments(parser, "gpt")
     choices = {a.dest: tuple(a.choices) for a in parser._actions if a.choices}
     assert choices["activation"] == ACTIVATIONS and choices["pos_encoding"] == POS_ENCODINGS  # CLI in step
     saved = {k: v for k, v in vars(GPTConfig(pos_encoding="learned")).items() if k != "activation"}

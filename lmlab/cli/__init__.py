@@ -10,6 +10,8 @@ import argparse
 import importlib
 import sys
 
+from lmlab.recipes import MODELS, recipe
+
 COMMANDS = {
     "lab": ("lmlab.cli.lab", "open JupyterLab on the notebooks (127.0.0.1, token on)"),
     "doctor": ("lmlab.cli.doctor", "show versions, device, preset, offline data, fonts, bertviz"),
@@ -25,13 +27,7 @@ COMMANDS = {
     "i18n": ("lmlab.i18n.cli", "update, build or check the Chinese edition of the notebooks"),
     "hub": ("lmlab.cli.hub", "run a class server: JupyterHub with lmlab's kernel and a read-only mirror"),
 }
-TRAINERS = {
-    "word2vec": ("lmlab.cli.train_word2vec", "skip-gram / CBOW word vectors"),
-    "lstm": ("lmlab.cli.train_lstm", "an LSTM language model"),
-    "gpt": ("lmlab.cli.train_gpt", "a GPT (decoder-only Transformer)"),
-    "seq2seq": ("lmlab.cli.train_seq2seq", "an encoder-decoder (Transformer or RNN) for couplets or pairs"),
-    "bert": ("lmlab.cli.train_bert", "a BERT encoder pre-trained as a masked language model"),
-}
+TRAINERS = MODELS  # lmlab train MODEL, one recipe each (lmlab/recipes/MODEL.py)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,8 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
         _add(sub, name, module, help_text)
     train = sub.add_parser("train", help="train a model and write OUT/metrics.json")
     train_sub = train.add_subparsers(dest="model", metavar="MODEL", required=True)
-    for name, (module, help_text) in TRAINERS.items():
-        _add(train_sub, name, module, help_text)
+    from lmlab.cli import train as train_command
+
+    for name in TRAINERS:
+        help_text = recipe(name).help
+        train_command.add_arguments(train_sub.add_parser(name, help=help_text, description=help_text), name)
     return parser
 
 

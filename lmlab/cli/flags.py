@@ -68,7 +68,8 @@ def add_config_flags(p: argparse.ArgumentParser, config: type, presets: Mapping[
         else:
             p.add_argument(flag_name(field), dest=field.name, type=kind, default=None, help=help_text,
                            choices=field.metadata.get("choices"),
-                           metavar=None if "choices" in field.metadata else flag_name(field)[2:].upper())
+                           metavar=None if "choices" in field.metadata
+                           else field.metadata.get("metavar", flag_name(field)[2:].upper()))
 
 
 def add_common_flags(p: argparse.ArgumentParser, *, corpus: str | None = None,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,7 @@ def _train(name: str, preset: str, text: str, corpus: str, out: Path, device: An
 
     from lmlab.atomic import atomic_write
     from lmlab.checkpoint import load_checkpoint
-    from lmlab.cli import train_bert, train_gpt
+    from lmlab.cli import train
     from lmlab.train import History
 
     out = Path(out)
@@ -47,10 +46,7 @@ def _train(name: str, preset: str, text: str, corpus: str, out: Path, device: An
         corpus_arg = corpus
     command = [*bert_argv(name, preset, corpus_arg), "--device", getattr(device, "type", str(device)),
                "--no-progress", "--out", str(out)]
-    trainer = {"bert": train_bert, "gpt": train_gpt}[command[1]]  # command: ["train", MODEL, flags...]
-    parser = argparse.ArgumentParser(prog=f"lmlab train {command[1]}")
-    trainer.add_arguments(parser)
-    if trainer.run(parser.parse_args(command[2:])) != 0:
+    if train.main(command[1], command[2:]) != 0:  # command: ["train", MODEL, flags...]
         raise RuntimeError(f"{name}: 'lmlab {' '.join(command)}' failed")
     history = History(load_checkpoint(out)["history"])
     live_recorder(name, out).close(history)

@@ -1,4 +1,6 @@
-"""Each model's recipe: its settings as one dataclass (every field's help beside it) and its preset table.
+"""Each model's recipe: its settings as dataclasses (every field's help beside it), its preset table, and
+one ``RECIPE`` that tells ``lmlab train MODEL`` which configs become flags, which function trains and how
+the summary line reads.
 
 Torch-free, so that ``lmlab train MODEL --help`` derives its flags from these fields without importing torch
 (``lmlab.cli.flags``); the trainers in ``lmlab.models`` import their configs from here.
@@ -7,21 +9,49 @@ Torch-free, so that ``lmlab train MODEL --help`` derives its flags from these fi
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import importlib
+from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["config_values", "field_names", "flag", "pick"]
+__all__ = ["MODELS", "Recipe", "config_values", "field_names", "flag", "fmt_loss", "pick", "recipe"]
+
+MODELS = ("word2vec", "lstm", "gpt", "seq2seq", "bert")  # lmlab/recipes/NAME.py, each with a RECIPE
 
 
-def flag(help_text: str, *, name: str | None = None,
-         choices: tuple[str, ...] | None = None) -> dict[str, Any]:
-    """A field's metadata: its help, and (rarely) a flag name other than the field's or its choices."""
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """What ``lmlab train MODEL`` needs of a model: one line of help, the config dataclasses whose fields
+    (with help) become its flags, the preset table, the model package whose ``run.run(flags) -> metrics``
+    trains it and the summary line printed from those metrics."""
+
+    help: str
+    configs: tuple[type, ...]
+    presets: Mapping[str, Mapping[str, Any]]
+    package: str  # lmlab.models.PACKAGE.run.run(flags) trains it (imported when the command runs: torch)
+    summary: Callable[[dict[str, Any], str], str]  # (metrics, out) -> the line printed at the end
+    corpus: str | None = None  # the --corpus default (None: the model has no --corpus)
+    precision: bool = True  # offers --precision
+
+
+def recipe(name: str) -> Recipe:
+    """The recipe in ``lmlab/recipes/NAME.py``."""
+    return importlib.import_module(f"lmlab.recipes.{name}").RECIPE
+
+
+def flag(help_text: str, *, name: str | None = None, choices: tuple[str, ...] | None = None,
+         metavar: str | None = None) -> dict[str, Any]:
+    """A field's metadata: its help, and (rarely) a flag name other than the field's, its choices or the
+    placeholder its help shows."""
     meta: dict[str, Any] = {"help": help_text}
-    if name is not None:
-        meta["flag"] = name
-    if choices is not None:
-        meta["choices"] = choices
+    for key, value in (("flag", name), ("choices", choices), ("metavar", metavar)):
+        if value is not None:
+            meta[key] = value
     return meta
+
+
+def fmt_loss(value: Any, digits: int = 4) -> str:
+    """A loss for the summary line: 'n/a' before the first log, 'nan' after a divergence."""
+    return "n/a" if value is None else f"{float(value):.{digits}f}"
 
 
 def config_values(flags: Mapping[str, Any], presets: Mapping[str, Mapping[str, Any]], preset: str,

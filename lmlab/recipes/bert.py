@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from lmlab.recipes import field_names, flag
+from lmlab.recipes import Recipe, field_names, flag, fmt_loss
 
 # flag names as keys; BertSizes' fields go to the model's config, the rest to BertTrainConfig / the data
 PRESETS: dict[str, dict[str, Any]] = {
@@ -70,3 +70,34 @@ class BertTrainConfig:
             raise ValueError(f"mask_prob must be in (0, 1), got {self.mask_prob}; BERT uses 0.15")
         if self.time_budget_s is not None and self.time_budget_s <= 0:
             raise ValueError(f"time_budget_s must be > 0 seconds, got {self.time_budget_s}")
+
+
+@dataclass
+class BertOptions:
+    """``lmlab train bert``'s own flags besides the configs."""
+
+    tokenizer: str | None = field(default="char", metadata=flag(
+        "char: one id per character (Chinese); bpe: byte-level BPE learned on the corpus",
+        choices=("char", "bpe")))
+    vocab_size: int | None = field(default=None, metadata=flag(
+        "BPE vocabulary size for --tokenizer bpe (default 512)"))
+    layout: str | None = field(default=None, metadata=flag(
+        "bert: Devlin et al.'s post-LN layout, exports to transformers (default); prenorm: lmlab's pre-LN "
+        "encoder with RoPE and ReLU", choices=("bert", "prenorm")))
+    whole_word: bool | None = field(default=None, metadata=flag(
+        "mask whole jieba-segmented words instead of single characters (--tokenizer char)"))
+    max_chars: int | None = field(default=None, metadata=flag(
+        "use only the first N characters of the corpus"))
+
+
+def summary(m: dict[str, Any], out: str) -> str:
+    """The line ``lmlab train bert`` prints at the end."""
+    return (f"bert: {m['iters']} iters, MLM loss {fmt_loss(m.get('mlm_loss'))}, val "
+            f"{fmt_loss(m.get('val_mlm_loss'))}, masked-token accuracy {fmt_loss(m.get('masked_acc'))}, "
+            f"{m['tokens_per_sec']:,.0f} tokens/s, {m['train_s']:.1f} s training "
+            f"({m['wall_s']:.1f} s in all) -> {out}/metrics.json")
+
+
+RECIPE = Recipe("a BERT encoder pre-trained as a masked language model",
+                (BertOptions, BertSizes, BertTrainConfig),
+                PRESETS, package="bert", summary=summary, corpus="tang_poems")

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lmlab.choices import ACTIVATIONS, POS_ENCODINGS
-from lmlab.recipes import field_names, flag
+from lmlab.parallel.checks import SCHEMES
+from lmlab.recipes import Recipe, field_names, flag, fmt_loss
 
 # flag names as keys; GPTSizes' fields go to GPTConfig, the rest to TrainConfig
 PRESETS: dict[str, dict[str, Any]] = {
@@ -85,3 +86,30 @@ class TrainConfig:
             raise ValueError(f"need 0 <= min_lr <= lr and lr > 0, got lr={self.lr}, min_lr={self.min_lr}")
         if self.time_budget_s is not None and self.time_budget_s <= 0:
             raise ValueError(f"time_budget_s must be > 0 seconds, got {self.time_budget_s}")
+
+
+@dataclass
+class GPTOptions:
+    """``lmlab train gpt``'s own flags besides the configs (None: the default in the help)."""
+
+    tokenizer: str | None = field(default="char", metadata=flag(
+        "char: one id per character; bpe: byte-level BPE learned on the corpus (Hugging Face tokenizers, "
+        "--vocab-size tokens)", choices=("char", "bpe")))
+    vocab_size: int | None = field(default=None, metadata=flag(
+        "BPE vocabulary size for --tokenizer bpe (default 512)"))
+    compile: bool | None = field(default=None, metadata=flag(
+        "torch.compile the model (default: on for CUDA, off elsewhere)"))
+    parallel: str | None = field(default=None, metadata=flag(
+        "under torchrun: ddp (default) copies the model to every rank; fsdp shards it; tp splits heads and "
+        "MLP units; pp splits the layers (see lmlab.parallel)", choices=SCHEMES))
+
+
+def summary(m: dict[str, Any], out: str) -> str:
+    """The line ``lmlab train gpt`` prints at the end."""
+    return (f"gpt: {m['iters']} iters, train {fmt_loss(m['train_loss'])}, val {fmt_loss(m['val_loss'])} "
+            f"(best {fmt_loss(m['best_val_loss'])}), {m['tokens_per_sec']:,.0f} tokens/s, "
+            f"{m['train_s']:.1f} s of training ({m['wall_s']:.1f} s in all) -> {out}/metrics.json")
+
+
+RECIPE = Recipe("a GPT (decoder-only Transformer)", (GPTOptions, GPTSizes, TrainConfig), PRESETS,
+                package="transformer", summary=summary, corpus="tiny_shakespeare")

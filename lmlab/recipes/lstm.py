@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from lmlab.recipes import flag
+from lmlab.recipes import Recipe, flag, fmt_loss
 
 if TYPE_CHECKING:
     from lmlab.models.lstm.model import LSTMConfig
@@ -90,3 +90,16 @@ class LSTMTrainConfig:
 
         return LSTMConfig(vocab_size=vocab_size, n_embd=self.n_embd or self.hidden, hidden=self.hidden,
                           n_layer=self.n_layer, dropout=self.dropout, tie_weights=self.tie_weights)
+
+
+def summary(m: dict[str, Any], out: str) -> str:
+    """The line ``lmlab train lstm`` prints at the end."""
+    val = ""
+    if m["val_loss"] is not None:
+        val = f", val {fmt_loss(m['val_loss'], 3)} nats/token ({fmt_loss(m['val_bpc'], 3)} bits/char)"
+    return (f"lstm [{m['preset']}]: {m['iters']} iterations, train {fmt_loss(m['train_loss'], 3)}{val}, "
+            f"{m['tokens_per_sec']:.0f} tokens/s, {m['params']:,} parameters -> {out}/ckpt.pt")
+
+
+RECIPE = Recipe("an LSTM language model", (LSTMTrainConfig,), LSTM_PRESETS, package="lstm", summary=summary,
+                corpus="tiny_shakespeare")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from lmlab.recipes import field_names, flag
+from lmlab.recipes import Recipe, field_names, flag, fmt_loss
 
 # flag names as keys; Seq2SeqSizes' fields go to Seq2SeqConfig, the rest to TrainConfig / the data
 PRESETS: dict[str, dict[str, Any]] = {
@@ -81,3 +81,47 @@ class TrainConfig:
             raise ValueError(f"label smoothing must be in [0, 1), got {self.label_smoothing}")
         if self.time_budget_s is not None and self.time_budget_s <= 0:
             raise ValueError(f"time budget must be > 0 seconds, got {self.time_budget_s}")
+
+
+@dataclass
+class Seq2SeqOptions:
+    """``lmlab train seq2seq``'s own flags besides the configs."""
+
+    arch: str | None = field(default="transformer", metadata=flag(
+        "transformer (encoder–decoder with cross-attention), rnn-attention (GRU + Bahdanau attention), rnn "
+        "(GRU, one vector between encoder and decoder)", choices=("transformer", "rnn-attention", "rnn")))
+    pairs: str | None = field(default=None, metadata=flag(
+        "your own pairs, one 'source<TAB>target' per line (default: Tang-poem couplets)", metavar="FILE.tsv"))
+    couplets: str | None = field(default="middle", metadata=flag(
+        "middle: the 颔联 and 颈联 of eight-line regulated poems, the pairs that must be parallel; "
+        "all: every pair of the Tang poems (ignored with --pairs)", name="pairs-kind",
+        choices=("middle", "all")))
+    constrained: bool | None = field(default=None, metadata=flag(
+        "also score the test answers decoded under the couplet rules' logit mask"))
+    script: str | None = field(default=None, metadata=flag(
+        "characters of the Tang poems (converted with OpenCC for simplified; default: simplified under "
+        "LMLAB_LANG=zh, else traditional)", choices=("traditional", "simplified")))
+    post_ln: bool | None = field(default=None, metadata=flag(
+        "the paper's post-LN layout LN(x + Sublayer(x)) (default: pre-LN)"))
+    max_vocab: int | None = field(default=None, metadata=flag(
+        "train on the pairs written in the N most common characters (others: <unk>)"))
+    max_pairs: int | None = field(default=None, metadata=flag("train on at most N pairs"))
+    test_pairs: int | None = field(default=None, metadata=flag("test pairs scored at the end (BLEU/chrF)"))
+
+
+def summary(m: dict[str, Any], out: str) -> str:
+    """The line ``lmlab train seq2seq`` prints at the end."""
+    line = (f"seq2seq {m['arch']}: {m['iters']} iters, train {fmt_loss(m['train_loss'], 3)}, val "
+            f"{fmt_loss(m['val_loss'], 3)}, {m['tokens_per_sec']:,.0f} tokens/s, "
+            f"{m['train_s']:.0f} s of training")
+    test = m.get("test")
+    if test:
+        g, near = test["greedy"], test["baselines"]["nearest_pair"]
+        line += (f"; test chrF {g['chrf']} BLEU {g['bleu']} (nearest pair chrF {near['chrf']}, copy chrF "
+                 f"{test['baselines']['copy_source']['chrf']})")
+    return line + f" -> {out}/metrics.json"
+
+
+RECIPE = Recipe("an encoder-decoder (Transformer or RNN) for couplets or pairs",
+                (Seq2SeqOptions, Seq2SeqSizes, TrainConfig), PRESETS, package="seq2seq", summary=summary,
+                precision=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from lmlab.recipes import flag
+from lmlab.recipes import Recipe, flag, fmt_loss
 
 PRESETS: dict[str, dict[str, Any]] = {  # smoke (CI, seconds), class (2-core laptop, < 5 min), full (GPU)
     "smoke": {"dim": 32, "epochs": 1, "min_count": 5, "max_words": 60_000},
@@ -55,3 +55,24 @@ class Word2VecConfig:
                              f"min_alpha={self.min_alpha}")
         if self.backend not in {"auto", "numba", "torch"}:
             raise ValueError(f"unknown backend {self.backend!r}; use auto, numba or torch")
+
+
+@dataclass
+class Word2VecOptions:
+    """``lmlab train word2vec``'s own flags besides the config."""
+
+    chars: bool | None = field(default=None, metadata=flag("character tokens (for Chinese text)"))
+    eval: bool | None = field(default=None, metadata=flag(
+        "score the vectors on analogies and WordSim353 at the end (default; --no-eval skips it)"))
+
+
+def summary(m: dict[str, Any], out: str) -> str:
+    """The line ``lmlab train word2vec`` prints at the end."""
+    ws = m.get("wordsim353_spearman")
+    score = f", WordSim353 ρ={ws:.3f}" if ws is not None and ws == ws else ""
+    return (f"word2vec: {m['vocab_size']} words, {m['words_per_sec']:,.0f} words/s, loss "
+            f"{fmt_loss(m['final_loss'], 3)}{score} -> {out}/vectors.txt and metrics.json")
+
+
+RECIPE = Recipe("skip-gram / CBOW word vectors", (Word2VecConfig, Word2VecOptions), PRESETS,
+                package="word2vec", summary=summary, corpus="wiki_sample")

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from lmlab.checkpoint import check_config, load_model_state, open_run, run_extra, run_state, save_checkpoint
+from lmlab.checkpoint import load_model_state, open_run, run_extra, save_checkpoint
 from lmlab.device import Precision, autocast, pick_precision
 from lmlab.models.bert.data import MLMData
 from lmlab.models.bert.masking import mlm_mask
@@ -27,6 +27,7 @@ from lmlab.train import History, fit
 from lmlab.train.failures import guarded_write
 from lmlab.train.loop import step_generator
 from lmlab.train.optim import adamw
+from lmlab.train.run import resume_state as resume_run
 from lmlab.train.schedule import scheduled_lr
 
 
@@ -91,7 +92,7 @@ def save_bert(path: str | os.PathLike, model: torch.nn.Module, vocab: BertVocab,
 
 def load_bert(path: str | os.PathLike) -> tuple[torch.nn.Module, BertVocab, str]:
     """(model in eval mode, vocabulary, layout) of a ``kind="bert"`` checkpoint file or run folder."""
-    from lmlab.checkpoint import load_checkpoint, load_model_state
+    from lmlab.checkpoint import load_checkpoint
     from lmlab.models.bert.prenorm import build_encoder
 
     payload = load_checkpoint(path)
@@ -110,22 +111,9 @@ def load_bert(path: str | os.PathLike) -> tuple[torch.nn.Module, BertVocab, str]
 
 def resume_state(model: torch.nn.Module, payload: dict[str, Any], tcfg: BertTrainConfig,
                  device: torch.device | str, out: Any = None) -> dict[str, Any]:
-    """Load a checkpoint's weights into ``model`` (on ``device``) and return the keyword arguments of
-    ``train_bert`` that continue it: history, optimizer, start_iter, train_s, best_val, wall_s."""
-    device = torch.device(device)
-    check_config(payload["config"], asdict(model.config))  # before anything is touched
-    load_model_state(model, payload)
-    model.to(device)
-    optimizer = configure_optimizer(model, tcfg, device.type)
-    if payload.get("optimizer"):
-        optimizer.load_state_dict(payload["optimizer"])
-    state = run_state(payload)
-    if state["next_iter"] >= tcfg.max_iters:
-        raise ValueError(f"the run in {out} already did {state['next_iter']} iterations; give a larger "
-                         f"--max-iters than {state['next_iter']} to train longer")
-    return {"history": History(payload.get("history")), "optimizer": optimizer,
-            "start_iter": state["next_iter"], "train_s": state["train_s"], "best_val": state["best_loss"],
-            "wall_s": state["wall_s"]}
+    """``train_bert``'s keyword arguments that continue ``payload`` (``lmlab.train.run.resume_state``)."""
+    return resume_run(model, payload, lambda kind: configure_optimizer(model, tcfg, kind), tcfg.max_iters,
+                      device, out)
 
 
 def train_bert(model: torch.nn.Module, data: MLMData, vocab: BertVocab, tcfg: BertTrainConfig, *,

@@ -1,10 +1,10 @@
-"""From flags to a finished LSTM run: corpus, preset, resume, training, metrics.json (used by the CLI)."""
+"""``lmlab train lstm``'s own part of a run: its corpus and ``train_lstm`` (the rest: ``lmlab.train.run``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from lmlab.models.lstm.trainer import LSTMRun, train_lstm
+from lmlab.models.lstm.trainer import train_lstm
 from lmlab.recipes.lstm import LSTM_PRESETS, LSTMTrainConfig
 
 
@@ -20,19 +20,16 @@ def load_corpus(name: str) -> tuple[str, str]:
     return load_splits(name)
 
 
-def run_from_flags(flags: dict[str, Any], **train_options: Any) -> LSTMRun:
-    """Train as the flags say (``--resume`` continues ``--out``); ``train_options`` go to ``train_lstm``."""
-    from lmlab.presets import resolve_preset
-    from lmlab.recipes import config_values, field_names, pick
+def run(flags: dict[str, Any]) -> dict[str, Any]:
+    """Train as the flags say (``train_lstm`` opens ``--out`` and writes ``OUT/metrics.json``); the metrics
+    (empty on ranks other than 0 under torchrun)."""
+    from lmlab.recipes import field_names, pick
+    from lmlab.train.run import start_run
 
-    device = flags.get("device") or "auto"
-    preset = resolve_preset(flags.get("preset"), None if device == "auto" else device)
-    values = config_values(flags, LSTM_PRESETS, preset, field_names(LSTMTrainConfig))
-    config = pick(values, LSTMTrainConfig, corpus=flags.get("corpus", "tiny_shakespeare"),
-                  seed=flags.get("seed", 1337), device=device, precision=flags.get("precision") or "auto")
+    r = start_run(flags, LSTM_PRESETS, field_names(LSTMTrainConfig))
+    config = pick(r.values, LSTMTrainConfig, corpus=flags.get("corpus", "tiny_shakespeare"), seed=r.seed,
+                  device=flags.get("device") or "auto", precision=flags.get("precision") or "auto")
     train_text, val_text = load_corpus(config.corpus)
-    run = train_lstm(config, train_text, flags["out"], val_text=val_text, resume=bool(flags.get("resume")),
-                     overwrite=bool(flags.get("overwrite")), progress=not flags.get("quiet"), **train_options)
-    if run.metrics:
-        run.metrics["preset"] = preset
-    return run
+    result = train_lstm(config, train_text, r.out, val_text=val_text, resume=bool(flags.get("resume")),
+                        overwrite=bool(flags.get("overwrite")), progress=r.progress)
+    return {**result.metrics, "preset": r.preset} if result.metrics else {}

@@ -9,14 +9,11 @@ parts), stopped / diverged_at / interrupted / out_of_time, params, config (the t
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import asdict, fields
-from pathlib import Path
 from typing import Any
 
 import torch
 
-from lmlab.checkpoint import open_run
 from lmlab.data.corpora import edition_script
 from lmlab.models.seq2seq.config import Seq2SeqConfig
 from lmlab.models.seq2seq.couplets import CoupletData, load_couplets, written_in
@@ -36,8 +33,8 @@ from lmlab.models.seq2seq.trainer import (
     translate_pairs,
 )
 from lmlab.models.seq2seq.vocab import Seq2SeqVocab
-from lmlab.recipes import field_names
-from lmlab.train.failures import guarded_write
+from lmlab.recipes import field_names, pick
+from lmlab.train.run import check_iters_left, finish_run, start_run
 
 TRAIN_KEYS = field_names(TrainConfig)
 
@@ -77,24 +74,14 @@ def evaluate_test(model: Any, vocab: Seq2SeqVocab, data: CoupletData, n: int, de
     }
 
 
-def run_from_flags(flags: dict[str, Any]) -> dict[str, Any]:
+def run(flags: dict[str, Any]) -> dict[str, Any]:
     """Build everything from CLI-style flags (None = the preset's value), train, evaluate, write metrics."""
-    from lmlab.device import pick_device, seed_everything
     from lmlab.models.seq2seq import build_model
-    from lmlab.presets import resolve_preset
-    from lmlab.recipes import config_values, pick
-    from lmlab.train import write_metrics
 
-    wall_t0 = time.perf_counter()
-    device = pick_device(flags.get("device"))
-    preset = resolve_preset(flags.get("preset"), device)
-    keys = (*MODEL_KEYS, *TRAIN_KEYS, "max_vocab", "max_pairs")
-    values = config_values(flags, PRESETS, preset, keys)
-    seed = flags.get("seed", 1337)
-    seed_everything(seed)
-    out = Path(flags["out"])
-    payload = open_run(out, kind="seq2seq", resume=bool(flags.get("resume")),
-                       overwrite=bool(flags.get("overwrite")))
+    if flags.get("post_ln") is not None and flags.get("norm_first") is None:
+        flags = {**flags, "norm_first": not flags["post_ln"]}
+    r = start_run(flags, PRESETS, (*MODEL_KEYS, *TRAIN_KEYS, "max_vocab", "max_pairs"), kind="seq2seq")
+    values, payload, device, out, seed = r.values, r.payload, r.device, r.out, r.seed
     script = edition_script(flags.get("script"))  # no --script: the edition's (LMLAB_LANG)
     kind = flags.get("couplets") or "middle"
     data = load_couplets(flags.get("pairs"), script=script, max_pairs=values.get("max_pairs"), seed=0,
@@ -103,9 +90,7 @@ def run_from_flags(flags: dict[str, Any]) -> dict[str, Any]:
     if payload is not None:
         vocab = Seq2SeqVocab.from_dict(payload["tokenizer"])
         saved = {k: v for k, v in payload["config"].items() if k in names}
-        for k in MODEL_KEYS:  # a resumed run keeps its architecture unless a flag says otherwise
-            if flags.get(k) is None and k in saved:
-                values[k] = saved[k]
+        r.keep_saved(saved, MODEL_KEYS)
     else:
         vocab = Seq2SeqVocab.fit([s for p in data.train for s in p], values.get("max_vocab"))
     data = written_in(data, set(vocab.chars.itos))
@@ -122,16 +107,15 @@ def run_from_flags(flags: dict[str, Any]) -> dict[str, Any]:
         check_config(saved, asdict(model_cfg))
     tcfg = pick(values, TrainConfig, seed=seed)
     model = build_model(model_cfg)
-    record = {"arch": model_cfg.arch, "preset": preset, "device": str(device), "seed": seed, "script": script,
+    record = {"arch": model_cfg.arch, "preset": r.preset, "device": str(device), "seed": seed,
+              "script": script,
               "couplets": kind, "near_duplicates_dropped": data.near_duplicates,
               "pairs": flags.get("pairs"), "data": data.source, **values, **asdict(model_cfg),
               **{k: v for k, v in asdict(tcfg).items()}}
     session = make_session(model, data, vocab, tcfg, out=out, device=device, resume=payload is not None,
-                           progress=not flags.get("quiet"), config_extra={"script": script},
-                           wall_start=wall_t0, in_memory=False)
-    if session.done:
-        raise ValueError(f"the run in {out} already did {session.next_iter} iterations; give a larger "
-                         f"--max-iters than {session.next_iter} to train longer")
+                           progress=r.progress, config_extra={"script": script},
+                           wall_start=r.wall_start, in_memory=False)
+    check_iters_left(session.next_iter, session.max_iters, out)
     result = session.fit()
     h = session.history
     best = session.best_loss
@@ -145,12 +129,10 @@ def run_from_flags(flags: dict[str, Any]) -> dict[str, Any]:
         "data_sizes": data.sizes(), "vocab_size": vocab.vocab_size,
     }
     if result.stopped in ("done", "out_of_time"):  # no test scores for a diverged or interrupted model
-        n_test = int(flags.get("test_pairs") or (2000 if preset != "smoke" else 32))
+        n_test = int(flags.get("test_pairs") or (2000 if r.preset != "smoke" else 32))
         with torch.no_grad():
             metrics["test"] = evaluate_test(model, vocab, data, n_test, device,
                                             constrained=bool(flags.get("constrained")))
     metrics["train_s"] = round(session.state["train_s"], 2)
     metrics["wall_s"] = round(session.state["wall_s"](), 2)
-    with guarded_write("metrics", out / "metrics.json", intact=out / "ckpt.pt"):
-        write_metrics(out, record, **metrics)
-    return metrics
+    return finish_run(out, record, metrics)

@@ -1,15 +1,15 @@
-"""From flags to a finished run: corpus, tokenizer, preset, resume, DDP, metrics.json (used by the CLI)."""
+"""``lmlab train gpt``'s own part of a run: corpus, tokenizer, resume, DDP and the parallel engines (the
+rest: ``lmlab.train.run``)."""
 
 from __future__ import annotations
 
 import functools
 import time
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
-from lmlab.checkpoint import checkpoint_tokenizer, open_run
-from lmlab.device import pick_device, pick_precision, seed_everything
+from lmlab.checkpoint import checkpoint_tokenizer
+from lmlab.device import pick_device
 from lmlab.distributed import device_for, init_distributed, shutdown
 from lmlab.models.transformer.config import GPTConfig
 from lmlab.models.transformer.model import GPT
@@ -22,11 +22,9 @@ from lmlab.models.transformer.trainer import (
     train_gpt,
 )
 from lmlab.parallel.checks import check_parallel, check_resume
-from lmlab.presets import resolve_preset
-from lmlab.recipes import config_values, field_names, pick
+from lmlab.recipes import field_names, pick
 from lmlab.tokenizers import CharTokenizer, Tokenizer
-from lmlab.train import write_metrics
-from lmlab.train.failures import guarded_write
+from lmlab.train.run import finish_run, start_run
 
 TRAIN_KEYS = field_names(TrainConfig)
 
@@ -42,36 +40,25 @@ def make_tokenizer(kind: str, text: str, vocab_size: int | None = None) -> Token
     raise ValueError(f"unknown tokenizer {kind!r}; use char or bpe")
 
 
-def run_from_flags(flags: dict[str, Any]) -> dict[str, Any] | None:
+def run(flags: dict[str, Any]) -> dict[str, Any] | None:
     """Train as the flags say; return the metrics (on rank 0; None on other ranks)."""
     from lmlab.data import load_splits
 
     wall_start = time.perf_counter()  # wall_s in metrics.json: the whole run, data loading included
     device = pick_device(flags.get("device"))
     ctx = init_distributed(device.type)
-    device = device_for(ctx, device)
     try:
-        preset = resolve_preset(flags.get("preset"), device)
-        values = config_values(flags, PRESETS, preset, (*MODEL_KEYS, *TRAIN_KEYS))
+        r = start_run(flags, PRESETS, (*MODEL_KEYS, *TRAIN_KEYS), kind="gpt", rank=ctx.rank,
+                      device=device_for(ctx, device), wall_start=wall_start)
+        values, device, out = r.values, r.device, r.out
         if flags.get("max_iters") is not None and flags.get("lr_decay_iters") is None:
             values["lr_decay_iters"] = flags["max_iters"]
-        compile_flag = flags.get("compile")
-        values["compile"] = device.type == "cuda" if compile_flag is None else compile_flag
-        precision = pick_precision(device, flags.get("precision") or "auto")
-        seed = flags.get("seed", 1337)
-        seed_everything(seed + ctx.rank)
-
+        values["compile"] = device.type == "cuda" if flags.get("compile") is None else flags["compile"]
         train_text, val_text = load_splits(flags["corpus"])
-        out = Path(flags["out"])
-        payload = open_run(out, kind="gpt", resume=bool(flags.get("resume")),
-                           overwrite=bool(flags.get("overwrite")))
-        if payload is not None:
-            check_resume(payload, ctx.world_size, flags.get("parallel"))
-            tokenizer = checkpoint_tokenizer(payload)
-            saved_cfg = asdict(GPTConfig.from_dict(payload["config"]))
-            for k in MODEL_KEYS:  # a resumed run keeps its architecture unless a flag says otherwise
-                if flags.get(k) is None and k in saved_cfg:
-                    values[k] = saved_cfg[k]
+        if r.payload is not None:
+            check_resume(r.payload, ctx.world_size, flags.get("parallel"))
+            tokenizer = checkpoint_tokenizer(r.payload)
+            r.keep_saved(asdict(GPTConfig.from_dict(r.payload["config"])), MODEL_KEYS)
         else:
             tokenizer = make_tokenizer(flags.get("tokenizer") or "char", train_text + val_text,
                                        flags.get("vocab_size"))
@@ -79,11 +66,11 @@ def run_from_flags(flags: dict[str, Any]) -> dict[str, Any] | None:
         model_cfg = GPTConfig(vocab_size=tokenizer.vocab_size,
                               **{k: values[k] for k in MODEL_KEYS if k in values and values[k] is not None})
         data.check_block_size(model_cfg.block_size)
-        tcfg = pick(values, TrainConfig, seed=seed)
+        tcfg = pick(values, TrainConfig, seed=r.seed)
         model = GPT(model_cfg)
         state: dict[str, Any] = {}
-        if payload is not None:
-            state = resume_state(model, payload, tcfg, device, out)  # checks the config before any change
+        if r.payload is not None:
+            state = resume_state(model, r.payload, tcfg, device, out)  # checks the config before any change
         parallel = flags.get("parallel")
         check_parallel(parallel, model_cfg, ctx.world_size, tcfg.batch_size, tcfg.grad_accum)
         trainer = train_gpt
@@ -91,17 +78,13 @@ def run_from_flags(flags: dict[str, Any]) -> dict[str, Any] | None:
             from lmlab.parallel.train import train_parallel_gpt
 
             trainer = functools.partial(train_parallel_gpt, scheme=parallel, sharded_dir=out / "dcp")
-        record = {"corpus": flags["corpus"], "tokenizer": tokenizer.kind, "preset": preset,
+        record = {"corpus": flags["corpus"], "tokenizer": tokenizer.kind, "preset": r.preset,
                   "parallel": parallel or "ddp", "world_size": ctx.world_size,
-                  "device": str(device), "precision": precision.name, "seed": seed,
+                  "device": str(device), "precision": r.precision.name, "seed": r.seed,
                   **values, **asdict(model_cfg)}  # the model as built: positions, activation, vocab
-        result = trainer(model, data, tcfg, tokenizer=tokenizer, device=device, precision=precision,
-                         out_dir=out if ctx.is_main else None, ctx=ctx, progress=not flags.get("quiet"),
+        result = trainer(model, data, tcfg, tokenizer=tokenizer, device=device, precision=r.precision,
+                         out_dir=out if ctx.is_main else None, ctx=ctx, progress=r.progress,
                          config_record=record, wall_start=wall_start, overwrite=True, **state)
-        if not ctx.is_main:
-            return None
-        with guarded_write("metrics", out / "metrics.json", intact=out / "ckpt.pt"):
-            write_metrics(out, record, **result.metrics)
-        return result.metrics
+        return finish_run(out, record, result.metrics) if ctx.is_main else None
     finally:
         shutdown(ctx)

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from lmlab.checkpoint import check_config, load_model_state, open_run, run_extra, run_state, save_checkpoint
+from lmlab.checkpoint import open_run, run_extra, save_checkpoint
 from lmlab.device import Precision, autocast, pick_precision
 from lmlab.distributed import DistContext, all_reduce_mean, no_sync_unless, shard, write_together
 from lmlab.eval.language_model import evaluate_lm
@@ -32,6 +32,7 @@ from lmlab.train import History, fit
 from lmlab.train.batches import random_windows
 from lmlab.train.failures import WriteFailed, guarded_write
 from lmlab.train.loop import step_generator
+from lmlab.train.run import resume_state as resume_run
 from lmlab.train.schedule import scheduled_lr
 
 
@@ -125,22 +126,10 @@ def estimate_loss(model: GPT, data: TokenData, batch_size: int, eval_iters: int,
 
 def resume_state(model: GPT, payload: dict[str, Any], tcfg: TrainConfig, device: torch.device | str,
                  out: Any = None) -> dict[str, Any]:
-    """Load a checkpoint's weights into ``model`` (on ``device``) and return the keyword arguments of
-    ``train_gpt`` that continue it: history, optimizer, start_iter, train_s, best_val, wall_s."""
-    device = torch.device(device)
-    check_config(asdict(GPTConfig.from_dict(payload["config"])), asdict(model.config))  # before any change
-    load_model_state(model, payload)
-    model.to(device)
-    optimizer = model.configure_optimizers(tcfg.weight_decay, tcfg.lr, (tcfg.beta1, tcfg.beta2), device.type)
-    if payload.get("optimizer"):
-        optimizer.load_state_dict(payload["optimizer"])
-    state = run_state(payload)
-    if state["next_iter"] >= tcfg.max_iters:
-        raise ValueError(f"the run in {out} already did {state['next_iter']} iterations; give a larger "
-                         f"--max-iters than {state['next_iter']} to train longer")
-    return {"history": History(payload.get("history")), "optimizer": optimizer,
-            "start_iter": state["next_iter"], "train_s": state["train_s"], "best_val": state["best_loss"],
-            "wall_s": state["wall_s"]}
+    """``train_gpt``'s keyword arguments that continue ``payload`` (``lmlab.train.run.resume_state``)."""
+    return resume_run(model, payload, lambda kind: model.configure_optimizers(
+        tcfg.weight_decay, tcfg.lr, (tcfg.beta1, tcfg.beta2), kind), tcfg.max_iters, device, out,
+        saved_config=asdict(GPTConfig.from_dict(payload["config"])))
 
 
 def train_gpt(model: GPT, data: TokenData, tcfg: TrainConfig, *, tokenizer: Tokenizer | None = None,
