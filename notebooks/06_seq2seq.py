@@ -492,6 +492,11 @@ answers["transformer + rules"] = translate_pairs(poet, vocab, src_s, constrained
 answers["reference (poets)"] = ref_s
 scored = {name: scores_with_intervals(src_s, out, ref_s) for name, out in answers.items()}
 parts = {name: couplet_score(src_s, out) for name, out in answers.items()}
+keys = ("copy_source", "nearest_pair", "lookup_table", "rnn", "rnn-attention", "transformer",
+        "transformer + rules", "reference (poets)")
+names = ("copy the source", "retrieval (nearest pair)", "lookup table", "GRU", "GRU + attention",
+         "Transformer", "Transformer + mask", "the poets' lines")
+shown = dict(zip(keys, names, strict=True))  # the keys are code; the names are what the table shows
 
 
 def ci(r, k):
@@ -504,10 +509,11 @@ for name, r in scored.items():
     p = parts[name]
     chrf = "—" if name.startswith("reference") else ci(r, "chrf")
     bleu = "—" if name.startswith("reference") else ci(r, "bleu")
-    print(f"{name:20s}{chrf:>24s}{bleu:>24s}{ci(r, 'couplet'):>24s}   {p['length']:6.2f} "
+    print(f"{shown[name]:20s}{chrf:>24s}{bleu:>24s}{ci(r, 'couplet'):>24s}   {p['length']:6.2f} "
           f"{p['no_repeat']:11.2f} {p['tone']:9.2f} {p['pos']:8.2f}")
 for name in ("lookup_table", "nearest_pair", "transformer", "transformer + rules"):
-    print(f"  {name:20s}", " | ".join(f"{a}→{o}" for a, o in zip(src_s[:4], answers[name][:4], strict=True)))
+    pairs = zip(src_s[:4], answers[name][:4], strict=True)
+    print(f"  {shown[name]:20s}", " | ".join(f"{a}→{o}" for a, o in pairs))
 
 # %% [markdown]
 # Reading your run. The cell below reads the table for you, from the numbers above: does the Transformer
@@ -515,21 +521,24 @@ for name in ("lookup_table", "nearest_pair", "transformer", "transformer + rules
 # couplet score?
 
 # %%
+labels = ("above", "below", "level with (intervals overlap)")
+
+
 def beats(a, b, key="chrf"):
-    """'above' / 'below' when the intervals do not overlap, else 'level with (intervals overlap)'."""
+    """above / below when the intervals do not overlap, else level with (the words: ``labels``)."""
     (alo, ahi), (blo, bhi) = scored[a][key + "_ci"], scored[b][key + "_ci"]
-    return "above" if alo > bhi else "below" if ahi < blo else "level with (intervals overlap)"
+    return labels[0] if alo > bhi else labels[1] if ahi < blo else labels[2]
 
 
 bar = scored["reference (poets)"]["couplet"]
 for name in ("transformer", "transformer + rules"):
-    print(f"{name}: chrF {scored[name]['chrf']:.2f}, {beats(name, 'lookup_table')} the lookup table "
+    print(f"{shown[name]}: chrF {scored[name]['chrf']:.2f}, {beats(name, 'lookup_table')} the lookup table "
           f"({scored['lookup_table']['chrf']:.2f}) and {beats(name, 'nearest_pair')} retrieval "
           f"({scored['nearest_pair']['chrf']:.2f})")
 for name, r in scored.items():
     if not name.startswith("reference"):
-        verdict = "reaches" if r["couplet_ci"][1] >= bar else "falls short of"
-        print(f"{name:20s} couplet score {r['couplet']:6.2f}: {verdict} the poets' bar {bar:.2f}")
+        verdict = "comes up to" if r["couplet_ci"][1] >= bar else "falls short of"
+        print(f"{shown[name]:20s} couplet score {r['couplet']:6.2f}: {verdict} the poets' bar {bar:.2f}")
 print(f"the lookup table scores {scored['lookup_table']['couplet']:.2f} against the poets' {bar:.2f}: "
       f"its repeats-ok is {parts['lookup_table']['no_repeat']:.2f} by construction (poets: "
       f"{parts['reference (poets)']['no_repeat']:.2f}), its chrF {scored['lookup_table']['chrf']:.2f}")
@@ -602,16 +611,17 @@ print(f"{line} → {answer_line}")
 # %%
 torch.manual_seed(0)
 untrained = build_model(poet.config).eval()  # random weights, same shape
+untrained_out = translate_pairs(untrained, vocab, src_s, constrained=True)
 rules = {"transformer, free": translate_pairs(poet, vocab, src_s),
          "transformer + rules": translate_pairs(poet, vocab, src_s, constrained=True),
-         "untrained + rules": translate_pairs(untrained, vocab, src_s, constrained=True),
+         "untrained + rules": untrained_out,
          "reference (poets)": ref_s}
 print(f"{'':22s}{'length':>8s}{'repeats-ok':>12s}{'tone-opp.':>11s}{'POS-par.':>10s}{'chrF':>8s}")
 for name, out in rules.items():
     p = couplet_score(src_s, out)
     chrf = "—" if out is ref_s else f"{bleu_chrf(out, ref_s)['chrf']:.2f}"
     print(f"{name:22s}{p['length']:8.2f}{p['no_repeat']:12.2f}{p['tone']:11.2f}{p['pos']:10.2f}{chrf:>8s}")
-examples = zip(src_s[:4], rules["untrained + rules"], strict=False)
+examples = zip(src_s[:4], untrained_out, strict=False)
 print("untrained + rules:", " | ".join(f"{a}→{o}" for a, o in examples))
 
 # %% [markdown]
@@ -651,16 +661,19 @@ in_steps = stages[-1]["minutes"] < 1  # a few live steps: minutes would all read
 x = [s["iters"] if in_steps else s["minutes"] for s in stages]
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.5), layout="constrained")
 for ax, key, label in ((axes[0], "chrf", "chrF (0-100)"), (axes[1], "couplet", "couplet score (0-100)")):
-    for name, style in (("free", "o-"), ("rules", "s-")):
+    for name, style, curve_label in (("free", "o-", "Transformer, free"),
+                                     ("rules", "s-", "Transformer + mask")):
         y = [s[name][key] for s in stages]
         err = [[s[name][key] - s[name][f"{key}_ci"][0] for s in stages],
                [s[name][f"{key}_ci"][1] - s[name][key] for s in stages]]
-        ax.errorbar(x, y, yerr=err, fmt=style, capsize=3, label=f"transformer, {name}")
-    bars = ("lookup_table", "nearest_pair") if key == "chrf" else ("lookup_table", "reference")
-    for name, color in zip(bars, ("tab:red", "tab:gray"), strict=True):
+        ax.errorbar(x, y, yerr=err, fmt=style, capsize=3, label=curve_label)
+    for name, band, color in (
+            ("lookup_table", "lookup table (95% band)", "tab:red"),
+            ("nearest_pair" if key == "chrf" else "reference",
+             "retrieval (95% band)" if key == "chrf" else "the poets' lines (95% band)", "tab:gray")):
         lo, hi = base[name][f"{key}_ci"]
         ax.axhspan(lo, hi, color=color, alpha=0.2)
-        ax.axhline(base[name][key], color=color, lw=1, label=f"{name} (95% band)")
+        ax.axhline(base[name][key], color=color, lw=1, label=band)
     ax.set_xlabel("optimizer steps" if in_steps else "minutes of training")
     ax.set_ylabel(label)
     ax.legend(fontsize=7)

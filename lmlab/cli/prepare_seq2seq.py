@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from lmlab.i18n import _
 from lmlab.prepared import COUPLETS, CURVE_STAGES, CURVE_TEST, live_recorder, reversal_sizes
 
 SAMPLE_LINES = ("白日依山盡", "床前明月光", "春眠不覺曉")
@@ -148,7 +149,7 @@ def quality_curve_job(preset: str, pairs: tuple[Any, Any], corpus: str, out: Pat
     model_cfg, tcfg = preset_configs(preset, "transformer", vocab, data, max_iters=10**9, time_budget_s=None)
     torch.manual_seed(0)
     session = make_session(build_model(model_cfg), data, vocab, tcfg, out=out, device=device, progress=False,
-                           live=live_recorder("transformer, in stages", Path(out)))
+                           live=live_recorder(_("the Transformer, in stages"), Path(out)))
     curve = []
     for stage in stages.get("iters", stages.get("seconds", ())):
         if "iters" in stages:

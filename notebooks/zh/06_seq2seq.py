@@ -446,6 +446,11 @@ answers["transformer + rules"] = translate_pairs(poet, vocab, src_s, constrained
 answers["reference (poets)"] = ref_s
 scored = {name: scores_with_intervals(src_s, out, ref_s) for name, out in answers.items()}
 parts = {name: couplet_score(src_s, out) for name, out in answers.items()}
+keys = ("copy_source", "nearest_pair", "lookup_table", "rnn", "rnn-attention", "transformer",
+        "transformer + rules", "reference (poets)")
+names = ("照抄上联", "检索（最近的训练对）", "查表", "GRU 模型", "GRU + 注意力",
+         "Transformer 模型", "Transformer + 掩码", "诗人原句")
+shown = dict(zip(keys, names, strict=True))  # 键是代码；名字是表格里显示的
 
 
 def ci(r, k):
@@ -458,30 +463,34 @@ for name, r in scored.items():
     p = parts[name]
     chrf = "—" if name.startswith("reference") else ci(r, "chrf")
     bleu = "—" if name.startswith("reference") else ci(r, "bleu")
-    print(f"{name:20s}{chrf:>24s}{bleu:>24s}{ci(r, 'couplet'):>24s}   {p['length']:6.2f} "
+    print(f"{shown[name]:20s}{chrf:>24s}{bleu:>24s}{ci(r, 'couplet'):>24s}   {p['length']:6.2f} "
           f"{p['no_repeat']:11.2f} {p['tone']:9.2f} {p['pos']:8.2f}")
 for name in ("lookup_table", "nearest_pair", "transformer", "transformer + rules"):
-    print(f"  {name:20s}", " | ".join(f"{a}→{o}" for a, o in zip(src_s[:4], answers[name][:4], strict=True)))
+    pairs = zip(src_s[:4], answers[name][:4], strict=True)
+    print(f"  {shown[name]:20s}", " | ".join(f"{a}→{o}" for a, o in pairs))
 
 # %% [markdown]
 # 解读你的运行结果。下面的单元格根据上表的数字替你解读：在 chrF 上，Transformer 是否胜过查表基线和检索（区间分开，还是重叠），以及谁达到了诗人原句的对联分？
 
 # %%
+labels = ("高于", "低于", "持平（区间重叠）")
+
+
 def beats(a, b, key="chrf"):
-    """'above' / 'below' when the intervals do not overlap, else 'level with (intervals overlap)'."""
+    """above / below when the intervals do not overlap, else level with (the words: ``labels``)."""
     (alo, ahi), (blo, bhi) = scored[a][key + "_ci"], scored[b][key + "_ci"]
-    return "above" if alo > bhi else "below" if ahi < blo else "level with (intervals overlap)"
+    return labels[0] if alo > bhi else labels[1] if ahi < blo else labels[2]
 
 
 bar = scored["reference (poets)"]["couplet"]
 for name in ("transformer", "transformer + rules"):
-    print(f"{name}：chrF {scored[name]['chrf']:.2f}，相对查表基线（{scored['lookup_table']['chrf']:.2f}）为 "
+    print(f"{shown[name]}：chrF {scored[name]['chrf']:.2f}，相对查表基线（{scored['lookup_table']['chrf']:.2f}）为 "
           f"{beats(name, 'lookup_table')}，相对检索（{scored['nearest_pair']['chrf']:.2f}）为 "
           f"{beats(name, 'nearest_pair')}")
 for name, r in scored.items():
     if not name.startswith("reference"):
-        verdict = "reaches" if r["couplet_ci"][1] >= bar else "falls short of"
-        print(f"{name:20s} 对联分 {r['couplet']:6.2f}：{verdict} 诗人原句的标杆 {bar:.2f}")
+        verdict = "达到" if r["couplet_ci"][1] >= bar else "未达到"
+        print(f"{shown[name]:20s} 对联分 {r['couplet']:6.2f}：{verdict}诗人原句的标杆 {bar:.2f}")
 print(f"查表基线的对联分为 {scored['lookup_table']['couplet']:.2f}，诗人原句为 {bar:.2f}："
       f"它的无违规重复比例按构造就是 {parts['lookup_table']['no_repeat']:.2f}（诗人："
       f"{parts['reference (poets)']['no_repeat']:.2f}），而它的 chrF 只有 {scored['lookup_table']['chrf']:.2f}")
@@ -538,16 +547,17 @@ print(f"{line} → {answer_line}")
 # %%
 torch.manual_seed(0)
 untrained = build_model(poet.config).eval()  # 随机权重，结构相同
+untrained_out = translate_pairs(untrained, vocab, src_s, constrained=True)
 rules = {"Transformer，不加约束": translate_pairs(poet, vocab, src_s),
          "Transformer + 规则": translate_pairs(poet, vocab, src_s, constrained=True),
-         "untrained + rules": translate_pairs(untrained, vocab, src_s, constrained=True),
+         "未训练 + 规则": untrained_out,
          "参考（诗人原句）": ref_s}
 print(f"{'':22s}{'字数':>8s}{'无违规重复':>12s}{'末字平仄相对':>11s}{'词性对仗':>10s}{'chrF':>8s}")
 for name, out in rules.items():
     p = couplet_score(src_s, out)
     chrf = "—" if out is ref_s else f"{bleu_chrf(out, ref_s)['chrf']:.2f}"
     print(f"{name:22s}{p['length']:8.2f}{p['no_repeat']:12.2f}{p['tone']:11.2f}{p['pos']:10.2f}{chrf:>8s}")
-examples = zip(src_s[:4], rules["untrained + rules"], strict=False)
+examples = zip(src_s[:4], untrained_out, strict=False)
 print("未训练 + 规则：", " | ".join(f"{a}→{o}" for a, o in examples))
 
 # %% [markdown]
@@ -580,16 +590,19 @@ in_steps = stages[-1]["minutes"] < 1  # 现场只训练几步：分钟数都会�
 x = [s["iters"] if in_steps else s["minutes"] for s in stages]
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.5), layout="constrained")
 for ax, key, label in ((axes[0], "chrf", "chrF 分数（0–100）"), (axes[1], "couplet", "对联分（0–100）")):
-    for name, style in (("free", "o-"), ("rules", "s-")):
+    for name, style, curve_label in (("free", "o-", "Transformer，不加约束"),
+                                     ("rules", "s-", "Transformer + 掩码")):
         y = [s[name][key] for s in stages]
         err = [[s[name][key] - s[name][f"{key}_ci"][0] for s in stages],
                [s[name][f"{key}_ci"][1] - s[name][key] for s in stages]]
-        ax.errorbar(x, y, yerr=err, fmt=style, capsize=3, label=f"transformer，{name}")
-    bars = ("lookup_table", "nearest_pair") if key == "chrf" else ("lookup_table", "reference")
-    for name, color in zip(bars, ("tab:red", "tab:gray"), strict=True):
+        ax.errorbar(x, y, yerr=err, fmt=style, capsize=3, label=curve_label)
+    for name, band, color in (
+            ("lookup_table", "查表（95% 区间带）", "tab:red"),
+            ("nearest_pair" if key == "chrf" else "reference",
+             "检索（95% 区间带）" if key == "chrf" else "诗人原句（95% 区间带）", "tab:gray")):
         lo, hi = base[name][f"{key}_ci"]
         ax.axhspan(lo, hi, color=color, alpha=0.2)
-        ax.axhline(base[name][key], color=color, lw=1, label=f"{name}（95% 区间带）")
+        ax.axhline(base[name][key], color=color, lw=1, label=band)
     ax.set_xlabel("优化步数" if in_steps else "训练分钟数")
     ax.set_ylabel(label)
     ax.legend(fontsize=7)
