@@ -199,8 +199,8 @@ def tfidf_features(texts: Sequence[str], fit_on: Sequence[int], *, analyzer: str
     """TF-IDF rows (sparse) for every text, the vocabulary and IDF learned from ``fit_on`` texts only."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    vec = TfidfVectorizer(analyzer=analyzer, ngram_range=ngram_range, sublinear_tf=True,
-                          token_pattern=r"(?u)\b\w+\b")
+    words = {"token_pattern": r"(?u)\b\w+\b"} if analyzer == "word" else {}  # one-letter words count too
+    vec = TfidfVectorizer(analyzer=analyzer, ngram_range=ngram_range, sublinear_tf=True, **words)
     vec.fit([texts[i] for i in fit_on])
     return vec.transform(texts)
 
@@ -232,6 +232,7 @@ def few_label_curve(features: dict[str, Any], labels: Sequence[int], train_idx: 
                                   name) for p in preds]
                 if len(subsets) > 1:
                     m, lo, hi = mean_interval(scores, level)
+                    lo, hi = max(lo, 0.0), min(hi, 1.0)  # a score lives in [0, 1]; the t-interval may not
                 else:
                     m = scores[0]
                     lo, hi = bootstrap_ci(y[test_idx], preds[0], name, n_classes=k, level=level, seed=seed)
@@ -257,8 +258,9 @@ def format_curve(rows: Sequence[dict[str, Any]], metric: str = "accuracy") -> st
 
 
 def plot_label_curve(rows: Sequence[dict[str, Any]], *, metric: str = "accuracy", chance: float | None = None,
-                     title: str = "", ax: Any = None) -> Any:
-    """Score against the number of labels (log scale), one line per method, its interval as a band."""
+                     title: str = "", ax: Any = None, colors: dict[str, str] | None = None) -> Any:
+    """Score against the number of labels (log scale), one line per method, its interval as a band;
+    ``colors`` (method -> colour) where the axes already hold other methods' lines."""
     from matplotlib.figure import Figure
 
     if ax is None:
@@ -266,12 +268,15 @@ def plot_label_curve(rows: Sequence[dict[str, Any]], *, metric: str = "accuracy"
     for method in dict.fromkeys(r["method"] for r in rows):
         own = sorted((r for r in rows if r["method"] == method), key=lambda r: r["n_labels"])
         n = [r["n_labels"] for r in own]
-        (line,) = ax.plot(n, [r[metric] for r in own], marker="o", label=method)
+        (line,) = ax.plot(n, [r[metric] for r in own], marker="o", label=method,
+                          color=(colors or {}).get(method))
         ax.fill_between(n, [r[f"{metric}_lo"] for r in own], [r[f"{metric}_hi"] for r in own],
                         color=line.get_color(), alpha=0.2)
     if chance is not None:
         ax.axhline(chance, color="0.6", linestyle=":", label="chance")
-    ax.set(xscale="log", xlabel="training labels", ylabel=metric.replace("_", "-"), title=title)
+    ax.set(xscale="log", xlabel="training labels", ylabel=metric.replace("_", "-"))
+    if title:  # drawn over another plot: keep its title
+        ax.set_title(title)
     ticks = sorted({r["n_labels"] for r in rows})
     ax.set_xticks(ticks, [str(t) for t in ticks])
     ax.minorticks_off()
