@@ -28,7 +28,7 @@ import torch
 
 from lmlab.cli import main as lmlab_main
 from lmlab.data import load_text
-from lmlab.eval.classification import few_label_curve, format_curve, tfidf_features
+from lmlab.eval.few_labels import few_label_curve, format_curve, tfidf_features
 from lmlab.eval.layer_probe import layer_states, probe_layers
 from lmlab.models.bert.finetune import EncoderClassifier, encode_batch, encode_features, poet_dataset
 from lmlab.models.bert.prenorm import build_encoder

@@ -491,7 +491,7 @@ for q in questions:
 # never a label.
 
 # %%
-from lmlab.eval.classification import (  # noqa: E402
+from lmlab.eval.few_labels import (  # noqa: E402
     few_label_curve,
     format_curve,
     plot_label_curve,

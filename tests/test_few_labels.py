@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import sparse
 
-from lmlab.eval.classification import (
+from lmlab.eval.few_labels import (
     few_label_curve,
     format_curve,
     label_subsets,

@@ -463,7 +463,7 @@ for q in questions:
 # 注意：预训练见过这些诗中大多数的*文本*（MLM 语料就是整个集子），但从没见过标签。
 
 # %%
-from lmlab.eval.classification import (  # noqa: E402
+from lmlab.eval.few_labels import (  # noqa: E402
     few_label_curve,
     format_curve,
     plot_label_curve,
