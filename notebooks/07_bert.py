@@ -738,3 +738,6 @@ for n in sorted({r["n_labels"] for r in scale_rows}):
 # - **Causal vs masked**: a GPT sees the left and can write; BERT sees both sides and guesses blanks better.
 # - **Fine-tuning** is measured, not assumed: against random weights and a frozen linear probe, at 1%,
 #   10% and 100% of the labels, with intervals. Report what you measure.
+# - **Baselines first**: TF-IDF beside every classifier, a random-init twin beside every pre-trained model, a
+#   control task beside every probe. Pre-training pays where the model has read far more text than the task
+#   has labels (the scale point with MiniLM); a few minutes on two cores is not that.
