@@ -116,11 +116,13 @@ def curve_spec(preset: str) -> dict[str, Any]:
 
 # Notebook 07's SIZE rows: its three `lmlab train` commands, and the fine-tuning comparison.
 BERT_SIZES = {
-    "smoke": dict(zh=["--max-iters", "40"], en=["--max-iters", "20", "--vocab-size", "500"],
-                  gpt=["--max-iters", "40"]),
-    "class": dict(zh=["--time-budget", "170"], en=["--time-budget", "60", "--vocab-size", "2000"],
-                  gpt=["--time-budget", "40"]),
-    "full": dict(zh=[], en=["--max-iters", "3000", "--vocab-size", "2000"], gpt=["--max-iters", "3000"]),
+    "smoke": dict(zh=["--max-iters", "40", "--snapshot-at", "0.2,0.5,1"],
+                  en=["--max-iters", "20", "--vocab-size", "500"], gpt=["--max-iters", "40"]),
+    "class": dict(zh=["--time-budget", "170", "--snapshot-at", "20,60,120"],
+                  en=["--time-budget", "60", "--vocab-size", "2000"], gpt=["--time-budget", "170"]),
+    "full": dict(zh=["--snapshot-at", "180,600,1800,3600"],
+                 en=["--max-iters", "3000", "--vocab-size", "2000"],
+                 gpt=["--max-iters", "3000"]),
 }
 FINETUNE = {"smoke": dict(per_poet=40, ft_steps=10), "class": dict(per_poet=300, ft_steps=120),
             "full": dict(per_poet=None, ft_steps=600)}

@@ -10,11 +10,12 @@ Hugging Face ``transformers`` in eager attention, so every layer returns its att
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from lmlab.attention_maps import AttentionMaps, as_attention_maps
@@ -132,3 +133,35 @@ def load_pretrained(name: str, device: str | torch.device = "cpu") -> Pretrained
     if name in NAMES or name.lower() in NAMES:
         return load_minilm(device)
     raise ValueError(f"unknown pretrained model {name!r}; available: minilm (all-MiniLM-L6-v2, offline)")
+
+
+@torch.no_grad()
+def sentence_vectors(encoder: PretrainedEncoder, texts: Sequence[str], *, batch_size: int = 32,
+                     max_tokens: int = 128) -> np.ndarray:
+    """Mean-pooled last-layer vectors (N, hidden) of a frozen encoder: the padding does not count."""
+    model = encoder.model
+    device = next(model.parameters()).device
+    was = model.training
+    model.eval()
+    out = []
+    try:
+        for k in range(0, len(texts), batch_size):
+            enc = encoder.tokenizer(list(texts[k:k + batch_size]), return_tensors="pt", padding=True,
+                                    truncation=True, max_length=max_tokens).to(device)
+            h = model(**enc).last_hidden_state  # (B, T, C)
+            m = enc["attention_mask"].unsqueeze(-1).to(h.dtype)  # (B, T, 1)
+            out.append(((h * m).sum(1) / m.sum(1).clamp(min=1)).float().cpu())
+    finally:
+        model.train(was)
+    return torch.cat(out).numpy()
+
+
+def untrained_like(encoder: PretrainedEncoder, seed: int = 0) -> PretrainedEncoder:
+    """The same architecture and tokenizer, fresh random weights: what pre-training is measured against."""
+    from transformers import AutoModel
+
+    torch.manual_seed(seed)
+    with quiet_transformers(errors_only=True):
+        model = AutoModel.from_config(encoder.config, attn_implementation="eager")
+    model.to(next(encoder.model.parameters()).device).eval()
+    return PretrainedEncoder(model, encoder.tokenizer, f"{encoder.name} (random init)")

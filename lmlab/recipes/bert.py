@@ -58,6 +58,9 @@ class BertTrainConfig:
     time_budget_s: float | None = field(default=None, metadata=flag(
         "seconds of training: the cosine runs on the clock and training stops when spent (0: none)",
         name="time-budget"))
+    snapshot_at: str | tuple[float, ...] | None = field(default=None, metadata=flag(
+        "comma-separated seconds of training, e.g. 180,600,1800,3600: keep a copy of the model as "
+        "OUT/at-180s.pt ... when training time passes each (a dose-response curve from one run)"))
     seed: int = 1337
 
     def __post_init__(self) -> None:
@@ -70,6 +73,23 @@ class BertTrainConfig:
             raise ValueError(f"mask_prob must be in (0, 1), got {self.mask_prob}; BERT uses 0.15")
         if self.time_budget_s is not None and self.time_budget_s <= 0:
             raise ValueError(f"time_budget_s must be > 0 seconds, got {self.time_budget_s}")
+        self.snapshot_times  # noqa: B018 (checks the value now, not at the first snapshot)
+
+    @property
+    def snapshot_times(self) -> tuple[float, ...]:
+        """``snapshot_at`` as sorted seconds (a string "180,600" or a tuple of numbers)."""
+        raw = self.snapshot_at
+        if raw is None or raw == "":
+            return ()
+        parts = raw.split(",") if isinstance(raw, str) else list(raw)
+        try:
+            times = sorted({float(p) for p in parts})
+        except (TypeError, ValueError):
+            raise ValueError(f"snapshot_at must be seconds separated by commas, e.g. 180,600,1800, "
+                             f"got {raw!r}") from None
+        if any(t <= 0 for t in times):
+            raise ValueError(f"snapshot_at times must be > 0 seconds, got {raw!r}")
+        return tuple(times)
 
 
 @dataclass

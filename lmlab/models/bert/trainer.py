@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,22 @@ def save_bert(path: str | os.PathLike, model: torch.nn.Module, vocab: BertVocab,
                            extra={"vocab": vocab.to_dict(), "layout": layout, **(extra or {})})
 
 
+def snapshot_name(seconds: float) -> str:
+    """``at-180s.pt`` for 180 seconds of training (``at-1.5s.pt`` for 1.5)."""
+    return f"at-{seconds:g}s.pt"
+
+
+def snapshots(out_dir: str | os.PathLike) -> list[tuple[float, Path]]:
+    """The ``at-<seconds>s.pt`` files a run kept, as (seconds, path), earliest first (none: empty)."""
+    found = []
+    for path in Path(out_dir).glob("at-*s.pt"):
+        try:
+            found.append((float(path.name[3:-4]), path))
+        except ValueError:
+            continue
+    return sorted(found)
+
+
 def load_bert(path: str | os.PathLike) -> tuple[torch.nn.Module, BertVocab, str]:
     """(model in eval mode, vocabulary, layout) of a ``kind="bert"`` checkpoint file or run folder."""
     from lmlab.checkpoint import load_checkpoint
@@ -123,13 +140,15 @@ def train_bert(model: torch.nn.Module, data: MLMData, vocab: BertVocab, tcfg: Be
                best_val: float = math.inf, layout: str = "bert", live: Any = None, progress: bool = True,
                config_record: dict[str, Any] | None = None, wall_s: float = 0.0,
                wall_start: float | None = None, resume: bool | dict[str, Any] = False,
-               overwrite: bool = True) -> BertTrainResult:
+               overwrite: bool = True, clock: Callable[[], float] = time.perf_counter) -> BertTrainResult:
     """Pre-train ``model`` in place; write ``out_dir/ckpt.pt`` every eval and ``best.pt`` on a new best.
 
     ``resume=True`` continues ``out_dir/ckpt.pt`` (weights, optimizer, history, iteration, seconds);
     without it an existing checkpoint is replaced (``overwrite=False``: refused, as by ``lmlab train``).
     ``history``, ``optimizer``, ``start_iter``, ``train_s`` and ``wall_s`` go on from a state in memory;
     ``wall_start`` (a ``time.perf_counter()``) is when this process began the run (default: now).
+    ``tcfg.snapshot_at``: when the training seconds (``clock``, summed over steps) pass each time, the model
+    is also saved as ``out_dir/at-<seconds>s.pt`` (read them with ``snapshots``).
     """
     t_start = time.perf_counter() if wall_start is None else wall_start
     device = torch.device(device)
@@ -155,7 +174,7 @@ def train_bert(model: torch.nn.Module, data: MLMData, vocab: BertVocab, tcfg: Be
                             decay_iters=tcfg.max_iters, elapsed_s=state["train_s"], budget_s=budget)
 
     def step(it: int) -> dict[str, Any]:
-        t0 = time.perf_counter()
+        t0 = clock()
         lr = lr_at(it)
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -170,7 +189,7 @@ def train_bert(model: torch.nn.Module, data: MLMData, vocab: BertVocab, tcfg: Be
             torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        state["train_s"] += time.perf_counter() - t0
+        state["train_s"] += clock() - t0
         return {"loss": loss.detach(), "lr": lr, "tokens": x.numel()}
 
     out = Path(out_dir) if out_dir is not None else None
@@ -198,9 +217,14 @@ def train_bert(model: torch.nn.Module, data: MLMData, vocab: BertVocab, tcfg: Be
         if out is not None:
             save(out / "ckpt.pt", next_iter)
 
+    # a resumed run has passed the times below its seconds already (their files were written then)
+    due = [t for t in tcfg.snapshot_times if t > state["train_s"]] if out is not None else []
+
     def tracked(it: int) -> dict[str, Any]:
         result = step(it)
         current["it"] = it + 1
+        while due and state["train_s"] >= due[0]:
+            save(out / snapshot_name(due.pop(0)), it + 1)
         return result
 
     remaining = None if budget is None else max(0.0, budget - state["train_s"])
