@@ -52,7 +52,7 @@ def check(language: str = "zh") -> list[str]:
     return problems
 
 
-EXERCISE_KEYWORDS = {"hint", "success", "what"}
+EXERCISE_KEYWORDS = {"hint", "success", "what", "explain"}
 PENDING = "pending:"  # the auto comment of a message whose code is on another branch
 
 
