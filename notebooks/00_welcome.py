@@ -278,6 +278,16 @@ _ = solution("welcome.uniform_loss")  # prints the source for teachers
 # Sampling divides the logits by a temperature $\tau$ before the softmax,
 # $p_b \propto \exp(W_{a,b}/\tau)$: small $\tau$ sharpens the distribution, large $\tau$ flattens it.
 
+# %% [markdown]
+# **Predict, then run.** When τ goes from 0.5 to 2, does the most likely character after `e` change? Commit
+# to an answer before you run the next cells; a check after the measurement says what happened and why.
+#
+# - `"a"`: yes: a low temperature picks a different, better character
+# - `"b"`: no: every temperature keeps the same order, only the spread changes
+
+# %%
+prediction = ...  # one of "a", "b"
+
 # %%
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
@@ -293,6 +303,16 @@ for ax, tau in zip(axes, (0.5, 1.0, 2.0), strict=True):
     ax.set(title=f"τ = {tau}", ylim=(0, 1))
 axes[0].set_ylabel(f"p(next | {after!r})")
 plt.show()
+
+# %%
+def order(tau):
+    return torch.argsort(row / tau, descending=True, stable=True)  # characters, most likely first
+
+
+same_order = all(torch.equal(order(tau), order(1.0)) for tau in (0.5, 2.0))
+print(f"most likely after {after!r}: τ = 0.5 → {tok.decode([int(order(0.5)[0])])!r}, "
+      f"τ = 2 → {tok.decode([int(order(2.0)[0])])!r}; the same order at every τ: {same_order}")
+check("welcome.predict_temperature", prediction, measured=same_order)
 
 # %% [markdown]
 # Now move the slider yourself (it needs a running kernel):

@@ -336,6 +336,19 @@ print(L.generate_poem(poet.model, poet.tokenizer, chars_per_line=5, n_lines=4, h
 # We give the trained Shakespeare model's weights to the from-scratch LSTM and let it read a passage,
 # keeping every gate of every step. Each heatmap row is one unit, each column one character.
 
+# %% [markdown]
+# **Predict, then run.** Exercise 1 gave the half-life of the cell's content for a constant forget gate. For
+# a typical unit of the trained model's last layer (the median unit), reading this passage: after how many
+# characters is half of what its cell held forgotten? Commit to an answer before you run the next cells; a
+# check after the measurement says what happened and why.
+#
+# - `"a"`: more than 100 characters: the cell state remembers the whole passage
+# - `"b"`: between 10 and 100 characters
+# - `"c"`: fewer than 10 characters
+
+# %%
+prediction = ...  # one of "a", "b", "c"
+
 # %%
 passage = val_text[: 160 if lab.preset == "smoke" else 400]
 inside = analysis.internals(run.model, run.tokenizer, passage)
@@ -344,6 +357,15 @@ layer = {k: v[last] for k, v in inside.items() if k != "probs"}
 fig = viz.plot_gates(passage, layer, units=range(12), max_chars=60)
 viz.save(fig, "runs/02_lstm/gates.png")
 fig
+
+# %%
+import numpy as np
+
+mean_forget = layer["forget_gate"].mean(axis=0)  # f̄ of every unit over the passage: (H,)
+half_lives = np.log(0.5) / np.log(np.clip(mean_forget, 1e-6, 1 - 1e-9))
+print(f"half-life of the cell's content, over the {len(half_lives)} units: "
+      f"median {np.median(half_lives):.1f} characters, longest {half_lives.max():.1f}")
+check("lstm.predict_memory", prediction, measured=mean_forget)
 
 # %% [markdown]
 # Every figure here can be saved for slides or print with `viz.save(fig, "name.png")` (or `.svg`), as

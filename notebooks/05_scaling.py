@@ -623,6 +623,18 @@ probe_report = classification_report(labels[test_idx], probe.predict(features[te
 print(probe_report)
 
 # %% [markdown]
+# **Predict, then run.** The probe trained only the linear layer (770 numbers). Fine-tuning, next, trains
+# the encoder's 22.7 M parameters as well. On these 50 test reviews, which will be better? Commit to an
+# answer before you run the next cells; a check after the measurement says what happened and why.
+#
+# - `"a"`: fine-tuning, clearly: its 95 % interval lies above the probe's
+# - `"b"`: no clear winner: the intervals overlap
+# - `"c"`: the probe, clearly: its interval lies above
+
+# %%
+prediction = ...  # one of "a", "b", "c"
+
+# %% [markdown]
 # **Fine-tuning.** Now the gradient flows into the encoder too: a small learning rate for the pretrained
 # weights ($5\times10^{-5}$, so they move a little) and a larger one for the head. The head starts from
 # the probe's weights ("linear probe, then fine-tune", Kumar et al. 2022): a *random* head would send
@@ -667,6 +679,10 @@ for name, report in (("linear probe", probe_report), ("fine-tuned", ft_report)):
     a, n = report.accuracy, int(report.support.sum())
     half = 1.96 * math.sqrt(a * (1 - a) / n)
     print(f"{name:12} accuracy {a:.2f}, 95% interval {a - half:.2f} .. {a + half:.2f}")
+
+# %%
+check("scaling.predict_finetune", prediction,
+      measured=(probe_report.accuracy, ft_report.accuracy, int(ft_report.support.sum())))
 
 # %% [markdown]
 # The intervals are about ±0.12 wide: on 150 training sentences, fine-tuning and the probe are not

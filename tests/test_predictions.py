@@ -131,7 +131,7 @@ def test_every_notebook_asks_for_a_prediction_before_it_measures(path):
     for name in names:
         at = next(i for i, src in enumerate(cells) if f'check("{name}"' in src)
         committed = [i for i, src in enumerate(cells[:at]) if "prediction = ..." in src]
-        assert committed and committed[-1] < at - 1, (
+        assert committed and committed[-1] < at, (
             f"{path.name}: {name} needs `prediction = ...` in its own cell before the measuring cell")
 
 

@@ -129,9 +129,9 @@ def _finetune_outcome(measured: Sequence[float]) -> str:
             options={"a": N_("low, like a bad answer: it is no couplet at all"),
                      "b": N_("higher than every model and baseline above")},
             hint="BLEU and chrF do not measure a couplet: they count character n-grams shared with one "
-                 "reference line, so the reference's own characters in the wrong order score well, and a "
+                 "reference line, so the reference's own characters in reverse order score well, and a "
                  "fine couplet that differs from the reference scores near zero",
-            explain="The scrambled lines keep every character of the reference (all 1-grams match) and lose "
+            explain="The reversed lines keep every character of the reference (all 1-grams match) and lose "
                     "the order. chrF rewards the shared characters, not tone, parallelism or sense: read a "
                     "score beside the rules a couplet must keep.",
             example=(17.5, 1.2))
