@@ -549,10 +549,10 @@ print({k: round(v.item(), 4) for k, v in parts.items()})
 # %% [markdown]
 # ## 4 · 先预训练，再微调：把 MiniLM 变成情感分类器
 #
-# `all-MiniLM-L6-v2` 是一个 6 层的 BERT 风格编码器（2270 万参数），在十亿对句子上预训练过——就是 04 号笔记本往里看的那个模型。
-# （把这样的模型用在一个它没见过任何标注样本的任务上，叫作*零样本*（zero-shot）；这和*无监督*学习不是一回事，后者指模型
-# 从没有标签的数据中学习。这里我们用了标签：这是有监督的微调。）它随实验室一起提供，所以这里可以离线运行。任务是 gensim
-# 自带的电影评论极性样本（Pang 和 Lee：100 条负面、100 条正面的句子）。我们按类别分层，留出四分之一的评论做测试。
+# `all-MiniLM-L6-v2` 是一个 6 层的 BERT 风格编码器（22.7<!--cite:minilm_params_m--> M 个参数），在十亿对句子上预训练过——就是
+# 04 号笔记本往里看的那个模型。（把这样的模型用在一个它没见过任何标注样本的任务上，叫作*零样本*（zero-shot）；这和*无监督*学习
+# 不是一回事，后者指模型从没有标签的数据中学习。这里我们用了标签：这是有监督的微调。）它随实验室一起提供，所以这里可以离线运行。
+# 任务是 gensim 自带的电影评论极性样本（Pang 和 Lee：100 条负面、100 条正面的句子）。我们按类别分层，留出四分之一的评论做测试。
 #
 # 句子向量是编码器各 token 向量的平均；一个线性层把它变成两个得分：
 #
@@ -581,6 +581,12 @@ for i in test_idx[:2]:
     print(f"  [{POLARITY_LABELS[labels[i]]}] {texts[i]}")
 
 tokenizer, encoder = load_minilm(lab.device)
+from lmlab.cite import cite  # noqa: E402
+
+n_params = sum(p.numel() for p in encoder.parameters())
+print(f"all-MiniLM-L6-v2：{cite('minilm_params_m', n_params / 1e6, '{:.1f}')} M 个参数；"
+      f"{cite('polarity_train_n', len(train_idx), '{}')} 条训练评论，"
+      f"{cite('polarity_test_n', len(test_idx), '{}')} 条测试评论")
 torch.manual_seed(0)
 classifier = SentenceClassifier(encoder, n_classes=2).to(lab.device)
 
@@ -594,6 +600,17 @@ features = sentence_embeddings(classifier, tokenizer, texts, device=lab.device)
 probe = LogisticRegression(max_iter=2000).fit(features[train_idx], labels[train_idx])
 probe_report = classification_report(labels[test_idx], probe.predict(features[test_idx]), POLARITY_LABELS)
 print(probe_report)
+
+# %% [markdown]
+# **先预测，再运行。** 探针只训练了线性层（770 个数）。接下来的微调还要训练编码器的 2270 万个参数。在这 50 条测试评论上，
+# 哪一个会更好？先写下答案，再运行下面的单元格；测量之后的检查会说明发生了什么、为什么。
+#
+# - `"a"`：微调，明显更好：它的 95 % 区间在探针的区间之上
+# - `"b"`：分不出胜负：两个区间重叠
+# - `"c"`：探针，明显更好：它的区间在上面
+
+# %%
+prediction = ...  # "a"、"b"、"c" 中的一个
 
 # %% [markdown]
 # **微调**（fine-tuning）。现在梯度也会流进编码器：预训练权重用很小的学习率（$5\times10^{-5}$，让它们只挪动一点），分类头用较大的
@@ -621,7 +638,8 @@ print(ft_report)
 #
 # 精确率（precision）问的是"模型说*正面*的时候，有多少次是对的？"，召回率（recall）问的是"正面评论中，它找出了多少？"。
 #
-# **这些数字有多可靠？** 测试评论只有 $n = 50$ 条时，一条评论就是 2 个百分点的准确率，而准确率 $a$ 的标准误差是 $\sqrt{a(1-a)/n}$：
+# **这些数字有多可靠？** 测试评论只有 $n$ = 50<!--cite:polarity_test_n--> 条时，一条评论就是 2 个百分点的准确率，而准确率 $a$
+# 的标准误差是 $\sqrt{a(1-a)/n}$：
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(7, 2.8), layout="constrained")
@@ -632,15 +650,20 @@ print({"probe": {k: round(v, 3) for k, v in probe_report.as_dict().items() if is
        "fine-tuned": {k: round(v, 3) for k, v in ft_report.as_dict().items() if isinstance(v, float)}})
 
 # %%
-for name, report in (("linear probe", probe_report), ("fine-tuned", ft_report)):
+for name, report, key in (("linear probe", probe_report, "probe_halfwidth"),
+                          ("fine-tuned", ft_report, "ft_halfwidth")):
     a, n = report.accuracy, int(report.support.sum())
     half = 1.96 * math.sqrt(a * (1 - a) / n)
-    print(f"{name:12} 准确率 {a:.2f}，95% 区间 {a - half:.2f} .. {a + half:.2f}")
+    print(f"{name:12} 准确率 {a:.2f}，95% 区间 {a - half:.2f} .. {a + half:.2f}（±{cite(key, half)}）")
+
+# %%
+check("scaling.predict_finetune", prediction,
+      measured=(probe_report.accuracy, ft_report.accuracy, int(ft_report.support.sum())))
 
 # %% [markdown]
-# 区间宽约 ±0.12：在 150 条训练句子上，微调和探针分不出高下；在我们的几次运行中，完整微调的结果随训练轮数不同，落在 0.70 到 0.78
-# 之间的任何地方。这就是这个数据集诚实的一课：好的预训练句子向量加上一个线性层，已经是 150 个样本所能教会的大部分东西了；微调编码器
-# 要在有几千个标注样本（以及一个大到能看出提升的测试集）时才有回报。
+# 区间宽约 ±0.12<!--cite:ft_halfwidth@class-->：在 150<!--cite:polarity_train_n--> 条训练句子上，微调和探针分不出高下；在我们的
+# 几次运行中，完整微调的结果随训练轮数不同，落在 0.70 到 0.78 之间的任何地方。这就是这个数据集诚实的一课：好的预训练句子向量加上
+# 一个线性层，已经是 150 个样本所能教会的大部分东西了；微调编码器要在有几千个标注样本（以及一个大到能看出提升的测试集）时才有回报。
 #
 # **练习 4.** 根据混淆矩阵计算每个类别的精确率、召回率和 F1。
 
