@@ -342,6 +342,13 @@ for kind in ("cpu", "cuda"):
     print(f"{kind}: {pick_precision(torch.device(kind))}")
 
 # %% [markdown]
+# **Exercise 2.** How many bytes per parameter does fp32 AdamW training need (weights, gradients, optimizer)?
+
+# %%
+adam_bytes_per_param = ...  # your answer
+check("scaling.adam_bytes_per_param", adam_bytes_per_param)
+
+# %% [markdown]
 # ### What mixed precision saves, and what it does not
 #
 # Training with AdamW keeps per parameter: the weight, its gradient and two moment estimates. With
@@ -364,13 +371,6 @@ for name, n, L, H, C, T, B in (("this lab's class GPT", 0.8e6, 4, 4, 128, 128, 1
     states, act32, act16 = training_bytes(n, L, H, C, T, B)
     print(f"{name:22} weights+grads+AdamW {states / 2**30:6.2f} GiB | activations fp32 {act32 / 2**30:6.2f}"
           f" GiB, bf16 {act16 / 2**30:6.2f} GiB")
-
-# %% [markdown]
-# **Exercise 2.** How many bytes per parameter does fp32 AdamW training need (weights, gradients, optimizer)?
-
-# %%
-adam_bytes_per_param = ...  # your answer
-check("scaling.adam_bytes_per_param", adam_bytes_per_param)
 
 # %% [markdown]
 # ### Speed: measured here

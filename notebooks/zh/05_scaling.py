@@ -326,6 +326,13 @@ for kind in ("cpu", "cuda"):
     print(f"{kind}: {pick_precision(torch.device(kind))}")
 
 # %% [markdown]
+# **练习 2.** fp32 AdamW 训练时每个参数需要多少字节（权重、梯度、优化器）？
+
+# %%
+adam_bytes_per_param = ...  # 你的答案
+check("scaling.adam_bytes_per_param", adam_bytes_per_param)
+
+# %% [markdown]
 # ### 混合精度省下了什么，又没省下什么
 #
 # 用 AdamW 训练时，每个参数要保存：权重、它的梯度和两个矩估计。使用 autocast 时这四样都保持 fp32——**每个参数 16 字节**——所以
@@ -346,13 +353,6 @@ for name, n, L, H, C, T, B in (("this lab's class GPT", 0.8e6, 4, 4, 128, 128, 1
     states, act32, act16 = training_bytes(n, L, H, C, T, B)
     print(f"{name:22} 权重+梯度+AdamW {states / 2**30:6.2f} GiB | 激活值 fp32 {act32 / 2**30:6.2f}"
           f" GiB，bf16 {act16 / 2**30:6.2f} GiB")
-
-# %% [markdown]
-# **练习 2.** fp32 AdamW 训练时每个参数需要多少字节（权重、梯度、优化器）？
-
-# %%
-adam_bytes_per_param = ...  # 你的答案
-check("scaling.adam_bytes_per_param", adam_bytes_per_param)
 
 # %% [markdown]
 # ### 速度：在这里实测
