@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lmlab import exercises
-from lmlab.exercises import check, list_predictions, prediction
+from lmlab.exercises import DIRECTIONS, check, direction, list_predictions, prediction
 from lmlab.grading.assign import find_exercises
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,6 +25,19 @@ def _sign(delta):
             explain="the number, measured", example=3.0)
 def _number(value):
     return value
+
+
+@prediction("testtopic.predict_way", options=DIRECTIONS, hint="it was noise", explain="the change, measured",
+            example=0.01)
+def _way(change):
+    return direction(change, noise=0.05)
+
+
+def test_a_direction_with_its_noise_band(capsys):
+    assert [direction(x, 0.05) for x in (0.2, -0.2, 0.03)] == ["up", "down", "same"]
+    assert check("testtopic.predict_way", "same", measured=-0.04) is True
+    assert check("testtopic.predict_way", "down", measured=-0.04) is False
+    assert "(same) it stays within the noise" in capsys.readouterr().out
 
 
 def test_a_right_choice_says_so_and_explains(capsys):

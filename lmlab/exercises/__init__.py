@@ -46,11 +46,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lmlab.i18n import _
+from lmlab.i18n import N_, _
 
 __all__ = [
-    "Exercise", "ExerciseFailure", "Prediction", "check", "exercise", "expect", "expect_close",
-    "expect_equal", "expect_shape", "hint", "list_exercises", "list_predictions", "prediction", "solution",
+    "DIRECTIONS", "Exercise", "ExerciseFailure", "Prediction", "check", "direction", "exercise", "expect",
+    "expect_close", "expect_equal", "expect_shape", "hint", "list_exercises", "list_predictions",
+    "prediction", "solution",
 ]
 
 
@@ -127,6 +128,15 @@ def prediction(name: str, *, options: Mapping[str, str] | None = None, tolerance
         return outcome
 
     return register
+
+
+# the options of a "which way will it move?" prediction; ``direction(change, noise)`` gives the measured one
+DIRECTIONS = {"up": N_("it goes up"), "down": N_("it goes down"), "same": N_("it stays within the noise")}
+
+
+def direction(change: float, noise: float = 0.0) -> str:
+    """The key of :data:`DIRECTIONS` that a measured ``change`` falls in (``|change| <= noise``: "same")."""
+    return "same" if abs(change) <= noise else "up" if change > 0 else "down"
 
 
 def list_predictions() -> list[str]:
