@@ -124,6 +124,8 @@ def test_notebook_runs_on_a_bare_machine(path, tmp_path):
     assert "missing from font" not in stderr, "a glyph fell back to a box: " + stderr[-500:]
     assert figures(nb) >= 1, f"{path.name} drew no figure"
     assert "blocked in the notebook tests" not in stderr
+    text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    assert "could not read the measurement" not in text, "a prediction check got a broken measurement"
     assert_models_read_their_script(path.name, env)
     assert_prose_matches_output(path.with_suffix(".py"), Path(env["LMLAB_RECORD"]))
 

@@ -68,6 +68,8 @@ def test_no_measurement_yet_and_a_bad_measurement_are_feedback(capsys):
     assert "nothing measured yet" in capsys.readouterr().out
     assert check("testtopic.predict_sign", "up", measured="not a number") is False
     assert "could not read the measurement" in capsys.readouterr().out
+    assert check("testtopic.predict_sign", ..., measured="not a number") is False  # read before the answer
+    assert "could not read the measurement" in capsys.readouterr().out
 
 
 def test_an_answer_that_is_not_an_option_lists_the_options(capsys):

@@ -147,21 +147,23 @@ def list_predictions() -> list[str]:
 
 def _check_prediction(p: Prediction, answer: Any, measured: Any, say: Callable[[str], None]) -> bool:
     lesson = f"\n  {_indent(_(p.explain))}" if p.explain else ""
+    truth = None
+    if measured is not ... and measured is not None:
+        try:  # read even before a prediction is made, so a broken measurement shows in every run
+            truth = p.outcome(measured)
+        except Exception as err:  # a measurement of the wrong kind must not crash the learner's cell
+            say(_("✗ {name}: could not read the measurement {measured}: {kind}: {err}").format(
+                name=p.name, measured=f"{measured!r:.60}", kind=type(err).__name__, err=err))
+            return False
     if answer is ... or answer is None:
         choices = (_(" Choose one of: {options}.").format(options=_options(p)) if p.options
                    else _(" Write a number."))
         say(_("✗ {name}: not answered yet — commit to a prediction (replace the `...`) before you run the "
               "measuring cell.").format(name=p.name) + choices)
         return False
-    if measured is ... or measured is None:
+    if truth is None:
         say(_("✗ {name}: nothing measured yet — run the measuring cell above, then this check again.")
             .format(name=p.name))
-        return False
-    try:
-        truth = p.outcome(measured)
-    except Exception as err:  # a measurement of the wrong kind must not crash the learner's cell
-        say(_("✗ {name}: could not read the measurement {measured}: {kind}: {err}").format(
-            name=p.name, measured=f"{measured!r:.60}", kind=type(err).__name__, err=err))
         return False
     if p.options is not None:
         key = str(answer).strip().lower()
