@@ -175,8 +175,8 @@ print(f"most previous-token-like: layer {best_prev[0]}, head {best_prev[1]} ({pr
 # %% [markdown]
 # **Predict, then run.** The cell above found the most previous-token-like head: its pattern is the clearest
 # in the model. Switch off one head at a time (its output set to zero) and measure how much the loss rises:
-# is this head the one whose removal costs the most? Commit to an answer before you run the next cells; a check
-# after the measurement says what happened and why.
+# is this head the one whose removal costs the most? Commit to an answer before you run the next cells; a
+# check after the measurement says what happened and why.
 #
 # - `"a"`: yes: the head with the clearest pattern is the one the model needs most
 # - `"b"`: no: switching off another head costs more
