@@ -240,9 +240,7 @@ t = 1
 h = torch.relu(W1 @ x + b1)  # hidden layer: (2,)
 z = W2 @ h + b2  # logits: (2,), no ReLU on the output, the softmax comes next
 p = torch.softmax(z, dim=-1)
-print(f"h = {h.tolist()}, z = {[round(v, 3) for v in z.tolist()]}, p = {[round(v, 4) for v in p.tolist()]}")
-print(f"cross-entropy -log p[t] = {-torch.log(p[t]).item():.4f}; "
-      f"F.cross_entropy agrees: {F.cross_entropy(z[None], torch.tensor([t])).item():.4f}")
+print(f"h = {[round(v, 3) for v in h.tolist()]}, z = {[round(v, 3) for v in z.tolist()]}")
 print(f"the tutorial's own expression, -log(e^1.4 / (e^1.5 + e^1.7)) = "
       f"{-math.log(math.exp(1.4) / (math.exp(1.5) + math.exp(1.7))):.3f}: positive as well")
 
@@ -252,14 +250,24 @@ print(f"the tutorial's own expression, -log(e^1.4 / (e^1.5 + e^1.7)) = "
 # $0 < p_t \le 1$. The logarithm of a number in $(0, 1]$ is $\le 0$, so $\mathcal{L} = -\log p_t \ge 0$,
 # with $0$ only when the model puts all its probability on the right class. A negative loss always means
 # a slip in the arithmetic.
-# (With $t = 0$, the first class, the loss is $-\log 0.3936 = 0.932$; also positive.)
+# (With $t = 0$, the first class, the loss is $-\log p_0 = -\log$ 0.3936<!--cite:worked_p0--> =
+# 0.932<!--cite:worked_loss_t0-->; also positive.)
 #
-# **Exercise 3.** Without looking at the printed line: what is the loss for $t = 1$ to three decimals?
-# Work it out from $z$ on paper (or with `math.exp` and `math.log`), then check it.
+# **Exercise 3.** What is the loss for $t = 1$ to three decimals? Work it out from $z$ on paper (or with
+# `math.exp` and `math.log`), then check it; the cell after the check computes it.
 
 # %%
 worked_loss = ...  # your answer: a number
 check("welcome.worked_loss", worked_loss)
+
+# %%
+from lmlab.cite import cite
+
+p = torch.softmax(z, dim=-1)
+print(f"p = {[round(v, 4) for v in p.tolist()]}; cross-entropy -log p[t] = {-torch.log(p[t]).item():.4f}; "
+      f"F.cross_entropy agrees: {F.cross_entropy(z[None], torch.tensor([t])).item():.4f}")
+print(f"for t = 0: -log {cite('worked_p0', p[0].item(), '{:.4f}')} = "
+      f"{cite('worked_loss_t0', -torch.log(p[0]).item(), '{:.3f}')}")
 
 # %% [markdown]
 # **Teachers:** the reference solutions are not in the notebooks; they live beside the hidden tests in
@@ -278,6 +286,16 @@ _ = solution("welcome.uniform_loss")  # prints the source for teachers
 # Sampling divides the logits by a temperature $\tau$ before the softmax,
 # $p_b \propto \exp(W_{a,b}/\tau)$: small $\tau$ sharpens the distribution, large $\tau$ flattens it.
 
+# %% [markdown]
+# **Predict, then run.** When τ goes from 0.5 to 2, does the most likely character after `e` change? Commit
+# to an answer before you run the next cells; a check after the measurement says what happened and why.
+#
+# - `"a"`: yes: a low temperature picks a different, better character
+# - `"b"`: no: every temperature keeps the same order, only the spread changes
+
+# %%
+prediction = ...  # one of "a", "b"
+
 # %%
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
@@ -293,6 +311,16 @@ for ax, tau in zip(axes, (0.5, 1.0, 2.0), strict=True):
     ax.set(title=f"τ = {tau}", ylim=(0, 1))
 axes[0].set_ylabel(f"p(next | {after!r})")
 plt.show()
+
+# %%
+def order(tau):
+    return torch.argsort(row / tau, descending=True, stable=True)  # characters, most likely first
+
+
+same_order = all(torch.equal(order(tau), order(1.0)) for tau in (0.5, 2.0))
+print(f"most likely after {after!r}: τ = 0.5 → {tok.decode([int(order(0.5)[0])])!r}, "
+      f"τ = 2 → {tok.decode([int(order(2.0)[0])])!r}; the same order at every τ: {same_order}")
+check("welcome.predict_temperature", prediction, measured=same_order)
 
 # %% [markdown]
 # Now move the slider yourself (it needs a running kernel):

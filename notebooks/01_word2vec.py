@@ -79,6 +79,14 @@ print(" ".join(sentences[0][:40]), "...")
 # learn from), sorted by frequency. Word frequencies follow Zipf's law: the r-th most frequent word
 # appears about 1/r as often as the first.
 
+# %% [markdown]
+# **Predict, then run.** What share of all the words in this text are the 10 most frequent words? A
+# percentage. Commit to an answer before you run the next cells; a check after the measurement says what
+# happened and why.
+
+# %%
+prediction = ...  # a percentage, e.g. 5 for 5 %
+
 # %%
 vocab = Vocab.build(sentences, min_count=5)
 print(f"{len(vocab):,} words kept of {len(set(w for s in sentences for w in s)):,} distinct; "
@@ -90,6 +98,11 @@ ax.loglog([1, len(vocab)], [vocab.counts[0], vocab.counts[0] / len(vocab)], "--"
 ax.set(xlabel="rank", ylabel="count", title="Zipf's law")
 ax.legend()
 fig
+
+# %%
+top10_share = 100 * float(np.sum(vocab.counts[:10])) / sum(map(len, sentences))
+print(f"the 10 most frequent words are {top10_share:.1f} % of all {sum(map(len, sentences)):,} words")
+check("word2vec.predict_top10_share", prediction, measured=top10_share)
 
 # %% [markdown]
 # ## 2 · Sub-sampling frequent words

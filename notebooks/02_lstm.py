@@ -36,6 +36,7 @@ from lmlab.notebook import setup
 lab = setup()
 
 import inspect
+import math
 
 import torch
 from IPython.display import HTML, display
@@ -259,10 +260,17 @@ m = run.metrics
 print(f"{m['iters']} iterations in {m['train_s']:.1f} s of training, {m['tokens_per_sec']:,.0f} characters/s")
 print(f"validation: {m['val_loss']:.3f} nats/char = {m['val_bpc']:.3f} bits/char, "
       f"perplexity {m['val_perplexity']:.2f}  ({m['params']:,} parameters)")
+from lmlab.cite import cite  # noqa: E402
+
+V = run.tokenizer.vocab_size
+print(f"a uniform guess over {cite('vocab', V, '{}')} characters: ln {V} = "
+      f"{cite('uniform_nats', math.log(V))} nats; the model has {cite('lstm_params_m', m['params'] / 1e6)} M "
+      "parameters")
 
 # %% [markdown]
-# For reference: a uniform guess over 65 characters scores $\ln 65 \approx 4.17$ nats. The `class` preset's
-# 2-layer, 256-unit LSTM (1.07 M parameters) aims at ≤ 1.55 nats/char on tiny Shakespeare within 5
+# For reference: a uniform guess over 65<!--cite:vocab@class--> characters scores $\ln 65 \approx$
+# 4.17<!--cite:uniform_nats@class--> nats. The `class` preset's 2-layer, 256-unit LSTM
+# (1.07<!--cite:lstm_params_m@class--> M parameters) aims at ≤ 1.55 nats/char on tiny Shakespeare within 5
 # minutes of training; how many steps fit in that time depends on your CPU. In one measurement the same
 # configuration reached 1.84 after 300 steps, 1.54 after 1,200 and 1.50 after 1,800 steps (3.7 M
 # characters). The checkpoint in `runs/02_lstm_shakespeare/ckpt.pt` also works from a terminal:
@@ -336,6 +344,19 @@ print(L.generate_poem(poet.model, poet.tokenizer, chars_per_line=5, n_lines=4, h
 # We give the trained Shakespeare model's weights to the from-scratch LSTM and let it read a passage,
 # keeping every gate of every step. Each heatmap row is one unit, each column one character.
 
+# %% [markdown]
+# **Predict, then run.** Exercise 1 gave the half-life of the cell's content for a constant forget gate. For
+# a typical unit of the trained model's last layer (the median unit), reading this passage: after how many
+# characters is half of what its cell held forgotten? Commit to an answer before you run the next cells; a
+# check after the measurement says what happened and why.
+#
+# - `"a"`: more than 100 characters: the cell state remembers the whole passage
+# - `"b"`: between 10 and 100 characters
+# - `"c"`: fewer than 10 characters
+
+# %%
+prediction = ...  # one of "a", "b", "c"
+
 # %%
 passage = val_text[: 160 if lab.preset == "smoke" else 400]
 inside = analysis.internals(run.model, run.tokenizer, passage)
@@ -344,6 +365,15 @@ layer = {k: v[last] for k, v in inside.items() if k != "probs"}
 fig = viz.plot_gates(passage, layer, units=range(12), max_chars=60)
 viz.save(fig, "runs/02_lstm/gates.png")
 fig
+
+# %%
+import numpy as np
+
+mean_forget = layer["forget_gate"].mean(axis=0)  # f̄ of every unit over the passage: (H,)
+half_lives = np.log(0.5) / np.log(np.clip(mean_forget, 1e-6, 1 - 1e-9))
+print(f"half-life of the cell's content, over the {len(half_lives)} units: "
+      f"median {np.median(half_lives):.1f} characters, longest {half_lives.max():.1f}")
+check("lstm.predict_memory", prediction, measured=mean_forget)
 
 # %% [markdown]
 # Every figure here can be saved for slides or print with `viz.save(fig, "name.png")` (or `.svg`), as

@@ -580,6 +580,18 @@ for seed in range(3):
 # (Each trainer measures its own validation loss: the GPT on random windows of `block_size`, the LSTM
 # over the validation text as one stream. The numbers are close in meaning, not identical.)
 
+# %% [markdown]
+# **Predict, then run.** The GPT and an LSTM of the same size train for the same seconds on this CPU. Which
+# reaches the lower validation loss? Commit to an answer before you run the next cells; a check after the
+# measurement says what happened and why.
+#
+# - `"a"`: the GPT, by more than 0.05 nats
+# - `"b"`: the LSTM, by more than 0.05 nats
+# - `"c"`: neither: within 0.05 nats of each other
+
+# %%
+prediction = ...  # one of "a", "b", "c"
+
 # %%
 from lmlab.models.lstm import LSTMConfig, LSTMLanguageModel, LSTMTrainConfig, train_lstm
 
@@ -619,6 +631,9 @@ fig, ax = plt.subplots(figsize=(4, 2.2), dpi=80)
 ax.bar(list(race), [r["val_loss"] for r in race.values()], color=["tab:blue", "tab:orange"])
 ax.set(ylabel="validation loss (nats/char)", title=f"same parameters, {RACE_S:.0f} s each")
 plt.show()
+
+# %%
+check("transformer.predict_race", prediction, measured=race)
 
 # %% [markdown]
 # Read the numbers above rather than trusting a rule: at a few seconds or minutes on a CPU the race is

@@ -173,6 +173,47 @@ print(f"most previous-token-like: layer {best_prev[0]}, head {best_prev[1]} ({pr
       f"most line-start-like: layer {best_line[0]}, head {best_line[1]} ({line.max():.2f})")
 
 # %% [markdown]
+# **Predict, then run.** The cell above found the most previous-token-like head: its pattern is the clearest
+# in the model. Switch off one head at a time (its output set to zero) and measure how much the loss rises:
+# is this head the one whose removal costs the most? Commit to an answer before you run the next cells; a
+# check after the measurement says what happened and why.
+#
+# - `"a"`: yes: the head with the clearest pattern is the one the model needs most
+# - `"b"`: no: switching off another head costs more
+
+# %%
+prediction = ...  # one of "a", "b"
+
+# %%
+hs = gpt.config.n_embd // H
+device = next(gpt.parameters()).device
+ids = torch.tensor([tok.encode(text[s0:s0 + gpt.config.block_size + 1]) for s0 in windows], device=device)
+
+
+def loss_without(layer=None, head=None):
+    """The loss on the windows with one head's output set to zero (None: the whole model)."""
+    def zero_head(module, args):
+        y = args[0].clone()
+        y[..., head * hs:(head + 1) * hs] = 0  # this head's slice of the merged heads, before W_o
+        return (y,)
+
+    hook = None if layer is None else gpt.blocks[layer].attn.W_o.register_forward_pre_hook(zero_head)
+    try:
+        with torch.no_grad():
+            return float(gpt(ids[:, :-1], ids[:, 1:])[1])
+    finally:
+        if hook is not None:
+            hook.remove()
+
+
+base = loss_without()
+rise = torch.tensor([[loss_without(layer, h) - base for h in range(H)] for layer in range(L)])
+print(f"loss {base:.3f}; its rise with one head switched off (rows: layers, columns: heads)\n",
+      rise.numpy().round(3))
+check("attention.predict_knockout", prediction,
+      measured={"previous_token_head": best_prev, "loss_increase": rise.tolist()})
+
+# %% [markdown]
 # Now the **grid**: every layer × head as a heatmap (row = the token that looks, column = the token
 # looked at; grey = the causal mask). Click a heatmap to enlarge it with token labels; hover for the
 # exact weight; tick *average the heads* to see what a whole layer does. The detail starts on the

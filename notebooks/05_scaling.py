@@ -342,6 +342,13 @@ for kind in ("cpu", "cuda"):
     print(f"{kind}: {pick_precision(torch.device(kind))}")
 
 # %% [markdown]
+# **Exercise 2.** How many bytes per parameter does fp32 AdamW training need (weights, gradients, optimizer)?
+
+# %%
+adam_bytes_per_param = ...  # your answer
+check("scaling.adam_bytes_per_param", adam_bytes_per_param)
+
+# %% [markdown]
 # ### What mixed precision saves, and what it does not
 #
 # Training with AdamW keeps per parameter: the weight, its gradient and two moment estimates. With
@@ -364,13 +371,6 @@ for name, n, L, H, C, T, B in (("this lab's class GPT", 0.8e6, 4, 4, 128, 128, 1
     states, act32, act16 = training_bytes(n, L, H, C, T, B)
     print(f"{name:22} weights+grads+AdamW {states / 2**30:6.2f} GiB | activations fp32 {act32 / 2**30:6.2f}"
           f" GiB, bf16 {act16 / 2**30:6.2f} GiB")
-
-# %% [markdown]
-# **Exercise 2.** How many bytes per parameter does fp32 AdamW training need (weights, gradients, optimizer)?
-
-# %%
-adam_bytes_per_param = ...  # your answer
-check("scaling.adam_bytes_per_param", adam_bytes_per_param)
 
 # %% [markdown]
 # ### Speed: measured here
@@ -573,12 +573,13 @@ print({k: round(v.item(), 4) for k, v in parts.items()})
 # %% [markdown]
 # ## 4 · Pre-train, then fine-tune: MiniLM as a sentiment classifier
 #
-# `all-MiniLM-L6-v2` is a 6-layer BERT-style encoder (22.7 M parameters) pretrained on a billion sentence
-# pairs — the model notebook 04 looked inside. (Using such a model on a task it saw no labelled example
-# of is *zero-shot*; that is not the same as *unsupervised* learning, which is how a model learns from
-# data without labels. Here we use labels: this is supervised fine-tuning.) It ships with the lab, so
-# this runs offline. The task: the movie-review polarity sample that ships with gensim (Pang & Lee: 100
-# negative, 100 positive sentences). We hold out a quarter of the reviews, stratified, for testing.
+# `all-MiniLM-L6-v2` is a 6-layer BERT-style encoder (22.7<!--cite:minilm_params_m--> M parameters)
+# pretrained on a billion sentence pairs — the model notebook 04 looked inside. (Using such a model on a
+# task it saw no labelled example of is *zero-shot*; that is not the same as *unsupervised* learning, which
+# is how a model learns from data without labels. Here we use labels: this is supervised fine-tuning.) It
+# ships with the lab, so this runs offline. The task: the movie-review polarity sample that ships with
+# gensim (Pang & Lee: 100 negative, 100 positive sentences). We hold out a quarter of the reviews,
+# stratified, for testing.
 #
 # A sentence vector is the mean of the encoder's token vectors; a linear layer turns it into two scores:
 #
@@ -607,6 +608,12 @@ for i in test_idx[:2]:
     print(f"  [{POLARITY_LABELS[labels[i]]}] {texts[i]}")
 
 tokenizer, encoder = load_minilm(lab.device)
+from lmlab.cite import cite  # noqa: E402
+
+n_params = sum(p.numel() for p in encoder.parameters())
+print(f"all-MiniLM-L6-v2: {cite('minilm_params_m', n_params / 1e6, '{:.1f}')} M parameters; "
+      f"{cite('polarity_train_n', len(train_idx), '{}')} training and "
+      f"{cite('polarity_test_n', len(test_idx), '{}')} test reviews")
 torch.manual_seed(0)
 classifier = SentenceClassifier(encoder, n_classes=2).to(lab.device)
 
@@ -621,6 +628,18 @@ features = sentence_embeddings(classifier, tokenizer, texts, device=lab.device)
 probe = LogisticRegression(max_iter=2000).fit(features[train_idx], labels[train_idx])
 probe_report = classification_report(labels[test_idx], probe.predict(features[test_idx]), POLARITY_LABELS)
 print(probe_report)
+
+# %% [markdown]
+# **Predict, then run.** The probe trained only the linear layer (770 numbers). Fine-tuning, next, trains
+# the encoder's 22.7 M parameters as well. On these 50 test reviews, which will be better? Commit to an
+# answer before you run the next cells; a check after the measurement says what happened and why.
+#
+# - `"a"`: fine-tuning, clearly: its 95 % interval lies above the probe's
+# - `"b"`: no clear winner: the intervals overlap
+# - `"c"`: the probe, clearly: its interval lies above
+
+# %%
+prediction = ...  # one of "a", "b", "c"
 
 # %% [markdown]
 # **Fine-tuning.** Now the gradient flows into the encoder too: a small learning rate for the pretrained
@@ -651,8 +670,8 @@ print(ft_report)
 # Precision asks "when the model says *positive*, how often is it right?", recall "of the positive
 # reviews, how many did it find?".
 #
-# **How sure are these numbers?** With $n = 50$ test reviews, one review is 2 points of accuracy, and
-# the standard error of an accuracy $a$ is $\sqrt{a(1-a)/n}$:
+# **How sure are these numbers?** With $n$ = 50<!--cite:polarity_test_n--> test reviews, one review is
+# 2 points of accuracy, and the standard error of an accuracy $a$ is $\sqrt{a(1-a)/n}$:
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(7, 2.8), layout="constrained")
@@ -663,17 +682,23 @@ print({"probe": {k: round(v, 3) for k, v in probe_report.as_dict().items() if is
        "fine-tuned": {k: round(v, 3) for k, v in ft_report.as_dict().items() if isinstance(v, float)}})
 
 # %%
-for name, report in (("linear probe", probe_report), ("fine-tuned", ft_report)):
+for name, report, key in (("linear probe", probe_report, "probe_halfwidth"),
+                          ("fine-tuned", ft_report, "ft_halfwidth")):
     a, n = report.accuracy, int(report.support.sum())
     half = 1.96 * math.sqrt(a * (1 - a) / n)
-    print(f"{name:12} accuracy {a:.2f}, 95% interval {a - half:.2f} .. {a + half:.2f}")
+    print(f"{name:12} accuracy {a:.2f}, 95% interval {a - half:.2f} .. {a + half:.2f} (±{cite(key, half)})")
+
+# %%
+check("scaling.predict_finetune", prediction,
+      measured=(probe_report.accuracy, ft_report.accuracy, int(ft_report.support.sum())))
 
 # %% [markdown]
-# The intervals are about ±0.12 wide: on 150 training sentences, fine-tuning and the probe are not
-# distinguishable, and in our runs full fine-tuning lands anywhere from 0.70 to 0.78 depending on the
-# epoch. That is the honest lesson of this data set: good pretrained sentence vectors plus a linear
-# layer are already most of what 150 examples can teach; fine-tuning the encoder pays off with thousands
-# of labelled examples (and a test set large enough to see the gain).
+# The intervals are about ±0.12<!--cite:ft_halfwidth@class--> wide: on 150<!--cite:polarity_train_n-->
+# training sentences, fine-tuning and the probe are not distinguishable, and in our runs full fine-tuning
+# lands anywhere from 0.70 to 0.78 depending on the epoch. That is the honest lesson of this data set: good
+# pretrained sentence vectors plus a linear layer are already most of what 150 examples can teach;
+# fine-tuning the encoder pays off with thousands of labelled examples (and a test set large enough to see
+# the gain).
 #
 # **Exercise 4.** Compute per-class precision, recall and F1 from a confusion matrix.
 

@@ -700,6 +700,24 @@ from lmlab.viz.attention.seq2seq import cross_view, seq2seq_attention
 cross_view(seq2seq_attention(curve_model.eval(), vocab, "白日依山盡", "黃河入海流")).figure()
 
 # %% [markdown]
+# **Predict, then run.** Take every reference line and write its characters in reverse order: no couplet at
+# all, the tones and the parallelism gone. What chrF does that score against the references? Commit to an
+# answer before you run the next cells; a check after the measurement says what happened and why.
+#
+# - `"a"`: low, like a bad answer: it is no couplet at all
+# - `"b"`: higher than every model and baseline above
+
+# %%
+prediction = ...  # one of "a", "b"
+
+# %%
+reversed_chrf = bleu_chrf([r[::-1] for r in refs], refs)["chrf"]
+best_other = max(float(r["chrf"]) for r in rows.values() if "chrf" in r)
+print(f"chrF of the references reversed: {reversed_chrf:.2f}; "
+      f"the best model or baseline above: {best_other:.2f}")
+check("seq2seq.predict_scrambled", prediction, measured=(reversed_chrf, best_other))
+
+# %% [markdown]
 # ## 10 · Looking at cross-attention
 #
 # Row t: where the decoder looks while choosing its next character. For a couplet we expect a diagonal:

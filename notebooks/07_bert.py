@@ -255,6 +255,27 @@ for whole_word in (False, True):
           f"accuracy {m['val_masked_acc']:.1%}")
 
 # %% [markdown]
+# **Predict, then run.** A baseline with no model at all answers every blank with the commonest character of
+# the poems. Against that baseline, where does the model's masked-token accuracy printed above stand? Commit
+# to an answer before you run the next cells; a check after the measurement says what happened and why.
+#
+# - `"a"`: far above: more than twice the baseline's accuracy
+# - `"b"`: above, but less than twice the baseline
+# - `"c"`: no better than always guessing the commonest character
+
+# %%
+prediction = ...  # one of "a", "b", "c"
+
+# %%
+from collections import Counter  # noqa: E402
+
+chars = [ch for ch in val_text if not ch.isspace()]
+commonest, n_commonest = Counter(chars).most_common(1)[0]
+print(f"always {commonest!r}: {n_commonest / len(chars):.1%} right; "
+      f"the model: {zh_metrics['masked_acc']:.1%}")
+check("bert.predict_baseline", prediction, measured=(zh_metrics["masked_acc"], n_commonest / len(chars)))
+
+# %% [markdown]
 # ## 4 · Fill in the blank (完形填空)
 #
 # Type a line with `[MASK]` where a character is missing; the model proposes the top 5 with their

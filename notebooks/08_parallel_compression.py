@@ -127,6 +127,18 @@ check("parallel.local_shape", local_shape)
 # rank's bytes, the tensor-parallel model's forward and gradients against the unsplit one, and the
 # pipeline's step time as the number of micro-batches $m$ grows.
 
+# %% [markdown]
+# **Predict, then run.** Two ranks each hold a part of the model (a shard, a stage, or half of each matrix)
+# and train 6 steps. One process trains the whole model on the same batches. How do the results compare?
+# Commit to an answer before you run the next cells; a check after the measurement says what happened and
+# why.
+#
+# - `"a"`: the same, up to float rounding (gaps below 1e-4)
+# - `"b"`: clearly different: each rank trains its own part, and the parts are merged
+
+# %%
+prediction = ...  # one of "a", "b"
+
 # %%
 out_json = work / "compare.json"
 cmd = torchrun_command(2, ["--schemes", "fsdp,tp,pp,bubble", "--steps", "6", "--bubble-size", SIZE["bubble"],
@@ -146,6 +158,11 @@ tp = res["tp"]
 print(f"tp  : logits differ by {tp['logits_max_diff']:.1e}, gradients by {tp['grad_max_diff']:.1e}; "
       f"each rank holds W_qkv {tp['local_W_qkv_shape']} of {tp['full_W_qkv_shape']}")
 print(f"hand-written column-parallel matmul differs from x @ W.T by {tp['hand_matmul_max_diff']:.1e}")
+
+# %%
+largest_gap = max([max(abs(a - b) for a, b in zip(res[name]["losses"], single, strict=True))
+                   for name in ("fsdp", "pp")] + [tp["logits_max_diff"], tp["grad_max_diff"]])
+check("parallel.predict_same_model", prediction, measured=largest_gap)
 
 # %% [markdown]
 # The gaps are float32 rounding (sums taken in another order): the engines compute exactly the same

@@ -308,6 +308,17 @@ check("chinese.stop_word_share", stop_word_share)
 # characters against its loss on all other characters of the validation text. (A model trained for a few
 # dozen steps, as in the `smoke` preset, has mostly learned how often each character occurs.)
 
+# %% [markdown]
+# **Predict, then run.** Will the character model find the function characters easier or harder to predict
+# than the others? Commit to an answer before you run the next cells; a check after the measurement says
+# what happened and why.
+#
+# - `"a"`: easier: a lower loss on the function characters
+# - `"b"`: harder: a higher loss on the function characters
+
+# %%
+prediction = ...  # one of "a", "b"
+
 # %%
 STOP = set("之不無而以其於于所與爲為者也乎則")  # the poems' script: 爲 and 為, 於 and 于 both occur
 char_tok = lm_tokenizers["char"]
@@ -320,6 +331,10 @@ if nll[is_stop].mean() < nll[~is_stop].mean():
     print("in this run the function characters are the easier ones to predict")
 else:
     print("in this run the function characters are not easier to predict than the others")
+
+# %%
+check("chinese.predict_function_loss", prediction,
+      measured=(float(nll[is_stop].mean()), float(nll[~is_stop].mean())))
 
 # %% [markdown]
 # ## 6 · Traditional and simplified characters

@@ -178,6 +178,7 @@ def figures(nb: nbformat.NotebookNode) -> int:
 @pytest.mark.parametrize("path", IPYNB_FILES, ids=lambda p: p.stem)
 def test_notebook_runs_on_a_bare_machine(path, tmp_path):
     env = bare_machine_env(tmp_path)
+    env["LMLAB_RECORD"] = str(tmp_path / "figures.json")  # what cite(...) computed, for the prose check
     nb = execute_notebook(path, env)
     errors = [(i, o.ename, o.evalue) for i, c in enumerate(nb.cells)
               for o in c.get("outputs", []) if o.output_type == "error"]
@@ -188,7 +189,22 @@ def test_notebook_runs_on_a_bare_machine(path, tmp_path):
     assert "missing from font" not in stderr, "a glyph fell back to a box: " + stderr[-500:]
     assert figures(nb) >= 1, f"{path.name} drew no figure"
     assert "blocked in the notebook tests" not in stderr
+    text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    assert "could not read the measurement" not in text, "a prediction check got a broken measurement"
     assert_models_read_their_script(path.name, env)
+    assert_prose_matches_output(path.with_suffix(".py"), Path(env["LMLAB_RECORD"]))
+
+
+def assert_prose_matches_output(notebook: Path, record_path: Path, preset: str = "smoke") -> None:
+    """Every figure the markdown cites (``4.17<!--cite:name-->``) was computed by this run, and matches it
+    unless it names another preset (lmlab.cite): a stale figure in the prose fails here."""
+    import json
+
+    from lmlab.cite import stale_figures
+
+    record = json.loads(record_path.read_text(encoding="utf-8")) if record_path.exists() else {}
+    stale = stale_figures(notebook, record, preset)
+    assert not stale, "\n".join(stale)
 
 
 @pytest.mark.slow

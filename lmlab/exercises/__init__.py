@@ -17,6 +17,18 @@ In the notebook::
     check("attention.softmax", my_softmax)   # prints "✓ ..." or "✗ ... expected ..., got ..."; returns bool
 
 ``check`` never raises: a wrong answer, an answer that raises, or an unfilled ``...`` all become feedback.
+
+**Predict, then run.** A *prediction* is committed before the measuring cell runs and compared with what that
+cell measured afterwards; it is not graded (a wrong prediction is the lesson, not a mistake)::
+
+    @prediction("lstm.predict_forget", options={"a": N_("it keeps everything"), "b": N_("it forgets")},
+                hint="the misconception, named", explain="what the measurement shows, either way")
+    def _forget_outcome(measured):          # the measurement -> the right option (or the number)
+        return "b" if measured < 0.5 else "a"
+
+    prediction = "a"                                         # cell 1, before the run
+    ...                                                      # cell 2, measures `share`
+    check("lstm.predict_forget", prediction, measured=share)  # cell 3: right or not, it explains
 Solutions live here, not in the student's notebook: ``solution(name)`` prints the reference source only when
 ``LMLAB_TEACHER=1`` is set (a teacher's machine or the teacher build of the static site).
 """
@@ -34,11 +46,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lmlab.i18n import _
+from lmlab.i18n import N_, _
 
 __all__ = [
-    "Exercise", "ExerciseFailure", "check", "exercise", "expect", "expect_close",
-    "expect_equal", "expect_shape", "hint", "list_exercises", "solution",
+    "DIRECTIONS", "Exercise", "ExerciseFailure", "Prediction", "check", "direction", "exercise", "expect",
+    "expect_close", "expect_equal", "expect_shape", "hint", "list_exercises", "list_predictions",
+    "prediction", "solution",
 ]
 
 
@@ -75,6 +88,120 @@ def exercise(name: str, *, hint: str | None = None, solution: Any = None,
     return register
 
 
+@dataclass(frozen=True)
+class Prediction:
+    """A "predict, then run" question: a choice among ``options`` or, without options, a number.
+
+    ``outcome(measured)`` turns the measuring cell's result into the right option's key, or into the number
+    the prediction is compared with (within ``tolerance``, absolute, or ``rel``, relative). ``explain`` says
+    what the measurement shows and is printed either way; ``hint`` names the misconception, printed when the
+    prediction missed. ``example`` is a measurement for the tests.
+    """
+
+    name: str
+    outcome: Callable[[Any], Any]
+    options: Mapping[str, str] | None = None
+    tolerance: float = 0.0
+    rel: float = 0.0
+    explain: str = ""
+    hint: str | None = None
+    example: Any = None
+
+
+_PREDICTIONS: dict[str, Prediction] = {}
+
+
+def prediction(name: str, *, options: Mapping[str, str] | None = None, tolerance: float = 0.0,
+               rel: float = 0.0, explain: str = "", hint: str | None = None,
+               example: Any = None) -> Callable[[Callable[[Any], Any]], Callable[[Any], Any]]:
+    """Register the decorated ``outcome(measured)`` as prediction exercise ``name`` ("topic.predict_x")."""
+    if "." not in name:
+        raise ValueError(f"prediction name {name!r} needs a topic prefix, e.g. 'lstm.{name}'")
+    if options is None and tolerance <= 0 and rel <= 0:
+        raise ValueError(f"prediction {name!r}: give options (a choice) or a tolerance/rel (a number)")
+    if options is not None and any(k != k.strip().lower() for k in options):
+        raise ValueError(f"prediction {name!r}: option keys are lower-case words, e.g. 'a' or 'up'")
+
+    def register(outcome: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        _PREDICTIONS[name] = Prediction(name, outcome, dict(options) if options else None, tolerance, rel,
+                                        explain, hint, example)
+        return outcome
+
+    return register
+
+
+# the options of a "which way will it move?" prediction; ``direction(change, noise)`` gives the measured one
+DIRECTIONS = {"up": N_("it goes up"), "down": N_("it goes down"), "same": N_("it stays within the noise")}
+
+
+def direction(change: float, noise: float = 0.0) -> str:
+    """The key of :data:`DIRECTIONS` that a measured ``change`` falls in (``|change| <= noise``: "same")."""
+    return "same" if abs(change) <= noise else "up" if change > 0 else "down"
+
+
+def list_predictions() -> list[str]:
+    """Every registered prediction exercise, from every topic module."""
+    _load_all()
+    return sorted(_PREDICTIONS)
+
+
+def _check_prediction(p: Prediction, answer: Any, measured: Any, say: Callable[[str], None]) -> bool:
+    lesson = f"\n  {_indent(_(p.explain))}" if p.explain else ""
+    truth = None
+    if measured is not ... and measured is not None:
+        try:  # read even before a prediction is made, so a broken measurement shows in every run
+            truth = p.outcome(measured)
+        except Exception as err:  # a measurement of the wrong kind must not crash the learner's cell
+            say(_("✗ {name}: could not read the measurement {measured}: {kind}: {err}").format(
+                name=p.name, measured=f"{measured!r:.60}", kind=type(err).__name__, err=err))
+            return False
+    if answer is ... or answer is None:
+        choices = (_(" Choose one of: {options}.").format(options=_options(p)) if p.options
+                   else _(" Write a number."))
+        say(_("✗ {name}: not answered yet — commit to a prediction (replace the `...`) before you run the "
+              "measuring cell.").format(name=p.name) + choices)
+        return False
+    if truth is None:
+        say(_("✗ {name}: nothing measured yet — run the measuring cell above, then this check again.")
+            .format(name=p.name))
+        return False
+    if p.options is not None:
+        key = str(answer).strip().lower()
+        if key not in p.options:
+            say(_("✗ {name}: {answer} is not one of the options; choose one of: {options}.").format(
+                name=p.name, answer=f"{answer!r:.40}", options=_options(p)))
+            return False
+        said = _("you predicted ({key}) {text}; the measurement says ({truth}) {truth_text}.").format(
+            key=key, text=_(p.options[key]), truth=truth, truth_text=_(p.options[truth]))
+        right = key == truth
+    else:
+        try:
+            guess = float(answer)
+        except (TypeError, ValueError):
+            say(_("✗ {name}: predict a number, not {answer}").format(name=p.name, answer=f"{answer!r:.40}"))
+            return False
+        value = float(truth)
+        right = math.isclose(guess, value, rel_tol=p.rel, abs_tol=p.tolerance)
+        said = _("you predicted {guess:.4g}; the cell measured {value:.4g} (your guess was {off:+.3g} off; "
+                 "within {tol} counts).").format(guess=guess, value=value, off=guess - value,
+                                                 tol=_tolerance(p))
+    if right:
+        say(_("✓ {name}: your prediction held: ").format(name=p.name) + said + lesson)
+        return True
+    tip = _("\n  the misconception: {hint}").format(hint=_(p.hint)) if p.hint else ""
+    say(_("✗ {name}: the measurement disagrees: ").format(name=p.name) + said + lesson + tip)
+    return False
+
+
+def _options(p: Prediction) -> str:
+    return "; ".join(f"{k!r} ({_(v)})" for k, v in (p.options or {}).items())
+
+
+def _tolerance(p: Prediction) -> str:
+    parts = ([f"± {p.tolerance:g}"] if p.tolerance else []) + ([f"± {p.rel:.0%}"] if p.rel else [])
+    return _(" or ").join(parts)
+
+
 def _load_topic(topic: str) -> None:
     try:
         importlib.import_module(f"{__name__}.{topic}")
@@ -90,8 +217,10 @@ def _load_all() -> None:
 
 
 def _find(name: str) -> Exercise | None:
-    if name not in _REGISTRY:
+    if name not in _REGISTRY and name not in _PREDICTIONS:
         _load_topic(name.split(".", 1)[0])
+        if name not in _REGISTRY:
+            _load_topic("predict")  # every notebook's "predict, then run" question lives there
     return _REGISTRY.get(name)
 
 
@@ -101,8 +230,11 @@ def list_exercises() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def check(name: str, answer: Any = ..., *, quiet: bool = False) -> bool:
-    """Run the hidden tests of exercise ``name`` on ``answer``; print specific feedback; return True/False."""
+def check(name: str, answer: Any = ..., *, measured: Any = ..., quiet: bool = False) -> bool:
+    """Run the hidden tests of exercise ``name`` on ``answer``; print specific feedback; return True/False.
+
+    For a prediction exercise, ``answer`` is the learner's prediction and ``measured`` what the cell measured.
+    """
     say = (lambda _msg: None) if quiet else (lambda msg: print(msg, flush=True))
     try:
         ex = _find(name)
@@ -110,8 +242,10 @@ def check(name: str, answer: Any = ..., *, quiet: bool = False) -> bool:
         say(_("✗ could not load the checks for {name!r}: {kind}: {err}").format(
             name=name, kind=type(err).__name__, err=err))
         return False
+    if ex is None and name in _PREDICTIONS:
+        return _check_prediction(_PREDICTIONS[name], answer, measured, say)
     if ex is None:
-        known = list_exercises()
+        known = list_exercises() + list_predictions()
         close = difflib.get_close_matches(name, known, n=3)
         tip = _(" Did you mean {names}?").format(names=", ".join(map(repr, close))) if close else ""
         say(_("✗ there is no exercise called {name!r}.{tip} Known: {known}").format(
@@ -173,7 +307,7 @@ def _left_blank(answer: Any) -> bool:
 
 def hint(name: str) -> None:
     """Print the exercise's hint (never the solution)."""
-    ex = _find(name)
+    ex = _find(name) or _PREDICTIONS.get(name)
     print(_("hint for {name}: {hint}").format(name=name, hint=_(ex.hint)) if ex and ex.hint
           else _("no hint registered for {name!r}").format(name=name))
 

@@ -65,7 +65,9 @@ class Assigned:
 
 
 def find_exercises(source: str) -> list[Exercise]:
-    """The exercises a code cell checks: top-level ``check("name", answer)`` calls, in order."""
+    """The exercises a code cell checks: top-level ``check("name", answer)`` calls, in order.
+
+    ``check("name", prediction, measured=...)`` is a "predict, then run" question: feedback, not a grade."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
@@ -81,7 +83,8 @@ def find_exercises(source: str) -> list[Exercise]:
         call = node.value if isinstance(node, ast.Expr) else None
         if (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "check"
                 and len(call.args) >= 2 and isinstance(call.args[0], ast.Constant)
-                and isinstance(call.args[0].value, str) and isinstance(call.args[1], ast.Name)):
+                and isinstance(call.args[0].value, str) and isinstance(call.args[1], ast.Name)
+                and not any(k.arg == "measured" for k in call.keywords)):  # a prediction is not graded
             answer = call.args[1].id
             kind, defn = defined.get(answer, ("other", None))
             found.append(Exercise(call.args[0].value, answer, kind, defn))

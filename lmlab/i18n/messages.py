@@ -52,7 +52,7 @@ def check(language: str = "zh") -> list[str]:
     return problems
 
 
-EXERCISE_KEYWORDS = {"hint", "success", "what"}
+EXERCISE_KEYWORDS = {"hint", "success", "what", "explain"}
 # constants a learner reads that are written where lmlab.i18n may not be imported (lmlab/models): the
 # ``divergence_hint=`` of a trainer and module constants named ``*_HINT``; lmlab/train shows them through _()
 SHOWN_KEYWORDS = {"divergence_hint"}

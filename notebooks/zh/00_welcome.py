@@ -218,9 +218,7 @@ t = 1
 h = torch.relu(W1 @ x + b1)  # 隐藏层：(2,)
 z = W2 @ h + b2  # logits：(2,)，输出层不加 ReLU，接下来就是 softmax
 p = torch.softmax(z, dim=-1)
-print(f"h = {h.tolist()}, z = {[round(v, 3) for v in z.tolist()]}, p = {[round(v, 4) for v in p.tolist()]}")
-print(f"交叉熵 -log p[t] = {-torch.log(p[t]).item():.4f}；"
-      f"F.cross_entropy 的结果一致：{F.cross_entropy(z[None], torch.tensor([t])).item():.4f}")
+print(f"h = {[round(v, 3) for v in h.tolist()]}, z = {[round(v, 3) for v in z.tolist()]}")
 print(f"教程自己的式子 -log(e^1.4 / (e^1.5 + e^1.7)) = "
       f"{-math.log(math.exp(1.4) / (math.exp(1.5) + math.exp(1.7))):.3f}：同样是正数")
 
@@ -228,13 +226,24 @@ print(f"教程自己的式子 -log(e^1.4 / (e^1.5 + e^1.7)) = "
 # **为什么交叉熵（cross-entropy）永远不会是负数。** 每一项 $e^{z_j}$ 都是正数，所以 softmax 的
 # $p_t = e^{z_t} / \sum_j e^{z_j}$ 是一个正数，而且它自己那一项就在分母的和里：
 # $0 < p_t \le 1$。$(0, 1]$ 中的数取对数 $\le 0$，所以 $\mathcal{L} = -\log p_t \ge 0$，只有当模型把全部概率都放在正确类别上时才等于 $0$。损失为负，一定是算术上出了差错。
-# （若 $t = 0$，即第一类，损失为 $-\log 0.3936 = 0.932$，同样是正数。）
+# （若 $t = 0$，即第一类，损失为 $-\log p_0 = -\log$ 0.3936<!--cite:worked_p0--> =
+# 0.932<!--cite:worked_loss_t0-->，同样是正数。）
 #
-# **练习 3.** 先别看上面打印的那一行：$t = 1$ 时的损失是多少（保留三位小数）？在纸上从 $z$ 算起（或者用 `math.exp` 和 `math.log`），然后检查答案。
+# **练习 3.** $t = 1$ 时的损失是多少（保留三位小数）？在纸上从 $z$ 算起（或者用 `math.exp` 和
+# `math.log`），然后检查答案；检查之后的单元格会把它算出来。
 
 # %%
 worked_loss = ...  # 你的答案：一个数
 check("welcome.worked_loss", worked_loss)
+
+# %%
+from lmlab.cite import cite
+
+p = torch.softmax(z, dim=-1)
+print(f"p = {[round(v, 4) for v in p.tolist()]}；交叉熵 -log p[t] = {-torch.log(p[t]).item():.4f}；"
+      f"F.cross_entropy 的结果一致：{F.cross_entropy(z[None], torch.tensor([t])).item():.4f}")
+print(f"t = 0 时：-log {cite('worked_p0', p[0].item(), '{:.4f}')} = "
+      f"{cite('worked_loss_t0', -torch.log(p[0]).item(), '{:.3f}')}")
 
 # %% [markdown]
 # **教师请看：** 参考答案不在笔记本里，而是和隐藏测试放在一起，位于 `lmlab/exercises/<topic>.py`。用
@@ -252,6 +261,15 @@ _ = solution("welcome.uniform_loss")  # 为教师打印参考答案的源代码
 # 采样时先把 logits 除以温度（temperature）$\tau$，再做 softmax，
 # $p_b \propto \exp(W_{a,b}/\tau)$：$\tau$ 小，分布更尖锐；$\tau$ 大，分布更平坦。
 
+# %% [markdown]
+# **先预测，再运行。** 当 τ 从 0.5 变到 2 时，`e` 后面最可能的字符会变吗？先写下答案，再运行下面的单元格；测量之后的检查会说明发生了什么、为什么。
+#
+# - `"a"`：会：低温度会挑出另一个、更好的字符
+# - `"b"`：不会：每个温度都保持同样的顺序，变的只是分布的集中程度
+
+# %%
+prediction = ...  # "a"、"b" 中的一个
+
 # %%
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
@@ -267,6 +285,16 @@ for ax, tau in zip(axes, (0.5, 1.0, 2.0), strict=True):
     ax.set(title=f"τ = {tau}", ylim=(0, 1))
 axes[0].set_ylabel(f"p(下一个 | {after!r})")
 plt.show()
+
+# %%
+def order(tau):
+    return torch.argsort(row / tau, descending=True, stable=True)  # 字符，最可能的在前
+
+
+same_order = all(torch.equal(order(tau), order(1.0)) for tau in (0.5, 2.0))
+print(f"{after!r} 之后最可能的字符：τ = 0.5 → {tok.decode([int(order(0.5)[0])])!r}，"
+      f"τ = 2 → {tok.decode([int(order(2.0)[0])])!r}；每个 τ 下顺序都相同：{same_order}")
+check("welcome.predict_temperature", prediction, measured=same_order)
 
 # %% [markdown]
 # 现在自己拖动滑块试试（需要正在运行的内核）：

@@ -74,6 +74,12 @@ print(" ".join(sentences[0][:40]), "...")
 # %% [markdown]
 # **词表**（vocabulary）只保留出现次数不少于 `min_count` 的词（罕见词的"伙伴"太少，学不出什么），并按频率排序。词频服从齐普夫定律（Zipf's law）：频率排第 r 的词，出现次数大约是第一名的 1/r。
 
+# %% [markdown]
+# **先预测，再运行。** 这段文本的全部词中，10 个最常见的词占多大比例？写一个百分数。先写下答案，再运行下面的单元格；测量之后的检查会说明发生了什么、为什么。
+
+# %%
+prediction = ...  # 一个百分数，例如 5 表示 5 %
+
 # %%
 vocab = Vocab.build(sentences, min_count=5)
 print(f"在 {len(set(w for s in sentences for w in s)):,} 个不同的词中保留了 {len(vocab):,} 个；"
@@ -85,6 +91,11 @@ ax.loglog([1, len(vocab)], [vocab.counts[0], vocab.counts[0] / len(vocab)], "--"
 ax.set(xlabel="排名", ylabel="次数", title="齐普夫定律")
 ax.legend()
 fig
+
+# %%
+top10_share = 100 * float(np.sum(vocab.counts[:10])) / sum(map(len, sentences))
+print(f"10 个最常见的词占全部 {sum(map(len, sentences)):,} 个词的 {top10_share:.1f} %")
+check("word2vec.predict_top10_share", prediction, measured=top10_share)
 
 # %% [markdown]
 # ## 2 · 高频词的下采样

@@ -33,6 +33,7 @@ from lmlab.notebook import setup
 lab = setup(lang="zh")
 
 import inspect
+import math
 
 import torch
 from IPython.display import HTML, display
@@ -231,9 +232,17 @@ m = run.metrics
 print(f"{m['iters']} 轮迭代，训练 {m['train_s']:.1f} 秒，每秒 {m['tokens_per_sec']:,.0f} 个字符")
 print(f"验证集：{m['val_loss']:.3f} 奈特/字符 = {m['val_bpc']:.3f} 比特/字符，"
       f"困惑度 {m['val_perplexity']:.2f}（{m['params']:,} 个参数）")
+from lmlab.cite import cite  # noqa: E402
+
+V = run.tokenizer.vocab_size
+print(f"在 {cite('vocab', V, '{}')} 个字符上均匀猜测：ln {V} = "
+      f"{cite('uniform_nats', math.log(V))} 奈特；模型有 {cite('lstm_params_m', m['params'] / 1e6)} M "
+      "个参数")
 
 # %% [markdown]
-# 作为参照：在 65 个字符上均匀猜测，得分是 $\ln 65 \approx 4.17$ 奈特。`class` 预设的 2 层、256 单元 LSTM（107 万参数）目标是在 5 分钟训练内在 tiny Shakespeare 上达到 ≤ 1.55 奈特/字符；这段时间能跑多少步取决于你的 CPU。在一次测量中，同样的配置 300 步后达到 1.84，1,200 步后 1.54，1,800 步（370 万字符）后 1.50。检查点
+# 作为参照：在 65<!--cite:vocab@class--> 个字符上均匀猜测，得分是 $\ln 65 \approx$
+# 4.17<!--cite:uniform_nats@class--> 奈特。`class` 预设的 2 层、256 单元 LSTM（1.07<!--cite:lstm_params_m@class--> M
+# 个参数）目标是在 5 分钟训练内在 tiny Shakespeare 上达到 ≤ 1.55 奈特/字符；这段时间能跑多少步取决于你的 CPU。在一次测量中，同样的配置 300 步后达到 1.84，1,200 步后 1.54，1,800 步（370 万字符）后 1.50。检查点
 # `runs/02_lstm_shakespeare/ckpt.pt` 在终端里也能用：
 # `lmlab sample runs/02_lstm_shakespeare --prompt "ROMEO:" --temperature 0.8`。
 
@@ -298,6 +307,16 @@ print(L.generate_poem(poet.model, poet.tokenizer, chars_per_line=5, n_lines=4, h
 #
 # 我们把训练好的莎士比亚模型的权重交给从零实现的 LSTM，让它读一段文字，并记下每一步的每一个门。热力图的每一行是一个单元，每一列是一个字符。
 
+# %% [markdown]
+# **先预测，再运行。** 练习 1 给出了遗忘门取常数时细胞内容的半衰期。对于训练好的模型最后一层中一个典型的单元（中位数单元），读这段文字时：过多少个字符，它的细胞所保存的内容会忘掉一半？先写下答案，再运行下面的单元格；测量之后的检查会说明发生了什么、为什么。
+#
+# - `"a"`：超过 100 个字符：细胞状态记得整段文字
+# - `"b"`：10 到 100 个字符之间
+# - `"c"`：少于 10 个字符
+
+# %%
+prediction = ...  # "a"、"b"、"c" 中的一个
+
 # %%
 passage = val_text[: 160 if lab.preset == "smoke" else 400]
 inside = analysis.internals(run.model, run.tokenizer, passage)
@@ -306,6 +325,15 @@ layer = {k: v[last] for k, v in inside.items() if k != "probs"}
 fig = viz.plot_gates(passage, layer, units=range(12), max_chars=60)
 viz.save(fig, "runs/02_lstm/gates.png")
 fig
+
+# %%
+import numpy as np
+
+mean_forget = layer["forget_gate"].mean(axis=0)  # 每个单元在这段文字上的 f̄：(H,)
+half_lives = np.log(0.5) / np.log(np.clip(mean_forget, 1e-6, 1 - 1e-9))
+print(f"细胞内容的半衰期，{len(half_lives)} 个单元中："
+      f"中位数 {np.median(half_lives):.1f} 个字符，最长 {half_lives.max():.1f}")
+check("lstm.predict_memory", prediction, measured=mean_forget)
 
 # %% [markdown]
 # 这里的每张图都可以用 `viz.save(fig, "name.png")`（或 `.svg`）保存下来，用于幻灯片或打印，就像上面那样。有些单元的遗忘门长时间保持在接近 1 的位置（它们在记忆）；另一些则在空格或换行处重置。有没有哪个单元追踪着某种我们能叫出名字的东西？我们把每个细胞状态单元与**在行中的位置**（自上一个换行符以来的字符数）做相关，并用相关性最高的那个单元给它读到的文本着色：

@@ -528,6 +528,16 @@ for seed in range(3):
 # 一场公平的比赛：把 02 号笔记本里的 LSTM 调到和我们的 GPT 参数量大致相同，两者在同样的字符上训练同样的秒数，比较验证损失。
 # （每个训练器自己测量验证损失：GPT 在长度为 `block_size` 的随机窗口上测，LSTM 把验证文本当作一条流来测。两个数意义相近，但并不完全相同。）
 
+# %% [markdown]
+# **先预测，再运行。** 参数量相同的 GPT 和 LSTM 在这台 CPU 上训练相同的秒数。哪一个的验证损失更低？先写下答案，再运行下面的单元格；测量之后的检查会说明发生了什么、为什么。
+#
+# - `"a"`：GPT，领先超过 0.05 奈特
+# - `"b"`：LSTM，领先超过 0.05 奈特
+# - `"c"`：都不是：两者相差在 0.05 奈特以内
+
+# %%
+prediction = ...  # "a"、"b"、"c" 中的一个
+
 # %%
 from lmlab.models.lstm import LSTMConfig, LSTMLanguageModel, LSTMTrainConfig, train_lstm
 
@@ -567,6 +577,9 @@ fig, ax = plt.subplots(figsize=(4, 2.2), dpi=80)
 ax.bar(list(race), [r["val_loss"] for r in race.values()], color=["tab:blue", "tab:orange"])
 ax.set(ylabel="验证损失（奈特/字符）", title=f"同样的参数量，各 {RACE_S:.0f} 秒")
 plt.show()
+
+# %%
+check("transformer.predict_race", prediction, measured=race)
 
 # %% [markdown]
 # 请看上面的数字，而不是相信某条规则：在 CPU 上只训练几秒或几分钟时，这场比赛很接近，并且取决于预算。对 Transformer 有利的因素会随规模增长：一条序列的所有位置可以并行训练（LSTM 必须等第 $t-1$ 步算完才能算第 $t$ 步），所以 GPU 能一直忙着；而注意力一步就能回看整个块，不必经过一连串的状态更新。这就是今天的大语言模型都是 Transformer 的原因。把 `RACE_S` 设成

@@ -167,6 +167,44 @@ print(f"最像前一个 token 头的：第 {best_prev[0]} 层第 {best_prev[1]} 
       f"最像行首头的：第 {best_line[0]} 层第 {best_line[1]} 个头（{line.max():.2f}）")
 
 # %% [markdown]
+# **先预测，再运行。** 上面的单元格找到了最像"前一个 token"的头：它的模式是模型里最清楚的。每次关掉一个头（把它的输出置零），测量损失上升多少：这个头是不是关掉后代价最大的那个？先写下答案，再运行下面的单元格；测量之后的检查会说明发生了什么、为什么。
+#
+# - `"a"`：是：模式最清楚的头，就是模型最需要的头
+# - `"b"`：不是：关掉另一个头的代价更大
+
+# %%
+prediction = ...  # "a"、"b" 中的一个
+
+# %%
+hs = gpt.config.n_embd // H
+device = next(gpt.parameters()).device
+ids = torch.tensor([tok.encode(text[s0:s0 + gpt.config.block_size + 1]) for s0 in windows], device=device)
+
+
+def loss_without(layer=None, head=None):
+    """The loss on the windows with one head's output set to zero (None: the whole model)."""
+    def zero_head(module, args):
+        y = args[0].clone()
+        y[..., head * hs:(head + 1) * hs] = 0  # 这个头在合并后的各头中所占的那一段，在 W_o 之前
+        return (y,)
+
+    hook = None if layer is None else gpt.blocks[layer].attn.W_o.register_forward_pre_hook(zero_head)
+    try:
+        with torch.no_grad():
+            return float(gpt(ids[:, :-1], ids[:, 1:])[1])
+    finally:
+        if hook is not None:
+            hook.remove()
+
+
+base = loss_without()
+rise = torch.tensor([[loss_without(layer, h) - base for h in range(H)] for layer in range(L)])
+print(f"损失 {base:.3f}；关掉一个头后它的上升（行：层，列：头）\n",
+      rise.numpy().round(3))
+check("attention.predict_knockout", prediction,
+      measured={"previous_token_head": best_prev, "loss_increase": rise.tolist()})
+
+# %% [markdown]
 # 现在看**网格**：每一层 × 每个头一张热力图（行 = 发出关注的 token，列 = 被关注的 token；灰色 = 因果掩码）。点击一张热力图可以放大并显示 token 标签；悬停可以看到精确的权重；勾选 *average the heads* 可以看整层在做什么。细节视图一开始显示的是上面找到的前一个 token 头：它那条亮带正好在对角线下方。
 
 # %%

@@ -314,6 +314,13 @@ for kind in ("cpu", "cuda"):
     print(f"{kind}: {pick_precision(torch.device(kind))}")
 
 # %% [markdown]
+# **练习 2.** fp32 AdamW 训练时每个参数需要多少字节（权重、梯度、优化器）？
+
+# %%
+adam_bytes_per_param = ...  # 你的答案
+check("scaling.adam_bytes_per_param", adam_bytes_per_param)
+
+# %% [markdown]
 # ### 混合精度省下了什么，又没省下什么
 #
 # 用 AdamW 训练时，每个参数要保存：权重、它的梯度和两个矩估计。使用 autocast 时这四样都保持 fp32——**每个参数 16 字节**——所以混合精度*不会*缩小模型本身占用的内存；它把为反向传播保存的**激活值**减半，并且在 GPU 上让矩阵乘法跑在张量核心上，16 位时快 2-16 倍。
@@ -333,13 +340,6 @@ for name, n, L, H, C, T, B in (("本实验室的 class 预设 GPT", 0.8e6, 4, 4,
     states, act32, act16 = training_bytes(n, L, H, C, T, B)
     print(f"{name:22} 权重+梯度+AdamW {states / 2**30:6.2f} GiB | 激活值 fp32 {act32 / 2**30:6.2f}"
           f" GiB，bf16 {act16 / 2**30:6.2f} GiB")
-
-# %% [markdown]
-# **练习 2.** fp32 AdamW 训练时每个参数需要多少字节（权重、梯度、优化器）？
-
-# %%
-adam_bytes_per_param = ...  # 你的答案
-check("scaling.adam_bytes_per_param", adam_bytes_per_param)
 
 # %% [markdown]
 # ### 速度：在这里实测
@@ -532,9 +532,8 @@ print({k: round(v.item(), 4) for k, v in parts.items()})
 # %% [markdown]
 # ## 4 · 先预训练，再微调：把 MiniLM 变成情感分类器
 #
-# `all-MiniLM-L6-v2` 是一个 6 层的 BERT 风格编码器（2270 万参数），在十亿对句子上预训练过——就是 04 号笔记本往里看的那个模型。
-# （把这样的模型用在一个它没见过任何标注样本的任务上，叫作*零样本*（zero-shot）；这和*无监督*学习不是一回事，后者指模型从没有标签的数据中学习。这里我们用了标签：这是有监督的微调。）它随实验室一起提供，所以这里可以离线运行。任务是 gensim
-# 自带的电影评论极性样本（Pang 和 Lee：100 条负面、100 条正面的句子）。我们按类别分层，留出四分之一的评论做测试。
+# `all-MiniLM-L6-v2` 是一个 6 层的 BERT 风格编码器（22.7<!--cite:minilm_params_m--> M 个参数），在十亿对句子上预训练过——就是
+# 04 号笔记本往里看的那个模型。（把这样的模型用在一个它没见过任何标注样本的任务上，叫作*零样本*（zero-shot）；这和*无监督*学习不是一回事，后者指模型从没有标签的数据中学习。这里我们用了标签：这是有监督的微调。）它随实验室一起提供，所以这里可以离线运行。任务是 gensim 自带的电影评论极性样本（Pang 和 Lee：100 条负面、100 条正面的句子）。我们按类别分层，留出四分之一的评论做测试。
 #
 # 句子向量是编码器各 token 向量的平均；一个线性层把它变成两个得分：
 #
@@ -563,6 +562,12 @@ for i in test_idx[:2]:
     print(f"  [{POLARITY_LABELS[labels[i]]}] {texts[i]}")
 
 tokenizer, encoder = load_minilm(lab.device)
+from lmlab.cite import cite  # noqa: E402
+
+n_params = sum(p.numel() for p in encoder.parameters())
+print(f"all-MiniLM-L6-v2：{cite('minilm_params_m', n_params / 1e6, '{:.1f}')} M 个参数；"
+      f"{cite('polarity_train_n', len(train_idx), '{}')} 条训练评论，"
+      f"{cite('polarity_test_n', len(test_idx), '{}')} 条测试评论")
 torch.manual_seed(0)
 classifier = SentenceClassifier(encoder, n_classes=2).to(lab.device)
 
@@ -576,6 +581,16 @@ features = sentence_embeddings(classifier, tokenizer, texts, device=lab.device)
 probe = LogisticRegression(max_iter=2000).fit(features[train_idx], labels[train_idx])
 probe_report = classification_report(labels[test_idx], probe.predict(features[test_idx]), POLARITY_LABELS)
 print(probe_report)
+
+# %% [markdown]
+# **先预测，再运行。** 探针只训练了线性层（770 个数）。接下来的微调还要训练编码器的 2270 万个参数。在这 50 条测试评论上，哪一个会更好？先写下答案，再运行下面的单元格；测量之后的检查会说明发生了什么、为什么。
+#
+# - `"a"`：微调，明显更好：它的 95 % 区间在探针的区间之上
+# - `"b"`：分不出胜负：两个区间重叠
+# - `"c"`：探针，明显更好：它的区间在上面
+
+# %%
+prediction = ...  # "a"、"b"、"c" 中的一个
 
 # %% [markdown]
 # **微调**（fine-tuning）。现在梯度也会流进编码器：预训练权重用很小的学习率（$5\times10^{-5}$，让它们只挪动一点），分类头用较大的学习率。分类头从探针的权重开始（"先线性探针，再微调"，Kumar 等 2022）：一个*随机*的分类头会在最初几步把很大的随机梯度送进编码器，破坏我们正想保留的那些特征。smoke 预设只更新最上面一层 Transformer，在 64 条训练句子上训练一轮（CPU 上几秒钟）；
@@ -601,7 +616,8 @@ print(ft_report)
 #
 # 精确率（precision）问的是"模型说*正面*的时候，有多少次是对的？"，召回率（recall）问的是"正面评论中，它找出了多少？"。
 #
-# **这些数字有多可靠？** 测试评论只有 $n = 50$ 条时，一条评论就是 2 个百分点的准确率，而准确率 $a$ 的标准误差是 $\sqrt{a(1-a)/n}$：
+# **这些数字有多可靠？** 测试评论只有 $n$ = 50<!--cite:polarity_test_n--> 条时，一条评论就是 2 个百分点的准确率，而准确率 $a$
+# 的标准误差是 $\sqrt{a(1-a)/n}$：
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(7, 2.8), layout="constrained")
@@ -612,14 +628,18 @@ print({"probe": {k: round(v, 3) for k, v in probe_report.as_dict().items() if is
        "fine-tuned": {k: round(v, 3) for k, v in ft_report.as_dict().items() if isinstance(v, float)}})
 
 # %%
-for name, report in (("线性探针", probe_report), ("微调", ft_report)):
+for name, report, key in (("线性探针", probe_report, "probe_halfwidth"),
+                          ("fine-tuned", ft_report, "ft_halfwidth")):
     a, n = report.accuracy, int(report.support.sum())
     half = 1.96 * math.sqrt(a * (1 - a) / n)
-    print(f"{name:12} 准确率 {a:.2f}，95% 区间 {a - half:.2f} .. {a + half:.2f}")
+    print(f"{name:12} 准确率 {a:.2f}，95% 区间 {a - half:.2f} .. {a + half:.2f}（±{cite(key, half)}）")
+
+# %%
+check("scaling.predict_finetune", prediction,
+      measured=(probe_report.accuracy, ft_report.accuracy, int(ft_report.support.sum())))
 
 # %% [markdown]
-# 区间宽约 ±0.12：在 150 条训练句子上，微调和探针分不出高下；在我们的几次运行中，完整微调的结果随训练轮数不同，落在 0.70 到 0.78
-# 之间的任何地方。这就是这个数据集诚实的一课：好的预训练句子向量加上一个线性层，已经是 150 个样本所能教会的大部分东西了；微调编码器要在有几千个标注样本（以及一个大到能看出提升的测试集）时才有回报。
+# 区间宽约 ±0.12<!--cite:ft_halfwidth@class-->：在 150<!--cite:polarity_train_n--> 条训练句子上，微调和探针分不出高下；在我们的几次运行中，完整微调的结果随训练轮数不同，落在 0.70 到 0.78 之间的任何地方。这就是这个数据集诚实的一课：好的预训练句子向量加上一个线性层，已经是 150 个样本所能教会的大部分东西了；微调编码器要在有几千个标注样本（以及一个大到能看出提升的测试集）时才有回报。
 #
 # **练习 4.** 根据混淆矩阵计算每个类别的精确率、召回率和 F1。
 

@@ -628,6 +628,22 @@ from lmlab.viz.attention.seq2seq import cross_view, seq2seq_attention
 cross_view(seq2seq_attention(curve_model.eval(), vocab, "白日依山尽", "黄河入海流")).figure()
 
 # %% [markdown]
+# **先预测，再运行。** 把每句参考答案的字倒过来写：根本不是对联，声调和对仗都没了。它对参考答案的 chrF 是多少？先写下答案，再运行下面的单元格；测量之后的检查会说明发生了什么、为什么。
+#
+# - `"a"`：很低，像一个坏答案：它根本不是对联
+# - `"b"`：比上面每个模型和基线都高
+
+# %%
+prediction = ...  # "a"、"b" 中的一个
+
+# %%
+reversed_chrf = bleu_chrf([r[::-1] for r in refs], refs)["chrf"]
+best_other = max(float(r["chrf"]) for r in rows.values() if "chrf" in r)
+print(f"参考答案倒序后的 chrF：{reversed_chrf:.2f}；"
+      f"上面最好的模型或基线：{best_other:.2f}")
+check("seq2seq.predict_scrambled", prediction, measured=(reversed_chrf, best_other))
+
+# %% [markdown]
 # ## 10 · 观察交叉注意力
 #
 # 第 t 行：解码器在选择下一个字时看向哪里。对于对联，我们期望看到一条对角线：第 i 个字对应第 i 个字。左边是 Transformer

@@ -239,6 +239,26 @@ for whole_word in (False, True):
           f"准确率 {m['val_masked_acc']:.1%}")
 
 # %% [markdown]
+# **先预测，再运行。** 一个完全不用模型的基线，对每个空都回答诗中最常见的字符。和这个基线相比，上面打印的模型掩码 token
+# 准确率处在什么位置？先写下答案，再运行下面的单元格；测量之后的检查会说明发生了什么、为什么。
+#
+# - `"a"`：高得多：超过基线准确率的两倍
+# - `"b"`：更高，但不到基线的两倍
+# - `"c"`：不比总是猜最常见的字符更好
+
+# %%
+prediction = ...  # "a"、"b"、"c" 中的一个
+
+# %%
+from collections import Counter  # noqa: E402
+
+chars = [ch for ch in val_text if not ch.isspace()]
+commonest, n_commonest = Counter(chars).most_common(1)[0]
+print(f"总是猜 {commonest!r}：答对 {n_commonest / len(chars):.1%}；"
+      f"模型：{zh_metrics['masked_acc']:.1%}")
+check("bert.predict_baseline", prediction, measured=(zh_metrics["masked_acc"], n_commonest / len(chars)))
+
+# %% [markdown]
 # ## 4 · 完形填空
 #
 # 输入一句话，在缺字的地方写 `[MASK]`；模型给出最可能的 5 个字及其概率。所有空格都在**一次**前向传播中猜出，每个都同时参考两侧。

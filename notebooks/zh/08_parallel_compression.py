@@ -116,6 +116,15 @@ check("parallel.local_shape", local_shape)
 # GPT，看到同一个全局批次；另有一个进程在整个批次上训练同一个模型。它报告 FSDP 和流水线的损失与单进程的对比、每个 rank
 # 的字节数、张量并行模型的前向输出和梯度与未切分模型的对比，以及流水线的每步用时随微批次数 $m$ 增长的变化。
 
+# %% [markdown]
+# **先预测，再运行。** 两个 rank 各持有模型的一部分（一个分片、一个阶段，或每个矩阵的一半），训练 6 步。一个进程在同样的批次上训练整个模型。两者的结果相比如何？先写下答案，再运行下面的单元格；测量之后的检查会说明发生了什么、为什么。
+#
+# - `"a"`：一样，只差浮点舍入（差距小于 1e-4）
+# - `"b"`：明显不同：每个 rank 训练自己那一部分，然后把各部分合并
+
+# %%
+prediction = ...  # "a"、"b" 中的一个
+
 # %%
 out_json = work / "compare.json"
 cmd = torchrun_command(2, ["--schemes", "fsdp,tp,pp,bubble", "--steps", "6", "--bubble-size", SIZE["bubble"],
@@ -135,6 +144,11 @@ tp = res["tp"]
 print(f"tp  ：logits 相差 {tp['logits_max_diff']:.1e}，梯度相差 {tp['grad_max_diff']:.1e}；"
       f"每个 rank 持有 W_qkv {tp['local_W_qkv_shape']}，完整形状为 {tp['full_W_qkv_shape']}")
 print(f"手写的按列并行矩阵乘法与 x @ W.T 相差 {tp['hand_matmul_max_diff']:.1e}")
+
+# %%
+largest_gap = max([max(abs(a - b) for a, b in zip(res[name]["losses"], single, strict=True))
+                   for name in ("fsdp", "pp")] + [tp["logits_max_diff"], tp["grad_max_diff"]])
+check("parallel.predict_same_model", prediction, measured=largest_gap)
 
 # %% [markdown]
 # 这些差距是 float32 的舍入误差（求和的顺序不同）：各引擎计算的是完全相同的模型。再看内存：每个 rank 保存的字节数，

@@ -271,6 +271,15 @@ check("chinese.stop_word_share", stop_word_share)
 # %% [markdown]
 # 语言模型不能丢掉它们：它得把它们*写*出来，而且它们承载着语法（"的"标明谁修饰谁，"了"表示事情已经完成，"不"表示否定）。它们是不是也比其他字更容易预测？我们用第 4 节的字符模型来测量：比较它在古汉语虚字上的损失和在验证文本其余所有字上的损失。（像 `smoke` 预设那样只训练几十步的模型，学到的主要是每个字出现得有多频繁。）
 
+# %% [markdown]
+# **先预测，再运行。** 字符模型预测虚词字符，会比预测其他字符更容易还是更难？先写下答案，再运行下面的单元格；测量之后的检查会说明发生了什么、为什么。
+#
+# - `"a"`：更容易：虚词字符上的损失更低
+# - `"b"`：更难：虚词字符上的损失更高
+
+# %%
+prediction = ...  # "a"、"b" 中的一个
+
 # %%
 STOP = set("之不无而以其于于所与为为者也乎则")  # 与诗所用的字形一致
 char_tok = lm_tokenizers["char"]
@@ -283,6 +292,10 @@ if nll[is_stop].mean() < nll[~is_stop].mean():
     print("本次运行中，虚字是更容易预测的那些字")
 else:
     print("本次运行中，虚字并不比其他字更容易预测")
+
+# %%
+check("chinese.predict_function_loss", prediction,
+      measured=(float(nll[is_stop].mean()), float(nll[~is_stop].mean())))
 
 # %% [markdown]
 # ## 6 · 繁体字与简体字
