@@ -10,7 +10,8 @@
     on three questions and a control task (a random answer per character type).
 
 Every few-label score is the mean over ``--subsets`` stratified label subsets with a 95% t-interval (all
-labels: one subset, a test-set bootstrap interval).
+labels: one subset, a test-set bootstrap interval). The tables go to stderr as they are measured; stdout gets
+one JSON report with every number (``tests/test_bert_benchmark.py`` runs it at tiny sizes).
 
     LMLAB_DATA_DIR=/path/to/mirror python benchmarks/bert_transfer.py --out runs/transfer
     python benchmarks/bert_transfer.py --zh-seconds 3600 --snapshot-at 180,600,1800   # the long dose curve
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -48,7 +50,11 @@ def features(model: torch.nn.Module, vocab, texts: list[str], n_classes: int) ->
     return encode_features(EncoderClassifier(model, n_classes), ids, mask)[0]
 
 
-def main() -> None:
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("runs/bert_transfer"))
     ap.add_argument("--subsets", type=int, default=5)
@@ -56,8 +62,9 @@ def main() -> None:
     ap.add_argument("--zh-seconds", type=float, default=170.0)
     ap.add_argument("--snapshot-at", default="20,60,120")
     ap.add_argument("--per-poet", type=int, default=300)
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     t0 = time.perf_counter()
+    report: dict = {"subsets": args.subsets, "en_seconds": args.en_seconds, "zh_seconds": args.zh_seconds}
 
     texts, y = load_polarity()
     texts = [t.lower() for t in texts]
@@ -71,8 +78,9 @@ def main() -> None:
                             f"lmlab BERT ({args.en_seconds:g} s)": features(en_model, en_vocab, texts, 2),
                             "MiniLM": sentence_vectors(minilm, texts)},
                            y, tr, te, (16, 50, None), n_subsets=args.subsets)
-    print(f"(a) polarity, frozen encoders + logistic regression, {len(te)} test sentences\n"
-          + format_curve(rows), flush=True)
+    report["polarity"] = {"test_sentences": len(te), "curve": rows}
+    say(f"(a) polarity, frozen encoders + logistic regression, {len(te)} test sentences\n"
+        + format_curve(rows))
 
     ptexts, plabels, poets = poet_dataset(per_poet=args.per_poet, fallback=True)
     ptr, pte = stratified_split(plabels, 0.25, seed=0)
@@ -81,13 +89,14 @@ def main() -> None:
     prows = few_label_curve({"TF-IDF (characters)": tfidf_features(ptexts, ptr, analyzer="char",
                                                                   ngram_range=(1, 2))},
                             plabels, ptr, pte, counts, n_subsets=args.subsets)
-    print(f"(b) poet attribution, {len(pte)} test poems\n" + format_curve(prows), flush=True)
+    report["poets"] = {"test_poems": len(pte), "curve": prows}
+    say(f"(b) poet attribution, {len(pte)} test poems\n" + format_curve(prows))
 
     zh = train(args.out / "bert_zh", ["--corpus", "tang_poems", "--preset", "class", "--time-budget",
                                       str(args.zh_seconds), "--snapshot-at", args.snapshot_at])
     zh_model, zh_vocab, _ = load_bert(zh)
     metrics = json.loads((zh / "metrics.json").read_text())
-    print(f"zh BERT: {metrics['train_s']:.0f} s, {metrics['iters']} steps, masked accuracy "
+    say(f"zh BERT: {metrics['train_s']:.0f} s, {metrics['iters']} steps, masked accuracy "
           f"{metrics['masked_acc']:.3f}, snapshots {[p.name for _, p in snapshots(zh)]}")
     cfg = zh_model.config
     torch.manual_seed(0)
@@ -96,12 +105,14 @@ def main() -> None:
                                                               "dropout")})
     doses = [(0.0, random_zh), *((t, load_bert(p)[0]) for t, p in snapshots(zh)),
              (metrics["train_s"], zh_model)]
+    report["dose"] = []
     for seconds, model in doses:
         r = few_label_curve({"probe": features(model, zh_vocab, ptexts, len(poets))}, plabels, ptr, pte,
                             counts, n_subsets=args.subsets)
-        print(f"(c) probe after {seconds:6.1f} s: " + ";  ".join(
+        report["dose"].append({"seconds": seconds, "curve": r})
+        say(f"(c) probe after {seconds:6.1f} s: " + ";  ".join(
             f"{x['n_labels']} labels {x['accuracy']:.2f} [{x['accuracy_lo']:.2f}, {x['accuracy_hi']:.2f}]"
-            for x in r), flush=True)
+            for x in r))
 
     lines = [s for s in load_text("tang_poems").splitlines() if 10 <= len(s) <= 24][:400]
     ids, mask = encode_batch(zh_vocab, lines, cfg.block_size)
@@ -116,12 +127,17 @@ def main() -> None:
     where = mask.bool() & (pos > 0) & (ids < zh_vocab.base.vocab_size)
     control = torch.as_tensor(np.random.default_rng(0).integers(8, size=zh_vocab.vocab_size))[ids]
     states, random_states = layer_states(zh_model, ids, mask), layer_states(random_zh, ids, mask)
+    report["layer_probe"] = {}
     for q, target in {"position in window": pos.clamp(max=15), "position in half-line": half,
                       "rhyme slot": rhyme, "control task": control}.items():
-        print(f"(d) {q:22} pre-trained {[round(a, 2) for a in probe_layers(states, target, where)]}  "
-              f"random init {[round(a, 2) for a in probe_layers(random_states, target, where)]}", flush=True)
-    print(f"{time.perf_counter() - t0:.0f} s in all")
+        trained, untrained = probe_layers(states, target, where), probe_layers(random_states, target, where)
+        report["layer_probe"][q] = {"pre_trained": trained, "random_init": untrained}
+        say(f"(d) {q:22} pre-trained {[round(a, 2) for a in trained]}  "
+            f"random init {[round(a, 2) for a in untrained]}")
+    report["seconds"] = round(time.perf_counter() - t0, 1)
+    print(json.dumps(report, default=float))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,4 +1,5 @@
-"""Smoke test of benchmarks/bert_vs_transformers.py at tiny sizes (no timing asserted)."""
+"""Smoke tests of benchmarks/bert_vs_transformers.py and bert_transfer.py at tiny sizes (no timing
+asserted)."""
 
 import importlib.util
 import json
@@ -24,3 +25,18 @@ def test_benchmark_prints_both_sides_as_json(capsys):
                                             / report["transformers"]["tokens_per_sec"])
     assert report["ratio_same_work"] > 0
     assert report["threads"] == 1 and report["precision"] == "fp32"
+
+
+@pytest.mark.slow
+def test_transfer_report_has_every_comparison(tmp_path):
+    """``bert_transfer.py`` at tiny sizes: every table of notebook 07's comparisons is in its JSON report."""
+    from test_benchmarks import run_benchmark
+
+    report = run_benchmark("bert_transfer.py", "--out", str(tmp_path), "--subsets", "2", "--en-seconds", "1",
+                           "--zh-seconds", "1", "--snapshot-at", "0.5", "--per-poet", "5", timeout=600)
+    methods = {row["method"] for row in report["polarity"]["curve"]}
+    assert {"TF-IDF", "MiniLM"} <= methods and report["poets"]["curve"], report
+    assert [d["seconds"] for d in report["dose"]][0] == 0.0 and len(report["dose"]) >= 2  # random, then runs
+    probe = report["layer_probe"]
+    assert set(probe) == {"position in window", "position in half-line", "rhyme slot", "control task"}
+    assert all(len(p["pre_trained"]) == len(p["random_init"]) > 0 for p in probe.values())
