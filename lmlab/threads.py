@@ -22,6 +22,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from lmlab.say import learner_text
+
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PROC_CGROUP = Path("/proc/self/cgroup")
 # read by OpenMP (torch's intra-op pool), MKL, OpenBLAS, BLIS and numba when they load
@@ -133,15 +135,17 @@ def thread_share(root: Path = CGROUP_ROOT, proc_cgroup: Path = PROC_CGROUP) -> T
             return ThreadShare(n, name, True)
     quota = cgroup_cpu_limit(root, proc_cgroup)
     if quota is not None and _whole(quota[0]) < cores:
-        return ThreadShare(_whole(quota[0]), f"cgroup CPU quota {quota[0]:g} in {quota[1]}", True)
+        source = learner_text("cgroup CPU quota {cpus:g} in {path}", cpus=quota[0], path=quota[1])
+        return ThreadShare(_whole(quota[0]), source, True)
     limit = os.environ.get("CPU_LIMIT", "").strip()
     try:
         cpus = float(limit) if limit else None
     except ValueError:
         cpus = None
     if cpus is not None and cpus > 0 and _whole(cpus) < cores:
-        return ThreadShare(_whole(cpus), f"CPU_LIMIT={limit} (set by JupyterHub's spawner)", True)
-    return ThreadShare(cores, "all cores of this machine: no limit set", False)
+        return ThreadShare(_whole(cpus), learner_text("CPU_LIMIT={limit} (set by JupyterHub's spawner)",
+                                                      limit=limit), True)
+    return ThreadShare(cores, learner_text("all cores of this machine: no limit set"), False)
 
 
 def apply_thread_share() -> ThreadShare:

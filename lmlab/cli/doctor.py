@@ -99,13 +99,15 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=2, ensure_ascii=False))
         return 0
     gpu = report["gpu"] or ("MPS (Apple GPU)" if report["mps_available"] else "none")
+    share_line = (_("1 thread, from {source} (override: LMLAB_THREADS)") if report["threads"]["share"] == 1
+                  else _("{n} threads, from {source} (override: LMLAB_THREADS)"))
     lines = [
         ("lmlab", report["lmlab"]),
         ("python", f"{report['python']} on {report['platform']}"),
         ("torch", f"{report['torch']} (CUDA {report['cuda_version'] or 'not built in'}, "
                   f"{report['torch_threads']} CPU threads)"),
-        ("CPU share", f"{report['threads']['share']} thread{'s' * (report['threads']['share'] != 1)}, "
-                      f"from {report['threads']['source']} (override: LMLAB_THREADS)"),
+        (N_("CPU share"), share_line.format(n=report["threads"]["share"],
+                                            source=report["threads"]["source"])),
         ("GPU", gpu),
         (N_("device"), f"{report['device']}  precision {report['precision']}  preset {report['preset']} "
                    "(override: --device / --preset, LMLAB_DEVICE / LMLAB_PRESET)"),
