@@ -602,7 +602,7 @@ for i, n in enumerate(dose_counts):
     ax.plot(xs, [r["accuracy"] for r in own], "o-", color=f"C{i}", label=f"probe, {n} labels")
     ax.fill_between(xs, [r["accuracy_lo"] for r in own], [r["accuracy_hi"] for r in own], color=f"C{i}",
                     alpha=0.2)
-    tfidf = next(r for r in poet_rows if r["method"] == "TF-IDF (characters)" and r["n_labels"] == n)
+    tfidf = next(r for r in poet_rows if r["method"].startswith("TF-IDF") and r["n_labels"] == n)
     ax.axhline(tfidf["accuracy"], color=f"C{i}", linestyle=":", linewidth=1)
 ax.axhline(1 / 3, color="0.6", linestyle="--", linewidth=1, label="chance")
 ax.set(xlabel="seconds of pre-training (0 = random weights)", ylabel="accuracy",

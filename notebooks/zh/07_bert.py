@@ -547,7 +547,7 @@ for i, n in enumerate(dose_counts):
     ax.plot(xs, [r["accuracy"] for r in own], "o-", color=f"C{i}", label=f"探针，{n} 个标签")
     ax.fill_between(xs, [r["accuracy_lo"] for r in own], [r["accuracy_hi"] for r in own], color=f"C{i}",
                     alpha=0.2)
-    tfidf = next(r for r in poet_rows if r["method"] == "TF-IDF (characters)" and r["n_labels"] == n)
+    tfidf = next(r for r in poet_rows if r["method"].startswith("TF-IDF") and r["n_labels"] == n)
     ax.axhline(tfidf["accuracy"], color=f"C{i}", linestyle=":", linewidth=1)
 ax.axhline(1 / 3, color="0.6", linestyle="--", linewidth=1, label="随机猜测")
 ax.set(xlabel="预训练秒数（0 = 随机权重）", ylabel="准确率",
