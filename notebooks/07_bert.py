@@ -609,8 +609,9 @@ ax.set(xlabel="seconds of pre-training (0 = random weights)", ylabel="accuracy",
        title="linear probe vs pre-training time (dotted: TF-IDF)")
 ax.legend(fontsize=8)
 plt.show()
+print("probe accuracy after each pre-training time, by the number of labels n [95% interval]:")
 for seconds in dict.fromkeys(r["seconds"] for r in dose_rows):
-    cells = [f"{r['n_labels']} labels {r['accuracy']:.2f} [{r['accuracy_lo']:.2f}, {r['accuracy_hi']:.2f}]"
+    cells = [f"n={r['n_labels']}: {r['accuracy']:.2f} [{r['accuracy_lo']:.2f}, {r['accuracy_hi']:.2f}]"
              for r in dose_rows if r["seconds"] == seconds]
     print(f"{seconds:7.1f} s: " + ";  ".join(cells))
 
@@ -716,12 +717,12 @@ from lmlab.models.pretrained import load_minilm, sentence_vectors, untrained_lik
 
 minilm = load_minilm(lab.device)
 t0 = time.perf_counter()
-pol_features = {
-    "TF-IDF": tfidf_features(pol_texts, en_curve["train_idx"]),
-    "random init (MiniLM's shape)": sentence_vectors(untrained_like(minilm, seed=0), pol_texts),
-    "lmlab BERT (wiki sample)": en_curve["features"],
-    "MiniLM (pre-trained at scale)": sentence_vectors(minilm, pol_texts),
-}
+names = ("TF-IDF", "random init (MiniLM's shape)", "lmlab BERT (wiki sample)",
+         "MiniLM (pre-trained at scale)")
+tfidf_name, random_name, bert_name, minilm_name = names  # the table's and the figure's labels
+pol_features = dict(zip(names, (tfidf_features(pol_texts, en_curve["train_idx"]),
+                                sentence_vectors(untrained_like(minilm, seed=0), pol_texts),
+                                en_curve["features"], sentence_vectors(minilm, pol_texts)), strict=True))
 scale_rows = few_label_curve(pol_features, pol_labels, en_curve["train_idx"], en_curve["test_idx"],
                              SIZE["label_counts"], n_subsets=SIZE["n_subsets"])
 print(f"{len(en_curve['test_idx'])} test sentences, {SIZE['n_subsets']} label subsets per count, "
@@ -735,8 +736,8 @@ def _at(method, n):
 
 
 for n in sorted({r["n_labels"] for r in scale_rows}):
-    ml = _at("MiniLM (pre-trained at scale)", n)
-    for other in ("TF-IDF", "random init (MiniLM's shape)"):
+    ml = _at(minilm_name, n)
+    for other in (tfidf_name, random_name):
         o = _at(other, n)
         verdict = ("intervals apart: MiniLM is better" if ml["accuracy_lo"] > o["accuracy_hi"]
                    else "intervals overlap: not told apart here")

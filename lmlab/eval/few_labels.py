@@ -18,6 +18,10 @@ import numpy as np
 
 from lmlab.eval.bootstrap import bootstrap_ci
 from lmlab.eval.classification import classification_report
+from lmlab.i18n import N_, _
+
+# what a metric is called on screen
+METRIC_NAMES = {"accuracy": N_("accuracy"), "macro_f1": N_("macro-F1")}
 
 
 def label_subsets(labels: Sequence[int], n: int | None, n_subsets: int = 5,
@@ -130,7 +134,8 @@ def format_curve(rows: Sequence[dict[str, Any]], metric: str = "accuracy") -> st
     sizes = sorted({r["n_labels"] for r in rows})
     methods = list(dict.fromkeys(r["method"] for r in rows))
     width = max(12, *(len(m) for m in methods))
-    lines = [f"{metric:<{width}}" + "".join(f"{f'{n} labels':>20}" for n in sizes)]
+    shown = _(METRIC_NAMES.get(metric, metric))
+    lines = [f"{shown:<{width}}" + "".join(f"{_('{n} labels').format(n=n):>20}" for n in sizes)]
     for m in methods:
         cells = []
         for n in sizes:
@@ -157,8 +162,8 @@ def plot_label_curve(rows: Sequence[dict[str, Any]], *, metric: str = "accuracy"
         ax.fill_between(n, [r[f"{metric}_lo"] for r in own], [r[f"{metric}_hi"] for r in own],
                         color=line.get_color(), alpha=0.2)
     if chance is not None:
-        ax.axhline(chance, color="0.6", linestyle=":", label="chance")
-    ax.set(xscale="log", xlabel="training labels", ylabel=metric.replace("_", "-"))
+        ax.axhline(chance, color="0.6", linestyle=":", label=_("chance"))
+    ax.set(xscale="log", xlabel=_("training labels"), ylabel=_(METRIC_NAMES.get(metric, metric)))
     if title:  # drawn over another plot: keep its title
         ax.set_title(title)
     ticks = sorted({r["n_labels"] for r in rows})

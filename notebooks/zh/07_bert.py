@@ -554,8 +554,9 @@ ax.set(xlabel="预训练秒数（0 = 随机权重）", ylabel="准确率",
        title="线性探针与预训练时间（点线：TF-IDF）")
 ax.legend(fontsize=8)
 plt.show()
+print("每个预训练时长之后的探针准确率，按标签数 n 分列［95% 区间］：")
 for seconds in dict.fromkeys(r["seconds"] for r in dose_rows):
-    cells = [f"{r['n_labels']} labels {r['accuracy']:.2f} [{r['accuracy_lo']:.2f}, {r['accuracy_hi']:.2f}]"
+    cells = [f"n={r['n_labels']}: {r['accuracy']:.2f} [{r['accuracy_lo']:.2f}, {r['accuracy_hi']:.2f}]"
              for r in dose_rows if r["seconds"] == seconds]
     print(f"{seconds:7.1f} s: " + ";  ".join(cells))
 
@@ -650,12 +651,12 @@ from lmlab.models.pretrained import load_minilm, sentence_vectors, untrained_lik
 
 minilm = load_minilm(lab.device)
 t0 = time.perf_counter()
-pol_features = {
-    "TF-IDF": tfidf_features(pol_texts, en_curve["train_idx"]),
-    "random init (MiniLM's shape)": sentence_vectors(untrained_like(minilm, seed=0), pol_texts),
-    "lmlab BERT (wiki sample)": en_curve["features"],
-    "MiniLM (pre-trained at scale)": sentence_vectors(minilm, pol_texts),
-}
+names = ("TF-IDF 基线", "随机初始化（MiniLM 的结构）", "lmlab 的 BERT（维基样本）",
+         "MiniLM（大规模预训练）")
+tfidf_name, random_name, bert_name, minilm_name = names  # 表格和图里显示的名字
+pol_features = dict(zip(names, (tfidf_features(pol_texts, en_curve["train_idx"]),
+                                sentence_vectors(untrained_like(minilm, seed=0), pol_texts),
+                                en_curve["features"], sentence_vectors(minilm, pol_texts)), strict=True))
 scale_rows = few_label_curve(pol_features, pol_labels, en_curve["train_idx"], en_curve["test_idx"],
                              SIZE["label_counts"], n_subsets=SIZE["n_subsets"])
 print(f"{len(en_curve['test_idx'])} 个测试句子，每个标签数 {SIZE['n_subsets']} 个标签子集，"
@@ -669,8 +670,8 @@ def _at(method, n):
 
 
 for n in sorted({r["n_labels"] for r in scale_rows}):
-    ml = _at("MiniLM (pre-trained at scale)", n)
-    for other in ("TF-IDF", "random init (MiniLM's shape)"):
+    ml = _at(minilm_name, n)
+    for other in (tfidf_name, random_name):
         o = _at(other, n)
         verdict = ("区间不重叠：MiniLM 更好" if ml["accuracy_lo"] > o["accuracy_hi"]
                    else "区间重叠：这里分不出高下")
