@@ -30,6 +30,16 @@ from lmlab.cli.lab import (
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop a lab started in its own session as a user would (SIGTERM), and kill it if it hangs."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 def test_private_files_are_owner_only_and_the_command_has_no_secret(tmp_path, monkeypatch):
     folder = tmp_path / "private"
     folder.mkdir()
@@ -113,12 +123,7 @@ def test_started_lab_keeps_token_off_the_process_list_and_opens_clean(tmp_path):
                       "is not trusted", "without encryption", "websocket_ping_timeout"):
             assert noise not in text, f"{noise!r} in the lab's output:\n{text}"
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        _stop(proc)
     assert not private.exists(), "the private token folder outlived the lab"
 
 
@@ -211,9 +216,4 @@ def test_the_chinese_edition_opens_jupyterlab_in_chinese(tmp_path):
         assert get("/translations/zh_CN")["data"], "the zh_CN pack has no strings"
         assert "正在" in log_path.read_text() and "starting JupyterLab" not in log_path.read_text()
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        _stop(proc)
