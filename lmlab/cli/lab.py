@@ -34,10 +34,15 @@ HOST = "127.0.0.1"
 
 # Settings a class never needs to see or answer: JupyterLab's news prompt and update check, the nbclassic
 # server extension (its migration banner), info-level server logs.
+NBGRADER_EXTENSIONS = tuple(f"nbgrader.server_extensions.{name}" for name in
+                            ("formgrader", "validate_assignment", "assignment_list", "course_list"))
 QUIET_CONFIG = {
     "LabApp": {"news_url": None, "log_level": "WARN",
                "check_for_updates_class": "jupyterlab.handlers.announcements.NeverCheckForUpdate"},
-    "ServerApp": {"jpserver_extensions": {"nbclassic": False}, "log_level": "WARN",
+    # nbgrader (the class extra) is the teacher's tool: its server extensions warn at every start of a
+    # learner's lab that no course config exists, so the lab leaves them off
+    "ServerApp": {"jpserver_extensions": {"nbclassic": False, **dict.fromkeys(NBGRADER_EXTENSIONS, False)},
+                  "log_level": "WARN",
                   # jupyter_server's websocket keep-alive counts in milliseconds (30000, timeout 90000) where
                   # tornado >= 6.5 reads seconds, and warns at every connection that the timeout exceeds the
                   # interval. On 127.0.0.1 there is no proxy to keep a socket alive for: no pings at all.
