@@ -245,15 +245,27 @@ wv = sg.vectors
 print(f"{sg.words_per_sec:,.0f} words/s, {sg.wall_s:.1f} s")
 
 # %% [markdown]
-# ## 5b · CBOW: the other direction
+# ## 5b · CBOW: the other model
 #
-# Which is which, since they are easy to swap (and some tutorials do): **skip-gram** takes the **centre**
-# word and predicts each **context** word around it, one pair $(c, o)$ at a time, as above. **CBOW**
-# ("continuous bag of words") does the opposite: it averages the input vectors of the context words and
-# predicts the **centre** word from that average. With $C$ the context words of centre $c$:
+# word2vec has a second model, **CBOW** ("continuous bag of words"). Take a position $c$ of the text and
+# $C$, the words within `window` positions of it. CBOW averages input vectors and scores one output vector,
+# with the same negative sampling as above:
 #
 # $$h = \frac{1}{|C|}\sum_{o \in C} v_o, \qquad
 # L_\text{CBOW} = -\log\sigma(u_c\cdot h) - \sum_{k=1}^{K}\log\sigma(-u_{n_k}\cdot h).$$
+#
+# **A check of the idea.** Read the two losses with section 4's notation ($v_w$: word $w$ as an input,
+# $u_w$: word $w$ as the one predicted). Which model predicts the centre word from its context, `"cbow"` or
+# `"skipgram"`? (The two are easy to swap, and some tutorials do.)
+
+# %%
+predicts_the_centre = ...  # "cbow" or "skipgram"
+check("word2vec.which_predicts_centre", predicts_the_centre)
+
+# %% [markdown]
+# Which is which: **skip-gram** takes the **centre** word as its input ($v_c$) and predicts each
+# **context** word around it ($u_o$), one pair $(c, o)$ at a time. **CBOW** goes the other way: the
+# averaged context $h$ is its input, and the **centre** word ($u_c$) is what it predicts.
 #
 # One CBOW example per centre word instead of one skip-gram example per (centre, context) pair, so CBOW
 # makes about $2\cdot$`window` times fewer updates per epoch: it is faster, and it smooths over the
@@ -279,14 +291,6 @@ def cbow_loss(V_context, u_c, U_neg):
 
 
 check("word2vec.cbow_loss", cbow_loss)
-
-# %% [markdown]
-# And the check of the idea itself: which model predicts the centre word from its context? Answer
-# `"cbow"` or `"skipgram"`.
-
-# %%
-predicts_the_centre = ...  # "cbow" or "skipgram"
-check("word2vec.which_predicts_centre", predicts_the_centre)
 
 # %% [markdown]
 # The trainer runs CBOW with one switch, `Word2VecConfig(model="cbow")` (the C tool's `-cbow 1`; as

@@ -77,10 +77,6 @@ work = Path(tempfile.mkdtemp(prefix="lmlab05_"))
 # between GPUs. The pieces are parts of **one** model that run forward and backward together on every
 # batch; nothing is trained on its own and merged afterwards. It is what trains 100-billion-parameter
 # models; for models that fit on one GPU — every model in this lab — data parallelism is the tool.
-#
-# **Sharded data parallelism** (PyTorch's FSDP, DeepSpeed's ZeRO) is data parallelism, not model
-# parallelism: every rank still takes its own slice of the batch, but stores only a shard of the
-# parameters, gradients and optimizer state, and gathers each layer's full weights just before using it.
 
 # %%
 def draw_parallelism():
@@ -119,12 +115,23 @@ def draw_parallelism():
 draw_parallelism()
 
 # %% [markdown]
-# A check of the idea: FSDP gives each rank its own slice of the batch and a shard of the weights.
-# Which family is it, `"data"` or `"model"` parallelism?
+# A check of the idea, on an engine you have not met yet. PyTorch's **FSDP** (fully sharded data
+# parallel; DeepSpeed's ZeRO is the same idea) cuts every parameter, its gradient and its optimizer state
+# into $N$ shards, one per rank, so each rank *stores* only $1/N$ of the model. Just before a layer runs,
+# the ranks send each other their shards of it (an *all-gather*), so that every rank holds that layer's
+# full weights for a moment, apply it to their inputs, and drop the gathered copy again. The batch is cut
+# into $N$ slices as in the figure above. Which family is it, `"data"` or `"model"` parallelism? Decide
+# from the figure: what does each rank *compute* on?
 
 # %%
 fsdp_is = ...  # "data" or "model"
 check("scaling.fsdp_family", fsdp_is)
+
+# %% [markdown]
+# **Sharded data parallelism** (FSDP, ZeRO) is data parallelism, not model parallelism: every rank still
+# runs every layer, with its full weights, on its own slice of the batch; only the *storage* of the
+# parameters, gradients and optimizer state is split. The shards are never trained on their own: the
+# gradients are still averaged over all ranks before every step.
 
 # %% [markdown]
 # Why the average is the right thing: with a loss that is a **mean** over the batch, and each of the

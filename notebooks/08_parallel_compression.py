@@ -76,9 +76,9 @@ work = Path(tempfile.mkdtemp(prefix="lmlab08_"))
 # | scheme | each rank holds | communication per step |
 # |---|---|---|
 # | DDP | all of $W$, its gradient, Adam's $m$, $v$ | all-reduce the gradients |
-# | FSDP | 1/N of the rows of $W$, its gradient, $m$, $v$ | all-gather $W$, reduce-scatter the gradient |
-# | tensor parallel, column | output rows of its heads / hidden units: $W_r$ (out/N, in) | — |
-# | tensor parallel, row | input columns $W_r$ (out, in/N) | all-reduce the partial outputs |
+# | FSDP | 1/N of $W$ (cut along dim 0), its gradient, $m$, $v$ | all-gather $W$, reduce-scatter grads |
+# | tensor parallel, column | the weights of its own output units only (its heads, its hidden units) | — |
+# | tensor parallel, row | the weights that read its own slice of the input | all-reduce the partial outputs |
 # | pipeline | whole matrices, but only its layers' | send activations forward, gradients back |
 #
 # FSDP keeps DDP's arithmetic (every rank still computes a whole model on its part of the batch): per
@@ -107,8 +107,10 @@ print(inspect.getsource(tp_plan.apply_tp))
 print(inspect.getsource(tp_plan.column_parallel_matmul))
 
 # %% [markdown]
-# **Exercise 1.** Which shape of a weight does one rank hold? `scheme` is `"ddp"`, `"fsdp"` or `"tp"`;
-# `role` is `"column"` or `"row"` (it matters for tensor parallelism only); `shape` is (out, in).
+# **Exercise 1.** Turn the table's words into shapes: which shape of a weight does one rank hold?
+# `scheme` is `"ddp"`, `"fsdp"` or `"tp"`; `role` is `"column"` or `"row"` (it matters for tensor
+# parallelism only); `shape` is (out, in), as `nn.Linear` stores it ($y = x W^\top$: row $j$ of $W$ makes
+# output unit $j$).
 
 # %%
 def local_shape(scheme, role, shape, n):
@@ -166,8 +168,33 @@ check("parallel.predict_same_model", prediction, measured=largest_gap)
 
 # %% [markdown]
 # The gaps are float32 rounding (sums taken in another order): the engines compute exactly the same
-# model. Now the memory: bytes each rank keeps, DDP (a full copy, measured in the single process)
-# against FSDP.
+# model.
+#
+# Before the next figure, the pipeline's cost. GPipe cuts the batch into $m$ micro-batches; stage 1 (the
+# first layers, on rank 1) runs micro-batch 1, hands its activations to stage 2 and starts micro-batch 2,
+# and so on. One slot is the time one stage needs for one micro-batch. With $p = 2$ stages and $m = 3$
+# micro-batches, the forward pass:
+#
+# | slot | 1 | 2 | 3 | 4 |
+# |---|---|---|---|---|
+# | stage 1 | F1 | F2 | F3 | · |
+# | stage 2 | · | F1 | F2 | F3 |
+#
+# (the backward pass mirrors it). A `·` is a stage waiting: the **bubble**.
+#
+# **Exercise 2.** Generalise the table: with $p$ stages and $m$ micro-batches, what share of a step is each
+# stage idle? Write `bubble(p, m)`.
+
+# %%
+def bubble(p, m):
+    return ...  # your code: the idle share of each stage in one GPipe step
+
+
+check("parallel.bubble", bubble)
+
+# %% [markdown]
+# Now the memory: bytes each rank keeps, DDP (a full copy, measured in the single process) against FSDP;
+# and the bubble, your formula beside the pipeline's measured idle time.
 
 # %%
 kinds = ("params", "grads", "optimizer")
@@ -193,18 +220,10 @@ print("FSDP / DDP bytes:", [round(f / d, 3) for f, d in zip(fsdp, ddp, strict=Tr
 
 # %% [markdown]
 # The bubble: with $p$ stages and $m$ micro-batches, a GPipe step takes $m + p - 1$ slots and each stage
-# works in $m$ of them. The measured share adds what the formula leaves out — sending activations
-# between processes, and smaller matmuls that run less efficiently — so it stops falling once the
-# micro-batches get small (and on a shared CPU the timings are noisy).
-#
-# **Exercise 2.** Write the bubble.
-
-# %%
-def bubble(p, m):
-    return ...  # your code: the idle share of each stage in one GPipe step
-
-
-check("parallel.bubble", bubble)
+# works in $m$ of them, so each is idle $(p-1)/(m+p-1)$ of the step. The measured share adds what the
+# formula leaves out — sending activations between processes, and smaller matmuls that run less
+# efficiently — so it stops falling once the micro-batches get small (and on a shared CPU the timings are
+# noisy).
 
 # %% [markdown]
 # ### The same from the command line

@@ -113,12 +113,18 @@ def _check_prf(student) -> None:
 
 
 @exercise("scaling.fsdp_family", solution="data",
-          hint="what does each rank compute on: the whole model on its own slice of the batch, or a part of "
-               "the model on the whole batch?")
+          hint="ask what each rank computes on, not what it stores: the whole model on its own slice of the "
+               "batch (data), or one part of the model on the whole batch (model)?",
+          success="Sharding decides what a rank stores between uses; the family is decided by what it "
+                  "computes: every layer, on its own slice of the batch.")
 def _check_fsdp_family(student) -> None:
-    expect(isinstance(student, str), f"answer with a string, \"data\" or \"model\", not {student!r:.30}")
+    expect(isinstance(student, str), _("answer with a string, \"data\" or \"model\", not {student!r:.30}")
+                                       .format(student=student))
     answer = student.strip().lower().split()[0] if student.strip() else ""
-    expect(answer in {"data", "model"}, f"{student!r}: answer \"data\" or \"model\"")
-    expect(answer == "data", "each FSDP rank runs the whole model on its own slice of the batch; only the "
-                             "storage of the weights is sharded (gathered layer by layer), so it is data "
-                             "parallelism, sharded")
+    expect(answer in {"data", "model"},
+           _("{student!r}: answer \"data\" or \"model\"").format(student=student))
+    if answer == "model":
+        raise ExerciseFailure("splitting the weights' storage is not model parallelism: an FSDP rank gathers "
+                              "each layer's full weights and runs every layer on its own slice of the batch, "
+                              "then averages its gradients with the other ranks. Model parallelism gives a "
+                              "rank a part of the model to compute, on the whole batch")

@@ -136,13 +136,18 @@ def _check_cbow_loss(student) -> None:
 
 
 @exercise("word2vec.which_predicts_centre", solution="cbow",
-          hint="CBOW's input is the bag of context words; skip-gram's input is one word")
+          hint="find the u in each loss: u is the word being predicted. Skip-gram's is u_o (a context word), "
+               "CBOW's is u_c",
+          success="The input of CBOW is the bag of context words (averaged into h); the input of "
+                  "skip-gram is one word, the centre.")
 def _check_which_predicts_centre(student) -> None:
     expect(isinstance(student, str), f"answer with a string, \"cbow\" or \"skipgram\", not {student!r:.30}")
     answer = student.strip().lower().replace("-", "").replace(" ", "")
     expect(answer in {"cbow", "skipgram"}, f"{student!r}: answer \"cbow\" or \"skipgram\"")
-    expect(answer == "cbow", "skip-gram goes the other way: from the centre word it predicts each context "
-                             "word. The model that averages the context to predict the centre is CBOW")
+    if answer == "skipgram":
+        raise ExerciseFailure("the two are easy to swap, but skip-gram goes the other way: its input is the "
+                              "centre word (v_c) and it predicts each context word (u_o in its loss). CBOW's "
+                              "loss predicts u_c, the centre, from h, the averaged context")
 
 
 def _glove_weight(X: np.ndarray, x_max: float, alpha: float) -> np.ndarray:
