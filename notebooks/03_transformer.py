@@ -215,12 +215,17 @@ check("transformer.split_heads", my_split_heads)
 # $\omega_i = 10000^{-2i/d_{model}}$; the wavelengths $2\pi/\omega_i$ grow geometrically from $2\pi$
 # (channel 0) to $2\pi\cdot 10000^{(d_{model}-2)/d_{model}}$ for the last pair. That approaches
 # $10000\cdot2\pi$ only for wide models: for the $d_{model} = 32$ plot below the last pair ($i = 15$) has
-# $2\pi\cdot10000^{30/32} \approx 2\pi\cdot 5{,}623 \approx 35{,}300$ positions.
+# $2\pi\cdot10000^{30/32} \approx 2\pi\,\cdot$ 5,623<!--cite:pe_last_factor--> $\approx$
+# 35,300<!--cite:pe_last_wavelength--> positions.
 
 # %%
+from lmlab.cite import cite
 from lmlab.models.transformer import sinusoidal_encoding
 
 pe = sinusoidal_encoding(100, 32)  # (positions, d_model)
+slowest = 10000 ** (30 / 32)  # 1 / ω of the last pair, i = 15
+print(f"last pair: 2π · {cite('pe_last_factor', slowest, '{:,.0f}')} ≈ "
+      f"{cite('pe_last_wavelength', round(2 * math.pi * slowest, -2), '{:,.0f}')} positions per turn")
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3), dpi=80, layout="constrained")
 ax1.imshow(pe.T, aspect="auto", cmap="RdBu_r")
 ax1.set(xlabel="position pos", ylabel="channel", title="PE(pos, channel), d_model = 32")
@@ -327,7 +332,8 @@ check("transformer.longest_wavelength", longest_wavelength_64)
 # GPT-2 uses $\sigma = \mathrm{GELU}$; lmlab's default is the original Transformer's
 # $\sigma(z) = \max(0, z)$: cheaper to compute, and with RoPE these small character models learn
 # clearly faster with it (validation loss about 1.69 against 1.78 with GELU after nanoGPT's 2,000 baby-GPT
-# steps). `GPTConfig(activation="gelu")` gives GPT-2's; `"relu2"` is Primer's $\max(0, z)^2$.
+# steps, in one development run of lmlab, not re-measured in this notebook).
+# `GPTConfig(activation="gelu")` gives GPT-2's; `"relu2"` is Primer's $\max(0, z)^2$.
 #
 # The GPT is: token embedding (+ a position table, unless RoPE turns q and k inside attention) → $L$
 # blocks (causal) → LayerNorm → a linear layer to vocabulary scores, whose matrix is **the token
@@ -369,7 +375,8 @@ print(f"max |fast - readable| = {(fast_logits - slow_logits).abs().max():.2e}; "
 # %% [markdown]
 # ## 6 · Tokens: characters or byte-pair encoding
 #
-# We train on characters (65 symbols for Shakespeare). Real GPTs use **byte-level BPE**: start from the
+# We train on characters (65<!--cite:shakespeare_chars@class--> symbols for Shakespeare). Real GPTs use
+# **byte-level BPE**: start from the
 # 256 byte values, then repeatedly merge the most frequent adjacent pair into a new token. It is not a
 # fixed-length code: a token may stand for one byte or for a whole word, and what is fixed is the size of
 # the vocabulary. Here is a from-scratch version that shows its merges (`BytePairEncoding` in
@@ -380,6 +387,7 @@ from lmlab.data import load_text_or_fallback, train_val_split
 from lmlab.tokenizers.bpe import BytePairEncoding, FastBPETokenizer
 
 text, corpus = load_text_or_fallback("tiny_shakespeare")
+print(f"{corpus}: {cite('shakespeare_chars', len(set(text)), '{}')} distinct characters")
 if lab.preset == "smoke":
     text = text[:400_000]  # CI: a slice is plenty for a few dozen steps
 bpe = BytePairEncoding.train(text[:20_000], n_merges=12, verbose=True)
@@ -389,11 +397,13 @@ for chunk in bpe.encode_and_show_work(" thee there")[:2]:
         print("   merge", step["merge"], "->", step["new_id"], repr(step["new_token"]), step["tokens"])
 
 # %% [markdown]
-# The library tokenizer (Hugging Face `tokenizers`, in Rust) learns a 512-token vocabulary from the
-# whole corpus in about a second; fewer, longer tokens per text (`lmlab train gpt --tokenizer bpe`):
+# The library tokenizer (Hugging Face `tokenizers`, in Rust) learns a 512<!--cite:bpe_vocab-->-token
+# vocabulary from the whole corpus in about a second; fewer, longer tokens per text
+# (`lmlab train gpt --tokenizer bpe`):
 
 # %%
 fast_bpe = FastBPETokenizer.train(text[:1_200_000], vocab_size=512)
+print(f"a {cite('bpe_vocab', fast_bpe.vocab_size, '{}')}-token vocabulary")
 print(fast_bpe.tokens(text[:60]))
 some = text[:200_000]
 print(f"{len(some) / len(fast_bpe.encode(some)):.2f} characters per BPE token (1.00 for characters)")
@@ -433,6 +443,12 @@ plt.xlabel("iteration (or fraction of the time budget)")
 plt.ylabel("learning rate")
 plt.title("warm-up, then cosine", fontsize=9)
 plt.show()
+c, f = PRESETS["class"], PRESETS["full"]
+print(f"class: batches of {cite('class_batch', c['batch_size'], '{}')} blocks of "
+      f"{cite('class_block', c['block_size'], '{}')} characters for "
+      f"{cite('class_minutes', c['time_budget_s'] / 60, '{:.0f}')} minutes; full: "
+      f"{cite('full_layers', f['n_layer'], '{}')} layers × {cite('full_embd', f['n_embd'], '{}')}, block "
+      f"{cite('full_block', f['block_size'], '{}')}")
 values
 
 # %% [markdown]
@@ -446,6 +462,14 @@ def cosine_part(t, T, lr_max, lr_min):
 
 
 check("transformer.cosine_part", cosine_part)
+
+# %% [markdown]
+# **What to expect, and against what.** A validation loss means little alone. Two baselines stand beside
+# the GPT: a uniform guess over the characters ($\ln V$ nats, where training starts), and the simplest model
+# that could work, **counts** of which character follows the previous one or two (a bigram and a trigram,
+# Kneser–Ney smoothed, `lmlab.models.ngram`), counted on the same training text. The claim: the trained GPT
+# ends clearly below the trigram, because attention reads far more than two characters back. All three are
+# scored on the same validation windows, each with a 95 % bootstrap interval over the windows.
 
 # %%
 from lmlab.checkpoint import load_checkpoint, load_model_state
@@ -480,13 +504,36 @@ print(f"{m['iters']} iterations, {m['train_s']:.1f} s of training, {m['tokens_pe
 print(f"train {m['eval_train_loss']:.3f}, validation {m['val_loss']:.3f} nats/char "
       f"(uniform guess: ln {tok.vocab_size} = {math.log(tok.vocab_size):.2f})")
 
+# %%
+from lmlab.eval.bootstrap import bootstrap_mean
+from lmlab.eval.language_model import ngram_window_losses, window_losses
+from lmlab.models.ngram import KneserNey
+
+WINDOWS = 300  # validation windows scored (enough for a tight interval, seconds on a CPU)
+block = model.config.block_size
+scored = {"GPT": window_losses(model, data.val, block, WINDOWS, device=lab.device)}
+for n in (2, 3):  # the bigram and the trigram: counts of the training text
+    counts = KneserNey.fit(data.train.tolist(), tok.vocab_size, n=n)
+    scored[f"{n}-gram"] = ngram_window_losses(counts, data.val, block, WINDOWS)
+print(f"uniform guess: ln {tok.vocab_size} = {math.log(tok.vocab_size):.3f} nats/char")
+for name, losses in scored.items():
+    lo, hi = bootstrap_mean(losses.mean(1).tolist())
+    print(f"{name:6} {losses.mean():.3f} nats/char, 95% interval {lo:.3f} .. {hi:.3f} "
+          f"({len(losses)} windows of {block})")
+gap = (scored["3-gram"].mean(1) - scored["GPT"].mean(1)).tolist()
+lo, hi = bootstrap_mean(gap)
+print(f"GPT below the trigram by {sum(gap) / len(gap):.3f} nats/char (95% interval {lo:.3f} .. {hi:.3f})")
+
 # %% [markdown]
-# The `class` preset aims at a validation loss ≤ 1.75 nats/char in 5 minutes on a 2-core laptop. Its
-# choices are about *updates*: with only minutes, many small steps (8 blocks of 64 characters, a high
-# learning rate) learn far more than fewer big ones, although both read the same number of characters
-# per second. The `full` preset (6 layers × 384, block 256, on a GPU) is nanoGPT's Shakespeare model,
-# ≈ 1.47. The same run from a terminal: `lmlab train gpt --preset class --out runs/gpt`, then
-# `lmlab sample runs/gpt`.
+# Read the gap's interval: above 0, the GPT has learned more than the counts; around 0 (the `smoke`
+# preset's few dozen steps), not yet. The `class` preset aims at a validation loss ≤ 1.75 nats/char in
+# 5<!--cite:class_minutes--> minutes on a 2-core laptop (a target, not a promise: the numbers above are
+# this run's). Its choices are about *updates*: with only minutes, many small steps
+# (8<!--cite:class_batch--> blocks of 64<!--cite:class_block--> characters, a high learning rate) learn far
+# more than fewer big ones, although both read the same number of characters per second. The `full` preset
+# (6<!--cite:full_layers--> layers × 384<!--cite:full_embd-->, block 256<!--cite:full_block-->, on a GPU)
+# is nanoGPT's Shakespeare model, which its README reports at ≈ 1.47. The same run from a terminal:
+# `lmlab train gpt --preset class --out runs/gpt`, then `lmlab sample runs/gpt`.
 #
 # ## 8 · Sampling, and the key-value cache
 #
@@ -540,7 +587,8 @@ grid_view(maps, layer=model.config.n_layer - 1, head=None, average_heads=True)
 #
 # The same GPT on regular Tang poems (五言/七言 quatrains and regulated verse, one couplet per line,
 # characters limited to the 3,000 most common). Characters are tokens here, so the model learns line
-# lengths, the `，` and `。` rhythm, and which characters go together.
+# lengths, the `，` and `。` rhythm, and which characters go together. The claim, checked after the
+# samples: it predicts the next character better than the bigram counts of the same poems.
 
 # %%
 from lmlab.models.lstm.poems import poem_corpus
@@ -571,6 +619,15 @@ first = poems[0]
 for seed in range(3):
     print(sample_text(poem_model, poem_tok, first, 60, temperature=0.8, top_k=20, seed=seed).split("\n\n")[0])
     print()
+
+# %%
+poem_bigram = KneserNey.fit(poem_data.train.tolist(), poem_tok.vocab_size, n=2)
+poem_scored = {"GPT": window_losses(poem_model, poem_data.val, poem_block, WINDOWS, device=lab.device),
+               "2-gram": ngram_window_losses(poem_bigram, poem_data.val, poem_block, WINDOWS)}
+for name, losses in poem_scored.items():
+    lo, hi = bootstrap_mean(losses.mean(1).tolist())
+    print(f"{name:6} {losses.mean():.3f} nats/char on the same validation windows, 95% interval "
+          f"{lo:.3f} .. {hi:.3f}")
 
 # %% [markdown]
 # ## 11 · GPT or LSTM? Same parameters, same time

@@ -34,3 +34,27 @@ def test_overflow_and_bad_values():
         bits_per_char(1.0, n_tokens=10)
     with pytest.raises(ValueError, match="positive"):
         bits_per_char(1.0, n_tokens=0, n_chars=10)
+
+
+def test_window_losses_score_what_evaluate_lm_scores_and_the_ngram_the_same_tokens():
+    import torch
+
+    from lmlab.eval.language_model import evaluate_lm, ngram_window_losses, window_losses
+    from lmlab.models.ngram import KneserNey
+    from lmlab.models.transformer import GPT, GPTConfig
+
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=7, block_size=8, n_layer=1, n_head=1, n_embd=16, dropout=0.0))
+    ids = torch.randint(7, (50,))
+    losses = window_losses(model, ids, 8)
+    assert losses.shape == (5, 8)  # 50 // 9 windows, 8 scored tokens each
+    windows = ids[:45].view(5, 9)
+    assert losses.mean().item() == pytest.approx(evaluate_lm(model, [(windows[:, :-1], windows[:, 1:])]),
+                                                 rel=1e-5)
+    assert window_losses(model, ids, 8, max_windows=2).shape == (2, 8)
+    bigram = KneserNey.fit(ids.tolist(), 7, n=2)
+    counted = ngram_window_losses(bigram, ids, 8)
+    assert counted.shape == (5, 8)
+    assert counted[1, 0].item() == pytest.approx(-math.log(bigram.prob([int(ids[9])], int(ids[10]))))
+    with pytest.raises(ValueError, match="no window"):
+        window_losses(model, ids[:5], 8)

@@ -52,6 +52,33 @@ def evaluate_lm(model: torch.nn.Module, batches: Iterable[tuple[torch.Tensor, to
     return sum(losses) / len(losses)
 
 
+@torch.no_grad()
+def window_losses(model: torch.nn.Module, ids: torch.Tensor, block_size: int, max_windows: int | None = None,
+                  device: torch.device | str = "cpu") -> torch.Tensor:
+    """Loss (nats) of the tokens of ``ids`` read in consecutive windows of ``block_size + 1`` tokens (the
+    first of each window is context only), the model in eval mode: ``(windows, block_size)``. One row per
+    window, so an interval can resample windows (neighbouring tokens are not independent)."""
+    n = min(len(ids) // (block_size + 1), max_windows or len(ids)) * (block_size + 1)
+    if n == 0:
+        raise ValueError(f"{len(ids)} tokens make no window of block_size + 1 = {block_size + 1}; "
+                         "use a smaller block_size or a longer text")
+    windows = ids[:n].view(-1, block_size + 1)  # (W, T + 1)
+    was_training = model.training
+    model.eval()
+    logits = model_logits(model, windows[:, :-1].to(device)).float().cpu()  # (W, T, V)
+    model.train(was_training)
+    return F.cross_entropy(logits.transpose(1, 2), windows[:, 1:], reduction="none")  # (W, T)
+
+
+def ngram_window_losses(ngram: Any, ids: torch.Tensor, block_size: int,
+                        max_windows: int | None = None) -> torch.Tensor:
+    """A count model's losses (``lmlab.models.ngram.KneserNey``) on exactly the tokens ``window_losses``
+    scores, ``(windows, block_size)``: the simplest baseline a neural language model must beat."""
+    n = min(len(ids) // (block_size + 1), max_windows or len(ids)) * (block_size + 1)
+    every = torch.tensor(ngram.token_nll(ids[:n].tolist()))  # one loss per token, its n - 1 before it
+    return every.view(-1, block_size + 1)[:, 1:]
+
+
 def _check_loss(loss: float) -> float:
     loss = float(loss)
     if math.isnan(loss) or loss < 0:
