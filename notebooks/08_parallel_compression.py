@@ -131,7 +131,8 @@ check("parallel.local_shape", local_shape)
 
 # %% [markdown]
 # **Predict, then run.** Two ranks each hold a part of the model (a shard, a stage, or half of each matrix)
-# and train 6 steps. One process trains the whole model on the same batches. How do the results compare?
+# and train 6<!--cite:compare_steps--> steps. One process trains the whole model on the same batches. How do
+# the results compare?
 # Commit to an answer before you run the next cells; a check after the measurement says what happened and
 # why.
 #
@@ -142,9 +143,13 @@ check("parallel.local_shape", local_shape)
 prediction = ...  # one of "a", "b"
 
 # %%
+from lmlab.cite import cite  # noqa: E402
+
+STEPS = 6
 out_json = work / "compare.json"
-cmd = torchrun_command(2, ["--schemes", "fsdp,tp,pp,bubble", "--steps", "6", "--bubble-size", SIZE["bubble"],
-                           "--microbatches", SIZE["ms"], "--out", str(out_json)],
+cmd = torchrun_command(2, ["--schemes", "fsdp,tp,pp,bubble", "--steps", str(STEPS),
+                           "--bubble-size", SIZE["bubble"], "--microbatches", SIZE["ms"],
+                           "--out", str(out_json)],
                        module="lmlab.parallel.compare")
 print("$ torchrun --standalone --nproc_per_node=2 -m lmlab.parallel.compare --out compare.json ...")
 proc = subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
@@ -160,6 +165,7 @@ tp = res["tp"]
 print(f"tp  : logits differ by {tp['logits_max_diff']:.1e}, gradients by {tp['grad_max_diff']:.1e}; "
       f"each rank holds W_qkv {tp['local_W_qkv_shape']} of {tp['full_W_qkv_shape']}")
 print(f"hand-written column-parallel matmul differs from x @ W.T by {tp['hand_matmul_max_diff']:.1e}")
+print(f"{cite('compare_steps', len(single), '{}')} steps on each engine and on one process")
 
 # %%
 largest_gap = max([max(abs(a - b) for a, b in zip(res[name]["losses"], single, strict=True))
@@ -331,7 +337,9 @@ check("parallel.int8_bytes", int8_matrix_bytes)
 # %% [markdown]
 # **Magnitude pruning** sets the fraction $s$ of weights with the smallest $|w|$ (over all matrices
 # together) to zero. Straight after pruning the model is worse; a short fine-tune with the zeros held
-# fixed (the mask stays) recovers much of it.
+# fixed (the mask stays) recovers much of it. The claim to check: the smallest weights matter least, so
+# magnitude pruning should cost far less than zeroing the same share of weights **at random**, the
+# baseline drawn beside it (three random masks per sparsity; the bars span them).
 
 # %%
 amounts = list(SIZE["prune"])
@@ -342,9 +350,29 @@ for s in amounts[len(sweep):]:
     before = evaluate_lm(pruned, batches)
     train_lm(pruned, data, SIZE["prune_ft"], lr=1e-3, seed=7)
     sweep.append((s, before, evaluate_lm(pruned, batches), sparsity(pruned)))
+from torch.nn.utils import prune as torch_prune  # noqa: E402
+
+from lmlab.compress.prune import make_permanent, prunable  # noqa: E402
+
+
+def random_prune_loss(s, seed):
+    """Validation loss with the fraction s of the same matrices zeroed at random (no fine-tune)."""
+    torch.manual_seed(seed)
+    model = copy.deepcopy(lstm)
+    if s > 0:
+        torch_prune.global_unstructured(prunable(model), pruning_method=torch_prune.RandomUnstructured,
+                                        amount=s)
+        make_permanent(model)
+    return evaluate_lm(model, batches)
+
+
+at_random = np.array([[random_prune_loss(s, seed) for seed in range(3)] for s in amounts])  # (sparsities, 3)
 fig, ax = plt.subplots(figsize=(6, 3.4))
 ax.plot(amounts, [r[1] for r in sweep], "o-", label="pruned")
 ax.plot(amounts, [r[2] for r in sweep], "s-", label=f"pruned + {SIZE['prune_ft']} fine-tune steps")
+ax.errorbar(amounts, at_random.mean(1), yerr=[at_random.mean(1) - at_random.min(1),
+                                              at_random.max(1) - at_random.mean(1)],
+            fmt="^:", color="gray", capsize=3, label="baseline: the same share zeroed at random")
 ax.set(xlabel="sparsity (fraction of weights = 0)", ylabel="validation loss (nats/char)",
        title="LSTM: magnitude pruning")
 ax.legend()
@@ -353,6 +381,9 @@ dense90 = magnitude_prune(copy.deepcopy(lstm), 0.9)
 sp = compare_speed({"dense": lambda: lstm_generate_tokens(lstm, SIZE["gen"], tok.vocab_size),
                     "90% zeros": lambda: lstm_generate_tokens(dense90, SIZE["gen"], tok.vocab_size)},
                    rounds=3)
+for (s, before, _, _), rand in zip(sweep, at_random, strict=True):
+    print(f"sparsity {s:.1f}: magnitude {before:.3f}, at random {rand.mean():.3f} "
+          f"({rand.min():.3f} .. {rand.max():.3f}) nats/char before fine-tuning")
 print(f"90 % zeros: {model_bytes(dense90) / 1e3:.0f} kB on disk (dense {model_bytes(lstm) / 1e3:.0f} kB), "
       f"generation at {sp['90% zeros'] / sp['dense']:.2f}x the dense speed")
 
@@ -402,7 +433,8 @@ plt.show()
 # ## 4 · Training hygiene
 #
 # **Over-fitting made visible.** A model with enough capacity learns a *small* corpus by heart: the
-# training loss keeps falling while the validation loss turns up. Here the GPT sees 20,000 characters.
+# training loss keeps falling while the validation loss turns up. Here the GPT sees
+# 20,000<!--cite:hygiene_chars--> characters.
 # **Early stopping** watches the validation loss and stops after `patience` evaluations without
 # improvement, then puts back the weights of the best evaluation (`best.pt`, which the trainer writes
 # whenever validation improves).
@@ -412,6 +444,7 @@ from lmlab.models.transformer.early_stop import train_early_stopping  # noqa: E4
 from lmlab.models.transformer.trainer import TrainConfig, train_gpt  # noqa: E402
 
 small = TokenData.from_text(text[:20_000], tok, val_text=text[200_000:210_000])
+print(f"{cite('hygiene_chars', len(text[:20_000]), '{:,}')} training characters")
 
 
 def small_gpt(dropout=0.0):
@@ -462,11 +495,13 @@ else:
     print("(the class preset trains the 2 x 2 grid of dropout and weight decay here)")
 
 # %% [markdown]
-# **Data augmentation for the classifier.** With 150 labelled reviews, new training sentences can be
+# **Data augmentation for the classifier.** With 150<!--cite:aug_train_n--> labelled reviews, new training
+# sentences can be
 # made by small edits of real ones (EDA, Wei & Zou 2019, without a thesaurus): drop each word with
 # probability 0.1 and swap one random pair. The pretrained MiniLM encoder (frozen) turns every sentence
 # into a vector and a logistic regression learns the labels: once from the originals, once from
-# originals plus edited copies. Test accuracy over several seeds of the split tells whether it helps.
+# originals plus edited copies. Test accuracy over several seeds of the split tells whether it helps;
+# beside both stands the baseline that reads nothing, always answering the commonest training label.
 
 # %%
 from sklearn.linear_model import LogisticRegression  # noqa: E402
@@ -481,16 +516,22 @@ from lmlab.models.classifier import (  # noqa: E402
 )
 
 texts, labels = load_polarity()
+n_train, n_test = (len(i) for i in stratified_split(labels, test_fraction=0.25, seed=0))
+print(f"{cite('aug_train_n', n_train, '{}')} training and {cite('aug_test_n', n_test, '{}')} test reviews; "
+      f"one test review is {cite('aug_point', 100 / n_test, '{:.0f}')} points of accuracy")
 mini_tok, encoder = load_minilm("cpu")
 clf = SentenceClassifier(encoder, n_classes=2)
 prep_aug = find_prepared("08_augment", lab.preset, corpus="pang_lee_polarity", retrain=False)
 scores = prep_aug.metrics["scores"] if prep_aug is not None else {"originals": [], "with augmentation": []}
+majority = []  # the commonest training label's test accuracy, for each split trained here
 for seed in range(len(scores["originals"]), SIZE["aug_seeds"]):
     train_idx, test_idx = stratified_split(labels, test_fraction=0.25, seed=seed)
     train_idx = train_idx[:SIZE["aug_examples"]]  # smoke: 40 of the 150 training reviews
     aug_t, aug_y = augment([texts[i] for i in train_idx], labels[train_idx].tolist(),
                            copies=SIZE["aug_copies"], seed=seed)
     test_x = sentence_embeddings(clf, mini_tok, [texts[i] for i in test_idx])
+    commonest = np.bincount(labels[train_idx]).argmax()
+    majority.append(float((labels[test_idx] == commonest).mean()))
     for name, (tx, ty) in {"originals": (aug_t[:len(train_idx)], aug_y[:len(train_idx)]),
                            "with augmentation": (aug_t, aug_y)}.items():
         probe = LogisticRegression(max_iter=2000).fit(sentence_embeddings(clf, mini_tok, tx), ty)
@@ -498,9 +539,12 @@ for seed in range(len(scores["originals"]), SIZE["aug_seeds"]):
 for name, acc in scores.items():
     each = ", ".join(f"{a:.2f}" for a in acc)
     print(f"{name:18s} test accuracy {np.mean(acc):.3f} ± {np.std(acc):.3f}  ({each})")
+if majority:
+    print(f"{'majority class':18s} test accuracy {np.mean(majority):.3f}  (always the commonest label)")
 
 # %% [markdown]
-# With 50 test reviews one review is 2 points of accuracy, so differences below that are noise; the
+# With 50<!--cite:aug_test_n--> test reviews one review is 2<!--cite:aug_point--> points of accuracy, so
+# differences below that are noise; the
 # honest reading of the numbers above is whatever they show, not what augmentation promises.
 #
 # ## Summary
