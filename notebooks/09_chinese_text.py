@@ -36,6 +36,7 @@ import math
 
 import matplotlib.pyplot as plt
 
+from lmlab.cite import cite
 from lmlab.exercises import check
 
 SIZES = {"smoke": dict(poems=300, lm_poems=300, steps=30),
@@ -66,7 +67,8 @@ print(prose[0], "\n" + "\n".join(poem_lines[:2]))
 # ## 2 · Three ways to cut a sentence
 #
 # Characters need no dictionary: every 汉字 is a token. **jieba** looks words up in its dictionary of
-# modern Chinese (about 350,000 entries) and guesses unknown ones with a hidden Markov model. Byte-level
+# modern Chinese (about 349,000<!--cite:jieba_entries--> entries) and guesses unknown ones with a hidden
+# Markov model. Byte-level
 # **BPE** starts from the 256 byte values (a 汉字 is 3 bytes in UTF-8) and merges the most frequent
 # neighbouring pairs, so frequent characters and words become single tokens and nothing is ever unknown.
 
@@ -82,6 +84,10 @@ bpe_pieces = lambda s: [prose_bpe.decode([i]) for i in prose_bpe.encode(s)]  # �
 for name, split in (("characters", list), ("jieba", jieba_cut), ("BPE", bpe_pieces)):
     pieces = split(sentence)
     print(f"{name:10} {len(pieces):2} tokens: {' | '.join(pieces)}")
+import jieba  # noqa: E402
+
+entries = sum(1 for count in jieba.dt.FREQ.values() if count > 0)  # its dictionary (word prefixes have 0)
+print(f"jieba's dictionary: {cite('jieba_entries', round(entries, -3), '{:,.0f}')} entries")
 
 # %% [markdown]
 # A BPE piece can be part of a character (shown as `�`): rare characters stay split into their bytes.
@@ -153,7 +159,8 @@ plt.show()
 #
 # $$\text{bpc} = \frac{\mathcal{L}_\text{token}\cdot N_\text{tokens}}{N_\text{characters}\cdot\ln 2}.$$
 #
-# jieba's vocabulary is capped at 4,000 words; rarer words become `<unk>`, which the model learns to
+# jieba's vocabulary is capped at 4,000<!--cite:jieba_cap--> words; rarer words become `<unk>`, which the
+# model learns to
 # predict cheaply: that number flatters jieba, since a real model would still have to write the word. So
 # each `<unk>` is also charged the cost of spelling its characters with a uniform guess,
 # $\ell \cdot \ln V_\text{char}$ nats for a word of $\ell$ characters; the plot shows the charged numbers.
@@ -227,7 +234,10 @@ def bits_per_character(name, tokenizer, losses):
     return raw / chars / math.log(2), charged / chars / math.log(2)
 
 
-lm_tokenizers = {"char": CharTokenizer.fit(lm_text), "jieba": JiebaTokenizer.fit(lm_train, max_size=4000),
+JIEBA_WORDS = 4000  # the word model's vocabulary; rarer words become <unk>
+print(f"jieba's vocabulary: at most {cite('jieba_cap', JIEBA_WORDS, '{:,}')} words")
+lm_tokenizers = {"char": CharTokenizer.fit(lm_text),
+                 "jieba": JiebaTokenizer.fit(lm_train, max_size=JIEBA_WORDS),
                  "BPE": FastBPETokenizer.train(lm_train, vocab_size=2000)}
 # 32 tokens of context; fewer only when the text is tiny (the built-in poems on a machine without the corpus)
 BLOCK = min(32, min(len(t.encode(lm_val)) for t in lm_tokenizers.values()) - 2)
@@ -266,7 +276,24 @@ for name in lm_results:
         print(f"{name:6} GPT does not beat its bigram: {-gap:.3f} bits per character worse")
 
 # %% [markdown]
-# Read the two lines above before any conclusion. A GPT that does not beat its bigram has learned no
+# How sure is each gap? The validation text is read in windows of `BLOCK` tokens; resampling the windows
+# (bootstrap) gives a 95 % interval for each GPT's lead over its bigram (before `<unk>` is spelled out). An
+# interval that holds 0 is no lead.
+
+# %%
+from lmlab.eval.bootstrap import bootstrap_mean  # noqa: E402
+
+for name, tokenizer in lm_tokenizers.items():
+    ids = torch.tensor(tokenizer.encode(lm_val), dtype=torch.long)
+    per_char = len(ids) / len(lm_val) / math.log(2)  # nats per token -> bits per character
+    lead = ((bigram_losses(lm_bigrams[name], ids)[0] - token_losses(lm_models[name], ids)[0])
+            .view(-1, BLOCK).mean(1) * per_char).tolist()
+    lo, hi = bootstrap_mean(lead)
+    print(f"{name:6} GPT below its bigram by {sum(lead) / len(lead):+.3f} bits per character, "
+          f"95% interval {lo:+.3f} .. {hi:+.3f} ({len(lead)} windows)")
+
+# %% [markdown]
+# Read these lines before any conclusion. A GPT that does not beat its bigram has learned no
 # more than the counts (in the `smoke` preset, a few dozen steps, that is what to expect); only where the
 # GPT beats its bigram does the comparison between tokenizers say something about the model and not
 # just about the counts. A jieba `<unk>` is cheap for both models until it is spelled out, which is why
