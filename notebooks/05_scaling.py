@@ -676,7 +676,8 @@ print(f"linear probe: {cite('probe_numbers', n_probe, '{}')} numbers trained")
 print(probe_report)
 
 # %% [markdown]
-# **Predict, then run.** The probe trained only the linear layer (770<!--cite:probe_numbers--> numbers).
+# **Predict, then run.** The probe trained only a linear layer (385<!--cite:probe_numbers--> numbers: one
+# weight per dimension of the sentence vector, and a bias).
 # Fine-tuning, next, trains the encoder's 22.7<!--cite:minilm_params_m--> M parameters as well. On these
 # 50<!--cite:polarity_test_n--> test reviews, which will be better? Commit to an
 # answer before you run the next cells; a check after the measurement says what happened and why.

@@ -183,6 +183,24 @@ first_loss = session.history.records[0]["train_loss"]
 print(f"ln V = {math.log(V):.3f} 奈特；记录的第一个训练损失：{first_loss:.3f}")
 
 # %% [markdown]
+# 这只是起点。这个模型最终能到哪里？二元模型的表有一个无需任何训练的精确答案：**数**出每个字符跟在另一个字符后面的次数，再把次数变成概率（每个次数都加 1，这样没有哪一对的概率为 0）。对 $W$ 做梯度下降应当慢慢接近这张数出来的表；剩下的差距，就是更多步数还能换来的。两者都在 `evaluate()` 用的那个批次上打分，并给出在它的 64 行上做自助法（bootstrap）得到的 95 % 区间。
+
+# %%
+from lmlab.eval.bootstrap import bootstrap_mean
+
+counts = torch.ones(V, V)  # 加一平滑：每一对都比实际多数一次
+counts.index_put_((data[:-1], data[1:]), torch.ones(len(data) - 1), accumulate=True)
+log_p = (counts / counts.sum(1, keepdim=True)).log()  # (V, V) 的 log p(b | a)
+x, y = iteration_batch(data, 10**9, seed=7, batch_size=64, block_size=cfg["block_size"])  # evaluate() 用的批次
+with torch.no_grad():
+    learned = F.cross_entropy(W[x].view(-1, V), y.view(-1), reduction="none").view(64, -1).mean(1)
+counted = -log_p[x, y].mean(1)  # (64,) 每行的损失
+for name, rows in (("训练出的 W", learned), ("数出的表", counted)):
+    lo, hi = bootstrap_mean(rows.tolist())
+    print(f"{name:14} {rows.mean():.3f} 奈特，95% 区间 {lo:.3f} .. {hi:.3f}")
+print(f"{'均匀猜测':14} {math.log(V):.3f} 奈特")
+
+# %% [markdown]
 # **练习 2.** 论文中报告字符级模型时用的是*每字符比特数*（bits per character）：同样的损失，只是把 $\ln$
 # 换成 $\log_2$。请写出 `bits_per_char(loss_nats)`。
 

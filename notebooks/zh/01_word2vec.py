@@ -51,15 +51,18 @@ SIZES
 # %% [markdown]
 # ## 1 · 从文本到 token
 #
-# 语料是 gensim 自带的一份英文维基百科样本（约 45 万词，因此离线也能用）。每篇文章占一行，由小写的词组成；
+# 语料是 gensim 自带的一份英文维基百科样本（约 470<!--cite:wiki_kwords--> 千词，因此离线也能用）。每篇文章占一行，由小写的词组成；
 # `tokenize` 把每行切分成词。
 
 # %%
+from lmlab.cite import cite
 from lmlab.data import load_text_or_fallback
 from lmlab.models.word2vec import Vocab, tokenize
 
 text, corpus_name = load_text_or_fallback("wiki_sample")
 sentences = tokenize(text)
+corpus_words = sum(map(len, sentences))
+print(f"整个语料：{cite('wiki_kwords', corpus_words / 1000, '{:.0f}')} 千词")
 if SIZES["words"]:  # smoke 预设只保留开头的一部分词
     kept, n = [], 0
     for s in sentences:
@@ -230,12 +233,21 @@ wv = sg.vectors
 print(f"每秒 {sg.words_per_sec:,.0f} 个词，用时 {sg.wall_s:.1f} 秒")
 
 # %% [markdown]
-# ## 5b · CBOW：反过来预测
+# ## 5b · CBOW：另一个模型
 #
-# 两者很容易弄混（有些教程就弄反了），先说清楚：**skip-gram** 拿**中心词**去预测它周围的每个**上下文词**，像上面那样一次一个词对 $(c, o)$。**CBOW**（"连续词袋"，continuous bag of words）正好相反：它把上下文词的输入向量取平均，再用这个平均去预测**中心词**。记 $C$ 为中心词 $c$ 的上下文词：
+# word2vec 还有第二个模型，**CBOW**（"连续词袋"，continuous bag of words）。取文本中的一个位置 $c$，记 $C$ 为与它相距不超过 `window` 个位置的词。CBOW 把输入向量取平均，再给一个输出向量打分，负采样和上面一样：
 #
 # $$h = \frac{1}{|C|}\sum_{o \in C} v_o, \qquad
 # L_\text{CBOW} = -\log\sigma(u_c\cdot h) - \sum_{k=1}^{K}\log\sigma(-u_{n_k}\cdot h).$$
+#
+# **检查一下这个想法。** 用第 4 节的记号读这两个损失（$v_w$：词 $w$ 作为输入，$u_w$：词 $w$ 作为被预测的词）。哪个模型是根据上下文预测中心词的，`"cbow"` 还是 `"skipgram"`？（两者很容易弄混，有些教程就弄反了。）
+
+# %%
+predicts_the_centre = ...  # "cbow" 或 "skipgram"
+check("word2vec.which_predicts_centre", predicts_the_centre)
+
+# %% [markdown]
+# 先说清楚哪个是哪个：**skip-gram** 以**中心词**为输入（$v_c$），预测它周围的每个**上下文词**（$u_o$），一次一个词对 $(c, o)$。**CBOW** 方向相反：它的输入是取平均后的上下文 $h$，要预测的是**中心词**（$u_c$）。
 #
 # CBOW 每个中心词只有一个样本，而 skip-gram 每个（中心词，上下文词）对就有一个样本，所以 CBOW 每轮的更新次数约少 $2\cdot$`window` 倍：它更快，而且对上下文做了平滑，这往往对高频词比对低频词更有帮助。手算一个 CBOW 样本：
 
@@ -258,14 +270,6 @@ def cbow_loss(V_context, u_c, U_neg):
 
 
 check("word2vec.cbow_loss", cbow_loss)
-
-# %% [markdown]
-# 再检查一下对思路本身的理解：哪个模型用上下文来预测中心词？回答
-# `"cbow"` 或 `"skipgram"`。
-
-# %%
-predicts_the_centre = ...  # "cbow" 或 "skipgram"
-check("word2vec.which_predicts_centre", predicts_the_centre)
 
 # %% [markdown]
 # 训练器只需一个开关就能运行 CBOW：`Word2VecConfig(model="cbow")`（相当于 C 工具的 `-cbow 1`；和那里一样，我们让 CBOW 的学习率从 0.05 开始）。同样的语料、同样的轮数：比较速度，以及下一节的评测结果。
@@ -300,16 +304,33 @@ for a, b, c in [("man", "king", "woman"), ("france", "paris", "germany"), ("one"
         print(f"{a} : {b} :: {c} : {analogy(wv, a, b, c, topn=3)}")
 
 # %% [markdown]
-# 标准评测：WordSim353 和 SimLex-999 计算我们的余弦相似度与人类相似度评分之间的相关性（Spearman 的 ρ）；
-# Google 数据集有 19,544 道类比题。每项都附有**覆盖率**：题目中所有词都在我们这个小词表里的比例。得分只在覆盖到的部分上计算。
+# 标准评测：WordSim353 和 SimLex-999 计算我们的余弦相似度与人工相似度评分之间的相关（Spearman 的 ρ）；Google 类比集有 19,544<!--cite:google_analogies--> 道类比题。每项都附带**覆盖率**：题目中所有词都在我们这个小词表里的比例。得分只在被覆盖的部分上计算。
+#
+# **预期什么，和什么比。** 单独一个得分说明不了什么，所以两个模型旁边放着最简单而诚实的基线：同一词表的**随机向量**（三个随机种子），它们对上下文一无所知。它们的相关接近 0，类比几乎一题也答不对；训练出的向量应当明显高于它们。而且类比准确率是 $n$ 道被覆盖题目中答对的比例，所以它带有一个 95 % 区间 $a \pm 1.96\sqrt{a(1-a)/n}$：区间重叠的两个模型，在这里分不出高下。
 
 # %%
+import math
+
+from lmlab.eval.word_vectors import evaluate_analogies, read_analogies
+from lmlab.models.word2vec import WordVectors
+
+print(f"Google 类比集：{cite('google_analogies', len(read_analogies()), '{:,}')} 道题")
 scores_sg = evaluate_all(wv)
 scores_cbow = evaluate_all(cb.vectors)
-{k: {"skip-gram": round(v, 3), "CBOW": round(scores_cbow[k], 3)} for k, v in scores_sg.items()}
+rng = np.random.default_rng(0)
+scores_random = [evaluate_all(WordVectors(wv.words, rng.normal(size=(len(wv), wv.dim)))) for _ in range(3)]
+print(f"{'':28} {'skip-gram':>10} {'CBOW':>10} {'随机（3 个种子）':>18}")
+for k in scores_sg:
+    rand = [r[k] for r in scores_random]
+    print(f"{k:28} {scores_sg[k]:10.3f} {scores_cbow[k]:10.3f} {np.mean(rand):10.3f} ± {np.std(rand):.3f}")
+for name, vectors in (("skip-gram", wv), ("CBOW", cb.vectors)):
+    r = evaluate_analogies(vectors)
+    half = 1.96 * math.sqrt(r.accuracy * (1 - r.accuracy) / max(r.covered, 1))
+    print(f"{name}：类比（3CosAdd）{r.accuracy:.3f}，95 % 区间 {max(r.accuracy - half, 0):.3f} .. "
+          f"{r.accuracy + half:.3f}，共 {r.covered:,} 道被覆盖的题")
 
 # %% [markdown]
-# 五十万词的语料很小：论文中公布的成绩用的是一亿词甚至更多。在这里数字和国家已经能找到彼此，而
+# 对照随机那一列来读这张表：只有明显高出随机向量的相关或准确率才是学到的（在 `smoke` 预设下只在 100,000 个词上训练几秒，有些得分可能做不到）。五十万词的语料很小：论文中公布的成绩用的是一亿词甚至更多（Mikolov 等人，2013，报告的结果来自约 60 亿 token 的 Google News 语料）。在这里数字和国家已经能找到彼此，而
 # *man : king :: woman : ?* 需要多得多关于国王和王后的文本。真正有意义的比较，是在同一份文本上和 gensim 比（第 8 节）。
 
 # %% [markdown]
@@ -447,7 +468,7 @@ for word in ["war", "music"]:
               f"GloVe {[w for w, _ in glove.vectors.most_similar(word, topn=5)]}")
 
 # %% [markdown]
-# 在五十万词上，skip-gram 明显领先：在这个规模下，GloVe 的计数稀疏而嘈杂（它的论文是在数十亿词上训练的）。试试 `full` 预设或者更大的语料，再比较一次。
+# 表中要检验的论断：在五十万词上 skip-gram 应当领先，因为在这个规模下 GloVe 的计数稀疏而嘈杂（它的论文是在数十亿词上训练的）。读的时候把第 6 节随机向量那一列放在旁边：得分接近随机向量的 GloVe 还什么都没学到；两个模型之间的差距如果小于第 6 节类比的区间，就不算差距。试试 `full` 预设或者更大的语料，再比较一次。
 #
 # ## 10 · 中文部分：唐诗里的字
 #

@@ -247,6 +247,30 @@ print(f"在 {cite('vocab', V, '{}')} 个字符上均匀猜测：ln {V} = "
 # `lmlab sample runs/02_lstm_shakespeare --prompt "ROMEO:" --temperature 0.8`。
 
 # %% [markdown]
+# **和计数比。** 均匀猜测是一无所知的底线；知道一点东西的最简单模型是一张计数表：哪个字符跟在前一个字符（二元，bigram）或前两个字符（三元，trigram）后面，用 Kneser–Ney 平滑（`lmlab.models.ngram`），在同一份训练文本上计数。论断是：训练好的 LSTM 最终低于三元模型，因为它的细胞状态携带的上下文不止两个字符。三者都在同样的验证窗口上打分，并给出在窗口上做自助法（bootstrap）得到的 95 % 区间。
+
+# %%
+from lmlab.eval.bootstrap import bootstrap_mean  # noqa: E402
+from lmlab.eval.language_model import ngram_window_losses, window_losses  # noqa: E402
+from lmlab.models.ngram import KneserNey  # noqa: E402
+
+val_ids = torch.tensor(run.tokenizer.encode(val_text), dtype=torch.long)
+train_ids = run.tokenizer.encode(train_text)
+block, n_windows = 64, 300  # 每个窗口 64 个字符，各自从全新的状态开始读
+device = next(run.model.parameters()).device
+scored = {"LSTM": window_losses(run.model, val_ids, block, n_windows, device=device)}
+for n in (2, 3):
+    scored[f"{n}-gram"] = ngram_window_losses(KneserNey.fit(train_ids, V, n=n), val_ids, block, n_windows)
+for name, losses in scored.items():
+    lo, hi = bootstrap_mean(losses.mean(1).tolist())
+    print(f"{name:6} {losses.mean():.3f} 奈特/字符，95% 区间 {lo:.3f} .. {hi:.3f} "
+          f"（{len(losses)} 个窗口）")
+lead = (scored["3-gram"].mean(1) - scored["LSTM"].mean(1)).tolist()
+lo, hi = bootstrap_mean(lead)
+print(f"LSTM 比三元模型低 {sum(lead) / len(lead):.3f} 奈特/字符（95% 区间 {lo:.3f} .. {hi:.3f}）；"
+      f"均匀猜测 {math.log(V):.3f}")
+
+# %% [markdown]
 # ## 5 · 采样
 #
 # 生成时把每个采样出的字符再喂回模型，同时携带 $(h, c)$。**温度**（temperature）$\tau$ 在 softmax 之前去除得分，

@@ -197,12 +197,17 @@ check("transformer.split_heads", my_split_heads)
 # PE_{(pos,\,2i+1)} = \cos\!\left(\frac{pos}{10000^{2i/d_{model}}}\right)$$
 #
 # 仔细读（很多教程把它错写成 $PE(pos, 2d_{model})$）：$i$ 数的是通道**对**，$i = 0, \dots, d_{model}/2 - 1$。第 $i$ 对装着**同一个**频率 $\omega_i = 10000^{-2i/d_{model}}$ 的正弦和余弦；波长 $2\pi/\omega_i$ 按几何级数从 $2\pi$（通道 0）增长到最后一对的 $2\pi\cdot 10000^{(d_{model}-2)/d_{model}}$。只有模型足够宽时，它才接近 $10000\cdot2\pi$：对下图中 $d_{model} = 32$ 的情形，最后一对（$i = 15$）的波长是
-# $2\pi\cdot10000^{30/32} \approx 2\pi\cdot 5{,}623 \approx 35{,}300$ 个位置。
+# $2\pi\cdot10000^{30/32} \approx 2\pi\,\cdot$ 5,623<!--cite:pe_last_factor--> $\approx$
+# 35,300<!--cite:pe_last_wavelength--> 个位置。
 
 # %%
+from lmlab.cite import cite
 from lmlab.models.transformer import sinusoidal_encoding
 
 pe = sinusoidal_encoding(100, 32)  # (位置数, d_model)
+slowest = 10000 ** (30 / 32)  # 最后一对（i = 15）的 1 / ω
+print(f"最后一对：2π · {cite('pe_last_factor', slowest, '{:,.0f}')} ≈ "
+      f"{cite('pe_last_wavelength', round(2 * math.pi * slowest, -2), '{:,.0f}')} 个位置转一圈")
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3), dpi=80, layout="constrained")
 ax1.imshow(pe.T, aspect="auto", cmap="RdBu_r")
 ax1.set(xlabel="位置 pos", ylabel="通道", title="PE(pos, 通道)，d_model = 32")
@@ -299,7 +304,7 @@ check("transformer.longest_wavelength", longest_wavelength_64)
 # x \leftarrow x + W_2\,\sigma(W_1\,\mathrm{LN}(x))$$
 #
 # GPT-2 用的是 $\sigma = \mathrm{GELU}$；lmlab 默认使用原始 Transformer 的 $\sigma(z) = \max(0, z)$：计算更便宜，而且配合
-# RoPE 时这些小型字符模型学得明显更快（按 nanoGPT 的 baby-GPT 设置训练 2,000 步后，验证损失约 1.69，GELU 则约 1.78）。
+# RoPE 时这些小型字符模型学得明显更快（按 nanoGPT 的 baby-GPT 设置训练 2,000 步后，验证损失约 1.69，GELU 则约 1.78；这是 lmlab 开发时的一次运行，本笔记本没有重新测量）。
 # `GPTConfig(activation="gelu")` 即 GPT-2 的选择；`"relu2"` 是 Primer 的 $\max(0, z)^2$。
 #
 # GPT 的结构是：token 嵌入（加上位置表，除非用 RoPE 在注意力内部旋转 q 和 k）→ $L$ 个（因果的）块 → LayerNorm → 一个输出词表得分的线性层，它的矩阵**就是 token 嵌入本身**（权重绑定，weight tying）。取 `pos_encoding="learned", activation="gelu"`
@@ -335,13 +340,14 @@ print(f"max |快速 - 可读| = {(fast_logits - slow_logits).abs().max():.2e}；
 # %% [markdown]
 # ## 6 · Token：字符还是字节对编码
 #
-# 我们在字符上训练（莎士比亚有 65 个符号）。真正的 GPT 用的是**字节级 BPE**（字节对编码，byte-pair encoding）：从 256 个字节值出发，反复把最常见的相邻对合并成一个新 token。它不是定长编码：一个 token 可能代表一个字节，也可能代表一整个词，固定的是词表的大小。下面是一个从零写的版本，它会展示每一次合并（`lmlab/tokenizers/bpe.py` 中的 `BytePairEncoding`）：
+# 我们在字符上训练（莎士比亚有 65<!--cite:shakespeare_chars@class--> 个符号）。真正的 GPT 用的是**字节级 BPE**（字节对编码，byte-pair encoding）：从 256 个字节值出发，反复把最常见的相邻对合并成一个新 token。它不是定长编码：一个 token 可能代表一个字节，也可能代表一整个词，固定的是词表的大小。下面是一个从零写的版本，它会展示每一次合并（`lmlab/tokenizers/bpe.py` 中的 `BytePairEncoding`）：
 
 # %%
 from lmlab.data import load_text_or_fallback, train_val_split
 from lmlab.tokenizers.bpe import BytePairEncoding, FastBPETokenizer
 
 text, corpus = load_text_or_fallback("tiny_shakespeare")
+print(f"{corpus}：{cite('shakespeare_chars', len(set(text)), '{}')} 个不同的字符")
 if lab.preset == "smoke":
     text = text[:400_000]  # CI：几十步只需要一小段
 bpe = BytePairEncoding.train(text[:20_000], n_merges=12, verbose=True)
@@ -351,11 +357,12 @@ for chunk in bpe.encode_and_show_work(" thee there")[:2]:
         print("   合并", step["merge"], "->", step["new_id"], repr(step["new_token"]), step["tokens"])
 
 # %% [markdown]
-# 库里的分词器（Hugging Face 的 `tokenizers`，用 Rust 写成）大约一秒就能从整个语料学出一个 512 个 token 的词表；每段文本的
+# 库里的分词器（Hugging Face 的 `tokenizers`，用 Rust 写成）大约一秒就能从整个语料学出一个 512<!--cite:bpe_vocab--> 个 token 的词表；每段文本的
 # token 更少、更长（`lmlab train gpt --tokenizer bpe`）：
 
 # %%
 fast_bpe = FastBPETokenizer.train(text[:1_200_000], vocab_size=512)
+print(f"词表有 {cite('bpe_vocab', fast_bpe.vocab_size, '{}')} 个 token")
 print(fast_bpe.tokens(text[:60]))
 some = text[:200_000]
 print(f"每个 BPE token 平均 {len(some) / len(fast_bpe.encode(some)):.2f} 个字符（按字符切分时为 1.00）")
@@ -392,6 +399,12 @@ plt.xlabel("迭代（或时间预算的比例）")
 plt.ylabel("学习率")
 plt.title("先预热，再余弦衰减", fontsize=9)
 plt.show()
+c, f = PRESETS["class"], PRESETS["full"]
+print(f"class：每批 {cite('class_batch', c['batch_size'], '{}')} 个长 "
+      f"{cite('class_block', c['block_size'], '{}')} 字符的块，训练 "
+      f"{cite('class_minutes', c['time_budget_s'] / 60, '{:.0f}')} 分钟；full："
+      f"{cite('full_layers', f['n_layer'], '{}')} 层 × {cite('full_embd', f['n_embd'], '{}')}，块长 "
+      f"{cite('full_block', f['block_size'], '{}')}")
 values
 
 # %% [markdown]
@@ -404,6 +417,9 @@ def cosine_part(t, T, lr_max, lr_min):
 
 
 check("transformer.cosine_part", cosine_part)
+
+# %% [markdown]
+# **预期什么，和什么比。** 单独一个验证损失说明不了什么。GPT 旁边站着两个基线：对字符的均匀猜测（$\ln V$ 奈特，训练就从这里开始），以及可能行得通的最简单模型——**计数**：哪个字符跟在前一个或前两个字符后面（二元和三元模型，Kneser–Ney 平滑，`lmlab.models.ngram`），在同一份训练文本上计数。论断是：训练好的 GPT 最终明显低于三元模型，因为注意力往回读的远不止两个字符。三者都在同样的验证窗口上打分，各自给出在窗口上做自助法（bootstrap）得到的 95 % 区间。
 
 # %%
 from lmlab.checkpoint import load_checkpoint, load_model_state
@@ -438,9 +454,29 @@ print(f"{m['iters']} 轮迭代，训练 {m['train_s']:.1f} 秒，每秒 {m['toke
 print(f"训练集 {m['eval_train_loss']:.3f}，验证集 {m['val_loss']:.3f} 奈特/字符"
       f"（均匀猜测：ln {tok.vocab_size} = {math.log(tok.vocab_size):.2f}）")
 
+# %%
+from lmlab.eval.bootstrap import bootstrap_mean
+from lmlab.eval.language_model import ngram_window_losses, window_losses
+from lmlab.models.ngram import KneserNey
+
+WINDOWS = 300  # 打分的验证窗口数（足以得到较窄的区间，在 CPU 上只需几秒）
+block = model.config.block_size
+scored = {"GPT": window_losses(model, data.val, block, WINDOWS, device=lab.device)}
+for n in (2, 3):  # 二元和三元模型：训练文本的计数
+    counts = KneserNey.fit(data.train.tolist(), tok.vocab_size, n=n)
+    scored[f"{n}-gram"] = ngram_window_losses(counts, data.val, block, WINDOWS)
+print(f"均匀猜测：ln {tok.vocab_size} = {math.log(tok.vocab_size):.3f} 奈特/字符")
+for name, losses in scored.items():
+    lo, hi = bootstrap_mean(losses.mean(1).tolist())
+    print(f"{name:6} {losses.mean():.3f} 奈特/字符，95% 区间 {lo:.3f} .. {hi:.3f} "
+          f"（{len(losses)} 个长 {block} 的窗口）")
+gap = (scored["3-gram"].mean(1) - scored["GPT"].mean(1)).tolist()
+lo, hi = bootstrap_mean(gap)
+print(f"GPT 比三元模型低 {sum(gap) / len(gap):.3f} 奈特/字符（95% 区间 {lo:.3f} .. {hi:.3f}）")
+
 # %% [markdown]
-# `class` 预设的目标是在双核笔记本电脑上 5 分钟内让验证损失 ≤ 1.75 奈特/字符。它的取舍着眼于*更新次数*：只有几分钟时，许多小步（8 个长 64 字符的块，较高的学习率）比少数大步学到的多得多，尽管两者每秒读的字符数一样多。`full` 预设
-# （6 层 × 384，块长 256，在 GPU 上）就是 nanoGPT 的莎士比亚模型，约 1.47。在终端里做同样的训练：
+# 看差距的区间：在 0 之上，说明 GPT 学到的比计数多；在 0 附近（`smoke` 预设只训练几十步），说明还没有。`class` 预设的目标是在双核笔记本电脑上 5<!--cite:class_minutes--> 分钟内让验证损失 ≤ 1.75 奈特/字符（这是目标而不是保证：上面的数字才是这次运行的）。它的取舍着眼于*更新次数*：只有几分钟时，许多小步（8<!--cite:class_batch--> 个长 64<!--cite:class_block--> 字符的块，较高的学习率）比少数大步学到的多得多，尽管两者每秒读的字符数一样多。`full` 预设
+# （6<!--cite:full_layers--> 层 × 384<!--cite:full_embd-->，块长 256<!--cite:full_block-->，在 GPU 上）就是 nanoGPT 的莎士比亚模型，它的 README 报告的结果约为 1.47。在终端里做同样的训练：
 # `lmlab train gpt --preset class --out runs/gpt`，然后 `lmlab sample runs/gpt`。
 #
 # ## 8 · 采样与键值缓存
@@ -490,7 +526,7 @@ grid_view(maps, layer=model.config.n_layer - 1, head=None, average_heads=True)
 # %% [markdown]
 # ## 10 · 唐诗"诗人"
 #
-# 同一个 GPT 在格律工整的唐诗上训练（五言/七言绝句和律诗，每联一行，只用最常见的 3,000 个字）。这里字符就是 token，所以模型要学会句子的长度、`，` 和 `。` 的节奏，以及哪些字常常搭配在一起。中文版使用简体字视图（`tang_poems_simplified`），英文版使用原始繁体字。
+# 同一个 GPT 在格律工整的唐诗上训练（五言/七言绝句和律诗，每联一行，只用最常见的 3,000 个字）。这里字符就是 token，所以模型要学会句子的长度、`，` 和 `。` 的节奏，以及哪些字常常搭配在一起。论断（在样本之后检验）：它预测下一个字的能力胜过同一批诗的二元计数。中文版使用简体字视图（`tang_poems_simplified`），英文版使用原始繁体字。
 
 # %%
 from lmlab.models.lstm.poems import poem_corpus
@@ -521,6 +557,15 @@ first = poems[0]
 for seed in range(3):
     print(sample_text(poem_model, poem_tok, first, 60, temperature=0.8, top_k=20, seed=seed).split("\n\n")[0])
     print()
+
+# %%
+poem_bigram = KneserNey.fit(poem_data.train.tolist(), poem_tok.vocab_size, n=2)
+poem_scored = {"GPT": window_losses(poem_model, poem_data.val, poem_block, WINDOWS, device=lab.device),
+               "2-gram": ngram_window_losses(poem_bigram, poem_data.val, poem_block, WINDOWS)}
+for name, losses in poem_scored.items():
+    lo, hi = bootstrap_mean(losses.mean(1).tolist())
+    print(f"{name:6} 在同样的验证窗口上 {losses.mean():.3f} 奈特/字符，95% 区间 "
+          f"{lo:.3f} .. {hi:.3f}")
 
 # %% [markdown]
 # ## 11 · GPT 还是 LSTM？同样的参数量，同样的时间

@@ -40,6 +40,7 @@ from pathlib import Path
 import torch
 
 from lmlab.checkpoint import load_checkpoint
+from lmlab.cite import cite
 from lmlab.data import load_text_or_fallback
 from lmlab.exercises import check
 from lmlab.models.transformer.config import GPTConfig
@@ -63,15 +64,18 @@ from lmlab.viz.attention import (
 # ## 1 · 一个可以往里看的 GPT
 #
 # 如果你运行过 03 号笔记本，它的 GPT 就在 ``runs/03_gpt_shakespeare``（或者把 ``$LMLAB_GPT_CKPT`` 指向任何
-# ``lmlab train gpt --out DIR`` 的输出，或者请老师运行 ``lmlab prepare``），我们直接加载它。否则就在这里训练一个小的，规模由预设决定（smoke：几秒；class：在笔记本电脑 CPU 上约两分钟）。注意：中文版在 ``notebooks/zh`` 中运行，查找的是 ``notebooks/zh/runs/``。
+# ``lmlab train gpt --out DIR`` 的输出，或者请老师运行 ``lmlab prepare``），我们直接加载它。否则就在这里训练一个小的，规模由预设决定（smoke：几秒；class：在笔记本电脑 CPU 上 2<!--cite:class_train_minutes--> 分钟）。注意：中文版在 ``notebooks/zh`` 中运行，查找的是 ``notebooks/zh/runs/``。
 
 # %%
-SIZES = {
+PRESET_SIZES = {
     "smoke": dict(n_layer=2, n_head=4, n_embd=64, block_size=64, batch_size=8, max_iters=80),
     "class": dict(n_layer=4, n_head=4, n_embd=128, block_size=128, batch_size=16, max_iters=100_000,
                   time_budget_s=120.0),
     "full": dict(n_layer=6, n_head=6, n_embd=384, block_size=256, batch_size=64, max_iters=2000),
-}[lab.preset]
+}
+SIZES = PRESET_SIZES[lab.preset]
+print(f"class 预设：训练 {cite('class_train_minutes', PRESET_SIZES['class']['time_budget_s'] / 60, '{:.0f}')} "
+      "分钟")
 
 text, corpus = load_text_or_fallback("tiny_shakespeare")
 found = find_checkpoint("03_gpt_shakespeare", lab.preset, corpus=corpus, env="LMLAB_GPT_CKPT",
@@ -130,7 +134,9 @@ def previous_token_score(weights):
 check("attention.previous_token_score", previous_token_score)
 
 # %% [markdown]
-# 如果卡住了，`check` 会给出提示；下面的单元格用的是参考实现，所以无论如何笔记本都能继续运行。我们在多个窗口上给每个头打分，还会测第二种模式：关注**当前行（或词）的第一个 token**，模型需要它来知道自己在行中的什么位置。
+# 如果卡住了，`check` 会给出提示；下面的单元格用的是参考版本，所以不管怎样笔记本都能跑下去。我们在几个窗口上给每个头打分，还要看第二种模式：对**当前这一行（或这个词）的第一个 token** 的注意力，模型需要靠它知道自己在行中的位置。
+#
+# **和什么比？** 只有当得分高于一个什么都没学到的头时，它才算一种模式。基线是一个把权重平均分给它能看到的每个 token 的头（第 $i$ 行给每个 token $1/(i+1)$）：它在两种模式上的得分都明显高于 0，因为前面几行可选的 token 很少。只有远高于这条线的头，才算得上前一个 token 头或行首头；而且得分是六个窗口的平均，所以单元格还会打印它在窗口之间的波动。
 
 # %%
 def reference_previous_token_score(weights):
@@ -150,21 +156,32 @@ def line_start_score(weights, tokens, delimiter_shown):
 
 shown = "⏎" if delimiter == "\n" else "␣"
 L, H = gpt.config.n_layer, gpt.config.n_head
-prev, line = torch.zeros(L, H), torch.zeros(L, H)
 starts = range(len(text) // 3, len(text) - 10_000, len(text) // 12)
 windows = [text.index(delimiter, k) + 1 for k in starts][:6]
+per_window_prev, per_window_line, uniform_prev, uniform_line = [], [], [], []
 for s0 in windows:
     m = attention_of(gpt, text[s0:s0 + gpt.config.block_size], tok)
-    for layer in range(L):
-        for h in range(H):
-            prev[layer, h] += reference_previous_token_score(m.head(layer, h)) / len(windows)
-            line[layer, h] += line_start_score(m.head(layer, h), m.tokens, shown) / len(windows)
+    per_window_prev.append([[reference_previous_token_score(m.head(layer, h)) for h in range(H)]
+                            for layer in range(L)])
+    per_window_line.append([[line_start_score(m.head(layer, h), m.tokens, shown) for h in range(H)]
+                            for layer in range(L)])
+    T = len(m.tokens)
+    uniform = torch.tril(torch.ones(T, T)) / torch.arange(1, T + 1).unsqueeze(1)  # (T, T) 权重均匀分布的行
+    uniform_prev.append(reference_previous_token_score(uniform))
+    uniform_line.append(line_start_score(uniform, m.tokens, shown))
+prev, line = torch.tensor(per_window_prev).mean(0), torch.tensor(per_window_line).mean(0)  # (L, H)
 best_prev = divmod(int(prev.argmax()), H)
 best_line = divmod(int(line.argmax()), H)
 print("前一个 token 得分（行：层，列：头）\n", prev.numpy().round(2))
 print(f"行首/词首得分（以 {delimiter!r} 分隔）\n", line.numpy().round(2))
 print(f"最像前一个 token 头的：第 {best_prev[0]} 层第 {best_prev[1]} 个头（{prev.max():.2f}）；"
       f"最像行首头的：第 {best_line[0]} 层第 {best_line[1]} 个头（{line.max():.2f}）")
+spread_prev = torch.tensor(per_window_prev)[:, best_prev[0], best_prev[1]]
+spread_line = torch.tensor(per_window_line)[:, best_line[0], best_line[1]]
+print(f"在 {len(windows)} 个窗口上，这两个头的得分为 {spread_prev.min():.2f} .. "
+      f"{spread_prev.max():.2f} 和 {spread_line.min():.2f} .. {spread_line.max():.2f}；"
+      "把权重平均分配的头得分为 "
+      f"{sum(uniform_prev) / len(windows):.2f} 和 {sum(uniform_line) / len(windows):.2f}")
 
 # %% [markdown]
 # **先预测，再运行。** 上面的单元格找到了最像"前一个 token"的头：它的模式是模型里最清楚的。每次关掉一个头（把它的输出置零），测量损失上升多少：这个头是不是关掉后代价最大的那个？先写下答案，再运行下面的单元格；测量之后的检查会说明发生了什么、为什么。
@@ -247,26 +264,28 @@ check("attention.causal_softmax", causal_softmax)
 # %% [markdown]
 # ## 5 · 一个真正的预训练模型：all-MiniLM-L6-v2
 #
-# MiniLM 是一个 6 层、12 个头的 BERT 系**编码器**（2200 万参数），在十亿对句子上训练过。它的权重随一个 PyPI 包发布，所以可以离线加载。编码器是*双向*的：没有因果掩码，每个 token 都可以向两边看。给它一对句子：BERT 风格的模型读的是
+# MiniLM 是一个 6 层、12 个头的 BERT 系**编码器**（22.7<!--cite:minilm_params_m--> M 参数），在十亿多对句子上训练过（见它的模型卡 `sentence-transformers/all-MiniLM-L6-v2`）。它的权重随一个 PyPI 包发布，所以可以离线加载。编码器是*双向*的：没有因果掩码，每个 token 都可以向两边看。给它一对句子：BERT 风格的模型读的是
 # `[CLS] sentence A [SEP] sentence B [SEP]`，`sentence_b_start` 让 head view 可以筛选 A→B 和 B→A 的注意力（下拉菜单）。
 
 # %%
 from lmlab.models.pretrained import load_minilm
 
 minilm = load_minilm()
+print(f"{cite('minilm_params_m', sum(p.numel() for p in minilm.parameters()) / 1e6, '{:.1f}')} M 个参数")
 pair = attention_of(minilm, "The cat sat on the mat.", text_b="It was happy there.")
 print(minilm, "\n句子 B 从这个 token 开始", pair.sentence_b_start, repr(pair.tokens[pair.sentence_b_start]))
 head_view(pair, layer=2)
 
 # %% [markdown]
-# model view 一次显示全部 72 个头；点击缩略图可以放大。找找看：把一切都送到 `[SEP]` 或 `[CLS]` 的头（一个"什么都不做"、用来停放注意力的地方），往回看一个 token 或往前看一个 token 的头，以及把两个句子中同一个词连起来的头。
+# model view 一次显示全部 72<!--cite:minilm_heads--> 个头；点击缩略图可以放大。找找看：把一切都送到 `[SEP]` 或 `[CLS]` 的头（一个"什么都不做"、用来停放注意力的地方），往回看一个 token 或往前看一个 token 的头，以及把两个句子中同一个词连起来的头。
 
 # %%
+n_heads = pair.n_layer * pair.n_head
+print(f"{pair.n_layer} 层 × {pair.n_head} 个头 = {cite('minilm_heads', n_heads, '{}')}")
 model_view(pair)
 
 # %% [markdown]
-# **预训练编码器 vs. 我们的 GPT。** 同样的前一个 token 得分，两个模型的每个头都算一遍。在十亿对句子上训练过的 MiniLM
-# 有一个几乎完美的"读前一个 token"的头（得分 ≈ 1）。GPT 在训练中也会长出这样的头；`smoke` 预设的几秒钟不够（所有头都接近 1/T），所以请用 `class` 预设或 03 号笔记本的模型来比较。
+# **预训练编码器 vs. 我们的 GPT。** 同样的前一个 token 得分，两个模型的每个头都算一遍。论断是：在十亿多对句子上训练过的 MiniLM 有一个几乎完美的"读前一个 token"的头（在下面这句话上，它最好的头得分 0.998<!--cite:minilm_prev_max-->，对照第 3 节打印的平均分配权重的基线）。GPT 在训练中也会长出这样的头；`smoke` 预设的几秒钟不够（它的头都停留在那条基线附近），所以请用 `class` 预设或 03 号笔记本的模型来比较。
 
 # %%
 from matplotlib.figure import Figure
@@ -282,6 +301,8 @@ for ax, scores, name in ((ax1, prev, f"我们的 GPT（{corpus}）"), (ax2, mini
     ax.set(title=f"前一个 token 得分：{name}", xlabel="头", ylabel="层")
     ax.grid(False)
 fig.colorbar(image, ax=[ax1, ax2], shrink=0.8)
+print(f"最好的前一个 token 得分：我们的 GPT {prev.max():.3f}，MiniLM "
+      f"{cite('minilm_prev_max', mini_prev.max().item(), '{:.3f}')}")
 fig
 
 # %% [markdown]

@@ -69,9 +69,6 @@ work = Path(tempfile.mkdtemp(prefix="lmlab05_"))
 #
 # **模型并行**（model parallelism）用于一块 GPU 装不下的模型：把*层*分到多块 GPU 上（流水线并行），或者把每个权重*矩阵*切开
 # （张量并行），激活值在 GPU 之间传递。这些部分属于**同一个**模型，在每个批次上一起做前向和反向传播；没有哪一部分是单独训练、事后再合并的。千亿参数的模型就是这样训练的；而对于一块 GPU 装得下的模型——本实验中的每个模型都是——该用的是数据并行。
-#
-# **分片数据并行**（sharded data parallelism，PyTorch 的 FSDP、DeepSpeed 的 ZeRO）属于数据并行，而不是模型并行：每个 rank
-# 仍然拿自己那一片批次，但只保存参数、梯度和优化器状态的一个分片，在用到某一层之前才把这一层的完整权重收集过来。
 
 # %%
 def draw_parallelism():
@@ -110,11 +107,14 @@ def draw_parallelism():
 draw_parallelism()
 
 # %% [markdown]
-# 检查一下理解：FSDP 让每个 rank 拿自己的一片批次、保存权重的一个分片。它属于哪一类，`"data"` 并行还是 `"model"` 并行？
+# 检查一下这个想法，用一个你还没见过的引擎。PyTorch 的 **FSDP**（fully sharded data parallel，完全分片数据并行；DeepSpeed 的 ZeRO 是同一个思路）把每个参数、它的梯度和它的优化器状态切成 $N$ 个分片，每个 rank 一片，所以每个 rank 只*保存*模型的 $1/N$。就在某一层运行之前，各 rank 互相发送自己持有的这一层的分片（一次 *all-gather*），于是每个 rank 都短暂地持有这一层的完整权重，把它作用在自己的输入上，然后再丢掉收集来的副本。批次像上图那样切成 $N$ 片。它属于哪一类，`"data"` 还是 `"model"` 并行？根据上图来判断：每个 rank 是在什么上*计算*的？
 
 # %%
 fsdp_is = ...  # "data" 或 "model"
 check("scaling.fsdp_family", fsdp_is)
+
+# %% [markdown]
+# **分片数据并行**（FSDP、ZeRO）属于数据并行，而不是模型并行：每个 rank 仍然用完整的权重，在自己那一片批次上运行每一层；被切开的只是参数、梯度和优化器状态的*存储*。这些分片从来不会单独训练：每一步之前，梯度仍然在所有 rank 之间取平均。
 
 # %% [markdown]
 # 为什么取平均是对的：当损失是批次上的**均值**，并且 $N$ 个 rank 中的每一个持有 $NB$ 个样本中的 $B$ 个时，
@@ -468,7 +468,7 @@ ax.legend(fontsize=8)
 plt.show()
 
 # %% [markdown]
-# 现在是两个同样小、初始权重也相同的学生：一个只在真实字符上训练（$\alpha = 0$），一个用蒸馏训练（$\alpha = 0.7$，$T = 2$）。如果教师是 `lmlab prepare` 训练好的那次结果，就加载当时从这个教师蒸馏出的学生（单元格会提示；`retrain=True` 则在这里重新蒸馏）；换成其他任何教师，学生都在这里蒸馏。
+# 现在是两个同样小、初始权重也相同的学生：一个只在真实字符上训练（$\alpha = 0$，这是基线），一个用蒸馏训练（$\alpha = 0.7$，$T = 2$）。论断是：同样的规模、同样的步数，蒸馏出来的学生最终低于只用标签训练的学生，而两者都高于教师。如果教师是 `lmlab prepare` 训练好的那次结果，就加载当时从这个教师蒸馏出的学生（单元格会提示；`retrain=True` 则在这里重新蒸馏）；换成其他任何教师，学生都在这里蒸馏。
 
 # %%
 from lmlab.prepared import find_prepared  # noqa: E402
@@ -513,7 +513,30 @@ for name, s_, l_ in zip(names, sizes, losses, strict=True):
     print(f"{name:22} {s_:>9,} 个参数   验证损失 {l_:.3f}")
 
 # %% [markdown]
-# 对一个很小的学生做短暂训练，结果噪声很大——smoke 预设下的数字两个方向都有可能。在 class 预设下要看的是：同样的规模、同样的步数，蒸馏出来的学生应当低于只用标签训练的学生，而两者都高于教师。蒸馏不会把小模型变大；它让小模型学得更快，把装得下的东西学得更多。
+# 两个学生之间的差距是不是不只是噪声？每条验证序列都由两个学生各打一次分；逐序列差值的 95 % 自助法（bootstrap）区间，说明这种领先是否在整个文本上都成立。
+
+# %%
+import torch.nn.functional as F  # noqa: E402
+
+from lmlab.eval.bootstrap import bootstrap_mean  # noqa: E402
+from lmlab.eval.language_model import model_logits  # noqa: E402
+
+
+def sequence_losses(model):
+    """Mean loss (nats) of every validation sequence, (sequences,)."""
+    with torch.no_grad():
+        return torch.cat([F.cross_entropy(model_logits(model, x.to(lab.device)).float().transpose(1, 2),
+                                          y.to(lab.device), reduction="none").mean(1).cpu()
+                          for x, y in val_batches])
+
+
+lead = (sequence_losses(students[0.0]) - sequence_losses(students[0.7])).tolist()
+lo, hi = bootstrap_mean(lead)
+print(f"蒸馏出的学生比只用标签的学生低 {sum(lead) / len(lead):+.3f} 奈特 "
+      f"（95% 区间 {lo:+.3f} .. {hi:+.3f}，{len(lead)} 条序列）")
+
+# %% [markdown]
+# 对一个很小的学生做短暂训练，结果噪声很大——smoke 预设下的数字两个方向都有可能，而包含 0 的区间会把这一点说出来。在 class 预设下要看的是：区间在 0 之上（蒸馏出来的学生低于只用标签训练的学生），而两者都高于教师。蒸馏不会把小模型变大；它让小模型学得更快，把装得下的东西学得更多。
 #
 # **练习 3.** 自己写出蒸馏损失（logits 形状为 `(B, T, V)`，目标为 `(B, T)`）。
 
@@ -567,23 +590,33 @@ from lmlab.cite import cite  # noqa: E402
 n_params = sum(p.numel() for p in encoder.parameters())
 print(f"all-MiniLM-L6-v2：{cite('minilm_params_m', n_params / 1e6, '{:.1f}')} M 个参数；"
       f"{cite('polarity_train_n', len(train_idx), '{}')} 条训练评论，"
-      f"{cite('polarity_test_n', len(test_idx), '{}')} 条测试评论")
+      f"{cite('polarity_test_n', len(test_idx), '{}')} 条测试评论（一条就是 "
+      f"{cite('polarity_point', 100 / len(test_idx), '{:.0f}')} 个百分点的准确率）")
 torch.manual_seed(0)
 classifier = SentenceClassifier(encoder, n_classes=2).to(lab.device)
 
 # %% [markdown]
-# **基线：线性探针**（linear probe）。冻结编码器，把每个句子向量算一次，只拟合线性层（逻辑回归）。它衡量的是单靠预训练已经知道了多少。
+# **先看基线。** 底线：永远回答训练集中最常见的标签。读词的最简单模型：**TF-IDF**（把每条评论看成它的词的加权词袋）加逻辑回归，它只知道这 150 条评论。然后是**线性探针**：冻结编码器，把每个句子的向量计算一次，只拟合线性层（逻辑回归）。探针比 TF-IDF 高出的部分，就是预训练已经知道的东西。
 
 # %%
+from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
+commonest = np.bincount(labels[train_idx]).argmax()
+print(f"多数类：准确率 {(labels[test_idx] == commonest).mean():.2f}")
+tfidf = TfidfVectorizer().fit(train_texts)
+bag = LogisticRegression(max_iter=2000).fit(tfidf.transform(train_texts), labels[train_idx])
+print(f"TF-IDF + 逻辑回归：准确率 "
+      f"{(bag.predict(tfidf.transform(test_texts)) == labels[test_idx]).mean():.2f}")
 features = sentence_embeddings(classifier, tokenizer, texts, device=lab.device)
 probe = LogisticRegression(max_iter=2000).fit(features[train_idx], labels[train_idx])
 probe_report = classification_report(labels[test_idx], probe.predict(features[test_idx]), POLARITY_LABELS)
+n_probe = probe.coef_.size + probe.intercept_.size
+print(f"线性探针：训练了 {cite('probe_numbers', n_probe, '{}')} 个数")
 print(probe_report)
 
 # %% [markdown]
-# **先预测，再运行。** 探针只训练了线性层（770 个数）。接下来的微调还要训练编码器的 2270 万个参数。在这 50 条测试评论上，哪一个会更好？先写下答案，再运行下面的单元格；测量之后的检查会说明发生了什么、为什么。
+# **先预测，再运行。** 探针只训练了一个线性层（385<!--cite:probe_numbers--> 个数：句子向量的每一维一个权重，再加一个偏置）。接下来的微调还要训练编码器的 22.7<!--cite:minilm_params_m--> M 个参数。在这 50<!--cite:polarity_test_n--> 条测试评论上，哪一个会更好？先写下答案，再运行下面的单元格；测量之后的检查会说明发生了什么、为什么。
 #
 # - `"a"`：微调，明显更好：它的 95 % 区间在探针的区间之上
 # - `"b"`：分不出胜负：两个区间重叠
@@ -616,7 +649,7 @@ print(ft_report)
 #
 # 精确率（precision）问的是"模型说*正面*的时候，有多少次是对的？"，召回率（recall）问的是"正面评论中，它找出了多少？"。
 #
-# **这些数字有多可靠？** 测试评论只有 $n$ = 50<!--cite:polarity_test_n--> 条时，一条评论就是 2 个百分点的准确率，而准确率 $a$
+# **这些数字有多可靠？** 测试评论只有 $n$ = 50<!--cite:polarity_test_n--> 条时，一条评论就是 2<!--cite:polarity_point--> 个百分点的准确率，而准确率 $a$
 # 的标准误差是 $\sqrt{a(1-a)/n}$：
 
 # %%

@@ -71,9 +71,9 @@ work = Path(tempfile.mkdtemp(prefix="lmlab08_"))
 # | 方案 | 每个 rank 持有 | 每步的通信 |
 # |---|---|---|
 # | DDP | 整个 $W$、它的梯度、Adam 的 $m$、$v$ | 对梯度做 all-reduce |
-# | FSDP | $W$ 的 1/N 行、它的梯度、$m$、$v$ | 对 $W$ 做 all-gather，对梯度做 reduce-scatter |
-# | 张量并行，按列 | 它那部分头 / 隐藏单元的输出行：$W_r$ (out/N, in) | — |
-# | 张量并行，按行 | 输入列 $W_r$ (out, in/N) | 对部分输出做 all-reduce |
+# | FSDP | $W$ 的 1/N（沿第 0 维切分）、它的梯度、$m$、$v$ | 对 $W$ 做 all-gather，对梯度做 reduce-scatter |
+# | 张量并行，按列 | 只有它自己那些输出单元（它的头、它的隐藏单元）的权重 | — |
+# | 张量并行，按行 | 读取它那一片输入的权重 | 对部分输出做 all-reduce |
 # | 流水线 | 完整的矩阵，但只有它那几层的 | 向前发送激活值，向后发送梯度 |
 #
 # FSDP 保持了 DDP 的计算方式（每个 rank 仍在自己那部分批次上计算整个模型）：每个参数保存 $16/N$ 字节的 fp32 AdamW 状态，而不是 16 字节。张量并行则把计算本身切开。在一个 Transformer 块中，Megatron-LM 把两种切法配成一对，使它们之间不需要通信：
@@ -98,8 +98,7 @@ print(inspect.getsource(tp_plan.apply_tp))
 print(inspect.getsource(tp_plan.column_parallel_matmul))
 
 # %% [markdown]
-# **练习 1.** 一个 rank 持有的权重是什么形状？`scheme` 是 `"ddp"`、`"fsdp"` 或 `"tp"`；`role` 是 `"column"` 或 `"row"`
-# （只对张量并行有意义）；`shape` 是 (out, in)。
+# **练习 1.** 把表格里的文字变成形状：一个 rank 持有的权重是什么形状？`scheme` 是 `"ddp"`、`"fsdp"` 或 `"tp"`；`role` 是 `"column"` 或 `"row"`（只对张量并行有意义）；`shape` 是 (out, in)，和 `nn.Linear` 的存储方式一样（$y = x W^\top$：$W$ 的第 $j$ 行产生输出单元 $j$）。
 
 # %%
 def local_shape(scheme, role, shape, n):
@@ -117,7 +116,7 @@ check("parallel.local_shape", local_shape)
 # 的字节数、张量并行模型的前向输出和梯度与未切分模型的对比，以及流水线的每步用时随微批次数 $m$ 增长的变化。
 
 # %% [markdown]
-# **先预测，再运行。** 两个 rank 各持有模型的一部分（一个分片、一个阶段，或每个矩阵的一半），训练 6 步。一个进程在同样的批次上训练整个模型。两者的结果相比如何？先写下答案，再运行下面的单元格；测量之后的检查会说明发生了什么、为什么。
+# **先预测，再运行。** 两个 rank 各持有模型的一部分（一个分片、一个阶段，或每个矩阵的一半），训练 6<!--cite:compare_steps--> 步。一个进程在同样的批次上训练整个模型。两者的结果相比如何？先写下答案，再运行下面的单元格；测量之后的检查会说明发生了什么、为什么。
 #
 # - `"a"`：一样，只差浮点舍入（差距小于 1e-4）
 # - `"b"`：明显不同：每个 rank 训练自己那一部分，然后把各部分合并
@@ -126,9 +125,13 @@ check("parallel.local_shape", local_shape)
 prediction = ...  # "a"、"b" 中的一个
 
 # %%
+from lmlab.cite import cite  # noqa: E402
+
+STEPS = 6
 out_json = work / "compare.json"
-cmd = torchrun_command(2, ["--schemes", "fsdp,tp,pp,bubble", "--steps", "6", "--bubble-size", SIZE["bubble"],
-                           "--microbatches", SIZE["ms"], "--out", str(out_json)],
+cmd = torchrun_command(2, ["--schemes", "fsdp,tp,pp,bubble", "--steps", str(STEPS),
+                           "--bubble-size", SIZE["bubble"], "--microbatches", SIZE["ms"],
+                           "--out", str(out_json)],
                        module="lmlab.parallel.compare")
 print("$ torchrun --standalone --nproc_per_node=2 -m lmlab.parallel.compare --out compare.json ...")
 proc = subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
@@ -144,6 +147,7 @@ tp = res["tp"]
 print(f"tp  ：logits 相差 {tp['logits_max_diff']:.1e}，梯度相差 {tp['grad_max_diff']:.1e}；"
       f"每个 rank 持有 W_qkv {tp['local_W_qkv_shape']}，完整形状为 {tp['full_W_qkv_shape']}")
 print(f"手写的按列并行矩阵乘法与 x @ W.T 相差 {tp['hand_matmul_max_diff']:.1e}")
+print(f"每个引擎和单进程都训练了 {cite('compare_steps', len(single), '{}')} 步")
 
 # %%
 largest_gap = max([max(abs(a - b) for a, b in zip(res[name]["losses"], single, strict=True))
@@ -151,8 +155,28 @@ largest_gap = max([max(abs(a - b) for a, b in zip(res[name]["losses"], single, s
 check("parallel.predict_same_model", prediction, measured=largest_gap)
 
 # %% [markdown]
-# 这些差距是 float32 的舍入误差（求和的顺序不同）：各引擎计算的是完全相同的模型。再看内存：每个 rank 保存的字节数，
-# DDP（一份完整副本，在单进程中测量）与 FSDP 对比。
+# 这些差距是 float32 的舍入误差（求和的顺序不同）：这些引擎计算的是完全相同的模型。
+#
+# 在看下一张图之前，先看流水线的代价。GPipe 把批次切成 $m$ 个微批次；阶段 1（前面几层，在 rank 1 上）运行微批次 1，把它的激活值交给阶段 2，然后开始微批次 2，依此类推。一个时隙是一个阶段处理一个微批次所需的时间。有 $p = 2$ 个阶段、$m = 3$ 个微批次时，前向传播是：
+#
+# | 时隙 | 1 | 2 | 3 | 4 |
+# |---|---|---|---|---|
+# | 阶段 1 | F1 | F2 | F3 | · |
+# | 阶段 2 | · | F1 | F2 | F3 |
+#
+# （反向传播与之对称。）`·` 表示这个阶段在等待：这就是**气泡**（bubble）。
+#
+# **练习 2.** 把这张表推广：有 $p$ 个阶段、$m$ 个微批次时，每个阶段在一步中空闲的比例是多少？写出 `bubble(p, m)`。
+
+# %%
+def bubble(p, m):
+    return ...  # 你的代码：一个 GPipe 步中每个阶段空闲的比例
+
+
+check("parallel.bubble", bubble)
+
+# %% [markdown]
+# 现在看内存：每个 rank 保存的字节数，DDP（一份完整副本，在单进程中测量）对比 FSDP；还有气泡：你的公式和流水线实测的空闲时间放在一起。
 
 # %%
 kinds = ("params", "grads", "optimizer")
@@ -177,17 +201,8 @@ plt.show()
 print("FSDP / DDP 字节数之比：", [round(f / d, 3) for f, d in zip(fsdp, ddp, strict=True)])
 
 # %% [markdown]
-# 气泡（bubble）：有 $p$ 个阶段、$m$ 个微批次时，一个 GPipe 步占 $m + p - 1$ 个时隙，每个阶段只在其中 $m$ 个时隙里工作。实测的比例还包括公式没有算进去的东西——进程之间传送激活值，以及更小的矩阵乘法效率更低——所以一旦微批次变小，它就不再下降
+# 气泡（bubble）：有 $p$ 个阶段、$m$ 个微批次时，一个 GPipe 步占 $m + p - 1$ 个时隙，每个阶段只在其中 $m$ 个时隙里工作，所以每个阶段在一步中有 $(p-1)/(m+p-1)$ 的时间空闲。实测的比例还包括公式没有算进去的东西——进程之间传送激活值，以及更小的矩阵乘法效率更低——所以一旦微批次变小，它就不再下降
 # （而且在共享的 CPU 上，计时噪声很大）。
-#
-# **练习 2.** 写出气泡的比例。
-
-# %%
-def bubble(p, m):
-    return ...  # 你的代码：一个 GPipe 步中每个阶段空闲的比例
-
-
-check("parallel.bubble", bubble)
 
 # %% [markdown]
 # ### 在命令行中也一样
@@ -284,7 +299,7 @@ int8_matrix_bytes = ...  # 你的代码：一个数
 check("parallel.int8_bytes", int8_matrix_bytes)
 
 # %% [markdown]
-# **按幅值剪枝**（magnitude pruning）把 $|w|$ 最小的那一部分（比例为 $s$，在所有矩阵中统一计算）权重置零。刚剪完时模型会变差；在固定这些零（掩码保持不变）的情况下做一次简短的微调，能恢复很大一部分。
+# **按幅值剪枝**（magnitude pruning）把 $|w|$ 最小的那一部分（比例为 $s$，在所有矩阵中统一计算）权重置零。刚剪完时模型会变差；在固定这些零（掩码保持不变）的情况下做一次简短的微调，能恢复很大一部分。要检验的论断是：最小的权重最不重要，所以按幅值剪枝的代价应当远小于把同样比例的权重**随机**置零——后者就是画在旁边的基线（每个稀疏度三个随机掩码；误差线覆盖它们的范围）。
 
 # %%
 amounts = list(SIZE["prune"])
@@ -295,9 +310,29 @@ for s in amounts[len(sweep):]:
     before = evaluate_lm(pruned, batches)
     train_lm(pruned, data, SIZE["prune_ft"], lr=1e-3, seed=7)
     sweep.append((s, before, evaluate_lm(pruned, batches), sparsity(pruned)))
+from torch.nn.utils import prune as torch_prune  # noqa: E402
+
+from lmlab.compress.prune import make_permanent, prunable  # noqa: E402
+
+
+def random_prune_loss(s, seed):
+    """Validation loss with the fraction s of the same matrices zeroed at random (no fine-tune)."""
+    torch.manual_seed(seed)
+    model = copy.deepcopy(lstm)
+    if s > 0:
+        torch_prune.global_unstructured(prunable(model), pruning_method=torch_prune.RandomUnstructured,
+                                        amount=s)
+        make_permanent(model)
+    return evaluate_lm(model, batches)
+
+
+at_random = np.array([[random_prune_loss(s, seed) for seed in range(3)] for s in amounts])  # (稀疏度个数, 3)
 fig, ax = plt.subplots(figsize=(6, 3.4))
 ax.plot(amounts, [r[1] for r in sweep], "o-", label="剪枝后")
 ax.plot(amounts, [r[2] for r in sweep], "s-", label=f"剪枝 + {SIZE['prune_ft']} 步微调")
+ax.errorbar(amounts, at_random.mean(1), yerr=[at_random.mean(1) - at_random.min(1),
+                                              at_random.max(1) - at_random.mean(1)],
+            fmt="^:", color="gray", capsize=3, label="基线：随机置零同样比例的权重")
 ax.set(xlabel="稀疏度（权重为 0 的比例）", ylabel="验证损失（奈特/字符）",
        title="LSTM：按幅值剪枝")
 ax.legend()
@@ -306,6 +341,9 @@ dense90 = magnitude_prune(copy.deepcopy(lstm), 0.9)
 sp = compare_speed({"dense": lambda: lstm_generate_tokens(lstm, SIZE["gen"], tok.vocab_size),
                     "90% zeros": lambda: lstm_generate_tokens(dense90, SIZE["gen"], tok.vocab_size)},
                    rounds=3)
+for (s, before, _, _), rand in zip(sweep, at_random, strict=True):
+    print(f"稀疏度 {s:.1f}：按幅值 {before:.3f}，随机 {rand.mean():.3f} "
+          f"（{rand.min():.3f} .. {rand.max():.3f}）奈特/字符，均为微调之前")
 print(f"90 % 为零：磁盘上 {model_bytes(dense90) / 1e3:.0f} kB（稠密模型 {model_bytes(lstm) / 1e3:.0f} kB），"
       f"生成速度是稠密模型的 {sp['90% zeros'] / sp['dense']:.2f} 倍")
 
@@ -349,7 +387,7 @@ plt.show()
 # %% [markdown]
 # ## 4 · 训练的好习惯
 #
-# **让过拟合看得见。** 容量足够大的模型会把一个*小*语料背下来：训练损失一直下降，验证损失却掉头上升。这里 GPT 只看到 20,000 个字符。
+# **让过拟合看得见。** 容量足够大的模型会把一个*小*语料背下来：训练损失一直下降，验证损失却掉头上升。这里 GPT 只看到 20,000<!--cite:hygiene_chars--> 个字符。
 # **早停**（early stopping）盯着验证损失，连续 `patience` 次评估没有改进就停止，然后恢复最好那次评估时的权重（`best.pt`，每当验证损失改进时训练器都会写出它）。
 
 # %%
@@ -357,6 +395,7 @@ from lmlab.models.transformer.early_stop import train_early_stopping  # noqa: E4
 from lmlab.models.transformer.trainer import TrainConfig, train_gpt  # noqa: E402
 
 small = TokenData.from_text(text[:20_000], tok, val_text=text[200_000:210_000])
+print(f"{cite('hygiene_chars', len(text[:20_000]), '{:,}')} 个训练字符")
 
 
 def small_gpt(dropout=0.0):
@@ -406,7 +445,7 @@ else:
     print("（class 预设在这里训练 dropout 与权重衰减的 2 x 2 组合）")
 
 # %% [markdown]
-# **给分类器做数据增强。** 只有 150 条标注评论时，可以对真实句子做小的编辑来造出新的训练句子（EDA，Wei 和 Zou，2019，不用同义词词典）：每个词以 0.1 的概率删除，并随机交换一对词。预训练的 MiniLM 编码器（冻结）把每个句子变成一个向量，再由逻辑回归学习标签：一次只用原句，一次用原句加编辑过的副本。在数据划分的多个随机种子上比较测试准确率，就知道它有没有帮助。
+# **给分类器做数据增强。** 只有 150<!--cite:aug_train_n--> 条标注评论时，可以对真实句子做小的编辑来造出新的训练句子（EDA，Wei 和 Zou，2019，不用同义词词典）：每个词以 0.1 的概率删除，并随机交换一对词。预训练的 MiniLM 编码器（冻结）把每个句子变成一个向量，再由逻辑回归学习标签：一次只用原句，一次用原句加编辑过的副本。在数据划分的多个随机种子上比较测试准确率，就知道它有没有帮助；两者旁边还有一个什么都不读的基线：永远回答训练集中最常见的标签。
 
 # %%
 from sklearn.linear_model import LogisticRegression  # noqa: E402
@@ -421,16 +460,22 @@ from lmlab.models.classifier import (  # noqa: E402
 )
 
 texts, labels = load_polarity()
+n_train, n_test = (len(i) for i in stratified_split(labels, test_fraction=0.25, seed=0))
+print(f"{cite('aug_train_n', n_train, '{}')} 条训练评论，{cite('aug_test_n', n_test, '{}')} 条测试评论；"
+      f"一条测试评论就是 {cite('aug_point', 100 / n_test, '{:.0f}')} 个百分点的准确率")
 mini_tok, encoder = load_minilm("cpu")
 clf = SentenceClassifier(encoder, n_classes=2)
 prep_aug = find_prepared("08_augment", lab.preset, corpus="pang_lee_polarity", retrain=False)
 scores = prep_aug.metrics["scores"] if prep_aug is not None else {"originals": [], "with augmentation": []}
+majority = []  # 训练集中最常见标签的测试准确率，这里训练的每个划分各一个
 for seed in range(len(scores["originals"]), SIZE["aug_seeds"]):
     train_idx, test_idx = stratified_split(labels, test_fraction=0.25, seed=seed)
     train_idx = train_idx[:SIZE["aug_examples"]]  # smoke：150 条训练评论中的 40 条
     aug_t, aug_y = augment([texts[i] for i in train_idx], labels[train_idx].tolist(),
                            copies=SIZE["aug_copies"], seed=seed)
     test_x = sentence_embeddings(clf, mini_tok, [texts[i] for i in test_idx])
+    commonest = np.bincount(labels[train_idx]).argmax()
+    majority.append(float((labels[test_idx] == commonest).mean()))
     for name, (tx, ty) in {"originals": (aug_t[:len(train_idx)], aug_y[:len(train_idx)]),
                            "with augmentation": (aug_t, aug_y)}.items():
         probe = LogisticRegression(max_iter=2000).fit(sentence_embeddings(clf, mini_tok, tx), ty)
@@ -438,9 +483,11 @@ for seed in range(len(scores["originals"]), SIZE["aug_seeds"]):
 for name, acc in scores.items():
     each = ", ".join(f"{a:.2f}" for a in acc)
     print(f"{name:18s} 测试准确率 {np.mean(acc):.3f} ± {np.std(acc):.3f}  ({each})")
+if majority:
+    print(f"{'多数类':18s} 测试准确率 {np.mean(majority):.3f}（永远回答最常见的标签）")
 
 # %% [markdown]
-# 测试集只有 50 条评论时，一条评论就是 2 个百分点的准确率，所以小于这个的差异都是噪声；对上面这些数字诚实的解读，就是它们实际显示的结果，而不是数据增强所许诺的。
+# 测试集只有 50<!--cite:aug_test_n--> 条评论时，一条评论就是 2<!--cite:aug_point--> 个百分点的准确率，所以小于这个的差异都是噪声；对上面这些数字诚实的解读，就是它们实际显示的结果，而不是数据增强所许诺的。
 #
 # ## 小结
 #

@@ -31,6 +31,7 @@ import math
 
 import matplotlib.pyplot as plt
 
+from lmlab.cite import cite
 from lmlab.exercises import check
 
 SIZES = {"smoke": dict(poems=300, lm_poems=300, steps=30),
@@ -57,7 +58,7 @@ print(prose[0], "\n" + "\n".join(poem_lines[:2]))
 # %% [markdown]
 # ## 2 · 切分一个句子的三种方法
 #
-# 按字切分不需要词典：每个汉字就是一个 token。**jieba** 在它的现代汉语词典（约 35 万个词条）里查词，并用隐马尔可夫模型
+# 按字切分不需要词典：每个汉字就是一个 token。**jieba** 在它的现代汉语词典（约 349,000<!--cite:jieba_entries--> 个词条）里查词，并用隐马尔可夫模型
 # （HMM）猜测词典里没有的词。字节级 **BPE** 从 256 个字节值出发（在 UTF-8 中一个汉字占 3 个字节），反复合并最常见的相邻字节对，于是常用的字和词变成单个 token，而且永远不会有未知的东西。
 
 # %%
@@ -72,6 +73,10 @@ bpe_pieces = lambda s: [prose_bpe.decode([i]) for i in prose_bpe.encode(s)]  # �
 for name, split in (("按字", list), ("jieba", jieba_cut), ("BPE", bpe_pieces)):
     pieces = split(sentence)
     print(f"{name:10} {len(pieces):2} 个 token：{' | '.join(pieces)}")
+import jieba  # noqa: E402
+
+entries = sum(1 for count in jieba.dt.FREQ.values() if count > 0)  # 它的词典（词的前缀计数为 0）
+print(f"jieba 的词典：{cite('jieba_entries', round(entries, -3), '{:,.0f}')} 个词条")
 
 # %% [markdown]
 # 一个 BPE 片段可能只是一个字的一部分（显示为 `�`）：罕见的字会一直被拆成它的几个字节。分词器在留出文本上的 **OOV 率**，是留出文本的 token 中（重复的也算）不在其词表里的比例（对按字和 jieba 来说，就是训练文本中从没出现过的）：
@@ -134,7 +139,7 @@ plt.show()
 #
 # $$\text{bpc} = \frac{\mathcal{L}_\text{token}\cdot N_\text{tokens}}{N_\text{characters}\cdot\ln 2}.$$
 #
-# jieba 的词表上限是 4,000 个词；更罕见的词变成 `<unk>`，模型很便宜地就学会了预测它：这个数字偏向 jieba，因为真正的模型仍然得把那个词写出来。所以每个 `<unk>` 还要额外计入用均匀猜测逐字拼写它的代价：一个 $\ell$ 字的词记 $\ell \cdot \ln V_\text{char}$
+# jieba 的词表上限是 4,000<!--cite:jieba_cap--> 个词；更罕见的词变成 `<unk>`，模型很便宜地就学会了预测它：这个数字偏向 jieba，因为真正的模型仍然得把那个词写出来。所以每个 `<unk>` 还要额外计入用均匀猜测逐字拼写它的代价：一个 $\ell$ 字的词记 $\ell \cdot \ln V_\text{char}$
 # 奈特；图中画的是计入这一代价之后的数字。
 #
 # **基线。** 每个 GPT 旁边都站着一个最简单、可能行得通的模型：一个**二元模型**（bigram），它在同一份训练文本上数出哪个 token 跟在哪个 token 后面（`lmlab.models.ngram`，用 Kneser–Ney 平滑，让没见过的 token 对也能分到一点概率），并在同样的留出 token 上打分。赢不了自己二元模型的 GPT，学到的东西还没有超过"哪个 token 常跟在哪个后面"。
@@ -203,7 +208,10 @@ def bits_per_character(name, tokenizer, losses):
     return raw / chars / math.log(2), charged / chars / math.log(2)
 
 
-lm_tokenizers = {"char": CharTokenizer.fit(lm_text), "jieba": JiebaTokenizer.fit(lm_train, max_size=4000),
+JIEBA_WORDS = 4000  # 词模型的词表；更罕见的词变成 <unk>
+print(f"jieba 的词表：最多 {cite('jieba_cap', JIEBA_WORDS, '{:,}')} 个词")
+lm_tokenizers = {"char": CharTokenizer.fit(lm_text),
+                 "jieba": JiebaTokenizer.fit(lm_train, max_size=JIEBA_WORDS),
                  "BPE": FastBPETokenizer.train(lm_train, vocab_size=2000)}
 # 上下文为 32 个 token；只有文本很小时才更少（在没有语料的机器上使用内置诗歌时）
 BLOCK = min(32, min(len(t.encode(lm_val)) for t in lm_tokenizers.values()) - 2)
@@ -242,7 +250,22 @@ for name in lm_results:
         print(f"{name:6} GPT 没有胜过它的二元模型：多了 {-gap:.3f} 比特/字符")
 
 # %% [markdown]
-# 下任何结论之前，先读上面那几行。赢不了自己二元模型的 GPT，学到的不比计数更多（在 `smoke` 预设下只训练几十步，预料之中）；只有当 GPT 胜过它的二元模型时，分词器之间的比较才说明了模型的一些事情，而不仅仅是计数的事情。jieba 的 `<unk>` 对两种模型都很便宜，直到把它拼写出来为止，所以比较的是计入拼写代价之后的数字。这只是一次运行、只在古诗上、只用一个小模型：它说明的是这里哪种单位表现最好，而不是对中文来说哪种最好。大型中文模型在多得多的（主要是现代的）文本上训练，使用的是 BPE 或 SentencePiece 词表，既保留完整的常用汉字，又加入高频词。
+# 每个差距有多可靠？验证文本按 `BLOCK` 个 token 一个窗口来读；对窗口重新抽样（自助法，bootstrap）就得到每个 GPT 领先其二元模型的 95 % 区间（在把 `<unk>` 拼写出来之前）。包含 0 的区间就不算领先。
+
+# %%
+from lmlab.eval.bootstrap import bootstrap_mean  # noqa: E402
+
+for name, tokenizer in lm_tokenizers.items():
+    ids = torch.tensor(tokenizer.encode(lm_val), dtype=torch.long)
+    per_char = len(ids) / len(lm_val) / math.log(2)  # 每 token 奈特数 -> 每字符比特数
+    lead = ((bigram_losses(lm_bigrams[name], ids)[0] - token_losses(lm_models[name], ids)[0])
+            .view(-1, BLOCK).mean(1) * per_char).tolist()
+    lo, hi = bootstrap_mean(lead)
+    print(f"{name:6} GPT 比它的二元模型低 {sum(lead) / len(lead):+.3f} 比特/字符，"
+          f"95% 区间 {lo:+.3f} .. {hi:+.3f}（{len(lead)} 个窗口）")
+
+# %% [markdown]
+# 下任何结论之前，先读这几行。赢不了自己二元模型的 GPT，学到的不比计数更多（在 `smoke` 预设下只训练几十步，预料之中）；只有当 GPT 胜过它的二元模型时，分词器之间的比较才说明了模型的一些事情，而不仅仅是计数的事情。jieba 的 `<unk>` 对两种模型都很便宜，直到把它拼写出来为止，所以比较的是计入拼写代价之后的数字。这只是一次运行、只在古诗上、只用一个小模型：它说明的是这里哪种单位表现最好，而不是对中文来说哪种最好。大型中文模型在多得多的（主要是现代的）文本上训练，使用的是 BPE 或 SentencePiece 词表，既保留完整的常用汉字，又加入高频词。
 #
 # ## 5 · 停用词，以及语言模型为什么保留它们
 #
