@@ -72,3 +72,23 @@ def test_every_cited_figure_has_a_cell_that_computes_it(path):
         assert "cite(" in code, f"{path.name} cites figures but never calls cite(...)"
     missing = names - set(re.findall(r"""['"]([\w.]+)['"]""", code))
     assert not missing, f"{path.name}: the prose cites {sorted(missing)}, which no cell computes (cite(...))"
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_the_chinese_twin_cites_the_same_figures(path):
+    """A translation keeps every ``<!--cite:...-->`` with the English figure before it, so the smoke run of
+    the English notebook vouches for the Chinese prose too (a figure updated in English only fails here)."""
+    from collections import Counter
+
+    twin = path.parent / "zh" / path.name
+    if not twin.exists():
+        pytest.skip(f"{path.name} has no Chinese twin yet")
+
+    def figures(p):
+        markdown = "\n".join(c.source for c in jupytext.read(p).cells if c.cell_type == "markdown")
+        return Counter(cited(markdown))
+
+    english, chinese = figures(path), figures(twin)
+    assert english == chinese, (f"zh/{path.name} cites other figures than {path.name}: only in English "
+                                f"{sorted(english - chinese)}, only in Chinese {sorted(chinese - english)}; "
+                                "translate the changed cells (python -m lmlab.i18n update)")
