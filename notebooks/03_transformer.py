@@ -425,8 +425,9 @@ check("transformer.bpe_merge", bpe_merge)
 #
 # AdamW (weight decay on matrices only), gradient clipping, and a learning rate that warms up linearly
 # then follows a cosine down to `min_lr`. The run reports its **MFU** (model FLOPs utilisation): the
-# arithmetic the model really needs per second (about 6 FLOPs per parameter per token, forward and backward)
-# as a share of the device's peak; 30–50 % is good on a GPU, and a few % is usual on a laptop CPU.
+# arithmetic the model really needs per second (about 6 FLOPs per parameter per token, forward and backward:
+# Kaplan et al., 2020) as a share of the device's peak; 30–50 % is good on a GPU (PaLM reports 46 %, Chowdhery
+# et al., 2022), and a few % is usual on a laptop CPU.
 # The `class` preset gives the run a **time budget**: the cosine runs on the clock, so the learning rate
 # reaches its minimum exactly when time is up, on a fast machine or a slow one.
 #

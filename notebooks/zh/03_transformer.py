@@ -383,7 +383,7 @@ check("transformer.bpe_merge", bpe_merge)
 # ## 7 · 在 tiny Shakespeare 上训练
 #
 # AdamW（只对矩阵做权重衰减）、梯度裁剪，学习率先线性预热，再沿余弦曲线降到 `min_lr`。训练会报告它的 **MFU**
-# （模型 FLOPs 利用率，model FLOPs utilisation）：模型每秒真正需要的算术量（前向加反向，每个参数每个 token 约 6 次浮点运算）占设备峰值的比例；在 GPU 上 30–50 % 算是不错，在笔记本电脑 CPU 上只有百分之几也很正常。
+# （模型 FLOPs 利用率，model FLOPs utilisation）：模型每秒真正需要的算术量（前向加反向，每个参数每个 token 约 6 次浮点运算：Kaplan 等人，2020）占设备峰值的比例；在 GPU 上 30–50 % 算是不错（PaLM 报告的是 46 %，Chowdhery 等人，2022），在笔记本电脑 CPU 上只有百分之几也很正常。
 # `class` 预设给这次训练一个**时间预算**：余弦按时钟走，所以无论机器快慢，学习率都恰好在时间用完时降到最低。
 #
 # $$\eta(t) = \eta_{min} + \tfrac12(\eta_{max} - \eta_{min})\bigl(1 + \cos(\pi t / T)\bigr)$$
