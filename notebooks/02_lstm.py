@@ -354,6 +354,16 @@ else:
     poet = L.train_lstm(poem_config, poem_train, "runs/02_lstm_poems", val_text=poem_val,
                         overwrite=True, live=True, progress=False, sample_prompt="\n")
 print(f"validation: {poet.metrics['val_loss']:.3f} nats/char after {poet.metrics['train_s']:.1f} s")
+poem_val_ids = torch.tensor(poet.tokenizer.encode(poem_val), dtype=torch.long)
+poem_block = min(block, len(poem_val_ids) - 1)
+poem_bigram = KneserNey.fit(poet.tokenizer.encode(poem_train), poet.tokenizer.vocab_size, n=2)
+poem_scored = {"LSTM": window_losses(poet.model, poem_val_ids, poem_block, n_windows,
+                                     device=next(poet.model.parameters()).device),
+               "2-gram": ngram_window_losses(poem_bigram, poem_val_ids, poem_block, n_windows)}
+for name, losses in poem_scored.items():  # the claim: the poet predicts better than the bigram counts
+    lo, hi = bootstrap_mean(losses.mean(1).tolist())
+    print(f"{name:6} {losses.mean():.3f} nats/char on the same validation windows, 95% interval "
+          f"{lo:.3f} .. {hi:.3f}")
 
 # %% [markdown]
 # Free sampling would let the model decide where lines end, and an undertrained model miscounts. The

@@ -509,6 +509,22 @@ for c in ["春", "红", "三", "月"]:
     if c in zh.vectors:
         print(c, "→", " ".join(w for w, _ in zh.vectors.most_similar(c, topn=8)))
 
+# %% [markdown]
+# 这些组真的聚在一起了吗？测量的是：同一组中两个字之间的平均余弦，旁边是基线——从词表中随机抽取的两个字（2,000<!--cite:random_pairs--> 个随机字对）。只有当组内余弦明显高于随机字对的分布范围时，这个组才算聚在了一起。
+
+# %%
+rng = np.random.default_rng(0)
+unit = zh.vectors.vectors / np.linalg.norm(zh.vectors.vectors, axis=1, keepdims=True)  # (V, D) 单位长度的行
+pairs = rng.integers(len(zh.vectors), size=(2000, 2))
+random_cos = (unit[pairs[:, 0]] * unit[pairs[:, 1]]).sum(1)
+print(f"{cite('random_pairs', len(pairs), '{:,}')} 个随机字对：平均余弦 {random_cos.mean():.2f}，"
+      f"中间 95% 为 {np.quantile(random_cos, 0.025):.2f} .. {np.quantile(random_cos, 0.975):.2f}")
+for group, chars in zh_groups.items():
+    ids = [zh.vectors.index[c] for c in chars]
+    within = [unit[a] @ unit[b] for i, a in enumerate(ids) for b in ids[i + 1:]]
+    if within:
+        print(f"{group}：组内平均余弦 {np.mean(within):.2f}（{len(within)} 对）")
+
 # %%
 zh_words = list(dict.fromkeys([c for cs in zh_groups.values() for c in cs] + zh.vectors.words[:120]))
 plot_words(project(zh.vectors, zh_words, method="pca", dim=2), zh_words, groups=zh_groups,

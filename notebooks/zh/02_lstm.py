@@ -316,6 +316,16 @@ else:
     poet = L.train_lstm(poem_config, poem_train, "runs/02_lstm_poems", val_text=poem_val,
                         overwrite=True, live=True, progress=False, sample_prompt="\n")
 print(f"验证集：训练 {poet.metrics['train_s']:.1f} 秒后 {poet.metrics['val_loss']:.3f} 奈特/字符")
+poem_val_ids = torch.tensor(poet.tokenizer.encode(poem_val), dtype=torch.long)
+poem_block = min(block, len(poem_val_ids) - 1)
+poem_bigram = KneserNey.fit(poet.tokenizer.encode(poem_train), poet.tokenizer.vocab_size, n=2)
+poem_scored = {"LSTM": window_losses(poet.model, poem_val_ids, poem_block, n_windows,
+                                     device=next(poet.model.parameters()).device),
+               "2-gram": ngram_window_losses(poem_bigram, poem_val_ids, poem_block, n_windows)}
+for name, losses in poem_scored.items():  # 论断：这位"诗人"预测得比二元计数更好
+    lo, hi = bootstrap_mean(losses.mean(1).tolist())
+    print(f"{name:6} 在同样的验证窗口上 {losses.mean():.3f} 奈特/字符，95% 区间 "
+          f"{lo:.3f} .. {hi:.3f}")
 
 # %% [markdown]
 # 自由采样会让模型自己决定在哪里断句，而训练不足的模型常常数错字数。诗歌模式固定**格式**，只让模型选**字**：在一句之内，采样器只能选汉字，句末的 `，` 和 `。` 是直接放上去的，而不是采样出来的。每一句都恰好五个（或七个）字；
