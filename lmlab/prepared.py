@@ -2,9 +2,12 @@
 
 A prepared run lives in ``ROOT/prepared/PRESET/NAME/``: the trainer's own files (``ckpt.pt``,
 ``metrics.json``), the live view's last figure (``live.png``) and ``prepared.json``, written last, which
-records the job's configuration and its hash. ROOT is the classroom mirror (``$LMLAB_DATA_DIR``, where
-``lmlab data fetch --all --dest`` put the corpora) or else the cache. A run counts only when its hash is
-the one the job would train with today; otherwise the notebook trains and says why.
+records the job's configuration and its hash (and what preparing it cost). A job that reads the Tang poems
+in the edition's script (``Job.script``) keeps the Chinese edition's run in ``ROOT/prepared/PRESET/zh/NAME/``,
+so that the two editions never train over each other's runs. ROOT is the classroom mirror
+(``$LMLAB_DATA_DIR``, where ``lmlab data fetch --all --dest`` put the corpora) or else the cache. A run
+counts only when its hash is the one the job would train with today; otherwise the notebook trains and
+says why.
 
     prep = find_prepared("03_gpt_shakespeare", lab.preset, corpus=corpus)   # None: train here
 """
@@ -386,9 +389,10 @@ def record_problem(path: Path) -> str | None:
     try:
         record = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
-        return f"{file} cannot be read ({type(err).__name__}: {err}); it was cut short or edited"
+        return _("{file} cannot be read ({error}); it was cut short or edited").format(
+            file=file, error=f"{type(err).__name__}: {err}")
     if not isinstance(record, dict) or "hash" not in record:
-        return f"{file} holds no run's record (no 'hash'); it was cut short or edited"
+        return _("{file} holds no run's record (no 'hash'); it was cut short or edited").format(file=file)
     return None
 
 

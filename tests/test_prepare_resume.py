@@ -76,6 +76,23 @@ def test_an_interrupted_curve_goes_on_from_its_last_checkpoint_and_keeps_finishe
     assert len(scored) == 4 and _scores(fresh) == _scores(whole)  # starts again from scratch
 
 
+def test_an_interrupted_couplet_model_goes_on_from_its_checkpoint(tmp_path, couplets, monkeypatch, capsys,
+                                                                   one_torch_thread):
+    from lmlab.cli import prepare_seq2seq
+    from lmlab.models.seq2seq.trainer import PRESETS
+
+    out = tmp_path / "run"
+    out.mkdir()
+    monkeypatch.setattr(prepare_seq2seq, "live_recorder", lambda title, path: StopAt(30))
+    with pytest.raises(KeyboardInterrupt):  # never a finished run: prepare records nothing
+        prepare_seq2seq.transformer_job("smoke", couplets, "pairs", out, "cpu", resume=True)
+    monkeypatch.setattr(prepare_seq2seq, "live_recorder", lambda title, path: StopAt(10**9))
+    capsys.readouterr()
+    metrics, samples = prepare_seq2seq.transformer_job("smoke", couplets, "pairs", out, "cpu", resume=True)
+    assert "resumed from" in capsys.readouterr().out  # from the checkpoint at step 20, not from scratch
+    assert metrics["iters"] == PRESETS["smoke"]["max_iters"] and samples
+
+
 def test_the_curve_says_which_stage_it_is_in_at_least_every_30_s_in_a_log(tmp_path, couplets, monkeypatch,
                                                                         capsys, one_torch_thread):
     from lmlab.cli import prepare_seq2seq

@@ -5,7 +5,10 @@
 
 Each run goes to ``DEST/prepared/PRESET/NAME/`` with its checkpoint, metrics, live-view figure and samples;
 ``prepared.json`` is written last, so an interrupted ``prepare`` resumes with the first unfinished run, and a
-run whose settings are unchanged (same config hash) is skipped. Students point ``LMLAB_DATA_DIR`` at DEST.
+run whose settings are unchanged (same config hash) is skipped. A run in ``RESUMES`` goes on inside itself:
+``preparing.json`` names the configuration an unfinished folder holds, and when it is today's the job
+resumes from its last checkpoint (06's quality curve keeps each finished stage) instead of starting again.
+Long jobs show their progress bar (a line every 30 s in a log). Students point ``LMLAB_DATA_DIR`` at DEST.
 Each job below trains exactly as its notebook cell does.
 """
 
@@ -98,7 +101,7 @@ def _lstm_job(preset: str, text: str, corpus: str, out: Path, device: Any, poems
     train_text, val_text = train_val_split(text, 0.9)
     config = L.preset_config(preset, device=device.type, corpus=corpus, **sizes)
     run = L.train_lstm(config, train_text, out, val_text=val_text, overwrite=True,
-                       live=live_recorder("lstm", out), progress=False, sample_prompt="\n" if poems else None)
+                       live=live_recorder("lstm", out), progress=True, sample_prompt="\n" if poems else None)
     if poems:
         samples = [L.generate_poem(run.model, run.tokenizer, chars_per_line=n, n_lines=4, seed=s)
                    for n, s in ((5, 1), (7, 2))]
@@ -151,7 +154,7 @@ def gpt_job(preset: str, text: str, corpus: str, out: Path, device: Any) -> tupl
     data, tok, _, _, val_text = _gpt_data(preset, text)
     model, tcfg = _gpt_parts(preset, tok.vocab_size)
     result = train_gpt(model, data, tcfg, tokenizer=tok, device=device, precision=pick_precision(device),
-                       out_dir=out, live=live_recorder("GPT on " + corpus, out), progress=False)
+                       out_dir=out, live=live_recorder("GPT on " + corpus, out), progress=True)
     prompt = "ROMEO:" if corpus == "tiny_shakespeare" else val_text[:20]
     return result.metrics, [sample_text(model, tok, prompt, 200, temperature=0.8, top_k=10, seed=0)]
 
@@ -172,7 +175,7 @@ def gpt_poems_job(preset: str, poems: str, corpus: str, out: Path, device: Any) 
                   time_budget_s=t["time_budget_s"])
     result = train_gpt(model, poem_data, cfg, tokenizer=poem_tok, device=device,
                        precision=pick_precision(device), out_dir=out,
-                       live=live_recorder("GPT on Tang poems", out), progress=False)
+                       live=live_recorder("GPT on Tang poems", out), progress=True)
     samples = [sample_text(model, poem_tok, poems[0], 60, temperature=0.8, top_k=20, seed=s).split("\n\n")[0]
                for s in range(3)]
     return result.metrics, samples
@@ -205,11 +208,11 @@ def race_job(preset: str, text: str, corpus: str, out: Path, device: Any) -> tup
     hidden = race_hidden(tok.vocab_size, race_gpt.num_params())
     race_cfg = replace(tcfg, max_iters=10**9, lr_decay_iters=10**9, eval_interval=10**9, time_budget_s=race_s)
     gpt_run = train_gpt(race_gpt, data, race_cfg, device=device, precision=pick_precision(device),
-                        progress=False)
+                        progress=True)
     lstm_cfg = LSTMTrainConfig(corpus=corpus, n_layer=2, hidden=hidden, time_budget_s=race_s, max_iters=10**9,
                                eval_interval=0, device=device.type, max_eval_tokens=20_000,
                                warmup_iters=GPT_PRESETS[preset]["warmup_iters"])
-    lstm_run = train_lstm(lstm_cfg, train_text, None, val_text=val_text, tokenizer=tok, progress=False)
+    lstm_run = train_lstm(lstm_cfg, train_text, None, val_text=val_text, tokenizer=tok, progress=True)
     return {"race": {"GPT": gpt_run.metrics, "LSTM": lstm_run.metrics}, "hidden": hidden}, []
 
 
@@ -302,7 +305,8 @@ TRAIN: dict[str, tuple[Callable[..., tuple[Any, str]], Callable[..., tuple[dict,
     "03_gpt_poems": (gpt_poems_corpus, gpt_poems_job),
     "03_race": (shakespeare_corpus, race_job),
     "05_students": (shakespeare_corpus, students_job),
-    **{name: (prepare_seq2seq.couplets, _seq2seq_jobs[arch]) for arch, name in SEQ2SEQ_RUNS.items()},
+    **{name: (prepare_seq2seq.couplets, functools.partial(_seq2seq_jobs[arch], resume=True, progress=True))
+       for arch, name in SEQ2SEQ_RUNS.items()},
     "06_reversal": (prepare_seq2seq.reversal, prepare_seq2seq.reversal_job),
     "06_quality_curve": (prepare_seq2seq.couplets,
                          functools.partial(prepare_seq2seq.quality_curve_job, resume=True, progress=True)),
@@ -317,7 +321,7 @@ TRAIN: dict[str, tuple[Callable[..., tuple[Any, str]], Callable[..., tuple[dict,
 }
 # The runs whose training goes on from an unfinished folder of the same configuration (``preparing.json``
 # names it) instead of starting again: the long staged ones.
-RESUMES = {"06_quality_curve"}
+RESUMES = {"06_quality_curve", *SEQ2SEQ_RUNS.values()}
 
 
 def corpus_of(name: str, preset: str) -> tuple[Any, str]:

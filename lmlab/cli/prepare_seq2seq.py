@@ -31,9 +31,10 @@ def couplets(preset: str) -> tuple[tuple[Any, Any], str]:
     return (written_in(data, set(vocab.chars.itos)), vocab), data.source
 
 
-def train(arch: str, preset: str, pairs: tuple[Any, Any], corpus: str, out: Path,
-          device: Any) -> tuple[dict[str, Any], list[str]]:
-    """Train ``arch`` as notebook 06's ``train(arch)`` does, into ``out``: (metrics, samples)."""
+def train(arch: str, preset: str, pairs: tuple[Any, Any], corpus: str, out: Path, device: Any, *,
+          resume: bool = False, progress: bool = False) -> tuple[dict[str, Any], list[str]]:
+    """Train ``arch`` as notebook 06's ``train(arch)`` does, into ``out``: (metrics, samples). ``resume``: go
+    on from ``out/ckpt.pt`` when an interrupted run left one (its time budget counts the seconds before)."""
     import torch
 
     from lmlab.models.seq2seq import build_model
@@ -42,9 +43,11 @@ def train(arch: str, preset: str, pairs: tuple[Any, Any], corpus: str, out: Path
     data, vocab = pairs
     model_cfg, tcfg = preset_configs(preset, arch, vocab, data)
     torch.manual_seed(0)
-    session = make_session(build_model(model_cfg), data, vocab, tcfg, out=out, device=device, progress=False,
-                           live=live_recorder(arch, Path(out)))
-    session.fit()
+    session = make_session(build_model(model_cfg), data, vocab, tcfg, out=out, device=device,
+                           progress=progress, live=live_recorder(arch, Path(out)),
+                           resume=resume and (Path(out) / "ckpt.pt").exists())
+    if session.fit().interrupted:  # checkpointed (a clean stop): never recorded as a finished run
+        raise KeyboardInterrupt(f"{arch} stopped at iteration {session.next_iter}")
     session.save()
     history = session.history
     metrics = {"arch": arch, "iters": session.next_iter, "train_s": session.state["train_s"],
@@ -54,19 +57,22 @@ def train(arch: str, preset: str, pairs: tuple[Any, Any], corpus: str, out: Path
     return metrics, [f"{a} → {b}" for a, b in zip(lines, outputs, strict=True)]
 
 
-def rnn_job(preset: str, pairs: Any, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
+def rnn_job(preset: str, pairs: Any, corpus: str, out: Path, device: Any, **options: Any
+            ) -> tuple[dict, list]:
     """Notebook 06's GRU encoder–decoder."""
-    return train("rnn", preset, pairs, corpus, out, device)
+    return train("rnn", preset, pairs, corpus, out, device, **options)
 
 
-def rnn_attention_job(preset: str, pairs: Any, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
+def rnn_attention_job(preset: str, pairs: Any, corpus: str, out: Path, device: Any, **options: Any
+                      ) -> tuple[dict, list]:
     """Notebook 06's GRU with additive attention."""
-    return train("rnn-attention", preset, pairs, corpus, out, device)
+    return train("rnn-attention", preset, pairs, corpus, out, device, **options)
 
 
-def transformer_job(preset: str, pairs: Any, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
+def transformer_job(preset: str, pairs: Any, corpus: str, out: Path, device: Any, **options: Any
+                    ) -> tuple[dict, list]:
     """Notebook 06's Transformer."""
-    return train("transformer", preset, pairs, corpus, out, device)
+    return train("transformer", preset, pairs, corpus, out, device, **options)
 
 
 # notebook 06's "where one vector breaks": both RNNs reverse digit strings for the same time
