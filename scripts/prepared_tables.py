@@ -41,8 +41,8 @@ class TableError(ValueError):
 class Mirror:
     """The prepared runs of one preset in a mirror (``DEST`` of ``lmlab prepare --dest DEST``)."""
 
-    def __init__(self, root: Path, preset: str) -> None:
-        self.root, self.preset = Path(root), preset
+    def __init__(self, root: Path, preset: str, device_label: str | None = None) -> None:
+        self.root, self.preset, self.device_label = Path(root), preset, device_label
         self.folder = self.root / "prepared" / preset
         if not self.folder.is_dir():
             raise TableError(f"{self.folder} does not exist: give the folder 'lmlab prepare --dest' wrote "
@@ -83,18 +83,19 @@ def train_seconds(metrics: Any) -> float | None:
     return sum(parts) if parts else None
 
 
-def cost_of(record: dict[str, Any]) -> dict[str, Any]:
-    """{train_s, wall_s, device, preset, created} of a run (older records lack ``cost``: what metrics say)."""
+def cost_of(record: dict[str, Any], device_label: str | None = None) -> dict[str, Any]:
+    """{train_s, wall_s, device, preset, created} of a run. Older records lack ``cost``: what their metrics
+    say, and ``device_label`` (what the teacher knows it ran on) for the device."""
     metrics = record.get("metrics", {})
     cost = record.get("cost", {})
     config = metrics.get("config", {}) if isinstance(metrics.get("config"), dict) else {}
     device = cost.get("device") or config.get("device")
-    if device and cost.get("device_name"):
-        device = f"{device} ({cost['device_name']})"
     if device == "cpu" and cost.get("threads"):
         device = f"cpu, {cost['threads']} thread{'s' * (cost['threads'] > 1)}"
+    elif device and cost.get("device_name"):
+        device = f"{device} ({cost['device_name']})"
     wall = cost.get("wall_s", metrics.get("wall_s"))
-    return {"train_s": train_seconds(metrics), "wall_s": wall, "device": device or "?",
+    return {"train_s": train_seconds(metrics), "wall_s": wall, "device": device or device_label or "?",
             "preset": record.get("config", {}).get("preset", "?"), "created": record.get("created", "?")}
 
 
@@ -139,7 +140,7 @@ def cost_table(mirror: Mirror, body: str, say: Callable[[str], None]) -> str:
             lines.append(row or f"| {cell} | `{label}` | — | — | — | {mirror.preset} | not yet measured |")
             say(f"{label}: not in {mirror.folder}" + ("; README's row kept" if row else ""))
         else:
-            c = cost_of(record)
+            c = cost_of(record, mirror.device_label)
             lines.append(f"| {cell} | `{label}` | {_duration(c['train_s'])} | {_duration(c['wall_s'])} | "
                          f"{c['device']} | {c['preset']} | {c['created']} |")
             say(f"{label}: {_duration(c['train_s'])} of training, {_duration(c['wall_s'])} wall clock, "
@@ -223,11 +224,14 @@ def main(argv: list[str] | None = None) -> int:
                    help="the file to rewrite (default: README.md)")
     p.add_argument("--table", action="append", choices=list(TABLES),
                    help="rewrite only this table (repeatable; default: every marked one)")
+    p.add_argument("--device", default=None, metavar="LABEL",
+                   help="the device of runs whose record does not say (prepared before lmlab recorded it), "
+                        "e.g. 'cpu, 2 cores'")
     p.add_argument("--check", action="store_true", help="change nothing; exit 1 when README is behind")
     args = p.parse_args(argv)
     readme = Path(args.readme)
     try:
-        mirror = Mirror(Path(args.mirror), args.preset)
+        mirror = Mirror(Path(args.mirror), args.preset, args.device)
         text = readme.read_text(encoding="utf-8")
         new = rewrite(text, mirror, args.table)
     except (TableError, OSError) as err:

@@ -134,3 +134,23 @@ def test_a_missing_or_cut_short_run_fails_in_one_line_and_changes_nothing(mirror
     readme.write_text(README.replace("prepared:cost", "prepared:costs"), encoding="utf-8")
     assert tables.main(argv) == 2
     assert "prepared:costs" in capsys.readouterr().err
+
+
+def test_a_run_prepared_before_costs_were_recorded_gets_the_device_the_teacher_names(mirror, tmp_path):
+    import shutil
+
+    tables = _script()
+    copy = tmp_path / "mirror"
+    shutil.copytree(mirror, copy)
+    path = run_dir(copy, "smoke", "06_quality_curve") / "prepared.json"
+    record = json.loads(path.read_text(encoding="utf-8"))
+    del record["cost"]  # as lmlab prepare wrote it before this change
+    path.write_text(json.dumps(record), encoding="utf-8")
+    readme = tmp_path / "README.md"
+    readme.write_text(README, encoding="utf-8")
+    assert tables.main([str(copy), "--preset", "smoke", "--readme", str(readme), "--table", "cost",
+                        "--device", "cpu, 2 cores"]) == 0
+    text = readme.read_text(encoding="utf-8")
+    row = next(line for line in text.splitlines() if "`06_quality_curve`" in line)
+    last = record["metrics"]["stages"][-1]
+    assert row.startswith(f"|  | `06_quality_curve` | {last['train_s']:.0f} s | — | cpu, 2 cores | smoke |")

@@ -343,11 +343,9 @@ STARTED = "preparing.json"  # written when a run starts: which configuration the
 
 def _cost(device: Any, wall_s: float) -> dict[str, Any]:
     """What preparing a run took, recorded beside it (README's cost table reads it; not hashed)."""
-    import platform
-
     import torch
 
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or ""
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else ""
     return {"wall_s": round(wall_s, 1), "device": device.type, "device_name": name,
             "threads": torch.get_num_threads(), "cpus": os.cpu_count()}
 
