@@ -95,7 +95,8 @@ def cost_of(record: dict[str, Any], device_label: str | None = None) -> dict[str
     elif device and cost.get("device_name"):
         device = f"{device} ({cost['device_name']})"
     wall = cost.get("wall_s", metrics.get("wall_s"))
-    return {"train_s": train_seconds(metrics), "wall_s": wall, "device": device or device_label or "?",
+    return {"train_s": train_seconds(metrics), "wall_s": wall, "resumed": bool(cost.get("resumed")),
+            "device": device or device_label or "?",
             "preset": record.get("config", {}).get("preset", "?"), "created": record.get("created", "?")}
 
 
@@ -141,9 +142,10 @@ def cost_table(mirror: Mirror, body: str, say: Callable[[str], None]) -> str:
             say(f"{label}: not in {mirror.folder}" + ("; README's row kept" if row else ""))
         else:
             c = cost_of(record, mirror.device_label)
-            lines.append(f"| {cell} | `{label}` | {_duration(c['train_s'])} | {_duration(c['wall_s'])} | "
+            wall = ("≥ " if c["resumed"] else "") + _duration(c["wall_s"])  # the last part's, when resumed
+            lines.append(f"| {cell} | `{label}` | {_duration(c['train_s'])} | {wall} | "
                          f"{c['device']} | {c['preset']} | {c['created']} |")
-            say(f"{label}: {_duration(c['train_s'])} of training, {_duration(c['wall_s'])} wall clock, "
+            say(f"{label}: {_duration(c['train_s'])} of training, {wall} wall clock, "
                 f"{c['device']}, {c['preset']} preset, prepared {c['created']}")
             measured += 1
             total_train += c["train_s"] or 0.0

@@ -147,7 +147,7 @@ def test_prepare_resumes_an_unfinished_run_of_the_same_settings_only(isolated_da
     assert seen == [False, True]  # the second run found the first part
     assert "09_staged (a staged job, fake_corpus): resuming the unfinished run" in capsys.readouterr().out
     record = json.loads((run_dir(dest, "smoke", "09_staged") / "prepared.json").read_text(encoding="utf-8"))
-    assert record["cost"]["device"] == "cpu" and record["cost"]["wall_s"] >= 0
+    assert record["cost"]["device"] == "cpu" and record["cost"]["wall_s"] >= 0 and record["cost"]["resumed"]
 
     (run_dir(dest, "smoke", "09_staged") / "prepared.json").unlink()
     size["size"] = 2  # other settings: the unfinished folder is not theirs, so it starts from scratch

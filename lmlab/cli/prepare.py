@@ -341,13 +341,14 @@ def train_job(name: str, preset: str, text: Any, corpus: str, out: Path, device:
 STARTED = "preparing.json"  # written when a run starts: which configuration the unfinished folder holds
 
 
-def _cost(device: Any, wall_s: float) -> dict[str, Any]:
-    """What preparing a run took, recorded beside it (README's cost table reads it; not hashed)."""
+def _cost(device: Any, wall_s: float, resumed: bool) -> dict[str, Any]:
+    """What preparing a run took, recorded beside it (README's cost table reads it; not hashed).
+    ``resumed``: ``wall_s`` is the last part's only (its training seconds, in the metrics, count them all)."""
     import torch
 
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else ""
     return {"wall_s": round(wall_s, 1), "device": device.type, "device_name": name,
-            "threads": torch.get_num_threads(), "cpus": os.cpu_count()}
+            "threads": torch.get_num_threads(), "cpus": os.cpu_count(), "resumed": resumed}
 
 
 def _resumable(out: Path, name: str, config: dict[str, Any]) -> bool:
@@ -420,7 +421,7 @@ def run(args: argparse.Namespace) -> int:
                   f"runs already prepared and {again}", file=sys.stderr, flush=True)
             return 130
         wall_s = time.perf_counter() - t0
-        record_prepared(out, config, metrics=metrics, samples=samples, cost=_cost(device, wall_s))
+        record_prepared(out, config, metrics=metrics, samples=samples, cost=_cost(device, wall_s, resume))
         done += 1
         print(f"{head}: done in {wall_s:.0f} s", flush=True)
     if not args.list:
