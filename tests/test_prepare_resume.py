@@ -107,7 +107,7 @@ def test_the_curve_says_which_stage_it_is_in_at_least_every_30_s_in_a_log(tmp_pa
     for k, end in enumerate(CURVE_STAGES["smoke"]["iters"], 1):
         assert any(f"stage {k} of 3" in line and f"/{end} iterations" in line for line in lines), lines
     assert sum("stage 3 of 3" in line for line in lines) > 3  # a line at every 31 s step of the clock
-    assert "stage 3 of 3: 40 steps" in captured.out and "scoring" in captured.out
+    assert "stage 3 of 3: 40 steps" in captured.out and "scoring the baselines" in captured.out
 
     monkeypatch.setitem(CURVE_STAGES, "smoke", {"seconds": (0.2, 0.4)})  # a time budget: seconds, not steps
     prepare_seq2seq.quality_curve_job("smoke", couplets, "pairs", tmp_path / "b", "cpu", progress=True)

@@ -223,6 +223,9 @@ def quality_curve_job(preset: str, pairs: tuple[Any, Any], corpus: str, out: Pat
                       **score_stage(session.model, vocab, test, device)})
         _keep_stage(out, k, curve, plan)
     session.save()
+    if progress:
+        print(f"scoring the baselines (copy, nearest training pair, lookup table) on {len(test)} test "
+              "couplets ...", flush=True)
     base = {name: scores_with_intervals(sources, answers, refs)
             for name, answers in baseline_answers(data.train, sources).items()}
     base["reference"] = {k: v for k, v in scores_with_intervals(sources, refs, refs).items()
