@@ -155,6 +155,23 @@ def test_prepare_resumes_an_unfinished_run_of_the_same_settings_only(isolated_da
     assert main([*argv, "--force"]) == 130 and seen[-1] is False  # --force never resumes (part1 is gone)
 
 
+def test_a_run_its_trainer_says_was_interrupted_is_not_recorded(isolated_data, tmp_path, monkeypatch, capsys):
+    from lmlab.cli import prepare
+
+    def stopped(preset, text, corpus, out, device):  # as train_gpt returns after a clean Ctrl-C
+        return {"val_loss": 0.5, "stopped": "interrupted"}, []
+
+    jobs = dict(JOBS)
+    monkeypatch.setattr("lmlab.prepared.JOBS", jobs)
+    monkeypatch.setattr("lmlab.cli.prepare.JOBS", jobs)
+    monkeypatch.setattr(prepare, "TRAIN", {**prepare.TRAIN, "09_stopped": (_fake_data, stopped)})
+    register(Job("09_stopped", "09_fake", "a job", lambda preset: {"size": 1}))
+    dest = tmp_path / "mirror"
+    assert main(["prepare", "09_stopped", "--preset", "smoke", "--dest", str(dest), "--device", "cpu"]) == 130
+    assert "interrupted after" in capsys.readouterr().err
+    assert not (run_dir(dest, "smoke", "09_stopped") / "prepared.json").exists()
+
+
 def test_a_cut_short_record_is_reported_and_retrained(isolated_data, tmp_path, monkeypatch, capsys):
     from lmlab.cli import prepare
 

@@ -415,6 +415,8 @@ def run(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
         try:
             metrics, samples = train_job(name, preset, text, corpus, out, device)
+            if metrics.get("stopped") == "interrupted":  # a trainer that stopped cleanly on Ctrl-C
+                raise KeyboardInterrupt
         except KeyboardInterrupt:
             again = ("goes on from its last checkpoint" if name in RESUMES else "starts it again")
             print(f"{head}: interrupted after {time.perf_counter() - t0:.0f} s; the same command skips the "
