@@ -2,9 +2,12 @@
 
 A prepared run lives in ``ROOT/prepared/PRESET/NAME/``: the trainer's own files (``ckpt.pt``,
 ``metrics.json``), the live view's last figure (``live.png``) and ``prepared.json``, written last, which
-records the job's configuration and its hash. ROOT is the classroom mirror (``$LMLAB_DATA_DIR``, where
-``lmlab data fetch --all --dest`` put the corpora) or else the cache. A run counts only when its hash is
-the one the job would train with today; otherwise the notebook trains and says why.
+records the job's configuration and its hash (and what preparing it cost). A job that reads the Tang poems
+in the edition's script (``Job.script``) keeps the Chinese edition's run in ``ROOT/prepared/PRESET/zh/NAME/``,
+so that the two editions never train over each other's runs. ROOT is the classroom mirror
+(``$LMLAB_DATA_DIR``, where ``lmlab data fetch --all --dest`` put the corpora) or else the cache. A run
+counts only when its hash is the one the job would train with today; otherwise the notebook trains and
+says why.
 
     prep = find_prepared("03_gpt_shakespeare", lab.preset, corpus=corpus)   # None: train here
 """
@@ -161,6 +164,9 @@ class Job:
     spec: Callable[[str], dict[str, Any]]  # preset -> every setting the trained model depends on
     used_by: tuple[str, ...] = ()  # later notebooks that load this run too (through find_checkpoint)
     needs: tuple[str, ...] = ()  # prepared runs this one starts from (prepared first, in the same folder)
+    # reads the Tang poems in the edition's script: the Chinese edition's run lives in its own folder
+    # (run_dir), so that preparing one edition never trains over the other's
+    script: bool = False
 
 
 def live_recorder(title: str, out: Path) -> Any:
@@ -192,12 +198,12 @@ for _job in (
         lambda preset: _lstm(preset)),
     Job("02_lstm_poems", "02_lstm", "the LSTM poet on Tang poems",
         lambda preset: {**_lstm(preset, **{k: v for k, v in POEM_SIZES[preset].items() if k != "max_poems"}),
-                        "max_poems": POEM_SIZES[preset]["max_poems"], "max_vocab": 3000}),
+                        "max_poems": POEM_SIZES[preset]["max_poems"], "max_vocab": 3000}, script=True),
     Job("03_gpt_shakespeare", "03_transformer", "the GPT on tiny Shakespeare", _gpt,
         used_by=("04_attention", "05_scaling")),
     Job("03_gpt_poems", "03_transformer", "the GPT on Tang poems",
         lambda preset: {**_gpt(preset), **TANG[preset], "lr_decay_iters": TANG[preset]["max_iters"],
-                        "max_vocab": 3000}),
+                        "max_vocab": 3000}, script=True),
     Job("03_race", "03_transformer", "the GPT-or-LSTM race, same parameters, same seconds",
         lambda preset: {**_gpt(preset), "race_s": RACE_S[preset]}),
     Job("05_students", "05_scaling", "two small GPTs distilled from 03's GPT (labels only, and α = 0.7)",
@@ -206,21 +212,21 @@ for _job in (
                         "batch": 16, "text_chars": 400_000 if preset == "smoke" else 1_000_000},
         needs=("03_gpt_shakespeare",)),
     *(Job(name, "06_seq2seq", f"the {arch} couplet model",
-          lambda preset, arch=arch: _couplet_run(preset, arch))
+          lambda preset, arch=arch: _couplet_run(preset, arch), script=True)
       for arch, name in SEQ2SEQ_RUNS.items()),
     Job("06_reversal", "06_seq2seq", "GRU or GRU + attention reversing digit strings, same seconds",
         lambda preset: {"archs": ["rnn", "rnn-attention"], **reversal_sizes(preset),
                         **_seq2seq(preset, "rnn")}),
     Job("06_quality_curve", "06_seq2seq", "the couplet Transformer scored after 5, 15 and 60 minutes",
-        curve_spec),
+        curve_spec, script=True),
     Job("07_bert_zh", "07_bert", "BERT pre-trained (masked LM) on the Tang poems",
-        lambda preset: _bert("07_bert_zh", preset)),
+        lambda preset: _bert("07_bert_zh", preset), script=True),
     Job("07_bert_en", "07_bert", "an English BERT (byte-level BPE) on the Wikipedia sample",
         lambda preset: _bert("07_bert_en", preset)),
     Job("07_gpt_zh", "07_bert", "a small GPT on the Tang poems, to compare with BERT",
-        lambda preset: _bert("07_gpt_zh", preset)),
+        lambda preset: _bert("07_gpt_zh", preset), script=True),
     Job("07_finetune", "07_bert", "07's BERT fine-tuned to name the poet, against random init and a probe",
-        lambda preset: _bert("07_finetune", preset), needs=("07_bert_zh",)),
+        lambda preset: _bert("07_finetune", preset), needs=("07_bert_zh",), script=True),
     Job("08_compress_models", "08_parallel_compression", "the LSTM and GPT that notebook 08 compresses",
         lambda preset: _compress(preset)),
     Job("08_small_models", "08_parallel_compression", "08's pruning sweep, pruned GPT and distilled student",
@@ -271,9 +277,23 @@ def search_roots() -> list[Path]:
     return [r for i, r in enumerate(roots) if r is not None and r not in roots[:i]]
 
 
+EDITION_DIR = "zh"  # the Chinese edition's runs of the jobs that read the poems in its (simplified) script
+
+
+def edition_dir(name: str) -> str | None:
+    """The sub-folder of the run ``name`` in this edition: ``zh`` for a job that reads the Tang poems when
+    the edition's script is simplified (``LMLAB_LANG=zh``), else None (one run serves both editions)."""
+    from lmlab.data.corpora import edition_script
+
+    job = JOBS.get(name)
+    return EDITION_DIR if job is not None and job.script and edition_script() == "simplified" else None
+
+
 def run_dir(root: Path, preset: str, name: str) -> Path:
-    """The folder of the prepared run ``name`` of ``preset`` under ``root``."""
-    return Path(root) / "prepared" / preset / name
+    """The folder of the prepared run ``name`` of ``preset`` under ``root``: ``prepared/PRESET/NAME``, or
+    ``prepared/PRESET/zh/NAME`` for the Chinese edition's run of a job that reads the poems."""
+    edition = edition_dir(name)
+    return Path(root) / "prepared" / preset / (f"{edition}/{name}" if edition else name)
 
 
 @dataclass(frozen=True)
@@ -336,22 +356,44 @@ def load_word2vec(run: PreparedRun, vocab: Any, config: Any) -> Any:
 
 
 def record_prepared(path: Path, config: dict[str, Any], *, metrics: dict[str, Any],
-                    samples: Sequence[str] = (), figure: str = "live.png") -> Path:
-    """Write ``prepared.json`` (last, atomically): the run in ``path`` is now complete and current."""
+                    samples: Sequence[str] = (), figure: str = "live.png",
+                    cost: dict[str, Any] | None = None) -> Path:
+    """Write ``prepared.json`` (last, atomically): the run in ``path`` is now complete and current.
+    ``cost``: what preparing it took (``wall_s``, ``device``, ...), for README's cost table; not hashed."""
     from lmlab.atomic import atomic_write
 
     record = {"config": config, "hash": config_hash(config), "created": time.strftime("%Y-%m-%d %H:%M"),
               "metrics": metrics, "samples": list(samples), "figure": figure}
+    if cost:
+        record["cost"] = cost
     with atomic_write(Path(path) / RECORD, "w") as f:
         json.dump(record, f, indent=1, default=str)
     return Path(path) / RECORD
 
 
 def read_record(path: Path) -> dict[str, Any] | None:
+    """The run's ``prepared.json``, or None when there is none or it cannot be read (``record_problem``)."""
     try:
-        return json.loads((Path(path) / RECORD).read_text(encoding="utf-8"))
+        record = json.loads((Path(path) / RECORD).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return record if isinstance(record, dict) else None
+
+
+def record_problem(path: Path) -> str | None:
+    """Why ``path/prepared.json`` exists but is no record (cut short by a full disk, a copy broken off,
+    edited by hand), or None when it is absent or reads fine."""
+    file = Path(path) / RECORD
+    if not file.is_file():
+        return None
+    try:
+        record = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        return _("{file} cannot be read ({error}); it was cut short or edited").format(
+            file=file, error=f"{type(err).__name__}: {err}")
+    if not isinstance(record, dict) or "hash" not in record:
+        return _("{file} holds no run's record (no 'hash'); it was cut short or edited").format(file=file)
+    return None
 
 
 def is_current(path: Path, config: dict[str, Any]) -> bool:
@@ -363,7 +405,8 @@ def is_current(path: Path, config: dict[str, Any]) -> bool:
 def start_from(need: str, out: Path, preset: str, corpus: str) -> Path:
     """The prepared run ``need`` beside ``out`` that the run in ``out`` starts from; says how to prepare it
     when it is missing or stale."""
-    path = Path(out).parent / need
+    prepared = next((p for p in Path(out).parents if p.name == "prepared"), None)
+    path = run_dir(prepared.parent, preset, need) if prepared is not None else Path(out).parent / need
     if not is_current(path, job_config(need, preset, corpus)):
         raise ValueError(f"{Path(out).name} starts from the prepared {need}, and {path} holds none: run "
                          f"'lmlab prepare {need} {Path(out).name} --preset {preset}'")
@@ -413,6 +456,9 @@ def find_prepared(name: str, preset: str, *, corpus: str, retrain: bool = False,
         print(_("lmlab: the prepared run in {path} was trained with other settings (or another lmlab); "
                 "training {name} here. Refresh it with 'lmlab prepare --preset {preset}'.")
               .format(path=stale[0], name=name, preset=preset))
+    elif broken := [why for root in search_roots() if (why := record_problem(run_dir(root, preset, name)))]:
+        print(_("lmlab: {why}: training {name} here. Refresh it with 'lmlab prepare {name} --preset "
+                "{preset}'.").format(why=broken[0], name=name, preset=preset))
     else:
         print(_("lmlab: no prepared run of {name} for the {preset} preset; training it here. A teacher can "
                 "train every model ahead of a lesson with 'lmlab prepare --preset {preset}'.")

@@ -5,14 +5,21 @@
 
 Each run goes to ``DEST/prepared/PRESET/NAME/`` with its checkpoint, metrics, live-view figure and samples;
 ``prepared.json`` is written last, so an interrupted ``prepare`` resumes with the first unfinished run, and a
-run whose settings are unchanged (same config hash) is skipped. Students point ``LMLAB_DATA_DIR`` at DEST.
+run whose settings are unchanged (same config hash) is skipped. A run in ``RESUMES`` goes on inside itself:
+``preparing.json`` names the configuration an unfinished folder holds, and when it is today's the job
+resumes from its last checkpoint (06's quality curve keeps each finished stage) instead of starting again.
+Long jobs show their progress bar (a line every 30 s in a log). Students point ``LMLAB_DATA_DIR`` at DEST.
 Each job below trains exactly as its notebook cell does.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import json
+import os
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -27,11 +34,14 @@ from lmlab.prepared import (
     SEQ2SEQ_RUNS,
     TANG,
     W2V_SIZES,
+    config_hash,
     default_root,
+    edition_dir,
     is_current,
     job_config,
     live_recorder,
     record_prepared,
+    record_problem,
     run_dir,
     start_from,
 )
@@ -91,7 +101,7 @@ def _lstm_job(preset: str, text: str, corpus: str, out: Path, device: Any, poems
     train_text, val_text = train_val_split(text, 0.9)
     config = L.preset_config(preset, device=device.type, corpus=corpus, **sizes)
     run = L.train_lstm(config, train_text, out, val_text=val_text, overwrite=True,
-                       live=live_recorder("lstm", out), progress=False, sample_prompt="\n" if poems else None)
+                       live=live_recorder("lstm", out), progress=True, sample_prompt="\n" if poems else None)
     if poems:
         samples = [L.generate_poem(run.model, run.tokenizer, chars_per_line=n, n_lines=4, seed=s)
                    for n, s in ((5, 1), (7, 2))]
@@ -144,7 +154,7 @@ def gpt_job(preset: str, text: str, corpus: str, out: Path, device: Any) -> tupl
     data, tok, _, _, val_text = _gpt_data(preset, text)
     model, tcfg = _gpt_parts(preset, tok.vocab_size)
     result = train_gpt(model, data, tcfg, tokenizer=tok, device=device, precision=pick_precision(device),
-                       out_dir=out, live=live_recorder("GPT on " + corpus, out), progress=False)
+                       out_dir=out, live=live_recorder("GPT on " + corpus, out), progress=True)
     prompt = "ROMEO:" if corpus == "tiny_shakespeare" else val_text[:20]
     return result.metrics, [sample_text(model, tok, prompt, 200, temperature=0.8, top_k=10, seed=0)]
 
@@ -165,7 +175,7 @@ def gpt_poems_job(preset: str, poems: str, corpus: str, out: Path, device: Any) 
                   time_budget_s=t["time_budget_s"])
     result = train_gpt(model, poem_data, cfg, tokenizer=poem_tok, device=device,
                        precision=pick_precision(device), out_dir=out,
-                       live=live_recorder("GPT on Tang poems", out), progress=False)
+                       live=live_recorder("GPT on Tang poems", out), progress=True)
     samples = [sample_text(model, poem_tok, poems[0], 60, temperature=0.8, top_k=20, seed=s).split("\n\n")[0]
                for s in range(3)]
     return result.metrics, samples
@@ -198,11 +208,11 @@ def race_job(preset: str, text: str, corpus: str, out: Path, device: Any) -> tup
     hidden = race_hidden(tok.vocab_size, race_gpt.num_params())
     race_cfg = replace(tcfg, max_iters=10**9, lr_decay_iters=10**9, eval_interval=10**9, time_budget_s=race_s)
     gpt_run = train_gpt(race_gpt, data, race_cfg, device=device, precision=pick_precision(device),
-                        progress=False)
+                        progress=True)
     lstm_cfg = LSTMTrainConfig(corpus=corpus, n_layer=2, hidden=hidden, time_budget_s=race_s, max_iters=10**9,
                                eval_interval=0, device=device.type, max_eval_tokens=20_000,
                                warmup_iters=GPT_PRESETS[preset]["warmup_iters"])
-    lstm_run = train_lstm(lstm_cfg, train_text, None, val_text=val_text, tokenizer=tok, progress=False)
+    lstm_run = train_lstm(lstm_cfg, train_text, None, val_text=val_text, tokenizer=tok, progress=True)
     return {"race": {"GPT": gpt_run.metrics, "LSTM": lstm_run.metrics}, "hidden": hidden}, []
 
 
@@ -295,9 +305,11 @@ TRAIN: dict[str, tuple[Callable[..., tuple[Any, str]], Callable[..., tuple[dict,
     "03_gpt_poems": (gpt_poems_corpus, gpt_poems_job),
     "03_race": (shakespeare_corpus, race_job),
     "05_students": (shakespeare_corpus, students_job),
-    **{name: (prepare_seq2seq.couplets, _seq2seq_jobs[arch]) for arch, name in SEQ2SEQ_RUNS.items()},
+    **{name: (prepare_seq2seq.couplets, functools.partial(_seq2seq_jobs[arch], resume=True, progress=True))
+       for arch, name in SEQ2SEQ_RUNS.items()},
     "06_reversal": (prepare_seq2seq.reversal, prepare_seq2seq.reversal_job),
-    "06_quality_curve": (prepare_seq2seq.couplets, prepare_seq2seq.quality_curve_job),
+    "06_quality_curve": (prepare_seq2seq.couplets,
+                         functools.partial(prepare_seq2seq.quality_curve_job, resume=True, progress=True)),
     "07_bert_zh": (prepare_bert.poems, prepare_bert.bert_zh_job),
     "07_bert_en": (prepare_bert.wiki, prepare_bert.bert_en_job),
     "07_gpt_zh": (prepare_bert.poems, prepare_bert.gpt_zh_job),
@@ -307,6 +319,9 @@ TRAIN: dict[str, tuple[Callable[..., tuple[Any, str]], Callable[..., tuple[dict,
     "08_hygiene": (shakespeare_corpus, prepare_compress.hygiene_job),
     "08_augment": (prepare_compress.polarity, prepare_compress.augment_job),
 }
+# The runs whose training goes on from an unfinished folder of the same configuration (``preparing.json``
+# names it) instead of starting again: the long staged ones.
+RESUMES = {"06_quality_curve", *SEQ2SEQ_RUNS.values()}
 
 
 def corpus_of(name: str, preset: str) -> tuple[Any, str]:
@@ -323,13 +338,40 @@ def train_job(name: str, preset: str, text: Any, corpus: str, out: Path, device:
 
 # ---------------------------------------------------------------- the command
 
+STARTED = "preparing.json"  # written when a run starts: which configuration the unfinished folder holds
+
+
+def _cost(device: Any, wall_s: float, resumed: bool) -> dict[str, Any]:
+    """What preparing a run took, recorded beside it (README's cost table reads it; not hashed).
+    ``resumed``: ``wall_s`` is the last part's only (its training seconds, in the metrics, count them all)."""
+    import torch
+
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else ""
+    return {"wall_s": round(wall_s, 1), "device": device.type, "device_name": name,
+            "threads": torch.get_num_threads(), "cpus": os.cpu_count(), "resumed": resumed}
+
+
+def _resumable(out: Path, name: str, config: dict[str, Any]) -> bool:
+    """True when ``out`` holds an unfinished run of exactly ``config`` that ``name``'s training resumes."""
+    if name not in RESUMES:
+        return False
+    try:
+        started = json.loads((out / STARTED).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(started, dict) and started.get("hash") == config_hash(config)
+
+
 def run(args: argparse.Namespace) -> int:
     from lmlab.device import pick_device
+    from lmlab.errors import UsageError
     from lmlab.presets import resolve_preset
+    from lmlab.train.metrics import write_json_atomic
 
     unknown = [n for n in args.names if n not in JOBS]
     if unknown:
-        raise ValueError(f"no prepared run called {unknown[0]!r}; choose from {', '.join(JOBS)}")
+        raise UsageError(f"no prepared run called {unknown[0]!r}; choose from {', '.join(JOBS)} "
+                         "('lmlab prepare --list' shows each and whether it is prepared)")
     device = pick_device(args.device)
     preset = resolve_preset(args.preset, device)
     root = Path(args.dest).expanduser().resolve() if args.dest else default_root()
@@ -340,8 +382,10 @@ def run(args: argparse.Namespace) -> int:
     names = []
     for name in args.names or list(JOBS):  # a run's starting points are prepared before it
         names += [n for n in (*JOBS[name].needs, name) if n not in names]
+    edition = next((e for n in names if (e := edition_dir(n))), None)
+    where = f" (Chinese edition: the runs that read the poems go to {preset}/{edition}/)" if edition else ""
     print(f"lmlab prepare: {len(names)} run(s), preset {preset}, device {device.type}, "
-          f"into {root / 'prepared'}", flush=True)
+          f"into {root / 'prepared'}{where}", flush=True)
     t_all = time.perf_counter()
     done = skipped = 0
     for k, name in enumerate(names, 1):
@@ -353,18 +397,35 @@ def run(args: argparse.Namespace) -> int:
             print(f"{head}: prepared and current, skipped", flush=True)
             skipped += 1
             continue
+        broken = record_problem(out)
         if args.list:
-            print(f"{head}: not prepared", flush=True)
+            print(f"{head}: {broken}; not prepared" if broken else f"{head}: not prepared", flush=True)
             continue
-        print(f"{head}: training ... ({time.perf_counter() - t_all:.0f} s so far)", flush=True)
-        if out.exists():
-            shutil.rmtree(out)  # a half-finished or stale run: start it again from scratch
-        out.mkdir(parents=True)
+        if broken:
+            print(f"{head}: {broken}: training it again", flush=True)
+        resume = not args.force and _resumable(out, name, config)
+        print(f"{head}: {'resuming the unfinished run' if resume else 'training'} ... "
+              f"({time.perf_counter() - t_all:.0f} s so far)", flush=True)
+        if not resume:
+            if out.exists():
+                shutil.rmtree(out)  # a half-finished or stale run: start it again from scratch
+            out.mkdir(parents=True)
+            write_json_atomic(out / STARTED, {"hash": config_hash(config), "job": name,
+                                             "started": time.strftime("%Y-%m-%d %H:%M")})
         t0 = time.perf_counter()
-        metrics, samples = train_job(name, preset, text, corpus, out, device)
-        record_prepared(out, config, metrics=metrics, samples=samples)
+        try:
+            metrics, samples = train_job(name, preset, text, corpus, out, device)
+            if metrics.get("stopped") == "interrupted":  # a trainer that stopped cleanly on Ctrl-C
+                raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            again = ("goes on from its last checkpoint" if name in RESUMES else "starts it again")
+            print(f"{head}: interrupted after {time.perf_counter() - t0:.0f} s; the same command skips the "
+                  f"runs already prepared and {again}", file=sys.stderr, flush=True)
+            return 130
+        wall_s = time.perf_counter() - t0
+        record_prepared(out, config, metrics=metrics, samples=samples, cost=_cost(device, wall_s, resume))
         done += 1
-        print(f"{head}: done in {time.perf_counter() - t0:.0f} s", flush=True)
+        print(f"{head}: done in {wall_s:.0f} s", flush=True)
     if not args.list:
         print(f"lmlab prepare: {done} trained, {skipped} already prepared, "
               f"{time.perf_counter() - t_all:.0f} s; students set LMLAB_DATA_DIR={root}", flush=True)

@@ -45,7 +45,7 @@ def _train(name: str, preset: str, text: str, corpus: str, out: Path, device: An
     else:
         corpus_arg = corpus
     command = [*bert_argv(name, preset, corpus_arg), "--device", getattr(device, "type", str(device)),
-               "--no-progress", "--out", str(out)]
+               "--out", str(out)]  # with its progress bar (a line every 30 s in a log)
     if train.main(command[1], command[2:]) != 0:  # command: ["train", MODEL, flags...]
         raise RuntimeError(f"{name}: 'lmlab {' '.join(command)}' failed")
     history = History(load_checkpoint(out)["history"])
