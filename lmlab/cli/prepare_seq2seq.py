@@ -47,7 +47,7 @@ def train(arch: str, preset: str, pairs: tuple[Any, Any], corpus: str, out: Path
     session.fit()
     session.save()
     history = session.history
-    metrics = {"arch": arch, "iters": session.next_iter, "train_s": session.state["train_s"],
+    metrics = {"arch": arch, "iters": session.next_iter, "train_s": session.train_s,
                "val_loss": history.last("val_loss"), "val_chrf": history.last("val_chrf")}
     lines = [s for s in sample_lines() if len(s) < model_cfg.max_len]
     outputs = translate_pairs(session.model.eval(), vocab, lines, device)
@@ -155,9 +155,9 @@ def quality_curve_job(preset: str, pairs: tuple[Any, Any], corpus: str, out: Pat
         if "iters" in stages:
             session.fit(max_iters=int(stage))
         else:  # the budget counts optimizer steps only, summed over the stages
-            session.fit(time_budget_s=max(0.0, stage - session.state["train_s"]))
-        curve.append({"iters": session.next_iter, "train_s": round(session.state["train_s"], 1),
-                      "minutes": round(session.state["train_s"] / 60, 2),
+            session.fit(time_budget_s=max(0.0, stage - session.train_s))
+        curve.append({"iters": session.next_iter, "train_s": round(session.train_s, 1),
+                      "minutes": round(session.train_s / 60, 2),
                       **score_stage(session.model, vocab, test, device)})
     session.save()
     base = {name: scores_with_intervals(sources, answers, refs)

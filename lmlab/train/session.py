@@ -100,6 +100,11 @@ class Session:
         """Wall-clock seconds of the run so far, over every resumed part."""
         return self.wall_before + time.perf_counter() - self.wall_start
 
+    @property
+    def time_left_s(self) -> float | None:
+        """Seconds of training the time budget still allows (None: no budget)."""
+        return None if self.time_budget_s is None else max(0.0, self.time_budget_s - self.train_s)
+
     def _timed_step(self, it: int) -> dict[str, Any]:
         t0 = self.clock()
         out = self.step(it)
@@ -118,8 +123,8 @@ class Session:
                   .format(done=self.next_iter, total=self.max_iters), flush=True)
         kwargs = {"checkpoint_interval": self.checkpoint_interval, "step_seed": self.seed,
                   **self.fit_options, **options}
-        if self.time_budget_s is not None:  # the budget counts the seconds of every resumed part
-            kwargs.setdefault("time_budget_s", max(0.0, self.time_budget_s - self.train_s))
+        if self.time_left_s is not None:  # the budget counts the seconds of every resumed part
+            kwargs.setdefault("time_budget_s", self.time_left_s)
         if self.path is not None or self.ctx.enabled:  # every rank takes part in rank 0's writes
             kwargs.setdefault("checkpoint", self._checkpoint)
         if not self.ctx.is_main:
