@@ -37,6 +37,7 @@ from lmlab.checkpoint import (
     check_config,
     load_checkpoint,
     load_model_state,
+    open_run,
     run_extra,
     run_state,
     save_checkpoint,
@@ -238,6 +239,26 @@ class Session:
         if self.ctx.is_main:
             print(_("resumed from {path} at iteration {it}").format(path=path, it=self.next_iter), flush=True)
         return True
+
+    def start(self, resume: bool | dict[str, Any] = False, *, overwrite: bool = True,
+              history: History | None = None, next_iter: int = 0, train_s: float = 0.0,
+              best_loss: float = math.inf, wall_s: float = 0.0) -> None:
+        """A trainer's one call before ``fit``: continue ``out/ckpt.pt`` (``resume=True``, or the checkpoint
+        ``lmlab train`` already read), start fresh (an existing checkpoint is replaced only with
+        ``overwrite``: ``open_run``), or go on from a state in memory (``next_iter > 0``: after a
+        WriteFailed)."""
+        from lmlab.train.run import check_iters_left
+
+        payload = resume if isinstance(resume, dict) else None
+        if payload is None and next_iter == 0:
+            payload = open_run(self.out, kind=self.kind, resume=bool(resume),
+                               overwrite=overwrite and not resume)
+        if payload is not None:
+            self.restore(payload)
+            check_iters_left(self.next_iter, self.max_iters, self.out)
+            return
+        self.history = history if history is not None else History()
+        self.next_iter, self.train_s, self.best_loss, self.wall_before = next_iter, train_s, best_loss, wall_s
 
     def losses(self, key: str = "train_loss") -> list[float]:
         """The logged values of ``key``, in order (what a resume must reproduce)."""

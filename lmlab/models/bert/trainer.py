@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from lmlab.checkpoint import load_model_state, open_run, save_checkpoint
+from lmlab.checkpoint import load_model_state, save_checkpoint
 from lmlab.device import Precision, autocast, pick_precision
 from lmlab.models.bert.data import MLMData
 from lmlab.models.bert.masking import mlm_mask
@@ -27,7 +27,6 @@ from lmlab.recipes.bert import MODEL_KEYS, PRESETS, BertTrainConfig  # noqa: F40
 from lmlab.train import History, Session
 from lmlab.train.loop import step_generator
 from lmlab.train.optim import adamw
-from lmlab.train.run import check_iters_left
 from lmlab.train.schedule import scheduled_lr
 
 
@@ -143,16 +142,11 @@ def train_bert(model: torch.nn.Module, data: MLMData, vocab: BertVocab, tcfg: Be
     is also saved as ``out_dir/at-<seconds>s.pt`` (read them with ``snapshots``).
     """
     device = torch.device(device)
-    payload = resume if isinstance(resume, dict) else None  # the CLI has read the checkpoint already
-    if payload is None and start_iter == 0:  # (start_iter > 0: going on in memory)
-        payload = open_run(out_dir, kind="bert", resume=bool(resume), overwrite=overwrite and not resume)
-    if payload is not None:
-        layout = payload.get("extra", {}).get("layout", layout)
     precision = precision or pick_precision(device)
     T = model.config.block_size
     data.check_block_size(T)
     model.to(device)
-    if optimizer is None or payload is not None:
+    if optimizer is None or resume:  # a resumed run's optimizer state comes from its checkpoint
         optimizer = configure_optimizer(model, tcfg, device.type)
 
     def step(it: int) -> dict[str, Any]:
@@ -191,13 +185,9 @@ def train_bert(model: torch.nn.Module, data: MLMData, vocab: BertVocab, tcfg: Be
         evaluate=evaluate, eval_interval=tcfg.eval_interval, live=live, log_interval=tcfg.log_interval,
         desc="bert", progress=progress, step_seed=tcfg.seed if model.config.dropout > 0 else None,
         divergence_hint="lower --lr (the peak learning rate) or turn clipping on (--grad-clip 1.0)")
-    if payload is not None:
-        session.restore(payload)
-        check_iters_left(session.next_iter, tcfg.max_iters, out_dir)
-    else:  # a fresh run, or going on in memory
-        session.history = history if history is not None else History()
-        session.next_iter, session.train_s, session.best_loss, session.wall_before = (
-            start_iter, train_s, best_val, wall_s)
+    session.start(resume, overwrite=overwrite, history=history, next_iter=start_iter, train_s=train_s,
+                  best_loss=best_val, wall_s=wall_s)  # resume=dict: the checkpoint lmlab train has read
+    layout = session.restored_extra.get("layout", layout)  # a resumed run keeps its layout
     # a resumed run has passed the times below its seconds already (their files were written then)
     due = [t for t in tcfg.snapshot_times if t > session.train_s] if out_dir is not None else []
     result = session.fit()

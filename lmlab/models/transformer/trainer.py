@@ -19,7 +19,6 @@ from typing import Any
 
 import torch
 
-from lmlab.checkpoint import open_run
 from lmlab.device import Precision, autocast, pick_precision
 from lmlab.distributed import DistContext, all_reduce_mean, no_sync_unless, shard
 from lmlab.eval.language_model import evaluate_lm
@@ -30,7 +29,6 @@ from lmlab.tokenizers import Tokenizer
 from lmlab.train import History, Session
 from lmlab.train.batches import random_windows
 from lmlab.train.loop import step_generator
-from lmlab.train.run import check_iters_left
 from lmlab.train.run import resume_state as resume_run
 from lmlab.train.schedule import scheduled_lr
 
@@ -147,9 +145,6 @@ def train_gpt(model: GPT, data: TokenData, tcfg: TrainConfig, *, tokenizer: Toke
     ``wall_start`` (a ``time.perf_counter()``) is when this process began the run (default: now).
     """
     device = torch.device(device)
-    payload = resume if isinstance(resume, dict) else None  # the CLI has read the checkpoint already
-    if payload is None and start_iter == 0:  # (start_iter > 0: going on in memory after a WriteFailed)
-        payload = open_run(out_dir, kind="gpt", resume=bool(resume), overwrite=overwrite and not resume)
     precision = precision or pick_precision(device)
     ctx = ctx or DistContext(rank=0, local_rank=0, world_size=1)
     if ctx.enabled and tcfg.time_budget_s is not None:
@@ -158,7 +153,7 @@ def train_gpt(model: GPT, data: TokenData, tcfg: TrainConfig, *, tokenizer: Toke
     cfg: GPTConfig = model.config
     data.check_block_size(cfg.block_size)
     model.to(device)
-    if optimizer is None or payload is not None:
+    if optimizer is None or resume:  # a resumed run's optimizer state comes from its checkpoint
         optimizer = model.configure_optimizers(tcfg.weight_decay, tcfg.lr, (tcfg.beta1, tcfg.beta2),
                                                device.type)
     net: torch.nn.Module = model
@@ -216,13 +211,8 @@ def train_gpt(model: GPT, data: TokenData, tcfg: TrainConfig, *, tokenizer: Toke
         # dropout masks from (seed, iteration): a resumed run repeats the curve (no cost without)
         step_seed=tcfg.seed + 7919 * ctx.rank if cfg.dropout > 0 else None,
         divergence_hint="lower --lr (the peak learning rate) or turn clipping on (--grad-clip 1.0)")
-    if payload is not None:
-        session.restore(payload)
-        check_iters_left(session.next_iter, tcfg.max_iters, out_dir)
-    else:  # a fresh run, or going on in memory
-        session.history = history if history is not None else History()
-        session.next_iter, session.train_s, session.best_loss, session.wall_before = (
-            start_iter, train_s, best_val, wall_s)
+    session.start(resume, overwrite=overwrite, history=history, next_iter=start_iter, train_s=train_s,
+                  best_loss=best_val, wall_s=wall_s)  # resume=dict: the checkpoint lmlab train has read
     result = session.fit()
     history = session.history
     tokens_per_sec = result.tokens_per_sec  # tokens_per_step already counts every rank
