@@ -181,8 +181,8 @@ def test_a_resumed_session_carries_train_s_wall_s_and_the_rest_of_the_budget(tmp
     assert (tmp_path / "best.pt").exists()
     again = make_session(build_model(cfg), data, vocab, TrainConfig(**{**tcfg.__dict__, "max_iters": 9}),
                          out=tmp_path, progress=False, resume=True)
-    assert again.state["train_s"] == extra["train_s"] and again.next_iter == 6
-    assert again.fit_options["time_budget_s"] == pytest.approx(1000.0 - extra["train_s"])
+    assert again.train_s == extra["train_s"] and again.next_iter == 6
+    assert again.time_left_s == pytest.approx(1000.0 - extra["train_s"])
     again.fit()
     later = load_checkpoint(tmp_path / "ckpt.pt")["extra"]
     assert later["next_iter"] == 9 and later["train_s"] > extra["train_s"]

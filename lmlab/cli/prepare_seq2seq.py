@@ -50,7 +50,7 @@ def train(arch: str, preset: str, pairs: tuple[Any, Any], corpus: str, out: Path
         raise KeyboardInterrupt(f"{arch} stopped at iteration {session.next_iter}")
     session.save()
     history = session.history
-    metrics = {"arch": arch, "iters": session.next_iter, "train_s": session.state["train_s"],
+    metrics = {"arch": arch, "iters": session.next_iter, "train_s": session.train_s,
                "val_loss": history.last("val_loss"), "val_chrf": history.last("val_chrf")}
     lines = [s for s in sample_lines() if len(s) < model_cfg.max_len]
     outputs = translate_pairs(session.model.eval(), vocab, lines, device)
@@ -201,12 +201,12 @@ def quality_curve_job(preset: str, pairs: tuple[Any, Any], corpus: str, out: Pat
     if curve:
         print(f"06_quality_curve: stage(s) 1-{len(curve)} of {len(ends)} already scored "
               f"({out / STAGES_FILE}); going on from iteration {session.next_iter} "
-              f"({session.state['train_s']:.0f} s of training)",
+              f"({session.train_s:.0f} s of training)",
               flush=True)
     for k, end in enumerate(ends, 1):
         if k <= len(curve):
             continue
-        done = session.next_iter if unit == "iters" else session.state["train_s"]
+        done = session.next_iter if unit == "iters" else session.train_s
         if done < end:
             if unit == "iters":
                 result = session.fit(max_iters=int(end), desc=f"stage {k} of {len(ends)}")
@@ -216,10 +216,10 @@ def quality_curve_job(preset: str, pairs: tuple[Any, Any], corpus: str, out: Pat
             if result.interrupted:  # checkpointed (a clean stop): the next run goes on from there
                 raise KeyboardInterrupt(f"the quality curve stopped in stage {k} of {len(ends)}")
         if progress:
-            print(f"stage {k} of {len(ends)}: {session.next_iter} steps, {session.state['train_s']:.0f} s of "
+            print(f"stage {k} of {len(ends)}: {session.next_iter} steps, {session.train_s:.0f} s of "
                   f"training; scoring {len(test)} test couplets ...", flush=True)
-        curve.append({"iters": session.next_iter, "train_s": round(session.state["train_s"], 1),
-                      "minutes": round(session.state["train_s"] / 60, 2),
+        curve.append({"iters": session.next_iter, "train_s": round(session.train_s, 1),
+                      "minutes": round(session.train_s / 60, 2),
                       **score_stage(session.model, vocab, test, device)})
         _keep_stage(out, k, curve, plan)
     session.save()

@@ -8,7 +8,7 @@ from typing import Any
 
 from lmlab.models.bert.data import MLMData
 from lmlab.models.bert.prenorm import build_encoder
-from lmlab.models.bert.trainer import MODEL_KEYS, PRESETS, BertTrainConfig, resume_state, train_bert
+from lmlab.models.bert.trainer import MODEL_KEYS, PRESETS, BertTrainConfig, train_bert
 from lmlab.models.bert.vocab import BertVocab
 from lmlab.recipes import field_names, pick
 from lmlab.train.run import finish_run, start_run
@@ -41,13 +41,10 @@ def run(flags: dict[str, Any]) -> dict[str, Any]:
     data = MLMData.from_text(train_text, val_text, vocab, whole_word=bool(flags.get("whole_word")))
     model = build_encoder(layout, vocab.vocab_size, vocab.pad_id, **{k: values[k] for k in MODEL_KEYS})
     tcfg = pick(values, BertTrainConfig, seed=r.seed)
-    state: dict[str, Any] = {}
-    if payload is not None:
-        state = resume_state(model, payload, tcfg, r.device, r.out)  # checks the config before any change
     record = {"corpus": flags["corpus"], "tokenizer": vocab.base.kind, "preset": r.preset, "layout": layout,
               "whole_word": bool(flags.get("whole_word")), "device": str(r.device),
               "precision": r.precision.name, "seed": r.seed, **values, **asdict(model.config)}
     result = train_bert(model, data, vocab, tcfg, device=r.device, precision=r.precision, out_dir=r.out,
                         layout=layout, progress=r.progress, config_record=record,
-                        wall_start=r.wall_start, overwrite=True, **state)  # wall_s: loading included
+                        wall_start=r.wall_start, resume=payload or False)  # wall_s: loading included
     return finish_run(r.out, record, result.metrics)

@@ -1,4 +1,4 @@
-"""MLM pre-training with ``lmlab.train.fit``: mask, predict the hidden tokens, AdamW with warm-up + cosine,
+"""MLM pre-training on ``lmlab.train.Session``: mask, predict the hidden tokens, AdamW with warm-up + cosine,
 checkpoint/resume, ``best.pt``, a non-finite loss stops the run before it touches the weights.
 
     data = MLMData.from_text(train_text, val_text, vocab)
@@ -18,17 +18,15 @@ from typing import Any
 
 import torch
 
-from lmlab.checkpoint import load_model_state, open_run, run_extra, save_checkpoint
+from lmlab.checkpoint import load_model_state, save_checkpoint
 from lmlab.device import Precision, autocast, pick_precision
 from lmlab.models.bert.data import MLMData
 from lmlab.models.bert.masking import mlm_mask
 from lmlab.models.bert.vocab import BertVocab
 from lmlab.recipes.bert import MODEL_KEYS, PRESETS, BertTrainConfig  # noqa: F401 (kept importable here)
-from lmlab.train import History, fit
-from lmlab.train.failures import guarded_write
+from lmlab.train import History, Session
 from lmlab.train.loop import step_generator
 from lmlab.train.optim import adamw
-from lmlab.train.run import resume_state as resume_run
 from lmlab.train.schedule import scheduled_lr
 
 
@@ -126,13 +124,6 @@ def load_bert(path: str | os.PathLike) -> tuple[torch.nn.Module, BertVocab, str]
     return model.eval(), vocab, layout
 
 
-def resume_state(model: torch.nn.Module, payload: dict[str, Any], tcfg: BertTrainConfig,
-                 device: torch.device | str, out: Any = None) -> dict[str, Any]:
-    """``train_bert``'s keyword arguments that continue ``payload`` (``lmlab.train.run.resume_state``)."""
-    return resume_run(model, payload, lambda kind: configure_optimizer(model, tcfg, kind), tcfg.max_iters,
-                      device, out)
-
-
 def train_bert(model: torch.nn.Module, data: MLMData, vocab: BertVocab, tcfg: BertTrainConfig, *,
                device: torch.device | str = "cpu", precision: Precision | None = None,
                out_dir: str | os.PathLike | None = None, history: History | None = None,
@@ -150,32 +141,17 @@ def train_bert(model: torch.nn.Module, data: MLMData, vocab: BertVocab, tcfg: Be
     ``tcfg.snapshot_at``: when the training seconds (``clock``, summed over steps) pass each time, the model
     is also saved as ``out_dir/at-<seconds>s.pt`` (read them with ``snapshots``).
     """
-    t_start = time.perf_counter() if wall_start is None else wall_start
     device = torch.device(device)
-    payload = resume if isinstance(resume, dict) else None  # the CLI has read the checkpoint already
-    if payload is None and start_iter == 0:  # (start_iter > 0: going on in memory)
-        payload = open_run(out_dir, kind="bert", resume=bool(resume), overwrite=overwrite and not resume)
-    if payload is not None:
-        layout = payload.get("extra", {}).get("layout", layout)
-        state = resume_state(model, payload, tcfg, device, out_dir)
-        history, optimizer, start_iter = state["history"], state["optimizer"], state["start_iter"]
-        train_s, best_val, wall_s = state["train_s"], state["best_val"], state["wall_s"]
     precision = precision or pick_precision(device)
     T = model.config.block_size
     data.check_block_size(T)
     model.to(device)
-    history = history if history is not None else History()
-    optimizer = optimizer or configure_optimizer(model, tcfg, device.type)
-    state = {"train_s": train_s, "best_val": best_val, "masked": 0}
-    budget = tcfg.time_budget_s
-
-    def lr_at(it: int) -> float:
-        return scheduled_lr(it, lr=tcfg.lr, min_lr=tcfg.min_lr, warmup_iters=tcfg.warmup_iters,
-                            decay_iters=tcfg.max_iters, elapsed_s=state["train_s"], budget_s=budget)
+    if optimizer is None or resume:  # a resumed run's optimizer state comes from its checkpoint
+        optimizer = configure_optimizer(model, tcfg, device.type)
 
     def step(it: int) -> dict[str, Any]:
-        t0 = clock()
-        lr = lr_at(it)
+        lr = scheduled_lr(it, lr=tcfg.lr, min_lr=tcfg.min_lr, warmup_iters=tcfg.warmup_iters,
+                          decay_iters=tcfg.max_iters, elapsed_s=session.train_s, budget_s=tcfg.time_budget_s)
         for group in optimizer.param_groups:
             group["lr"] = lr
         g = step_generator(tcfg.seed * 1009, it)  # batch and mask from (seed, it): resumes repeat the curve
@@ -189,60 +165,42 @@ def train_bert(model: torch.nn.Module, data: MLMData, vocab: BertVocab, tcfg: Be
             torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        state["train_s"] += clock() - t0
         return {"loss": loss.detach(), "lr": lr, "tokens": x.numel()}
 
-    out = Path(out_dir) if out_dir is not None else None
-    current = {"it": start_iter}
-
-    def save(path: Path, it: int) -> None:
-        # save_checkpoint refuses non-finite weights (NonFiniteWeights): the previous file stays
-        with guarded_write("best checkpoint" if path.name == "best.pt" else "checkpoint", path):
-            save_bert(path, model, vocab, layout=layout, optimizer=optimizer, history=history,
-                      extra=run_extra(next_iter=it, best_loss=state["best_val"], train_s=state["train_s"],
-                                      wall_s=wall_s + time.perf_counter() - t_start,
-                                      train_config=asdict(tcfg), config_record=dict(config_record or {})))
-
     def evaluate() -> dict[str, float]:
-        values = evaluate_mlm(model, data, vocab, tcfg.batch_size, tcfg.eval_iters, tcfg.mask_prob, device,
-                              precision, tcfg.seed)
-        if values["val_mlm_loss"] < state["best_val"]:
-            state["best_val"] = values["val_mlm_loss"]
-            if out is not None:
-                save(out / "best.pt", current["it"])
-        return values
+        return evaluate_mlm(model, data, vocab, tcfg.batch_size, tcfg.eval_iters, tcfg.mask_prob, device,
+                            precision, tcfg.seed)
 
-    def checkpoint(next_iter: int) -> None:
-        current["it"] = next_iter
-        if out is not None:
-            save(out / "ckpt.pt", next_iter)
+    def snapshot(next_iter: int) -> None:  # at-<seconds>s.pt once the training seconds pass each time
+        while due and session.train_s >= due[0]:
+            session.save(Path(out_dir) / snapshot_name(due.pop(0)))
 
+    session = Session(
+        step, model=model, optimizer=optimizer, max_iters=tcfg.max_iters, out=out_dir, config=model.config,
+        kind="bert", seed=tcfg.seed, checkpoint_interval=tcfg.eval_interval, in_memory=False,
+        time_budget_s=tcfg.time_budget_s, wall_start=wall_start, best_key="val_mlm_loss",
+        after_step=snapshot, clock=clock,
+        extra=lambda: {"vocab": vocab.to_dict(), "layout": layout, "train_config": asdict(tcfg),
+                       "config_record": dict(config_record or {})},
+        evaluate=evaluate, eval_interval=tcfg.eval_interval, live=live, log_interval=tcfg.log_interval,
+        desc="bert", progress=progress, step_seed=tcfg.seed if model.config.dropout > 0 else None,
+        divergence_hint="lower --lr (the peak learning rate) or turn clipping on (--grad-clip 1.0)")
+    session.start(resume, overwrite=overwrite, history=history, next_iter=start_iter, train_s=train_s,
+                  best_loss=best_val, wall_s=wall_s)  # resume=dict: the checkpoint lmlab train has read
+    layout = session.restored_extra.get("layout", layout)  # a resumed run keeps its layout
     # a resumed run has passed the times below its seconds already (their files were written then)
-    due = [t for t in tcfg.snapshot_times if t > state["train_s"]] if out is not None else []
-
-    def tracked(it: int) -> dict[str, Any]:
-        result = step(it)
-        current["it"] = it + 1
-        while due and state["train_s"] >= due[0]:
-            save(out / snapshot_name(due.pop(0)), it + 1)
-        return result
-
-    remaining = None if budget is None else max(0.0, budget - state["train_s"])
-    result = fit(tracked, max_iters=tcfg.max_iters, history=history, start_iter=start_iter,
-                 evaluate=evaluate, eval_interval=tcfg.eval_interval, checkpoint=checkpoint,
-                 checkpoint_interval=tcfg.eval_interval,
-                 time_budget_s=remaining, live=live, log_interval=tcfg.log_interval, desc="bert",
-                 progress=progress, step_seed=tcfg.seed if model.config.dropout > 0 else None,
-                 divergence_hint="lower --lr (the peak learning rate) or turn clipping on (--grad-clip 1.0)")
+    due = [t for t in tcfg.snapshot_times if t > session.train_s] if out_dir is not None else []
+    result = session.fit()
+    history = session.history
     metrics = {
         "mlm_loss": history.last("train_loss"), "val_mlm_loss": history.last("val_mlm_loss"),
         "masked_acc": history.last("val_masked_acc"),
-        "best_val_mlm_loss": state["best_val"] if math.isfinite(state["best_val"]) else None,
-        "tokens_per_sec": result.tokens_per_sec, "train_s": state["train_s"],
-        "wall_s": wall_s + time.perf_counter() - t_start, "iters": result.next_iter,
+        "best_val_mlm_loss": session.best_loss if math.isfinite(session.best_loss) else None,
+        "tokens_per_sec": result.tokens_per_sec, "train_s": session.train_s,
+        "wall_s": session.wall_s, "iters": result.next_iter,
         "stopped": result.stopped, "diverged_at": result.diverged_at,
         "params": sum(p.numel() for p in model.parameters()), "device": str(device),
         "precision": precision.name, "interrupted": result.interrupted, "out_of_time": result.out_of_time,
     }
     return BertTrainResult(metrics=metrics, history=history, optimizer=optimizer, next_iter=result.next_iter,
-                           train_s=state["train_s"], best_val=state["best_val"])
+                           train_s=session.train_s, best_val=session.best_loss)

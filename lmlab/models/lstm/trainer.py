@@ -1,4 +1,4 @@
-"""Train the LSTM language model with truncated BPTT over contiguous streams, on ``lmlab.train.fit``.
+"""Train the LSTM language model with truncated BPTT over contiguous streams, on ``lmlab.train.Session``.
 
     run = train_lstm(LSTMTrainConfig(hidden=256), text, "runs/lstm")    # or preset_config("class")
     print(run.metrics["val_loss"], run.metrics["val_bpc"])
@@ -20,7 +20,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from lmlab.checkpoint import check_config, load_model_state, open_run, run_extra, run_state, save_checkpoint
+from lmlab.checkpoint import open_run
 from lmlab.device import autocast, pick_device, pick_precision, seed_everything
 from lmlab.distributed import (
     all_reduce_mean,
@@ -39,7 +39,7 @@ from lmlab.models.lstm.streams import StreamBatches, stream_loss
 from lmlab.models.lstm.threads import SMALL_HIDDEN, single_thread
 from lmlab.presets import preset_values
 from lmlab.recipes.lstm import LSTM_PRESETS, LSTMTrainConfig
-from lmlab.train import History, fit, write_metrics
+from lmlab.train import History, Session, write_metrics
 from lmlab.train.failures import WriteFailed, guarded_write
 from lmlab.train.optim import adamw
 from lmlab.train.schedule import scheduled_lr
@@ -152,34 +152,16 @@ def _train(config: LSTMTrainConfig, text: str, out_dir: str | Path | None, *, ct
     optimizer = adamw(model, lr=config.lr, weight_decay=config.weight_decay, device_type=device.type)
     scaler = torch.amp.GradScaler(device.type, enabled=precision.use_grad_scaler)
 
-    history, start_iter, elapsed0, carried, wall_before, best = History(), 0, 0.0, None, 0.0, float("inf")
-    ckpt_path = Path(out_dir) / "ckpt.pt" if out_dir is not None else None
     payload = open_run(out_dir, kind="lstm", resume=resume, overwrite=overwrite, map_location=device)
     if payload is not None:
-        _check_vocabulary(payload.get("tokenizer"), tokenizer, ckpt_path)
-        check_config(payload["config"], asdict(model_config))
-        load_model_state(model, payload)
-        if payload.get("optimizer"):
-            optimizer.load_state_dict(payload["optimizer"])
-        history = History(payload.get("history"))
-        run = run_state(payload)
-        start_iter, elapsed0, best = run["next_iter"], run["train_s"], run["best_loss"]
-        wall_before = run["wall_s"]
-        carried = run.get("recurrent_state")
-        if ctx.is_main:
-            print(f"resumed from {ckpt_path} at iteration {start_iter}", flush=True)
+        _check_vocabulary(payload.get("tokenizer"), tokenizer, Path(out_dir) / "ckpt.pt")
     ddp_model = wrap_ddp(model, ctx)
-
+    main = ctx.is_main
     B, A = config.batch_size, config.grad_accum
     state: list[Any] = [None] * A          # one (h, c) per micro-batch of streams, carried across steps
-    if carried is not None and len(carried) == A and ctx.world_size == 1:
-        # the streams go on where they stopped, so a resumed run follows the uninterrupted loss curve
-        state = [None if s is None else (s[0].to(device), s[1].to(device)) for s in carried]
-    clock = {"train_s": elapsed0, "best_val": best}
 
     def step(it: int) -> dict[str, Any]:
-        t0 = time.perf_counter()
-        lr = lr_at(config, it, clock["train_s"])
+        lr = lr_at(config, it, session.train_s)
         for group in optimizer.param_groups:
             group["lr"] = lr
         x_all, y_all, new_stream = batches.get(it)
@@ -200,24 +182,15 @@ def _train(config: LSTMTrainConfig, text: str, out_dir: str | Path | None, *, ct
         scaler.step(optimizer)
         scaler.update()
         optimizer.zero_grad(set_to_none=True)
-        clock["train_s"] += time.perf_counter() - t0
         return {"loss": all_reduce_mean(total, ctx, device), "lr": lr, "grad_norm": float(grad_norm),
                 "tokens": x_all.numel() * ctx.world_size}
 
-    current = {"it": start_iter}
-
-    def step_tracking(it: int) -> dict[str, Any]:
-        out = step(it)
-        current["it"] = it + 1
-        return out
-
     def evaluate() -> dict[str, float]:
+        if not main:  # rank 0 evaluates alone (and writes best.pt when this loss is its best)
+            return {}
         loss, _ = stream_loss(model, val_ids, batch_size=config.eval_batch_size, block_size=config.block_size,
                               device=device, max_tokens=config.max_eval_tokens,
                               autocast_fn=lambda: autocast(device, precision))
-        if loss < clock["best_val"] and ckpt_path is not None:
-            clock["best_val"] = loss
-            save(ckpt_path.with_name("best.pt"), current["it"])
         return {"val_loss": loss}
 
     prompt = sample_prompt if sample_prompt is not None else ("\n" if "\n" in text else text[0])
@@ -227,41 +200,25 @@ def _train(config: LSTMTrainConfig, text: str, out_dir: str | Path | None, *, ct
 
         return generate(model, tokenizer, prompt, 200, temperature=0.8, seed=config.seed)
 
-    def save(path: Path, next_iter: int) -> None:
-        with guarded_write("best checkpoint" if path.name == "best.pt" else "checkpoint", path):
-            save_checkpoint(path, model=model, config=model_config, kind="lstm", tokenizer=tokenizer,
-                            optimizer=optimizer, history=history.to_list(),
-                            extra=run_extra(next_iter=next_iter, best_loss=clock["best_val"],
-                                            train_s=clock["train_s"],
-                                            wall_s=wall_before + time.perf_counter() - wall0,
-                                            train_config=asdict(config),
-                                            recurrent_state=_carried(state, ctx)))
-
-    def checkpoint(next_iter: int) -> None:
-        save(ckpt_path, next_iter)
-
-    main = ctx.is_main
-
-    def keep(err: WriteFailed) -> None:  # a notebook keeps the trained model: save it elsewhere or train on
-        err.keep(model=model, history=history, optimizer=optimizer, tokenizer=tokenizer,
-                 next_iter=current["it"], train_s=clock["train_s"])
-
-    try:
-        with single_thread(device, enabled=config.hidden <= SMALL_HIDDEN):  # small models: see threads.py
-            result = fit(step_tracking, max_iters=config.max_iters, history=history, start_iter=start_iter,
-                         evaluate=evaluate if main else None, eval_interval=config.eval_interval,
-                         sample=sample if main and config.eval_interval else None,
-                         sample_interval=config.eval_interval,
-                         checkpoint=checkpoint if main and ckpt_path else None,
-                         checkpoint_interval=config.eval_interval,  # a crash loses at most one interval
-                         time_budget_s=(config.time_budget_s - elapsed0) if config.time_budget_s else None,
-                         live=live if main else None, log_interval=10, desc="lstm",
-                         progress=progress and main,
-                         step_seed=config.seed,
-                         divergence_hint="lower --lr or clip harder (--grad-clip 0.5)")
-    except WriteFailed as err:
-        keep(err)
-        raise
+    session = Session(
+        step, model=model, optimizer=optimizer, max_iters=config.max_iters, out=out_dir, config=model_config,
+        kind="lstm", tokenizer=tokenizer, seed=config.seed, in_memory=False, ctx=ctx, wall_start=wall0,
+        checkpoint_interval=config.eval_interval,  # a crash loses at most one interval
+        time_budget_s=config.time_budget_s or None,
+        extra=lambda: {"train_config": asdict(config), "recurrent_state": _carried(state, ctx)},
+        evaluate=evaluate, eval_interval=config.eval_interval,
+        sample=sample if main and config.eval_interval else None, sample_interval=config.eval_interval,
+        live=live, log_interval=10, desc="lstm", progress=progress,
+        divergence_hint="lower --lr or clip harder (--grad-clip 0.5)")
+    if payload is not None:
+        session.restore(payload)
+        carried = session.restored_extra.get("recurrent_state")
+        if carried is not None and len(carried) == A and ctx.world_size == 1:
+            # the streams go on where they stopped, so a resumed run follows the uninterrupted loss curve
+            state[:] = [None if s is None else (s[0].to(device), s[1].to(device)) for s in carried]
+    with single_thread(device, enabled=config.hidden <= SMALL_HIDDEN):  # small models: see threads.py
+        result = session.fit()
+    history = session.history
     barrier(ctx)
 
     metrics: dict[str, Any] = {}
@@ -276,12 +233,12 @@ def _train(config: LSTMTrainConfig, text: str, out_dir: str | Path | None, *, ct
             # a word model's token spans several characters: bits per char rescales by tokens/chars
             "val_bpc": bits_per_char(val_loss, len(val_ids), len(val_text)) if val_loss is not None else None,
             "tokens_per_sec": result.tokens_per_sec,
-            "wall_s": wall_before + time.perf_counter() - wall0,
-            "train_s": clock["train_s"],
+            "wall_s": session.wall_s,
+            "train_s": session.train_s,
             "iters": result.next_iter,
             "stopped": result.stopped,
             "diverged_at": result.diverged_at,
-            "best_val_loss": clock["best_val"] if clock["best_val"] < float("inf") else None,
+            "best_val_loss": session.best_loss if session.best_loss < float("inf") else None,
             "interrupted": result.interrupted,
             "out_of_time": result.out_of_time,
             "params": model.num_params(),
@@ -292,10 +249,11 @@ def _train(config: LSTMTrainConfig, text: str, out_dir: str | Path | None, *, ct
         }
         if out_dir is not None:
             try:
-                with guarded_write("metrics", Path(out_dir) / "metrics.json", intact=ckpt_path):
+                with guarded_write("metrics", Path(out_dir) / "metrics.json", intact=session.path):
                     write_metrics(out_dir, asdict(config), **metrics)
-            except WriteFailed as err:
-                keep(err)
+            except WriteFailed as err:  # a notebook keeps the trained model: save it elsewhere or train on
+                err.keep(model=model, history=history, optimizer=optimizer, tokenizer=tokenizer,
+                         next_iter=session.next_iter, train_s=session.train_s)
                 raise
     return LSTMRun(model=unwrap(ddp_model), tokenizer=tokenizer, history=history, metrics=metrics,
                    config=config)

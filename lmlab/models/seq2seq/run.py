@@ -133,6 +133,6 @@ def run(flags: dict[str, Any]) -> dict[str, Any]:
         with torch.no_grad():
             metrics["test"] = evaluate_test(model, vocab, data, n_test, device,
                                             constrained=bool(flags.get("constrained")))
-    metrics["train_s"] = round(session.state["train_s"], 2)
-    metrics["wall_s"] = round(session.state["wall_s"](), 2)
+    metrics["train_s"] = round(session.train_s, 2)
+    metrics["wall_s"] = round(session.wall_s, 2)
     return finish_run(out, record, metrics)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import os
-import time
 from dataclasses import asdict, fields
 from typing import Any
 
@@ -94,9 +93,8 @@ def make_session(model: torch.nn.Module, data: CoupletData, vocab: Seq2SeqVocab,
                  out: str | os.PathLike | None = None, device: Any = "cpu", resume: bool = False,
                  progress: bool = True, live: Any = None, config_extra: dict[str, Any] | None = None,
                  wall_start: float | None = None, in_memory: bool = True) -> Session:
-    """A resumable training session; ``session.fit()`` trains, ``session.state`` holds ``train_s``/``wall_s``
-    (summed over resumed parts; ``wall_start``: when this process began the run, default now)."""
-    wall0 = time.perf_counter() if wall_start is None else wall_start
+    """A resumable training session; ``session.fit()`` trains, ``session.train_s``/``session.wall_s`` are
+    summed over resumed parts (``wall_start``: when this process began the run, default now)."""
     device = torch.device(device)
     model.to(device)
     cfg = model.config
@@ -105,13 +103,7 @@ def make_session(model: torch.nn.Module, data: CoupletData, vocab: Seq2SeqVocab,
     val_pairs = (data.val or data.train)[:tcfg.eval_pairs]
     optimizer = make_optimizer(model, tcfg, device.type)
     factor = noam_factor_for_peak(tcfg.lr, cfg.d_model, tcfg.warmup_iters)
-    state = {"train_s": 0.0, "wall_before": 0.0}
-
-    def wall_s() -> float:
-        return state["wall_before"] + time.perf_counter() - wall0
-
     def step(it: int) -> dict[str, Any]:
-        t0 = time.perf_counter()
         lr = noam_lr(it, cfg.d_model, tcfg.warmup_iters, factor)
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -125,7 +117,6 @@ def make_session(model: torch.nn.Module, data: CoupletData, vocab: Seq2SeqVocab,
             if tcfg.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
             optimizer.step()
-        state["train_s"] += time.perf_counter() - t0
         tokens = int((src != PAD).sum() + (tgt_out != PAD).sum())
         return {"loss": value, "lr": lr, "tokens": tokens}
 
@@ -142,14 +133,7 @@ def make_session(model: torch.nn.Module, data: CoupletData, vocab: Seq2SeqVocab,
                       checkpoint_interval=tcfg.eval_interval, resume=resume, evaluate=evaluate,
                       eval_interval=tcfg.eval_interval, log_interval=tcfg.log_interval, progress=progress,
                       live=live, desc=cfg.arch, divergence_hint=DIVERGENCE_HINT, in_memory=in_memory,
-                      extra=lambda: {"train_s": state["train_s"], "wall_s": wall_s(),
-                                     "train_config": asdict(tcfg)})
-    if resume:
-        state["train_s"] = float(session.restored_extra.get("train_s", 0.0))
-        state["wall_before"] = float(session.restored_extra.get("wall_s", state["train_s"]))
-    if tcfg.time_budget_s is not None:  # the budget counts optimizer steps over every resumed part
-        session.fit_options["time_budget_s"] = max(0.0, tcfg.time_budget_s - state["train_s"])
-    state["wall_s"] = wall_s  # type: ignore[assignment]
-    session.state = state  # type: ignore[attr-defined]
+                      time_budget_s=tcfg.time_budget_s, wall_start=wall_start,
+                      extra=lambda: {"train_config": asdict(tcfg)})
     model.train()
     return session

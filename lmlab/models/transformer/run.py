@@ -68,13 +68,15 @@ def run(flags: dict[str, Any]) -> dict[str, Any] | None:
         data.check_block_size(model_cfg.block_size)
         tcfg = pick(values, TrainConfig, seed=r.seed)
         model = GPT(model_cfg)
-        state: dict[str, Any] = {}
-        if r.payload is not None:
-            state = resume_state(model, r.payload, tcfg, device, out)  # checks the config before any change
         parallel = flags.get("parallel")
+        sharded = parallel not in (None, "ddp") and ctx.enabled  # FSDP, tensor or pipeline parallel
+        # train_gpt's Session restores the checkpoint (its config checked before any weight changes)
+        state: dict[str, Any] = {"resume": r.payload} if r.payload is not None else {}
+        if r.payload is not None and sharded:
+            state = resume_state(model, r.payload, tcfg, device, out)
         check_parallel(parallel, model_cfg, ctx.world_size, tcfg.batch_size, tcfg.grad_accum)
         trainer = train_gpt
-        if parallel not in (None, "ddp") and ctx.enabled:  # FSDP, tensor or pipeline parallel
+        if sharded:
             from lmlab.parallel.train import train_parallel_gpt
 
             trainer = functools.partial(train_parallel_gpt, scheme=parallel, sharded_dir=out / "dcp")

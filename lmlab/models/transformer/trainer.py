@@ -1,4 +1,4 @@
-"""Training a GPT with ``lmlab.train.fit``: AdamW groups, cosine schedule, clipping, accumulation, AMP,
+"""Training a GPT on ``lmlab.train.Session``: AdamW groups, cosine schedule, clipping, accumulation, AMP,
 periodic evaluation, best-and-last checkpoints, tokens/sec and model-FLOPs utilisation; DDP-ready.
 
     data = TokenData.from_text(text, tokenizer)
@@ -13,24 +13,21 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from lmlab.checkpoint import open_run, run_extra, save_checkpoint
 from lmlab.device import Precision, autocast, pick_precision
-from lmlab.distributed import DistContext, all_reduce_mean, no_sync_unless, shard, write_together
+from lmlab.distributed import DistContext, all_reduce_mean, no_sync_unless, shard
 from lmlab.eval.language_model import evaluate_lm
 from lmlab.models.transformer.config import GPTConfig
 from lmlab.models.transformer.model import GPT
 from lmlab.recipes.gpt import MODEL_KEYS, PRESETS, TrainConfig  # noqa: F401 (kept importable here)
 from lmlab.tokenizers import Tokenizer
-from lmlab.train import History, fit
+from lmlab.train import History, Session
 from lmlab.train.batches import random_windows
-from lmlab.train.failures import WriteFailed, guarded_write
 from lmlab.train.loop import step_generator
 from lmlab.train.run import resume_state as resume_run
 from lmlab.train.schedule import scheduled_lr
@@ -140,22 +137,14 @@ def train_gpt(model: GPT, data: TokenData, tcfg: TrainConfig, *, tokenizer: Toke
               progress: bool = True, desc: str = "gpt", config_record: dict[str, Any] | None = None,
               wall_s: float = 0.0, wall_start: float | None = None,
               resume: bool | dict[str, Any] = False, overwrite: bool = True) -> TrainResult:
-    """Train ``model`` in place with ``lmlab.train.fit``; write ``out_dir/ckpt.pt`` (+ ``best.pt``).
+    """Train ``model`` in place on a ``lmlab.train.Session``; write ``out_dir/ckpt.pt`` (+ ``best.pt``).
 
     ``resume=True`` continues ``out_dir/ckpt.pt`` (weights, optimizer, history, iteration, seconds);
     without it an existing checkpoint is replaced (``overwrite=False``: refused, as by ``lmlab train``).
     After a ``WriteFailed``, pass ``history``, ``optimizer``, ``start_iter``, ``train_s`` from the error.
     ``wall_start`` (a ``time.perf_counter()``) is when this process began the run (default: now).
     """
-    wall0 = time.perf_counter() if wall_start is None else wall_start
     device = torch.device(device)
-    payload = resume if isinstance(resume, dict) else None  # the CLI has read the checkpoint already
-    if payload is None and start_iter == 0:  # (start_iter > 0: going on in memory after a WriteFailed)
-        payload = open_run(out_dir, kind="gpt", resume=bool(resume), overwrite=overwrite and not resume)
-    if payload is not None:
-        state = resume_state(model, payload, tcfg, device, out_dir)
-        history, optimizer, start_iter = state["history"], state["optimizer"], state["start_iter"]
-        train_s, best_val, wall_s = state["train_s"], state["best_val"], state["wall_s"]
     precision = precision or pick_precision(device)
     ctx = ctx or DistContext(rank=0, local_rank=0, world_size=1)
     if ctx.enabled and tcfg.time_budget_s is not None:
@@ -164,9 +153,9 @@ def train_gpt(model: GPT, data: TokenData, tcfg: TrainConfig, *, tokenizer: Toke
     cfg: GPTConfig = model.config
     data.check_block_size(cfg.block_size)
     model.to(device)
-    history = history if history is not None else History()
-    optimizer = optimizer or model.configure_optimizers(tcfg.weight_decay, tcfg.lr, (tcfg.beta1, tcfg.beta2),
-                                                        device.type)
+    if optimizer is None or resume:  # a resumed run's optimizer state comes from its checkpoint
+        optimizer = model.configure_optimizers(tcfg.weight_decay, tcfg.lr, (tcfg.beta1, tcfg.beta2),
+                                               device.type)
     net: torch.nn.Module = model
     if tcfg.compile:
         net = torch.compile(net)
@@ -176,16 +165,11 @@ def train_gpt(model: GPT, data: TokenData, tcfg: TrainConfig, *, tokenizer: Toke
         net = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
     scaler = torch.amp.GradScaler(device.type, enabled=precision.use_grad_scaler)
     tokens_per_step = tcfg.batch_size * cfg.block_size * tcfg.grad_accum * ctx.world_size
-    state = {"train_s": train_s, "best_val": best_val}
-    budget = tcfg.time_budget_s
-
-    def lr_at(it: int) -> float:
-        return scheduled_lr(it, lr=tcfg.lr, min_lr=tcfg.min_lr, warmup_iters=tcfg.warmup_iters,
-                            decay_iters=tcfg.lr_decay_iters, elapsed_s=state["train_s"], budget_s=budget)
 
     def step(it: int) -> dict[str, Any]:
-        t0 = time.perf_counter()
-        lr = lr_at(it)
+        lr = scheduled_lr(it, lr=tcfg.lr, min_lr=tcfg.min_lr, warmup_iters=tcfg.warmup_iters,
+                          decay_iters=tcfg.lr_decay_iters, elapsed_s=session.train_s,
+                          budget_s=tcfg.time_budget_s)
         for group in optimizer.param_groups:
             group["lr"] = lr
         # batches depend on (seed, iteration) only: a resumed run sees the same data;
@@ -208,71 +192,38 @@ def train_gpt(model: GPT, data: TokenData, tcfg: TrainConfig, *, tokenizer: Toke
         scaler.step(optimizer)
         scaler.update()
         optimizer.zero_grad(set_to_none=True)
-        state["train_s"] += time.perf_counter() - t0
         total = all_reduce_mean(total, ctx, device)  # the global batch's loss, not rank 0's shard
         return {"loss": total, "lr": lr, "tokens": tokens_per_step}  # loss stays a tensor: no sync per step
 
-    def save(path: Path, it: int) -> None:
-        with guarded_write("best checkpoint" if path.name == "best.pt" else "checkpoint", path):
-            save_checkpoint(path, model=model, config=cfg, kind="gpt", tokenizer=tokenizer,
-                            optimizer=optimizer, history=history.to_list(),
-                            extra=run_extra(next_iter=it, best_loss=state["best_val"],
-                                            train_s=state["train_s"],
-                                            wall_s=wall_s + time.perf_counter() - wall0,
-                                            train_config=asdict(tcfg),
-                                            config_record=dict(config_record or {})))
-
-    out = Path(out_dir) if out_dir is not None else None
-    current_iter = {"it": start_iter}
-
     def evaluate() -> dict[str, float]:
-        if not ctx.is_main:  # rank 0 evaluates alone; the others only learn whether best.pt was written
-            write_together(ctx, None)
+        if not ctx.is_main:  # rank 0 evaluates alone (and writes best.pt when this loss is its best)
             return {}
-        losses = estimate_loss(model, data, tcfg.batch_size * ctx.world_size, tcfg.eval_iters, device,
-                               precision, tcfg.seed)
-        best = losses["val_loss"] < state["best_val"]
-        if best:
-            state["best_val"] = losses["val_loss"]
-        write_together(ctx, (lambda: save(out / "best.pt", current_iter["it"])) if best and out else None)
-        return losses
+        return estimate_loss(model, data, tcfg.batch_size * ctx.world_size, tcfg.eval_iters, device,
+                             precision, tcfg.seed)
 
-    def checkpoint(next_iter: int) -> None:
-        current_iter["it"] = next_iter
-        # under torchrun every rank waits here for rank 0's write: a failed one stops them all (one line)
-        write_together(ctx, (lambda: save(out / "ckpt.pt", next_iter)) if out is not None else None)
-
-    def step_tracking(it: int) -> dict[str, Any]:
-        result = step(it)
-        current_iter["it"] = it + 1
-        return result
-
-    main = ctx.is_main
-    every = tcfg.eval_interval
-    remaining = None if budget is None else max(0.0, budget - state["train_s"])
-    try:
-        result = fit(step_tracking, max_iters=tcfg.max_iters, history=history, start_iter=start_iter,
-                     evaluate=evaluate, eval_interval=every, checkpoint=checkpoint, checkpoint_interval=every,
-                     time_budget_s=remaining, live=live if main else None, log_interval=tcfg.log_interval,
-                     desc=desc, progress=progress and main,
-                     # dropout masks from (seed, iteration): a resumed run repeats the curve (no cost without)
-                     step_seed=tcfg.seed + 7919 * ctx.rank if cfg.dropout > 0 else None,
-                     divergence_hint="lower --lr (the peak learning rate) or turn clipping on "
-                                     "(--grad-clip 1.0)",
-                     report=main)
-    except WriteFailed as err:  # a notebook keeps the trained model: save it elsewhere or train on
-        err.keep(model=model, history=history, optimizer=optimizer, tokenizer=tokenizer,
-                 next_iter=current_iter["it"], train_s=state["train_s"])
-        raise
+    session = Session(
+        step, model=model, optimizer=optimizer, max_iters=tcfg.max_iters, out=out_dir, config=cfg, kind="gpt",
+        tokenizer=tokenizer, seed=tcfg.seed, checkpoint_interval=tcfg.eval_interval, in_memory=False,
+        time_budget_s=tcfg.time_budget_s, ctx=ctx, wall_start=wall_start,
+        extra=lambda: {"train_config": asdict(tcfg), "config_record": dict(config_record or {})},
+        evaluate=evaluate, eval_interval=tcfg.eval_interval, live=live, log_interval=tcfg.log_interval,
+        desc=desc, progress=progress,
+        # dropout masks from (seed, iteration): a resumed run repeats the curve (no cost without)
+        step_seed=tcfg.seed + 7919 * ctx.rank if cfg.dropout > 0 else None,
+        divergence_hint="lower --lr (the peak learning rate) or turn clipping on (--grad-clip 1.0)")
+    session.start(resume, overwrite=overwrite, history=history, next_iter=start_iter, train_s=train_s,
+                  best_loss=best_val, wall_s=wall_s)  # resume=dict: the checkpoint lmlab train has read
+    result = session.fit()
+    history = session.history
     tokens_per_sec = result.tokens_per_sec  # tokens_per_step already counts every rank
     flops_token = model.flops_per_token()
     peak, peak_source = device_peak_flops(device, precision)
     mfu = flops_token * tokens_per_sec / peak if peak else None
     metrics = {
         "train_loss": history.last("train_loss"), "val_loss": history.last("val_loss"),
-        "best_val_loss": state["best_val"] if math.isfinite(state["best_val"]) else None,
+        "best_val_loss": session.best_loss if math.isfinite(session.best_loss) else None,
         "eval_train_loss": None, "tokens_per_sec": tokens_per_sec,
-        "wall_s": wall_s + time.perf_counter() - wall0, "train_s": state["train_s"],
+        "wall_s": session.wall_s, "train_s": session.train_s,
         "iters": result.next_iter, "stopped": result.stopped, "diverged_at": result.diverged_at,
         "params": model.num_params(), "mfu": mfu,
         "flops_per_token": flops_token, "peak_flops": peak, "peak_flops_source": peak_source,
@@ -284,4 +235,4 @@ def train_gpt(model: GPT, data: TokenData, tcfg: TrainConfig, *, tokenizer: Toke
             metrics["eval_train_loss"] = record.get("train_loss")
             break
     return TrainResult(metrics=metrics, history=history, optimizer=optimizer, next_iter=result.next_iter,
-                       train_s=state["train_s"], best_val=state["best_val"])
+                       train_s=session.train_s, best_val=session.best_loss)

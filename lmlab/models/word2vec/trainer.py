@@ -1,4 +1,4 @@
-"""Train skip-gram or CBOW with negative sampling through ``lmlab.train.fit``.
+"""Train skip-gram or CBOW with negative sampling on ``lmlab.train.Session``.
 
 CPU: the numba kernels in ``kernels.py``, several threads Hogwild-style (as the C tool and gensim).
 CUDA: ``torch_sgns.py``, big batches of (context, centre) pairs with index-based updates of only the rows
@@ -25,15 +25,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from lmlab.atomic import atomic_copy
-from lmlab.checkpoint import check_config, open_run, run_extra, run_state, save_checkpoint
+from lmlab.checkpoint import check_config, open_run
 from lmlab.models.word2vec import kernels
 from lmlab.models.word2vec.vectors import WordVectors
 from lmlab.models.word2vec.vocab import Vocab
 from lmlab.recipes.word2vec import PRESETS, Word2VecConfig
 from lmlab.threads import thread_share
-from lmlab.train import History, fit
-from lmlab.train.failures import WriteFailed, guarded_write
+from lmlab.train import History, Session
+from lmlab.train.failures import WriteFailed
 from lmlab.train.schedule import linear_lr
 
 
@@ -150,15 +149,16 @@ def train_word2vec(
     W_in = ((rng.random((len(vocab), dim), dtype=np.float32) * 2 - 1) / dim).astype(np.float32)
     W_out = np.zeros((len(vocab), dim), dtype=np.float32)
     keep = vocab.keep_probability(config.sample)
-    history = History()
-    start_iter, train_s_before, best, next_job, wall_before = 0, 0.0, math.inf, None, 0.0
+    # the session holds the run (resume, ckpt.pt/best.pt, clocks); its step and length come below
+    session = Session(lambda it: stepped(it), model=Tables(W_in, W_out), max_iters=0, out=out,
+                      config=asdict(config), kind="word2vec", seed=config.seed, in_memory=False,
+                      time_budget_s=config.time_budget_s or None, wall_start=wall_start,
+                      extra=lambda: {"vocab": vocab.to_dict(), "next_job": queue_position()},
+                      live=live, progress=progress, desc=f"word2vec {config.model}", step_seed=None,
+                      divergence_hint="lower the starting learning rate (--alpha, e.g. half of it)")
     if payload is not None:
-        run = run_state(payload)
-        next_job, wall_before = run.get("next_job"), run["wall_s"]
-        W_in[:] = payload["model"]["W_in"].numpy()
-        W_out[:] = payload["model"]["W_out"].numpy()
-        history = History(payload.get("history"))
-        start_iter, train_s_before, best = run["next_iter"], run["train_s"], run["best_loss"]
+        session.restore(payload)  # into W_in and W_out themselves (the module shares their memory)
+    start_iter, next_job = session.next_iter, session.restored_extra.get("next_job")
     snap_rows = np.array([vocab.index[w] for w in snapshot_words if w in vocab.index], dtype=np.int64)
     snapshots: list[tuple[float, np.ndarray]] = []
     if len(snap_rows):
@@ -221,6 +221,7 @@ def train_word2vec(
                          device, batch)
         if payload is not None:
             sgns.W_out.copy_(torch.as_tensor(W_out, device=device))
+        session.model = Tables(sgns.W_in, sgns.W_out)
         steps_per_epoch = sgns.steps_per_epoch
         max_iters = steps_per_epoch * config.epochs
 
@@ -236,40 +237,23 @@ def train_word2vec(
     def checkpoint_due(next_iter: int) -> bool:
         return bool(every) and (next_iter % every == 0 or next_iter == max_iters)
 
-    def tables() -> Tables:
-        return Tables(W_in, W_out) if backend == "numba" else Tables(sgns.W_in, sgns.W_out)
-
-    clock = {"train_s": train_s_before, "best": best, "at": start_iter}
-
-    def checkpoint(next_iter: int) -> None:
-        clock["at"] = next_iter
-        if backend == "numba":  # a clean stop may leave jobs queued ahead: running ones finish (and count
-            # as done), the others are taken back and will run after a resume
-            cancelled = sorted(k for k, f in futures.items() if f.cancel())
-            for k in cancelled:
-                del futures[k]
-            for f in futures.values():
-                f.result()
-            if cancelled:
-                queued[0] = cancelled[0]
-        with guarded_write("checkpoint", ckpt_path):
-            save_checkpoint(ckpt_path, model=tables(), config=asdict(config), kind="word2vec",
-                            history=history.to_list(),
-                            extra=run_extra(next_iter=next_iter, best_loss=clock["best"],
-                                            train_s=clock["train_s"],
-                                            wall_s=wall_before + time.perf_counter() - wall_start,
-                                            max_iters=max_iters, vocab=vocab.to_dict(),
-                                            next_job=queued[0] if backend == "numba" else None))
-        loss = history.last("train_loss")
-        if loss is not None and math.isfinite(loss) and loss < clock["best"]:
-            with guarded_write("best checkpoint", ckpt_path.with_name("best.pt")):
-                atomic_copy(ckpt_path, ckpt_path.with_name("best.pt"))
-            clock["best"] = loss
+    def queue_position() -> int | None:
+        """The next numba job to run, after settling the queue: a checkpoint holds exactly the tables of
+        the jobs before it. Jobs already running finish (and count as done); those only queued are taken
+        back and run after a resume."""
+        if backend != "numba":
+            return None
+        cancelled = sorted(k for k, f in futures.items() if f.cancel())
+        for k in cancelled:
+            del futures[k]
+        for f in futures.values():
+            f.result()
+        if cancelled:
+            queued[0] = cancelled[0]
+        return queued[0]
 
     def stepped(it: int) -> dict:
-        t0 = time.perf_counter()
         out = step(it)
-        clock["train_s"] += time.perf_counter() - t0
         if snap_every and len(snap_rows) and ((it + 1) % snap_every == 0 or it + 1 == max_iters):
             table = W_in if backend == "numba" else sgns.W_in_numpy()
             snapshots.append((out.get("epoch", (it + 1) / steps_per_epoch), table[snap_rows].copy()))
@@ -279,23 +263,18 @@ def train_word2vec(
 
     if start_iter > max_iters:
         raise ValueError(f"the checkpoint is at step {start_iter} of {max_iters}: nothing left to train")
+    session.max_iters, session.checkpoint_interval = max_iters, every
     try:
-        result = fit(stepped, max_iters=max_iters, history=history, live=live, start_iter=start_iter,
-                     log_interval=max(1, max_iters // 200), desc=f"word2vec {config.model}",
-                     progress=progress, checkpoint=checkpoint if ckpt_path is not None else None,
-                     checkpoint_interval=every,
-                     time_budget_s=(None if not config.time_budget_s
-                                    else max(0.0, config.time_budget_s - train_s_before)),
-                     divergence_hint="lower the starting learning rate (--alpha, e.g. half of it)")
+        result = session.fit(log_interval=max(1, max_iters // 200))
     except WriteFailed as err:  # a notebook keeps the trained tables (err.model.W_in) and the vocabulary
-        err.keep(model=tables(), history=history, tokenizer=vocab, next_iter=clock["at"],
-                 train_s=clock["train_s"])
+        err.keep(tokenizer=vocab)
         raise
     finally:
         if backend == "numba":
             for f in futures.values():
                 f.cancel()
             pool.shutdown(wait=True)  # jobs already running finish before the tables are read
+    history = session.history
     if backend == "torch":
         W_in, W_out = sgns.W_in_numpy(), sgns.W_out_numpy()
     wall_s = result.train_s + encode_s
@@ -303,11 +282,11 @@ def train_word2vec(
     words_per_sec = vocab.raw_words * config.epochs * done_fraction / max(wall_s, 1e-9)
     return Word2VecResult(vectors=WordVectors(vocab.words, W_in), W_out=W_out, vocab=vocab, config=config,
                           history=history, wall_s=wall_s, words_per_sec=words_per_sec, snapshots=snapshots,
-                          interrupted=result.interrupted, train_s=clock["train_s"],
+                          interrupted=result.interrupted, train_s=session.train_s,
                           next_iter=result.next_iter, max_iters=max_iters, stopped=result.stopped,
                           diverged_at=result.diverged_at,
-                          best_loss=clock["best"] if math.isfinite(clock["best"]) else None,
-                          wall_before_s=wall_before)
+                          best_loss=session.best_loss if math.isfinite(session.best_loss) else None,
+                          wall_before_s=session.wall_before)
 
 
 def config_dict(config: Word2VecConfig) -> dict[str, Any]:
