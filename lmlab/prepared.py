@@ -118,8 +118,8 @@ def curve_spec(preset: str) -> dict[str, Any]:
 BERT_SIZES = {
     "smoke": dict(zh=["--max-iters", "40", "--snapshot-at", "0.2,0.5,1"],
                   en=["--max-iters", "20", "--vocab-size", "500"], gpt=["--max-iters", "40"]),
-    "class": dict(zh=["--time-budget", "170", "--snapshot-at", "20,60,120"],
-                  en=["--time-budget", "60", "--vocab-size", "2000"], gpt=["--time-budget", "170"]),
+    "class": dict(zh=["--time-budget", "3600", "--snapshot-at", "180,600,1800"],
+                  en=["--time-budget", "60", "--vocab-size", "2000"], gpt=["--time-budget", "180"]),
     "full": dict(zh=["--snapshot-at", "180,600,1800,3600"],
                  en=["--max-iters", "3000", "--vocab-size", "2000"],
                  gpt=["--max-iters", "3000"]),
