@@ -124,8 +124,13 @@ BERT_SIZES = {
                  en=["--max-iters", "3000", "--vocab-size", "2000"],
                  gpt=["--max-iters", "3000"]),
 }
-FINETUNE = {"smoke": dict(per_poet=40, ft_steps=10), "class": dict(per_poet=300, ft_steps=120),
-            "full": dict(per_poet=None, ft_steps=600)}
+# the poet curve, and the season task's fine-tuning over label subsets (notebook 07, section 8b)
+FINETUNE = {"smoke": dict(per_poet=40, ft_steps=10, per_season=40, season_counts=(30, 100, None),
+                          n_subsets=3),
+            "class": dict(per_poet=300, ft_steps=120, per_season=300, season_counts=(30, 100, None),
+                          n_subsets=5),
+            "full": dict(per_poet=None, ft_steps=600, per_season=None, season_counts=(30, 100, None),
+                         n_subsets=10)}
 
 
 def bert_argv(name: str, preset: str, corpus: str) -> list[str]:
