@@ -762,6 +762,10 @@ for k, n in enumerate(counts):
           f"[{rnd['accuracy_lo']:.2f}, {rnd['accuracy_hi']:.2f}] "
           f"vs TF-IDF {cite(f'season_tfidf_{key}', tf['accuracy'])}: "
           + ("intervals apart: pre-training helped" if apart else "intervals overlap: not told apart here"))
+seen = zh_metrics["tokens_per_sec"] * zh_metrics["train_s"]
+print(f"\nthe pre-training behind these numbers: {zh_metrics['train_s'] / 60:.0f} min, "
+      f"{zh_metrics['iters']:,} steps, {cite('bert_tokens_m', seen / 1e6, '{:.0f}')} M characters read "
+      f"({cite('bert_passes', seen / len(load_text(zh_corpus)), '{:.1f}')} passes over the poems)")
 
 # %% [markdown]
 # ## 9 · English track: the polarity sample

@@ -690,6 +690,10 @@ for k, n in enumerate(counts):
           f"[{rnd['accuracy_lo']:.2f}, {rnd['accuracy_hi']:.2f}]，"
           f"TF-IDF {cite(f'season_tfidf_{key}', tf['accuracy'])}："
           + ("区间不重叠：预训练有帮助" if apart else "区间重叠：这里分不出高下"))
+seen = zh_metrics["tokens_per_sec"] * zh_metrics["train_s"]
+print(f"\n这些数字背后的预训练：{zh_metrics['train_s'] / 60:.0f} 分钟，"
+      f"{zh_metrics['iters']:,} 步，读了 {cite('bert_tokens_m', seen / 1e6, '{:.0f}')} M 个字"
+      f"（把全部诗读了 {cite('bert_passes', seen / len(load_text(zh_corpus)), '{:.1f}')} 遍）")
 
 # %% [markdown]
 # ## 9 · 英文部分：极性样本
