@@ -748,6 +748,11 @@ for seconds in dict.fromkeys(r["seconds"] for r in dose_rows):
     cells = [f"n={r['n_labels']}: {r['accuracy']:.2f} [{r['accuracy_lo']:.2f}, {r['accuracy_hi']:.2f}]"
              for r in dose_rows if r["seconds"] == seconds]
     print(f"{seconds / 60:6.1f} min: " + ";  ".join(cells))
+for k, n in enumerate(counts):
+    own = [r for r in dose_rows if r["n_labels"] == n]
+    key = "all" if k == len(counts) - 1 else str(n)  # the names the prose cites: 30, 100, all
+    print(f"{n:4d} labels: probe {cite(f'season_probe0_{key}', own[0]['accuracy'])} on random weights, "
+          f"{cite(f'season_probe_{key}', own[-1]['accuracy'])} after {own[-1]['seconds'] / 60:.0f} min")
 print(f"\nfine-tuning and TF-IDF, over {SIZE['n_subsets']} label subsets (all labels: one run, a bootstrap "
       "interval):")
 print(format_curve(ft_rows + tfidf_rows))
@@ -766,6 +771,36 @@ seen = zh_metrics["tokens_per_sec"] * zh_metrics["train_s"]
 print(f"\nthe pre-training behind these numbers: {zh_metrics['train_s'] / 60:.0f} min, "
       f"{zh_metrics['iters']:,} steps, {cite('bert_tokens_m', seen / 1e6, '{:.0f}')} M characters read "
       f"({cite('bert_passes', seen / len(load_text(zh_corpus)), '{:.1f}')} passes over the poems)")
+
+# %% [markdown]
+# **Read it against the claim**, from the lines printed above. Always answering the commonest season
+# scores 0.25<!--cite:season_majority@class-->: every method must clear that. With 30 labels, fine-tuning
+# the pre-trained BERT scores 0.31<!--cite:season_ft_30@class--> against its random twin's
+# 0.30<!--cite:season_random_30@class--> and TF-IDF's 0.31<!--cite:season_tfidf_30@class-->; with 100
+# labels, 0.35<!--cite:season_ft_100@class--> against 0.35<!--cite:season_random_100@class--> and
+# 0.41<!--cite:season_tfidf_100@class-->. So the target — lmlab's own BERT above its random twin at 100
+# labels or fewer, with intervals apart — is **not met** by this run: at 30 and at 100 labels the two are
+# the same within their intervals, and TF-IDF, which needs no pre-training at all, is as good at 30 labels
+# and better at 100. Only with all the labels does the pre-trained model pull ahead of its twin
+# (0.45<!--cite:season_ft_all@class--> against 0.36<!--cite:season_random_all@class-->), and even there
+# the intervals touch and TF-IDF scores 0.57<!--cite:season_tfidf_all@class-->.
+#
+# The probe line tells the same story more slowly. With 30 labels it goes from
+# 0.29<!--cite:season_probe0_30@class--> on random weights to 0.32<!--cite:season_probe_30@class--> after
+# the hour; with 100 labels from 0.31<!--cite:season_probe0_100@class--> to
+# 0.34<!--cite:season_probe_100@class-->; with all of them from 0.35<!--cite:season_probe0_all@class--> to
+# 0.41<!--cite:season_probe_all@class-->. It rises, a little and mostly after the first 10 minutes, but at
+# 100 labels and more it stays below TF-IDF, and at 30 labels every method sits a few points above the
+# majority class, within reach of one another.
+#
+# **What the effect needs.** This pre-training read 29<!--cite:bert_tokens_m@class--> M characters,
+# 7.2<!--cite:bert_passes@class--> passes over the poems, with a 4-layer, 128-wide encoder: enough to fill
+# 床前明[MASK]光 with 月 (section 4), not enough to turn 鶯 or 砧 into features that 30 labels can use.
+# BERT-base read about 3.3 billion words, 40 times over, on TPUs; MiniLM (section 9) was distilled from
+# such a model and then trained on about a billion sentence pairs. Section 9's scale point shows what
+# that buys: read its table for where MiniLM's intervals sit above TF-IDF's and above its own random
+# twin's. On two cores an hour buys the first steps of the curve, and this task is where to watch them:
+# a longer prepared pre-training (`--time-budget`) should move the probe line further up.
 
 # %% [markdown]
 # ## 9 · English track: the polarity sample
@@ -855,4 +890,4 @@ for n in sorted({r["n_labels"] for r in scale_rows}):
 #   10% and 100% of the labels, with intervals. Report what you measure.
 # - **Baselines first**: TF-IDF beside every classifier, a random-init twin beside every pre-trained model, a
 #   control task beside every probe. Pre-training pays where the model has read far more text than the task
-#   has labels (the scale point with MiniLM); a few minutes on two cores is not that.
+#   has labels (the scale point with MiniLM); an hour on two cores is not that yet (section 8b measures it).
