@@ -125,7 +125,7 @@ BERT_SIZES = {
                  gpt=["--max-iters", "3000"]),
 }
 # the poet curve, and the season task's fine-tuning over label subsets (notebook 07, section 8b)
-FINETUNE = {"smoke": dict(per_poet=40, ft_steps=10, per_season=40, season_counts=(30, 100, None),
+FINETUNE = {"smoke": dict(per_poet=40, ft_steps=10, per_season=80, season_counts=(30, 100, None),
                           n_subsets=3),
             "class": dict(per_poet=300, ft_steps=120, per_season=300, season_counts=(30, 100, None),
                           n_subsets=5),

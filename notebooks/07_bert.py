@@ -57,7 +57,7 @@ SIZE = {  # smoke: CI in seconds; class: pre-training 1 h (prepared), fine-tunin
     "smoke": dict(zh=["--max-iters", "40", "--snapshot-at", "0.2,0.5,1"],
                   en=["--max-iters", "20", "--vocab-size", "500"], gpt=["--max-iters", "40"],
                   per_poet=40, ft_steps=10, en_ft_steps=10, n_probe_lines=60, n_subsets=3,
-                  label_counts=(16, 50, None), per_season=40, season_counts=(30, 100, None)),
+                  label_counts=(16, 50, None), per_season=80, season_counts=(30, 100, None)),
     "class": dict(zh=["--time-budget", "3600", "--snapshot-at", "180,600,1800"],  # snapshots: section 8
                   en=["--time-budget", "60", "--vocab-size", "2000"],
                   gpt=["--time-budget", "180"],  # = BERT's first snapshot: section 5 compares the two

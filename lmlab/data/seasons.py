@@ -91,10 +91,10 @@ def season_dataset(*, per_season: int | None = 300, script: str | None = None, s
             "instead: the scores below will mean little. Set LMLAB_DATA_DIR to a mirror for the real run.",
             err=err)
         # the built-in poems have no titles: their lines that hold a season word stand in for titled poems,
-        # each repeated 20 times so that every split and label count of the lesson (30, 100) has examples
+        # each repeated 80 times so that every split and label count of the lesson (30, 100) has examples
         lines = [s for ps in FALLBACK_POEMS.values() for p in ps for s in p.split("\n")]
         if script == "simplified":
             lines = to_simplified(lines)
-        poems = [{"title": s, "paragraphs": [s]} for s in lines] * 20
+        poems = [{"title": s, "paragraphs": [s]} for s in lines] * 80
     texts, labels = season_examples(poems, script, per_season=per_season, seed=seed)
     return texts, labels, list(SEASONS)
