@@ -121,14 +121,19 @@ def curve_spec(preset: str) -> dict[str, Any]:
 BERT_SIZES = {
     "smoke": dict(zh=["--max-iters", "40", "--snapshot-at", "0.2,0.5,1"],
                   en=["--max-iters", "20", "--vocab-size", "500"], gpt=["--max-iters", "40"]),
-    "class": dict(zh=["--time-budget", "170", "--snapshot-at", "20,60,120"],
-                  en=["--time-budget", "60", "--vocab-size", "2000"], gpt=["--time-budget", "170"]),
+    "class": dict(zh=["--time-budget", "3600", "--snapshot-at", "180,600,1800"],
+                  en=["--time-budget", "60", "--vocab-size", "2000"], gpt=["--time-budget", "180"]),
     "full": dict(zh=["--snapshot-at", "180,600,1800,3600"],
                  en=["--max-iters", "3000", "--vocab-size", "2000"],
                  gpt=["--max-iters", "3000"]),
 }
-FINETUNE = {"smoke": dict(per_poet=40, ft_steps=10), "class": dict(per_poet=300, ft_steps=120),
-            "full": dict(per_poet=None, ft_steps=600)}
+# the poet curve, and the season task's fine-tuning over label subsets (notebook 07, section 8b)
+FINETUNE = {"smoke": dict(per_poet=40, ft_steps=10, per_season=80, season_counts=(30, 100, None),
+                          n_subsets=3),
+            "class": dict(per_poet=300, ft_steps=120, per_season=300, season_counts=(30, 100, None),
+                          n_subsets=5),
+            "full": dict(per_poet=None, ft_steps=600, per_season=None, season_counts=(30, 100, None),
+                         n_subsets=10)}
 
 
 def bert_argv(name: str, preset: str, corpus: str) -> list[str]:

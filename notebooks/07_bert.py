@@ -22,9 +22,11 @@
 #
 # 1. **Pre-training (self-supervised)**: hide 15% of the characters of the Tang poems and learn to guess
 #    them — the masked-language-model (MLM) objective. No labels needed.
-# 2. **Fine-tuning (supervised)**: teach the pre-trained encoder a small labelled task — *which poet wrote
-#    this poem?* (白居易, 杜甫 or 李白) — and measure, with 1%, 10% and 100% of the labels, whether
-#    pre-training helped, against the same model trained from random weights and a linear probe.
+# 2. **Fine-tuning (supervised)**: teach the pre-trained encoder a small labelled task and measure, with few
+#    and with all the labels, whether pre-training helped, against the same model trained from random
+#    weights, a linear probe and a bag of characters (TF-IDF). Two tasks: *which poet wrote this poem?*
+#    (白居易, 杜甫 or 李白), the honest hard case, and *which season is this poem about?*, with the season
+#    words removed, a task built so that pre-training can show.
 #
 # Along the way: the fill-in-the-blank game (完形填空), a causal LM and an MLM side by side, attention
 # views, what the layers hold, and an export that Hugging Face `transformers` loads as its own
@@ -51,21 +53,21 @@ from lmlab.data import load_text
 from lmlab.exercises import check
 from lmlab.train import History
 
-SIZE = {  # smoke: CI in seconds; class: pre-training <= 5 min, fine-tuning <= 3 min on 2 cores
+SIZE = {  # smoke: CI in seconds; class: pre-training 1 h (prepared), fine-tuning <= 3 min on 2 cores
     "smoke": dict(zh=["--max-iters", "40", "--snapshot-at", "0.2,0.5,1"],
                   en=["--max-iters", "20", "--vocab-size", "500"], gpt=["--max-iters", "40"],
                   per_poet=40, ft_steps=10, en_ft_steps=10, n_probe_lines=60, n_subsets=3,
-                  label_counts=(16, 50, None)),
-    "class": dict(zh=["--time-budget", "170", "--snapshot-at", "20,60,120"],  # snapshots: section 8
+                  label_counts=(16, 50, None), per_season=80, season_counts=(30, 100, None)),
+    "class": dict(zh=["--time-budget", "3600", "--snapshot-at", "180,600,1800"],  # snapshots: section 8
                   en=["--time-budget", "60", "--vocab-size", "2000"],
-                  gpt=["--time-budget", "170"],  # the same seconds as the BERT: section 5 compares them
+                  gpt=["--time-budget", "180"],  # = BERT's first snapshot: section 5 compares the two
                   per_poet=300, ft_steps=120, en_ft_steps=60, n_probe_lines=400, n_subsets=5,
-                  label_counts=(16, 50, None)),
+                  label_counts=(16, 50, None), per_season=300, season_counts=(30, 100, None)),
     "full": dict(zh=["--snapshot-at", "180,600,1800,3600"],
                  en=["--max-iters", "3000", "--vocab-size", "2000"],
                  gpt=["--max-iters", "3000"],
                  per_poet=None, ft_steps=600, en_ft_steps=600, n_probe_lines=2000, n_subsets=10,
-                 label_counts=(16, 50, None)),
+                 label_counts=(16, 50, None), per_season=None, season_counts=(30, 100, None)),
 }[lab.preset]
 work = Path(tempfile.mkdtemp(prefix="lmlab07_"))
 
@@ -279,7 +281,9 @@ check("bert.predict_baseline", prediction, measured=(zh_metrics["masked_acc"], n
 # ## 4 · Fill in the blank (完形填空)
 #
 # Type a line with `[MASK]` where a character is missing; the model proposes the top 5 with their
-# probabilities. Every blank is guessed in **one** pass, each from both sides.
+# probabilities. Every blank is guessed in **one** pass, each from both sides. Give it a whole couplet: it
+# was pre-trained on full windows of 62 characters, so a lone half-line (`[SEP]` right after it) is
+# something it never saw, and its guesses there are worse.
 
 # %%
 from lmlab.models.bert.fill import fill_mask  # noqa: E402
@@ -325,7 +329,8 @@ fill_mask_widget(en_model, en_vocab, value="the [MASK] of the united states")
 # another. BERT learns $p(x_i \mid x_{\ne i})$: it sees both sides, so it is better at **understanding**
 # a given text, but it cannot write left to right. Train a small GPT (nanoGPT's layout) on the same poems
 # and ask both, for every character of one line, how likely the true character was. A fair race gives both
-# the same training time (the class preset: the same number of seconds, printed below).
+# the same training time: the class preset trains the GPT for 180 s and compares it with the BERT's snapshot
+# kept at 180 s of its pre-training (the seconds are printed below), not with the finished hour.
 
 # %%
 from lmlab.models.transformer import load_for_sampling  # noqa: E402
@@ -340,8 +345,14 @@ else:
                 "--device", lab.device.type, "--no-progress", "--out", str(gpt_dir)])
 gpt, gpt_tok = load_for_sampling(load_checkpoint(gpt_dir))
 gpt_metrics = json.loads((gpt_dir / "metrics.json").read_text())
+# the BERT at the GPT's training time: the snapshot nearest to it, or the finished run if that is nearer
+from lmlab.models.bert.trainer import snapshots  # noqa: E402
+
+race = min([(t, path) for t, path in snapshots(zh_dir)] + [(zh_metrics["train_s"], zh_dir)],
+           key=lambda tp: abs(tp[0] - gpt_metrics["train_s"]))
+race_bert = load_bert(race[1])[0]
 print(f"training time: GPT {gpt_metrics['train_s']:.0f} s ({gpt_metrics['iters']} steps), "
-      f"BERT {zh_metrics['train_s']:.0f} s ({zh_metrics['iters']} steps)")
+      f"BERT {race[0]:.0f} s (of its {zh_metrics['train_s']:.0f} s)")
 
 probe_line = line
 gpt_ids = torch.tensor([gpt_tok.encode(probe_line)])
@@ -352,7 +363,7 @@ p_gpt = [float("nan")] + [torch.softmax(next_logits[0, i - 1], -1)[gpt_ids[0, i]
 p_mlm = []
 for i, ch in enumerate(probe_line):
     blank = probe_line[:i] + "[MASK]" + probe_line[i + 1:]
-    top = fill_mask(zh_model, zh_vocab, blank, k=zh_vocab.base.vocab_size)  # every character's probability
+    top = fill_mask(race_bert, zh_vocab, blank, k=zh_vocab.base.vocab_size)  # every character's probability
     p_mlm.append(dict(top[0]).get(ch, 0.0))
 fig, ax = plt.subplots(figsize=(8, 2.8))
 xs = np.arange(len(probe_line))
@@ -566,59 +577,14 @@ plt.show()
 # **Read it honestly**, from the lines printed above. Where the intervals of two methods overlap, this test
 # set cannot tell them apart. Compare fine-tuned with random init (did pre-training help at few labels?),
 # fine-tuned with the frozen probe (did fine-tuning add anything?), and every network with TF-IDF: on this
-# task the bag of characters is the bar. Where a few minutes of pre-training on two cores do not clear it,
-# that is the hard case, stated as such: pre-training pays when the model has seen far more text than the
-# labelled task — section 9 shows what that looks like with a model pre-trained at scale.
+# task the bag of characters is the bar. Where an hour of pre-training on two cores does not clear it, that
+# is the hard case, stated as such: a poet's habits are *which* characters he uses, and counting characters
+# is exactly what TF-IDF does. The next part (8b) picks a task built so that counting is not enough.
 #
 # Cost on the class preset (1 thread, a loaded 2-core machine): the nine runs above took 111 to 148 s; the
 # polarity track below (4 runs of 60 steps: 150 sentences need fewer) adds about half a minute.
-#
-# **Dose and response.** Does a longer pre-training make better features? The pre-training kept snapshots
-# of the model at fixed training times (`--snapshot-at`, saved as `at-<seconds>s.pt` beside the run). Probe
-# each the same way — frozen, mean-pooled, a logistic regression, several label subsets — with 0 s (random
-# weights) and the finished run at the ends. **The claim:** if pre-training teaches something this task can
-# use, the probe rises with training time; TF-IDF (dotted) is the bar it must reach.
-
-# %%
-from lmlab.models.bert.finetune import EncoderClassifier, encode_features  # noqa: E402
-from lmlab.models.bert.trainer import snapshots  # noqa: E402
-
-poet_ids, poet_mask = encode_batch(zh_vocab, texts, cfg.block_size)
-torch.manual_seed(0)
-doses = [(0.0, build_encoder("bert", zh_vocab.vocab_size, zh_vocab.pad_id, **sizes))]
-doses += [(t, load_bert(path)[0]) for t, path in snapshots(zh_dir)]
-doses.append((zh_metrics["train_s"], zh_model))
-dose_counts = sorted({r["n_labels"] for r in curve["rows"]})
-dose_rows = []
-for seconds, encoder in doses:
-    feats, _ = encode_features(EncoderClassifier(encoder, len(poets)), poet_ids, poet_mask, device=lab.device)
-    for r in few_label_curve({"probe": feats}, labels, curve["train_idx"], curve["test_idx"], dose_counts,
-                             n_subsets=SIZE["n_subsets"]):
-        dose_rows.append({**r, "seconds": seconds})
-fig, ax = plt.subplots(figsize=(5.5, 3.2), layout="constrained")
-for i, n in enumerate(dose_counts):
-    own = [r for r in dose_rows if r["n_labels"] == n]
-    xs = [r["seconds"] for r in own]
-    ax.plot(xs, [r["accuracy"] for r in own], "o-", color=f"C{i}", label=f"probe, {n} labels")
-    ax.fill_between(xs, [r["accuracy_lo"] for r in own], [r["accuracy_hi"] for r in own], color=f"C{i}",
-                    alpha=0.2)
-    tfidf = next(r for r in poet_rows if r["method"].startswith("TF-IDF") and r["n_labels"] == n)
-    ax.axhline(tfidf["accuracy"], color=f"C{i}", linestyle=":", linewidth=1)
-ax.axhline(1 / 3, color="0.6", linestyle="--", linewidth=1, label="chance")
-ax.set(xlabel="seconds of pre-training (0 = random weights)", ylabel="accuracy",
-       title="linear probe vs pre-training time (dotted: TF-IDF)")
-ax.legend(fontsize=8)
-plt.show()
-print("probe accuracy after each pre-training time, by the number of labels n [95% interval]:")
-for seconds in dict.fromkeys(r["seconds"] for r in dose_rows):
-    cells = [f"n={r['n_labels']}: {r['accuracy']:.2f} [{r['accuracy_lo']:.2f}, {r['accuracy_hi']:.2f}]"
-             for r in dose_rows if r["seconds"] == seconds]
-    print(f"{seconds:7.1f} s: " + ";  ".join(cells))
 
 # %% [markdown]
-# Only as many points as the run kept snapshots: a run made without `--snapshot-at` shows random weights
-# and the finished model only. A prepared class run with long pre-training (see README) gives the full curve.
-#
 # The confusion matrix of the fine-tuned model with all labels (rows: true poet):
 
 # %%
@@ -673,6 +639,168 @@ projector = Projector(sentence_vectors, shown, groups=groups, max_labels=30,
 html = save_projector_html(sentence_vectors, shown, work / "poets.html", groups=groups, dim=2)
 print("offline projector:", html)
 projector.widget()
+
+# %% [markdown]
+# ## 8b · A task where transfer can show: a poem's season
+#
+# Poet attribution rewards counting characters. A task where pre-training *can* pay needs knowledge that
+# the unlabelled poems hold and a few labels do not: a Tang poem's **season** (春, 夏, 秋 or 冬) **taken from
+# its title** (《春曉》, 《秋夕》), read from its **body with every cue character removed** — the four season
+# names and the words that name a season's time or weather outright (暑, 臘, 凍). What is left is imagery:
+# 鶯 and 杏花 for spring, 蟬 and 荷 for summer, 菊, 雁 and 砧 for autumn, 雪 and 爐 for winter. A bag of
+# characters must learn each image from the labels, and 30 labelled poems show few of them; the pre-trained
+# model has read every image beside the others thousands of times. Poems whose title names two seasons are
+# left out; the same number of each season is drawn, so the majority class is 1/4 (in the whole collection
+# spring titles are the commonest, 46%).
+#
+# `lmlab.data.seasons` builds it, in the edition's script:
+
+# %%
+from lmlab.data.seasons import SEASONS, majority_share, season_dataset  # noqa: E402
+from lmlab.models.classifier import stratified_split  # noqa: E402
+
+s_texts, s_labels, _ = season_dataset(per_season=SIZE["per_season"], fallback=True)
+s_train, s_test = stratified_split(s_labels, 0.25, seed=0)
+majority = majority_share(s_labels[s_test])
+print({SEASONS[k]: int(n) for k, n in enumerate(np.bincount(s_labels, minlength=len(SEASONS)))},
+      f"poems; {len(s_train)} for training, {len(s_test)} for testing")
+print(f"always the commonest season: {majority:.2f} of the test poems")
+print("a summer poem as the model reads it:", s_texts[int(np.flatnonzero(s_labels == 1)[0])]
+      if (s_labels == 1).any() else s_texts[0])
+
+# %% [markdown]
+# **Dose and response.** The pre-training kept snapshots at fixed training times (`--snapshot-at`, saved as
+# `at-<seconds>s.pt` beside the run; the class preset keeps 3, 10 and 30 minutes of its hour). Probe each —
+# frozen, mean-pooled, a logistic regression — on 30, 100 and all the training labels, each few-label count
+# drawn as several label subsets, with 0 s (the random-init twin) and the finished run at the ends. Then
+# fine-tune the finished model and its random twin the same way (every weight trained, same steps, same
+# subsets), and set TF-IDF and the majority class beside them.
+#
+# **The claim, before the run:** if pre-training teaches imagery, the probe rises with pre-training time, and
+# at 30 and 100 labels the pre-trained model beats its random twin with intervals apart. Probes take seconds;
+# the fine-tuning runs take longest (about 20 runs).
+
+# %%
+from lmlab.models.bert.finetune import EncoderClassifier, encode_features, fine_tune_curve  # noqa: E402
+
+s_counts = [n for n in SIZE["season_counts"] if n is None or n < len(s_train)]
+s_ids, s_mask = encode_batch(zh_vocab, s_texts, cfg.block_size)
+torch.manual_seed(0)
+season_twin = build_encoder("bert", zh_vocab.vocab_size, zh_vocab.pad_id, **sizes)
+doses = [(0.0, season_twin)] + [(t, load_bert(path)[0]) for t, path in snapshots(zh_dir)]
+doses.append((zh_metrics["train_s"], zh_model))
+t0 = time.perf_counter()
+dose_rows = []
+for seconds, encoder in doses:
+    feats, _ = encode_features(EncoderClassifier(encoder, len(SEASONS)), s_ids, s_mask, device=lab.device)
+    for r in few_label_curve({"probe": feats}, s_labels, s_train, s_test, s_counts,
+                             n_subsets=SIZE["n_subsets"]):
+        dose_rows.append({**r, "seconds": seconds})
+s_tfidf = tfidf_features(s_texts, s_train, analyzer="char", ngram_range=(1, 2))
+tfidf_rows = few_label_curve({"TF-IDF": s_tfidf}, s_labels, s_train, s_test, s_counts,
+                             n_subsets=SIZE["n_subsets"])
+print(f"probes and TF-IDF: {time.perf_counter() - t0:.0f} s")
+t0 = time.perf_counter()
+ft_names = ("fine-tuned", "random init")
+# the fine-tuning runs are prepared with the prepared BERT (`lmlab prepare`); else they run here
+prep = find_prepared("07_finetune", lab.preset, corpus=zh_name, retrain=False, show=False) \
+    if zh_dir != work / "bert_zh" else None
+if prep is not None and "season_ft_rows" in prep.metrics:
+    order = list(dict.fromkeys(r["method"] for r in prep.metrics["season_ft_rows"]))  # pre-trained, twin
+    ft_rows = [{**r, "method": ft_names[order.index(r["method"])]} for r in prep.metrics["season_ft_rows"]]
+else:
+    ft_rows = fine_tune_curve(dict(zip(ft_names, (zh_model, season_twin), strict=True)), zh_vocab, s_texts,
+                              s_labels, s_train, s_test, s_counts, n_subsets=SIZE["n_subsets"],
+                              device=lab.device, cfg=FineTuneConfig(steps=SIZE["ft_steps"],
+                                                                    block_size=cfg.block_size))
+    print(f"fine-tuning: {time.perf_counter() - t0:.0f} s")
+
+# %%
+fig, ax = plt.subplots(figsize=(6.5, 3.6), layout="constrained")
+counts = sorted({r["n_labels"] for r in dose_rows})
+for i, n in enumerate(counts):
+    own = [r for r in dose_rows if r["n_labels"] == n]
+    xs = [r["seconds"] / 60 for r in own]
+    ax.plot(xs, [r["accuracy"] for r in own], "o-", color=f"C{i}", label=f"probe, {n} labels")
+    ax.fill_between(xs, [r["accuracy_lo"] for r in own], [r["accuracy_hi"] for r in own], color=f"C{i}",
+                    alpha=0.2)
+    tf = next(r for r in tfidf_rows if r["n_labels"] == n)
+    ax.axhline(tf["accuracy"], color=f"C{i}", linestyle=":", linewidth=1.2)
+    rnd = next(r for r in ft_rows if r["method"] == ft_names[1] and r["n_labels"] == n)
+    ax.axhline(rnd["accuracy"], color=f"C{i}", linestyle="--", linewidth=1)
+    ft = next(r for r in ft_rows if r["method"] == ft_names[0] and r["n_labels"] == n)
+    ax.errorbar([xs[-1]], [ft["accuracy"]], yerr=[[ft["accuracy"] - ft["accuracy_lo"]],
+                [ft["accuracy_hi"] - ft["accuracy"]]], fmt="*", color=f"C{i}", markersize=10, capsize=3)
+ax.axhline(majority, color="0.5", linewidth=1, label="majority class")
+ax.plot([], [], "k:", label="TF-IDF (same colour: same labels)")
+ax.plot([], [], "k--", label="random init, fine-tuned")
+ax.plot([], [], "k*", label="pre-trained, fine-tuned")
+ax.set(xlabel="minutes of pre-training (0 = random weights)", ylabel="accuracy (test poems)",
+       title="season from the body: linear probe vs pre-training time")
+ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
+plt.show()
+
+from lmlab.cite import cite  # noqa: E402
+
+print(f"majority class: {cite('season_majority', majority)}")
+print("linear probe after each pre-training time, by the number of labels n [95% interval]:")
+for seconds in dict.fromkeys(r["seconds"] for r in dose_rows):
+    cells = [f"n={r['n_labels']}: {r['accuracy']:.2f} [{r['accuracy_lo']:.2f}, {r['accuracy_hi']:.2f}]"
+             for r in dose_rows if r["seconds"] == seconds]
+    print(f"{seconds / 60:6.1f} min: " + ";  ".join(cells))
+for k, n in enumerate(counts):
+    own = [r for r in dose_rows if r["n_labels"] == n]
+    key = "all" if k == len(counts) - 1 else str(n)  # the names the prose cites: 30, 100, all
+    print(f"{n:4d} labels: probe {cite(f'season_probe0_{key}', own[0]['accuracy'])} on random weights, "
+          f"{cite(f'season_probe_{key}', own[-1]['accuracy'])} after {own[-1]['seconds'] / 60:.0f} min")
+print(f"\nfine-tuning and TF-IDF, over {SIZE['n_subsets']} label subsets (all labels: one run, a bootstrap "
+      "interval):")
+print(format_curve(ft_rows + tfidf_rows))
+for k, n in enumerate(counts):
+    ft, rnd = (next(r for r in ft_rows if r["method"] == m and r["n_labels"] == n) for m in ft_names)
+    tf = next(r for r in tfidf_rows if r["n_labels"] == n)
+    key = "all" if k == len(counts) - 1 else str(n)  # the names the prose cites: 30, 100, all
+    apart = ft["accuracy_lo"] > rnd["accuracy_hi"]
+    print(f"{n:4d} labels: fine-tuned {cite(f'season_ft_{key}', ft['accuracy'])} "
+          f"[{ft['accuracy_lo']:.2f}, {ft['accuracy_hi']:.2f}] vs random init "
+          f"{cite(f'season_random_{key}', rnd['accuracy'])} "
+          f"[{rnd['accuracy_lo']:.2f}, {rnd['accuracy_hi']:.2f}] "
+          f"vs TF-IDF {cite(f'season_tfidf_{key}', tf['accuracy'])}: "
+          + ("intervals apart: pre-training helped" if apart else "intervals overlap: not told apart here"))
+seen = zh_metrics["tokens_per_sec"] * zh_metrics["train_s"]
+print(f"\nthe pre-training behind these numbers: {zh_metrics['train_s'] / 60:.0f} min, "
+      f"{zh_metrics['iters']:,} steps, {cite('bert_tokens_m', seen / 1e6, '{:.0f}')} M characters read "
+      f"({cite('bert_passes', seen / len(load_text(zh_corpus)), '{:.1f}')} passes over the poems)")
+
+# %% [markdown]
+# **Read it against the claim**, from the lines printed above. Always answering the commonest season
+# scores 0.25<!--cite:season_majority@class-->: every method must clear that. With 30 labels, fine-tuning
+# the pre-trained BERT scores 0.31<!--cite:season_ft_30@class--> against its random twin's
+# 0.30<!--cite:season_random_30@class--> and TF-IDF's 0.31<!--cite:season_tfidf_30@class-->; with 100
+# labels, 0.35<!--cite:season_ft_100@class--> against 0.35<!--cite:season_random_100@class--> and
+# 0.41<!--cite:season_tfidf_100@class-->. So the target — lmlab's own BERT above its random twin at 100
+# labels or fewer, with intervals apart — is **not met** by this run: at 30 and at 100 labels the two are
+# the same within their intervals, and TF-IDF, which needs no pre-training at all, is as good at 30 labels
+# and better at 100. Only with all the labels does the pre-trained model pull ahead of its twin
+# (0.45<!--cite:season_ft_all@class--> against 0.36<!--cite:season_random_all@class-->), and even there
+# the intervals touch and TF-IDF scores 0.57<!--cite:season_tfidf_all@class-->.
+#
+# The probe line tells the same story more slowly. With 30 labels it goes from
+# 0.29<!--cite:season_probe0_30@class--> on random weights to 0.32<!--cite:season_probe_30@class--> after
+# the hour; with 100 labels from 0.31<!--cite:season_probe0_100@class--> to
+# 0.34<!--cite:season_probe_100@class-->; with all of them from 0.35<!--cite:season_probe0_all@class--> to
+# 0.41<!--cite:season_probe_all@class-->. It rises, a little and mostly after the first 10 minutes, but at
+# 100 labels and more it stays below TF-IDF, and at 30 labels every method sits a few points above the
+# majority class, within reach of one another.
+#
+# **What the effect needs.** This pre-training read 29<!--cite:bert_tokens_m@class--> M characters,
+# 7.2<!--cite:bert_passes@class--> passes over the poems, with a 4-layer, 128-wide encoder: enough to fill
+# 床前明[MASK]光 with 月 (section 4), not enough to turn 鶯 or 砧 into features that 30 labels can use.
+# BERT-base read about 3.3 billion words, 40 times over, on TPUs; MiniLM (section 9) was distilled from
+# such a model and then trained on about a billion sentence pairs. Section 9's scale point shows what
+# that buys: read its table for where MiniLM's intervals sit above TF-IDF's and above its own random
+# twin's. On two cores an hour buys the first steps of the curve, and this task is where to watch them:
+# a longer prepared pre-training (`--time-budget`) should move the probe line further up.
 
 # %% [markdown]
 # ## 9 · English track: the polarity sample
@@ -762,4 +890,4 @@ for n in sorted({r["n_labels"] for r in scale_rows}):
 #   10% and 100% of the labels, with intervals. Report what you measure.
 # - **Baselines first**: TF-IDF beside every classifier, a random-init twin beside every pre-trained model, a
 #   control task beside every probe. Pre-training pays where the model has read far more text than the task
-#   has labels (the scale point with MiniLM); a few minutes on two cores is not that.
+#   has labels (the scale point with MiniLM); an hour on two cores is not that yet (section 8b measures it).

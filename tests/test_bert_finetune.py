@@ -13,6 +13,7 @@ from lmlab.models.bert.finetune import (
     check_labels,
     class_weights,
     encode_batch,
+    fine_tune_curve,
     label_subset,
     learning_curve,
     poet_dataset,
@@ -107,6 +108,22 @@ def test_learning_curve_rows_and_untouched_test_split():
     assert len(rows) == 6 and all(r["accuracy_lo"] <= r["accuracy"] <= r["accuracy_hi"] for r in rows)
     assert not set(out["test_idx"]) & set(out["train_idx"])
     assert rows[0]["n_labels"] < rows[3]["n_labels"] == len(out["train_idx"])
+
+
+def test_fine_tune_curve_averages_label_subsets_and_learns_a_separable_task():
+    texts = ["床前明月光" * 2, "举头望明月", "疑是地上霜" * 2, "低头思故乡"] * 10
+    labels = np.array([0, 0, 1, 1] * 10)  # 月 lines vs the others: one character tells them apart
+    train_idx, test_idx = np.arange(0, 40, 2), np.arange(1, 40, 2)
+    cfg = FineTuneConfig(steps=30, batch_size=8, block_size=16, encoder_lr=3e-3, head_lr=1e-2)
+    rows = fine_tune_curve({"a": _model(), "b": _model()}, VOCAB, texts, labels, train_idx, test_idx,
+                           (4, None), n_subsets=3, cfg=cfg)
+    assert [(r["method"], r["n_labels"], r["n_subsets"]) for r in rows] == [
+        ("a", 4, 3), ("b", 4, 3), ("a", 20, 1), ("b", 20, 1)]
+    assert rows[0]["interval"] == "label subsets" and len(rows[0]["accuracy_scores"]) == 3
+    assert rows[2]["interval"] == "test bootstrap"
+    assert all(r["accuracy_lo"] <= r["accuracy"] <= r["accuracy_hi"] for r in rows)
+    assert rows[0] == {**rows[1], "method": "a"}  # the same weights and seeds: the same scores
+    assert rows[2]["accuracy"] > 0.9  # all 20 labels: the task is learnt
 
 
 def test_prenorm_classifier_works_too():

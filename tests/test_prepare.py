@@ -81,7 +81,8 @@ def test_the_jobs_of_06_to_08_use_their_notebooks_tables():
     assert f'digits = "{DIGITS}"' in source and "eval_pairs=50" in source
     bert = _table("07_bert.py", "SIZE")
     assert {p: {k: row[k] for k in ("zh", "en", "gpt")} for p, row in bert.items()} == BERT_SIZES
-    assert {p: {k: row[k] for k in ("per_poet", "ft_steps")} for p, row in bert.items()} == FINETUNE
+    assert {p: {k: row[k] for k in ("per_poet", "ft_steps", "per_season", "season_counts", "n_subsets")}
+            for p, row in bert.items()} == FINETUNE
     compress = _table("08_parallel_compression.py", "SIZE")
     assert {p: {k: row[k] for k in ("iters", "gpt")} for p, row in compress.items()} == COMPRESS_SIZES
     assert set(jobs_for_07()) == {"07_bert_zh", "07_bert_en", "07_gpt_zh", "07_finetune"}
@@ -290,6 +291,10 @@ def test_prepared_couplet_model_and_bert_are_found_by_their_notebooks_lookup(iso
     curve = find_prepared("07_finetune", "smoke", corpus="built-in poems", show=False).metrics["curve"]
     assert {r["method"] for r in curve["rows"]} == {"fine-tuned", "random init", "linear probe"}
     assert len(curve["rows"]) == 9 and len(curve["features"]) == len(curve["train_idx"] + curve["test_idx"])
+    prepared_ft = find_prepared("07_finetune", "smoke", corpus="built-in poems", show=False)
+    season = prepared_ft.metrics["season_ft_rows"]
+    assert [(r["method"], r["n_subsets"]) for r in season[:2]] == [("fine-tuned", 3), ("random init", 3)]
+    assert all(r["accuracy_lo"] <= r["accuracy"] <= r["accuracy_hi"] for r in season)
     (run_dir(dest, "smoke", "07_bert_zh") / "prepared.json").unlink()  # no current pre-training
     from lmlab.cli.prepare_bert import finetune_job
 

@@ -87,5 +87,30 @@ def finetune_job(preset: str, text: str, corpus: str, out: Path, device: Any) ->
     random_twin = build_encoder("bert", vocab.vocab_size, vocab.pad_id, **sizes)
     curve = learning_curve(model, vocab, texts, labels, random_init=random_twin, device=device,
                            cfg=FineTuneConfig(steps=FINETUNE[preset]["ft_steps"], block_size=cfg.block_size))
-    plain = json.loads(json.dumps(curve, default=lambda o: o.tolist()))  # numpy arrays as lists
-    return {"curve": plain, "poets": list(poets)}, []
+    season = season_finetune(model, vocab, preset, device)
+    plain = json.loads(json.dumps({"curve": curve, "season_ft_rows": season},
+                                  default=lambda o: o.tolist()))  # numpy arrays as lists
+    return {**plain, "poets": list(poets)}, []
+
+
+def season_finetune(model: Any, vocab: Any, preset: str, device: Any) -> list[dict]:
+    """Notebook 07's section 8b: the pre-trained BERT and its random twin fine-tuned on the season task,
+    over label subsets (the rows of :func:`lmlab.models.bert.finetune.fine_tune_curve`)."""
+    import torch
+
+    from lmlab.data.seasons import season_dataset
+    from lmlab.models.bert.finetune import FineTuneConfig, fine_tune_curve
+    from lmlab.models.bert.prenorm import build_encoder
+    from lmlab.models.classifier import stratified_split
+
+    size = FINETUNE[preset]
+    texts, labels, _ = season_dataset(per_season=size["per_season"], fallback=True)
+    train_idx, test_idx = stratified_split(labels, 0.25, seed=0)
+    counts = [n for n in size["season_counts"] if n is None or n < len(train_idx)]
+    cfg = model.config
+    torch.manual_seed(0)  # as the notebook's cell
+    shape = {k: getattr(cfg, k) for k in ("n_layer", "n_head", "n_embd", "block_size", "dropout")}
+    twin = build_encoder("bert", vocab.vocab_size, vocab.pad_id, **shape)
+    return fine_tune_curve({"fine-tuned": model, "random init": twin}, vocab, texts, labels, train_idx,
+                           test_idx, counts, n_subsets=size["n_subsets"], device=device,
+                           cfg=FineTuneConfig(steps=size["ft_steps"], block_size=cfg.block_size))

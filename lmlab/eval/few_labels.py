@@ -113,20 +113,27 @@ def few_label_curve(features: dict[str, Any], labels: Sequence[int], train_idx: 
         subsets = label_subsets(y[train_idx], n, n_subsets, seed)
         for method, X in features.items():
             preds = [probe_predict(X[train_idx[s]], y[train_idx[s]], X[test_idx]) for s in subsets]
-            row: dict[str, Any] = {"method": method, "n_labels": len(subsets[0]), "n_subsets": len(subsets),
-                                   "interval": "label subsets" if len(subsets) > 1 else "test bootstrap"}
-            for name in ("accuracy", "macro_f1"):
-                scores = [getattr(classification_report(y[test_idx], p, [str(c) for c in range(k)]),
-                                  name) for p in preds]
-                if len(subsets) > 1:
-                    m, lo, hi = mean_interval(scores, level)
-                    lo, hi = max(lo, 0.0), min(hi, 1.0)  # a score lives in [0, 1]; the t-interval may not
-                else:
-                    m = scores[0]
-                    lo, hi = bootstrap_ci(y[test_idx], preds[0], name, n_classes=k, level=level, seed=seed)
-                row.update({name: m, f"{name}_lo": lo, f"{name}_hi": hi, f"{name}_scores": scores})
-            rows.append(row)
+            rows.append(curve_row(method, len(subsets[0]), y[test_idx], preds, k, level=level, seed=seed))
     return rows
+
+
+def curve_row(method: str, n_labels: int, y_test: np.ndarray, preds: Sequence[np.ndarray], n_classes: int, *,
+              level: float = 0.95, seed: int = 0) -> dict[str, Any]:
+    """One row of a few-label curve from the test predictions of each label subset: the mean score with a
+    t-interval over the subsets, or, for a single subset, a bootstrap interval over the test set."""
+    row: dict[str, Any] = {"method": method, "n_labels": n_labels, "n_subsets": len(preds),
+                           "interval": "label subsets" if len(preds) > 1 else "test bootstrap"}
+    for name in ("accuracy", "macro_f1"):
+        scores = [getattr(classification_report(y_test, p, [str(c) for c in range(n_classes)]), name)
+                  for p in preds]
+        if len(preds) > 1:
+            m, lo, hi = mean_interval(scores, level)
+            lo, hi = max(lo, 0.0), min(hi, 1.0)  # a score lives in [0, 1]; the t-interval may not
+        else:
+            m = scores[0]
+            lo, hi = bootstrap_ci(y_test, preds[0], name, n_classes=n_classes, level=level, seed=seed)
+        row.update({name: m, f"{name}_lo": lo, f"{name}_hi": hi, f"{name}_scores": scores})
+    return row
 
 
 def format_curve(rows: Sequence[dict[str, Any]], metric: str = "accuracy") -> str:

@@ -86,7 +86,8 @@ def plot_fill(text: str, guesses: Sequence[Sequence[tuple[str, float]]], *, ax: 
     return axes[0].figure
 
 
-def fill_mask_widget(model: Any, vocab: Any, *, value: str = "床前明[MASK]光", k: int = 5) -> Any:
+def fill_mask_widget(model: Any, vocab: Any, *, value: str = "床前明[MASK]光，疑是地上霜。",
+                     k: int = 5) -> Any:
     """Type a line with [MASK] in it; the top-k guesses and their probabilities appear below.
 
     Returns the widget (a cell's last value shows it; call ``display()`` on it elsewhere)."""

@@ -254,3 +254,35 @@ def learning_curve(pretrained: nn.Module, vocab: BertVocab, texts: Sequence[str]
         rows.append(_row("linear probe", fraction, len(sub), labels[test_idx], pred, k,
                          time.perf_counter() - t0))
     return {"rows": rows, "test_idx": test_idx.tolist(), "train_idx": train_idx.tolist(), "features": feats}
+
+
+def fine_tune_curve(encoders: dict[str, nn.Module], vocab: BertVocab, texts: Sequence[str],
+                    labels: np.ndarray, train_idx: Sequence[int], test_idx: Sequence[int],
+                    sizes: Sequence[int | None], *,
+                    n_subsets: int = 5, cfg: FineTuneConfig | None = None,
+                    device: torch.device | str = "cpu") -> list[dict[str, Any]]:
+    """Fine-tune a copy of each encoder (name -> model) on ``n_subsets`` stratified label subsets of each
+    size in ``sizes`` (None: all), scored on ``test_idx``: rows as
+    :func:`lmlab.eval.few_labels.few_label_curve` (mean over subsets, 95% t-interval; all labels: one run,
+    a bootstrap interval)."""
+    from lmlab.eval.few_labels import curve_row, label_subsets
+
+    cfg = cfg or FineTuneConfig()
+    y = np.asarray(labels).reshape(-1)
+    train_idx, test_idx = np.asarray(train_idx), np.asarray(test_idx)
+    k = int(y.max()) + 1
+    ids, mask = encode_batch(vocab, texts, cfg.block_size)
+    rows = []
+    for n in sizes:
+        subsets = label_subsets(y[train_idx], n, n_subsets, cfg.seed)
+        for method, base in encoders.items():
+            preds = []
+            for s in subsets:
+                sub = train_idx[s]
+                torch.manual_seed(cfg.seed)  # the same head for every encoder
+                model = EncoderClassifier(copy.deepcopy(base), k, cfg.pooling)
+                train_classifier(model, ids[sub], mask[sub], y[sub], cfg, device=device)
+                _, logits = encode_features(model, ids[test_idx], mask[test_idx], device=device)
+                preds.append(logits.argmax(-1))
+            rows.append(curve_row(method, len(subsets[0]), y[test_idx], preds, k, seed=cfg.seed))
+    return rows
