@@ -15,10 +15,12 @@ PRESETS: dict[str, dict[str, Any]] = {
                   max_pairs=4000, time_budget_s=None),
     # a 2-core laptop: five minutes per model. The output layer dominates a step, so the pairs written in
     # the 1500 most common characters (89% of the text, 37% of the pairs, ~80,000 of them); small batches
-    # at a high rate, since with so few minutes updates are what count
-    "class": dict(d_model=128, n_head=4, n_layer=2, dropout=0.0, batch_size=32, max_iters=100_000, lr=3e-3,
-                  warmup_iters=100, label_smoothing=0.1, eval_interval=250, eval_pairs=200, max_vocab=1500,
-                  max_pairs=None, time_budget_s=300.0),
+    # at a high rate, since with so few minutes updates are what count. Dropout and weight decay: without
+    # them the 41,516 middle couplets are memorised within 5 minutes (validation loss 4.13 at 3,250 steps,
+    # 6.4 after an hour; test chrF 1.42 -> 0.90); with them it still falls after 15 minutes (3.77)
+    "class": dict(d_model=128, n_head=4, n_layer=2, dropout=0.3, batch_size=32, max_iters=100_000, lr=3e-3,
+                  warmup_iters=100, label_smoothing=0.1, weight_decay=0.1, eval_interval=250, eval_pairs=200,
+                  max_vocab=1500, max_pairs=None, time_budget_s=300.0),
     # GPU: the paper's base model (6 + 6 layers, 8 heads, 512 wide, warm-up 4000), 97% of the pairs
     "full": dict(d_model=512, n_head=8, n_layer=6, dropout=0.1, batch_size=256, max_iters=30_000, lr=7e-4,
                  warmup_iters=4000, label_smoothing=0.1, eval_interval=1000, eval_pairs=1000, max_vocab=6000,
