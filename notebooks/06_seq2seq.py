@@ -643,6 +643,7 @@ print("untrained + rules:", " | ".join(f"{a}→{o}" for a, o in examples))
 import tempfile
 from pathlib import Path
 
+from lmlab.cite import cite
 from lmlab.cli.prepare_seq2seq import quality_curve_job
 
 prep = find_prepared("06_quality_curve", lab.preset, corpus=data.source)
@@ -684,10 +685,17 @@ for s in stages:
           f"with rules {s['rules']['chrf']:.2f}; couplet score free {s['free']['couplet']:.2f}, "
           f"with rules {s['rules']['couplet']:.2f}")
 last = stages[-1]["rules"]
-print(f"last stage, under the mask: chrF {last['chrf']:.2f} {last['chrf_ci']} against the lookup table "
-      f"{base['lookup_table']['chrf']:.2f} {base['lookup_table']['chrf_ci']} and retrieval "
-      f"{base['nearest_pair']['chrf']:.2f} {base['nearest_pair']['chrf_ci']}; couplet score "
-      f"{last['couplet']:.2f} against the poets' {base['reference']['couplet']:.2f}")
+first, look, near = stages[0]["rules"], base["lookup_table"], base["nearest_pair"]
+print(f"first stage, under the mask: chrF {cite('curve_first_chrf', first['chrf'])} "
+      f"[{cite('curve_first_chrf_lo', first['chrf_ci'][0])}, {first['chrf_ci'][1]:.2f}]")
+print(f"last stage, under the mask: chrF {cite('curve_last_chrf', last['chrf'])} "
+      f"[{cite('curve_last_chrf_lo', last['chrf_ci'][0])}, {cite('curve_last_chrf_hi', last['chrf_ci'][1])}] "
+      f"against the lookup table {cite('curve_lookup_chrf', look['chrf'])} "
+      f"[{look['chrf_ci'][0]:.2f}, {cite('curve_lookup_chrf_hi', look['chrf_ci'][1])}] and retrieval "
+      f"{cite('curve_nearest_chrf', near['chrf'])} [{near['chrf_ci'][0]:.2f}, "
+      f"{cite('curve_nearest_chrf_hi', near['chrf_ci'][1])}]; couplet score "
+      f"{cite('curve_last_couplet', last['couplet'], '{:.1f}')} against the poets' "
+      f"{cite('curve_poets_couplet', base['reference']['couplet'], '{:.1f}')}")
 print("\n".join(last["examples"]))
 
 # %% [markdown]

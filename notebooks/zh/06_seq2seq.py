@@ -572,6 +572,7 @@ print("未训练 + 规则：", " | ".join(f"{a}→{o}" for a, o in examples))
 import tempfile
 from pathlib import Path
 
+from lmlab.cite import cite
 from lmlab.cli.prepare_seq2seq import quality_curve_job
 
 prep = find_prepared("06_quality_curve", lab.preset, corpus=data.source)
@@ -613,10 +614,17 @@ for s in stages:
           f"加规则 {s['rules']['chrf']:.2f}；对联分 不加约束 {s['free']['couplet']:.2f}，"
           f"加规则 {s['rules']['couplet']:.2f}")
 last = stages[-1]["rules"]
-print(f"最后一个阶段，加掩码：chrF {last['chrf']:.2f} {last['chrf_ci']}，查表基线 "
-      f"{base['lookup_table']['chrf']:.2f} {base['lookup_table']['chrf_ci']}，检索 "
-      f"{base['nearest_pair']['chrf']:.2f} {base['nearest_pair']['chrf_ci']}；对联分 "
-      f"{last['couplet']:.2f}，诗人原句 {base['reference']['couplet']:.2f}")
+first, look, near = stages[0]["rules"], base["lookup_table"], base["nearest_pair"]
+print(f"第一阶段，加掩码：chrF {cite('curve_first_chrf', first['chrf'])} "
+      f"[{cite('curve_first_chrf_lo', first['chrf_ci'][0])}, {first['chrf_ci'][1]:.2f}]")
+print(f"最后一个阶段，加掩码：chrF {cite('curve_last_chrf', last['chrf'])} "
+      f"[{cite('curve_last_chrf_lo', last['chrf_ci'][0])}, {cite('curve_last_chrf_hi', last['chrf_ci'][1])}]，"
+      f"查表 {cite('curve_lookup_chrf', look['chrf'])} "
+      f"[{look['chrf_ci'][0]:.2f}, {cite('curve_lookup_chrf_hi', look['chrf_ci'][1])}]，检索 "
+      f"{cite('curve_nearest_chrf', near['chrf'])} [{near['chrf_ci'][0]:.2f}, "
+      f"{cite('curve_nearest_chrf_hi', near['chrf_ci'][1])}]；对联分 "
+      f"{cite('curve_last_couplet', last['couplet'], '{:.1f}')}，诗人原句 "
+      f"{cite('curve_poets_couplet', base['reference']['couplet'], '{:.1f}')}")
 print("\n".join(last["examples"]))
 
 # %% [markdown]
