@@ -195,6 +195,7 @@ WIDGETS = {
 SERVER_NOISE = ("is not trusted", "without encryption", "websocket_ping_timeout", "Traceback")
 
 
+@pytest.mark.timeout(1800)  # two whole notebooks in a real browser; each has its own 900-s wait below
 def test_notebooks_06_and_07_show_no_stderr_and_each_widget_once(tmp_path):
     executable = _chromium()
     from playwright.sync_api import sync_playwright
