@@ -194,3 +194,36 @@ def test_bootstrap_mean_and_corpus_intervals():
     assert lo < 0.25 < hi
     with pytest.raises(ValueError, match="empty"):
         bootstrap_mean([])
+
+
+def test_paired_bootstrap_is_narrower_than_two_intervals_and_sees_a_consistent_gain():
+    from lmlab.eval.bootstrap import bootstrap_corpus, bootstrap_corpus_difference
+
+    rng = np.random.default_rng(0)
+    hardness = rng.uniform(0, 1, size=200)  # what both systems share: some items are easy for both
+    a = np.stack([hardness + 0.05, np.ones(200)], axis=1)  # a scores 0.05 more on every item
+    b = np.stack([hardness, np.ones(200)], axis=1)
+
+    def ratio(s):
+        return s[0] / s[1]
+    a_lo, a_hi = bootstrap_corpus(a, ratio)
+    b_lo, b_hi = bootstrap_corpus(b, ratio)
+    assert a_lo < b_hi  # two separate intervals overlap ...
+    lo, hi = bootstrap_corpus_difference(a, b, ratio)
+    assert 0 < lo <= 0.05 <= hi and hi - lo < 1e-9  # ... the paired one sees the same +0.05 on every resample
+    lo, hi = bootstrap_corpus_difference(b, b, ratio)
+    assert lo == hi == 0
+    with pytest.raises(ValueError, match="same items"):
+        bootstrap_corpus_difference(a, b[:10], ratio)
+
+
+def test_paired_chrf_of_a_system_against_itself_and_a_better_one():
+    from lmlab.models.seq2seq.metrics import paired_chrf
+
+    refs = ["花落日中紅", "水色有餘秋", "聲隨龍殿風", "向日自開門"] * 5
+    worse = ["花落月中花", "山色有無聲", "聲連竹樹陰", "入雨夜連山"] * 5
+    assert paired_chrf(worse, worse, refs) == {"diff": 0.0, "diff_ci": (0.0, 0.0)}
+    better = paired_chrf(refs, worse, refs)
+    assert better["diff"] > 0 and better["diff_ci"][0] > 0
+    with pytest.raises(ValueError, match="same references"):
+        paired_chrf(refs[:3], worse, refs)

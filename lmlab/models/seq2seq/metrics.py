@@ -63,6 +63,26 @@ def scores_with_intervals(sources: list[str], outputs: list[str], references: li
     return out
 
 
+def paired_chrf(outputs_a: list[str], outputs_b: list[str], references: list[str], n_boot: int = 1000,
+                seed: int = 0) -> dict[str, float | tuple[float, float]]:
+    """chrF of system a minus chrF of system b on the same references, with its 95% paired bootstrap
+    interval: {"diff": d, "diff_ci": (lo, hi)}. a is better on these lines when lo > 0."""
+    from lmlab.eval.bootstrap import bootstrap_corpus_difference
+
+    if not (len(outputs_a) == len(outputs_b) == len(references)) or not references:
+        raise ValueError(f"need both systems' answers to the same references (and at least one), got "
+                         f"{len(outputs_a)} and {len(outputs_b)} answers for {len(references)} references")
+    chrf = _metrics()["chrf"]
+    stats_a, stats_b = (np.array(chrf._extract_corpus_statistics(o, [references]), dtype=np.float64)
+                        for o in (outputs_a, outputs_b))
+
+    def score(row) -> float:
+        return float(chrf._compute_score_from_stats(list(row)).score)
+    lo, hi = bootstrap_corpus_difference(stats_a, stats_b, score, n_boot=n_boot, seed=seed)
+    diff = score(stats_a.sum(0)) - score(stats_b.sum(0))
+    return {"diff": round(diff, 2), "diff_ci": (round(lo, 2), round(hi, 2))}
+
+
 def ngrams(chars: str, n: int) -> Counter:
     return Counter(chars[i:i + n] for i in range(len(chars) - n + 1))
 
