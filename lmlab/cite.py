@@ -27,8 +27,9 @@ from pathlib import Path
 
 __all__ = ["CITE", "cite", "cited", "stale_figures"]
 
-# the figure's text right before its comment: digits with separators, an optional sign and percent
-CITE = re.compile(r"(?P<text>[-+−±]?\d[\d,]*(?:\.\d+)?\s?%?)"
+# the figure's text right before its comment: digits with separators, an optional sign and percent (a "±"
+# before it says "give or take", it is not part of the figure: ±0.13 cites the half-width 0.13)
+CITE = re.compile(r"±?(?P<text>[-+−]?\d[\d,]*(?:\.\d+)?\s?%?)"
                   r"<!--\s*cite:(?P<name>[\w.]+)(?:@(?P<preset>\w+))?\s*-->")
 
 

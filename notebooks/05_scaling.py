@@ -742,7 +742,7 @@ check("scaling.predict_finetune", prediction,
       measured=(probe_report.accuracy, ft_report.accuracy, int(ft_report.support.sum())))
 
 # %% [markdown]
-# The intervals are about ±0.12<!--cite:ft_halfwidth@class--> wide: on 150<!--cite:polarity_train_n-->
+# The intervals are about ±0.13<!--cite:ft_halfwidth@class--> wide: on 150<!--cite:polarity_train_n-->
 # training sentences, fine-tuning and the probe are not distinguishable, and in our runs full fine-tuning
 # lands anywhere from 0.70 to 0.78 depending on the epoch. That is the honest lesson of this data set: good
 # pretrained sentence vectors plus a linear layer are already most of what 150 examples can teach;
