@@ -16,7 +16,9 @@ that both are still here (and carrying them: ``err.model``, ``err.history``, ...
 
 The session also keeps the run's clocks over every resumed part: ``train_s`` (seconds inside ``step``;
 a ``time_budget_s`` counts these) and ``wall_s``. Under torchrun (``ctx``) every rank runs the session;
-rank 0 alone shows progress and writes, and the others wait for its verdict on each write.
+rank 0 alone shows progress and writes, and the others wait for its verdict on each write. Where no rank
+holds the whole model (``lmlab.parallel``'s FSDP, tensor and pipeline plans) the plan passes ``gather``:
+every rank calls it before each write, and rank 0 writes the plain state dicts it returns.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -60,13 +62,19 @@ class Session:
                  time_budget_s: float | None = None, ctx: DistContext | None = None,
                  wall_start: float | None = None, best_key: str | None = None,
                  after_step: Callable[[int], None] | None = None,
-                 clock: Callable[[], float] = time.perf_counter, **fit_options: Any) -> None:
+                 clock: Callable[[], float] = time.perf_counter,
+                 gather: Callable[[], tuple[Mapping[str, Any], Mapping[str, Any] | None]] | None = None,
+                 after_checkpoint: Callable[[], None] | None = None, **fit_options: Any) -> None:
         # extra(): more fields for the checkpoint's "extra" (a trainer's train_config); read back after a
         # restore as ``restored_extra``. in_memory=False: a CLI run (a failed write's line says so, a
         # divergence prints fit's one line and no notebook advice). time_budget_s: seconds of training
         # over every resumed part. wall_start: when this process began the run (time.perf_counter()).
         # best_key: the logged value best.pt follows (default val_loss with an evaluate, else train_loss).
-        # after_step(next_iter): runs after each step, train_s counted (clock: what counts it)
+        # after_step(next_iter): runs after each step, train_s counted (clock: what counts it).
+        # gather(): the plain model's and optimizer's state dicts, for a model no rank holds whole; every
+        # rank calls it before each write (so ``evaluate`` returns the same losses on every rank), rank 0
+        # writes what it returns. after_checkpoint(): every rank, after each ckpt.pt (FSDP's sharded copy);
+        # a failure there stops every rank, as a failed ckpt.pt does
         self.extra, self.in_memory, self.restored_extra = extra, in_memory, {}
         self.time_budget_s = time_budget_s
         self.ctx = ctx or DistContext(rank=0, local_rank=0, world_size=1)
@@ -81,6 +89,7 @@ class Session:
         self.best_key = best_key
         self._validated = fit_options.get("evaluate") is not None
         self.after_step, self.clock = after_step, clock
+        self.gather, self.after_checkpoint = gather, after_checkpoint
         self.history = History()
         self.next_iter = 0
         self.best_loss = math.inf  # of best.pt: validation loss, else training loss
@@ -156,10 +165,17 @@ class Session:
 
     def _checkpoint(self, next_iter: int) -> None:
         self.next_iter = next_iter
+        state = self._gathered()  # every rank takes part
         # under torchrun every rank waits here for rank 0's write: a failed one stops them all (one line)
-        write_together(self.ctx, self._write if self.path is not None and self.ctx.is_main else None)
+        write_together(self.ctx, (lambda: self._write(state)) if self.path is not None and self.ctx.is_main
+                       else None)
+        if self.after_checkpoint is not None:
+            write_together(self.ctx, self.after_checkpoint)
 
-    def _write(self) -> None:
+    def _gathered(self) -> tuple[Mapping[str, Any], Mapping[str, Any] | None] | None:
+        return self.gather() if self.gather is not None else None
+
+    def _write(self, state: tuple[Mapping[str, Any], Mapping[str, Any] | None] | None = None) -> None:
         """ckpt.pt, and, where nothing is validated, best.pt (a copy of it) on a new lowest training loss."""
         loss = self.history.last(self.best_key or "train_loss")
         improved = not self._validated and self.best_path is not None and self._improves(loss)
@@ -167,7 +183,7 @@ class Session:
         if improved:
             self.best_loss = loss  # before the save: ckpt.pt and best.pt carry the new best
         try:
-            path = self.save()
+            path = self.save(state=state)
         except BaseException:
             self.best_loss = previous
             raise
@@ -181,27 +197,33 @@ class Session:
     def _judge(self, values: dict[str, float]) -> dict[str, float]:
         """After an evaluation: a new lowest validation loss writes best.pt (rank 0; every rank waits)."""
         loss = values.get(self.best_key or "val_loss")
+        if not self._improves(loss):
+            if self.ctx.enabled:
+                write_together(self.ctx, None)
+            return values
+        self.best_loss = loss  # before the save: best.pt carries its own loss
+        state = self._gathered()  # every rank takes part
         write = None
-        if self._improves(loss):
-            self.best_loss = loss  # before the save: best.pt carries its own loss
-            if self.best_path is not None:
-                write = self._write_best
+        if self.best_path is not None:
+            def write() -> None:
+                self.save(self.best_path, what="best checkpoint", state=state)
         if write is not None or self.ctx.enabled:
             write_together(self.ctx, write)
         return values
 
-    def _write_best(self) -> None:
-        self.save(self.best_path, what="best checkpoint")
-
-    def save(self, path: str | os.PathLike | None = None, *, what: str = "checkpoint") -> Path:
-        """Write model, optimizer, history and the next iteration atomically (``out/ckpt.pt``)."""
+    def save(self, path: str | os.PathLike | None = None, *, what: str = "checkpoint",
+             state: tuple[Mapping[str, Any], Mapping[str, Any] | None] | None = None) -> Path:
+        """Write model, optimizer, history and the next iteration atomically (``out/ckpt.pt``); ``state``:
+        the model's and optimizer's state dicts already gathered (default: ``gather()``, else this
+        process's ``model`` and ``optimizer``)."""
         path = Path(path) if path is not None else self.path
         if path is None:
             raise ValueError("this session has no out folder; pass out='runs/NAME' or save(path)")
         config = self.config if self.config is not None else {}
+        model, optimizer = state if state is not None else self._gathered() or (self.model, self.optimizer)
         with guarded_write(what, path, in_memory=self.in_memory):
-            return save_checkpoint(path, model=self.model, config=config, kind=self.kind,
-                                   tokenizer=self.tokenizer, optimizer=self.optimizer,
+            return save_checkpoint(path, model=model, config=config, kind=self.kind,
+                                   tokenizer=self.tokenizer, optimizer=optimizer,
                                    history=self.history.to_list(),
                                    extra={"max_iters": self.max_iters, "seed": self.seed,
                                           **run_extra(next_iter=self.next_iter, best_loss=self.best_loss,
