@@ -213,6 +213,20 @@ def test_a_gathered_state_is_what_every_write_saves(tmp_path):
     assert load_checkpoint(tmp_path / "best.pt")["extra"]["next_iter"] == 4
 
 
+def test_one_clock_times_the_steps_for_the_loop_the_budget_and_the_session():
+    import itertools
+
+    ticks = itertools.count()  # each reading one second later: a step (two readings) takes exactly 1 s
+    session = Session(lambda it: {"loss": 1.0}, model=torch.nn.Linear(1, 1), max_iters=10, time_budget_s=4.0,
+                      clock=lambda: float(next(ticks)), progress=False)
+    first = session.fit()
+    assert first.out_of_time and first.next_iter == 4
+    assert first.train_s == session.train_s == 4.0
+    session.time_budget_s = 6.0  # two more seconds: the budget counts every part's seconds
+    second = session.fit()
+    assert second.next_iter == 6 and second.train_s == 2.0 and session.train_s == 6.0
+
+
 def test_restore_refuses_another_kind(tmp_path):
     model, opt, step, _ = _toy()
     Session(step, model=model, optimizer=opt, max_iters=2, out=tmp_path, kind="toy", progress=False).fit()

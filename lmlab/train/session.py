@@ -62,7 +62,6 @@ class Session:
                  time_budget_s: float | None = None, ctx: DistContext | None = None,
                  wall_start: float | None = None, best_key: str | None = None,
                  after_step: Callable[[int], None] | None = None,
-                 clock: Callable[[], float] = time.perf_counter,
                  gather: Callable[[], tuple[Mapping[str, Any], Mapping[str, Any] | None]] | None = None,
                  after_checkpoint: Callable[[], None] | None = None, **fit_options: Any) -> None:
         # extra(): more fields for the checkpoint's "extra" (a trainer's train_config); read back after a
@@ -70,7 +69,7 @@ class Session:
         # divergence prints fit's one line and no notebook advice). time_budget_s: seconds of training
         # over every resumed part. wall_start: when this process began the run (time.perf_counter()).
         # best_key: the logged value best.pt follows (default val_loss with an evaluate, else train_loss).
-        # after_step(next_iter): runs after each step, train_s counted (clock: what counts it).
+        # after_step(next_iter): runs after each step, train_s counted (fit's clock= times the steps).
         # gather(): the plain model's and optimizer's state dicts, for a model no rank holds whole; every
         # rank calls it before each write (so ``evaluate`` returns the same losses on every rank), rank 0
         # writes what it returns. after_checkpoint(): every rank, after each ckpt.pt (FSDP's sharded copy);
@@ -87,8 +86,7 @@ class Session:
         self.checkpoint_interval = checkpoint_interval
         self.fit_options = fit_options
         self.best_key = best_key
-        self._validated = fit_options.get("evaluate") is not None
-        self.after_step, self.clock = after_step, clock
+        self.after_step = after_step
         self.gather, self.after_checkpoint = gather, after_checkpoint
         self.history = History()
         self.next_iter = 0
@@ -115,14 +113,12 @@ class Session:
         """Seconds of training the time budget still allows (None: no budget)."""
         return None if self.time_budget_s is None else max(0.0, self.time_budget_s - self.train_s)
 
-    def _timed_step(self, it: int) -> dict[str, Any]:
-        t0 = self.clock()
-        out = self.step(it)
-        self.train_s += self.clock() - t0
-        self.next_iter = it + 1
+    def _stepped(self, next_iter: int, seconds: float) -> None:
+        """After each step: the loop's clock says how long it took (the session sums the run's seconds)."""
+        self.train_s += seconds
+        self.next_iter = next_iter
         if self.after_step is not None:
-            self.after_step(it + 1)
-        return out
+            self.after_step(next_iter)
 
     def fit(self, max_iters: int | None = None, **options: Any) -> FitResult:
         """Train from ``next_iter`` to ``max_iters`` (raise it to train longer); safe to call again."""
@@ -135,19 +131,18 @@ class Session:
                   **self.fit_options, **options}
         if self.time_left_s is not None:  # the budget counts the seconds of every resumed part
             kwargs.setdefault("time_budget_s", self.time_left_s)
-        if self.path is not None or self.ctx.enabled:  # every rank takes part in rank 0's writes
-            kwargs.setdefault("checkpoint", self._checkpoint)
-        if not self.ctx.is_main:
-            kwargs.update(progress=False, live=None, report=False)
         # best.pt follows the validation loss, judged as each evaluation ends, where there is one; else the
         # training loss, judged at each checkpoint (never a mix)
         evaluate = kwargs.get("evaluate")
-        self._validated = evaluate is not None
         if evaluate is not None:
             kwargs["evaluate"] = lambda: self._judge(evaluate())
+        if self.path is not None or self.ctx.enabled:  # every rank takes part in rank 0's writes
+            kwargs.setdefault("checkpoint", lambda it: self._checkpoint(it, validated=evaluate is not None))
+        if not self.ctx.is_main:
+            kwargs.update(progress=False, live=None, report=False)
         try:
-            result = fit(self._timed_step, max_iters=self.max_iters, history=self.history,
-                         start_iter=self.next_iter, **kwargs)
+            result = fit(self.step, max_iters=self.max_iters, history=self.history, start_iter=self.next_iter,
+                         after_step=self._stepped, **kwargs)
         except WriteFailed as err:  # a notebook keeps the trained model: save it elsewhere or train on
             err.keep(model=self.model, history=self.history, optimizer=self.optimizer,
                      tokenizer=self.tokenizer, next_iter=self.next_iter, train_s=self.train_s)
@@ -163,22 +158,23 @@ class Session:
     def best_path(self) -> Path | None:
         return self.out / "best.pt" if self.out is not None else None
 
-    def _checkpoint(self, next_iter: int) -> None:
+    def _checkpoint(self, next_iter: int, *, validated: bool) -> None:
         self.next_iter = next_iter
         state = self._gathered()  # every rank takes part
         # under torchrun every rank waits here for rank 0's write: a failed one stops them all (one line)
-        write_together(self.ctx, (lambda: self._write(state)) if self.path is not None and self.ctx.is_main
-                       else None)
+        mine = self.path is not None and self.ctx.is_main
+        write_together(self.ctx, (lambda: self._write(state, validated=validated)) if mine else None)
         if self.after_checkpoint is not None:
             write_together(self.ctx, self.after_checkpoint)
 
     def _gathered(self) -> tuple[Mapping[str, Any], Mapping[str, Any] | None] | None:
         return self.gather() if self.gather is not None else None
 
-    def _write(self, state: tuple[Mapping[str, Any], Mapping[str, Any] | None] | None = None) -> None:
+    def _write(self, state: tuple[Mapping[str, Any], Mapping[str, Any] | None] | None, *,
+               validated: bool) -> None:
         """ckpt.pt, and, where nothing is validated, best.pt (a copy of it) on a new lowest training loss."""
         loss = self.history.last(self.best_key or "train_loss")
-        improved = not self._validated and self.best_path is not None and self._improves(loss)
+        improved = not validated and self.best_path is not None and self._improves(loss)
         previous = self.best_loss
         if improved:
             self.best_loss = loss  # before the save: ckpt.pt and best.pt carry the new best
