@@ -193,16 +193,12 @@ class Session:
     def _judge(self, values: dict[str, float]) -> dict[str, float]:
         """After an evaluation: a new lowest validation loss writes best.pt (rank 0; every rank waits)."""
         loss = values.get(self.best_key or "val_loss")
-        if not self._improves(loss):
-            if self.ctx.enabled:
-                write_together(self.ctx, None)
-            return values
-        self.best_loss = loss  # before the save: best.pt carries its own loss
-        state = self._gathered()  # every rank takes part
         write = None
-        if self.best_path is not None:
-            def write() -> None:
-                self.save(self.best_path, what="best checkpoint", state=state)
+        if self._improves(loss):
+            self.best_loss = loss  # before the save: best.pt carries its own loss
+            state = self._gathered()  # under a gather every rank is here: each judged the same loss
+            if self.best_path is not None:
+                write = lambda: self.save(self.best_path, what="best checkpoint", state=state)  # noqa: E731
         if write is not None or self.ctx.enabled:
             write_together(self.ctx, write)
         return values
