@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 import pickle
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,12 @@ class NonFiniteWeights(ValueError):
 
 def first_nonfinite_parameter(model: torch.nn.Module) -> str | None:
     """The name of the first parameter holding nan or inf, or None when every weight is finite."""
-    for name, p in model.named_parameters():
-        if not bool(torch.isfinite(p.detach()).all()):
+    return _first_nonfinite(model.named_parameters())
+
+
+def _first_nonfinite(named: Iterable[tuple[str, torch.Tensor]]) -> str | None:
+    for name, t in named:
+        if t.is_floating_point() and not bool(torch.isfinite(t.detach()).all()):
             return name
     return None
 
@@ -41,11 +46,11 @@ def first_nonfinite_parameter(model: torch.nn.Module) -> str | None:
 def save_checkpoint(
     path: str | os.PathLike,
     *,
-    model: torch.nn.Module,
+    model: torch.nn.Module | Mapping[str, torch.Tensor],
     config: Any,
     kind: str,
     tokenizer: Tokenizer | None = None,
-    optimizer: torch.optim.Optimizer | None = None,
+    optimizer: torch.optim.Optimizer | Mapping[str, Any] | None = None,
     history: list[dict[str, Any]] | None = None,
     extra: dict[str, Any] | None = None,
     check_finite: bool = True,
@@ -54,11 +59,17 @@ def save_checkpoint(
 
     A process killed mid-save leaves the previous checkpoint untouched. Weights holding nan or inf are
     refused (``NonFiniteWeights``) unless ``check_finite=False``: a diverged model never replaces a good one.
+    ``model`` and ``optimizer`` may also be state dicts already (a parallel plan's, gathered on rank 0).
     """
     path = Path(path)
-    raw_model = getattr(model, "module", model)  # unwrap DDP
-    raw_model = getattr(raw_model, "_orig_mod", raw_model)  # unwrap torch.compile
-    bad = first_nonfinite_parameter(raw_model) if check_finite else None
+    if isinstance(model, Mapping):
+        state = dict(model)
+        named = state.items()
+    else:
+        raw_model = getattr(model, "module", model)  # unwrap DDP
+        raw_model = getattr(raw_model, "_orig_mod", raw_model)  # unwrap torch.compile
+        state, named = raw_model.state_dict(), raw_model.named_parameters()
+    bad = _first_nonfinite(named) if check_finite else None
     if bad is not None:
         raise NonFiniteWeights(f"refusing to write {path}: parameter {bad!r} holds nan or inf (the run "
                                "diverged); the previous checkpoint is kept. Lower the learning rate or "
@@ -68,9 +79,9 @@ def save_checkpoint(
         "format": FORMAT_VERSION,
         "kind": kind,
         "config": asdict(config) if is_dataclass(config) else dict(config),
-        "model": raw_model.state_dict(),
+        "model": state,
         "tokenizer": tokenizer.to_dict() if tokenizer is not None else None,
-        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "optimizer": _optimizer_state(optimizer),
         "history": list(history or []),
         "extra": dict(extra or {}),
     }
@@ -81,6 +92,12 @@ def save_checkpoint(
         except RuntimeError as err:  # torch's zip writer reports a refused write without its errno
             raise _write_error(f, err) from err
     return path
+
+
+def _optimizer_state(optimizer: torch.optim.Optimizer | Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if optimizer is None or isinstance(optimizer, Mapping):
+        return None if optimizer is None else dict(optimizer)
+    return optimizer.state_dict()
 
 
 def _write_error(f: Any, err: RuntimeError) -> BaseException:

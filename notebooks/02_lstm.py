@@ -284,25 +284,16 @@ print(f"a uniform guess over {cite('vocab', V, '{}')} characters: ln {V} = "
 # three are scored on the same validation windows, with 95 % bootstrap intervals over the windows.
 
 # %%
-from lmlab.eval.bootstrap import bootstrap_mean  # noqa: E402
-from lmlab.eval.language_model import ngram_window_losses, window_losses  # noqa: E402
+from lmlab.eval.language_model import score_against_counts  # noqa: E402
 from lmlab.models.ngram import KneserNey  # noqa: E402
 
 val_ids = torch.tensor(run.tokenizer.encode(val_text), dtype=torch.long)
 train_ids = run.tokenizer.encode(train_text)
 block, n_windows = 64, 300  # windows of 64 characters, each read from a fresh state
 device = next(run.model.parameters()).device
-scored = {"LSTM": window_losses(run.model, val_ids, block, n_windows, device=device)}
-for n in (2, 3):
-    scored[f"{n}-gram"] = ngram_window_losses(KneserNey.fit(train_ids, V, n=n), val_ids, block, n_windows)
-for name, losses in scored.items():
-    lo, hi = bootstrap_mean(losses.mean(1).tolist())
-    print(f"{name:6} {losses.mean():.3f} nats/char, 95% interval {lo:.3f} .. {hi:.3f} "
-          f"({len(losses)} windows)")
-lead = (scored["3-gram"].mean(1) - scored["LSTM"].mean(1)).tolist()
-lo, hi = bootstrap_mean(lead)
-print(f"LSTM below the trigram by {sum(lead) / len(lead):.3f} nats/char (95% interval {lo:.3f} .. {hi:.3f}); "
-      f"uniform guess {math.log(V):.3f}")
+counts = {f"{n}-gram": KneserNey.fit(train_ids, V, n=n) for n in (2, 3)}  # the bigram and the trigram
+scores = score_against_counts(run.model, counts, val_ids, block, n_windows, name="LSTM", device=device)
+print(scores.report(below="3-gram", vocab_size=V, unit="nats/char"))
 
 # %% [markdown]
 # ## 5 · Sampling
@@ -356,14 +347,10 @@ else:
 print(f"validation: {poet.metrics['val_loss']:.3f} nats/char after {poet.metrics['train_s']:.1f} s")
 poem_val_ids = torch.tensor(poet.tokenizer.encode(poem_val), dtype=torch.long)
 poem_block = min(block, len(poem_val_ids) - 1)
-poem_bigram = KneserNey.fit(poet.tokenizer.encode(poem_train), poet.tokenizer.vocab_size, n=2)
-poem_scored = {"LSTM": window_losses(poet.model, poem_val_ids, poem_block, n_windows,
-                                     device=next(poet.model.parameters()).device),
-               "2-gram": ngram_window_losses(poem_bigram, poem_val_ids, poem_block, n_windows)}
-for name, losses in poem_scored.items():  # the claim: the poet predicts better than the bigram counts
-    lo, hi = bootstrap_mean(losses.mean(1).tolist())
-    print(f"{name:6} {losses.mean():.3f} nats/char on the same validation windows, 95% interval "
-          f"{lo:.3f} .. {hi:.3f}")
+poem_counts = {"2-gram": KneserNey.fit(poet.tokenizer.encode(poem_train), poet.tokenizer.vocab_size, n=2)}
+poem_scores = score_against_counts(poet.model, poem_counts, poem_val_ids, poem_block, n_windows, name="LSTM",
+                                   device=next(poet.model.parameters()).device)
+print(poem_scores.report(below="2-gram", unit="nats/char"))  # the claim: the poet beats the bigram counts
 
 # %% [markdown]
 # Free sampling would let the model decide where lines end, and an undertrained model miscounts. The

@@ -506,24 +506,15 @@ print(f"train {m['eval_train_loss']:.3f}, validation {m['val_loss']:.3f} nats/ch
       f"(uniform guess: ln {tok.vocab_size} = {math.log(tok.vocab_size):.2f})")
 
 # %%
-from lmlab.eval.bootstrap import bootstrap_mean
-from lmlab.eval.language_model import ngram_window_losses, window_losses
+from lmlab.eval.language_model import score_against_counts
 from lmlab.models.ngram import KneserNey
 
 WINDOWS = 300  # validation windows scored (enough for a tight interval, seconds on a CPU)
 block = model.config.block_size
-scored = {"GPT": window_losses(model, data.val, block, WINDOWS, device=lab.device)}
-for n in (2, 3):  # the bigram and the trigram: counts of the training text
-    counts = KneserNey.fit(data.train.tolist(), tok.vocab_size, n=n)
-    scored[f"{n}-gram"] = ngram_window_losses(counts, data.val, block, WINDOWS)
-print(f"uniform guess: ln {tok.vocab_size} = {math.log(tok.vocab_size):.3f} nats/char")
-for name, losses in scored.items():
-    lo, hi = bootstrap_mean(losses.mean(1).tolist())
-    print(f"{name:6} {losses.mean():.3f} nats/char, 95% interval {lo:.3f} .. {hi:.3f} "
-          f"({len(losses)} windows of {block})")
-gap = (scored["3-gram"].mean(1) - scored["GPT"].mean(1)).tolist()
-lo, hi = bootstrap_mean(gap)
-print(f"GPT below the trigram by {sum(gap) / len(gap):.3f} nats/char (95% interval {lo:.3f} .. {hi:.3f})")
+# the bigram and the trigram: counts of the training text
+counts = {f"{n}-gram": KneserNey.fit(data.train.tolist(), tok.vocab_size, n=n) for n in (2, 3)}
+scores = score_against_counts(model, counts, data.val, block, WINDOWS, name="GPT", device=lab.device)
+print(scores.report(below="3-gram", vocab_size=tok.vocab_size, unit="nats/char"))
 
 # %% [markdown]
 # Read the gap's interval: above 0, the GPT has learned more than the counts; around 0 (the `smoke`
@@ -622,13 +613,10 @@ for seed in range(3):
     print()
 
 # %%
-poem_bigram = KneserNey.fit(poem_data.train.tolist(), poem_tok.vocab_size, n=2)
-poem_scored = {"GPT": window_losses(poem_model, poem_data.val, poem_block, WINDOWS, device=lab.device),
-               "2-gram": ngram_window_losses(poem_bigram, poem_data.val, poem_block, WINDOWS)}
-for name, losses in poem_scored.items():
-    lo, hi = bootstrap_mean(losses.mean(1).tolist())
-    print(f"{name:6} {losses.mean():.3f} nats/char on the same validation windows, 95% interval "
-          f"{lo:.3f} .. {hi:.3f}")
+poem_counts = {"2-gram": KneserNey.fit(poem_data.train.tolist(), poem_tok.vocab_size, n=2)}
+poem_scores = score_against_counts(poem_model, poem_counts, poem_data.val, poem_block, WINDOWS, name="GPT",
+                                   device=lab.device)
+print(poem_scores.report(below="2-gram", unit="nats/char"))
 
 # %% [markdown]
 # ## 11 · GPT or LSTM? Same parameters, same time

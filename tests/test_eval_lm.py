@@ -58,3 +58,33 @@ def test_window_losses_score_what_evaluate_lm_scores_and_the_ngram_the_same_toke
     assert counted[1, 0].item() == pytest.approx(-math.log(bigram.prob([int(ids[9])], int(ids[10]))))
     with pytest.raises(ValueError, match="no window"):
         window_losses(model, ids[:5], 8)
+
+
+def test_scores_against_counts_pair_the_windows_and_report_the_gap():
+    import torch
+
+    from lmlab.eval.language_model import score_against_counts
+
+    V, T, W = 4, 5, 10
+
+    class Uniform(torch.nn.Module):  # knows nothing: ln V nats on every token
+        def forward(self, x):
+            return torch.zeros(*x.shape, V)
+
+    class Counts:  # a stand-in count model: window w costs ln V + 0.1 w nats per token
+        def token_nll(self, ids):
+            return [math.log(V) + 0.1 * (i // (T + 1)) for i in range(len(ids))]
+
+    ids = torch.randint(V, (W * (T + 1) + 3,), generator=torch.Generator().manual_seed(0))
+    scores = score_against_counts(Uniform(), {"counts": Counts()}, ids, T, name="toy")
+    assert list(scores.losses) == ["toy", "counts"] and scores.losses["toy"].shape == (W, T)
+    mean, lo, hi = scores.mean("toy")
+    assert mean == pytest.approx(math.log(V)) and lo == pytest.approx(mean) and hi == pytest.approx(mean)
+    gap, lo, hi = scores.gap("counts")  # paired: each window's difference is exactly 0.1 w
+    assert gap == pytest.approx(0.1 * (W - 1) / 2, abs=1e-6)
+    assert 0 < lo < gap < hi < 0.1 * (W - 1)
+    report = scores.report(below="counts", vocab_size=V, unit="nats/char").splitlines()
+    assert report[0] == f"uniform guess: ln 4 = {math.log(4):.3f} nats/char"
+    assert report[1].startswith(f"toy    {math.log(4):.3f} nats/char, 95% interval")
+    assert report[1].endswith("(10 windows of 5)")
+    assert report[-1].startswith(f"toy below the counts by {gap:.3f} nats/char (95% interval {lo:.3f} .. ")

@@ -109,13 +109,13 @@ def test_write_together_in_one_process_is_the_write_itself():
 
 
 def test_a_gathered_state_with_nan_is_refused_like_a_model(tmp_path):
-    from lmlab.checkpoint import NonFiniteWeights, save_checkpoint
-    from lmlab.parallel.train import _Saved
+    from lmlab.checkpoint import NonFiniteWeights, load_checkpoint, save_checkpoint
 
     model = GPT(GPTConfig(**TINY))
     state = {k: v.clone() for k, v in model.state_dict().items()}
-    save_checkpoint(tmp_path / "ok.pt", model=_Saved(state), config=model.config, kind="gpt")
+    save_checkpoint(tmp_path / "ok.pt", model=state, config=model.config, kind="gpt")
+    assert load_checkpoint(tmp_path / "ok.pt")["model"].keys() == model.state_dict().keys()
     state["blocks.1.mlp.proj.weight"][0, 0] = float("nan")  # one weight of one rank's gathered piece
     with pytest.raises(NonFiniteWeights, match="'blocks.1.mlp.proj.weight' holds nan or inf"):
-        save_checkpoint(tmp_path / "bad.pt", model=_Saved(state), config=model.config, kind="gpt")
+        save_checkpoint(tmp_path / "bad.pt", model=state, config=model.config, kind="gpt")
     assert not (tmp_path / "bad.pt").exists()

@@ -186,6 +186,47 @@ def test_history_is_plain_data_saved_with_the_checkpoint(tmp_path):
     assert all(isinstance(r["train_loss"], float) for r in records if "train_loss" in r)
 
 
+def test_a_gathered_state_is_what_every_write_saves(tmp_path):
+    # a parallel plan's hooks: gather() before each write (ckpt.pt and best.pt), after_checkpoint() after
+    # each ckpt.pt; the files hold what gather returned, not the session's own model
+    model, opt, step, _ = _toy()
+    plain = {"weight": torch.full((2, 2), 7.0)}
+    calls = []
+
+    def gather():
+        calls.append("gather")
+        return plain, {"state": {}, "param_groups": []}
+
+    losses = iter([2.0, 1.0, 1.5])
+    session = Session(step, model=model, optimizer=opt, max_iters=6, out=tmp_path, kind="toy",
+                      checkpoint_interval=3, progress=False, gather=gather,
+                      after_checkpoint=lambda: calls.append("after"),
+                      evaluate=lambda: {"val_loss": next(losses)}, eval_interval=2)
+    session.fit()
+    # evaluations at 2 (best), 4 (best), 6 (not); checkpoints at 3 and at the end
+    assert calls[:5] == ["gather", "gather", "after", "gather", "gather"]
+    assert calls[-2:] == ["gather", "after"]
+    for name in ("ckpt.pt", "best.pt"):
+        payload = load_checkpoint(tmp_path / name)
+        assert payload["model"].keys() == {"weight"} and payload["model"]["weight"].eq(7.0).all()
+        assert payload["optimizer"] == {"state": {}, "param_groups": []}
+    assert load_checkpoint(tmp_path / "best.pt")["extra"]["next_iter"] == 4
+
+
+def test_one_clock_times_the_steps_for_the_loop_the_budget_and_the_session():
+    import itertools
+
+    ticks = itertools.count()  # each reading one second later: a step (two readings) takes exactly 1 s
+    session = Session(lambda it: {"loss": 1.0}, model=torch.nn.Linear(1, 1), max_iters=10, time_budget_s=4.0,
+                      clock=lambda: float(next(ticks)), progress=False)
+    first = session.fit()
+    assert first.out_of_time and first.next_iter == 4
+    assert first.train_s == session.train_s == 4.0
+    session.time_budget_s = 6.0  # two more seconds: the budget counts every part's seconds
+    second = session.fit()
+    assert second.next_iter == 6 and second.train_s == 2.0 and session.train_s == 6.0
+
+
 def test_restore_refuses_another_kind(tmp_path):
     model, opt, step, _ = _toy()
     Session(step, model=model, optimizer=opt, max_iters=2, out=tmp_path, kind="toy", progress=False).fit()

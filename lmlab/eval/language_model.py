@@ -9,17 +9,28 @@ covers several characters); perplexity compares only models that share a vocabul
 
 ``evaluate_lm`` is the one loss they start from: the mean next-token cross-entropy of a model on fixed
 batches, whatever the model (GPT, LSTM, a distilled student, a quantized or pruned copy).
+
+A score means little alone: ``score_against_counts`` sets a trained model beside n-gram count models
+(``lmlab.models.ngram.KneserNey``) on the same validation windows, each mean with a bootstrap interval over
+the windows, and the paired gap ``baseline − model`` with its own interval:
+
+    counts = {f"{n}-gram": KneserNey.fit(train_ids, V, n=n) for n in (2, 3)}
+    print(score_against_counts(model, counts, val_ids, 64, 300, name="GPT").report(below="3-gram"))
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from contextlib import nullcontext
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
+
+from lmlab.eval.bootstrap import bootstrap_mean
+from lmlab.say import learner_text
 
 
 def model_logits(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -77,6 +88,57 @@ def ngram_window_losses(ngram: Any, ids: torch.Tensor, block_size: int,
     n = min(len(ids) // (block_size + 1), max_windows or len(ids)) * (block_size + 1)
     every = torch.tensor(ngram.token_nll(ids[:n].tolist()))  # one loss per token, its n - 1 before it
     return every.view(-1, block_size + 1)[:, 1:]
+
+
+@dataclass
+class WindowScores:
+    """Losses (nats per token) of a trained model and of count baselines on the same validation windows."""
+
+    losses: dict[str, torch.Tensor]  # name -> (windows, block_size), the model's entry first
+    model: str  # the trained model's name in ``losses``
+
+    def mean(self, name: str) -> tuple[float, float, float]:
+        """The mean loss of ``name`` and its 95 % bootstrap interval, resampling whole windows."""
+        per_window = self.losses[name].mean(1).tolist()
+        return (sum(per_window) / len(per_window), *bootstrap_mean(per_window))
+
+    def gap(self, baseline: str) -> tuple[float, float, float]:
+        """How far the model is below ``baseline``: the mean over windows of (baseline − model), paired on
+        the same windows, and its 95 % bootstrap interval (above 0: the model has learned more)."""
+        diff = (self.losses[baseline].mean(1) - self.losses[self.model].mean(1)).tolist()
+        return (sum(diff) / len(diff), *bootstrap_mean(diff))
+
+    def report(self, *, below: str | None = None, vocab_size: int | None = None,
+               unit: str = "nats/token") -> str:
+        """One line per model (mean, interval); the uniform guess ln V first (``vocab_size``), and the gap
+        to the baseline named ``below`` last."""
+        lines = []
+        if vocab_size is not None:
+            lines.append(learner_text("uniform guess: ln {V} = {loss:.3f} {unit}", V=vocab_size,
+                                      loss=math.log(vocab_size), unit=unit))
+        for name, losses in self.losses.items():
+            mean, lo, hi = self.mean(name)
+            lines.append(learner_text("{name} {mean:.3f} {unit}, 95% interval {lo:.3f} .. {hi:.3f} "
+                                      "({windows} windows of {block})", name=f"{name:6}", mean=mean,
+                                      unit=unit, lo=lo, hi=hi, windows=len(losses), block=losses.shape[1]))
+        if below is not None:
+            gap, lo, hi = self.gap(below)
+            lines.append(learner_text("{model} below the {baseline} by {gap:.3f} {unit} (95% interval "
+                                      "{lo:.3f} .. {hi:.3f})", model=self.model, baseline=below, gap=gap,
+                                      unit=unit, lo=lo, hi=hi))
+        return "\n".join(lines)
+
+
+def score_against_counts(model: torch.nn.Module, counts: Mapping[str, Any], ids: torch.Tensor,
+                         block_size: int, max_windows: int | None = None, *, name: str = "model",
+                         device: torch.device | str = "cpu") -> WindowScores:
+    """``window_losses`` of ``model`` and ``ngram_window_losses`` of each count model in ``counts`` (a name
+    -> a fitted model, e.g. ``{"3-gram": KneserNey.fit(train_ids, V, n=3)}``), on the same windows of
+    ``ids``."""
+    losses = {name: window_losses(model, ids, block_size, max_windows, device=device)}
+    for baseline, ngram in counts.items():
+        losses[baseline] = ngram_window_losses(ngram, ids, block_size, max_windows)
+    return WindowScores(losses, name)
 
 
 def _check_loss(loss: float) -> float:

@@ -36,7 +36,7 @@ UPDATE_CMD = "python -m lmlab.i18n update"
 BUILD_CMD = "python -m lmlab.i18n build"
 # keyword arguments whose string a learner reads (figure titles and axes, progress bars, widgets)
 USER_KEYWORDS = {"title", "xlabel", "ylabel", "label", "desc", "description", "suptitle", "titles", "labels",
-                 "placeholder", "columns", "index"}
+                 "placeholder", "columns", "index", "unit"}
 USER_CALLS = {"print", "set_title", "set_xlabel", "set_ylabel", "suptitle", "LiveView", "title", "xlabel",
               "ylabel", "text", "annotate", "legend", "show_matrices", "Markdown", "HTML"}
 MASK = "\u27e8translated\u27e9"

@@ -1,9 +1,12 @@
-"""``lmlab train gpt --parallel fsdp|tp|pp`` under torchrun: the GPT trainer's loop with a parallel plan.
+"""``lmlab train gpt --parallel fsdp|tp|pp`` under torchrun: the GPT on ``lmlab.train.Session`` with a
+parallel plan.
 
-Batches, schedule, clipping, evaluation and checkpoints follow ``train_gpt``; what changes is who holds
-what. Every rank takes part in evaluation and in gathering the checkpoint (under FSDP, TP and PP no rank
-holds the whole model), and rank 0 alone writes ``ckpt.pt``/``best.pt``, plain single-process files that
-``lmlab sample`` reads and ``--resume`` shards again. FSDP also writes ``OUT/dcp/``, a sharded checkpoint.
+The session runs the loop, as for ``train_gpt`` (batches, schedule, evaluation, checkpoints, resume, the
+nan stop); the plan (``ParallelPlan``) says who holds what: how each rank steps its part of the model,
+how every rank takes part in evaluation and in gathering the checkpoint (under FSDP, TP and PP no rank
+holds the whole model), and how a resumed plain optimizer is sharded again. Rank 0 alone writes
+``ckpt.pt``/``best.pt``, plain single-process files that ``lmlab sample`` reads and ``--resume`` shards
+again; FSDP also writes ``OUT/dcp/``, a sharded checkpoint.
 
 Batch sizes: under ``fsdp`` (data parallel) ``--batch-size`` is per rank, as under DDP; under ``tp`` and
 ``pp`` all ranks work on one batch together, so ``--batch-size`` x ``--grad-accum`` is the whole batch
@@ -12,9 +15,9 @@ Batch sizes: under ``fsdp`` (data parallel) ``--batch-size`` is per rank, as und
 
 from __future__ import annotations
 
+import functools
 import math
 import os
-import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -23,23 +26,27 @@ import torch
 import torch.distributed as dist
 from torch.distributed.tensor import DTensor
 
-from lmlab.checkpoint import run_extra, save_checkpoint
 from lmlab.device import Precision, autocast, pick_precision
-from lmlab.distributed import DistContext, all_reduce_mean, shard, write_together
-from lmlab.models.transformer.trainer import TokenData, TrainConfig, TrainResult, estimate_loss
+from lmlab.distributed import DistContext, all_reduce_mean, shard
+from lmlab.models.transformer.trainer import (
+    DIVERGENCE_HINT,
+    TokenData,
+    TrainConfig,
+    TrainResult,
+    estimate_loss,
+    gpt_result,
+)
 from lmlab.parallel.checks import check_parallel
 from lmlab.parallel.fsdp import apply_fsdp
 from lmlab.parallel.mesh import broadcast_module, make_mesh
 from lmlab.parallel.pipeline import pipeline_schedule, pipeline_stage, sync_tied, tied_group
 from lmlab.parallel.tensor import apply_tp, qkv_major, shard_like
 from lmlab.tokenizers import Tokenizer
-from lmlab.train import History, fit
+from lmlab.train import History, Session
 from lmlab.train.failures import guarded_write
 from lmlab.train.loop import step_generator
 from lmlab.train.optim import adamw, decay_groups
 from lmlab.train.schedule import scheduled_lr
-
-DIVERGENCE_HINT = "lower --lr (the peak learning rate) or turn clipping on (--grad-clip 1.0)"
 
 
 def _plain_order(model: torch.nn.Module) -> list[str]:
@@ -52,8 +59,8 @@ def _full(t: torch.Tensor) -> torch.Tensor:
     return t.full_tensor() if isinstance(t, DTensor) else t
 
 
-class _Plan:
-    """The model under one scheme: how to step, evaluate and gather it."""
+class ParallelPlan:
+    """The model under one scheme: how to step, evaluate, gather and shard it again."""
 
     def __init__(self, scheme: str, model: torch.nn.Module, ctx: DistContext, device: torch.device,
                  tcfg: TrainConfig) -> None:
@@ -90,11 +97,11 @@ class _Plan:
         """The GPT's name of a parameter (the last pipeline stage's lm_head is the tied embedding)."""
         return "embed.wte.weight" if n == "lm_head.weight" else n
 
-    def load_optimizer(self, plain: torch.optim.Optimizer, plain_model_names: list[str]) -> None:
+    def load_optimizer(self, plain: torch.optim.Optimizer) -> None:
         """Shard a plain optimizer's state (from a single-process checkpoint) like the parameters."""
         state = plain.state_dict()
         flat = [i for g in state["param_groups"] for i in g["params"]]
-        by_name = {plain_model_names[k]: state["state"].get(i) for k, i in enumerate(flat)}
+        by_name = {self.order[k]: state["state"].get(i) for k, i in enumerate(flat)}
         name_of = {id(p): n for n, p in self.named}
         mine_order = [p for g in self.optimizer.param_groups for p in g["params"]]  # state_dict's indices
         new = {}
@@ -237,28 +244,13 @@ class _Plan:
         optim = {"state": {index[n]: s for n, s in moments.items() if s}, "param_groups": groups}
         return model_sd, optim
 
+    def save_sharded(self, path: Path) -> None:
+        """FSDP's sharded copy of model and optimizer (``torch.distributed.checkpoint``); every rank
+        writes its own shards."""
+        from lmlab.parallel.checkpoint import save_sharded
 
-class _Saved(torch.nn.Module):
-    """A stand-in for save_checkpoint: its state_dict (and the tensors save_checkpoint checks for nan/inf)
-    are the gathered plain model's."""
-
-    def __init__(self, state: dict[str, torch.Tensor]) -> None:
-        super().__init__()
-        self._state = state
-
-    def state_dict(self, *args, **kwargs) -> dict[str, torch.Tensor]:  # noqa: D102
-        return self._state
-
-    def named_parameters(self, *args, **kwargs):  # noqa: D102
-        yield from ((n, t) for n, t in self._state.items() if t.is_floating_point())
-
-
-class _SavedOptimizer:
-    def __init__(self, state: dict[str, Any]) -> None:
-        self._state = state
-
-    def state_dict(self) -> dict[str, Any]:
-        return self._state
+        with guarded_write("sharded checkpoint", path, intact=path / ".metadata"):
+            save_sharded(self.module, path, self.optimizer)
 
 
 def train_parallel_gpt(model: torch.nn.Module, data: TokenData, tcfg: TrainConfig, *, scheme: str,
@@ -270,13 +262,13 @@ def train_parallel_gpt(model: torch.nn.Module, data: TokenData, tcfg: TrainConfi
                        config_record: dict[str, Any] | None = None,
                        sharded_dir: str | os.PathLike | None = None, wall_s: float = 0.0,
                        wall_start: float | None = None, **_: Any) -> TrainResult:
-    """``train_gpt``'s contract under FSDP, TP or PP; every rank calls it, rank 0 writes ``out_dir``.
+    """``train_gpt``'s contract under FSDP, TP or PP on ``lmlab.train.Session``; every rank calls it, rank 0
+    writes ``out_dir``. ``optimizer`` (a plain one, resumed from a checkpoint) is sharded like the model.
 
     A nan/inf loss stops every rank at the same iteration (the loss is the same number everywhere) with
     one line from rank 0; a write that fails, or weights gone non-finite, stop every rank (one line, from
     the rank that failed; see ``write_together``).
     """
-    wall0 = time.perf_counter() if wall_start is None else wall_start
     device = torch.device(device)
     precision = precision or pick_precision(device)
     if tcfg.time_budget_s is not None:
@@ -289,78 +281,31 @@ def train_parallel_gpt(model: torch.nn.Module, data: TokenData, tcfg: TrainConfi
     check_parallel(scheme, cfg, ctx.world_size, tcfg.batch_size, tcfg.grad_accum)
     data.check_block_size(cfg.block_size)
     model.to(device)
-    plain_names = _plain_order(model)
-    plan = _Plan(scheme, model, ctx, device, tcfg)
+    plan = ParallelPlan(scheme, model, ctx, device, tcfg)
     if optimizer is not None and optimizer.state:
-        plan.load_optimizer(optimizer, plain_names)
-    history = history if history is not None else History()
-    state = {"train_s": train_s, "best_val": best_val, "it": start_iter}
+        plan.load_optimizer(optimizer)
     rows = tcfg.batch_size * tcfg.grad_accum * (ctx.world_size if scheme == "fsdp" else 1)
     tokens_per_step = rows * cfg.block_size
-    out = Path(out_dir) if out_dir is not None else None  # rank 0 only
 
     def step(it: int) -> dict[str, Any]:
-        t0 = time.perf_counter()
         lr = scheduled_lr(it, lr=tcfg.lr, min_lr=tcfg.min_lr, warmup_iters=tcfg.warmup_iters,
                           decay_iters=tcfg.lr_decay_iters)
-        loss = plan.step(it, data, lr, precision)
-        state["train_s"] += time.perf_counter() - t0
-        state["it"] = it + 1
-        return {"loss": loss, "lr": lr, "tokens": tokens_per_step}
+        return {"loss": plan.step(it, data, lr, precision), "lr": lr, "tokens": tokens_per_step}
 
-    def write_plain(name: str, it: int, model_sd: dict[str, torch.Tensor], optim_sd: dict[str, Any]) -> None:
-        path = out / name
-        with guarded_write("best checkpoint" if name == "best.pt" else "checkpoint", path):
-            # save_checkpoint refuses nan/inf weights (NonFiniteWeights): the previous file stays
-            save_checkpoint(path, model=_Saved(model_sd), config=cfg, kind="gpt", tokenizer=tokenizer,
-                            optimizer=_SavedOptimizer(optim_sd), history=history.to_list(),
-                            extra=run_extra(next_iter=it, best_loss=state["best_val"],
-                                            train_s=state["train_s"],
-                                            wall_s=wall_s + time.perf_counter() - wall0,
-                                            train_config=asdict(tcfg),
-                                            config_record=dict(config_record or {})))
-
-    def write_sharded() -> None:
-        from lmlab.parallel.checkpoint import save_sharded
-
-        path = Path(sharded_dir)
-        with guarded_write("sharded checkpoint", path, intact=path / ".metadata"):
-            save_sharded(plan.module, path, plan.optimizer)  # every rank writes its shards
-
-    def save(name: str, it: int) -> None:
-        model_sd, optim_sd = plan.gather()  # every rank takes part
-        # rank 0 writes the plain file; every rank learns whether it could (else all stop, one line)
-        write_together(ctx, (lambda: write_plain(name, it, model_sd, optim_sd)) if out is not None else None)
-        if scheme == "fsdp" and sharded_dir is not None and name == "ckpt.pt":
-            write_together(ctx, write_sharded)
-
-    def evaluate() -> dict[str, float]:
-        losses = plan.evaluate(data, precision)
-        if losses["val_loss"] < state["best_val"]:
-            state["best_val"] = losses["val_loss"]
-            save("best.pt", state["it"])
-        return losses
-
-    result = fit(step, max_iters=tcfg.max_iters, history=history, start_iter=start_iter, evaluate=evaluate,
-                 eval_interval=tcfg.eval_interval, checkpoint=lambda it: save("ckpt.pt", it),
-                 checkpoint_interval=tcfg.eval_interval, log_interval=tcfg.log_interval, desc=desc,
-                 progress=progress and ctx.is_main,
-                 # dropout masks from (seed, iteration); the same on every TP rank, whose activations agree
-                 step_seed=tcfg.seed + (0 if scheme == "tp" else 7919 * ctx.rank) if cfg.dropout else None,
-                 divergence_hint=DIVERGENCE_HINT, report=ctx.is_main)
-    metrics = {
-        "train_loss": history.last("train_loss"), "val_loss": history.last("val_loss"),
-        "best_val_loss": state["best_val"] if math.isfinite(state["best_val"]) else None,
-        "tokens_per_sec": result.tokens_per_sec, "wall_s": wall_s + time.perf_counter() - wall0,
-        "train_s": state["train_s"], "iters": result.next_iter, "stopped": result.stopped,
-        "diverged_at": result.diverged_at,
-        "params": sum(p.numel() for p in model.parameters()) if scheme != "pp" else None,
-        "device": str(device), "precision": precision.name, "world_size": ctx.world_size, "parallel": scheme,
-        "interrupted": result.interrupted, "out_of_time": result.out_of_time, "eval_train_loss": None,
-    }
-    for record in reversed(history.records):  # the train loss measured at the last evaluation
-        if "val_loss" in record:
-            metrics["eval_train_loss"] = record.get("train_loss")
-            break
-    return TrainResult(metrics=metrics, history=history, optimizer=plan.optimizer, next_iter=result.next_iter,
-                       train_s=state["train_s"], best_val=state["best_val"])
+    sharded = None
+    if scheme == "fsdp" and sharded_dir is not None:
+        sharded = functools.partial(plan.save_sharded, Path(sharded_dir))
+    session = Session(
+        step, model=plan.module, optimizer=plan.optimizer, max_iters=tcfg.max_iters, out=out_dir, config=cfg,
+        kind="gpt", tokenizer=tokenizer, seed=tcfg.seed, checkpoint_interval=tcfg.eval_interval,
+        in_memory=False, ctx=ctx, wall_start=wall_start, gather=plan.gather, after_checkpoint=sharded,
+        extra=lambda: {"train_config": asdict(tcfg), "config_record": dict(config_record or {})},
+        evaluate=lambda: plan.evaluate(data, precision), eval_interval=tcfg.eval_interval,
+        log_interval=tcfg.log_interval, desc=desc, progress=progress,
+        # dropout masks from (seed, iteration); the same on every TP rank, whose activations agree
+        step_seed=tcfg.seed + (0 if scheme == "tp" else 7919 * ctx.rank) if cfg.dropout else None,
+        divergence_hint=DIVERGENCE_HINT)
+    session.start(history=history, next_iter=start_iter, train_s=train_s, best_loss=best_val, wall_s=wall_s)
+    result = session.fit()
+    return gpt_result(session, result, device, precision, parallel=scheme,
+                      params=sum(p.numel() for p in model.parameters()) if scheme != "pp" else None)

@@ -106,6 +106,8 @@ def fit(
     step_seed: int | None = None,
     divergence_hint: str = DIVERGENCE_HINT,
     report: bool = True,
+    clock: Callable[[], float] = time.perf_counter,
+    after_step: Callable[[int, float], None] | None = None,
 ) -> FitResult:
     """Run ``step`` for iterations ``start_iter .. max_iters-1`` and log into ``history``.
 
@@ -121,6 +123,9 @@ def fit(
     tensors on an accelerator are checked at each log, evaluation and checkpoint (no sync per step),
     still naming the exact iteration. ``report=False`` keeps these end-of-run lines to itself (ranks
     other than 0 under torchrun: one line per run, not one per rank).
+
+    ``clock`` times each step (``train_s``, the time budget); ``after_step(next_iter, seconds)`` runs right
+    after each step with the seconds that step took (``Session`` sums them over every resumed part).
     """
     history = history if history is not None else History()
     if live is True:
@@ -171,10 +176,12 @@ def fit(
             while it < max_iters:
                 if step_seed is not None:
                     seed_step(step_seed, it)
-                t0 = time.perf_counter()
+                t0 = clock()
                 out = step(it)
-                dt = time.perf_counter() - t0
+                dt = clock() - t0
                 train_s += dt
+                if after_step is not None:
+                    after_step(it + 1, dt)
                 n_tok = int(out.get("tokens", 0))
                 tokens += n_tok
                 window_tokens += n_tok

@@ -16,7 +16,9 @@ that both are still here (and carrying them: ``err.model``, ``err.history``, ...
 
 The session also keeps the run's clocks over every resumed part: ``train_s`` (seconds inside ``step``;
 a ``time_budget_s`` counts these) and ``wall_s``. Under torchrun (``ctx``) every rank runs the session;
-rank 0 alone shows progress and writes, and the others wait for its verdict on each write.
+rank 0 alone shows progress and writes, and the others wait for its verdict on each write. Where no rank
+holds the whole model (``lmlab.parallel``'s FSDP, tensor and pipeline plans) the plan passes ``gather``:
+every rank calls it before each write, and rank 0 writes the plain state dicts it returns.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -60,13 +62,18 @@ class Session:
                  time_budget_s: float | None = None, ctx: DistContext | None = None,
                  wall_start: float | None = None, best_key: str | None = None,
                  after_step: Callable[[int], None] | None = None,
-                 clock: Callable[[], float] = time.perf_counter, **fit_options: Any) -> None:
+                 gather: Callable[[], tuple[Mapping[str, Any], Mapping[str, Any] | None]] | None = None,
+                 after_checkpoint: Callable[[], None] | None = None, **fit_options: Any) -> None:
         # extra(): more fields for the checkpoint's "extra" (a trainer's train_config); read back after a
         # restore as ``restored_extra``. in_memory=False: a CLI run (a failed write's line says so, a
         # divergence prints fit's one line and no notebook advice). time_budget_s: seconds of training
         # over every resumed part. wall_start: when this process began the run (time.perf_counter()).
         # best_key: the logged value best.pt follows (default val_loss with an evaluate, else train_loss).
-        # after_step(next_iter): runs after each step, train_s counted (clock: what counts it)
+        # after_step(next_iter): runs after each step, train_s counted (fit's clock= times the steps).
+        # gather(): the plain model's and optimizer's state dicts, for a model no rank holds whole; every
+        # rank calls it before each write (so ``evaluate`` returns the same losses on every rank), rank 0
+        # writes what it returns. after_checkpoint(): every rank, after each ckpt.pt (FSDP's sharded copy);
+        # a failure there stops every rank, as a failed ckpt.pt does
         self.extra, self.in_memory, self.restored_extra = extra, in_memory, {}
         self.time_budget_s = time_budget_s
         self.ctx = ctx or DistContext(rank=0, local_rank=0, world_size=1)
@@ -79,8 +86,8 @@ class Session:
         self.checkpoint_interval = checkpoint_interval
         self.fit_options = fit_options
         self.best_key = best_key
-        self._validated = fit_options.get("evaluate") is not None
-        self.after_step, self.clock = after_step, clock
+        self.after_step = after_step
+        self.gather, self.after_checkpoint = gather, after_checkpoint
         self.history = History()
         self.next_iter = 0
         self.best_loss = math.inf  # of best.pt: validation loss, else training loss
@@ -106,14 +113,12 @@ class Session:
         """Seconds of training the time budget still allows (None: no budget)."""
         return None if self.time_budget_s is None else max(0.0, self.time_budget_s - self.train_s)
 
-    def _timed_step(self, it: int) -> dict[str, Any]:
-        t0 = self.clock()
-        out = self.step(it)
-        self.train_s += self.clock() - t0
-        self.next_iter = it + 1
+    def _stepped(self, next_iter: int, seconds: float) -> None:
+        """After each step: the loop's clock says how long it took (the session sums the run's seconds)."""
+        self.train_s += seconds
+        self.next_iter = next_iter
         if self.after_step is not None:
-            self.after_step(it + 1)
-        return out
+            self.after_step(next_iter)
 
     def fit(self, max_iters: int | None = None, **options: Any) -> FitResult:
         """Train from ``next_iter`` to ``max_iters`` (raise it to train longer); safe to call again."""
@@ -126,19 +131,18 @@ class Session:
                   **self.fit_options, **options}
         if self.time_left_s is not None:  # the budget counts the seconds of every resumed part
             kwargs.setdefault("time_budget_s", self.time_left_s)
-        if self.path is not None or self.ctx.enabled:  # every rank takes part in rank 0's writes
-            kwargs.setdefault("checkpoint", self._checkpoint)
-        if not self.ctx.is_main:
-            kwargs.update(progress=False, live=None, report=False)
         # best.pt follows the validation loss, judged as each evaluation ends, where there is one; else the
         # training loss, judged at each checkpoint (never a mix)
         evaluate = kwargs.get("evaluate")
-        self._validated = evaluate is not None
         if evaluate is not None:
             kwargs["evaluate"] = lambda: self._judge(evaluate())
+        if self.path is not None or self.ctx.enabled:  # every rank takes part in rank 0's writes
+            kwargs.setdefault("checkpoint", lambda it: self._checkpoint(it, validated=evaluate is not None))
+        if not self.ctx.is_main:
+            kwargs.update(progress=False, live=None, report=False)
         try:
-            result = fit(self._timed_step, max_iters=self.max_iters, history=self.history,
-                         start_iter=self.next_iter, **kwargs)
+            result = fit(self.step, max_iters=self.max_iters, history=self.history, start_iter=self.next_iter,
+                         after_step=self._stepped, **kwargs)
         except WriteFailed as err:  # a notebook keeps the trained model: save it elsewhere or train on
             err.keep(model=self.model, history=self.history, optimizer=self.optimizer,
                      tokenizer=self.tokenizer, next_iter=self.next_iter, train_s=self.train_s)
@@ -154,20 +158,28 @@ class Session:
     def best_path(self) -> Path | None:
         return self.out / "best.pt" if self.out is not None else None
 
-    def _checkpoint(self, next_iter: int) -> None:
+    def _checkpoint(self, next_iter: int, *, validated: bool) -> None:
         self.next_iter = next_iter
+        state = self._gathered()  # every rank takes part
         # under torchrun every rank waits here for rank 0's write: a failed one stops them all (one line)
-        write_together(self.ctx, self._write if self.path is not None and self.ctx.is_main else None)
+        mine = self.path is not None and self.ctx.is_main
+        write_together(self.ctx, (lambda: self._write(state, validated=validated)) if mine else None)
+        if self.after_checkpoint is not None:
+            write_together(self.ctx, self.after_checkpoint)
 
-    def _write(self) -> None:
+    def _gathered(self) -> tuple[Mapping[str, Any], Mapping[str, Any] | None] | None:
+        return self.gather() if self.gather is not None else None
+
+    def _write(self, state: tuple[Mapping[str, Any], Mapping[str, Any] | None] | None, *,
+               validated: bool) -> None:
         """ckpt.pt, and, where nothing is validated, best.pt (a copy of it) on a new lowest training loss."""
         loss = self.history.last(self.best_key or "train_loss")
-        improved = not self._validated and self.best_path is not None and self._improves(loss)
+        improved = not validated and self.best_path is not None and self._improves(loss)
         previous = self.best_loss
         if improved:
             self.best_loss = loss  # before the save: ckpt.pt and best.pt carry the new best
         try:
-            path = self.save()
+            path = self.save(state=state)
         except BaseException:
             self.best_loss = previous
             raise
@@ -184,24 +196,26 @@ class Session:
         write = None
         if self._improves(loss):
             self.best_loss = loss  # before the save: best.pt carries its own loss
+            state = self._gathered()  # under a gather every rank is here: each judged the same loss
             if self.best_path is not None:
-                write = self._write_best
+                write = lambda: self.save(self.best_path, what="best checkpoint", state=state)  # noqa: E731
         if write is not None or self.ctx.enabled:
             write_together(self.ctx, write)
         return values
 
-    def _write_best(self) -> None:
-        self.save(self.best_path, what="best checkpoint")
-
-    def save(self, path: str | os.PathLike | None = None, *, what: str = "checkpoint") -> Path:
-        """Write model, optimizer, history and the next iteration atomically (``out/ckpt.pt``)."""
+    def save(self, path: str | os.PathLike | None = None, *, what: str = "checkpoint",
+             state: tuple[Mapping[str, Any], Mapping[str, Any] | None] | None = None) -> Path:
+        """Write model, optimizer, history and the next iteration atomically (``out/ckpt.pt``); ``state``:
+        the model's and optimizer's state dicts already gathered (default: ``gather()``, else this
+        process's ``model`` and ``optimizer``)."""
         path = Path(path) if path is not None else self.path
         if path is None:
             raise ValueError("this session has no out folder; pass out='runs/NAME' or save(path)")
         config = self.config if self.config is not None else {}
+        model, optimizer = state if state is not None else self._gathered() or (self.model, self.optimizer)
         with guarded_write(what, path, in_memory=self.in_memory):
-            return save_checkpoint(path, model=self.model, config=config, kind=self.kind,
-                                   tokenizer=self.tokenizer, optimizer=self.optimizer,
+            return save_checkpoint(path, model=model, config=config, kind=self.kind,
+                                   tokenizer=self.tokenizer, optimizer=optimizer,
                                    history=self.history.to_list(),
                                    extra={"max_iters": self.max_iters, "seed": self.seed,
                                           **run_extra(next_iter=self.next_iter, best_loss=self.best_loss,

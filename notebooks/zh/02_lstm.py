@@ -250,25 +250,16 @@ print(f"在 {cite('vocab', V, '{}')} 个字符上均匀猜测：ln {V} = "
 # **和计数比。** 均匀猜测是一无所知的底线；知道一点东西的最简单模型是一张计数表：哪个字符跟在前一个字符（二元，bigram）或前两个字符（三元，trigram）后面，用 Kneser–Ney 平滑（`lmlab.models.ngram`），在同一份训练文本上计数。论断是：训练好的 LSTM 最终低于三元模型，因为它的细胞状态携带的上下文不止两个字符。三者都在同样的验证窗口上打分，并给出在窗口上做自助法（bootstrap）得到的 95 % 区间。
 
 # %%
-from lmlab.eval.bootstrap import bootstrap_mean  # noqa: E402
-from lmlab.eval.language_model import ngram_window_losses, window_losses  # noqa: E402
+from lmlab.eval.language_model import score_against_counts  # noqa: E402
 from lmlab.models.ngram import KneserNey  # noqa: E402
 
 val_ids = torch.tensor(run.tokenizer.encode(val_text), dtype=torch.long)
 train_ids = run.tokenizer.encode(train_text)
 block, n_windows = 64, 300  # 每个窗口 64 个字符，各自从全新的状态开始读
 device = next(run.model.parameters()).device
-scored = {"LSTM": window_losses(run.model, val_ids, block, n_windows, device=device)}
-for n in (2, 3):
-    scored[f"{n}-gram"] = ngram_window_losses(KneserNey.fit(train_ids, V, n=n), val_ids, block, n_windows)
-for name, losses in scored.items():
-    lo, hi = bootstrap_mean(losses.mean(1).tolist())
-    print(f"{name:6} {losses.mean():.3f} 奈特/字符，95% 区间 {lo:.3f} .. {hi:.3f} "
-          f"（{len(losses)} 个窗口）")
-lead = (scored["3-gram"].mean(1) - scored["LSTM"].mean(1)).tolist()
-lo, hi = bootstrap_mean(lead)
-print(f"LSTM 比三元模型低 {sum(lead) / len(lead):.3f} 奈特/字符（95% 区间 {lo:.3f} .. {hi:.3f}）；"
-      f"均匀猜测 {math.log(V):.3f}")
+counts = {f"{n}-gram": KneserNey.fit(train_ids, V, n=n) for n in (2, 3)}  # 二元和三元模型
+scores = score_against_counts(run.model, counts, val_ids, block, n_windows, name="LSTM", device=device)
+print(scores.report(below="3-gram", vocab_size=V, unit="奈特/字符"))
 
 # %% [markdown]
 # ## 5 · 采样
@@ -318,14 +309,10 @@ else:
 print(f"验证集：训练 {poet.metrics['train_s']:.1f} 秒后 {poet.metrics['val_loss']:.3f} 奈特/字符")
 poem_val_ids = torch.tensor(poet.tokenizer.encode(poem_val), dtype=torch.long)
 poem_block = min(block, len(poem_val_ids) - 1)
-poem_bigram = KneserNey.fit(poet.tokenizer.encode(poem_train), poet.tokenizer.vocab_size, n=2)
-poem_scored = {"LSTM": window_losses(poet.model, poem_val_ids, poem_block, n_windows,
-                                     device=next(poet.model.parameters()).device),
-               "2-gram": ngram_window_losses(poem_bigram, poem_val_ids, poem_block, n_windows)}
-for name, losses in poem_scored.items():  # 论断：这位"诗人"预测得比二元计数更好
-    lo, hi = bootstrap_mean(losses.mean(1).tolist())
-    print(f"{name:6} 在同样的验证窗口上 {losses.mean():.3f} 奈特/字符，95% 区间 "
-          f"{lo:.3f} .. {hi:.3f}")
+poem_counts = {"2-gram": KneserNey.fit(poet.tokenizer.encode(poem_train), poet.tokenizer.vocab_size, n=2)}
+poem_scores = score_against_counts(poet.model, poem_counts, poem_val_ids, poem_block, n_windows, name="LSTM",
+                                   device=next(poet.model.parameters()).device)
+print(poem_scores.report(below="2-gram", unit="奈特/字符"))  # 论断：这位"诗人"胜过二元计数
 
 # %% [markdown]
 # 自由采样会让模型自己决定在哪里断句，而训练不足的模型常常数错字数。诗歌模式固定**格式**，只让模型选**字**：在一句之内，采样器只能选汉字，句末的 `，` 和 `。` 是直接放上去的，而不是采样出来的。每一句都恰好五个（或七个）字；

@@ -455,24 +455,15 @@ print(f"训练集 {m['eval_train_loss']:.3f}，验证集 {m['val_loss']:.3f} 奈
       f"（均匀猜测：ln {tok.vocab_size} = {math.log(tok.vocab_size):.2f}）")
 
 # %%
-from lmlab.eval.bootstrap import bootstrap_mean
-from lmlab.eval.language_model import ngram_window_losses, window_losses
+from lmlab.eval.language_model import score_against_counts
 from lmlab.models.ngram import KneserNey
 
 WINDOWS = 300  # 打分的验证窗口数（足以得到较窄的区间，在 CPU 上只需几秒）
 block = model.config.block_size
-scored = {"GPT": window_losses(model, data.val, block, WINDOWS, device=lab.device)}
-for n in (2, 3):  # 二元和三元模型：训练文本的计数
-    counts = KneserNey.fit(data.train.tolist(), tok.vocab_size, n=n)
-    scored[f"{n}-gram"] = ngram_window_losses(counts, data.val, block, WINDOWS)
-print(f"均匀猜测：ln {tok.vocab_size} = {math.log(tok.vocab_size):.3f} 奈特/字符")
-for name, losses in scored.items():
-    lo, hi = bootstrap_mean(losses.mean(1).tolist())
-    print(f"{name:6} {losses.mean():.3f} 奈特/字符，95% 区间 {lo:.3f} .. {hi:.3f} "
-          f"（{len(losses)} 个长 {block} 的窗口）")
-gap = (scored["3-gram"].mean(1) - scored["GPT"].mean(1)).tolist()
-lo, hi = bootstrap_mean(gap)
-print(f"GPT 比三元模型低 {sum(gap) / len(gap):.3f} 奈特/字符（95% 区间 {lo:.3f} .. {hi:.3f}）")
+# 二元和三元模型：训练文本的计数
+counts = {f"{n}-gram": KneserNey.fit(data.train.tolist(), tok.vocab_size, n=n) for n in (2, 3)}
+scores = score_against_counts(model, counts, data.val, block, WINDOWS, name="GPT", device=lab.device)
+print(scores.report(below="3-gram", vocab_size=tok.vocab_size, unit="奈特/字符"))
 
 # %% [markdown]
 # 看差距的区间：在 0 之上，说明 GPT 学到的比计数多；在 0 附近（`smoke` 预设只训练几十步），说明还没有。`class` 预设的目标是在双核笔记本电脑上 5<!--cite:class_minutes--> 分钟内让验证损失 ≤ 1.75 奈特/字符（这是目标而不是保证：上面的数字才是这次运行的）。它的取舍着眼于*更新次数*：只有几分钟时，许多小步（8<!--cite:class_batch--> 个长 64<!--cite:class_block--> 字符的块，较高的学习率）比少数大步学到的多得多，尽管两者每秒读的字符数一样多。`full` 预设
@@ -559,13 +550,10 @@ for seed in range(3):
     print()
 
 # %%
-poem_bigram = KneserNey.fit(poem_data.train.tolist(), poem_tok.vocab_size, n=2)
-poem_scored = {"GPT": window_losses(poem_model, poem_data.val, poem_block, WINDOWS, device=lab.device),
-               "2-gram": ngram_window_losses(poem_bigram, poem_data.val, poem_block, WINDOWS)}
-for name, losses in poem_scored.items():
-    lo, hi = bootstrap_mean(losses.mean(1).tolist())
-    print(f"{name:6} 在同样的验证窗口上 {losses.mean():.3f} 奈特/字符，95% 区间 "
-          f"{lo:.3f} .. {hi:.3f}")
+poem_counts = {"2-gram": KneserNey.fit(poem_data.train.tolist(), poem_tok.vocab_size, n=2)}
+poem_scores = score_against_counts(poem_model, poem_counts, poem_data.val, poem_block, WINDOWS, name="GPT",
+                                   device=lab.device)
+print(poem_scores.report(below="2-gram", unit="奈特/字符"))
 
 # %% [markdown]
 # ## 11 · GPT 还是 LSTM？同样的参数量，同样的时间

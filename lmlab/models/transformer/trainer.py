@@ -28,9 +28,11 @@ from lmlab.recipes.gpt import MODEL_KEYS, PRESETS, TrainConfig  # noqa: F401 (ke
 from lmlab.tokenizers import Tokenizer
 from lmlab.train import History, Session
 from lmlab.train.batches import random_windows
-from lmlab.train.loop import step_generator
+from lmlab.train.loop import FitResult, step_generator
 from lmlab.train.run import resume_state as resume_run
 from lmlab.train.schedule import scheduled_lr
+
+DIVERGENCE_HINT = "lower --lr (the peak learning rate) or turn clipping on (--grad-clip 1.0)"
 
 
 @dataclass
@@ -210,29 +212,34 @@ def train_gpt(model: GPT, data: TokenData, tcfg: TrainConfig, *, tokenizer: Toke
         desc=desc, progress=progress,
         # dropout masks from (seed, iteration): a resumed run repeats the curve (no cost without)
         step_seed=tcfg.seed + 7919 * ctx.rank if cfg.dropout > 0 else None,
-        divergence_hint="lower --lr (the peak learning rate) or turn clipping on (--grad-clip 1.0)")
+        divergence_hint=DIVERGENCE_HINT)
     session.start(resume, overwrite=overwrite, history=history, next_iter=start_iter, train_s=train_s,
                   best_loss=best_val, wall_s=wall_s)  # resume=dict: the checkpoint lmlab train has read
     result = session.fit()
-    history = session.history
-    tokens_per_sec = result.tokens_per_sec  # tokens_per_step already counts every rank
     flops_token = model.flops_per_token()
     peak, peak_source = device_peak_flops(device, precision)
-    mfu = flops_token * tokens_per_sec / peak if peak else None
+    # tokens_per_sec: tokens_per_step already counts every rank
+    mfu = flops_token * result.tokens_per_sec / peak if peak else None
+    return gpt_result(session, result, device, precision, params=model.num_params(), mfu=mfu,
+                      flops_per_token=flops_token, peak_flops=peak, peak_flops_source=peak_source)
+
+
+def gpt_result(session: Session, result: FitResult, device: torch.device, precision: Precision,
+               **more: Any) -> TrainResult:
+    """A GPT run's metrics (``metrics.json``: losses, clocks, how it stopped, plus ``more``) and state."""
+    history = session.history
     metrics = {
         "train_loss": history.last("train_loss"), "val_loss": history.last("val_loss"),
         "best_val_loss": session.best_loss if math.isfinite(session.best_loss) else None,
-        "eval_train_loss": None, "tokens_per_sec": tokens_per_sec,
+        "eval_train_loss": None, "tokens_per_sec": result.tokens_per_sec,
         "wall_s": session.wall_s, "train_s": session.train_s,
         "iters": result.next_iter, "stopped": result.stopped, "diverged_at": result.diverged_at,
-        "params": model.num_params(), "mfu": mfu,
-        "flops_per_token": flops_token, "peak_flops": peak, "peak_flops_source": peak_source,
-        "device": str(device), "precision": precision.name, "world_size": ctx.world_size,
-        "interrupted": result.interrupted, "out_of_time": result.out_of_time,
+        "device": str(device), "precision": precision.name, "world_size": session.ctx.world_size,
+        "interrupted": result.interrupted, "out_of_time": result.out_of_time, **more,
     }
     for record in reversed(history.records):  # the train loss measured at the last evaluation
         if "val_loss" in record:
             metrics["eval_train_loss"] = record.get("train_loss")
             break
-    return TrainResult(metrics=metrics, history=history, optimizer=optimizer, next_iter=result.next_iter,
-                       train_s=session.train_s, best_val=session.best_loss)
+    return TrainResult(metrics=metrics, history=history, optimizer=session.optimizer,
+                       next_iter=result.next_iter, train_s=session.train_s, best_val=session.best_loss)
