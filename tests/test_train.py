@@ -382,3 +382,16 @@ def test_live_view_draws_less_often_when_drawing_is_slow(monkeypatch):
     view._last = time.monotonic() - 5.0
     view.update(History())
     assert drawn == [1]
+
+
+def test_each_iteration_is_checkpointed_once_and_the_last_after_its_evaluation():
+    writes, evals = [], []
+
+    def evaluate():
+        evals.append(len(writes))
+        return {"val_loss": 1.0}
+
+    fit(lambda it: {"loss": 1.0}, max_iters=10, history=History(), progress=False, checkpoint=writes.append,
+        checkpoint_interval=5, evaluate=evaluate, eval_interval=5)
+    assert writes == [5, 10]  # not 10 twice (under FSDP each write is a gather and a dcp/ copy)
+    assert evals[-1] == 1  # the final evaluation comes before the final write

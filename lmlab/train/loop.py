@@ -194,7 +194,9 @@ def fit(
                 bar.update(1 if time_budget_s is None else min(dt, bar.total - bar.n))
                 log_now = it % log_interval == 0 or it == max_iters
                 eval_now = bool(eval_interval and it % eval_interval == 0 and it < max_iters)
-                ckpt_now = bool(checkpoint and checkpoint_interval and it % checkpoint_interval == 0)
+                # the last iteration is checkpointed once, at the end, after its evaluation
+                ckpt_now = bool(checkpoint and checkpoint_interval and it % checkpoint_interval == 0
+                                and it < max_iters)
                 if diverged is None and (log_now or eval_now or ckpt_now):
                     diverged = nonfinite()
                 if diverged is not None:
