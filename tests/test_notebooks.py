@@ -4,6 +4,7 @@ in the smoke preset on a bare machine (CPU, no network, empty home, no data mirr
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import jupytext
@@ -211,7 +212,9 @@ def test_notebook_runs_on_a_bare_machine(path, tmp_path):
     mirror = prepare_for(path, tmp_path, env)
     if mirror is not None:
         env.update(LMLAB_DATA_DIR=str(mirror), LMLAB_PREPARED_LOG=str(tmp_path / "prepared-log"))
-    nb = execute_notebook(path, env)
+    folder = tmp_path / "notebook"  # a folder of its own: no runs/ an earlier notebook left is found here
+    folder.mkdir()
+    nb = execute_notebook(Path(shutil.copy(path, folder / path.name)), env)
     errors = [(i, o.ename, o.evalue) for i, c in enumerate(nb.cells)
               for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors, f"{path.name}: cells raised {errors}"

@@ -282,6 +282,7 @@ def test_prepare_chooses_notebooks_by_name_number_or_run(tmp_path):
     trains = [p.stem for p in training_notebooks(folder)]
     assert trains[0] == "01_word2vec" and "06_seq2seq" in trains
     assert "00_welcome" not in trains and "04_attention" not in trains  # they train nothing of their own
+    assert [p.stem for p in training_notebooks(folder / "zh")] == trains  # the twins train the same runs
     assert choose(["06"], folder) == ([folder / "06_seq2seq.ipynb"], [])
     assert choose(["06_quality_curve", "02_lstm"], folder) == (
         [folder / "06_seq2seq.ipynb", folder / "02_lstm.ipynb"], ["06_quality_curve"])
