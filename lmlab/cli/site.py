@@ -129,7 +129,11 @@ def execute(nb: Any, folder: Path, env: dict[str, str], timeout: int | None,
             km.transport, km.ip = "ipc", str(Path(private) / "kernel")
         client = _client_class(on_output)(nb, km=km, timeout=timeout, kernel_name="python3",
                                           allow_errors=True, resources={"metadata": {"path": str(folder)}})
-        client.execute(env=env)
+        try:
+            client.execute(env=env)
+        finally:  # nbclient leaves a kernel it was handed running: one per notebook until lmlab exits
+            if km.has_kernel:
+                km.shutdown_kernel(now=True)
     return [f"cell {i}: {o.ename}: {o.evalue}" for i, c in enumerate(nb.cells)
             for o in c.get("outputs", []) if o.output_type == "error"]
 
