@@ -112,7 +112,8 @@ def _echo(state: dict[str, Any]) -> Any:
         for line in text.splitlines():
             if line.startswith("lmlab prepare: training") or line.startswith("lmlab prepare: going on"):
                 state["inside"] = True
-            if state["inside"] or line.startswith("lmlab:"):
+            # the cache's own lines, in either edition's punctuation
+            if state["inside"] or line.startswith(("lmlab:", "lmlab：")):
                 print(f"  {line}", flush=True)
             if line.startswith("lmlab prepare: ") and " done in " in line:
                 state["inside"] = False
