@@ -139,7 +139,7 @@ def record_prepared(path: Path, config: dict[str, Any], *, metrics: dict[str, An
     from lmlab.atomic import atomic_write
 
     record = {"config": config, "hash": config_hash(config), "created": time.strftime("%Y-%m-%d %H:%M"),
-              "metrics": metrics, "samples": list(samples), "figure": figure}
+              "metrics": metrics, "samples": list(samples), "figure": figure, "files": file_sizes(path)}
     if cost:
         record["cost"] = cost
     if notebook:
@@ -147,6 +147,24 @@ def record_prepared(path: Path, config: dict[str, Any], *, metrics: dict[str, An
     with atomic_write(Path(path) / RECORD, "w") as f:
         json.dump(record, f, indent=1, default=str)
     return Path(path) / RECORD
+
+
+def file_sizes(path: Path) -> dict[str, int]:
+    """Every file of the run in ``path`` (but its records) and its size: a copy cut short shows."""
+    return {str(f.relative_to(path)): f.stat().st_size for f in sorted(Path(path).rglob("*"))
+            if f.is_file() and f.name not in (RECORD, STARTED) and not f.name.endswith(".part")}
+
+
+def files_problem(path: Path, record: dict[str, Any]) -> str | None:
+    """Why a file the record lists is not there whole (missing, or of another size), or None."""
+    for name, size in (record.get("files") or {}).items():
+        file = Path(path) / name
+        if not file.is_file():
+            return _("{file} is missing; the copy was cut short").format(file=file)
+        if file.stat().st_size != size:
+            return _("{file} holds {have:,} of its {size:,} bytes; the copy was cut short").format(
+                file=file, have=file.stat().st_size, size=size)
+    return None
 
 
 def read_record(path: Path) -> dict[str, Any] | None:
@@ -191,6 +209,9 @@ def lookup(name: str, config: Any, *, preset: str, corpus: str, script: bool = F
         path = run_dir(root, preset, name, script=script)
         record = read_record(path)
         if record is not None and record.get("hash") == key:
+            if why := files_problem(path, record):
+                found.broken.append(why)
+                continue
             found.run = PreparedRun(name, path, record)
             return found
         if record is not None:
@@ -307,8 +328,14 @@ def cached(name: str, config: Any, *, preset: str, corpus: str, fit: Callable[[P
         _say(_("lmlab: training {name} here ({env} asked for it)").format(name=name, env=RETRAIN_ENV))
     else:
         found = lookup(name, config, preset=preset, corpus=corpus, script=script)
-        if found.run is not None:
-            run = found.run
+        run = found.run
+        try:
+            loaded = load(run) if load is not None and run is not None else run
+        except Exception as err:  # a file that cannot be read (a copy cut short): never stop the lesson
+            found.broken.insert(0, _("the prepared run in {path} cannot be loaded ({error})").format(
+                path=run.path, error=f"{type(err).__name__}: {err}".splitlines()[0]))
+            run = None
+        if run is not None:
             _say(_("lmlab: ✓ loaded the prepared run {name} ({preset} preset, {corpus}; trained {trained}, "
                    "{created}) from {path}; {env}={name} trains it here").format(
                 name=name, preset=preset, corpus=corpus, trained=_trained_for(run.record),
@@ -316,14 +343,14 @@ def cached(name: str, config: Any, *, preset: str, corpus: str, fit: Callable[[P
             if show:
                 run.show()
             _log(name, True)
-            return load(run) if load is not None else run
-        if found.stale:
+            return loaded
+        if found.broken:
+            _say(_("lmlab: {why}: training {name} here").format(why=found.broken[0], name=name))
+        elif found.stale:
             path, record = found.stale[0]
             _say(_("lmlab: the prepared run in {path} was trained with other settings ({changes}); training "
                    "{name} here").format(path=path, name=name,
                                          changes=differences(record.get("config") or {}, wanted)))
-        elif found.broken:
-            _say(_("lmlab: {why}: training {name} here").format(why=found.broken[0], name=name))
         elif into is None:
             _say(_("lmlab: no prepared run of {name} for the {preset} preset; training it here ('lmlab "
                    "prepare --preset {preset}' trains every run ahead of a lesson)").format(
@@ -357,7 +384,8 @@ def _prepare(name: str, wanted: dict[str, Any], target: Path, fit: Callable[[Pat
         started = json.loads((target / STARTED).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         started = None
-    resume = isinstance(started, dict) and started.get("hash") == key and not _retrain_asked(name)
+    resume = (isinstance(started, dict) and started.get("hash") == key and not _retrain_asked(name)
+              and not (target / RECORD).exists())  # a finished run found broken is trained again
     if not resume:
         if target.exists():
             shutil.rmtree(target)  # a stale, broken or half-finished run of other settings

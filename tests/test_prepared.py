@@ -167,6 +167,41 @@ def test_a_record_cut_short_is_named_in_one_line_and_the_lesson_goes_on(lesson, 
     assert said.endswith("it was cut short or edited: training 02_demo here")
 
 
+def test_a_checkpoint_cut_short_or_unloadable_is_named_and_the_lesson_goes_on(lesson, tmp_path, monkeypatch,
+                                                                              capsys):
+    mirror = tmp_path / "mirror"
+    _prepare(monkeypatch, mirror)
+    ckpt = mirror / "prepared" / "smoke" / "02_demo" / "ckpt.pt"
+    assert json.loads((ckpt.parent / RECORD).read_text(encoding="utf-8"))["files"] == {"ckpt.pt": 7}
+    monkeypatch.setenv("LMLAB_DATA_DIR", str(mirror))
+    capsys.readouterr()
+    ckpt.write_bytes(b"wei")  # a copy broken off after 3 of 7 bytes
+    fit = Fit()
+    cached("02_demo", CONFIG, preset="smoke", corpus="demo", fit=fit)
+    said = capsys.readouterr().out.strip()
+    assert fit.calls == 1
+    assert said == f"lmlab: {ckpt} holds 3 of its 7 bytes; the copy was cut short: training 02_demo here"
+
+    ckpt.write_bytes(b"weights")  # whole again, but the notebook's loader cannot read it
+
+    def unreadable(prep):
+        raise RuntimeError("PytorchStreamReader failed reading zip archive: failed finding central directory")
+
+    run = cached("02_demo", CONFIG, preset="smoke", corpus="demo", fit=fit, load=unreadable)
+    said = capsys.readouterr().out.strip()
+    assert fit.calls == 2 and run == {"val_loss": 1.5, "train_s": 12.0} and said.count("\n") == 0
+    assert said == (f"lmlab: the prepared run in {ckpt.parent} cannot be loaded (RuntimeError: "
+                    "PytorchStreamReader failed reading zip archive: failed finding central directory): "
+                    "training 02_demo here")
+
+    monkeypatch.setenv(PREPARE_ENV, str(mirror))  # lmlab prepare trains a cut-short run again, from scratch
+    ckpt.write_bytes(b"w")
+    seen = []
+    cached("02_demo", CONFIG, preset="smoke", corpus="demo",
+           fit=lambda out: seen.append((out / "ckpt.pt").exists()))
+    assert seen == [False]
+
+
 def test_prepare_goes_on_with_an_unfinished_run_of_the_same_settings_only(lesson, tmp_path, monkeypatch):
     mirror = tmp_path / "mirror"
     path = run_dir(mirror, "smoke", "02_demo")
