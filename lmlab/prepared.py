@@ -223,10 +223,14 @@ def lookup(name: str, config: Any, *, preset: str, corpus: str, script: bool = F
 
 def differences(old: dict[str, Any], new: dict[str, Any], most: int = 3) -> str:
     """The settings that differ, ``key old → new``, at most ``most`` of them (then how many more)."""
-    keys = [k for k in sorted({*old, *new}) if old.get(k, "—") != new.get(k, "—")]
-    shown = [f"{k} {json.dumps(old.get(k, '—'), default=str)} → {json.dumps(new.get(k, '—'), default=str)}"
-             for k in keys[:most]]
-    return ", ".join(shown) + (f" (+{len(keys) - most})" if len(keys) > most else "")
+    def shown(values: dict[str, Any], key: str) -> str:  # as the record holds it (a tuple is a list there)
+        if key not in values:
+            return "—"
+        return json.dumps(values[key], sort_keys=True, default=str, ensure_ascii=False)
+
+    keys = [k for k in sorted({*old, *new}) if shown(old, k) != shown(new, k)]
+    parts = [f"{k} {shown(old, k)} → {shown(new, k)}" for k in keys[:most]]
+    return ", ".join(parts) + (f" (+{len(keys) - most})" if len(keys) > most else "")
 
 
 def _retrain_asked(name: str) -> bool:

@@ -137,6 +137,15 @@ def test_prepare_trains_into_the_mirror_records_last_and_the_lesson_loads_it(les
     assert "training 02_demo here (LMLAB_RETRAIN asked for it)" in capsys.readouterr().out
 
 
+def test_the_changed_settings_are_named_as_the_record_holds_them():
+    from lmlab.prepared import differences
+
+    old = {"gpt": [4, 128], "grid": True, "a": 1, "b": 2, "c": 3}
+    new = {"gpt": (4, 128), "a": 2, "b": 3, "c": 4, "d": "中"}
+    assert differences(old, new) == "a 1 → 2, b 2 → 3, c 3 → 4 (+2)"  # gpt: a tuple is a list in JSON
+    assert differences({"grid": True}, {"d": "中"}) == 'd — → "中", grid true → —'
+
+
 def test_a_stale_run_says_which_setting_changed_and_trains_here(lesson, tmp_path, monkeypatch, capsys):
     mirror = tmp_path / "mirror"
     _prepare(monkeypatch, mirror)
