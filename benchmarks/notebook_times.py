@@ -47,17 +47,29 @@ def run_notebook(path: Path, env: dict[str, str], timeout: int) -> tuple[float, 
 
 
 def prepare(names: list[str], preset: str, dest: Path, env: dict[str, str]) -> tuple[float, dict[str, float]]:
-    """Train the notebooks' prepared runs into ``dest`` with ``lmlab prepare``: (seconds, seconds per run)."""
-    from lmlab.prepared import jobs_for
+    """Train the notebooks' prepared runs into ``dest`` with ``lmlab prepare`` (which runs the notebooks that
+    train, and those whose models a later one loads: ``find_checkpoint(..., notebook="03_transformer")``):
+    (seconds, seconds per run)."""
+    from lmlab.cli.lab import default_notebook_dir
+    from lmlab.cli.prepare import training_notebooks
 
-    jobs = jobs_for(names)  # 04 and 05 load 03's GPT: it is prepared for them too
+    folder = default_notebook_dir()
+    trains = {p.stem for p in training_notebooks(folder)}
+    wanted = set()
+    for name in names:
+        source = (folder / f"{name}.py").read_text(encoding="utf-8")
+        wanted |= set(re.findall(r'notebook="(\d\d_\w+)"', source))  # 04 and 05 load 03's GPT
+        if name in trains:
+            wanted.add(name)
     t0 = time.perf_counter()
     said = ""
-    if jobs:
-        said = subprocess.run([sys.executable, "-m", "lmlab", "prepare", *jobs, "--preset", preset,
+    if wanted:
+        said = subprocess.run([sys.executable, "-m", "lmlab", "prepare", *sorted(wanted), "--preset", preset,
                                "--dest", str(dest)], env=env, check=True, capture_output=True,
                               text=True).stdout
-    per_run = {m[1]: float(m[2]) for m in re.finditer(r"\] (\S+) \(.*: done in (\d+) s", said)}
+    units = {"s": 1, "min": 60, "h": 3600}
+    per_run = {m[1]: float(m[2]) * units[m[3]]
+               for m in re.finditer(r"lmlab prepare: (\S+) done in ([\d.]+) (s|min|h) ", said)}
     return time.perf_counter() - t0, per_run
 
 

@@ -1,15 +1,21 @@
-"""Models trained ahead of a lesson: ``lmlab prepare`` writes them, the notebooks look them up here.
+"""Prepared runs: a cache of the notebooks' trainings, keyed by the hash of each run's configuration.
 
-A prepared run lives in ``ROOT/prepared/PRESET/NAME/``: the trainer's own files (``ckpt.pt``,
-``metrics.json``), the live view's last figure (``live.png``) and ``prepared.json``, written last, which
-records the job's configuration and its hash (and what preparing it cost). A job that reads the Tang poems
-in the edition's script (``Job.script``) keeps the Chinese edition's run in ``ROOT/prepared/PRESET/zh/NAME/``,
-so that the two editions never train over each other's runs. ROOT is the classroom mirror
-(``$LMLAB_DATA_DIR``, where ``lmlab data fetch --all --dest`` put the corpora) or else the cache. A run
-counts only when its hash is the one the job would train with today; otherwise the notebook trains and
-says why.
+A training cell names its run and hands its configuration and its fit to :func:`cached`::
 
-    prep = find_prepared("03_gpt_shakespeare", lab.preset, corpus=corpus)   # None: train here
+    run = cached("02_lstm_shakespeare", config, preset=lab.preset, corpus=corpus,
+                 fit=lambda out: train_lstm(config, train_text, out, ...), load=load_lstm_run)
+
+Before fitting, ``cached`` looks for ``ROOT/prepared/PRESET/NAME/prepared.json`` (the classroom mirror
+``$LMLAB_DATA_DIR``, then the cache) whose hash is the hash of this configuration (plus the run's name, the
+preset, the corpus and the lmlab version). Found: the run is loaded and one line says what it is and how long
+it trained. Trained with other settings: one line says which, and the cell trains here. A record that cannot
+be read (a copy cut short): one line names the file, and the cell trains here. The lesson never stops.
+
+``lmlab prepare`` fills the cache by executing the notebooks themselves with ``$LMLAB_PREPARE_INTO`` set:
+each named fit then trains into ``ROOT/prepared/PRESET/NAME/`` (an interrupted run of the same configuration
+goes on from its checkpoint) and writes ``prepared.json`` last; a run already prepared is found and skipped.
+A run that reads the Tang poems in the edition's script (``script=True``) keeps the Chinese edition's copy
+in ``prepared/PRESET/zh/NAME/``, so the two editions never train over each other's runs.
 """
 
 from __future__ import annotations
@@ -17,237 +23,24 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any
 
 from lmlab.i18n import _
 
 RETRAIN_ENV = "LMLAB_RETRAIN"  # "1": retrain everything here; "a,b": retrain the runs named a and b
-RECORD = "prepared.json"
-
-# Notebook 02's poet and 03's Tang GPT, sized per preset: the notebooks' own tables (a test keeps them equal).
-POEM_SIZES = {
-    "smoke": dict(hidden=64, n_layer=1, batch_size=4, block_size=32, max_iters=30, max_poems=300),
-    "class": dict(hidden=256, n_layer=2, batch_size=32, block_size=64, time_budget_s=150.0, max_iters=5000,
-                  eval_interval=500, max_poems=None),
-    "full": dict(hidden=512, n_layer=2, batch_size=64, block_size=128, max_iters=5000, max_poems=None),
-}
-TANG = {"smoke": dict(max_poems=300, time_budget_s=None, max_iters=40),
-        "class": dict(max_poems=None, time_budget_s=120.0, max_iters=100_000),
-        "full": dict(max_poems=None, time_budget_s=None, max_iters=5000)}
-RACE_S = {"smoke": 4.0, "class": 90.0, "full": 120.0}
-# Notebook 05's distillation: steps per student (its SIZE table's distill_iters; a test keeps them equal).
-DISTILL_ITERS = {"smoke": 60, "class": 400, "full": 2000}
-STUDENT_ALPHAS = (0.0, 0.7)  # labels only, then distilled (T = 2)
-# Notebook 01's sizes and the words whose vectors it watches during training (the same test keeps them equal).
-W2V_SIZES = {
-    "smoke": {"words": 100_000, "dim": 50, "epochs": 3, "glove_epochs": 5, "poem_chars": 80_000,
-              "poem_epochs": 2, "tsne_words": 150},
-    "class": {"words": None, "dim": 100, "epochs": 5, "glove_epochs": 10, "poem_chars": 1_500_000,
-              "poem_epochs": 3, "tsne_words": 400},
-    "full": {"words": None, "dim": 100, "epochs": 10, "glove_epochs": 25, "poem_chars": None,
-             "poem_epochs": 5, "tsne_words": 1000},
-}
-WATCH = ["king", "queen", "man", "woman", "france", "paris", "germany", "berlin", "war", "army",
-         "music", "film", "one", "two", "three", "four"]
-
-
-def word2vec_config(model: str, preset: str) -> Any:
-    """Notebook 01's ``Word2VecConfig`` for skip-gram or CBOW (CBOW starts at the C tool's 0.05)."""
-    from lmlab.models.word2vec import Word2VecConfig
-
-    sizes = W2V_SIZES[preset]
-    return Word2VecConfig(model=model, dim=sizes["dim"], window=5, negative=5, min_count=5,
-                          epochs=sizes["epochs"], sample=1e-3, **({"alpha": 0.05} if model == "cbow" else {}))
-
-
-def _word2vec(preset: str, model: str) -> dict[str, Any]:
-    config = asdict(word2vec_config(model, preset))
-    config.pop("threads")  # how many cores, not what is learned
-    return {"words": W2V_SIZES[preset]["words"], "watch": WATCH if model == "skipgram" else [], **config}
-
-
-def _lstm(preset: str, **sizes: Any) -> dict[str, Any]:
-    from lmlab.models.lstm import preset_config
-
-    config = asdict(preset_config(preset, **sizes))
-    return {k: v for k, v in config.items() if k not in ("device", "precision")}  # where, not what
-
-
-def _gpt(preset: str) -> dict[str, Any]:
-    from lmlab.models.transformer.trainer import PRESETS
-
-    return {"tokenizer": "char", **PRESETS[preset]}
-
-
-# Notebook 06's prepared run of each architecture, and its reversal race (the cell's sizes).
-SEQ2SEQ_RUNS = {"rnn": "06_rnn", "rnn-attention": "06_rnn_attention", "transformer": "06_transformer"}
-COUPLETS = "middle"  # notebook 06 trains on the 颔联 and 颈联, the pairs that must be parallel
-# its "quality against training time": one Transformer on the middle couplets, scored on the test couplets
-# after each stage (class / full: 5, 15 and 60 minutes of optimizer steps; smoke: a few steps)
-CURVE_STAGES = {"smoke": {"iters": (10, 20, 40)}, "class": {"seconds": (300.0, 900.0, 3600.0)},
-                "full": {"seconds": (300.0, 900.0, 3600.0)}}
-CURVE_TEST = {"smoke": 100, "class": 500, "full": 1000}
-
-
-def reversal_sizes(preset: str) -> dict[str, Any]:
-    """The reversal toy's size and time per model, as notebook 06's cell sets them."""
-    return {"n_toy": 2000 if preset == "smoke" else 20000, "eval_pairs": 50,
-            "time_budget_s": 90.0 if preset == "class" else None}
-
-
-def _seq2seq(preset: str, arch: str) -> dict[str, Any]:
-    from lmlab.models.seq2seq.trainer import PRESETS
-    from lmlab.presets import preset_values
-
-    return {"arch": arch, "seed": 0, **preset_values(PRESETS, preset)}
-
-
-def _couplet_run(preset: str, arch: str) -> dict[str, Any]:
-    """Every setting an architecture's couplet run depends on: the trainer's preset row and the data."""
-    return {**_seq2seq(preset, arch), "couplets": COUPLETS}
-
-
-def curve_spec(preset: str) -> dict[str, Any]:
-    """Every setting the curve depends on: the Transformer's run, its stages, the test lines scored."""
-    return {**_couplet_run(preset, "transformer"), "stages": CURVE_STAGES[preset],
-            "test_lines": CURVE_TEST[preset]}
-
-
-# Notebook 07's SIZE rows: its three `lmlab train` commands, and the fine-tuning comparison.
-BERT_SIZES = {
-    "smoke": dict(zh=["--max-iters", "40", "--snapshot-at", "0.2,0.5,1"],
-                  en=["--max-iters", "20", "--vocab-size", "500"], gpt=["--max-iters", "40"]),
-    "class": dict(zh=["--time-budget", "3600", "--snapshot-at", "180,600,1800"],
-                  en=["--time-budget", "60", "--vocab-size", "2000"], gpt=["--time-budget", "180"]),
-    "full": dict(zh=["--snapshot-at", "180,600,1800,3600"],
-                 en=["--max-iters", "3000", "--vocab-size", "2000"],
-                 gpt=["--max-iters", "3000"]),
-}
-# the poet curve, and the season task's fine-tuning over label subsets (notebook 07, section 8b)
-FINETUNE = {"smoke": dict(per_poet=40, ft_steps=10, per_season=80, season_counts=(30, 100, None),
-                          n_subsets=3),
-            "class": dict(per_poet=300, ft_steps=120, per_season=300, season_counts=(30, 100, None),
-                          n_subsets=5),
-            "full": dict(per_poet=None, ft_steps=600, per_season=None, season_counts=(30, 100, None),
-                         n_subsets=10)}
-
-
-def bert_argv(name: str, preset: str, corpus: str) -> list[str]:
-    """The ``lmlab`` command line notebook 07 runs for ``name`` (without --device and --out)."""
-    if name == "07_bert_zh":
-        return ["train", "bert", "--corpus", corpus, "--preset", preset, *BERT_SIZES[preset]["zh"]]
-    if name == "07_bert_en":
-        return ["train", "bert", "--corpus", "wiki_sample", "--tokenizer", "bpe", "--preset", preset,
-                *BERT_SIZES[preset]["en"]]
-    return ["train", "gpt", "--corpus", corpus, "--preset", preset, *BERT_SIZES[preset]["gpt"],
-            "--pos-encoding", "learned", "--activation", "gelu", "--block-size", "64"]
-
-
-def _bert(name: str, preset: str) -> dict[str, Any]:
-    argv = {"argv": bert_argv("07_bert_zh" if name == "07_finetune" else name, preset, "CORPUS")}
-    return {**FINETUNE[preset], "seed": 0, "pretrained": argv} if name == "07_finetune" else argv
-
-
-def _compress(preset: str, which: str = "spec") -> dict[str, Any]:
-    from lmlab.compress import prepare
-
-    return getattr(prepare, which)(preset)
-
-
-@dataclass(frozen=True)
-class Job:
-    """One training a notebook runs: its name (as its ``runs/`` folder) and what decides its result.
-    ``lmlab prepare`` knows how to train it (lmlab.cli.prepare); this says what the run depends on."""
-
-    name: str
-    notebook: str
-    about: str
-    spec: Callable[[str], dict[str, Any]]  # preset -> every setting the trained model depends on
-    used_by: tuple[str, ...] = ()  # later notebooks that load this run too (through find_checkpoint)
-    needs: tuple[str, ...] = ()  # prepared runs this one starts from (prepared first, in the same folder)
-    # reads the Tang poems in the edition's script: the Chinese edition's run lives in its own folder
-    # (run_dir), so that preparing one edition never trains over the other's
-    script: bool = False
-
-
-def live_recorder(title: str, out: Path) -> Any:
-    """A live view that draws nothing on screen and saves its final figure as ``out/live.png``: what a
-    notebook shows when it loads the prepared run."""
-    from lmlab.viz.curves import LiveView
-
-    return LiveView(title=title, enabled=False, path=str(Path(out) / "live.png"))
-
-
-def register(job: Job) -> Job:
-    """Add ``job`` to JOBS (``find_prepared`` finds it; ``lmlab prepare`` trains it); returns it."""
-    if job.name in JOBS and JOBS[job.name] != job:
-        raise ValueError(f"a prepared job called {job.name!r} is already registered")
-    JOBS[job.name] = job
-    return job
-
-
-JOBS: dict[str, Job] = {}
-# One line per training a notebook runs. A new notebook adds its Job here (name = its runs/ folder, as the
-# notebook passes it to find_prepared) and its training to lmlab.cli.prepare.TRAIN (tests/test_prepare.py
-# checks each).
-for _job in (
-    Job("01_skipgram", "01_word2vec", "skip-gram word vectors on the Wikipedia sample",
-        lambda preset: _word2vec(preset, "skipgram")),
-    Job("01_cbow", "01_word2vec", "CBOW word vectors on the Wikipedia sample",
-        lambda preset: _word2vec(preset, "cbow")),
-    Job("02_lstm_shakespeare", "02_lstm", "the character-level LSTM on tiny Shakespeare",
-        lambda preset: _lstm(preset)),
-    Job("02_lstm_poems", "02_lstm", "the LSTM poet on Tang poems",
-        lambda preset: {**_lstm(preset, **{k: v for k, v in POEM_SIZES[preset].items() if k != "max_poems"}),
-                        "max_poems": POEM_SIZES[preset]["max_poems"], "max_vocab": 3000}, script=True),
-    Job("03_gpt_shakespeare", "03_transformer", "the GPT on tiny Shakespeare", _gpt,
-        used_by=("04_attention", "05_scaling")),
-    Job("03_gpt_poems", "03_transformer", "the GPT on Tang poems",
-        lambda preset: {**_gpt(preset), **TANG[preset], "lr_decay_iters": TANG[preset]["max_iters"],
-                        "max_vocab": 3000}, script=True),
-    Job("03_race", "03_transformer", "the GPT-or-LSTM race, same parameters, same seconds",
-        lambda preset: {**_gpt(preset), "race_s": RACE_S[preset]}),
-    Job("05_students", "05_scaling", "two small GPTs distilled from 03's GPT (labels only, and α = 0.7)",
-        lambda preset: {"teacher": _gpt(preset), "distill_iters": DISTILL_ITERS[preset],
-                        "alphas": list(STUDENT_ALPHAS), "temperature": 2.0, "lr": 3e-3, "block": 64,
-                        "batch": 16, "text_chars": 400_000 if preset == "smoke" else 1_000_000},
-        needs=("03_gpt_shakespeare",)),
-    *(Job(name, "06_seq2seq", f"the {arch} couplet model",
-          lambda preset, arch=arch: _couplet_run(preset, arch), script=True)
-      for arch, name in SEQ2SEQ_RUNS.items()),
-    Job("06_reversal", "06_seq2seq", "GRU or GRU + attention reversing digit strings, same seconds",
-        lambda preset: {"archs": ["rnn", "rnn-attention"], **reversal_sizes(preset),
-                        **_seq2seq(preset, "rnn")}),
-    Job("06_quality_curve", "06_seq2seq", "the couplet Transformer scored after 5, 15 and 60 minutes",
-        curve_spec, script=True),
-    Job("07_bert_zh", "07_bert", "BERT pre-trained (masked LM) on the Tang poems",
-        lambda preset: _bert("07_bert_zh", preset), script=True),
-    Job("07_bert_en", "07_bert", "an English BERT (byte-level BPE) on the Wikipedia sample",
-        lambda preset: _bert("07_bert_en", preset)),
-    Job("07_gpt_zh", "07_bert", "a small GPT on the Tang poems, to compare with BERT",
-        lambda preset: _bert("07_gpt_zh", preset), script=True),
-    Job("07_finetune", "07_bert", "07's BERT fine-tuned to name the poet, against random init and a probe",
-        lambda preset: _bert("07_finetune", preset), needs=("07_bert_zh",), script=True),
-    Job("08_compress_models", "08_parallel_compression", "the LSTM and GPT that notebook 08 compresses",
-        lambda preset: _compress(preset)),
-    Job("08_small_models", "08_parallel_compression", "08's pruning sweep, pruned GPT and distilled student",
-        lambda preset: _compress(preset, "small_spec"), needs=("08_compress_models",)),
-    Job("08_hygiene", "08_parallel_compression", "08's over-fitting run, early stopping, dropout × decay",
-        lambda preset: _compress(preset, "hygiene_spec")),
-    Job("08_augment", "08_parallel_compression", "08's augmentation comparison (MiniLM features, per seed)",
-        lambda preset: _compress(preset, "augment_spec")),
-):
-    register(_job)
-
-
-def jobs_for(notebooks: Sequence[str]) -> list[str]:
-    """The prepared runs the ``notebooks`` load: their own trainings and the earlier ones they reuse."""
-    wanted = set(notebooks)
-    return [j.name for j in JOBS.values() if j.notebook in wanted or wanted & set(j.used_by)]
+PREPARE_ENV = "LMLAB_PREPARE_INTO"  # set by `lmlab prepare`: the root each named fit trains into
+NOTEBOOK_ENV = "LMLAB_PREPARE_NOTEBOOK"  # set by `lmlab prepare`: the notebook it runs (recorded)
+LIVE_FIGURE_ENV = "LMLAB_LIVE_FIGURE"  # while a run is prepared: where its live view leaves its last figure
+LOG_ENV = "LMLAB_PREPARED_LOG"  # a folder: NAME.json per cached() call, {"name", "loaded"} (prepare, tests)
+RECORD = "prepared.json"  # written last: the run is complete
+STARTED = "preparing.json"  # written first: which configuration an unfinished folder holds
+EDITION_DIR = "zh"  # the Chinese edition's runs of the fits that read the poems in its (simplified) script
+WHERE = ("device", "precision", "threads")  # where and how fast a run trains, not what it learns: not hashed
 
 
 def config_hash(config: dict[str, Any]) -> str:
@@ -256,13 +49,14 @@ def config_hash(config: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def job_config(name: str, preset: str, corpus: str) -> dict[str, Any]:
-    """Everything the run ``name`` depends on in ``preset`` on ``corpus``, plus the lmlab version."""
-    if name not in JOBS:
-        raise ValueError(f"no prepared job called {name!r}; known: {', '.join(JOBS)}")
+def resolved_config(name: str, config: Any, *, preset: str, corpus: str) -> dict[str, Any]:
+    """What the run ``name`` depends on: its configuration (a dict or a dataclass, less :data:`WHERE`),
+    its name, preset, corpus and the lmlab version. Its hash is the key of the prepared run."""
     from lmlab import __version__
 
-    return {"job": name, "preset": preset, "corpus": corpus, "lmlab": __version__, **JOBS[name].spec(preset)}
+    values = asdict(config) if is_dataclass(config) and not isinstance(config, type) else dict(config)
+    values = {k: v for k, v in values.items() if k not in WHERE}
+    return {"job": name, "preset": preset, "corpus": corpus, "lmlab": __version__, **values}
 
 
 def default_root() -> Path:
@@ -275,39 +69,44 @@ def default_root() -> Path:
 
 
 def search_roots() -> list[Path]:
-    """Where notebooks look for prepared runs, in order: the mirror, then the cache."""
+    """Where prepared runs are looked up, in order: the mirror, then the cache (``lmlab prepare``: only
+    the folder it fills)."""
     from lmlab.data.download import cache_dir, mirror_dir
 
-    roots = [mirror_dir(), cache_dir()]
+    into = preparing()
+    roots = [into] if into is not None else [mirror_dir(), cache_dir()]
     return [r for i, r in enumerate(roots) if r is not None and r not in roots[:i]]
 
 
-EDITION_DIR = "zh"  # the Chinese edition's runs of the jobs that read the poems in its (simplified) script
+def preparing() -> Path | None:
+    """The root ``lmlab prepare`` trains into while it executes a notebook, else None (a lesson)."""
+    into = os.environ.get(PREPARE_ENV, "").strip()
+    return Path(into) if into else None
 
 
-def edition_dir(name: str) -> str | None:
-    """The sub-folder of the run ``name`` in this edition: ``zh`` for a job that reads the Tang poems when
-    the edition's script is simplified (``LMLAB_LANG=zh``), else None (one run serves both editions)."""
+def resuming(out: str | os.PathLike) -> bool:
+    """True when ``lmlab prepare`` goes on with an interrupted run of the same configuration in ``out``
+    (a fit passes it to its trainer's ``resume``); in a lesson a fit always starts afresh."""
+    return preparing() is not None and (Path(out) / "ckpt.pt").exists()
+
+
+def run_dir(root: Path, preset: str, name: str, *, script: bool = False) -> Path:
+    """The folder of the prepared run ``name``: ``ROOT/prepared/PRESET/NAME``, or ``.../PRESET/zh/NAME``
+    for a run that reads the Tang poems (``script``) when the edition's script is simplified."""
     from lmlab.data.corpora import edition_script
 
-    job = JOBS.get(name)
-    return EDITION_DIR if job is not None and job.script and edition_script() == "simplified" else None
-
-
-def run_dir(root: Path, preset: str, name: str) -> Path:
-    """The folder of the prepared run ``name`` of ``preset`` under ``root``: ``prepared/PRESET/NAME``, or
-    ``prepared/PRESET/zh/NAME`` for the Chinese edition's run of a job that reads the poems."""
-    edition = edition_dir(name)
+    edition = EDITION_DIR if script and edition_script() == "simplified" else None
     return Path(root) / "prepared" / preset / (f"{edition}/{name}" if edition else name)
 
 
 @dataclass(frozen=True)
 class PreparedRun:
-    """A run ``lmlab prepare`` trained: its folder and what it recorded."""
+    """A run's folder and its record (``prepared.json``); ``loaded``: found prepared, not trained here."""
 
     name: str
     path: Path
     record: dict[str, Any]
+    loaded: bool = field(default=True, compare=False)
 
     @property
     def metrics(self) -> dict[str, Any]:
@@ -332,48 +131,40 @@ class PreparedRun:
             print(_("--- a sample recorded after training") + f"\n{sample}")
 
 
-def save_word2vec(result: Any, path: Path) -> None:
-    """A word2vec run's vectors (word2vec text format) and its training snapshots, into ``path``."""
-    import numpy as np
-
-    result.vectors.save_word2vec_format(Path(path) / "vectors.txt")
-    if result.snapshots:
-        np.savez(Path(path) / "snapshots.npz", epochs=np.array([e for e, _ in result.snapshots]),
-                 rows=np.stack([rows for _, rows in result.snapshots]))
-
-
-def load_word2vec(run: PreparedRun, vocab: Any, config: Any) -> Any:
-    """A ``Word2VecResult`` from a prepared run: the vectors, snapshots and speed it recorded."""
-    import numpy as np
-
-    from lmlab.models.word2vec import WordVectors
-    from lmlab.models.word2vec.trainer import Word2VecResult
-    from lmlab.train import History
-
-    vectors = WordVectors.load_word2vec_format(run.path / "vectors.txt")
-    snapshots = []
-    if (run.path / "snapshots.npz").exists():
-        with np.load(run.path / "snapshots.npz") as saved:
-            snapshots = [(float(e), rows) for e, rows in zip(saved["epochs"], saved["rows"], strict=True)]
-    return Word2VecResult(vectors=vectors, W_out=np.zeros((0, vectors.dim), np.float32), vocab=vocab,
-                          config=config, history=History(), wall_s=run.metrics["wall_s"],
-                          words_per_sec=run.metrics["words_per_sec"], snapshots=snapshots)
-
-
 def record_prepared(path: Path, config: dict[str, Any], *, metrics: dict[str, Any],
                     samples: Sequence[str] = (), figure: str = "live.png",
-                    cost: dict[str, Any] | None = None) -> Path:
+                    cost: dict[str, Any] | None = None, notebook: str | None = None) -> Path:
     """Write ``prepared.json`` (last, atomically): the run in ``path`` is now complete and current.
     ``cost``: what preparing it took (``wall_s``, ``device``, ...), for README's cost table; not hashed."""
     from lmlab.atomic import atomic_write
 
     record = {"config": config, "hash": config_hash(config), "created": time.strftime("%Y-%m-%d %H:%M"),
-              "metrics": metrics, "samples": list(samples), "figure": figure}
+              "metrics": metrics, "samples": list(samples), "figure": figure, "files": file_sizes(path)}
     if cost:
         record["cost"] = cost
+    if notebook:
+        record["notebook"] = notebook
     with atomic_write(Path(path) / RECORD, "w") as f:
         json.dump(record, f, indent=1, default=str)
     return Path(path) / RECORD
+
+
+def file_sizes(path: Path) -> dict[str, int]:
+    """Every file of the run in ``path`` (but its records) and its size: a copy cut short shows."""
+    return {str(f.relative_to(path)): f.stat().st_size for f in sorted(Path(path).rglob("*"))
+            if f.is_file() and f.name not in (RECORD, STARTED) and not f.name.endswith(".part")}
+
+
+def files_problem(path: Path, record: dict[str, Any]) -> str | None:
+    """Why a file the record lists is not there whole (missing, or of another size), or None."""
+    for name, size in (record.get("files") or {}).items():
+        file = Path(path) / name
+        if not file.is_file():
+            return _("{file} is missing; the copy was cut short").format(file=file)
+        if file.stat().st_size != size:
+            return _("{file} holds {have:,} of its {size:,} bytes; the copy was cut short").format(
+                file=file, have=file.stat().st_size, size=size)
+    return None
 
 
 def read_record(path: Path) -> dict[str, Any] | None:
@@ -401,21 +192,45 @@ def record_problem(path: Path) -> str | None:
     return None
 
 
-def is_current(path: Path, config: dict[str, Any]) -> bool:
-    """True when ``path`` holds a finished run of exactly ``config``."""
-    record = read_record(path)
-    return record is not None and record.get("hash") == config_hash(config)
+@dataclass
+class Lookup:
+    """What a lookup found: the current run, or the folders holding a stale or an unreadable one."""
+
+    run: PreparedRun | None = None
+    stale: list[tuple[Path, dict[str, Any]]] = field(default_factory=list)  # (folder, its record)
+    broken: list[str] = field(default_factory=list)  # why each unreadable record is no record
 
 
-def start_from(need: str, out: Path, preset: str, corpus: str) -> Path:
-    """The prepared run ``need`` beside ``out`` that the run in ``out`` starts from; says how to prepare it
-    when it is missing or stale."""
-    prepared = next((p for p in Path(out).parents if p.name == "prepared"), None)
-    path = run_dir(prepared.parent, preset, need) if prepared is not None else Path(out).parent / need
-    if not is_current(path, job_config(need, preset, corpus)):
-        raise ValueError(f"{Path(out).name} starts from the prepared {need}, and {path} holds none: run "
-                         f"'lmlab prepare {need} {Path(out).name} --preset {preset}'")
-    return path
+def lookup(name: str, config: Any, *, preset: str, corpus: str, script: bool = False) -> Lookup:
+    """Look the run ``name`` of ``config`` up in :func:`search_roots`; says nothing, trains nothing."""
+    wanted = resolved_config(name, config, preset=preset, corpus=corpus)
+    key, found = config_hash(wanted), Lookup()
+    for root in search_roots():
+        path = run_dir(root, preset, name, script=script)
+        record = read_record(path)
+        if record is not None and record.get("hash") == key:
+            if why := files_problem(path, record):
+                found.broken.append(why)
+                continue
+            found.run = PreparedRun(name, path, record)
+            return found
+        if record is not None:
+            found.stale.append((path, record))
+        elif why := record_problem(path):
+            found.broken.append(why)
+    return found
+
+
+def differences(old: dict[str, Any], new: dict[str, Any], most: int = 3) -> str:
+    """The settings that differ, ``key old → new``, at most ``most`` of them (then how many more)."""
+    def shown(values: dict[str, Any], key: str) -> str:  # as the record holds it (a tuple is a list there)
+        if key not in values:
+            return "—"
+        return json.dumps(values[key], sort_keys=True, default=str, ensure_ascii=False)
+
+    keys = [k for k in sorted({*old, *new}) if shown(old, k) != shown(new, k)]
+    parts = [f"{k} {shown(old, k)} → {shown(new, k)}" for k in keys[:most]]
+    return ", ".join(parts) + (f" (+{len(keys) - most})" if len(keys) > most else "")
 
 
 def _retrain_asked(name: str) -> bool:
@@ -423,71 +238,238 @@ def _retrain_asked(name: str) -> bool:
     return value in ("1", "all", "yes", "true") or name in {v.strip() for v in value.split(",")}
 
 
-def _lookup(name: str, preset: str, corpus: str) -> tuple[PreparedRun | None, list[Path]]:
-    """(the current run, or None; the folders holding a stale one)."""
-    wanted = config_hash(job_config(name, preset, corpus))
-    stale = []
-    for root in search_roots():
-        path = run_dir(root, preset, name)
-        record = read_record(path)
-        if record is not None and record.get("hash") == wanted:
-            return PreparedRun(name, path, record), stale
-        if record is not None:
-            stale.append(path)
-    return None, stale
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    return f"{seconds:.0f} s" if seconds < 120 else (f"{seconds / 60:.0f} min" if seconds < 7200
+                                                      else f"{seconds / 3600:.1f} h")
 
 
-def find_prepared(name: str, preset: str, *, corpus: str, retrain: bool = False,
-                  show: bool = True) -> PreparedRun | None:
-    """The prepared run ``name`` for ``preset`` and ``corpus`` if one is current; says what it found.
+def _trained_for(record: dict[str, Any]) -> str:
+    """How long the run trained: its training seconds, else what preparing it took."""
+    metrics, cost = record.get("metrics") or {}, record.get("cost") or {}
+    seconds = metrics.get("train_s") if isinstance(metrics, dict) else None
+    return _duration(seconds if isinstance(seconds, (int, float)) else cost.get("wall_s"))
 
-    Returns None (and says why) when there is none, when it is stale, or when retraining was asked for with
-    ``retrain=True`` or ``$LMLAB_RETRAIN`` (``1`` for every run, or a comma-separated list of names).
-    """
-    if retrain or _retrain_asked(name):
-        print(_("lmlab: training {name} here ({why} asked for it)").format(
-            name=name, why="retrain=True" if retrain else RETRAIN_ENV))
-        return None
-    run, stale = _lookup(name, preset, corpus)
-    if run is not None:
-        print(_("lmlab: ✓ loaded the prepared run {name} ({preset} preset, {corpus}, trained {created}) "
-                "from {path}.\n       To train it here instead: retrain=True in this cell, or {env}=1 (or "
-                "={name}).")
-              .format(name=name, preset=preset, corpus=corpus, created=run.record.get("created", "?"),
-                      path=run.path, env=RETRAIN_ENV))
-        if show:
-            run.show()
-    elif stale:
-        print(_("lmlab: the prepared run in {path} was trained with other settings (or another lmlab); "
-                "training {name} here. Refresh it with 'lmlab prepare --preset {preset}'.")
-              .format(path=stale[0], name=name, preset=preset))
-    elif broken := [why for root in search_roots() if (why := record_problem(run_dir(root, preset, name)))]:
-        print(_("lmlab: {why}: training {name} here. Refresh it with 'lmlab prepare {name} --preset "
-                "{preset}'.").format(why=broken[0], name=name, preset=preset))
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON gives it back (numpy arrays as lists, dict keys as strings): a run trained here
+    hands the cell the same kinds of values as a prepared one."""
+    def default(o: Any) -> Any:
+        return o.tolist() if hasattr(o, "tolist") else str(o)
+
+    return json.loads(json.dumps(value, default=default))
+
+
+def _metrics(result: Any, out: Path, save: Callable[[Any, Path], Any] | None) -> dict[str, Any]:
+    """What a fit's result records: ``save``'s dict, the result itself when it is a dict, its ``metrics``,
+    else the ``metrics.json`` the fit wrote (a command line run)."""
+    saved = save(result, out) if save is not None else None
+    if isinstance(saved, dict):
+        metrics: Any = saved
+    elif isinstance(result, dict):
+        metrics = result
+    elif isinstance(getattr(result, "metrics", None), dict):
+        metrics = result.metrics
+    elif (Path(out) / "metrics.json").is_file():
+        metrics = json.loads((Path(out) / "metrics.json").read_text(encoding="utf-8"))
     else:
-        print(_("lmlab: no prepared run of {name} for the {preset} preset; training it here. A teacher can "
-                "train every model ahead of a lesson with 'lmlab prepare --preset {preset}'.")
-              .format(name=name, preset=preset))
-    return run
+        metrics = {}
+    return _plain(metrics)
 
 
-def find_checkpoint(name: str, preset: str, *, corpus: str, local: Sequence[str | os.PathLike] = (),
-                    env: str | None = None) -> Path | None:
+def _cost(wall_s: float, resumed: bool) -> dict[str, Any]:
+    """What preparing a run took, recorded beside it (README's cost table reads it; not hashed).
+    ``resumed``: ``wall_s`` is the last part's only (its training seconds, in the metrics, count them all)."""
+    import torch
+
+    cuda = torch.cuda.is_available() and os.environ.get("LMLAB_DEVICE", "cuda").startswith("cuda")
+    return {"wall_s": round(wall_s, 1), "device": "cuda" if cuda else os.environ.get("LMLAB_DEVICE", "cpu"),
+            "device_name": torch.cuda.get_device_name() if cuda else "", "threads": torch.get_num_threads(),
+            "cpus": os.cpu_count(), "resumed": resumed}
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def _log(name: str, loaded: bool) -> None:
+    """``$LMLAB_PREPARED_LOG/NAME.json`` (when the folder is named): whether the run was loaded or trained."""
+    folder = os.environ.get(LOG_ENV)
+    if folder:
+        from lmlab.atomic import atomic_write
+
+        with atomic_write(Path(folder) / f"{name}.json") as f:
+            json.dump({"name": name, "loaded": loaded}, f)
+
+
+def read_log(folder: str | os.PathLike) -> dict[str, bool]:
+    """What ``$LMLAB_PREPARED_LOG`` recorded: run name -> loaded (True) or trained here (False)."""
+    found = {}
+    for path in sorted(Path(folder).glob("*.json")) if Path(folder).is_dir() else []:
+        entry = json.loads(path.read_text(encoding="utf-8"))
+        found[entry["name"]] = bool(entry["loaded"])
+    return found
+
+
+def cached(name: str, config: Any, *, preset: str, corpus: str, fit: Callable[[Path], Any],
+           load: Callable[[PreparedRun], Any] | None = None, save: Callable[[Any, Path], Any] | None = None,
+           out: str | os.PathLike | None = None, script: bool = False, show: bool = True) -> Any:
+    """The run ``name`` of ``config``: loaded when it is prepared and current, else ``fit(out)`` here.
+
+    ``fit(out)`` trains and writes its files into ``out`` (default ``runs/NAME``); ``load(run)`` turns a
+    prepared run into what ``fit`` returns. Without ``load`` the answer is a :class:`PreparedRun` either way
+    (``.metrics``, ``.path``, ``.loaded``): the fit then returns its metrics (a dict, or an object with
+    ``.metrics``, or nothing when it writes ``metrics.json``). ``save(result, out)`` writes what a fit
+    returns but does not write itself (only while ``lmlab prepare`` runs) and may return the metrics to
+    record. ``script``: the fit reads the Tang poems in the edition's script. ``$LMLAB_RETRAIN`` (``1``,
+    or names) trains here even when a run is prepared."""
+    wanted = resolved_config(name, config, preset=preset, corpus=corpus)
+    into = preparing()
+    if _retrain_asked(name):
+        _say(_("lmlab: training {name} here ({env} asked for it)").format(name=name, env=RETRAIN_ENV))
+    else:
+        found = lookup(name, config, preset=preset, corpus=corpus, script=script)
+        run = found.run
+        try:
+            loaded = load(run) if load is not None and run is not None else run
+        except Exception as err:  # a file that cannot be read (a copy cut short): never stop the lesson
+            found.broken.insert(0, _("the prepared run in {path} cannot be loaded ({error})").format(
+                path=run.path, error=f"{type(err).__name__}: {err}".splitlines()[0]))
+            run = None
+        if run is not None:
+            _say(_("lmlab: ✓ loaded the prepared run {name} ({preset} preset, {corpus}; trained {trained}, "
+                   "{created}) from {path}; {env}={name} trains it here").format(
+                name=name, preset=preset, corpus=corpus, trained=_trained_for(run.record),
+                created=run.record.get("created", "?"), path=run.path, env=RETRAIN_ENV))
+            if show:
+                run.show()
+            _log(name, True)
+            return loaded
+        if found.broken:
+            _say(_("lmlab: {why}: training {name} here").format(why=found.broken[0], name=name))
+        elif found.stale:
+            path, record = found.stale[0]
+            _say(_("lmlab: the prepared run in {path} was trained with other settings ({changes}); training "
+                   "{name} here").format(path=path, name=name,
+                                         changes=differences(record.get("config") or {}, wanted)))
+        elif into is None:
+            _say(_("lmlab: no prepared run of {name} for the {preset} preset; training it here ('lmlab "
+                   "prepare --preset {preset}' trains every run ahead of a lesson)").format(
+                name=name, preset=preset))
+    _log(name, False)
+    if into is not None:
+        return _prepare(name, wanted, run_dir(into, preset, name, script=script), fit, load, save)
+    target = Path(out) if out is not None else Path("runs") / name
+    target.mkdir(parents=True, exist_ok=True)
+    result = fit(target)
+    _check_exit(name, result)
+    if load is not None:
+        return result
+    record = {"config": wanted, "metrics": _metrics(result, target, None)}
+    return PreparedRun(name, target, record, loaded=False)
+
+
+def _check_exit(name: str, result: Any) -> None:
+    if isinstance(result, int) and not isinstance(result, bool) and result != 0:  # a command line's status
+        raise RuntimeError(f"{name}: the training command failed (exit status {result})")
+
+
+def _prepare(name: str, wanted: dict[str, Any], target: Path, fit: Callable[[Path], Any],
+             load: Callable[[PreparedRun], Any] | None, save: Callable[[Any, Path], Any] | None) -> Any:
+    """``lmlab prepare``'s fit: into ``target``, going on from an unfinished run of the same configuration,
+    then ``prepared.json`` last."""
+    from lmlab.train.metrics import write_json_atomic
+
+    key = config_hash(wanted)
+    try:
+        started = json.loads((target / STARTED).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        started = None
+    resume = (isinstance(started, dict) and started.get("hash") == key and not _retrain_asked(name)
+              and not (target / RECORD).exists())  # a finished run found broken is trained again
+    if not resume:
+        if target.exists():
+            shutil.rmtree(target)  # a stale, broken or half-finished run of other settings
+        target.mkdir(parents=True)
+        write_json_atomic(target / STARTED, {"hash": key, "job": name,
+                                             "started": time.strftime("%Y-%m-%d %H:%M")})
+    _say(f"lmlab prepare: {'going on with the unfinished' if resume else 'training'} {name} in {target} ...")
+    t0 = time.perf_counter()
+    figure = os.environ.get(LIVE_FIGURE_ENV)
+    os.environ[LIVE_FIGURE_ENV] = str(target / "live.png")
+    try:
+        result = fit(target)
+    finally:
+        if figure is None:
+            os.environ.pop(LIVE_FIGURE_ENV, None)
+        else:
+            os.environ[LIVE_FIGURE_ENV] = figure
+    _check_exit(name, result)
+    metrics = _metrics(result, target, save)
+    if metrics.get("stopped") == "interrupted":  # a trainer that stopped cleanly on Ctrl-C: not finished
+        raise KeyboardInterrupt(f"{name} was interrupted; 'lmlab prepare' goes on from its checkpoint")
+    wall_s = time.perf_counter() - t0
+    record = record_prepared(target, wanted, metrics=metrics, cost=_cost(wall_s, resume),
+                             notebook=os.environ.get(NOTEBOOK_ENV))
+    _say(f"lmlab prepare: {name} done in {_duration(wall_s)} -> {record}")
+    if load is not None:
+        return result
+    return PreparedRun(name, target, json.loads(record.read_text(encoding="utf-8")), loaded=False)
+
+
+def find_checkpoint(name: str, config: Any, *, preset: str, corpus: str, notebook: str,
+                    local: Sequence[str | os.PathLike] = (), env: str | None = None) -> Path | None:
     """A model an earlier notebook trained: ``$env``, then the ``local`` folders (``runs/...`` of this
-    machine), then the current prepared run. Says which one it uses, or that there is none."""
+    machine), then the prepared run ``name`` of ``config``. Says which one it uses, or that there is none."""
     for path in [os.environ.get(env) if env else None, *local]:
         if path and (Path(path) / "ckpt.pt").exists():
             print(_("lmlab: using the model in {path}").format(path=path))
             return Path(path)
-    run, stale = _lookup(name, preset, corpus)
-    if run is not None and (run.path / "ckpt.pt").exists():
+    found = lookup(name, config, preset=preset, corpus=corpus)
+    if found.run is not None and (found.run.path / "ckpt.pt").exists():
         print(_("lmlab: ✓ using the prepared run {name} ({preset} preset) from {path}").format(
-            name=name, preset=preset, path=run.path))
-        return run.path
+            name=name, preset=preset, path=found.run.path))
+        return found.run.path
     places = ([f"${env}"] * bool(env) + [str(p) for p in local]
               + [_("the prepared runs ({preset} preset)").format(preset=preset)])
-    why = _(" ({path} is stale: other settings)").format(path=stale[0]) if stale else ""
+    why = _(" ({path} is stale: other settings)").format(path=found.stale[0][0]) if found.stale else ""
     print(_("lmlab: no trained {name} found in {places}{why}: run notebook {notebook} first, or 'lmlab "
             "prepare --preset {preset}'.").format(name=name, places=", ".join(places), why=why,
-                                                   notebook=JOBS[name].notebook, preset=preset))
+                                                   notebook=notebook, preset=preset))
     return None
+
+
+def save_word2vec(result: Any, path: Path) -> dict[str, Any]:
+    """A word2vec run's vectors (word2vec text format) and its training snapshots, into ``path``; returns
+    the metrics to record (its speed)."""
+    import numpy as np
+
+    from lmlab.atomic import atomic_write
+
+    result.vectors.save_word2vec_format(Path(path) / "vectors.txt")
+    if result.snapshots:
+        with atomic_write(Path(path) / "snapshots.npz", "wb") as f:
+            np.savez(f, epochs=np.array([e for e, _ in result.snapshots]),
+                     rows=np.stack([rows for _, rows in result.snapshots]))
+    return {"words_per_sec": result.words_per_sec, "wall_s": result.wall_s, "train_s": result.wall_s}
+
+
+def load_word2vec(run: PreparedRun, vocab: Any, config: Any) -> Any:
+    """A ``Word2VecResult`` from a prepared run: the vectors, snapshots and speed it recorded."""
+    import numpy as np
+
+    from lmlab.models.word2vec import WordVectors
+    from lmlab.models.word2vec.trainer import Word2VecResult
+    from lmlab.train import History
+
+    vectors = WordVectors.load_word2vec_format(run.path / "vectors.txt")
+    snapshots = []
+    if (run.path / "snapshots.npz").exists():
+        with np.load(run.path / "snapshots.npz") as saved:
+            snapshots = [(float(e), rows) for e, rows in zip(saved["epochs"], saved["rows"], strict=True)]
+    return Word2VecResult(vectors=vectors, W_out=np.zeros((0, vectors.dim), np.float32), vocab=vocab,
+                          config=config, history=History(), wall_s=run.metrics["wall_s"],
+                          words_per_sec=run.metrics["words_per_sec"], snapshots=snapshots)

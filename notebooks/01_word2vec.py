@@ -230,21 +230,22 @@ fig
 # the pairs as training runs.
 
 # %%
+from dataclasses import asdict
+
 from lmlab.models.word2vec import Word2VecConfig, train_word2vec
-from lmlab.prepared import find_prepared, load_word2vec
+from lmlab.prepared import cached, load_word2vec, save_word2vec
 from lmlab.viz.curves import LiveView
 
 WATCH = ["king", "queen", "man", "woman", "france", "paris", "germany", "berlin", "war", "army",
          "music", "film", "one", "two", "three", "four"]
 config = Word2VecConfig(model="skipgram", dim=SIZES["dim"], window=5, negative=5, min_count=5,
                         epochs=SIZES["epochs"], sample=1e-3)
-# a run `lmlab prepare` trained ahead of the lesson is loaded instead (it says so); retrain=True trains here
-prep = find_prepared("01_skipgram", lab.preset, corpus=corpus_name, retrain=False)
-if prep is not None:
-    sg = load_word2vec(prep, vocab, config)
-else:
-    sg = train_word2vec(sentences, config, vocab=vocab, live=LiveView("skip-gram"), snapshot_words=WATCH,
-                        snapshots_per_epoch=2)
+# a run `lmlab prepare` trained ahead of the lesson is loaded instead (it says so)
+# (LMLAB_RETRAIN=1 trains it here); its key: its settings, the words it reads and the words it watches
+sg = cached("01_skipgram", {"words": SIZES["words"], "watch": WATCH, **asdict(config)}, preset=lab.preset,
+            corpus=corpus_name, save=save_word2vec, load=lambda prep: load_word2vec(prep, vocab, config),
+            fit=lambda out: train_word2vec(sentences, config, vocab=vocab, live=LiveView("skip-gram"),
+                                           snapshot_words=WATCH, snapshots_per_epoch=2))
 wv = sg.vectors
 print(f"{sg.words_per_sec:,.0f} words/s, {sg.wall_s:.1f} s")
 
@@ -304,11 +305,9 @@ check("word2vec.cbow_loss", cbow_loss)
 # %%
 cbow_config = Word2VecConfig(model="cbow", dim=SIZES["dim"], window=5, negative=5, min_count=5,
                              epochs=SIZES["epochs"], sample=1e-3, alpha=0.05)
-prep = find_prepared("01_cbow", lab.preset, corpus=corpus_name, retrain=False)
-if prep is not None:
-    cb = load_word2vec(prep, vocab, cbow_config)
-else:
-    cb = train_word2vec(sentences, cbow_config, vocab=vocab, live=LiveView("CBOW"))
+cb = cached("01_cbow", {"words": SIZES["words"], "watch": [], **asdict(cbow_config)}, preset=lab.preset,
+            corpus=corpus_name, save=save_word2vec, load=lambda prep: load_word2vec(prep, vocab, cbow_config),
+            fit=lambda out: train_word2vec(sentences, cbow_config, vocab=vocab, live=LiveView("CBOW")))
 print(f"skip-gram {sg.words_per_sec:,.0f} words/s in {sg.wall_s:.1f} s; "
       f"CBOW {cb.words_per_sec:,.0f} words/s in {cb.wall_s:.1f} s")
 

@@ -241,21 +241,17 @@ config = L.preset_config(lab.preset, device=lab.device.type, corpus=corpus)
                                  "dropout", "time_budget_s")}
 
 # %% [markdown]
-# A teacher may have trained this model ahead of the lesson (`lmlab prepare`): then the next cell loads it,
-# shows the figure and a sample recorded when it was trained, and says so. `retrain=True` (or the
-# environment variable `LMLAB_RETRAIN=1`) trains it here instead.
+# A teacher may have trained this model ahead of the lesson (`lmlab prepare`): then the next cell loads it
+# (a run of exactly this configuration), shows the figure recorded when it was trained, and says so. The
+# environment variable `LMLAB_RETRAIN=1` (or `=02_lstm_shakespeare`) trains it here instead.
 
 # %%
-from lmlab.checkpoint import load_checkpoint
-from lmlab.prepared import find_prepared
+from lmlab.prepared import cached
 
-prep = find_prepared("02_lstm_shakespeare", lab.preset, corpus=corpus, retrain=False)
-if prep is not None:
-    run = L.LSTMRun(*L.load_for_sampling(load_checkpoint(prep.path)), history=None, metrics=prep.metrics,
-                    config=config)
-else:
-    run = L.train_lstm(config, train_text, "runs/02_lstm_shakespeare", val_text=val_text,
-                       overwrite=True, live=True, progress=False)
+run = cached("02_lstm_shakespeare", config, preset=lab.preset, corpus=corpus,
+             fit=lambda out: L.train_lstm(config, train_text, out, val_text=val_text, overwrite=True,
+                                          live=True, progress=False),
+             load=lambda prep: L.load_run(prep.path, metrics=prep.metrics, config=config))
 m = run.metrics
 print(f"{m['iters']} iterations in {m['train_s']:.1f} s of training, {m['tokens_per_sec']:,.0f} characters/s")
 print(f"validation: {m['val_loss']:.3f} nats/char = {m['val_bpc']:.3f} bits/char, "
@@ -336,14 +332,14 @@ print(f"{poems_name}: {poems.count(chr(10) * 2) + 1:,} poems, {len(poems):,} cha
 print(poems[:60])
 
 # %%
+from dataclasses import asdict
+
 poem_config = L.preset_config(lab.preset, device=lab.device.type, corpus=poems_name, **sizes)
-prep = find_prepared("02_lstm_poems", lab.preset, corpus=poems_name, retrain=False)
-if prep is not None:
-    poet = L.LSTMRun(*L.load_for_sampling(load_checkpoint(prep.path)), history=None, metrics=prep.metrics,
-                     config=poem_config)
-else:
-    poet = L.train_lstm(poem_config, poem_train, "runs/02_lstm_poems", val_text=poem_val,
-                        overwrite=True, live=True, progress=False, sample_prompt="\n")
+poet = cached("02_lstm_poems", {**asdict(poem_config), "max_poems": POEM_SIZES[lab.preset]["max_poems"],
+                                 "max_vocab": 3000}, preset=lab.preset, corpus=poems_name, script=True,
+              fit=lambda out: L.train_lstm(poem_config, poem_train, out, val_text=poem_val, overwrite=True,
+                                           live=True, progress=False, sample_prompt="\n"),
+              load=lambda prep: L.load_run(prep.path, metrics=prep.metrics, config=poem_config))
 print(f"validation: {poet.metrics['val_loss']:.3f} nats/char after {poet.metrics['train_s']:.1f} s")
 poem_val_ids = torch.tensor(poet.tokenizer.encode(poem_val), dtype=torch.long)
 poem_block = min(block, len(poem_val_ids) - 1)

@@ -475,7 +475,7 @@ check("transformer.cosine_part", cosine_part)
 # %%
 from lmlab.checkpoint import load_checkpoint, load_model_state
 from lmlab.models.transformer.trainer import TokenData, TrainConfig, train_gpt
-from lmlab.prepared import find_prepared
+from lmlab.prepared import cached
 from lmlab.tokenizers import CharTokenizer
 from lmlab.viz.curves import LiveView
 
@@ -489,17 +489,23 @@ train_keys = ("batch_size", "max_iters", "lr", "min_lr", "warmup_iters", "lr_dec
 tcfg = TrainConfig(**{k: values[k] for k in train_keys})
 print(f"{corpus}: {len(data.train):,} training / {len(data.val):,} validation characters; "
       f"model {model.num_params():,} parameters")
-# a run `lmlab prepare` trained ahead of the lesson is loaded instead (it says so); retrain=True trains here
-prep = find_prepared("03_gpt_shakespeare", lab.preset, corpus=corpus, retrain=False)
-if prep is not None:
-    load_model_state(model, load_checkpoint(prep.path))
-    model.to(lab.device)
-    m = prep.metrics
-else:
-    result = train_gpt(model, data, tcfg, tokenizer=tok, device=lab.device, precision=lab.precision,
-                       out_dir="runs/03_gpt_shakespeare", live=LiveView(title="GPT on " + corpus),
-                       progress=False)
-    m = result.metrics
+
+
+def load_gpt(prep, into):
+    """A prepared run's weights into the model ``into``; its metrics."""
+    load_model_state(into, load_checkpoint(prep.path))
+    return prep.metrics
+
+
+def fit_gpt(out):
+    return train_gpt(model, data, tcfg, tokenizer=tok, device=lab.device, precision=lab.precision,
+                     out_dir=out, live=LiveView(title="GPT on " + corpus), progress=False).metrics
+
+
+# a run `lmlab prepare` trained ahead of the lesson is loaded instead (it says so)
+m = cached("03_gpt_shakespeare", {"tokenizer": "char", **values}, preset=lab.preset, corpus=corpus,
+           fit=fit_gpt, load=lambda prep: load_gpt(prep, model))
+model.to(lab.device)
 print(f"{m['iters']} iterations, {m['train_s']:.1f} s of training, {m['tokens_per_sec']:,.0f} tokens/s, "
       f"MFU {m['mfu'] or 0:.1%}")
 print(f"train {m['eval_train_loss']:.3f}, validation {m['val_loss']:.3f} nats/char "
@@ -597,14 +603,13 @@ poem_model = GPT(GPTConfig(vocab_size=poem_tok.vocab_size, block_size=poem_block
 poem_cfg = replace(tcfg, max_iters=TANG["max_iters"], lr_decay_iters=TANG["max_iters"],
                    time_budget_s=TANG["time_budget_s"])
 print(f"{poems_name}: {len(poems):,} characters, {poem_tok.vocab_size:,} distinct")
-prep = find_prepared("03_gpt_poems", lab.preset, corpus=poems_name, retrain=False)
-if prep is not None:
-    load_model_state(poem_model, load_checkpoint(prep.path))
-    poem_metrics = prep.metrics
-else:
-    poem_metrics = train_gpt(poem_model, poem_data, poem_cfg, tokenizer=poem_tok, device=lab.device,
-                             precision=lab.precision, live=LiveView(title="GPT on Tang poems"),
-                             progress=False).metrics
+poem_metrics = cached(
+    "03_gpt_poems", {"tokenizer": "char", **values, **TANG, "lr_decay_iters": TANG["max_iters"],
+                     "max_vocab": 3000}, preset=lab.preset, corpus=poems_name, script=True,
+    fit=lambda out: train_gpt(poem_model, poem_data, poem_cfg, tokenizer=poem_tok, device=lab.device,
+                              precision=lab.precision, out_dir=out, live=LiveView(title="GPT on Tang poems"),
+                              progress=False).metrics,
+    load=lambda prep: load_gpt(prep, poem_model))
 poem_model.to(lab.device)
 print(f"validation {poem_metrics['val_loss']:.3f} nats/char after {poem_metrics['iters']} iterations")
 first = poems[0]
@@ -657,10 +662,9 @@ while high - low > 4:
 hidden = min((low, high), key=lambda h: abs(lstm_params(h) - gpt_params))
 print(f"GPT {gpt_params:,} parameters; LSTM 2 x {hidden} has {lstm_params(hidden):,}")
 
-prep = find_prepared("03_race", lab.preset, corpus=corpus, retrain=False)
-if prep is not None:
-    race = prep.metrics["race"]
-else:
+
+
+def run_race(out):
     race_gpt = GPT(GPTConfig(vocab_size=tok.vocab_size, **size))
     race_cfg = replace(tcfg, max_iters=10**9, lr_decay_iters=10**9, eval_interval=10**9, time_budget_s=RACE_S)
     race_gpt_run = train_gpt(race_gpt, data, race_cfg, device=lab.device, precision=lab.precision,
@@ -669,7 +673,11 @@ else:
                                eval_interval=0, device=lab.device.type, max_eval_tokens=20_000,
                                warmup_iters=PRESETS[lab.preset]["warmup_iters"])
     race_lstm_run = train_lstm(lstm_cfg, train_text, None, val_text=val_text, tokenizer=tok, progress=False)
-    race = {"GPT": race_gpt_run.metrics, "LSTM": race_lstm_run.metrics}
+    return {"race": {"GPT": race_gpt_run.metrics, "LSTM": race_lstm_run.metrics}, "hidden": hidden}
+
+
+race = cached("03_race", {"tokenizer": "char", **values, "race_s": RACE_S}, preset=lab.preset, corpus=corpus,
+              fit=run_race).metrics["race"]
 for name, r in race.items():
     print(f"{name:5} {r['params']:>9,} params, {r['iters']:>5} iterations in {RACE_S:.0f} s, "
           f"{r['tokens_per_sec']:>8,.0f} tokens/s, validation {r['val_loss']:.3f}")

@@ -47,7 +47,7 @@ from lmlab.models.transformer.config import GPTConfig
 from lmlab.models.transformer.generate import load_for_sampling
 from lmlab.models.transformer.model import GPT
 from lmlab.models.transformer.run import make_tokenizer
-from lmlab.models.transformer.trainer import TokenData, TrainConfig, train_gpt
+from lmlab.models.transformer.trainer import PRESETS, TokenData, TrainConfig, train_gpt
 from lmlab.prepared import find_checkpoint
 from lmlab.viz.attention import (
     attention_of,
@@ -80,7 +80,9 @@ print(f"class preset: {cite('class_train_minutes', PRESET_SIZES['class']['time_b
       "minutes of training")
 
 text, corpus = load_text_or_fallback("tiny_shakespeare")
-found = find_checkpoint("03_gpt_shakespeare", lab.preset, corpus=corpus, env="LMLAB_GPT_CKPT",
+gpt_03 = {"tokenizer": "char", **PRESETS[lab.preset]}  # notebook 03's GPT: the key of its prepared run
+found = find_checkpoint("03_gpt_shakespeare", gpt_03, preset=lab.preset, corpus=corpus,
+                        notebook="03_transformer", env="LMLAB_GPT_CKPT",
                         local=("runs/03_gpt_shakespeare", "runs/gpt"))
 found = [found] if found else []
 gpt = None

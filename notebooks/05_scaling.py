@@ -448,10 +448,12 @@ from lmlab.models.distill import (  # noqa: E402
 )
 from lmlab.models.transformer.generate import load_for_sampling  # noqa: E402
 from lmlab.models.transformer.run import make_tokenizer  # noqa: E402
-from lmlab.models.transformer.trainer import TokenData, TrainConfig, train_gpt  # noqa: E402
+from lmlab.models.transformer.trainer import PRESETS, TokenData, TrainConfig, train_gpt  # noqa: E402
 from lmlab.prepared import find_checkpoint  # noqa: E402
 
-found = find_checkpoint("03_gpt_shakespeare", lab.preset, corpus=corpus, env="LMLAB_GPT_CKPT",
+gpt_03 = {"tokenizer": "char", **PRESETS[lab.preset]}  # notebook 03's GPT: the key of its prepared run
+found = find_checkpoint("03_gpt_shakespeare", gpt_03, preset=lab.preset, corpus=corpus,
+                        notebook="03_transformer", env="LMLAB_GPT_CKPT",
                         local=("runs/03_gpt_shakespeare", "runs/03_transformer"))
 found = [found] if found else []
 chars = 400_000 if lab.preset == "smoke" else 1_000_000  # smoke: the slice notebook 03 trains on
@@ -515,30 +517,49 @@ plt.show()
 # distilled student ends below the labels-only one, for the same size and the same number of steps, and
 # both above the teacher. When the teacher is the run
 # `lmlab prepare` trained, the students it distilled from that teacher are loaded (the cell says so;
-# `retrain=True` distils them here); from any other teacher they are distilled here.
+# `LMLAB_RETRAIN=05_students` distils them here); from any other teacher they are distilled here.
 
 # %%
-from lmlab.prepared import find_prepared  # noqa: E402
+from lmlab.checkpoint import save_checkpoint  # noqa: E402
+from lmlab.prepared import cached, read_record  # noqa: E402
 
 student_cfg = GPTConfig(vocab_size=tok.vocab_size, block_size=block, n_layer=1, n_head=2,
                         n_embd=max(32, teacher.config.n_embd // 4))
+ALPHAS = (0.0, 0.7)
+
+
+def new_student():
+    torch.manual_seed(0)  # both students start from the same weights
+    return GPT(student_cfg).to(lab.device)
+
+
+def distil_students(out):
+    histories = {}
+    for alpha in ALPHAS:
+        student, history = new_student(), History()
+        distill(teacher, student, get_batch,
+                DistillConfig(temperature=2.0, alpha=alpha, lr=3e-3, max_iters=SIZE["distill_iters"]),
+                device=lab.device, val_batches=val_batches, eval_interval=max(10, SIZE["distill_iters"] // 8),
+                history=history, progress=False)
+        save_checkpoint(out / f"student_{alpha}" / "ckpt.pt", model=student, config=student_cfg, kind="gpt",
+                        tokenizer=tok, history=history.records)
+        histories[str(alpha)] = history.records
+    return {"histories": histories, "distill_iters": SIZE["distill_iters"]}
+
+
+# the students depend on their teacher: the prepared GPT of notebook 03, or the one found or trained here
+if found and read_record(found[0]) is not None:
+    teacher_key = gpt_03
+else:
+    teacher_key = f"not prepared: {found[0] if found else 'trained here'}"
+run = cached("05_students", {"teacher": teacher_key, "distill_iters": SIZE["distill_iters"],
+                             "alphas": list(ALPHAS), "temperature": 2.0, "lr": 3e-3, "block": 64, "batch": 16,
+                             "text_chars": chars}, preset=lab.preset, corpus=corpus, fit=distil_students)
 students, histories = {}, {}
-teacher_is_prepared = bool(found) and (found[0] / "prepared.json").exists() and teacher is not None
-prep = find_prepared("05_students", lab.preset, corpus=corpus, retrain=False) if teacher_is_prepared else None
-if not teacher_is_prepared:
-    print("lmlab: the teacher is not the prepared 03_gpt_shakespeare, so the students are distilled here")
-for alpha in (0.0, 0.7):
-    torch.manual_seed(0)
-    students[alpha] = GPT(student_cfg).to(lab.device)
-    if prep is not None:
-        load_model_state(students[alpha], load_checkpoint(prep.path / f"student_{alpha}"))
-        histories[alpha] = History(prep.metrics["histories"][str(alpha)])
-        continue
-    histories[alpha] = History()
-    distill(teacher, students[alpha], get_batch,
-            DistillConfig(temperature=2.0, alpha=alpha, lr=3e-3, max_iters=SIZE["distill_iters"]),
-            device=lab.device, val_batches=val_batches, eval_interval=max(10, SIZE["distill_iters"] // 8),
-            history=histories[alpha], progress=False)
+for alpha in ALPHAS:
+    students[alpha] = new_student()
+    load_model_state(students[alpha], load_checkpoint(run.path / f"student_{alpha}"))
+    histories[alpha] = History(run.metrics["histories"][str(alpha)])
 
 fig, (ax, ax_bar) = plt.subplots(1, 2, figsize=(9.5, 2.8))
 for alpha, h in histories.items():

@@ -36,8 +36,6 @@ from lmlab.notebook import setup
 lab = setup()
 
 # %%
-import time
-
 import matplotlib.pyplot as plt
 import torch
 
@@ -144,34 +142,37 @@ check("seq2seq.masks", decoder_masks)
 from types import SimpleNamespace
 
 from lmlab.models.seq2seq.translate import load_translator
-from lmlab.prepared import find_prepared
+from lmlab.prepared import cached, resuming
 
 runs = {}
 PREPARED = {"rnn": "06_rnn", "rnn-attention": "06_rnn_attention", "transformer": "06_transformer"}
 
 
-def train(arch, retrain=False):
-    """Train one architecture with the preset's sizes; returns the session (Ctrl-C, then call again).
+def train(arch):
+    """Train one architecture with the preset's sizes (Ctrl-C stops it; the model so far is kept).
 
-    A run prepared ahead of the lesson (`lmlab prepare`) is loaded instead, and said so; retrain=True (or
-    LMLAB_RETRAIN=1) trains it here."""
-    prep = find_prepared(PREPARED[arch], lab.preset, corpus=data.source, retrain=retrain)
-    if prep is not None:
-        m = prep.metrics
-        print(f"{arch}: {m['iters']} steps in {m['train_s']:.1f} s (prepared), val loss {m['val_loss']:.3f}, "
-              f"val chrF {m['val_chrf']}")
-        runs[arch] = SimpleNamespace(model=load_translator(prep.path)[0].to(lab.device), metrics=m)
-        return runs[arch]
-    model_cfg, tcfg = preset_configs(lab.preset, arch, vocab, data)
-    torch.manual_seed(0)
-    model = build_model(model_cfg)
-    session = make_session(model, data, vocab, tcfg, device=lab.device, live=True, progress=False)
-    t0 = time.perf_counter()
-    session.fit()
-    print(f"{arch}: {session.next_iter} steps in {time.perf_counter() - t0:.0f} s, "
-          f"val loss {session.history.last('val_loss'):.3f}, val chrF {session.history.last('val_chrf')}")
-    runs[arch] = session
-    return session
+    A run prepared ahead of the lesson (`lmlab prepare`) is loaded instead, and said so; LMLAB_RETRAIN=1
+    trains it here."""
+
+    def fit(out):
+        model_cfg, tcfg = preset_configs(lab.preset, arch, vocab, data)
+        torch.manual_seed(0)
+        session = make_session(build_model(model_cfg), data, vocab, tcfg, out=out, device=lab.device,
+                               live=True, progress=False, resume=resuming(out))
+        session.fit()
+        session.save()
+        return SimpleNamespace(model=session.model, metrics={
+            "arch": arch, "iters": session.next_iter, "train_s": session.train_s,
+            "val_loss": session.history.last("val_loss"), "val_chrf": session.history.last("val_chrf")})
+
+    runs[arch] = cached(PREPARED[arch], {"arch": arch, "seed": 0, **values, "couplets": "middle"},
+                        preset=lab.preset, corpus=data.source, script=True, fit=fit,
+                        load=lambda run: SimpleNamespace(model=load_translator(run.path)[0].to(lab.device),
+                                                         metrics=run.metrics))
+    m = runs[arch].metrics
+    print(f"{arch}: {m['iters']} steps in {m['train_s']:.1f} s of training, val loss {m['val_loss']:.3f}, "
+          f"val chrF {m['val_chrf']}")
+    return runs[arch]
 
 
 train("rnn")
@@ -215,21 +216,29 @@ def reversal_pairs(n):
 n_toy = 2000 if lab.preset == "smoke" else 20000  # the smoke preset trains 40 steps: 2,000 pairs suffice
 toy = CoupletData(reversal_pairs(n_toy), reversal_pairs(100), reversal_pairs(400), "reversed digit strings")
 toy_vocab = Seq2SeqVocab.fit([digits])
-toy_accuracy = {}
-prep = find_prepared("06_reversal", lab.preset, corpus=toy.source, retrain=False)  # `lmlab prepare`
-if prep is not None:  # JSON keeps the source lengths as strings
-    toy_accuracy = {arch: {int(n): v for n, v in by_length.items()}
-                    for arch, by_length in prep.metrics["accuracy"].items()}
-for arch in ("rnn", "rnn-attention") if prep is None else ():
-    cfg, tcfg = preset_configs(lab.preset, arch, toy_vocab, toy, eval_pairs=50,
-                               time_budget_s=90.0 if lab.preset == "class" else None)
-    torch.manual_seed(0)
-    session = make_session(build_model(cfg), toy, toy_vocab, tcfg, device=lab.device, progress=False)
-    session.fit()
-    outputs = translate_pairs(session.model.eval(), toy_vocab, [a for a, _ in toy.test])
-    for (a, b), o in zip(toy.test, outputs, strict=True):
-        hits = sum(x == y for x, y in zip(o, b, strict=False))
-        toy_accuracy.setdefault(arch, {}).setdefault(len(a), []).append(hits / len(b))
+race_sizes = {"n_toy": n_toy, "eval_pairs": 50, "time_budget_s": 90.0 if lab.preset == "class" else None}
+
+
+def race(out):
+    """Both RNNs for the same time; the share of characters in the right place, by source length."""
+    accuracy = {}
+    for arch in ("rnn", "rnn-attention"):
+        cfg, tcfg = preset_configs(lab.preset, arch, toy_vocab, toy, eval_pairs=race_sizes["eval_pairs"],
+                                   time_budget_s=race_sizes["time_budget_s"])
+        torch.manual_seed(0)
+        session = make_session(build_model(cfg), toy, toy_vocab, tcfg, device=lab.device, progress=False)
+        session.fit()
+        outputs = translate_pairs(session.model.eval(), toy_vocab, [a for a, _ in toy.test])
+        for (a, b), o in zip(toy.test, outputs, strict=True):
+            hits = sum(x == y for x, y in zip(o, b, strict=False))
+            accuracy.setdefault(arch, {}).setdefault(len(a), []).append(hits / len(b))
+    return {"accuracy": accuracy}
+
+
+reversal = cached("06_reversal", {"archs": ["rnn", "rnn-attention"], **race_sizes, "arch": "rnn", "seed": 0,
+                                  **values}, preset=lab.preset, corpus=toy.source, fit=race)
+toy_accuracy = {arch: {int(n): v for n, v in by_length.items()}  # JSON keeps the lengths as strings
+                for arch, by_length in reversal.metrics["accuracy"].items()}
 
 fig, ax = plt.subplots(figsize=(5, 3), layout="constrained")
 for arch, by_length in toy_accuracy.items():
@@ -640,22 +649,30 @@ print("untrained + rules:", " | ".join(f"{a}→{o}" for a, o in examples))
 # says so: then the curve shows only that the machinery works.
 
 # %%
-import tempfile
-from pathlib import Path
-
 from lmlab.cite import cite
-from lmlab.cli.prepare_seq2seq import quality_curve_job
+from lmlab.models.seq2seq.curve import quality_curve
+from lmlab.prepared import preparing
 
-prep = find_prepared("06_quality_curve", lab.preset, corpus=data.source)
-if prep is not None:
-    curve, curve_path = prep.metrics, prep.path
-else:
-    curve_preset = "smoke"  # an hour of training is for `lmlab prepare`, not for a live cell
-    if lab.preset != "smoke":
+# class / full: 5, 15 and 60 minutes of optimizer steps (prepared); smoke: a few steps
+STAGES = {"smoke": {"iters": (10, 20, 40)}, "class": {"seconds": (300.0, 900.0, 3600.0)},
+          "full": {"seconds": (300.0, 900.0, 3600.0)}}
+TEST_LINES = {"smoke": 100, "class": 500, "full": 1000}
+
+
+def staged_training(out):
+    # an hour of training is for `lmlab prepare`, not for a live cell: here, the smoke stages
+    curve_preset = lab.preset if preparing() else "smoke"
+    if curve_preset != lab.preset:
         print("no prepared curve: training the smoke stages here (a few steps each), not 5/15/60 minutes")
-    curve_path = Path(tempfile.mkdtemp(prefix="lmlab_curve_"))
-    curve, _ = quality_curve_job(curve_preset, (data, vocab), data.source, curve_path, lab.device)
-curve_model = load_translator(curve_path)[0].to(lab.device)
+    return quality_curve(data, vocab, out, preset=curve_preset, stages=STAGES[curve_preset],
+                         test_lines=TEST_LINES[curve_preset], device=lab.device, resume=resuming(out),
+                         progress=preparing() is not None)
+
+
+curve_run = cached("06_quality_curve", {"arch": "transformer", "seed": 0, **values, "couplets": "middle",
+                                        "stages": STAGES[lab.preset], "test_lines": TEST_LINES[lab.preset]},
+                   preset=lab.preset, corpus=data.source, script=True, fit=staged_training)
+curve, curve_model = curve_run.metrics, load_translator(curve_run.path)[0].to(lab.device)
 
 stages, base = curve["stages"], curve["baselines"]
 in_steps = stages[-1]["minutes"] < 1  # a few live steps: minutes would all read 0.0

@@ -210,17 +210,27 @@ print(f"transformers {transformers.__version__}: max |lmlab - transformers| = "
 # the same loss for ~15% of the head's work. The class preset trains for a fixed number of seconds.
 
 # %%
-from lmlab.prepared import find_prepared  # noqa: E402
+from lmlab.prepared import cached, resuming  # noqa: E402
 
-zh_dir = work / "bert_zh"
 zh_name = "tang_poems" if zh_corpus == "tang_poems" else "built-in poems"  # the prepared runs' corpus name
+
+
+def command(name, argv, corpus, script=True):
+    """`lmlab ARGV` into its own folder; a run prepared ahead of the lesson (`lmlab prepare`) is loaded
+    instead, and said so. Its configuration is the command, with the corpus by name, not by path."""
+
+    def fit(out):  # `lmlab prepare` goes on with an interrupted run of the same command
+        again = ["--resume"] if resuming(out) else []
+        return lmlab_main([*argv, "--device", lab.device.type, "--no-progress", "--out", str(out), *again])
+
+    config = {"argv": [a if a != zh_corpus else "CORPUS" for a in argv]}
+    return cached(name, config, preset=lab.preset, corpus=corpus, script=script, fit=fit, out=work / name)
+
+
 t0 = time.perf_counter()
-prep = find_prepared("07_bert_zh", lab.preset, corpus=zh_name, retrain=False)  # made by `lmlab prepare`
-if prep is not None:
-    zh_dir = prep.path
-else:
-    lmlab_main(["train", "bert", "--corpus", zh_corpus, "--preset", lab.preset, *SIZE["zh"],
-                "--device", lab.device.type, "--no-progress", "--out", str(zh_dir)])
+zh_run = command("07_bert_zh", ["train", "bert", "--corpus", zh_corpus, "--preset", lab.preset, *SIZE["zh"]],
+                 zh_name)
+zh_dir = zh_run.path
 zh_metrics = json.loads((zh_dir / "metrics.json").read_text())
 print(f"{time.perf_counter() - t0:.0f} s; params {zh_metrics['params']:,}")
 
@@ -309,14 +319,8 @@ for bad in ("床前明月光", "[MASK]" * 80):
 # `[MASK]` hides a word piece.
 
 # %%
-en_dir = work / "bert_en"
-prep = find_prepared("07_bert_en", lab.preset, corpus="wiki_sample", retrain=False)
-if prep is not None:
-    en_dir = prep.path
-else:
-    lmlab_main(["train", "bert", "--corpus", "wiki_sample", "--tokenizer", "bpe",
-                "--preset", lab.preset, *SIZE["en"], "--device", lab.device.type, "--no-progress",
-                "--out", str(en_dir)])
+en_dir = command("07_bert_en", ["train", "bert", "--corpus", "wiki_sample", "--tokenizer", "bpe",
+                                "--preset", lab.preset, *SIZE["en"]], "wiki_sample", script=False).path
 en_model, en_vocab, _ = load_bert(en_dir)
 for q in ("the capital of france is [MASK]", "he was born in [MASK] and died in 1900"):
     print(q, "->", [(t, round(p, 3)) for t, p in fill_mask(en_model, en_vocab, q, k=5)[0]])
@@ -335,14 +339,9 @@ fill_mask_widget(en_model, en_vocab, value="the [MASK] of the united states")
 # %%
 from lmlab.models.transformer import load_for_sampling  # noqa: E402
 
-gpt_dir = work / "gpt_zh"
-prep = find_prepared("07_gpt_zh", lab.preset, corpus=zh_name, retrain=False)
-if prep is not None:
-    gpt_dir = prep.path
-else:
-    lmlab_main(["train", "gpt", "--corpus", zh_corpus, "--preset", lab.preset, *SIZE["gpt"],
-                "--pos-encoding", "learned", "--activation", "gelu", "--block-size", "64",
-                "--device", lab.device.type, "--no-progress", "--out", str(gpt_dir)])
+gpt_dir = command("07_gpt_zh", ["train", "gpt", "--corpus", zh_corpus, "--preset", lab.preset, *SIZE["gpt"],
+                                "--pos-encoding", "learned", "--activation", "gelu", "--block-size", "64"],
+                  zh_name).path
 gpt, gpt_tok = load_for_sampling(load_checkpoint(gpt_dir))
 gpt_metrics = json.loads((gpt_dir / "metrics.json").read_text())
 # the BERT at the GPT's training time: the snapshot nearest to it, or the finished run if that is nearer
@@ -536,12 +535,9 @@ texts, labels, poets = poet_dataset(per_poet=SIZE["per_poet"], fallback=True)
 print({p: int((labels == k).sum()) for k, p in enumerate(poets)})
 cfg = zh_model.config
 sizes = {k: getattr(cfg, k) for k in ("n_layer", "n_head", "n_embd", "block_size", "dropout")}
-# a prepared curve only goes with the prepared BERT (a BERT pre-trained here is fine-tuned here)
-prep = find_prepared("07_finetune", lab.preset, corpus=zh_name, retrain=False) if zh_dir != work / "bert_zh" \
-    else None
-if prep is not None:
-    curve = {**prep.metrics["curve"], "features": np.asarray(prep.metrics["curve"]["features"], np.float32)}
-else:
+
+
+def poet_fine_tuning(out):
     torch.manual_seed(0)
     random_twin = build_encoder("bert", zh_vocab.vocab_size, zh_vocab.pad_id, **sizes)
     t0 = time.perf_counter()
@@ -549,6 +545,15 @@ else:
                            cfg=FineTuneConfig(steps=SIZE["ft_steps"], block_size=cfg.block_size),
                            device=lab.device)
     print(f"9 runs in {time.perf_counter() - t0:.0f} s")
+    return {"curve": curve, "poets": list(poets)}
+
+
+# keyed by the fine-tuning sizes (this section's and 8b's) and the pre-training command it starts from
+pretrained = {"argv": zh_run.record["config"]["argv"]}
+ft_sizes = {k: SIZE[k] for k in ("per_poet", "ft_steps", "per_season", "season_counts", "n_subsets")}
+ft_run = cached("07_finetune", {**ft_sizes, "seed": 0, "pretrained": pretrained}, preset=lab.preset,
+                corpus=zh_name, script=True, fit=poet_fine_tuning, out=work / "07_finetune")
+curve = {**ft_run.metrics["curve"], "features": np.asarray(ft_run.metrics["curve"]["features"], np.float32)}
 for r in curve["rows"]:
     print(f"{r['method']:12} {r['n_labels']:5d} labels: accuracy {r['accuracy']:.2f} "
           f"[{r['accuracy_lo']:.2f}, {r['accuracy_hi']:.2f}], macro-F1 {r['macro_f1']:.2f} "
@@ -702,18 +707,23 @@ tfidf_rows = few_label_curve({"TF-IDF": s_tfidf}, s_labels, s_train, s_test, s_c
 print(f"probes and TF-IDF: {time.perf_counter() - t0:.0f} s")
 t0 = time.perf_counter()
 ft_names = ("fine-tuned", "random init")
-# the fine-tuning runs are prepared with the prepared BERT (`lmlab prepare`); else they run here
-prep = find_prepared("07_finetune", lab.preset, corpus=zh_name, retrain=False, show=False) \
-    if zh_dir != work / "bert_zh" else None
-if prep is not None and "season_ft_rows" in prep.metrics:
-    order = list(dict.fromkeys(r["method"] for r in prep.metrics["season_ft_rows"]))  # pre-trained, twin
-    ft_rows = [{**r, "method": ft_names[order.index(r["method"])]} for r in prep.metrics["season_ft_rows"]]
-else:
-    ft_rows = fine_tune_curve(dict(zip(ft_names, (zh_model, season_twin), strict=True)), zh_vocab, s_texts,
-                              s_labels, s_train, s_test, s_counts, n_subsets=SIZE["n_subsets"],
-                              device=lab.device, cfg=FineTuneConfig(steps=SIZE["ft_steps"],
-                                                                    block_size=cfg.block_size))
+
+
+def season_fine_tuning(out):
+    ft_cfg = FineTuneConfig(steps=SIZE["ft_steps"], block_size=cfg.block_size)
+    rows = fine_tune_curve(dict(zip(ft_names, (zh_model, season_twin), strict=True)), zh_vocab, s_texts,
+                           s_labels, s_train, s_test, s_counts, n_subsets=SIZE["n_subsets"],
+                           device=lab.device, cfg=ft_cfg)
     print(f"fine-tuning: {time.perf_counter() - t0:.0f} s")
+    return {"season_ft_rows": rows}
+
+
+season_sizes = {k: SIZE[k] for k in ("per_season", "season_counts", "n_subsets", "ft_steps")}
+season_run = cached("07_season_finetune", {**season_sizes, "seed": 0, "pretrained": pretrained},
+                    preset=lab.preset, corpus=zh_name, script=True, fit=season_fine_tuning,
+                    out=work / "07_season_finetune")
+order = list(dict.fromkeys(r["method"] for r in season_run.metrics["season_ft_rows"]))  # pre-trained, twin
+ft_rows = [{**r, "method": ft_names[order.index(r["method"])]} for r in season_run.metrics["season_ft_rows"]]
 
 # %%
 fig, ax = plt.subplots(figsize=(6.5, 3.6), layout="constrained")

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a file from a checkout: the lmlab beside it
     sys.path.insert(0, str(ROOT))
 
-from lmlab.prepared import EDITION_DIR, JOBS, read_record, record_problem  # noqa: E402
+from lmlab.prepared import EDITION_DIR, read_record, record_problem  # noqa: E402
 
 MARK = re.compile(r"(<!-- prepared:(?P<name>[\w.-]+) -->\n)(?P<body>.*?)(<!-- /prepared -->)", re.S)
 
@@ -47,6 +47,12 @@ class Mirror:
         if not self.folder.is_dir():
             raise TableError(f"{self.folder} does not exist: give the folder 'lmlab prepare --dest' wrote "
                              f"into, and the preset it ran (--preset {preset})")
+
+    def runs(self, edition: str | None = None) -> list[str]:
+        """The names of the runs this mirror holds (a folder with a record, or one cut short)."""
+        folder = self.folder / edition if edition else self.folder
+        return sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name != EDITION_DIR
+                      and (p / "prepared.json").exists()) if folder.is_dir() else []
 
     def record(self, name: str, edition: str | None = None) -> dict[str, Any] | None:
         path = self.folder / (f"{edition}/{name}" if edition else name)
@@ -116,6 +122,12 @@ def _rows(body: str) -> dict[str, str]:
     return rows
 
 
+def notebook_of(run: str) -> str:
+    """The notebook a run belongs to: the one whose number the run's name starts with."""
+    found = sorted(p.stem for p in (ROOT / "notebooks").glob(f"{run[:2]}_*.py"))
+    return found[0] if found else run[:2]
+
+
 def cost_table(mirror: Mirror, body: str, say: Callable[[str], None]) -> str:
     """What each notebook's prepared runs cost: one row per run (README's row kept where the mirror has
     none), the Chinese edition's runs where the mirror holds them, and the total."""
@@ -124,12 +136,17 @@ def cost_table(mirror: Mirror, body: str, say: Callable[[str], None]) -> str:
              "|---|---|---|---|---|---|---|"]
     total_train = total_wall = 0.0
     measured = rows = 0
-    names = [(n, None) for n in JOBS] + [(n, EDITION_DIR) for n in JOBS if JOBS[n].script]
+    # the runs the mirror holds and those README has a row of, in the notebooks' order (runs are named
+    # after their notebook's number), each with its Chinese edition's run where the mirror holds one
+    english = sorted({*mirror.runs(), *(k for k in kept if " (" not in k)})
+    chinese = set(mirror.runs(EDITION_DIR))
+    names = [(n, e) for name in english for n, e in ((name, None), (name, EDITION_DIR)) if e is None
+             or n in chinese] + [(n, EDITION_DIR) for n in sorted(chinese - set(english))]
     shown_notebooks: set[str] = set()
     for name, edition in names:
         label = f"{name} ({edition})" if edition else name
         record = mirror.record(name, edition)
-        notebook = JOBS[name].notebook
+        notebook = (record or {}).get("notebook") or notebook_of(name)
         cell = f"`{notebook}`" if notebook not in shown_notebooks else ""
         if record is None:
             if edition:

@@ -10,18 +10,20 @@ import subprocess
 from contextlib import contextmanager
 from pathlib import Path
 
-JOB, CORPUS = "03_gpt_shakespeare", "tiny_shakespeare"  # the lookup only hashes the job's settings
+JOB, CORPUS = "03_gpt_shakespeare", "tiny_shakespeare"  # the lookup only hashes the run's settings
+CONFIG = {"tokenizer": "char", "n_layer": 2}  # the configuration the run is keyed by (a stand-in)
 
 
 def make_mirror(folder: Path, wiki_sample: Path) -> Path:
     """A mirror with the built-in corpus and a prepared run of ``JOB`` (smoke) that is current."""
-    from lmlab.prepared import job_config, record_prepared, run_dir
+    from lmlab.prepared import record_prepared, resolved_config, run_dir
 
     folder.mkdir(parents=True)
     shutil.copyfile(wiki_sample, folder / wiki_sample.name)
     run = run_dir(folder, "smoke", JOB)
     run.mkdir(parents=True)
-    record_prepared(run, job_config(JOB, "smoke", CORPUS), metrics={"val_loss": 1.0}, samples=["to be"])
+    config = resolved_config(JOB, CONFIG, preset="smoke", corpus=CORPUS)
+    record_prepared(run, config, metrics={"val_loss": 1.0}, samples=["to be"])
     return folder
 
 

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from classroom import CORPUS, JOB, checksums, make_mirror, read_only_mirror
+from classroom import CONFIG, CORPUS, JOB, checksums, make_mirror, read_only_mirror
 
 from lmlab.net import free_port
 
@@ -30,8 +30,8 @@ CELLS = [
     "import os, torch\nprint('THREADS', torch.get_num_threads())",
     "from lmlab.data import load_text, local_path\n"
     "print('CORPUS', local_path('wiki_sample')[1], len(load_text('wiki_sample')) > 1000)",
-    f"from lmlab.prepared import find_prepared\nprep = find_prepared({JOB!r}, lab.preset, corpus={CORPUS!r}, "
-    "show=False)\nprint('PREPARED', prep is not None)",
+    f"from lmlab.prepared import lookup\nprep = lookup({JOB!r}, {CONFIG!r}, preset=lab.preset, "
+    f"corpus={CORPUS!r})\nprint('PREPARED', prep.run is not None)",
     "import matplotlib.pyplot as plt\nfrom lmlab.checkpoint import save_checkpoint\n"
     "from lmlab.viz.style import save_figure\n"
     "model = torch.nn.Linear(4, 4)\n"

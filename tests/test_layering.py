@@ -262,3 +262,20 @@ def test_models_import_neither_the_command_line_nor_prepared_runs_nor_translatio
                  if name.startswith("lmlab.models.") for target in sorted(targets)
                  if target.split(".")[:2] in (["lmlab", "cli"], ["lmlab", "prepared"], ["lmlab", "i18n"])]
     assert not offenders, offenders
+
+
+def test_the_prepared_run_cache_sits_below_the_command_that_fills_it():
+    """``lmlab.prepared`` (the cache a notebook's fit looks itself up in) imports no command line, and a
+    notebook reaches the command line only through ``lmlab.cli.main``: no job module, no copy of a notebook's
+    training in ``lmlab``, and no load-or-train lookup in a cell."""
+    graph = import_graph()
+    assert not {t for t in graph["lmlab.prepared"] if t.startswith("lmlab.cli")}, graph["lmlab.prepared"]
+    offenders = []
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("lmlab.cli."):
+                offenders.append(f"{path.name} imports {node.module}")
+            if isinstance(node, ast.Name) and node.id == "find_prepared":
+                offenders.append(f"{path.name} looks a prepared run up itself (find_prepared)")
+    assert not offenders, offenders

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from classroom import CORPUS, JOB, checksums, chmod_read_only, make_mirror, make_writable
+from classroom import CONFIG, CORPUS, JOB, checksums, chmod_read_only, make_mirror, make_writable
 
 from lmlab.errors import ReadOnlyMirror
 
@@ -30,13 +30,13 @@ def mirror(tmp_path, monkeypatch, wiki_sample_file) -> Path:
 
 def test_lookups_read_the_read_only_mirror(mirror, capsys, wiki_sample_file):
     from lmlab.data import load_text, local_path
-    from lmlab.prepared import default_root, find_prepared
+    from lmlab.prepared import cached, default_root
 
     before = checksums(mirror)
     assert local_path("wiki_sample") == (mirror / wiki_sample_file.name, "mirror")
     assert len(load_text("wiki_sample")) > 1000
-    prep = find_prepared(JOB, "smoke", corpus=CORPUS, show=False)
-    assert prep is not None and prep.path == mirror / "prepared" / "smoke" / JOB
+    prep = cached(JOB, CONFIG, preset="smoke", corpus=CORPUS, show=False, fit=lambda out: 1 / 0)  # no fit
+    assert prep.loaded and prep.path == mirror / "prepared" / "smoke" / JOB
     assert "loaded the prepared run" in capsys.readouterr().out
     # a student's own 'lmlab prepare' goes to their cache, not the shared mirror
     assert default_root() == Path(os.environ["LMLAB_CACHE_DIR"])

@@ -4,6 +4,7 @@ in the smoke preset on a bare machine (CPU, no network, empty home, no data mirr
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import jupytext
@@ -174,12 +175,46 @@ def figures(nb: nbformat.NotebookNode) -> int:
                if {"image/png", "image/svg+xml"} & set(o.get("data", {})))
 
 
+def prepare_for(path: Path, tmp_path: Path, env: dict[str, str]) -> Path | None:
+    """``lmlab prepare --preset smoke`` of what ``path`` trains and of the earlier notebooks whose models it
+    loads (``find_checkpoint(..., notebook="03_transformer")``), on the same bare machine, into a fresh
+    mirror: the training half of the test (each fit trains there, as a teacher's prepare does). None when the
+    notebook trains nothing through the cache and loads no earlier model."""
+    import re
+    import subprocess
+    import sys
+
+    source = path.with_suffix(".py").read_text(encoding="utf-8")
+    names = set(re.findall(r'notebook="(\d\d_\w+)"', source))  # 04 and 05 load 03's GPT
+    if "cached(" in source:
+        names.add(path.stem)
+    names = sorted(names)
+    if not names:
+        return None
+    mirror = tmp_path / "mirror"
+    side = {**env, "LMLAB_UNKNOWN_LOG": str(tmp_path / "prepare-unknown"),
+            "LMLAB_FIGURE_TEXTS": str(tmp_path / "prepare-figures.jsonl")}
+    proc = subprocess.run([sys.executable, "-m", "lmlab", "prepare", *names, "--preset", "smoke", "--dest",
+                           str(mirror), "--notebooks", str(path.parent)], env=side, capture_output=True,
+                          text=True, timeout=1800)
+    said = f"{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}"
+    assert proc.returncode == 0, f"lmlab prepare {' '.join(names)}:\n{said}"
+    return mirror
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", IPYNB_FILES, ids=lambda p: p.stem)
 def test_notebook_runs_on_a_bare_machine(path, tmp_path):
+    """Trains what the notebook trains (``lmlab prepare`` into a fresh mirror), then runs the notebook with
+    that mirror: every cell runs, and every fit it names loads the prepared run instead of training."""
     env = bare_machine_env(tmp_path)
     env["LMLAB_RECORD"] = str(tmp_path / "figures.json")  # what cite(...) computed, for the prose check
-    nb = execute_notebook(path, env)
+    mirror = prepare_for(path, tmp_path, env)
+    if mirror is not None:
+        env.update(LMLAB_DATA_DIR=str(mirror), LMLAB_PREPARED_LOG=str(tmp_path / "prepared-log"))
+    folder = tmp_path / "notebook"  # a folder of its own: no runs/ an earlier notebook left is found here
+    folder.mkdir()
+    nb = execute_notebook(Path(shutil.copy(path, folder / path.name)), env)
     errors = [(i, o.ename, o.evalue) for i, c in enumerate(nb.cells)
               for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors, f"{path.name}: cells raised {errors}"
@@ -193,6 +228,22 @@ def test_notebook_runs_on_a_bare_machine(path, tmp_path):
     assert "could not read the measurement" not in text, "a prediction check got a broken measurement"
     assert_models_read_their_script(path.name, env)
     assert_prose_matches_output(path.with_suffix(".py"), Path(env["LMLAB_RECORD"]))
+    if mirror is not None:
+        assert_everything_loaded(path, env, text)
+
+
+def assert_everything_loaded(path: Path, env: dict[str, str], text: str) -> None:
+    """With a prepared mirror no fit trained: each run the notebook named was loaded (``lmlab.prepared``'s
+    log), and an earlier notebook's model it needs came from the mirror."""
+    from lmlab.prepared import read_log
+
+    fits = read_log(env["LMLAB_PREPARED_LOG"])
+    trained = [name for name, loaded in fits.items() if not loaded]
+    assert not trained, f"{path.name} trained {trained} although the mirror holds them prepared"
+    if "cached(" in path.with_suffix(".py").read_text(encoding="utf-8"):
+        assert fits, f"{path.name} named no prepared run"
+    if 'notebook="' in path.with_suffix(".py").read_text(encoding="utf-8"):
+        assert "✓ using the prepared run" in text, f"{path.name} did not load the earlier notebook's model"
 
 
 def assert_prose_matches_output(notebook: Path, record_path: Path, preset: str = "smoke") -> None:

@@ -157,30 +157,6 @@ def test_intervals_bracket_the_corpus_scores():
     assert np.isclose(scores_with_intervals(sources, refs, refs, n_boot=50)["chrf"], 100)
 
 
-def test_quality_curve_scores_every_stage_and_saves_the_last_model(tmp_path):
-    from lmlab.cli.prepare_seq2seq import quality_curve_job
-    from lmlab.models.seq2seq import Seq2SeqVocab
-    from lmlab.models.seq2seq.translate import load_translator
-    from lmlab.prepared import CURVE_STAGES
-
-    path = tmp_path / "pairs.tsv"
-    pairs = [("白日依山盡", "黃河入海流"), ("春眠不覺曉", "處處聞啼鳥"), ("床前明月光", "疑是地上霜"),
-             ("舉頭望明月", "低頭思故鄉"), ("明月松間照", "清泉石上流")]
-    path.write_text("\n".join(f"{a}\t{b}" for a, b in pairs * 12), encoding="utf-8")
-    data = load_couplets(path)
-    vocab = Seq2SeqVocab.fit([s for p in data.train for s in p])
-    metrics, examples = quality_curve_job("smoke", (data, vocab), "pairs", tmp_path / "run", "cpu")
-    stages = metrics["stages"]
-    assert [s["iters"] for s in stages] == list(CURVE_STAGES["smoke"]["iters"])
-    for s in stages:
-        for name in ("free", "rules"):
-            lo, hi = s[name]["chrf_ci"]
-            assert lo <= s[name]["chrf"] <= hi
-    assert all(len(e.split(" → ")[1]) == len(e.split(" → ")[0]) for e in examples)  # under the mask
-    assert {"lookup_table", "nearest_pair", "copy_source", "reference"} <= set(metrics["baselines"])
-    assert load_translator(tmp_path / "run")[0] is not None
-
-
 def test_bootstrap_mean_and_corpus_intervals():
     from lmlab.eval.bootstrap import bootstrap_corpus, bootstrap_mean, resample_counts
 

@@ -1,432 +1,188 @@
-"""``lmlab prepare``: train ahead of a lesson every model the notebooks train, into the classroom mirror.
+"""``lmlab prepare``: train ahead of a lesson every model the notebooks train, by running the notebooks.
 
-    lmlab data fetch --all --dest /share/lmlab     # the corpora
-    lmlab prepare --preset class --dest /share/lmlab  # the models (overnight on a laptop, or on a GPU)
+    lmlab data fetch --all --dest /share/lmlab         # the corpora
+    lmlab prepare --preset class --dest /share/lmlab    # the models (overnight on a laptop, or on a GPU)
+    lmlab prepare 06_seq2seq --preset class              # one notebook (or a run: 06_quality_curve)
+    lmlab prepare --edition zh --preset class           # the Chinese edition's runs that read the poems
 
-Each run goes to ``DEST/prepared/PRESET/NAME/`` with its checkpoint, metrics, live-view figure and samples;
-``prepared.json`` is written last, so an interrupted ``prepare`` resumes with the first unfinished run, and a
-run whose settings are unchanged (same config hash) is skipped. A run in ``RESUMES`` goes on inside itself:
-``preparing.json`` names the configuration an unfinished folder holds, and when it is today's the job
-resumes from its last checkpoint (06's quality curve keeps each finished stage) instead of starting again.
-Long jobs show their progress bar (a line every 30 s in a log). Students point ``LMLAB_DATA_DIR`` at DEST.
-Each job below trains exactly as its notebook cell does.
+Each notebook that trains (a cell calling ``lmlab.prepared.cached``) runs top to bottom in the preset, in a
+scratch folder, with ``$LMLAB_PREPARE_INTO`` set: each named fit then trains into
+``DEST/prepared/PRESET/NAME/`` and writes ``prepared.json`` last. The notebooks are the one source of what
+a lesson trains. A run already prepared with today's configuration is found by its cell and loaded, so an
+interrupted ``prepare`` goes on with the first unfinished run (a staged one, such as 06's quality curve,
+from its last checkpoint). Students point ``LMLAB_DATA_DIR`` at DEST.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
-import json
 import os
-import shutil
+import re
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from lmlab.cli import prepare_bert, prepare_compress, prepare_seq2seq
-from lmlab.prepared import (
-    JOBS,
-    POEM_SIZES,
-    RACE_S,
-    SEQ2SEQ_RUNS,
-    TANG,
-    W2V_SIZES,
-    config_hash,
-    default_root,
-    edition_dir,
-    is_current,
-    job_config,
-    live_recorder,
-    record_prepared,
-    record_problem,
-    run_dir,
-    start_from,
-)
 from lmlab.presets import PRESETS
+
+FIT = re.compile(r"\bcached\(")  # a notebook that trains through the cache
+RUN_NAME = re.compile(r"^(\d\d)_\w+$")  # a run is named after its notebook's number: 06_quality_curve
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("names", nargs="*", metavar="NAME",
-                   help=f"runs to prepare (default: all: {', '.join(JOBS)})")
+                   help="notebooks to run (06_seq2seq, or 06), or runs (06_quality_curve: its notebook runs, "
+                        "and with --force only that run is trained again); default: every notebook that "
+                        "trains")
     p.add_argument("--preset", choices=PRESETS, default=None,
                    help="preset the notebooks will run in (default: $LMLAB_PRESET, else from the device)")
     p.add_argument("--dest", default=None,
                    help="the classroom mirror to write into (default: $LMLAB_DATA_DIR, else the cache)")
-    p.add_argument("--force", action="store_true", help="retrain runs that are already prepared and current")
+    p.add_argument("--force", action="store_true",
+                   help="train again the runs that are already prepared and current")
     p.add_argument("--list", action="store_true",
-                   help="list the runs and whether each is prepared; train none")
+                   help="list the prepared runs of each notebook (whether one is current is decided when its "
+                        "notebook runs: its configuration's hash); run nothing")
     p.add_argument("--device", default=None, help="cpu, cuda, mps (default: the best available)")
-
-
-# ---------------------------------------------------------------- the jobs: the notebooks' training cells
-
-def shakespeare_corpus(preset: str) -> tuple[str, str]:
-    """Tiny Shakespeare (or the fallback text), as notebooks 02 and 03 load it."""
-    from lmlab.data import load_text_or_fallback
-
-    return load_text_or_fallback("tiny_shakespeare")
-
-
-def wiki_corpus(preset: str) -> tuple[str, str]:
-    """Notebook 01's Wikipedia sample (or the fallback text)."""
-    from lmlab.data import load_text_or_fallback
-
-    return load_text_or_fallback("wiki_sample")
-
-
-def _poems(preset: str, table: dict[str, dict[str, Any]]) -> tuple[str, str]:
-    from lmlab.models.lstm.poems import poem_corpus
-
-    return poem_corpus(max_vocab=3000, max_poems=table[preset]["max_poems"])
-
-
-def lstm_poems_corpus(preset: str) -> tuple[str, str]:
-    """Notebook 02's Tang poems."""
-    return _poems(preset, POEM_SIZES)
-
-
-def gpt_poems_corpus(preset: str) -> tuple[str, str]:
-    """Notebook 03's Tang poems."""
-    return _poems(preset, TANG)
-
-
-def _lstm_job(preset: str, text: str, corpus: str, out: Path, device: Any, poems: bool) -> tuple[dict, list]:
-    from lmlab.data import train_val_split
-    from lmlab.models import lstm as L
-
-    sizes = {k: v for k, v in POEM_SIZES[preset].items() if k != "max_poems"} if poems else {}
-    train_text, val_text = train_val_split(text, 0.9)
-    config = L.preset_config(preset, device=device.type, corpus=corpus, **sizes)
-    run = L.train_lstm(config, train_text, out, val_text=val_text, overwrite=True,
-                       live=live_recorder("lstm", out), progress=True, sample_prompt="\n" if poems else None)
-    if poems:
-        samples = [L.generate_poem(run.model, run.tokenizer, chars_per_line=n, n_lines=4, seed=s)
-                   for n, s in ((5, 1), (7, 2))]
-    else:
-        prime = "ROMEO:\n" if corpus == "tiny_shakespeare" else val_text[:20]
-        samples = [L.generate(run.model, run.tokenizer, prime, 200, temperature=0.8, seed=0)]
-    return run.metrics, samples
-
-
-def _gpt_data(preset: str, text: str) -> tuple[Any, Any, Any, str, str]:
-    from lmlab.data import train_val_split
-    from lmlab.models.transformer.trainer import TokenData
-    from lmlab.tokenizers import CharTokenizer
-
-    if preset == "smoke":
-        text = text[:400_000]  # as notebook 03
-    train_text, val_text = train_val_split(text, 0.9)
-    tok = CharTokenizer.fit(text)
-    return TokenData.from_text(train_text, tok, val_text=val_text), tok, text, train_text, val_text
-
-
-def _gpt_parts(preset: str, vocab_size: int, **model: Any) -> tuple[Any, Any]:
-    from lmlab.models.transformer import GPT, GPTConfig
-    from lmlab.models.transformer.trainer import PRESETS as GPT_PRESETS
-    from lmlab.models.transformer.trainer import TrainConfig
-
-    values = dict(GPT_PRESETS[preset])
-    sizes = {k: values[k] for k in ("n_layer", "n_head", "n_embd", "block_size")} | model
-    train_keys = ("batch_size", "max_iters", "lr", "min_lr", "warmup_iters", "lr_decay_iters",
-                  "eval_interval", "eval_iters", "time_budget_s")
-    gpt = GPT(GPTConfig(vocab_size=vocab_size, dropout=values["dropout"], **sizes))
-    return gpt, TrainConfig(**{k: values[k] for k in train_keys})
-
-
-def lstm_job(preset: str, text: str, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
-    """Notebook 02's character LSTM."""
-    return _lstm_job(preset, text, corpus, out, device, poems=False)
-
-
-def lstm_poems_job(preset: str, text: str, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
-    """Notebook 02's LSTM poet."""
-    return _lstm_job(preset, text, corpus, out, device, poems=True)
-
-
-def gpt_job(preset: str, text: str, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
-    from lmlab.device import pick_precision
-    from lmlab.models.transformer import sample_text
-    from lmlab.models.transformer.trainer import train_gpt
-
-    data, tok, _, _, val_text = _gpt_data(preset, text)
-    model, tcfg = _gpt_parts(preset, tok.vocab_size)
-    result = train_gpt(model, data, tcfg, tokenizer=tok, device=device, precision=pick_precision(device),
-                       out_dir=out, live=live_recorder("GPT on " + corpus, out), progress=True)
-    prompt = "ROMEO:" if corpus == "tiny_shakespeare" else val_text[:20]
-    return result.metrics, [sample_text(model, tok, prompt, 200, temperature=0.8, top_k=10, seed=0)]
-
-
-def gpt_poems_job(preset: str, poems: str, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
-    from lmlab.device import pick_precision
-    from lmlab.models.transformer import sample_text
-    from lmlab.models.transformer.trainer import PRESETS as GPT_PRESETS
-    from lmlab.models.transformer.trainer import TokenData, train_gpt
-    from lmlab.tokenizers import CharTokenizer
-
-    poem_tok = CharTokenizer.fit(poems)
-    poem_data = TokenData.from_text(poems, poem_tok, train_fraction=0.9)
-    block = min(GPT_PRESETS[preset]["block_size"], len(poem_data.val) - 2)
-    model, tcfg = _gpt_parts(preset, poem_tok.vocab_size, block_size=block)
-    t = TANG[preset]
-    cfg = replace(tcfg, max_iters=t["max_iters"], lr_decay_iters=t["max_iters"],
-                  time_budget_s=t["time_budget_s"])
-    result = train_gpt(model, poem_data, cfg, tokenizer=poem_tok, device=device,
-                       precision=pick_precision(device), out_dir=out,
-                       live=live_recorder("GPT on Tang poems", out), progress=True)
-    samples = [sample_text(model, poem_tok, poems[0], 60, temperature=0.8, top_k=20, seed=s).split("\n\n")[0]
-               for s in range(3)]
-    return result.metrics, samples
-
-
-def race_hidden(vocab_size: int, gpt_params: int) -> int:
-    """The LSTM width (2 layers) whose parameter count is closest to the GPT's: notebook 03's bisection."""
-    from lmlab.models.lstm import LSTMConfig, LSTMLanguageModel
-
-    def lstm_params(hidden: int) -> int:
-        return LSTMLanguageModel(LSTMConfig(vocab_size=vocab_size, n_embd=hidden, hidden=hidden,
-                                            n_layer=2)).num_params()
-
-    low, high = 8, 1024
-    while high - low > 4:
-        mid = (low + high) // 2
-        low, high = (mid, high) if lstm_params(mid) < gpt_params else (low, mid)
-    return min((low, high), key=lambda h: abs(lstm_params(h) - gpt_params))
-
-
-def race_job(preset: str, text: str, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
-    from lmlab.device import pick_precision
-    from lmlab.models.lstm import LSTMTrainConfig, train_lstm
-    from lmlab.models.transformer.trainer import PRESETS as GPT_PRESETS
-    from lmlab.models.transformer.trainer import train_gpt
-
-    data, tok, _, train_text, val_text = _gpt_data(preset, text)
-    race_s = RACE_S[preset]
-    race_gpt, tcfg = _gpt_parts(preset, tok.vocab_size)
-    hidden = race_hidden(tok.vocab_size, race_gpt.num_params())
-    race_cfg = replace(tcfg, max_iters=10**9, lr_decay_iters=10**9, eval_interval=10**9, time_budget_s=race_s)
-    gpt_run = train_gpt(race_gpt, data, race_cfg, device=device, precision=pick_precision(device),
-                        progress=True)
-    lstm_cfg = LSTMTrainConfig(corpus=corpus, n_layer=2, hidden=hidden, time_budget_s=race_s, max_iters=10**9,
-                               eval_interval=0, device=device.type, max_eval_tokens=20_000,
-                               warmup_iters=GPT_PRESETS[preset]["warmup_iters"])
-    lstm_run = train_lstm(lstm_cfg, train_text, None, val_text=val_text, tokenizer=tok, progress=True)
-    return {"race": {"GPT": gpt_run.metrics, "LSTM": lstm_run.metrics}, "hidden": hidden}, []
-
-
-def students_job(preset: str, text: str, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
-    """Notebook 05's two students, distilled from the prepared ``03_gpt_shakespeare`` beside ``out``."""
-    import torch
-
-    from lmlab.checkpoint import load_checkpoint, save_checkpoint
-    from lmlab.models.distill import DistillConfig, distill
-    from lmlab.models.transformer import GPT, GPTConfig
-    from lmlab.models.transformer.generate import load_for_sampling
-    from lmlab.models.transformer.trainer import TokenData
-    from lmlab.prepared import DISTILL_ITERS, STUDENT_ALPHAS
-    from lmlab.train import History
-
-    teacher_dir = start_from("03_gpt_shakespeare", out, preset, corpus)
-    teacher, tok = load_for_sampling(load_checkpoint(teacher_dir), device)
-    try:
-        chars = 400_000 if preset == "smoke" else 1_000_000
-        data = TokenData.from_text(text[:chars], tok)  # as notebook 05, from here on
-    except ValueError as err:  # the notebook trains its own teacher then, and distils from that one
-        print(f"05_students: 03's GPT does not cover the corpus {corpus!r} ({err}); nothing to prepare")
-        return {"histories": {}, "unusable": str(err)}, []
-    block = min(64, teacher.config.block_size)
-
-    def get_batch(it: int, split: str = "train", batch: int = 16) -> Any:
-        return data.batch(split, batch, block, torch.Generator().manual_seed(it))
-
-    val_batches = [get_batch(10_000 + i, "val") for i in range(8)]
-    student_cfg = GPTConfig(vocab_size=tok.vocab_size, block_size=block, n_layer=1, n_head=2,
-                            n_embd=max(32, teacher.config.n_embd // 4))
-    iters = DISTILL_ITERS[preset]
-    histories = {}
-    for alpha in STUDENT_ALPHAS:
-        torch.manual_seed(0)
-        student = GPT(student_cfg).to(device)
-        history = History()
-        distill(teacher, student, get_batch,
-                DistillConfig(temperature=2.0, alpha=alpha, lr=3e-3, max_iters=iters), device=device,
-                val_batches=val_batches, eval_interval=max(10, iters // 8), history=history, progress=False)
-        save_checkpoint(out / f"student_{alpha}" / "ckpt.pt", model=student, config=student_cfg, kind="gpt",
-                        tokenizer=tok, history=history.records)
-        histories[str(alpha)] = history.records
-    return {"histories": histories, "distill_iters": iters}, []
-
-
-def _word2vec_job(model: str, preset: str, text: str, out: Path) -> tuple[dict, list]:
-    from lmlab.models.word2vec import Vocab, tokenize, train_word2vec
-    from lmlab.prepared import WATCH, save_word2vec, word2vec_config
-
-    sentences = tokenize(text)
-    words = W2V_SIZES[preset]["words"]
-    if words:  # as notebook 01: the first `words` words
-        kept, n = [], 0
-        for s in sentences:
-            kept.append(s[: words - n])
-            n += len(kept[-1])
-            if n >= words:
-                break
-        sentences = kept
-    vocab = Vocab.build(sentences, min_count=5)
-    watch = {"snapshot_words": WATCH, "snapshots_per_epoch": 2} if model == "skipgram" else {}
-    result = train_word2vec(sentences, word2vec_config(model, preset), vocab=vocab,
-                            live=live_recorder("skip-gram" if model == "skipgram" else "CBOW", out), **watch)
-    save_word2vec(result, out)
-    return {"words_per_sec": result.words_per_sec, "wall_s": result.wall_s}, []
-
-
-def skipgram_job(preset: str, text: str, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
-    """Notebook 01's skip-gram vectors (and their snapshots)."""
-    return _word2vec_job("skipgram", preset, text, out)
-
-
-def cbow_job(preset: str, text: str, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
-    """Notebook 01's CBOW vectors."""
-    return _word2vec_job("cbow", preset, text, out)
-
-
-_seq2seq_jobs = {"rnn": prepare_seq2seq.rnn_job, "rnn-attention": prepare_seq2seq.rnn_attention_job,
-                 "transformer": prepare_seq2seq.transformer_job}
-# How ``lmlab prepare`` trains each run of lmlab.prepared.JOBS: name -> (data, train), as its notebook does.
-# data(preset) -> (text, corpus name): what ``train`` reads, and the name hashed into the run's config.
-# train(preset, text, corpus, out, device) -> (metrics dict, samples), its files written into ``out``.
-TRAIN: dict[str, tuple[Callable[..., tuple[Any, str]], Callable[..., tuple[dict, list]]]] = {
-    "01_skipgram": (wiki_corpus, skipgram_job),
-    "01_cbow": (wiki_corpus, cbow_job),
-    "02_lstm_shakespeare": (shakespeare_corpus, lstm_job),
-    "02_lstm_poems": (lstm_poems_corpus, lstm_poems_job),
-    "03_gpt_shakespeare": (shakespeare_corpus, gpt_job),
-    "03_gpt_poems": (gpt_poems_corpus, gpt_poems_job),
-    "03_race": (shakespeare_corpus, race_job),
-    "05_students": (shakespeare_corpus, students_job),
-    **{name: (prepare_seq2seq.couplets, functools.partial(_seq2seq_jobs[arch], resume=True, progress=True))
-       for arch, name in SEQ2SEQ_RUNS.items()},
-    "06_reversal": (prepare_seq2seq.reversal, prepare_seq2seq.reversal_job),
-    "06_quality_curve": (prepare_seq2seq.couplets,
-                         functools.partial(prepare_seq2seq.quality_curve_job, resume=True, progress=True)),
-    "07_bert_zh": (prepare_bert.poems, prepare_bert.bert_zh_job),
-    "07_bert_en": (prepare_bert.wiki, prepare_bert.bert_en_job),
-    "07_gpt_zh": (prepare_bert.poems, prepare_bert.gpt_zh_job),
-    "07_finetune": (prepare_bert.poems, prepare_bert.finetune_job),
-    "08_compress_models": (shakespeare_corpus, prepare_compress.compress_job),
-    "08_small_models": (shakespeare_corpus, prepare_compress.small_models_job),
-    "08_hygiene": (shakespeare_corpus, prepare_compress.hygiene_job),
-    "08_augment": (prepare_compress.polarity, prepare_compress.augment_job),
-}
-# The runs whose training goes on from an unfinished folder of the same configuration (``preparing.json``
-# names it) instead of starting again: the long staged ones.
-RESUMES = {"06_quality_curve", *SEQ2SEQ_RUNS.values()}
-
-
-def corpus_of(name: str, preset: str) -> tuple[Any, str]:
-    """(what the run ``name`` trains on, its corpus name), loaded as its notebook loads it."""
-    data, _ = TRAIN[name]
-    return data(preset)
-
-
-def train_job(name: str, preset: str, text: Any, corpus: str, out: Path, device: Any) -> tuple[dict, list]:
-    """Train the run ``name`` into ``out`` as its notebook does: (metrics, samples)."""
-    _, train = TRAIN[name]
-    return train(preset, text, corpus, out, device)
-
-
-# ---------------------------------------------------------------- the command
-
-STARTED = "preparing.json"  # written when a run starts: which configuration the unfinished folder holds
-
-
-def _cost(device: Any, wall_s: float, resumed: bool) -> dict[str, Any]:
-    """What preparing a run took, recorded beside it (README's cost table reads it; not hashed).
-    ``resumed``: ``wall_s`` is the last part's only (its training seconds, in the metrics, count them all)."""
-    import torch
-
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else ""
-    return {"wall_s": round(wall_s, 1), "device": device.type, "device_name": name,
-            "threads": torch.get_num_threads(), "cpus": os.cpu_count(), "resumed": resumed}
-
-
-def _resumable(out: Path, name: str, config: dict[str, Any]) -> bool:
-    """True when ``out`` holds an unfinished run of exactly ``config`` that ``name``'s training resumes."""
-    if name not in RESUMES:
-        return False
-    try:
-        started = json.loads((out / STARTED).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(started, dict) and started.get("hash") == config_hash(config)
+    p.add_argument("--edition", choices=("en", "zh"), default="en",
+                   help="en: notebooks/; zh: the Chinese twins (notebooks/zh/), whose runs that read the "
+                        "poems go to prepared/PRESET/zh/")
+    p.add_argument("--notebooks", default=None, help="notebook folder (default: the lab's notebooks/)")
+
+
+def training_notebooks(folder: Path) -> list[Path]:
+    """The notebooks of ``folder`` that train through the cache, in order."""
+    return [p for p in sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+            if FIT.search(p.with_suffix(".py").read_text(encoding="utf-8")
+                          if p.with_suffix(".py").exists() else p.read_text(encoding="utf-8"))]
+
+
+def choose(names: list[str], folder: Path) -> tuple[list[Path], list[str]]:
+    """(the notebooks to run, the runs named): each NAME is a notebook (``06_seq2seq`` or ``06``) or a run
+    its notebook names (``06_quality_curve``); anything else is a one-line error naming the choices."""
+    from lmlab.errors import UsageError
+
+    every = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    chosen, runs = [], []
+    for name in names:
+        stem = Path(name).stem
+        by_stem = [p for p in every if p.stem == stem or p.stem[:2] == stem]
+        match = RUN_NAME.match(stem)
+        if not by_stem and match:
+            source = [p for p in every if p.stem[:2] == match[1]]
+            text = source[0].with_suffix(".py") if source and source[0].with_suffix(".py").exists() else None
+            if text is not None and f'"{stem}"' in text.read_text(encoding="utf-8"):
+                by_stem, runs = source, [*runs, stem]
+        if not by_stem:
+            raise UsageError(f"no notebook or prepared run called {name!r}; name a notebook "
+                             f"({', '.join(p.stem for p in training_notebooks(folder))}) or a run of one "
+                             "(06_quality_curve); 'lmlab prepare --list' shows what is prepared")
+        chosen += [p for p in by_stem if p not in chosen]
+    return chosen, runs
+
+
+def list_prepared(root: Path, preset: str, notebooks: list[Path], edition: str) -> None:
+    """One line per prepared run of each notebook: when it was made, how long it trained, or what is wrong."""
+    from lmlab.prepared import EDITION_DIR, STARTED, _trained_for, read_record, record_problem
+
+    base = root / "prepared" / preset
+    folders = [p for p in sorted(base.iterdir()) if p.is_dir() and p.name != EDITION_DIR] \
+        if base.is_dir() else []
+    if edition == "zh" and (base / EDITION_DIR).is_dir():
+        folders += sorted(p for p in (base / EDITION_DIR).iterdir() if p.is_dir())
+    print(f"lmlab prepare: prepared runs of the {preset} preset in {base}", flush=True)
+    for nb in notebooks:
+        own = [p for p in folders if p.name[:2] == nb.stem[:2]]
+        print(f"{nb.stem}: {len(own) or 'no'} run(s)", flush=True)
+        for path in own:
+            record, where = read_record(path), path.relative_to(base)
+            if record is not None:
+                print(f"  {where}: prepared {record.get('created', '?')}, trained {_trained_for(record)}",
+                      flush=True)
+            elif why := record_problem(path):
+                print(f"  {where}: {why}", flush=True)
+            elif (path / STARTED).exists():
+                print(f"  {where}: unfinished ('lmlab prepare {nb.stem}' goes on with it)", flush=True)
+
+
+def _echo(state: dict[str, Any]) -> Any:
+    """What the kernel prints, shown here while a run is prepared (its trainer's progress) and for the
+    cache's own lines (loaded, stale, training)."""
+    def show(text: str) -> None:
+        for line in text.splitlines():
+            if line.startswith("lmlab prepare: training") or line.startswith("lmlab prepare: going on"):
+                state["inside"] = True
+            # the cache's own lines, in either edition's punctuation
+            if state["inside"] or line.startswith(("lmlab:", "lmlab：")):
+                print(f"  {line}", flush=True)
+            if line.startswith("lmlab prepare: ") and " done in " in line:
+                state["inside"] = False
+    return show
 
 
 def run(args: argparse.Namespace) -> int:
-    from lmlab.device import pick_device
+    import shutil
+    import tempfile
+
+    import nbformat
+
+    from lmlab.cli.lab import default_notebook_dir
+    from lmlab.cli.site import execute
     from lmlab.errors import UsageError
+    from lmlab.prepared import LOG_ENV, NOTEBOOK_ENV, PREPARE_ENV, RETRAIN_ENV, default_root, read_log
     from lmlab.presets import resolve_preset
-    from lmlab.train.metrics import write_json_atomic
 
-    unknown = [n for n in args.names if n not in JOBS]
-    if unknown:
-        raise UsageError(f"no prepared run called {unknown[0]!r}; choose from {', '.join(JOBS)} "
-                         "('lmlab prepare --list' shows each and whether it is prepared)")
-    device = pick_device(args.device)
-    preset = resolve_preset(args.preset, device)
+    base = Path(args.notebooks).expanduser().resolve() if args.notebooks else default_notebook_dir()
+    folder = base / "zh" if args.edition == "zh" else base
+    if not folder.is_dir():
+        raise UsageError(f"notebook folder {str(folder)!r} does not exist; pass --notebooks FOLDER")
+    notebooks, runs = choose(args.names, folder) if args.names else (training_notebooks(folder), [])
+    preset = resolve_preset(args.preset, args.device)
     root = Path(args.dest).expanduser().resolve() if args.dest else default_root()
-    if not args.list:
-        from lmlab.mirror import refuse_mirror_write
+    if args.list:
+        list_prepared(root, preset, notebooks, args.edition)
+        return 0
+    from lmlab.mirror import refuse_mirror_write
 
-        refuse_mirror_write(root, "prepare runs in")  # before a stale run there is removed
-    names = []
-    for name in args.names or list(JOBS):  # a run's starting points are prepared before it
-        names += [n for n in (*JOBS[name].needs, name) if n not in names]
-    edition = next((e for n in names if (e := edition_dir(n))), None)
-    where = f" (Chinese edition: the runs that read the poems go to {preset}/{edition}/)" if edition else ""
-    print(f"lmlab prepare: {len(names)} run(s), preset {preset}, device {device.type}, "
-          f"into {root / 'prepared'}{where}", flush=True)
-    t_all = time.perf_counter()
-    done = skipped = 0
-    for k, name in enumerate(names, 1):
-        text, corpus = corpus_of(name, preset)
-        config = job_config(name, preset, corpus)
-        out = run_dir(root, preset, name)
-        head = f"[{k}/{len(names)}] {name} ({JOBS[name].about}, {corpus})"
-        if is_current(out, config) and not args.force:
-            print(f"{head}: prepared and current, skipped", flush=True)
-            skipped += 1
-            continue
-        broken = record_problem(out)
-        if args.list:
-            print(f"{head}: {broken}; not prepared" if broken else f"{head}: not prepared", flush=True)
-            continue
-        if broken:
-            print(f"{head}: {broken}: training it again", flush=True)
-        resume = not args.force and _resumable(out, name, config)
-        print(f"{head}: {'resuming the unfinished run' if resume else 'training'} ... "
-              f"({time.perf_counter() - t_all:.0f} s so far)", flush=True)
-        if not resume:
-            if out.exists():
-                shutil.rmtree(out)  # a half-finished or stale run: start it again from scratch
-            out.mkdir(parents=True)
-            write_json_atomic(out / STARTED, {"hash": config_hash(config), "job": name,
-                                             "started": time.strftime("%Y-%m-%d %H:%M")})
+    refuse_mirror_write(root, "prepare runs in")
+    env = {**os.environ, "LMLAB_PRESET": preset, PREPARE_ENV: str(root)}
+    if args.device:
+        env["LMLAB_DEVICE"] = args.device
+    if args.edition == "zh":
+        env["LMLAB_LANG"] = "zh"
+    env.pop(RETRAIN_ENV, None)
+    if args.force:
+        env[RETRAIN_ENV] = ",".join(runs) if runs else "1"
+    where = f", Chinese edition (runs that read the poems go to {preset}/zh/)" if args.edition == "zh" else ""
+    print(f"lmlab prepare: {len(notebooks)} notebook(s), preset {preset}{where}, into {root / 'prepared'}",
+          flush=True)
+    t_all, failed = time.perf_counter(), []
+    for k, path in enumerate(notebooks, 1):
+        print(f"[{k}/{len(notebooks)}] {path.stem}: running ... ({time.perf_counter() - t_all:.0f} s so far)",
+              flush=True)
         t0 = time.perf_counter()
-        try:
-            metrics, samples = train_job(name, preset, text, corpus, out, device)
-            if metrics.get("stopped") == "interrupted":  # a trainer that stopped cleanly on Ctrl-C
-                raise KeyboardInterrupt
-        except KeyboardInterrupt:
-            again = ("goes on from its last checkpoint" if name in RESUMES else "starts it again")
-            print(f"{head}: interrupted after {time.perf_counter() - t0:.0f} s; the same command skips the "
-                  f"runs already prepared and {again}", file=sys.stderr, flush=True)
-            return 130
-        wall_s = time.perf_counter() - t0
-        record_prepared(out, config, metrics=metrics, samples=samples, cost=_cost(device, wall_s, resume))
-        done += 1
-        print(f"{head}: done in {wall_s:.0f} s", flush=True)
-    if not args.list:
-        print(f"lmlab prepare: {done} trained, {skipped} already prepared, "
-              f"{time.perf_counter() - t_all:.0f} s; students set LMLAB_DATA_DIR={root}", flush=True)
-    return 0
+        # in a scratch folder: no runs/ left beside the notebooks, none of theirs read
+        with tempfile.TemporaryDirectory(prefix="lmlab-prepare-") as scratch:
+            copy = Path(scratch) / path.name
+            shutil.copy(path, copy)
+            nb = nbformat.read(copy, as_version=4)
+            log = Path(scratch) / "prepared-log"
+            try:
+                errors = execute(nb, Path(scratch), {**env, NOTEBOOK_ENV: path.stem, LOG_ENV: str(log)}, None,
+                                 on_output=_echo({"inside": False}))
+            except KeyboardInterrupt:
+                print(f"[{k}/{len(notebooks)}] {path.stem}: interrupted after "
+                      f"{time.perf_counter() - t0:.0f} s; the same command skips the runs already prepared "
+                      "and goes on with the others", file=sys.stderr, flush=True)
+                return 130
+            fits = read_log(log)
+        loaded, trained = sum(fits.values()), len(fits) - sum(fits.values())
+        state = f"{len(errors)} error(s): {errors[0]}" if errors else "ok"
+        print(f"[{k}/{len(notebooks)}] {path.stem}: {state}; {trained} run(s) trained, {loaded} already "
+              f"prepared, {time.perf_counter() - t0:.0f} s", flush=True)
+        if errors:
+            failed.append(path.stem)
+    print(f"lmlab prepare: {len(notebooks) - len(failed)} of {len(notebooks)} notebook(s) ran, "
+          f"{time.perf_counter() - t_all:.0f} s; students set LMLAB_DATA_DIR={root}"
+          + (f"; errors in {', '.join(failed)}" if failed else ""), flush=True)
+    return 1 if failed else 0

@@ -112,25 +112,46 @@ def render_math(markdown: str) -> str:
     return "".join(parts)
 
 
-def execute(nb: Any, folder: Path, env: dict[str, str], timeout: int) -> list[str]:
+def execute(nb: Any, folder: Path, env: dict[str, str], timeout: int | None,
+            on_output: Any = None) -> list[str]:
     """Run a notebook in its folder; returns the errors (name: message) of the cells that failed.
+    ``on_output(text)`` sees what the kernel prints, as it prints it (``lmlab prepare`` shows progress so).
 
     The kernel talks to us over Unix sockets in a private folder where the platform has them: no TCP port,
     and none of the kernel's "running over TCP without encryption" warning in the logs."""
     import tempfile
 
     from jupyter_client.manager import KernelManager
-    from nbclient import NotebookClient
 
     with tempfile.TemporaryDirectory(prefix="lmlab-kernel-") as private:
         km = KernelManager(kernel_name="python3")
         if os.name == "posix":
             km.transport, km.ip = "ipc", str(Path(private) / "kernel")
-        client = NotebookClient(nb, km=km, timeout=timeout, kernel_name="python3", allow_errors=True,
-                                resources={"metadata": {"path": str(folder)}})
-        client.execute(env=env)
+        client = _client_class(on_output)(nb, km=km, timeout=timeout, kernel_name="python3",
+                                          allow_errors=True, resources={"metadata": {"path": str(folder)}})
+        try:
+            client.execute(env=env)
+        finally:  # nbclient leaves a kernel it was handed running: one per notebook until lmlab exits
+            if km.has_kernel:
+                km.shutdown_kernel(now=True)
     return [f"cell {i}: {o.ename}: {o.evalue}" for i, c in enumerate(nb.cells)
             for o in c.get("outputs", []) if o.output_type == "error"]
+
+
+def _client_class(on_output: Any) -> Any:
+    """nbclient's client, or one that also hands each printed text to ``on_output``."""
+    from nbclient import NotebookClient
+
+    if on_output is None:
+        return NotebookClient
+
+    class Echoing(NotebookClient):
+        def output(self, outs: Any, msg: dict, display_id: Any, cell_index: int) -> Any:
+            if msg.get("msg_type") == "stream":
+                on_output(msg["content"].get("text", ""))
+            return super().output(outs, msg, display_id, cell_index)
+
+    return Echoing
 
 
 def to_html(nb: Any, *, banner: str) -> str:

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(model: str, argv: list[str]) -> int:
-    """``lmlab train MODEL ARGV...`` in this process (``lmlab prepare`` runs the lessons' commands so)."""
+    """``lmlab train MODEL ARGV...`` in this process (a notebook runs its commands so)."""
     parser = argparse.ArgumentParser(prog=f"lmlab train {model}")
     add_arguments(parser, model)
     return run(parser.parse_args(argv))

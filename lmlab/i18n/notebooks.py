@@ -174,7 +174,7 @@ def _table_keys(tree: ast.AST, shown: Iterable[ast.expr] = ()) -> list[ast.expr]
                                                    for t in node.targets)
               and isinstance(node.value, (ast.Tuple, ast.List)) and any(_phrase(e) for e in node.value.elts)):
             keys += [e for e in node.value.elts if isinstance(e, (ast.Constant, ast.JoinedStr))
-                     and (_has_words(words := _literal_words(e)) or _han(words))]  # names = ("teacher", …)
+                     and (_has_words(said := _literal_words(e)) or _han(said))]  # names = ("teacher", …)
     keys = list({id(k): k for k in keys}.values())
     chosen = {id(k) for k in [*keys, *shown]}  # the same phrase as a title= or print() is no lookup
     elsewhere = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import time
 from typing import Any
 
@@ -121,7 +122,9 @@ class LiveView:
                  path: str | None = None, max_draw_share: float | None = 0.1) -> None:
         self.title = title
         self.max_draw_share = max_draw_share  # None: redraw every ``every_s`` however slow drawing is
-        self.path = path  # when given, close() also leaves the final figure there as a PNG
+        # when given, close() also leaves the final figure there as a PNG (`lmlab prepare` names one for
+        # the run it prepares, through $LMLAB_LIVE_FIGURE, so a lesson that loads the run shows it)
+        self.path = path or os.environ.get("LMLAB_LIVE_FIGURE") or None
         self.every_s = every_s
         self.enabled = in_notebook() if enabled is None else enabled
         self.draw_s = 0.0

@@ -214,21 +214,22 @@ fig
 # 线性降到 0.0001。在 CPU 上，最内层循环是一个 numba 内核，每个核一个线程，不加锁地并行（"Hogwild"，出自 Niu 等，2011：各线程读写共享的向量时都不加锁，接受偶尔有两个线程同时更新同一行）：每次更新只涉及少数几行，线程之间很少冲突。下面的损失是在训练过程中对一部分词对抽样估计的。
 
 # %%
+from dataclasses import asdict
+
 from lmlab.models.word2vec import Word2VecConfig, train_word2vec
-from lmlab.prepared import find_prepared, load_word2vec
+from lmlab.prepared import cached, load_word2vec, save_word2vec
 from lmlab.viz.curves import LiveView
 
 WATCH = ["king", "queen", "man", "woman", "france", "paris", "germany", "berlin", "war", "army",
          "music", "film", "one", "two", "three", "four"]
 config = Word2VecConfig(model="skipgram", dim=SIZES["dim"], window=5, negative=5, min_count=5,
                         epochs=SIZES["epochs"], sample=1e-3)
-# 如果 `lmlab prepare` 在课前已训练好，就直接加载那次的结果（会有提示）；retrain=True 则在这里重新训练
-prep = find_prepared("01_skipgram", lab.preset, corpus=corpus_name, retrain=False)
-if prep is not None:
-    sg = load_word2vec(prep, vocab, config)
-else:
-    sg = train_word2vec(sentences, config, vocab=vocab, live=LiveView("skip-gram"), snapshot_words=WATCH,
-                        snapshots_per_epoch=2)
+# 如果 `lmlab prepare` 在课前已训练好，就直接加载那次的结果（会有提示）
+# （LMLAB_RETRAIN=1 则在这里重新训练）；它的键：它的设置、它读的词和它观察的词
+sg = cached("01_skipgram", {"words": SIZES["words"], "watch": WATCH, **asdict(config)}, preset=lab.preset,
+            corpus=corpus_name, save=save_word2vec, load=lambda prep: load_word2vec(prep, vocab, config),
+            fit=lambda out: train_word2vec(sentences, config, vocab=vocab, live=LiveView("skip-gram"),
+                                           snapshot_words=WATCH, snapshots_per_epoch=2))
 wv = sg.vectors
 print(f"每秒 {sg.words_per_sec:,.0f} 个词，用时 {sg.wall_s:.1f} 秒")
 
@@ -277,11 +278,9 @@ check("word2vec.cbow_loss", cbow_loss)
 # %%
 cbow_config = Word2VecConfig(model="cbow", dim=SIZES["dim"], window=5, negative=5, min_count=5,
                              epochs=SIZES["epochs"], sample=1e-3, alpha=0.05)
-prep = find_prepared("01_cbow", lab.preset, corpus=corpus_name, retrain=False)
-if prep is not None:
-    cb = load_word2vec(prep, vocab, cbow_config)
-else:
-    cb = train_word2vec(sentences, cbow_config, vocab=vocab, live=LiveView("CBOW"))
+cb = cached("01_cbow", {"words": SIZES["words"], "watch": [], **asdict(cbow_config)}, preset=lab.preset,
+            corpus=corpus_name, save=save_word2vec, load=lambda prep: load_word2vec(prep, vocab, cbow_config),
+            fit=lambda out: train_word2vec(sentences, cbow_config, vocab=vocab, live=LiveView("CBOW")))
 print(f"skip-gram 每秒 {sg.words_per_sec:,.0f} 词，用时 {sg.wall_s:.1f} 秒；"
       f"CBOW 每秒 {cb.words_per_sec:,.0f} 词，用时 {cb.wall_s:.1f} 秒")
 

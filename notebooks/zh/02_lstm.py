@@ -214,20 +214,15 @@ config = L.preset_config(lab.preset, device=lab.device.type, corpus=corpus)
                                  "dropout", "time_budget_s")}
 
 # %% [markdown]
-# 老师可能已在课前训练好这个模型（`lmlab prepare`）：这时下一个单元格会加载它，显示训练时记录的图和一段采样，并给出提示。
-# `retrain=True`（或环境变量 `LMLAB_RETRAIN=1`）则在这里重新训练。
+# 老师可能已在课前训练好这个模型（`lmlab prepare`）：这时下一个单元格会加载它（配置完全相同的那次训练），显示训练时记录的图，并给出提示。环境变量 `LMLAB_RETRAIN=1`（或 `=02_lstm_shakespeare`）则在这里重新训练。
 
 # %%
-from lmlab.checkpoint import load_checkpoint
-from lmlab.prepared import find_prepared
+from lmlab.prepared import cached
 
-prep = find_prepared("02_lstm_shakespeare", lab.preset, corpus=corpus, retrain=False)
-if prep is not None:
-    run = L.LSTMRun(*L.load_for_sampling(load_checkpoint(prep.path)), history=None, metrics=prep.metrics,
-                    config=config)
-else:
-    run = L.train_lstm(config, train_text, "runs/02_lstm_shakespeare", val_text=val_text,
-                       overwrite=True, live=True, progress=False)
+run = cached("02_lstm_shakespeare", config, preset=lab.preset, corpus=corpus,
+             fit=lambda out: L.train_lstm(config, train_text, out, val_text=val_text, overwrite=True,
+                                          live=True, progress=False),
+             load=lambda prep: L.load_run(prep.path, metrics=prep.metrics, config=config))
 m = run.metrics
 print(f"{m['iters']} 轮迭代，训练 {m['train_s']:.1f} 秒，每秒 {m['tokens_per_sec']:,.0f} 个字符")
 print(f"验证集：{m['val_loss']:.3f} 奈特/字符 = {m['val_bpc']:.3f} 比特/字符，"
@@ -298,14 +293,14 @@ print(f"{poems_name}：{poems.count(chr(10) * 2) + 1:,} 首诗，{len(poems):,} 
 print(poems[:60])
 
 # %%
+from dataclasses import asdict
+
 poem_config = L.preset_config(lab.preset, device=lab.device.type, corpus=poems_name, **sizes)
-prep = find_prepared("02_lstm_poems", lab.preset, corpus=poems_name, retrain=False)
-if prep is not None:
-    poet = L.LSTMRun(*L.load_for_sampling(load_checkpoint(prep.path)), history=None, metrics=prep.metrics,
-                     config=poem_config)
-else:
-    poet = L.train_lstm(poem_config, poem_train, "runs/02_lstm_poems", val_text=poem_val,
-                        overwrite=True, live=True, progress=False, sample_prompt="\n")
+poet = cached("02_lstm_poems", {**asdict(poem_config), "max_poems": POEM_SIZES[lab.preset]["max_poems"],
+                                 "max_vocab": 3000}, preset=lab.preset, corpus=poems_name, script=True,
+              fit=lambda out: L.train_lstm(poem_config, poem_train, out, val_text=poem_val, overwrite=True,
+                                           live=True, progress=False, sample_prompt="\n"),
+              load=lambda prep: L.load_run(prep.path, metrics=prep.metrics, config=poem_config))
 print(f"验证集：训练 {poet.metrics['train_s']:.1f} 秒后 {poet.metrics['val_loss']:.3f} 奈特/字符")
 poem_val_ids = torch.tensor(poet.tokenizer.encode(poem_val), dtype=torch.long)
 poem_block = min(block, len(poem_val_ids) - 1)

@@ -424,7 +424,7 @@ check("transformer.cosine_part", cosine_part)
 # %%
 from lmlab.checkpoint import load_checkpoint, load_model_state
 from lmlab.models.transformer.trainer import TokenData, TrainConfig, train_gpt
-from lmlab.prepared import find_prepared
+from lmlab.prepared import cached
 from lmlab.tokenizers import CharTokenizer
 from lmlab.viz.curves import LiveView
 
@@ -438,17 +438,23 @@ train_keys = ("batch_size", "max_iters", "lr", "min_lr", "warmup_iters", "lr_dec
 tcfg = TrainConfig(**{k: values[k] for k in train_keys})
 print(f"{corpus}：训练集 {len(data.train):,} 个字符 / 验证集 {len(data.val):,} 个字符；"
       f"模型有 {model.num_params():,} 个参数")
-# 如果 `lmlab prepare` 在课前已训练好，就直接加载那次的结果（会有提示）；retrain=True 则在这里重新训练
-prep = find_prepared("03_gpt_shakespeare", lab.preset, corpus=corpus, retrain=False)
-if prep is not None:
-    load_model_state(model, load_checkpoint(prep.path))
-    model.to(lab.device)
-    m = prep.metrics
-else:
-    result = train_gpt(model, data, tcfg, tokenizer=tok, device=lab.device, precision=lab.precision,
-                       out_dir="runs/03_gpt_shakespeare", live=LiveView(title="GPT · 语料 " + corpus),
-                       progress=False)
-    m = result.metrics
+
+
+def load_gpt(prep, into):
+    """A prepared run's weights into the model ``into``; its metrics."""
+    load_model_state(into, load_checkpoint(prep.path))
+    return prep.metrics
+
+
+def fit_gpt(out):
+    return train_gpt(model, data, tcfg, tokenizer=tok, device=lab.device, precision=lab.precision,
+                     out_dir=out, live=LiveView(title="GPT · 语料 " + corpus), progress=False).metrics
+
+
+# 如果 `lmlab prepare` 在课前已训练好，就直接加载那次的结果（会有提示）
+m = cached("03_gpt_shakespeare", {"tokenizer": "char", **values}, preset=lab.preset, corpus=corpus,
+           fit=fit_gpt, load=lambda prep: load_gpt(prep, model))
+model.to(lab.device)
 print(f"{m['iters']} 轮迭代，训练 {m['train_s']:.1f} 秒，每秒 {m['tokens_per_sec']:,.0f} 个 token，"
       f"MFU {m['mfu'] or 0:.1%}")
 print(f"训练集 {m['eval_train_loss']:.3f}，验证集 {m['val_loss']:.3f} 奈特/字符"
@@ -534,14 +540,13 @@ poem_model = GPT(GPTConfig(vocab_size=poem_tok.vocab_size, block_size=poem_block
 poem_cfg = replace(tcfg, max_iters=TANG["max_iters"], lr_decay_iters=TANG["max_iters"],
                    time_budget_s=TANG["time_budget_s"])
 print(f"{poems_name}：{len(poems):,} 个字符，{poem_tok.vocab_size:,} 个不同的字")
-prep = find_prepared("03_gpt_poems", lab.preset, corpus=poems_name, retrain=False)
-if prep is not None:
-    load_model_state(poem_model, load_checkpoint(prep.path))
-    poem_metrics = prep.metrics
-else:
-    poem_metrics = train_gpt(poem_model, poem_data, poem_cfg, tokenizer=poem_tok, device=lab.device,
-                             precision=lab.precision, live=LiveView(title="唐诗上的 GPT"),
-                             progress=False).metrics
+poem_metrics = cached(
+    "03_gpt_poems", {"tokenizer": "char", **values, **TANG, "lr_decay_iters": TANG["max_iters"],
+                     "max_vocab": 3000}, preset=lab.preset, corpus=poems_name, script=True,
+    fit=lambda out: train_gpt(poem_model, poem_data, poem_cfg, tokenizer=poem_tok, device=lab.device,
+                              precision=lab.precision, out_dir=out, live=LiveView(title="唐诗上的 GPT"),
+                              progress=False).metrics,
+    load=lambda prep: load_gpt(prep, poem_model))
 poem_model.to(lab.device)
 print(f"训练 {poem_metrics['iters']} 轮迭代后，验证集 {poem_metrics['val_loss']:.3f} 奈特/字符")
 first = poems[0]
@@ -590,10 +595,9 @@ while high - low > 4:
 hidden = min((low, high), key=lambda h: abs(lstm_params(h) - gpt_params))
 print(f"GPT 有 {gpt_params:,} 个参数；2 层 x {hidden} 的 LSTM 有 {lstm_params(hidden):,} 个")
 
-prep = find_prepared("03_race", lab.preset, corpus=corpus, retrain=False)
-if prep is not None:
-    race = prep.metrics["race"]
-else:
+
+
+def run_race(out):
     race_gpt = GPT(GPTConfig(vocab_size=tok.vocab_size, **size))
     race_cfg = replace(tcfg, max_iters=10**9, lr_decay_iters=10**9, eval_interval=10**9, time_budget_s=RACE_S)
     race_gpt_run = train_gpt(race_gpt, data, race_cfg, device=lab.device, precision=lab.precision,
@@ -602,7 +606,11 @@ else:
                                eval_interval=0, device=lab.device.type, max_eval_tokens=20_000,
                                warmup_iters=PRESETS[lab.preset]["warmup_iters"])
     race_lstm_run = train_lstm(lstm_cfg, train_text, None, val_text=val_text, tokenizer=tok, progress=False)
-    race = {"GPT": race_gpt_run.metrics, "LSTM": race_lstm_run.metrics}
+    return {"race": {"GPT": race_gpt_run.metrics, "LSTM": race_lstm_run.metrics}, "hidden": hidden}
+
+
+race = cached("03_race", {"tokenizer": "char", **values, "race_s": RACE_S}, preset=lab.preset, corpus=corpus,
+              fit=run_race).metrics["race"]
 for name, r in race.items():
     print(f"{name:5} {r['params']:>9,} 个参数，{RACE_S:.0f} 秒内 {r['iters']:>5} 轮迭代，"
           f"每秒 {r['tokens_per_sec']:>8,.0f} 个 token，验证集 {r['val_loss']:.3f}")

@@ -47,7 +47,7 @@ from lmlab.models.transformer.config import GPTConfig
 from lmlab.models.transformer.generate import load_for_sampling
 from lmlab.models.transformer.model import GPT
 from lmlab.models.transformer.run import make_tokenizer
-from lmlab.models.transformer.trainer import TokenData, TrainConfig, train_gpt
+from lmlab.models.transformer.trainer import PRESETS, TokenData, TrainConfig, train_gpt
 from lmlab.prepared import find_checkpoint
 from lmlab.viz.attention import (
     attention_of,
@@ -78,7 +78,9 @@ print(f"class 预设：训练 {cite('class_train_minutes', PRESET_SIZES['class']
       "分钟")
 
 text, corpus = load_text_or_fallback("tiny_shakespeare")
-found = find_checkpoint("03_gpt_shakespeare", lab.preset, corpus=corpus, env="LMLAB_GPT_CKPT",
+gpt_03 = {"tokenizer": "char", **PRESETS[lab.preset]}  # 第 03 本笔记的 GPT：它预先训练好的那次运行的键
+found = find_checkpoint("03_gpt_shakespeare", gpt_03, preset=lab.preset, corpus=corpus,
+                        notebook="03_transformer", env="LMLAB_GPT_CKPT",
                         local=("runs/03_gpt_shakespeare", "runs/gpt"))
 found = [found] if found else []
 gpt = None

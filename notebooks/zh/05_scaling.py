@@ -406,10 +406,12 @@ from lmlab.models.distill import (  # noqa: E402
 )
 from lmlab.models.transformer.generate import load_for_sampling  # noqa: E402
 from lmlab.models.transformer.run import make_tokenizer  # noqa: E402
-from lmlab.models.transformer.trainer import TokenData, TrainConfig, train_gpt  # noqa: E402
+from lmlab.models.transformer.trainer import PRESETS, TokenData, TrainConfig, train_gpt  # noqa: E402
 from lmlab.prepared import find_checkpoint  # noqa: E402
 
-found = find_checkpoint("03_gpt_shakespeare", lab.preset, corpus=corpus, env="LMLAB_GPT_CKPT",
+gpt_03 = {"tokenizer": "char", **PRESETS[lab.preset]}  # 第 03 本笔记的 GPT：它预先训练好的那次运行的键
+found = find_checkpoint("03_gpt_shakespeare", gpt_03, preset=lab.preset, corpus=corpus,
+                        notebook="03_transformer", env="LMLAB_GPT_CKPT",
                         local=("runs/03_gpt_shakespeare", "runs/03_transformer"))
 found = [found] if found else []
 chars = 400_000 if lab.preset == "smoke" else 1_000_000  # smoke：用 03 号笔记本训练的那一片数据
@@ -468,30 +470,49 @@ ax.legend(fontsize=8)
 plt.show()
 
 # %% [markdown]
-# 现在是两个同样小、初始权重也相同的学生：一个只在真实字符上训练（$\alpha = 0$，这是基线），一个用蒸馏训练（$\alpha = 0.7$，$T = 2$）。论断是：同样的规模、同样的步数，蒸馏出来的学生最终低于只用标签训练的学生，而两者都高于教师。如果教师是 `lmlab prepare` 训练好的那次结果，就加载当时从这个教师蒸馏出的学生（单元格会提示；`retrain=True` 则在这里重新蒸馏）；换成其他任何教师，学生都在这里蒸馏。
+# 现在是两个同样小、初始权重也相同的学生：一个只在真实字符上训练（$\alpha = 0$，这是基线），一个用蒸馏训练（$\alpha = 0.7$，$T = 2$）。论断是：同样的规模、同样的步数，蒸馏出来的学生最终低于只用标签训练的学生，而两者都高于教师。如果教师是 `lmlab prepare` 训练好的那次结果，就加载当时从这个教师蒸馏出的学生（单元格会提示；`LMLAB_RETRAIN=05_students` 则在这里重新蒸馏）；换成其他任何教师，学生都在这里蒸馏。
 
 # %%
-from lmlab.prepared import find_prepared  # noqa: E402
+from lmlab.checkpoint import save_checkpoint  # noqa: E402
+from lmlab.prepared import cached, read_record  # noqa: E402
 
 student_cfg = GPTConfig(vocab_size=tok.vocab_size, block_size=block, n_layer=1, n_head=2,
                         n_embd=max(32, teacher.config.n_embd // 4))
+ALPHAS = (0.0, 0.7)
+
+
+def new_student():
+    torch.manual_seed(0)  # 两个学生从同样的权重开始
+    return GPT(student_cfg).to(lab.device)
+
+
+def distil_students(out):
+    histories = {}
+    for alpha in ALPHAS:
+        student, history = new_student(), History()
+        distill(teacher, student, get_batch,
+                DistillConfig(temperature=2.0, alpha=alpha, lr=3e-3, max_iters=SIZE["distill_iters"]),
+                device=lab.device, val_batches=val_batches, eval_interval=max(10, SIZE["distill_iters"] // 8),
+                history=history, progress=False)
+        save_checkpoint(out / f"student_{alpha}" / "ckpt.pt", model=student, config=student_cfg, kind="gpt",
+                        tokenizer=tok, history=history.records)
+        histories[str(alpha)] = history.records
+    return {"histories": histories, "distill_iters": SIZE["distill_iters"]}
+
+
+# 学生取决于它们的老师：第 03 本笔记预先训练好的 GPT，或者在这里找到或训练的那个
+if found and read_record(found[0]) is not None:
+    teacher_key = gpt_03
+else:
+    teacher_key = f"not prepared: {found[0] if found else 'trained here'}"
+run = cached("05_students", {"teacher": teacher_key, "distill_iters": SIZE["distill_iters"],
+                             "alphas": list(ALPHAS), "temperature": 2.0, "lr": 3e-3, "block": 64, "batch": 16,
+                             "text_chars": chars}, preset=lab.preset, corpus=corpus, fit=distil_students)
 students, histories = {}, {}
-teacher_is_prepared = bool(found) and (found[0] / "prepared.json").exists() and teacher is not None
-prep = find_prepared("05_students", lab.preset, corpus=corpus, retrain=False) if teacher_is_prepared else None
-if not teacher_is_prepared:
-    print("lmlab：教师不是预先准备的 03_gpt_shakespeare，所以学生在这里蒸馏")
-for alpha in (0.0, 0.7):
-    torch.manual_seed(0)
-    students[alpha] = GPT(student_cfg).to(lab.device)
-    if prep is not None:
-        load_model_state(students[alpha], load_checkpoint(prep.path / f"student_{alpha}"))
-        histories[alpha] = History(prep.metrics["histories"][str(alpha)])
-        continue
-    histories[alpha] = History()
-    distill(teacher, students[alpha], get_batch,
-            DistillConfig(temperature=2.0, alpha=alpha, lr=3e-3, max_iters=SIZE["distill_iters"]),
-            device=lab.device, val_batches=val_batches, eval_interval=max(10, SIZE["distill_iters"] // 8),
-            history=histories[alpha], progress=False)
+for alpha in ALPHAS:
+    students[alpha] = new_student()
+    load_model_state(students[alpha], load_checkpoint(run.path / f"student_{alpha}"))
+    histories[alpha] = History(run.metrics["histories"][str(alpha)])
 
 fig, (ax, ax_bar) = plt.subplots(1, 2, figsize=(9.5, 2.8))
 for alpha, h in histories.items():

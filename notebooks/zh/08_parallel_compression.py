@@ -252,12 +252,11 @@ from lmlab.compress.measure import (  # noqa: E402
     train_lm,
     val_batches,
 )
-from lmlab.compress.prepare import load as load_prepared  # noqa: E402
 from lmlab.eval.language_model import evaluate_lm  # noqa: E402
 from lmlab.models.lstm.model import LSTMConfig, LSTMLanguageModel  # noqa: E402
 from lmlab.models.transformer import GPT, GPTConfig  # noqa: E402
 from lmlab.models.transformer.trainer import TokenData  # noqa: E402
-from lmlab.prepared import find_prepared  # noqa: E402
+from lmlab.prepared import cached  # noqa: E402
 from lmlab.tokenizers import CharTokenizer  # noqa: E402
 
 torch.set_num_threads(1)
@@ -267,15 +266,36 @@ tok = CharTokenizer.fit(text)
 data = TokenData.from_text(text, tok)
 batches = val_batches(data, block_size=64)
 n_layer, width = SIZE["gpt"]
-prep = find_prepared("08_compress_models", lab.preset, corpus=corpus, retrain=False)  # `lmlab prepare`（课前预训练）
-if prep is not None:
-    lstm, gpt = load_prepared(prep.path, tok.vocab_size, lab.preset)
-else:
-    torch.manual_seed(0)
-    lstm = train_lm(LSTMLanguageModel(LSTMConfig(vocab_size=tok.vocab_size, hidden=256, n_layer=2,
-                                                 dropout=0.0)), data, SIZE["iters"])
-    gpt = train_lm(GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=64, n_layer=n_layer, n_head=4,
-                                 n_embd=width)), data, SIZE["iters"])
+torch.manual_seed(0)
+lstm = LSTMLanguageModel(LSTMConfig(vocab_size=tok.vocab_size, hidden=256, n_layer=2, dropout=0.0))
+gpt = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=64, n_layer=n_layer, n_head=4, n_embd=width))
+MODELS = {"lstm": lstm, "gpt": gpt}
+
+
+def save_weights(models, out):
+    for name, model in models.items():
+        torch.save(model.state_dict(), out / f"{name}.pt")
+
+
+def load_weights(models, prep):
+    for name, model in models.items():
+        model.load_state_dict(torch.load(prep.path / f"{name}.pt", map_location="cpu", weights_only=True))
+        model.eval()
+    return models
+
+
+def train_both(out):
+    for model in MODELS.values():
+        train_lm(model, data, SIZE["iters"])
+    save_weights(MODELS, out)
+    return MODELS
+
+
+# 如果 `lmlab prepare` 在课前已训练好，就直接加载那次的结果（会有提示）
+compress_key = {"iters": SIZE["iters"], "gpt": SIZE["gpt"], "chars": len(text), "lstm_hidden": 256,
+                "lstm_layers": 2, "seed": 0}
+cached("08_compress_models", compress_key, preset=lab.preset, corpus=corpus, fit=train_both,
+       load=lambda prep: load_weights(MODELS, prep))
 
 rows = []
 for name, model, gen in (("LSTM", lstm, lambda m: lstm_generate_tokens(m, SIZE["gen"], tok.vocab_size)),
@@ -303,13 +323,20 @@ check("parallel.int8_bytes", int8_matrix_bytes)
 
 # %%
 amounts = list(SIZE["prune"])
-prep_small = find_prepared("08_small_models", lab.preset, corpus=corpus, retrain=False)
-sweep = [tuple(r) for r in prep_small.metrics["sweep"]] if prep_small is not None else []
-for s in amounts[len(sweep):]:
-    pruned = magnitude_prune(copy.deepcopy(lstm), s, permanent=False)
-    before = evaluate_lm(pruned, batches)
-    train_lm(pruned, data, SIZE["prune_ft"], lr=1e-3, seed=7)
-    sweep.append((s, before, evaluate_lm(pruned, batches), sparsity(pruned)))
+
+
+def prune_sweep(out):
+    rows = []
+    for s in amounts:
+        pruned = magnitude_prune(copy.deepcopy(lstm), s, permanent=False)
+        before = evaluate_lm(pruned, batches)
+        train_lm(pruned, data, SIZE["prune_ft"], lr=1e-3, seed=7)
+        rows.append((s, before, evaluate_lm(pruned, batches), sparsity(pruned)))
+    return {"sweep": rows}
+
+
+sweep = cached("08_prune_sweep", {**compress_key, "prune_ft": SIZE["prune_ft"], "prune": amounts},
+               preset=lab.preset, corpus=corpus, fit=prune_sweep).metrics["sweep"]
 from torch.nn.utils import prune as torch_prune  # noqa: E402
 
 from lmlab.compress.prune import make_permanent, prunable  # noqa: E402
@@ -355,21 +382,29 @@ print(f"90 % 为零：磁盘上 {model_bytes(dense90) / 1e3:.0f} kB（稠密模�
 # 05 号笔记本从一个大 GPT 蒸馏出了一个小 GPT。把所有小模型画在同一张图上：横轴是字节数（剪枝后的模型按不存储其中的零来计），纵轴是验证损失。
 
 # %%
-from lmlab.compress.prepare import load_small  # noqa: E402
 from lmlab.models.distill import DistillConfig, distill  # noqa: E402
 
 teacher = gpt
 teacher_pruned = magnitude_prune(copy.deepcopy(teacher), 0.5, permanent=False)
 torch.manual_seed(0)
 student = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=64, n_layer=1, n_head=4, n_embd=width // 2))
-if prep_small is not None:
-    load_small(prep_small.path, teacher_pruned, student)
-else:
+SMALL = {"teacher_pruned": teacher_pruned, "student": student}
+
+
+def shrink(out):
     train_lm(teacher_pruned, data, SIZE["prune_ft"], lr=1e-3, seed=7)
     distill(teacher, student,
             lambda it: data.batch("train", 16, 64, torch.Generator().manual_seed(50_000 + it)),
             DistillConfig(max_iters=SIZE["distill_iters"], temperature=2.0, alpha=0.5, lr=3e-3),
             progress=False)
+    save_weights(SMALL, out)
+    return SMALL
+
+
+small_key = {**compress_key, "prune_ft": SIZE["prune_ft"], "distill_iters": SIZE["distill_iters"],
+             "student": "1x/2"}
+cached("08_small_models", small_key, preset=lab.preset, corpus=corpus, fit=shrink,
+       load=lambda prep: load_weights(SMALL, prep))
 
 # 剪枝后的模型按它实际参与计算的权重来计（而不是 weight_orig，那里还保留着被剪掉的值）
 points = {"教师（fp32）": (model_bytes(teacher), evaluate_lm(teacher, batches)),
@@ -410,14 +445,18 @@ def hygiene_config(weight_decay=0.1):
                        eval_interval=max(10, n // 12), eval_iters=4, weight_decay=weight_decay)
 
 
-hygiene = find_prepared("08_hygiene", lab.preset, corpus=corpus, retrain=False)
-if hygiene is not None:
-    evals, best = hygiene.metrics["evals"], hygiene.metrics["stopped"]
-else:
+def over_fit(out):
     full_run = train_gpt(small_gpt(), small, hygiene_config(), progress=False)
-    best = train_early_stopping(small_gpt(), small, hygiene_config(), patience=2, out_dir=work / "early",
-                                progress=False).extra
-    evals = [r for r in full_run.history.records if "val_loss" in r]
+    stopped = train_early_stopping(small_gpt(), small, hygiene_config(), patience=2, out_dir=out / "early",
+                                   progress=False).extra
+    return {"evals": [r for r in full_run.history.records if "val_loss" in r],
+            "stopped": {k: stopped[k] for k in ("best_iter", "stopped_at", "best_val")}}
+
+
+hygiene_key = {**compress_key, "hygiene_iters": SIZE["hygiene_iters"], "small_chars": 20_000,
+               "val_chars": [200_000, 210_000], "patience": 2}
+hygiene = cached("08_hygiene", hygiene_key, preset=lab.preset, corpus=corpus, fit=over_fit)
+evals, best = hygiene.metrics["evals"], hygiene.metrics["stopped"]
 fig, ax = plt.subplots(figsize=(6.5, 3.4))
 ax.plot([r["iter"] for r in evals], [r["train_loss"] for r in evals], "o-", label="训练")
 ax.plot([r["iter"] for r in evals], [r["val_loss"] for r in evals], "s-", label="验证")
@@ -433,14 +472,22 @@ print(f"早停：在 {hygiene_config().max_iters} 次迭代中的第 {best['stop
 # **Dropout 与权重衰减**，GPT 训练器具备的两种正则化手段，在同一个小语料上测量（每次训练的最佳验证损失；class 预设：4 次训练）。
 
 # %%
+GRID = [(dropout, wd) for dropout in (0.0, 0.2) for wd in (0.0, 0.1)]
+
+
+def regularise(out):
+    runs = {f"{dropout} {wd}": train_gpt(small_gpt(dropout), small, hygiene_config(wd), progress=False)
+            for dropout, wd in GRID}
+    return {key: run.metrics for key, run in runs.items()}
+
+
 if SIZE["grid"]:
+    grid = cached("08_grid", {**hygiene_key, "grid": GRID}, preset=lab.preset, corpus=corpus, fit=regularise)
     print(f"{'dropout':>8s} {'权重衰减':>12s} {'最佳验证':>9s} {'最终验证':>9s} {'最终训练':>10s}")
-    for dropout in (0.0, 0.2):
-        for wd in (0.0, 0.1):
-            r = (hygiene.metrics["grid"][f"{dropout} {wd}"] if hygiene is not None
-                 else train_gpt(small_gpt(dropout), small, hygiene_config(wd), progress=False).metrics)
-            print(f"{dropout:8.1f} {wd:12.1f} {r['best_val_loss']:9.3f} {r['val_loss']:9.3f} "
-                  f"{r['eval_train_loss']:10.3f}")
+    for dropout, wd in GRID:
+        r = grid.metrics[f"{dropout} {wd}"]
+        print(f"{dropout:8.1f} {wd:12.1f} {r['best_val_loss']:9.3f} {r['val_loss']:9.3f} "
+              f"{r['eval_train_loss']:10.3f}")
 else:
     print("（class 预设在这里训练 dropout 与权重衰减的 2 x 2 组合）")
 
@@ -465,21 +512,31 @@ print(f"{cite('aug_train_n', n_train, '{}')} 条训练评论，{cite('aug_test_n
       f"一条测试评论就是 {cite('aug_point', 100 / n_test, '{:.0f}')} 个百分点的准确率")
 mini_tok, encoder = load_minilm("cpu")
 clf = SentenceClassifier(encoder, n_classes=2)
-prep_aug = find_prepared("08_augment", lab.preset, corpus="pang_lee_polarity", retrain=False)
-scores = prep_aug.metrics["scores"] if prep_aug is not None else {"originals": [], "with augmentation": []}
-majority = []  # 训练集中最常见标签的测试准确率，这里训练的每个划分各一个
-for seed in range(len(scores["originals"]), SIZE["aug_seeds"]):
-    train_idx, test_idx = stratified_split(labels, test_fraction=0.25, seed=seed)
-    train_idx = train_idx[:SIZE["aug_examples"]]  # smoke：150 条训练评论中的 40 条
-    aug_t, aug_y = augment([texts[i] for i in train_idx], labels[train_idx].tolist(),
-                           copies=SIZE["aug_copies"], seed=seed)
-    test_x = sentence_embeddings(clf, mini_tok, [texts[i] for i in test_idx])
-    commonest = np.bincount(labels[train_idx]).argmax()
-    majority.append(float((labels[test_idx] == commonest).mean()))
-    for name, (tx, ty) in {"originals": (aug_t[:len(train_idx)], aug_y[:len(train_idx)]),
-                           "with augmentation": (aug_t, aug_y)}.items():
-        probe = LogisticRegression(max_iter=2000).fit(sentence_embeddings(clf, mini_tok, tx), ty)
-        scores[name].append(float((probe.predict(test_x) == labels[test_idx]).mean()))
+
+
+def compare_augmentation(out):
+    scores = {"originals": [], "with augmentation": []}
+    majority = []  # 每种划分下，总是回答训练集中最常见标签的测试准确率
+    for seed in range(SIZE["aug_seeds"]):
+        train_idx, test_idx = stratified_split(labels, test_fraction=0.25, seed=seed)
+        train_idx = train_idx[:SIZE["aug_examples"]]  # smoke：150 条训练评论中的 40 条
+        aug_t, aug_y = augment([texts[i] for i in train_idx], labels[train_idx].tolist(),
+                               copies=SIZE["aug_copies"], seed=seed)
+        test_x = sentence_embeddings(clf, mini_tok, [texts[i] for i in test_idx])
+        commonest = np.bincount(labels[train_idx]).argmax()
+        majority.append(float((labels[test_idx] == commonest).mean()))
+        for name, (tx, ty) in {"originals": (aug_t[:len(train_idx)], aug_y[:len(train_idx)]),
+                               "with augmentation": (aug_t, aug_y)}.items():
+            probe = LogisticRegression(max_iter=2000).fit(sentence_embeddings(clf, mini_tok, tx), ty)
+            scores[name].append(float((probe.predict(test_x) == labels[test_idx]).mean()))
+    return {"scores": scores, "majority": majority}
+
+
+# 缓存的是结果而不是模型：每个种子的分数
+augmented = cached("08_augment", {**{k: SIZE[k] for k in ("aug_copies", "aug_seeds", "aug_examples")},
+                                  "test_fraction": 0.25, "encoder": "all-MiniLM-L6-v2", "max_iter": 2000},
+                   preset=lab.preset, corpus="pang_lee_polarity", fit=compare_augmentation)
+scores, majority = augmented.metrics["scores"], augmented.metrics.get("majority", [])
 for name, acc in scores.items():
     each = ", ".join(f"{a:.2f}" for a in acc)
     print(f"{name:18s} 测试准确率 {np.mean(acc):.3f} ± {np.std(acc):.3f}  ({each})")

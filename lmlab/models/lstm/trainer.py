@@ -265,3 +265,15 @@ def _carried(state: list[Any], ctx: Any) -> list[Any] | None:
     if ctx.world_size != 1:
         return None
     return [None if s is None else [s[0].detach().cpu(), s[1].detach().cpu()] for s in state]
+
+
+def load_run(path: str | Path, *, metrics: dict[str, Any] | None = None,
+             config: LSTMTrainConfig | None = None) -> LSTMRun:
+    """An :class:`LSTMRun` from a finished run's folder (``ckpt.pt``): what ``train_lstm`` handed back,
+    the model in eval mode on CPU (a prepared run loads so)."""
+    from lmlab.checkpoint import load_checkpoint
+    from lmlab.models.lstm.generate import load_for_sampling
+
+    payload = load_checkpoint(path)
+    model, tokenizer = load_for_sampling(payload)
+    return LSTMRun(model, tokenizer, History(payload.get("history") or []), metrics or {}, config)
