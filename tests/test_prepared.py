@@ -344,3 +344,26 @@ def test_prepare_lists_the_prepared_runs_of_each_notebook(lesson, tmp_path, monk
     assert "02_lstm: 1 run(s)" in out and "02_lstm_shakespeare: prepared" in out and "trained 12 s" in out
     assert "01_word2vec: no run(s)" in out
     assert "06_quality_curve" in out and "cannot be read" in out
+
+
+def test_prepare_reads_the_corpora_of_its_dest_mirror_unless_told_otherwise(tmp_path):
+    """`lmlab data fetch --all --dest D` then `lmlab prepare --dest D`: the notebooks read D's corpora (what
+    the students will read), not the cache's or a fallback; an explicit LMLAB_DATA_DIR still wins."""
+    import nbformat
+
+    folder, mirror, seen = tmp_path / "notebooks", tmp_path / "mirror", tmp_path / "seen.txt"
+    folder.mkdir()
+    cell = ("import os  # a lesson that trains would call cached(...)\n"
+            "open(os.environ['SEEN'], 'w').write(os.environ.get('LMLAB_DATA_DIR', ''))")
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell)])
+    nbformat.write(notebook, folder / "01_tiny.ipynb")
+    env = {"SEEN": str(seen), "LMLAB_DATA_DIR": ""}
+    proc = _lmlab("prepare", "--preset", "smoke", "--dest", str(mirror), "--notebooks", str(folder), env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert seen.read_text() == str(mirror.resolve())
+    other = tmp_path / "corpora"
+    other.mkdir()
+    proc = _lmlab("prepare", "--preset", "smoke", "--dest", str(mirror), "--notebooks", str(folder),
+                  env={**env, "LMLAB_DATA_DIR": str(other)})
+    assert proc.returncode == 0, proc.stderr
+    assert seen.read_text() == str(other)

@@ -146,6 +146,9 @@ def run(args: argparse.Namespace) -> int:
 
     refuse_mirror_write(root, "prepare runs in")
     env = {**os.environ, "LMLAB_PRESET": preset, PREPARE_ENV: str(root)}
+    if args.dest and not os.environ.get("LMLAB_DATA_DIR"):
+        # the corpora `lmlab data fetch --all --dest DEST` put there: read what the students will read
+        env["LMLAB_DATA_DIR"] = str(root)
     if args.device:
         env["LMLAB_DEVICE"] = args.device
     if args.edition == "zh":
