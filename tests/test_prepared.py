@@ -360,6 +360,10 @@ def test_prepare_reads_the_corpora_of_its_dest_mirror_unless_told_otherwise(tmp_
     env = {"SEEN": str(seen), "LMLAB_DATA_DIR": ""}
     proc = _lmlab("prepare", "--preset", "smoke", "--dest", str(mirror), "--notebooks", str(folder), env=env)
     assert proc.returncode == 0, proc.stderr
+    assert seen.read_text() == ""  # a new folder holds no corpora yet (and LMLAB_DATA_DIR must be a folder)
+    mirror.mkdir(exist_ok=True)
+    proc = _lmlab("prepare", "--preset", "smoke", "--dest", str(mirror), "--notebooks", str(folder), env=env)
+    assert proc.returncode == 0, proc.stderr
     assert seen.read_text() == str(mirror.resolve())
     other = tmp_path / "corpora"
     other.mkdir()

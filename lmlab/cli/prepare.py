@@ -146,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
 
     refuse_mirror_write(root, "prepare runs in")
     env = {**os.environ, "LMLAB_PRESET": preset, PREPARE_ENV: str(root)}
-    if args.dest and not os.environ.get("LMLAB_DATA_DIR"):
+    if args.dest and not os.environ.get("LMLAB_DATA_DIR") and root.is_dir():
         # the corpora `lmlab data fetch --all --dest DEST` put there: read what the students will read
         env["LMLAB_DATA_DIR"] = str(root)
     if args.device:
