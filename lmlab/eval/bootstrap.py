@@ -37,7 +37,7 @@ def bootstrap_ci(y_true: Sequence[int], y_pred: Sequence[int], name: str, *, n_c
     rng = np.random.default_rng(seed)
     idx = rng.integers(len(y_true), size=(n_boot, len(y_true)))  # (n_boot, n): one resample per row
     scores = resampled_scores(y_true[idx], y_pred[idx], name, n_classes)
-    return float(np.quantile(scores, (1 - level) / 2)), float(np.quantile(scores, (1 + level) / 2))
+    return _middle(scores, level)
 
 
 def resampled_scores(y_true: np.ndarray, y_pred: np.ndarray, name: str, n_classes: int) -> np.ndarray:
@@ -64,12 +64,17 @@ def resample_counts(n: int, n_boot: int = 1000, seed: int = 0) -> np.ndarray:
     return np.stack([np.bincount(row, minlength=n) for row in idx])
 
 
+def _middle(values: np.ndarray, level: float) -> tuple[float, float]:
+    """The middle ``level`` of the resampled values: the percentile interval."""
+    return float(np.quantile(values, (1 - level) / 2)), float(np.quantile(values, (1 + level) / 2))
+
+
 def bootstrap_mean(values: Sequence[float], *, n_boot: int = 1000, level: float = 0.95,
                    seed: int = 0) -> tuple[float, float]:
     """Interval of the mean of per-item values (a per-line score) over ``n_boot`` resamples."""
     v = np.asarray(values, dtype=np.float64)
     means = resample_counts(len(v), n_boot, seed) @ v / len(v)
-    return float(np.quantile(means, (1 - level) / 2)), float(np.quantile(means, (1 + level) / 2))
+    return _middle(means, level)
 
 
 def bootstrap_corpus(stats: np.ndarray, corpus_score, *, n_boot: int = 1000, level: float = 0.95,
@@ -79,7 +84,7 @@ def bootstrap_corpus(stats: np.ndarray, corpus_score, *, n_boot: int = 1000, lev
     stats = np.asarray(stats, dtype=np.float64)
     sums = resample_counts(len(stats), n_boot, seed) @ stats  # (n_boot, k)
     scores = np.array([corpus_score(row) for row in sums])
-    return float(np.quantile(scores, (1 - level) / 2)), float(np.quantile(scores, (1 + level) / 2))
+    return _middle(scores, level)
 
 
 def bootstrap_corpus_difference(stats_a: np.ndarray, stats_b: np.ndarray, corpus_score, *, n_boot: int = 1000,
@@ -94,4 +99,4 @@ def bootstrap_corpus_difference(stats_a: np.ndarray, stats_b: np.ndarray, corpus
     counts = resample_counts(len(stats_a), n_boot, seed)
     diffs = np.array([corpus_score(a) - corpus_score(b) for a, b in zip(counts @ stats_a, counts @ stats_b,
                                                                          strict=True)])
-    return float(np.quantile(diffs, (1 - level) / 2)), float(np.quantile(diffs, (1 + level) / 2))
+    return _middle(diffs, level)

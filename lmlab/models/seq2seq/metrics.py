@@ -36,6 +36,18 @@ def _metrics():
     return {"chrf": CHRF(), "bleu": BLEU(tokenize="zh")}
 
 
+def _line_statistics(name: str, outputs: list[str], references: list[str]):
+    """sacrebleu's per-line statistics of metric ``name`` (n, k) and the corpus score of their sum: what a
+    bootstrap resamples and rescores."""
+    metric = _metrics()[name]
+    stats = np.array(metric._extract_corpus_statistics(outputs, [references]), dtype=np.float64)
+    as_int = name == "bleu"  # BLEU's statistics are counts
+
+    def score(row) -> float:
+        return float(metric._compute_score_from_stats([int(x) if as_int else x for x in row]).score)
+    return stats, score
+
+
 def scores_with_intervals(sources: list[str], outputs: list[str], references: list[str], n_boot: int = 1000,
                           seed: int = 0) -> dict[str, float | tuple[float, float]]:
     """chrF and BLEU (0–100, sacrebleu) and the couplet score (0–100, reference-free), each with its 95%
@@ -47,12 +59,8 @@ def scores_with_intervals(sources: list[str], outputs: list[str], references: li
         raise ValueError(f"need one output and one reference per source (and at least one), got "
                          f"{len(sources)} sources, {len(outputs)} outputs, {len(references)} references")
     out: dict[str, float | tuple[float, float]] = {}
-    for name, metric in _metrics().items():
-        stats = np.array(metric._extract_corpus_statistics(outputs, [references]), dtype=np.float64)
-        as_int = name == "bleu"  # BLEU's statistics are counts
-
-        def score(row, m=metric, as_int=as_int) -> float:
-            return float(m._compute_score_from_stats([int(x) if as_int else x for x in row]).score)
+    for name in _metrics():
+        stats, score = _line_statistics(name, outputs, references)
         out[name] = round(score(stats.sum(0)), 2)
         lo, hi = bootstrap_corpus(stats, score, n_boot=n_boot, seed=seed)
         out[f"{name}_ci"] = (round(lo, 2), round(hi, 2))
@@ -72,12 +80,8 @@ def paired_chrf(outputs_a: list[str], outputs_b: list[str], references: list[str
     if not (len(outputs_a) == len(outputs_b) == len(references)) or not references:
         raise ValueError(f"need both systems' answers to the same references (and at least one), got "
                          f"{len(outputs_a)} and {len(outputs_b)} answers for {len(references)} references")
-    chrf = _metrics()["chrf"]
-    stats_a, stats_b = (np.array(chrf._extract_corpus_statistics(o, [references]), dtype=np.float64)
-                        for o in (outputs_a, outputs_b))
-
-    def score(row) -> float:
-        return float(chrf._compute_score_from_stats(list(row)).score)
+    stats_a, score = _line_statistics("chrf", outputs_a, references)
+    stats_b, _ = _line_statistics("chrf", outputs_b, references)
     lo, hi = bootstrap_corpus_difference(stats_a, stats_b, score, n_boot=n_boot, seed=seed)
     diff = score(stats_a.sum(0)) - score(stats_b.sum(0))
     return {"diff": round(diff, 2), "diff_ci": (round(lo, 2), round(hi, 2))}
