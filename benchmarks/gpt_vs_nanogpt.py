@@ -34,7 +34,7 @@ Prints one JSON object. The ratios come from an interleaved phase: the three tra
 lmlab, lmlab_learned) run in alternating chunks in one process, the order rotating every round, so a
 change in machine load hits all alike. Every chunk is timed by the wall clock (``time.perf_counter``
 around the whole chunk) and does the same work on every side: ``--chunk`` optimizer steps, then one
-evaluation batch per split (what each call of lmlab's ``train_gpt`` ends with; the reference chunk does
+evaluation batch per split (what each lmlab ``Run.fit`` ends with; the reference chunk does
 the same). ``tokens_per_sec_ratio_same_architecture`` (lmlab_learned / reference) compares trainers on
 one model; ``tokens_per_sec_ratio`` (lmlab's default model / reference) also includes the model change.
 The full runs then give each side's val loss and whole-run wall time (same evaluations on both sides);
@@ -59,8 +59,9 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lmlab.models.transformer import GPT, GPTConfig  # noqa: E402
-from lmlab.models.transformer.trainer import TokenData, TrainConfig, train_gpt  # noqa: E402
+from lmlab.models.transformer.trainer import GPTRecipe, TokenData, TrainConfig  # noqa: E402
 from lmlab.tokenizers import CharTokenizer  # noqa: E402
+from lmlab.train.engine import start, train  # noqa: E402
 
 # ---------------------------------------------------------------- the reference (nanoGPT's setup)
 
@@ -221,7 +222,7 @@ def lmlab_train(data: TokenData, cfg: GPTConfig, a) -> tuple[GPT, dict]:
                        eval_interval=a.eval_interval, eval_iters=a.eval_iters,
                        time_budget_s=a.time_budget or None, seed=a.seed)
     wall0 = time.perf_counter()
-    r = train_gpt(model, data, tcfg, optimizer=make_adamw(model, a), progress=False)
+    r = train(GPTRecipe(tcfg, data), model=model, optimizer=make_adamw(model, a), progress=False)
     wall_s = time.perf_counter() - wall0
     m = r.metrics
     tokens = m["iters"] * a.batch_size * cfg.block_size
@@ -256,7 +257,7 @@ def interleaved_throughput(train: np.ndarray, val: np.ndarray, data: TokenData, 
             ref_opt.zero_grad(set_to_none=True)
             loss.item()
             ref_it[0] = it + 1
-        with torch.no_grad():  # the closing evaluation every lmlab train_gpt call makes: a batch per split
+        with torch.no_grad():  # the closing evaluation every lmlab Run.fit makes: a batch per split
             ref.eval()
             for split in (train, val):
                 ref(*ref_get_batch(split, cfg.block_size, a.batch_size))[1].item()
@@ -265,15 +266,13 @@ def interleaved_throughput(train: np.ndarray, val: np.ndarray, data: TokenData, 
     def lab_side(model_cfg: GPTConfig):
         torch.manual_seed(a.seed)
         model = GPT(model_cfg)
-        state = {"it": 0, "train_s": 0.0, "opt": make_adamw(model, a), "history": None}
+        tcfg = TrainConfig(batch_size=a.batch_size, max_iters=1, lr=a.lr, min_lr=a.min_lr,
+                           warmup_iters=a.warmup_iters, lr_decay_iters=a.lr_decay_iters,
+                           eval_interval=10**9, eval_iters=1, seed=a.seed)
+        run = start(GPTRecipe(tcfg, data), model=model, optimizer=make_adamw(model, a), progress=False)
 
-        def chunk(k: int) -> None:
-            tcfg = TrainConfig(batch_size=a.batch_size, max_iters=state["it"] + k, lr=a.lr, min_lr=a.min_lr,
-                               warmup_iters=a.warmup_iters, lr_decay_iters=a.lr_decay_iters,
-                               eval_interval=10**9, eval_iters=1, seed=a.seed)
-            r = train_gpt(model, data, tcfg, optimizer=state["opt"], history=state["history"],
-                          start_iter=state["it"], train_s=state["train_s"], progress=False)
-            state.update(it=r.next_iter, train_s=r.train_s, opt=r.optimizer, history=r.history)
+        def chunk(k: int) -> None:  # k more steps of the same run, then its closing evaluation
+            run.fit(max_iters=run.next_iter + k)
         return chunk
 
     chunks = {"reference": ref_chunk, "lmlab": lab_side(cfg), "lmlab_learned": lab_side(ref_cfg)}

@@ -152,7 +152,8 @@ def full_preset_run(device, steps: int) -> dict:
     from lmlab.data import load_text_or_fallback
     from lmlab.models.transformer import GPT, GPTConfig
     from lmlab.models.transformer.run import make_tokenizer
-    from lmlab.models.transformer.trainer import PRESETS, TokenData, TrainConfig, train_gpt
+    from lmlab.models.transformer.trainer import PRESETS, GPTRecipe, TokenData, TrainConfig
+    from lmlab.train.engine import train
 
     text, used = load_text_or_fallback("tiny_shakespeare")
     tok = make_tokenizer("char", text)
@@ -164,7 +165,7 @@ def full_preset_run(device, steps: int) -> dict:
     tcfg = TrainConfig(batch_size=p["batch_size"], max_iters=steps, lr=p["lr"], min_lr=p["min_lr"],
                        warmup_iters=p["warmup_iters"], lr_decay_iters=p["lr_decay_iters"],
                        eval_interval=steps, eval_iters=50, compile=True)
-    result = train_gpt(model, data, tcfg, device=device, progress=False)
+    result = train(GPTRecipe(tcfg, data), model=model, device=device, progress=False)
     m = result.metrics
     return {"corpus": used, "steps": steps, "tokens_per_sec": m["tokens_per_sec"], "mfu": m["mfu"],
             "peak_flops_source": m["peak_flops_source"], "train_loss": m["eval_train_loss"],

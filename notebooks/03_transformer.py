@@ -474,9 +474,10 @@ check("transformer.cosine_part", cosine_part)
 
 # %%
 from lmlab.checkpoint import load_checkpoint, load_model_state
-from lmlab.models.transformer.trainer import TokenData, TrainConfig, train_gpt
+from lmlab.models.transformer.trainer import GPTRecipe, TokenData, TrainConfig
 from lmlab.prepared import cached
 from lmlab.tokenizers import CharTokenizer
+from lmlab.train.engine import train
 from lmlab.viz.curves import LiveView
 
 train_text, val_text = train_val_split(text, 0.9)
@@ -498,8 +499,8 @@ def load_gpt(prep, into):
 
 
 def fit_gpt(out):
-    return train_gpt(model, data, tcfg, tokenizer=tok, device=lab.device, precision=lab.precision,
-                     out_dir=out, live=LiveView(title="GPT on " + corpus), progress=False).metrics
+    return train(GPTRecipe(tcfg, data, tokenizer=tok), model=model, out=out, device=lab.device,
+                 precision=lab.precision, live=LiveView(title="GPT on " + corpus), progress=False).metrics
 
 
 # a run `lmlab prepare` trained ahead of the lesson is loaded instead (it says so)
@@ -606,9 +607,9 @@ print(f"{poems_name}: {len(poems):,} characters, {poem_tok.vocab_size:,} distinc
 poem_metrics = cached(
     "03_gpt_poems", {"tokenizer": "char", **values, **TANG, "lr_decay_iters": TANG["max_iters"],
                      "max_vocab": 3000}, preset=lab.preset, corpus=poems_name, script=True,
-    fit=lambda out: train_gpt(poem_model, poem_data, poem_cfg, tokenizer=poem_tok, device=lab.device,
-                              precision=lab.precision, out_dir=out, live=LiveView(title="GPT on Tang poems"),
-                              progress=False).metrics,
+    fit=lambda out: train(GPTRecipe(poem_cfg, poem_data, tokenizer=poem_tok), model=poem_model, out=out,
+                          device=lab.device, precision=lab.precision, progress=False,
+                          live=LiveView(title="GPT on Tang poems")).metrics,
     load=lambda prep: load_gpt(prep, poem_model))
 poem_model.to(lab.device)
 print(f"validation {poem_metrics['val_loss']:.3f} nats/char after {poem_metrics['iters']} iterations")
@@ -667,8 +668,8 @@ print(f"GPT {gpt_params:,} parameters; LSTM 2 x {hidden} has {lstm_params(hidden
 def run_race(out):
     race_gpt = GPT(GPTConfig(vocab_size=tok.vocab_size, **size))
     race_cfg = replace(tcfg, max_iters=10**9, lr_decay_iters=10**9, eval_interval=10**9, time_budget_s=RACE_S)
-    race_gpt_run = train_gpt(race_gpt, data, race_cfg, device=lab.device, precision=lab.precision,
-                             progress=False)
+    race_gpt_run = train(GPTRecipe(race_cfg, data), model=race_gpt, device=lab.device,
+                         precision=lab.precision, progress=False)
     lstm_cfg = LSTMTrainConfig(corpus=corpus, n_layer=2, hidden=hidden, time_budget_s=RACE_S, max_iters=10**9,
                                eval_interval=0, device=lab.device.type, max_eval_tokens=20_000,
                                warmup_iters=PRESETS[lab.preset]["warmup_iters"])

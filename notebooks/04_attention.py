@@ -47,8 +47,9 @@ from lmlab.models.transformer.config import GPTConfig
 from lmlab.models.transformer.generate import load_for_sampling
 from lmlab.models.transformer.model import GPT
 from lmlab.models.transformer.run import make_tokenizer
-from lmlab.models.transformer.trainer import PRESETS, TokenData, TrainConfig, train_gpt
+from lmlab.models.transformer.trainer import PRESETS, GPTRecipe, TokenData, TrainConfig
 from lmlab.prepared import find_checkpoint
+from lmlab.train.engine import train
 from lmlab.viz.attention import (
     attention_of,
     attention_steps,
@@ -102,8 +103,8 @@ if gpt is None:
     train_keys = {k: v for k, v in SIZES.items() if k not in model_keys}
     tcfg = TrainConfig(lr=2e-3, min_lr=2e-4, warmup_iters=20, lr_decay_iters=SIZES["max_iters"],
                        eval_interval=10**9, eval_iters=2, **train_keys)
-    result = train_gpt(gpt, TokenData.from_text(text, tok), tcfg, tokenizer=tok, device=lab.device,
-                       progress=False)
+    result = train(GPTRecipe(tcfg, TokenData.from_text(text, tok), tokenizer=tok), model=gpt,
+                   device=lab.device, progress=False)
     print(f"trained on {corpus}: validation loss {result.metrics['val_loss']:.3f} nats/char "
           f"(uniform guess: {torch.log(torch.tensor(float(tok.vocab_size))):.3f})")
 gpt.eval()

@@ -448,8 +448,9 @@ from lmlab.models.distill import (  # noqa: E402
 )
 from lmlab.models.transformer.generate import load_for_sampling  # noqa: E402
 from lmlab.models.transformer.run import make_tokenizer  # noqa: E402
-from lmlab.models.transformer.trainer import PRESETS, TokenData, TrainConfig, train_gpt  # noqa: E402
+from lmlab.models.transformer.trainer import PRESETS, GPTRecipe, TokenData, TrainConfig  # noqa: E402
 from lmlab.prepared import find_checkpoint  # noqa: E402
+from lmlab.train.engine import train  # noqa: E402
 
 gpt_03 = {"tokenizer": "char", **PRESETS[lab.preset]}  # notebook 03's GPT: the key of its prepared run
 found = find_checkpoint("03_gpt_shakespeare", gpt_03, preset=lab.preset, corpus=corpus,
@@ -474,10 +475,9 @@ if teacher is None:
     teacher = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=64, n_layer=n_layer, n_head=4,
                             n_embd=width))
     n = SIZE["teacher_iters"]
-    train_gpt(teacher, data,
-              TrainConfig(batch_size=16, max_iters=n, lr=2e-3, min_lr=2e-4, warmup_iters=20, lr_decay_iters=n,
-                          eval_interval=10**9, eval_iters=2),
-              device=lab.device, progress=False)
+    tcfg = TrainConfig(batch_size=16, max_iters=n, lr=2e-3, min_lr=2e-4, warmup_iters=20, lr_decay_iters=n,
+                       eval_interval=10**9, eval_iters=2)
+    train(GPTRecipe(tcfg, data), model=teacher, device=lab.device, progress=False)
     teacher.eval()
     print(f"teacher: trained here for {n} iterations on {corpus}")
 

@@ -64,19 +64,24 @@ def _gpt(tmp_path):
 
 
 @pytest.mark.parametrize("old", [False, True], ids=["new", "old-schema"])
-def test_train_gpt_resume_true_continues_the_checkpoint(tmp_path, old):
-    from lmlab.models.transformer.trainer import train_gpt
+def test_gpt_resume_true_continues_the_checkpoint(tmp_path, old):
+    from lmlab.models.transformer.trainer import GPTRecipe
+    from lmlab.train.engine import train
 
     model, data, tcfg, tok = _gpt(tmp_path)
-    whole = train_gpt(model(), data, tcfg(8), tokenizer=tok, out_dir=tmp_path / "whole", progress=False)
+
+    def train_gpt(n, **options):
+        return train(GPTRecipe(tcfg(n), data, tokenizer=tok), model=model(), progress=False, **options)
+
+    whole = train_gpt(8, out=tmp_path / "whole")
     out = tmp_path / "parts"
-    train_gpt(model(), data, tcfg(4), tokenizer=tok, out_dir=out, progress=False)
+    train_gpt(4, out=out)
     assert set(load_checkpoint(out)["extra"]) >= SCHEMA and "iter" not in load_checkpoint(out)["extra"]
     if old:
         _to_old_schema(out / "ckpt.pt", {"next_iter": "iter", "best_loss": "best_val"})
     with pytest.raises(ValueError, match="already exists"):
-        train_gpt(model(), data, tcfg(8), tokenizer=tok, out_dir=out, progress=False, overwrite=False)
-    resumed = train_gpt(model(), data, tcfg(8), tokenizer=tok, out_dir=out, progress=False, resume=True)
+        train_gpt(8, out=out, overwrite=False)
+    resumed = train_gpt(8, out=out, resume=True)
     assert resumed.next_iter == 8 and load_checkpoint(out)["extra"]["next_iter"] == 8
     assert resumed.history.series("train_loss")[1] == pytest.approx(whole.history.series("train_loss")[1])
 

@@ -373,12 +373,13 @@ def test_read_only_folder_fails_in_one_line(tmp_path):
     _no_temporaries(out)
 
 
-def test_a_direct_train_gpt_call_keeps_the_model_when_a_checkpoint_cannot_be_written(tmp_path):
-    """In a notebook, ``train_gpt(...)`` without a Session: the WriteFailed carries model, history and
-    optimizer, so the work is saved elsewhere and training goes on from the same iteration."""
+def test_a_direct_train_call_keeps_the_model_when_a_checkpoint_cannot_be_written(tmp_path):
+    """In a notebook, ``train(GPTRecipe(...))``: the WriteFailed carries model, history and optimizer, so
+    the work is saved elsewhere and training goes on from the same iteration (``state=err``)."""
     from lmlab.models.transformer import GPT, GPTConfig
-    from lmlab.models.transformer.trainer import TokenData, TrainConfig, train_gpt
+    from lmlab.models.transformer.trainer import GPTRecipe, TokenData, TrainConfig
     from lmlab.tokenizers import CharTokenizer
+    from lmlab.train.engine import train
 
     text = "to be or not to be, that is the question. " * 40
     tok = CharTokenizer.fit(text)
@@ -390,16 +391,15 @@ def test_a_direct_train_gpt_call_keeps_the_model_when_a_checkpoint_cannot_be_wri
     out = tmp_path / "run"
     (out / "ckpt.pt").mkdir(parents=True)  # a folder where the checkpoint must go: fails for root too
     with pytest.raises(WriteFailed, match="could not write the checkpoint") as info:
-        train_gpt(model, data, tcfg, tokenizer=tok, out_dir=out, progress=False)
+        train(GPTRecipe(tcfg, data, tokenizer=tok), model=model, out=out, progress=False)
     err = info.value
     assert err.model is model and err.tokenizer is tok and err.next_iter == 6
     steps = [r for r in err.history.records if "lr" in r]  # one per optimizer step (evals have no lr)
     assert len(steps) == 6 and all(math.isfinite(r["train_loss"]) for r in steps)
     assert err.optimizer.state and err.train_s > 0
     # nothing lost: the same objects go on to iteration 12, writing to a folder that works
-    done = train_gpt(err.model, data, tcfg, tokenizer=tok, out_dir=tmp_path / "elsewhere", progress=False,
-                     history=err.history, optimizer=err.optimizer, start_iter=err.next_iter,
-                     train_s=err.train_s)
+    done = train(GPTRecipe(tcfg, data, tokenizer=tok), model=err.model, out=tmp_path / "elsewhere",
+                 progress=False, state=err)
     assert done.next_iter == 12 and len([r for r in done.history.records if "lr" in r]) == 12
     assert load_checkpoint(tmp_path / "elsewhere")["extra"]["next_iter"] == 12
     _no_temporaries(out)

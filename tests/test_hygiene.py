@@ -11,7 +11,7 @@ from lmlab.checkpoint import load_checkpoint
 from lmlab.models.augment import augment, augment_sentence
 from lmlab.models.transformer import GPT, GPTConfig
 from lmlab.models.transformer.early_stop import train_early_stopping
-from lmlab.models.transformer.trainer import TokenData, TrainConfig
+from lmlab.models.transformer.trainer import GPTRecipe, TokenData, TrainConfig
 from lmlab.tokenizers import CharTokenizer
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -29,7 +29,8 @@ def test_early_stopping_stops_when_validation_turns_and_restores_the_best(tmp_pa
     model = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=16, n_layer=1, n_head=2, n_embd=32))
     tcfg = TrainConfig(batch_size=16, max_iters=400, lr=1e-2, min_lr=1e-2, warmup_iters=0, lr_decay_iters=400,
                        eval_interval=10, eval_iters=4, weight_decay=0.0)
-    result = train_early_stopping(model, data, tcfg, patience=2, out_dir=tmp_path, progress=False)
+    result = train_early_stopping(GPTRecipe(tcfg, data), model=model, patience=2, out=tmp_path,
+                                  progress=False)
     extra = result.extra
     assert extra["stopped_at"] < 400  # it stopped early
     assert extra["stopped_at"] == extra["best_iter"] + 2 * tcfg.eval_interval  # after 2 worse evaluations
@@ -39,7 +40,7 @@ def test_early_stopping_stops_when_validation_turns_and_restores_the_best(tmp_pa
     for k, v in model.state_dict().items():  # the model now holds the best weights, not the last
         torch.testing.assert_close(v, best[k])
     with pytest.raises(ValueError, match="patience"):
-        train_early_stopping(model, data, tcfg, patience=0, out_dir=tmp_path)
+        train_early_stopping(GPTRecipe(tcfg, data), model=model, patience=0, out=tmp_path)
 
 
 def test_augmentation_deletes_and_swaps_words_and_keeps_labels():

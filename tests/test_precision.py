@@ -79,7 +79,7 @@ def test_grad_scaler_skips_overflowing_steps_halves_then_grows_the_scale():
 
 def test_bf16_autocast_runs_the_gpt_trainer_on_cpu():
     from lmlab.models.transformer import GPT, GPTConfig
-    from lmlab.models.transformer.trainer import TokenData, TrainConfig, train_gpt
+    from lmlab.models.transformer.trainer import GPTRecipe, TokenData, TrainConfig
     from lmlab.tokenizers import CharTokenizer
 
     text = "to be or not to be, that is the question. " * 40
@@ -89,9 +89,12 @@ def test_bf16_autocast_runs_the_gpt_trainer_on_cpu():
     with autocast(CPU, precision):
         logits, _ = model(torch.zeros(1, 4, dtype=torch.long))
     assert logits.dtype == torch.bfloat16  # matmuls ran in bf16
-    result = train_gpt(model, TokenData.from_text(text, tok), TrainConfig(batch_size=4, max_iters=4,
-                       eval_interval=4, eval_iters=1, warmup_iters=1, lr_decay_iters=4),
-                       device=CPU, precision=precision, progress=False)
+    from lmlab.train.engine import train
+
+    tcfg = TrainConfig(batch_size=4, max_iters=4, eval_interval=4, eval_iters=1, warmup_iters=1,
+                       lr_decay_iters=4)
+    result = train(GPTRecipe(tcfg, TokenData.from_text(text, tok)), model=model, device=CPU,
+                   precision=precision, progress=False)
     assert result.metrics["precision"] == "bf16"
     assert model.embed.wte.weight.dtype == torch.float32  # the master weights stay fp32
     assert math.isfinite(result.metrics["train_loss"])

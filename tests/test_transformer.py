@@ -24,8 +24,9 @@ from lmlab.models.transformer import (
     sinusoidal_encoding,
 )
 from lmlab.models.transformer.schedule import cosine_lr, time_cosine_lr
-from lmlab.models.transformer.trainer import TokenData, TrainConfig, train_gpt
+from lmlab.models.transformer.trainer import GPTRecipe, TokenData, TrainConfig
 from lmlab.tokenizers import CharTokenizer
+from lmlab.train.engine import train
 
 
 @pytest.fixture(autouse=True)
@@ -269,7 +270,7 @@ def test_trainer_learns_and_checkpoints(tmp_path):
     model = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=16, n_layer=2, n_head=2, n_embd=32))
     tcfg = TrainConfig(batch_size=8, max_iters=80, lr=3e-3, min_lr=3e-4, warmup_iters=5, lr_decay_iters=80,
                        eval_interval=40, eval_iters=3, log_interval=5)
-    result = train_gpt(model, data, tcfg, tokenizer=tok, out_dir=tmp_path, progress=False)
+    result = train(GPTRecipe(tcfg, data, tokenizer=tok), model=model, out=tmp_path, progress=False)
     m = result.metrics
     assert m["iters"] == 80 and m["val_loss"] < 1.5 < math.log(tok.vocab_size)  # far below uniform
     assert m["tokens_per_sec"] > 0 and m["params"] == model.num_params() and 0 < m["mfu"] < 1
@@ -288,8 +289,8 @@ def test_block_size_larger_than_split_is_a_clear_error():
     tok = CharTokenizer.fit(TEXT)
     data = TokenData.from_text(TEXT[:200], tok)
     with pytest.raises(ValueError, match="block_size=64 is too large for the validation split"):
-        train_gpt(GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=64, n_layer=1, n_head=1, n_embd=8)),
-                  data, TrainConfig(max_iters=1), progress=False)
+        train(GPTRecipe(TrainConfig(max_iters=1), data), progress=False,
+              model=GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=64, n_layer=1, n_head=1, n_embd=8)))
 
 
 def test_batches_depend_on_iteration_only():

@@ -1,11 +1,11 @@
 """``lmlab train gpt --parallel fsdp|tp|pp`` under torchrun: the GPT on ``lmlab.train.Session`` with a
 parallel plan.
 
-The session runs the loop, as for ``train_gpt`` (batches, schedule, evaluation, checkpoints, resume, the
-nan stop); the plan (``ParallelPlan``) says who holds what: how each rank steps its part of the model,
-how every rank takes part in evaluation and in gathering the checkpoint (under FSDP, TP and PP no rank
-holds the whole model), and how a resumed plain optimizer is sharded again. Rank 0 alone writes
-``ckpt.pt``/``best.pt``, plain single-process files that ``lmlab sample`` reads and ``--resume`` shards
+The session runs the loop, as ``lmlab.train.engine`` does in one process (batches, schedule, evaluation,
+checkpoints, resume, the nan stop); the plan (``ParallelPlan``) says who holds what: how each rank steps
+its part of the model, how every rank takes part in evaluation and in gathering the checkpoint (under FSDP,
+TP and PP no rank holds the whole model), and how a resumed plain optimizer is sharded again. Rank 0 alone
+writes ``ckpt.pt``/``best.pt``, plain single-process files that ``lmlab sample`` reads and ``--resume`` shards
 again; FSDP also writes ``OUT/dcp/``, a sharded checkpoint.
 
 Batch sizes: under ``fsdp`` (data parallel) ``--batch-size`` is per rank, as under DDP; under ``tp`` and
@@ -28,14 +28,7 @@ from torch.distributed.tensor import DTensor
 
 from lmlab.device import Precision, autocast, pick_precision
 from lmlab.distributed import DistContext, all_reduce_mean, shard
-from lmlab.models.transformer.trainer import (
-    DIVERGENCE_HINT,
-    TokenData,
-    TrainConfig,
-    TrainResult,
-    estimate_loss,
-    gpt_result,
-)
+from lmlab.models.transformer.trainer import DIVERGENCE_HINT, TokenData, TrainConfig, estimate_loss
 from lmlab.parallel.checks import check_parallel
 from lmlab.parallel.fsdp import apply_fsdp
 from lmlab.parallel.mesh import broadcast_module, make_mesh
@@ -43,6 +36,7 @@ from lmlab.parallel.pipeline import pipeline_schedule, pipeline_stage, sync_tied
 from lmlab.parallel.tensor import apply_tp, qkv_major, shard_like
 from lmlab.tokenizers import Tokenizer
 from lmlab.train import History, Session
+from lmlab.train.engine import Run, run_metrics
 from lmlab.train.failures import guarded_write
 from lmlab.train.loop import step_generator
 from lmlab.train.optim import adamw, decay_groups
@@ -193,7 +187,7 @@ class ParallelPlan:
                 gen = torch.Generator().manual_seed(tcfg.seed + (0 if split == "train" else 1))
                 values = []
                 for _ in range(tcfg.eval_iters):
-                    # the rows train_gpt evaluates, cut into the schedule's micro-batches
+                    # the rows GPTRecipe evaluates, cut into the schedule's micro-batches
                     x, y = data.batch(split, tcfg.batch_size, self.cfg.block_size, gen, self.device)
                     losses: list[torch.Tensor] = []
                     if self.stage == 0:
@@ -261,9 +255,10 @@ def train_parallel_gpt(model: torch.nn.Module, data: TokenData, tcfg: TrainConfi
                        ctx: DistContext, progress: bool = True, desc: str = "gpt",
                        config_record: dict[str, Any] | None = None,
                        sharded_dir: str | os.PathLike | None = None, wall_s: float = 0.0,
-                       wall_start: float | None = None, **_: Any) -> TrainResult:
-    """``train_gpt``'s contract under FSDP, TP or PP on ``lmlab.train.Session``; every rank calls it, rank 0
-    writes ``out_dir``. ``optimizer`` (a plain one, resumed from a checkpoint) is sharded like the model.
+                       wall_start: float | None = None, **_: Any) -> Run:
+    """The engine's contract (``lmlab.train.engine.train``) under FSDP, TP or PP on ``lmlab.train.Session``;
+    every rank calls it, rank 0 writes ``out_dir``. ``optimizer`` (a plain one, resumed from a checkpoint)
+    is sharded like the model.
 
     A nan/inf loss stops every rank at the same iteration (the loss is the same number everywhere) with
     one line from rank 0; a write that fails, or weights gone non-finite, stop every rank (one line, from
@@ -307,5 +302,9 @@ def train_parallel_gpt(model: torch.nn.Module, data: TokenData, tcfg: TrainConfi
         divergence_hint=DIVERGENCE_HINT)
     session.start(history=history, next_iter=start_iter, train_s=train_s, best_loss=best_val, wall_s=wall_s)
     result = session.fit()
-    return gpt_result(session, result, device, precision, parallel=scheme,
-                      params=sum(p.numel() for p in model.parameters()) if scheme != "pp" else None)
+    records = reversed(session.history.records)
+    eval_train = next((r.get("train_loss") for r in records if "val_loss" in r), None)
+    metrics = {**run_metrics(session, result, device, precision), "eval_train_loss": eval_train,
+               "parallel": scheme,
+               "params": sum(p.numel() for p in model.parameters()) if scheme != "pp" else None}
+    return Run(model=model, session=session, metrics=metrics, result=result)

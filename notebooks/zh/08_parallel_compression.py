@@ -427,7 +427,8 @@ plt.show()
 
 # %%
 from lmlab.models.transformer.early_stop import train_early_stopping  # noqa: E402
-from lmlab.models.transformer.trainer import TrainConfig, train_gpt  # noqa: E402
+from lmlab.models.transformer.trainer import GPTRecipe, TrainConfig  # noqa: E402
+from lmlab.train.engine import train  # noqa: E402
 
 small = TokenData.from_text(text[:20_000], tok, val_text=text[200_000:210_000])
 print(f"{cite('hygiene_chars', len(text[:20_000]), '{:,}')} 个训练字符")
@@ -446,9 +447,9 @@ def hygiene_config(weight_decay=0.1):
 
 
 def over_fit(out):
-    full_run = train_gpt(small_gpt(), small, hygiene_config(), progress=False)
-    stopped = train_early_stopping(small_gpt(), small, hygiene_config(), patience=2, out_dir=out / "early",
-                                   progress=False).extra
+    full_run = train(GPTRecipe(hygiene_config(), small), model=small_gpt(), progress=False)
+    stopped = train_early_stopping(GPTRecipe(hygiene_config(), small), model=small_gpt(), patience=2,
+                                   out=out / "early", progress=False).extra
     return {"evals": [r for r in full_run.history.records if "val_loss" in r],
             "stopped": {k: stopped[k] for k in ("best_iter", "stopped_at", "best_val")}}
 
@@ -476,7 +477,8 @@ GRID = [(dropout, wd) for dropout in (0.0, 0.2) for wd in (0.0, 0.1)]
 
 
 def regularise(out):
-    runs = {f"{dropout} {wd}": train_gpt(small_gpt(dropout), small, hygiene_config(wd), progress=False)
+    runs = {f"{dropout} {wd}": train(GPTRecipe(hygiene_config(wd), small), model=small_gpt(dropout),
+                                     progress=False)
             for dropout, wd in GRID}
     return {key: run.metrics for key, run in runs.items()}
 

@@ -152,8 +152,9 @@ import torch.nn.functional as F
 
 from lmlab.models.ngram import KneserNey
 from lmlab.models.transformer import GPT, GPTConfig
-from lmlab.models.transformer.trainer import TokenData, TrainConfig, train_gpt
+from lmlab.models.transformer.trainer import GPTRecipe, TokenData, TrainConfig
 from lmlab.tokenizers import CharTokenizer, JiebaTokenizer
+from lmlab.train.engine import train
 
 lm_text = "\n".join(poem_lines[: SIZES["lm_poems"] * 2])
 lm_cut = int(0.9 * len(lm_text))
@@ -167,8 +168,9 @@ def trained_model(tokenizer, label):
     torch.manual_seed(0)
     model = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, block_size=BLOCK, n_layer=2, n_head=2, n_embd=64,
                           dropout=0.0))
-    train_gpt(model, TokenData.from_text(lm_train, tokenizer, val_text=lm_val), replace(BUDGET),
-              tokenizer=tokenizer, device=lab.device, precision=lab.precision, progress=False, desc=label)
+    data = TokenData.from_text(lm_train, tokenizer, val_text=lm_val)
+    train(GPTRecipe(replace(BUDGET), data, tokenizer=tokenizer), model=model, device=lab.device,
+          precision=lab.precision, progress=False, desc=label)
     return model.eval()
 
 

@@ -3,7 +3,6 @@ rest: ``lmlab.train.run``)."""
 
 from __future__ import annotations
 
-import functools
 import time
 from dataclasses import asdict
 from typing import Any
@@ -13,18 +12,12 @@ from lmlab.device import pick_device
 from lmlab.distributed import device_for, init_distributed, shutdown
 from lmlab.models.transformer.config import GPTConfig
 from lmlab.models.transformer.model import GPT
-from lmlab.models.transformer.trainer import (
-    MODEL_KEYS,
-    PRESETS,
-    TokenData,
-    TrainConfig,
-    resume_state,
-    train_gpt,
-)
+from lmlab.models.transformer.trainer import MODEL_KEYS, PRESETS, GPTRecipe, TokenData, TrainConfig
 from lmlab.parallel.checks import check_parallel, check_resume
 from lmlab.recipes import field_names, pick
 from lmlab.tokenizers import CharTokenizer, Tokenizer
-from lmlab.train.run import finish_run, start_run
+from lmlab.train.engine import train
+from lmlab.train.run import finish_run, resume_state, start_run
 
 TRAIN_KEYS = field_names(TrainConfig)
 
@@ -70,23 +63,29 @@ def run(flags: dict[str, Any]) -> dict[str, Any] | None:
         model = GPT(model_cfg)
         parallel = flags.get("parallel")
         sharded = parallel not in (None, "ddp") and ctx.enabled  # FSDP, tensor or pipeline parallel
-        # train_gpt's Session restores the checkpoint (its config checked before any weight changes)
-        state: dict[str, Any] = {"resume": r.payload} if r.payload is not None else {}
-        if r.payload is not None and sharded:
-            state = resume_state(model, r.payload, tcfg, device, out)
         check_parallel(parallel, model_cfg, ctx.world_size, tcfg.batch_size, tcfg.grad_accum)
-        trainer = train_gpt
-        if sharded:
-            from lmlab.parallel.train import train_parallel_gpt
-
-            trainer = functools.partial(train_parallel_gpt, scheme=parallel, sharded_dir=out / "dcp")
         record = {"corpus": flags["corpus"], "tokenizer": tokenizer.kind, "preset": r.preset,
                   "parallel": parallel or "ddp", "world_size": ctx.world_size,
                   "device": str(device), "precision": r.precision.name, "seed": r.seed,
                   **values, **asdict(model_cfg)}  # the model as built: positions, activation, vocab
-        result = trainer(model, data, tcfg, tokenizer=tokenizer, device=device, precision=r.precision,
-                         out_dir=out if ctx.is_main else None, ctx=ctx, progress=r.progress,
-                         config_record=record, wall_start=wall_start, overwrite=True, **state)
+        common = {"device": device, "precision": r.precision, "ctx": ctx, "progress": r.progress,
+                  "config_record": record, "wall_start": wall_start}
+        if sharded:
+            from lmlab.parallel.train import train_parallel_gpt
+
+            state: dict[str, Any] = {}
+            if r.payload is not None:  # its config checked before any weight changes
+                recipe = GPTRecipe(tcfg, data)
+                state = resume_state(model, r.payload, lambda kind: recipe.optimizer(model, kind),
+                                     tcfg.max_iters, device, out,
+                                     saved_config=asdict(GPTConfig.from_dict(r.payload["config"])))
+            result = train_parallel_gpt(model, data, tcfg, scheme=parallel, sharded_dir=out / "dcp",
+                                        tokenizer=tokenizer, out_dir=out if ctx.is_main else None,
+                                        **common, **state)
+        else:  # the session restores a checkpoint (its config checked before any weight changes)
+            result = train(GPTRecipe(tcfg, data, tokenizer=tokenizer), model=model,
+                           out=out if ctx.is_main else None, resume=r.payload or False, in_memory=False,
+                           **common)
         return finish_run(out, record, result.metrics) if ctx.is_main else None
     finally:
         shutdown(ctx)

@@ -1,35 +1,31 @@
-"""Training a GPT on ``lmlab.train.Session``: AdamW groups, cosine schedule, clipping, accumulation, AMP,
-periodic evaluation, best-and-last checkpoints, tokens/sec and model-FLOPs utilisation; DDP-ready.
+"""The GPT's training recipe: AdamW groups, the cosine schedule, random windows of the text, evaluation
+of both splits, tokens/sec and model-FLOPs utilisation. ``lmlab.train.engine.train`` runs it (clipping,
+accumulation, AMP, DDP, checkpoints and resume are the engine's, the same for every model).
 
     data = TokenData.from_text(text, tokenizer)
-    result = train_gpt(GPT(cfg), data, TrainConfig(max_iters=500), tokenizer=tokenizer, out_dir="runs/gpt")
-
-Under ``torchrun`` every rank keeps its rows of the global batch (seeded by seed and iteration), gradients
-are all-reduced once per optimizer step (``no_sync_unless``), and rank 0 alone evaluates, logs and saves.
+    run = train(GPTRecipe(TrainConfig(max_iters=500), data, tokenizer=tokenizer), model=GPT(cfg),
+                out="runs/gpt")
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
-import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from lmlab.device import Precision, autocast, pick_precision
-from lmlab.distributed import DistContext, all_reduce_mean, no_sync_unless, shard
+from lmlab.device import Precision
+from lmlab.distributed import DistContext
 from lmlab.eval.language_model import evaluate_lm
 from lmlab.models.transformer.config import GPTConfig
 from lmlab.models.transformer.model import GPT
 from lmlab.recipes.gpt import MODEL_KEYS, PRESETS, TrainConfig  # noqa: F401 (kept importable here)
 from lmlab.tokenizers import Tokenizer
-from lmlab.train import History, Session
+from lmlab.train import History
 from lmlab.train.batches import random_windows
-from lmlab.train.loop import FitResult, step_generator
-from lmlab.train.run import resume_state as resume_run
+from lmlab.train.engine import Recipe, Run
 from lmlab.train.schedule import scheduled_lr
 
 DIVERGENCE_HINT = "lower --lr (the peak learning rate) or turn clipping on (--grad-clip 1.0)"
@@ -68,19 +64,6 @@ class TokenData:
             x, y = x.pin_memory(), y.pin_memory()
             return x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         return x.contiguous().to(device), y.contiguous().to(device)
-
-
-@dataclass
-class TrainResult:
-    """What a run leaves: the metrics written to metrics.json and the state needed to go on."""
-
-    metrics: dict[str, Any]
-    history: History
-    optimizer: torch.optim.Optimizer
-    next_iter: int
-    train_s: float
-    best_val: float = math.inf
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def device_peak_flops(device: torch.device, precision: Precision) -> tuple[float | None, str]:
@@ -123,123 +106,64 @@ def estimate_loss(model: GPT, data: TokenData, batch_size: int, eval_iters: int,
     return out
 
 
-def resume_state(model: GPT, payload: dict[str, Any], tcfg: TrainConfig, device: torch.device | str,
-                 out: Any = None) -> dict[str, Any]:
-    """``train_gpt``'s keyword arguments that continue ``payload`` (``lmlab.train.run.resume_state``)."""
-    return resume_run(model, payload, lambda kind: model.configure_optimizers(
-        tcfg.weight_decay, tcfg.lr, (tcfg.beta1, tcfg.beta2), kind), tcfg.max_iters, device, out,
-        saved_config=asdict(GPTConfig.from_dict(payload["config"])))
+class GPTRecipe(Recipe):
+    """The GPT's part of training (``lmlab.train.engine.train`` does the rest): AdamW groups, the cosine
+    schedule (on the clock under a time budget), random windows of ``data``, evaluation on both splits,
+    and model-FLOPs utilisation in the metrics."""
+
+    kind = "gpt"
+    divergence_hint = DIVERGENCE_HINT
+
+    def __init__(self, tcfg: TrainConfig, data: TokenData, *, config: GPTConfig | None = None,
+                 tokenizer: Tokenizer | None = None) -> None:
+        super().__init__(tcfg, config=config, tokenizer=tokenizer)
+        self.data = data
+
+    def setup(self, model: torch.nn.Module, device: torch.device, precision: Precision,
+              ctx: DistContext) -> None:
+        super().setup(model, device, precision, ctx)
+        self.data.check_block_size(model.config.block_size)
+
+    def build(self) -> GPT:
+        return GPT(self.config)
+
+    def optimizer(self, model: torch.nn.Module, device_type: str) -> torch.optim.Optimizer:
+        t = self.tcfg
+        return model.configure_optimizers(t.weight_decay, t.lr, (t.beta1, t.beta2), device_type)
+
+    def lr(self, it: int, train_s: float) -> float:
+        t = self.tcfg
+        return scheduled_lr(it, lr=t.lr, min_lr=t.min_lr, warmup_iters=t.warmup_iters,
+                            decay_iters=t.lr_decay_iters, elapsed_s=train_s, budget_s=t.time_budget_s)
+
+    def batch(self, generator: torch.Generator, micro: int, device: torch.device) -> Any:
+        # every rank draws the same global batch and keeps its own rows: N ranks together see exactly
+        # what one process with an N times larger batch would, so the loss curves agree
+        rows = self.tcfg.batch_size * self.ctx.world_size
+        return self.data.batch("train", rows, self.model.config.block_size, generator, device)
+
+    def loss(self, net: torch.nn.Module, batch: Any) -> torch.Tensor:
+        return net(*batch)[1]
+
+    def tokens(self, batch: Any) -> int:
+        return batch[0].numel()
+
+    def evaluate(self, model: torch.nn.Module) -> dict[str, float]:
+        t = self.tcfg
+        return estimate_loss(model, self.data, t.batch_size * self.ctx.world_size, t.eval_iters, self.device,
+                             self.precision, t.seed)
+
+    def metrics(self, run: Run) -> dict[str, Any]:
+        return gpt_metrics(run.model, run.history, run.metrics["tokens_per_sec"], self.device, self.precision)
 
 
-def train_gpt(model: GPT, data: TokenData, tcfg: TrainConfig, *, tokenizer: Tokenizer | None = None,
-              device: torch.device | str = "cpu", precision: Precision | None = None,
-              out_dir: str | os.PathLike | None = None, history: History | None = None,
-              optimizer: torch.optim.Optimizer | None = None, start_iter: int = 0, train_s: float = 0.0,
-              best_val: float = math.inf, ctx: DistContext | None = None, live: Any = None,
-              progress: bool = True, desc: str = "gpt", config_record: dict[str, Any] | None = None,
-              wall_s: float = 0.0, wall_start: float | None = None,
-              resume: bool | dict[str, Any] = False, overwrite: bool = True) -> TrainResult:
-    """Train ``model`` in place on a ``lmlab.train.Session``; write ``out_dir/ckpt.pt`` (+ ``best.pt``).
-
-    ``resume=True`` continues ``out_dir/ckpt.pt`` (weights, optimizer, history, iteration, seconds);
-    without it an existing checkpoint is replaced (``overwrite=False``: refused, as by ``lmlab train``).
-    After a ``WriteFailed``, pass ``history``, ``optimizer``, ``start_iter``, ``train_s`` from the error.
-    ``wall_start`` (a ``time.perf_counter()``) is when this process began the run (default: now).
-    """
-    device = torch.device(device)
-    precision = precision or pick_precision(device)
-    ctx = ctx or DistContext(rank=0, local_rank=0, world_size=1)
-    if ctx.enabled and tcfg.time_budget_s is not None:
-        raise ValueError("a time budget cannot be used under torchrun: every rank must stop at the same "
-                         "iteration; give --max-iters (and --lr-decay-iters) instead of --time-budget")
-    cfg: GPTConfig = model.config
-    data.check_block_size(cfg.block_size)
-    model.to(device)
-    if optimizer is None or resume:  # a resumed run's optimizer state comes from its checkpoint
-        optimizer = model.configure_optimizers(tcfg.weight_decay, tcfg.lr, (tcfg.beta1, tcfg.beta2),
-                                               device.type)
-    net: torch.nn.Module = model
-    if tcfg.compile:
-        net = torch.compile(net)
-    if ctx.enabled:
-        from torch.nn.parallel import DistributedDataParallel
-
-        net = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
-    scaler = torch.amp.GradScaler(device.type, enabled=precision.use_grad_scaler)
-    tokens_per_step = tcfg.batch_size * cfg.block_size * tcfg.grad_accum * ctx.world_size
-
-    def step(it: int) -> dict[str, Any]:
-        lr = scheduled_lr(it, lr=tcfg.lr, min_lr=tcfg.min_lr, warmup_iters=tcfg.warmup_iters,
-                          decay_iters=tcfg.lr_decay_iters, elapsed_s=session.train_s,
-                          budget_s=tcfg.time_budget_s)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        # batches depend on (seed, iteration) only: a resumed run sees the same data;
-        # every rank draws the same global batch and keeps its own rows (shard): N ranks together see
-        # exactly what one process with an N times larger batch would, so the loss curves agree
-        gen = step_generator(tcfg.seed * 1009, it)
-        total = None
-        for micro in range(tcfg.grad_accum):
-            x, y = data.batch("train", tcfg.batch_size * ctx.world_size, cfg.block_size, gen, device)
-            x, y = shard(x, ctx), shard(y, ctx)
-            with no_sync_unless(net, micro == tcfg.grad_accum - 1), autocast(device, precision):
-                _, loss = net(x, y)
-                if tcfg.grad_accum > 1:
-                    loss = loss / tcfg.grad_accum
-            scaler.scale(loss).backward()
-            total = loss.detach() if total is None else total + loss.detach()
-        if tcfg.grad_clip > 0:
-            scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
-        scaler.step(optimizer)
-        scaler.update()
-        optimizer.zero_grad(set_to_none=True)
-        total = all_reduce_mean(total, ctx, device)  # the global batch's loss, not rank 0's shard
-        return {"loss": total, "lr": lr, "tokens": tokens_per_step}  # loss stays a tensor: no sync per step
-
-    def evaluate() -> dict[str, float]:
-        if not ctx.is_main:  # rank 0 evaluates alone (and writes best.pt when this loss is its best)
-            return {}
-        return estimate_loss(model, data, tcfg.batch_size * ctx.world_size, tcfg.eval_iters, device,
-                             precision, tcfg.seed)
-
-    session = Session(
-        step, model=model, optimizer=optimizer, max_iters=tcfg.max_iters, out=out_dir, config=cfg, kind="gpt",
-        tokenizer=tokenizer, seed=tcfg.seed, checkpoint_interval=tcfg.eval_interval, in_memory=False,
-        time_budget_s=tcfg.time_budget_s, ctx=ctx, wall_start=wall_start,
-        extra=lambda: {"train_config": asdict(tcfg), "config_record": dict(config_record or {})},
-        evaluate=evaluate, eval_interval=tcfg.eval_interval, live=live, log_interval=tcfg.log_interval,
-        desc=desc, progress=progress,
-        # dropout masks from (seed, iteration): a resumed run repeats the curve (no cost without)
-        step_seed=tcfg.seed + 7919 * ctx.rank if cfg.dropout > 0 else None,
-        divergence_hint=DIVERGENCE_HINT)
-    session.start(resume, overwrite=overwrite, history=history, next_iter=start_iter, train_s=train_s,
-                  best_loss=best_val, wall_s=wall_s)  # resume=dict: the checkpoint lmlab train has read
-    result = session.fit()
+def gpt_metrics(model: torch.nn.Module, history: History, tokens_per_sec: float, device: torch.device,
+                precision: Precision) -> dict[str, Any]:
+    """The GPT's own metrics: the train loss of the last evaluation, parameters, FLOPs and MFU."""
+    eval_train = next((r.get("train_loss") for r in reversed(history.records) if "val_loss" in r), None)
     flops_token = model.flops_per_token()
     peak, peak_source = device_peak_flops(device, precision)
-    # tokens_per_sec: tokens_per_step already counts every rank
-    mfu = flops_token * result.tokens_per_sec / peak if peak else None
-    return gpt_result(session, result, device, precision, params=model.num_params(), mfu=mfu,
-                      flops_per_token=flops_token, peak_flops=peak, peak_flops_source=peak_source)
-
-
-def gpt_result(session: Session, result: FitResult, device: torch.device, precision: Precision,
-               **more: Any) -> TrainResult:
-    """A GPT run's metrics (``metrics.json``: losses, clocks, how it stopped, plus ``more``) and state."""
-    history = session.history
-    metrics = {
-        "train_loss": history.last("train_loss"), "val_loss": history.last("val_loss"),
-        "best_val_loss": session.best_loss if math.isfinite(session.best_loss) else None,
-        "eval_train_loss": None, "tokens_per_sec": result.tokens_per_sec,
-        "wall_s": session.wall_s, "train_s": session.train_s,
-        "iters": result.next_iter, "stopped": result.stopped, "diverged_at": result.diverged_at,
-        "device": str(device), "precision": precision.name, "world_size": session.ctx.world_size,
-        "interrupted": result.interrupted, "out_of_time": result.out_of_time, **more,
-    }
-    for record in reversed(history.records):  # the train loss measured at the last evaluation
-        if "val_loss" in record:
-            metrics["eval_train_loss"] = record.get("train_loss")
-            break
-    return TrainResult(metrics=metrics, history=history, optimizer=session.optimizer,
-                       next_iter=result.next_iter, train_s=session.train_s, best_val=session.best_loss)
+    # tokens_per_sec already counts every rank
+    return {"eval_train_loss": eval_train, "params": model.num_params(), "flops_per_token": flops_token,
+            "mfu": flops_token * tokens_per_sec / peak if peak else None, "peak_flops": peak,
+            "peak_flops_source": peak_source}

@@ -1,8 +1,8 @@
 """How one head's attention forms during training: snapshots taken while a model trains, as an animation.
 
     recorder = AttentionRecorder(model, tok, "ROMEO: But soft", layer=0, head=0, every=50, live=LiveView())
-    train_gpt(model, data, tcfg, live=recorder)     # any loop that calls live.update(history, samples)
-    recorder.save("head.gif")                       # or "head.mp4", for slides
+    train(GPTRecipe(tcfg, data), model=model, live=recorder)  # calls live.update(history, samples)
+    recorder.save("head.gif")                                  # or "head.mp4", for slides
 """
 
 from __future__ import annotations
