@@ -1,12 +1,12 @@
 """lmlab's encoder–decoder Transformer vs ``torch.nn.Transformer``: training tokens/s, and generation with
 vs without the caches (decoder K/V + encoder memory K/V), per output length.
 
-Training: lmlab's own training step (``make_session``'s: warm-up lr, batch, teacher forcing, smoothed loss,
-clipping, lmlab's AdamW) against the loop one writes by hand around ``torch.nn.Transformer`` of the same
-size and layout (same embeddings, same tied output layer, same batches, the same optimizer
-``lmlab.train.optim.adamw`` with the same betas, ``F.cross_entropy`` with the same label smoothing).
-Rounds alternate in one process, so a busy machine slows both alike; ``ratio`` = lmlab / torch (target
->= 1.0). Tokens = source + target tokens that are not padding.
+Training: lmlab's own training step (the engine's, with ``Seq2SeqRecipe``: warm-up lr, batch, teacher
+forcing, smoothed loss, clipping, lmlab's AdamW) against the loop one writes by hand around
+``torch.nn.Transformer`` of the same size and layout (same embeddings, same tied output layer, same
+batches, the same optimizer ``lmlab.train.optim.adamw`` with the same betas, ``F.cross_entropy`` with the
+same label smoothing). Rounds alternate in one process, so a busy machine slows both alike; ``ratio`` =
+lmlab / torch (target >= 1.0). Tokens = source + target tokens that are not padding.
 
 Generation: an untrained model (its </s> row zeroed so that every output runs to full length) decodes
 ``length`` tokens greedily and with a beam, with caches and recomputing everything; ``speedup`` = without /
@@ -46,8 +46,10 @@ def training(args: argparse.Namespace) -> dict:
     from lmlab.models.seq2seq.batches import PairTensors
     from lmlab.models.seq2seq.couplets import CoupletData
     from lmlab.models.seq2seq.torch_reference import torch_transformer_like
-    from lmlab.models.seq2seq.trainer import TrainConfig, make_session
+    from lmlab.models.seq2seq.trainer import Seq2SeqRecipe, TrainConfig
     from lmlab.models.seq2seq.vocab import PAD
+    from lmlab.train.engine import start
+    from lmlab.train.loop import step_generator
     from lmlab.train.optim import adamw
 
     pairs = _pairs(4000, args.vocab)
@@ -57,8 +59,8 @@ def training(args: argparse.Namespace) -> dict:
     torch.manual_seed(0)
     ours = Seq2SeqTransformer(cfg)
     tcfg = TrainConfig(batch_size=args.batch_size, max_iters=10**9, lr=2e-3, warmup_iters=100)
-    session = make_session(ours, CoupletData(pairs, pairs[:8], pairs[:8], "random"), vocab, tcfg,
-                           progress=False)
+    couplets = CoupletData(pairs, pairs[:8], pairs[:8], "random")
+    session = start(Seq2SeqRecipe(tcfg, couplets, vocab), model=ours, progress=False).session
 
     torch.manual_seed(0)
     template = Seq2SeqTransformer(cfg)
@@ -69,7 +71,7 @@ def training(args: argparse.Namespace) -> dict:
     data = PairTensors.from_pairs(pairs, vocab, cfg.max_len)
 
     def torch_step(it: int) -> int:
-        src, tgt_in, tgt_out = data.batch(it, tcfg.seed * 1009, args.batch_size)
+        src, tgt_in, tgt_out = data.batch(step_generator(tcfg.seed * 1009, it), args.batch_size)
         pad = src == PAD
         causal = nn.Transformer.generate_square_subsequent_mask(tgt_in.size(1))
         h = ref(embed(src), embed(tgt_in), tgt_mask=causal, src_key_padding_mask=pad,

@@ -70,18 +70,18 @@ def test_gpt_resume_true_continues_the_checkpoint(tmp_path, old):
 
     model, data, tcfg, tok = _gpt(tmp_path)
 
-    def train_gpt(n, **options):
+    def gpt(n, **options):
         return train(GPTRecipe(tcfg(n), data, tokenizer=tok), model=model(), progress=False, **options)
 
-    whole = train_gpt(8, out=tmp_path / "whole")
+    whole = gpt(8, out=tmp_path / "whole")
     out = tmp_path / "parts"
-    train_gpt(4, out=out)
+    gpt(4, out=out)
     assert set(load_checkpoint(out)["extra"]) >= SCHEMA and "iter" not in load_checkpoint(out)["extra"]
     if old:
         _to_old_schema(out / "ckpt.pt", {"next_iter": "iter", "best_loss": "best_val"})
     with pytest.raises(ValueError, match="already exists"):
-        train_gpt(8, out=out, overwrite=False)
-    resumed = train_gpt(8, out=out, resume=True)
+        gpt(8, out=out, overwrite=False)
+    resumed = gpt(8, out=out, resume=True)
     assert resumed.next_iter == 8 and load_checkpoint(out)["extra"]["next_iter"] == 8
     assert resumed.history.series("train_loss")[1] == pytest.approx(whole.history.series("train_loss")[1])
 

@@ -117,14 +117,16 @@ def test_a_write_that_fails_is_one_line_and_exit_1(tmp_path, pairs_file, capsys,
 
 def test_session_nan_keeps_the_weights_of_the_last_good_step(tmp_path, pairs_file, one_torch_thread):
     from lmlab.models.seq2seq import Seq2SeqConfig, Seq2SeqVocab, build_model, load_couplets
-    from lmlab.models.seq2seq.trainer import TrainConfig, make_session
+    from lmlab.models.seq2seq.trainer import Seq2SeqRecipe, TrainConfig
+    from lmlab.train.engine import start
 
     data = load_couplets(pairs_file)
     vocab = Seq2SeqVocab.fit([s for p in data.train for s in p])
     model = build_model(Seq2SeqConfig(vocab_size=vocab.vocab_size, d_model=16, n_head=2, n_layer=1,
                                       max_len=8))
-    session = make_session(model, data, vocab, TrainConfig(max_iters=10, eval_interval=5, eval_pairs=4),
-                           out=tmp_path / "nan", progress=False)
+    tcfg = TrainConfig(max_iters=10, eval_interval=5, eval_pairs=4)
+    session = start(Seq2SeqRecipe(tcfg, data, vocab), model=model, out=tmp_path / "nan",
+                    progress=False).session
     session.fit(max_iters=5)
     with torch.no_grad():
         model.decoder[0].mlp.fc.weight[0, 0] = float("nan")  # injected into the weights
@@ -168,19 +170,22 @@ def test_a_resumed_session_carries_train_s_wall_s_and_the_rest_of_the_budget(tmp
                                                                              one_torch_thread):
     from lmlab.checkpoint import load_checkpoint
     from lmlab.models.seq2seq import Seq2SeqConfig, Seq2SeqVocab, build_model, load_couplets
-    from lmlab.models.seq2seq.trainer import TrainConfig, make_session
+    from lmlab.models.seq2seq.trainer import Seq2SeqRecipe, TrainConfig
+    from lmlab.train.engine import start
 
     data = load_couplets(pairs_file)
     vocab = Seq2SeqVocab.fit([s for p in data.train for s in p])
     cfg = Seq2SeqConfig(vocab_size=vocab.vocab_size, d_model=16, n_head=2, n_layer=1, max_len=8)
     tcfg = TrainConfig(max_iters=6, eval_interval=3, eval_pairs=4, time_budget_s=1000.0)
-    first = make_session(build_model(cfg), data, vocab, tcfg, out=tmp_path, progress=False)
+    first = start(Seq2SeqRecipe(tcfg, data, vocab), model=build_model(cfg), out=tmp_path,
+                  progress=False).session
     first.fit()
     extra = load_checkpoint(tmp_path / "ckpt.pt")["extra"]
     assert extra["wall_s"] >= extra["train_s"] > 0 and extra["next_iter"] == 6
     assert (tmp_path / "best.pt").exists()
-    again = make_session(build_model(cfg), data, vocab, TrainConfig(**{**tcfg.__dict__, "max_iters": 9}),
-                         out=tmp_path, progress=False, resume=True)
+    longer = TrainConfig(**{**tcfg.__dict__, "max_iters": 9})
+    again = start(Seq2SeqRecipe(longer, data, vocab), model=build_model(cfg), out=tmp_path, progress=False,
+                  resume=True).session
     assert again.train_s == extra["train_s"] and again.next_iter == 6
     assert again.time_left_s == pytest.approx(1000.0 - extra["train_s"])
     again.fit()

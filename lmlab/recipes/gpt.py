@@ -1,4 +1,4 @@
-"""The GPT's settings (``lmlab train gpt``, ``train_gpt``) and its presets; nanoGPT's flag names."""
+"""The GPT's settings (``lmlab train gpt``, ``GPTRecipe``) and its presets; nanoGPT's flag names."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The encoder–decoder's settings (``lmlab train seq2seq``, ``make_session``) and its presets."""
+"""The encoder–decoder's settings (``lmlab train seq2seq``, ``Seq2SeqRecipe``) and its presets."""
 
 from __future__ import annotations
 

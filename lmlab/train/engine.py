@@ -48,6 +48,11 @@ class Recipe:
         """Called once the model is on ``device``; a recipe prepares its data here (call super)."""
         self.model, self.device, self.precision, self.ctx = model, device, precision, ctx
 
+    @property
+    def desc(self) -> str:
+        """The progress bar's label."""
+        return self.kind
+
     def build(self) -> torch.nn.Module:
         """The model from its config (used when ``train`` is given no model)."""
         raise NotImplementedError(f"{type(self).__name__} cannot build its model; pass model=")
@@ -197,7 +202,7 @@ def start(recipe: Recipe, *, model: torch.nn.Module | None = None, out: str | os
         # rank 0 evaluates alone (and writes best.pt when this loss is its best)
         evaluate=lambda: recipe.evaluate(model) if ctx.is_main else {},
         eval_interval=tcfg.eval_interval, log_interval=tcfg.log_interval, live=live,
-        desc=desc or recipe.kind, progress=progress, divergence_hint=recipe.divergence_hint,
+        desc=desc or recipe.desc, progress=progress, divergence_hint=recipe.divergence_hint,
         # dropout masks from (seed, iteration): a resumed run repeats the curve
         step_seed=tcfg.seed + 7919 * ctx.rank)
     if state is not None:  # after a WriteFailed: go on from what it kept

@@ -38,8 +38,9 @@ from lmlab.exercises import check
 from lmlab.models.seq2seq import PAD, Seq2SeqVocab, build_model, load_couplets
 from lmlab.models.seq2seq.batches import PairTensors
 from lmlab.models.seq2seq.couplets import written_in
-from lmlab.models.seq2seq.trainer import PRESETS, make_session, preset_configs, translate_pairs
+from lmlab.models.seq2seq.trainer import PRESETS, Seq2SeqRecipe, preset_configs, translate_pairs
 from lmlab.presets import preset_values
+from lmlab.train import engine
 
 torch.set_printoptions(precision=3, sci_mode=False)
 values = preset_values(PRESETS, lab.preset)
@@ -139,13 +140,10 @@ def train(arch):
     def fit(out):
         model_cfg, tcfg = preset_configs(lab.preset, arch, vocab, data)
         torch.manual_seed(0)
-        session = make_session(build_model(model_cfg), data, vocab, tcfg, out=out, device=lab.device,
-                               live=True, progress=False, resume=resuming(out))
-        session.fit()
-        session.save()
-        return SimpleNamespace(model=session.model, metrics={
-            "arch": arch, "iters": session.next_iter, "train_s": session.train_s,
-            "val_loss": session.history.last("val_loss"), "val_chrf": session.history.last("val_chrf")})
+        run = engine.train(Seq2SeqRecipe(tcfg, data, vocab), model=build_model(model_cfg), out=out,
+                           device=lab.device, live=True, progress=False, resume=resuming(out))
+        run.session.save()
+        return run  # .model（模型）、.metrics（指标）：iters、train_s、val_loss、val_chrf 等
 
     runs[arch] = cached(PREPARED[arch], {"arch": arch, "seed": 0, **values, "couplets": "middle"},
                         preset=lab.preset, corpus=data.source, script=True, fit=fit,
@@ -204,9 +202,9 @@ def race(out):
         cfg, tcfg = preset_configs(lab.preset, arch, toy_vocab, toy, eval_pairs=race_sizes["eval_pairs"],
                                    time_budget_s=race_sizes["time_budget_s"])
         torch.manual_seed(0)
-        session = make_session(build_model(cfg), toy, toy_vocab, tcfg, device=lab.device, progress=False)
-        session.fit()
-        outputs = translate_pairs(session.model.eval(), toy_vocab, [a for a, _ in toy.test])
+        run = engine.train(Seq2SeqRecipe(tcfg, toy, toy_vocab), model=build_model(cfg), device=lab.device,
+                           progress=False)
+        outputs = translate_pairs(run.model.eval(), toy_vocab, [a for a, _ in toy.test])
         for (a, b), o in zip(toy.test, outputs, strict=True):
             hits = sum(x == y for x, y in zip(o, b, strict=False))
             accuracy.setdefault(arch, {}).setdefault(len(a), []).append(hits / len(b))

@@ -14,7 +14,6 @@ import torch
 
 from lmlab.models.seq2seq.couplets import Pair
 from lmlab.models.seq2seq.vocab import BOS, EOS, PAD, Seq2SeqVocab
-from lmlab.train.loop import step_generator
 
 
 @dataclass
@@ -52,7 +51,7 @@ class PairTensors:
         src, tgt = src[:, :s_len], tgt[:, :t_len]
         return src.to(device), tgt[:, :-1].to(device), tgt[:, 1:].to(device)
 
-    def batch(self, it: int, seed: int, batch_size: int, device: torch.device | str = "cpu"):
-        """Iteration ``it``'s random rows (the same on every resume)."""
-        index = torch.randint(len(self), (batch_size,), generator=step_generator(seed, it))
+    def batch(self, generator: torch.Generator, batch_size: int, device: torch.device | str = "cpu"):
+        """Random rows drawn from ``generator`` (``step_generator(seed, it)``: the same on every resume)."""
+        index = torch.randint(len(self), (batch_size,), generator=generator)
         return self.rows(index, device)

@@ -68,7 +68,8 @@ def quality_curve(data: Any, vocab: Any, out: str | Path, *, preset: str, stages
 
     from lmlab.models.seq2seq import build_model
     from lmlab.models.seq2seq.metrics import baseline_answers, scores_with_intervals
-    from lmlab.models.seq2seq.trainer import make_session, preset_configs
+    from lmlab.models.seq2seq.trainer import Seq2SeqRecipe, preset_configs
+    from lmlab.train.engine import start
 
     out = Path(out)
     unit = "iters" if "iters" in stages else "seconds"
@@ -80,8 +81,8 @@ def quality_curve(data: Any, vocab: Any, out: str | Path, *, preset: str, stages
     curve = finished or []
     model_cfg, tcfg = preset_configs(preset, "transformer", vocab, data, max_iters=10**9, time_budget_s=None)
     torch.manual_seed(0)
-    session = make_session(build_model(model_cfg), data, vocab, tcfg, out=out, device=device,
-                           progress=progress, live=live, resume=finished is not None)
+    session = start(Seq2SeqRecipe(tcfg, data, vocab), model=build_model(model_cfg), out=out, device=device,
+                    progress=progress, live=live, resume=finished is not None).session
     if curve:
         print(f"quality curve: stage(s) 1-{len(curve)} of {len(ends)} already scored "
               f"({out / STAGES_FILE}); going on from iteration {session.next_iter} "

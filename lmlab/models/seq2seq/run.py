@@ -8,7 +8,6 @@ parts), stopped / diverged_at / interrupted / out_of_time, params, config (the t
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, fields
 from typing import Any
 
@@ -27,14 +26,15 @@ from lmlab.models.seq2seq.metrics import (
 from lmlab.models.seq2seq.trainer import (
     MODEL_KEYS,
     PRESETS,
+    Seq2SeqRecipe,
     TrainConfig,
     data_max_len,
-    make_session,
     translate_pairs,
 )
 from lmlab.models.seq2seq.vocab import Seq2SeqVocab
 from lmlab.recipes import field_names, pick
-from lmlab.train.run import check_iters_left, finish_run, start_run
+from lmlab.train.engine import train
+from lmlab.train.run import finish_run, start_run
 
 TRAIN_KEYS = field_names(TrainConfig)
 
@@ -112,27 +112,16 @@ def run(flags: dict[str, Any]) -> dict[str, Any]:
               "couplets": kind, "near_duplicates_dropped": data.near_duplicates,
               "pairs": flags.get("pairs"), "data": data.source, **values, **asdict(model_cfg),
               **{k: v for k, v in asdict(tcfg).items()}}
-    session = make_session(model, data, vocab, tcfg, out=out, device=device, resume=payload is not None,
-                           progress=r.progress, config_extra={"script": script},
-                           wall_start=r.wall_start, in_memory=False)
-    check_iters_left(session.next_iter, session.max_iters, out)
-    result = session.fit()
-    h = session.history
-    best = session.best_loss
-    metrics = {
-        "arch": model_cfg.arch, "iters": result.next_iter, "interrupted": result.interrupted,
-        "out_of_time": result.out_of_time, "stopped": result.stopped, "diverged_at": result.diverged_at,
-        "train_loss": h.last("train_loss"), "val_loss": h.last("val_loss"),
-        "best_val_loss": best if math.isfinite(best) else None,
-        "val_chrf": h.last("val_chrf"), "tokens_per_sec": round(result.tokens_per_sec, 1),
-        "params": model.num_params(), "data": data.source,
-        "data_sizes": data.sizes(), "vocab_size": vocab.vocab_size,
-    }
-    if result.stopped in ("done", "out_of_time"):  # no test scores for a diverged or interrupted model
+    run = train(Seq2SeqRecipe(tcfg, data, vocab, config_extra={"script": script}), model=model, out=out,
+                device=device, resume=payload or False, progress=r.progress, wall_start=r.wall_start,
+                in_memory=False)
+    metrics = {**run.metrics, "tokens_per_sec": round(run.metrics["tokens_per_sec"], 1), "data": data.source,
+               "data_sizes": data.sizes(), "vocab_size": vocab.vocab_size}
+    if metrics["stopped"] in ("done", "out_of_time"):  # no test scores for a diverged or interrupted model
         n_test = int(flags.get("test_pairs") or (2000 if r.preset != "smoke" else 32))
         with torch.no_grad():
             metrics["test"] = evaluate_test(model, vocab, data, n_test, device,
                                             constrained=bool(flags.get("constrained")))
-    metrics["train_s"] = round(session.train_s, 2)
-    metrics["wall_s"] = round(session.wall_s, 2)
+    metrics["train_s"] = round(run.train_s, 2)
+    metrics["wall_s"] = round(run.session.wall_s, 2)
     return finish_run(out, record, metrics)

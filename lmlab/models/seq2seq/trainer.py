@@ -1,21 +1,21 @@
-"""Training an encoder–decoder on ``lmlab.train.Session`` (the trainer contract, CONTRIBUTING.md): teacher
-forcing, label smoothing, the paper's warm-up schedule (``lmlab.train.schedule.noam_lr``), lmlab's one AdamW
-policy, clipping, periodic validation (loss and greedy chrF), ``best.pt`` and ``ckpt.pt`` (carrying
-``train_s`` and ``wall_s``), a stop at the first nan/inf loss with that step's update never applied.
+"""The encoder–decoder's training recipe: teacher forcing, label smoothing, the paper's warm-up schedule
+(``lmlab.train.schedule.noam_lr``), lmlab's one AdamW policy, periodic validation (loss and greedy chrF).
+``lmlab.train.engine`` runs it (clipping, the nan stop, ``best.pt``/``ckpt.pt``, resume: the same for every
+model).
 
-    session = make_session(model, data, vocab, TrainConfig(...), out="runs/couplets")
-    session.fit()        # interrupt whenever you like; fit() again continues on the same curve
+    run = train(Seq2SeqRecipe(TrainConfig(...), data, vocab), model=model, out="runs/couplets")
+    run.fit(max_iters=2000)   # interrupt whenever you like; fit again continues on the same curve
 """
 
 from __future__ import annotations
 
-import math
-import os
 from dataclasses import asdict, fields
 from typing import Any
 
 import torch
 
+from lmlab.device import Precision
+from lmlab.distributed import DistContext
 from lmlab.models.seq2seq.batches import PairTensors
 from lmlab.models.seq2seq.config import Seq2SeqConfig
 from lmlab.models.seq2seq.couplets import CoupletData
@@ -24,7 +24,7 @@ from lmlab.models.seq2seq.loss import label_smoothed_loss
 from lmlab.models.seq2seq.metrics import bleu_chrf
 from lmlab.models.seq2seq.vocab import PAD, Seq2SeqVocab
 from lmlab.recipes.seq2seq import MODEL_KEYS, PRESETS, TrainConfig  # noqa: F401 (kept importable here)
-from lmlab.train import Session
+from lmlab.train.engine import Recipe, Run
 from lmlab.train.optim import adamw
 from lmlab.train.schedule import noam_factor_for_peak, noam_lr
 
@@ -89,51 +89,64 @@ def translate_pairs(model: torch.nn.Module, vocab: Seq2SeqVocab, sources: list[s
     return out
 
 
-def make_session(model: torch.nn.Module, data: CoupletData, vocab: Seq2SeqVocab, tcfg: TrainConfig, *,
-                 out: str | os.PathLike | None = None, device: Any = "cpu", resume: bool = False,
-                 progress: bool = True, live: Any = None, config_extra: dict[str, Any] | None = None,
-                 wall_start: float | None = None, in_memory: bool = True) -> Session:
-    """A resumable training session; ``session.fit()`` trains, ``session.train_s``/``session.wall_s`` are
-    summed over resumed parts (``wall_start``: when this process began the run, default now)."""
-    device = torch.device(device)
-    model.to(device)
-    cfg = model.config
-    train = PairTensors.from_pairs(data.train, vocab, cfg.max_len)
-    val = PairTensors.from_pairs(data.val or data.train[:tcfg.eval_pairs], vocab, cfg.max_len)
-    val_pairs = (data.val or data.train)[:tcfg.eval_pairs]
-    optimizer = make_optimizer(model, tcfg, device.type)
-    factor = noam_factor_for_peak(tcfg.lr, cfg.d_model, tcfg.warmup_iters)
-    def step(it: int) -> dict[str, Any]:
-        lr = noam_lr(it, cfg.d_model, tcfg.warmup_iters, factor)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        src, tgt_in, tgt_out = train.batch(it, tcfg.seed * 1009, tcfg.batch_size, device)
-        logits = model(src, tgt_in)  # (B, T, V): every position predicts its next token at once
-        loss = label_smoothed_loss(logits, tgt_out, tcfg.label_smoothing)
-        value = float(loss.detach())
-        optimizer.zero_grad(set_to_none=True)
-        if math.isfinite(value):  # a nan/inf step is never applied; fit stops right after it
-            loss.backward()
-            if tcfg.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
-            optimizer.step()
-        tokens = int((src != PAD).sum() + (tgt_out != PAD).sum())
-        return {"loss": value, "lr": lr, "tokens": tokens}
+class Seq2SeqRecipe(Recipe):
+    """The encoder–decoder's part of training (``lmlab.train.engine.train`` does the rest): the paper's
+    warm-up schedule, random pairs with teacher forcing, the label-smoothed loss, and validation by loss
+    and greedy chrF. ``config_extra``: more fields for the checkpoint's config (the script)."""
 
-    def evaluate() -> dict[str, float]:
-        val_loss = validation_loss(model, val, tcfg.eval_pairs, device)
-        hyps = translate_pairs(model, vocab, [a for a, _ in val_pairs], device)
-        scores = bleu_chrf(hyps, [b for _, b in val_pairs])
+    kind = "seq2seq"
+    divergence_hint = DIVERGENCE_HINT
+    default_precision = "fp32"
+
+    def __init__(self, tcfg: TrainConfig, data: CoupletData, vocab: Seq2SeqVocab, *,
+                 config: Seq2SeqConfig | None = None, config_extra: dict[str, Any] | None = None) -> None:
+        super().__init__(tcfg, tokenizer=vocab)
+        self.data, self.vocab, self.model_config, self.config_extra = data, vocab, config, config_extra or {}
+
+    def setup(self, model: torch.nn.Module, device: torch.device, precision: Precision,
+              ctx: DistContext) -> None:
+        super().setup(model, device, precision, ctx)
+        cfg, t, data = model.config, self.tcfg, self.data
+        self.config = {**asdict(cfg), **self.config_extra}
+        self.train = PairTensors.from_pairs(data.train, self.vocab, cfg.max_len)
+        self.val_pairs = (data.val or data.train)[:t.eval_pairs]
+        self.val = PairTensors.from_pairs(self.val_pairs, self.vocab, cfg.max_len)
+        self.factor = noam_factor_for_peak(t.lr, cfg.d_model, t.warmup_iters)
+
+    @property
+    def desc(self) -> str:
+        return self.model.config.arch
+
+    def build(self) -> torch.nn.Module:
+        from lmlab.models.seq2seq import build_model
+
+        return build_model(self.model_config)
+
+    def optimizer(self, model: torch.nn.Module, device_type: str) -> torch.optim.Optimizer:
+        return make_optimizer(model, self.tcfg, device_type)
+
+    def lr(self, it: int, train_s: float) -> float:
+        return noam_lr(it, self.model.config.d_model, self.tcfg.warmup_iters, self.factor)
+
+    def batch(self, generator: torch.Generator, micro: int, device: torch.device) -> Any:
+        return self.train.batch(generator, self.tcfg.batch_size, device)
+
+    def loss(self, net: torch.nn.Module, batch: Any) -> torch.Tensor:
+        src, tgt_in, tgt_out = batch
+        logits = net(src, tgt_in)  # (B, T, V): every position predicts its next token at once
+        return label_smoothed_loss(logits, tgt_out, self.tcfg.label_smoothing)
+
+    def tokens(self, batch: Any) -> int:
+        src, _, tgt_out = batch
+        return int((src != PAD).sum() + (tgt_out != PAD).sum())
+
+    def evaluate(self, model: torch.nn.Module) -> dict[str, float]:
+        val_loss = validation_loss(model, self.val, self.tcfg.eval_pairs, self.device)
+        hyps = translate_pairs(model, self.vocab, [a for a, _ in self.val_pairs], self.device)
+        scores = bleu_chrf(hyps, [b for _, b in self.val_pairs])
         model.train()
         return {"val_loss": val_loss, "val_chrf": scores["chrf"], "val_bleu": scores["bleu"]}
 
-    config = {**asdict(cfg), **(config_extra or {})}
-    session = Session(step, model=model, optimizer=optimizer, max_iters=tcfg.max_iters, out=out,
-                      config=config, kind="seq2seq", tokenizer=vocab, seed=tcfg.seed,
-                      checkpoint_interval=tcfg.eval_interval, resume=resume, evaluate=evaluate,
-                      eval_interval=tcfg.eval_interval, log_interval=tcfg.log_interval, progress=progress,
-                      live=live, desc=cfg.arch, divergence_hint=DIVERGENCE_HINT, in_memory=in_memory,
-                      time_budget_s=tcfg.time_budget_s, wall_start=wall_start,
-                      extra=lambda: {"train_config": asdict(tcfg)})
-    model.train()
-    return session
+    def metrics(self, run: Run) -> dict[str, Any]:
+        return {"arch": run.model.config.arch, "val_chrf": run.history.last("val_chrf"),
+                "params": run.model.num_params()}
