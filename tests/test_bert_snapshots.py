@@ -8,9 +8,10 @@ import torch
 from lmlab.checkpoint import load_checkpoint
 from lmlab.models.bert import BertConfig, BertForMaskedLM
 from lmlab.models.bert.data import MLMData
-from lmlab.models.bert.trainer import BertTrainConfig, load_bert, snapshot_name, snapshots, train_bert
+from lmlab.models.bert.trainer import BertRecipe, BertTrainConfig, load_bert, snapshot_name, snapshots
 from lmlab.models.bert.vocab import BertVocab
 from lmlab.tokenizers import CharTokenizer
+from lmlab.train.engine import train
 
 TEXT = "床前明月光，疑是地上霜。\n举头望明月，低头思故乡。\n\n" * 40
 
@@ -24,8 +25,8 @@ def tiny_run(out, snapshot_at, max_iters=6, **kw):
     tcfg = BertTrainConfig(batch_size=2, max_iters=max_iters, warmup_iters=1, eval_interval=100, eval_iters=1,
                            log_interval=1, snapshot_at=snapshot_at)
     ticks = itertools.count()  # each call one second later: a step (two calls) takes exactly 1 s
-    return train_bert(model, data, vocab, tcfg, out_dir=out, progress=False,
-                      clock=lambda: float(next(ticks)), **kw)
+    return train(BertRecipe(tcfg, data, vocab), model=model, out=out, progress=False,
+                 clock=lambda: float(next(ticks)), **kw)
 
 
 def test_snapshots_are_saved_when_training_time_passes_each(tmp_path):

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from lmlab.checkpoint import load_checkpoint, open_run, run_state, save_checkpoint
+from lmlab.train.engine import train
 
 TEXT = "the quick brown fox jumps over the lazy dog. " * 40
 SCHEMA = {"next_iter", "best_loss", "train_s", "wall_s"}
@@ -66,7 +67,6 @@ def _gpt(tmp_path):
 @pytest.mark.parametrize("old", [False, True], ids=["new", "old-schema"])
 def test_gpt_resume_true_continues_the_checkpoint(tmp_path, old):
     from lmlab.models.transformer.trainer import GPTRecipe
-    from lmlab.train.engine import train
 
     model, data, tcfg, tok = _gpt(tmp_path)
 
@@ -87,10 +87,10 @@ def test_gpt_resume_true_continues_the_checkpoint(tmp_path, old):
 
 
 @pytest.mark.parametrize("old", [False, True], ids=["new", "old-schema"])
-def test_train_bert_resume_true_continues_the_checkpoint(tmp_path, old):
+def test_bert_resume_true_continues_the_checkpoint(tmp_path, old):
     from lmlab.models.bert import BertConfig, BertForMaskedLM, BertVocab
     from lmlab.models.bert.data import MLMData
-    from lmlab.models.bert.trainer import BertTrainConfig, train_bert
+    from lmlab.models.bert.trainer import BertRecipe, BertTrainConfig
     from lmlab.tokenizers import CharTokenizer
 
     vocab = BertVocab(CharTokenizer.fit(TEXT))
@@ -104,13 +104,16 @@ def test_train_bert_resume_true_continues_the_checkpoint(tmp_path, old):
     def tcfg(n):
         return BertTrainConfig(batch_size=4, max_iters=n, lr=1e-3, min_lr=1e-3, warmup_iters=1,
                                eval_interval=2, eval_iters=1, log_interval=1)  # one lr whatever max_iters
-    whole = train_bert(model(), data, vocab, tcfg(6), out_dir=tmp_path / "whole", progress=False)
+    def bert(n, **options):
+        return train(BertRecipe(tcfg(n), data, vocab), model=model(), progress=False, **options)
+
+    whole = bert(6, out=tmp_path / "whole")
     out = tmp_path / "parts"
-    train_bert(model(), data, vocab, tcfg(4), out_dir=out, progress=False)
+    bert(4, out=out)
     assert set(load_checkpoint(out)["extra"]) >= SCHEMA
     if old:
         _to_old_schema(out / "ckpt.pt", {"next_iter": "iter", "best_loss": "best_val"})
-    resumed = train_bert(model(), data, vocab, tcfg(6), out_dir=out, progress=False, resume=True)
+    resumed = bert(6, out=out, resume=True)
     assert resumed.next_iter == 6 and load_checkpoint(out)["extra"]["next_iter"] == 6
     assert resumed.history.series("train_loss")[1] == pytest.approx(whole.history.series("train_loss")[1])
 

@@ -1,4 +1,4 @@
-"""BERT's masked-language-model pre-training settings (``lmlab train bert``, ``train_bert``) and presets."""
+"""BERT's masked-language-model pre-training settings (``lmlab train bert``, ``BertRecipe``) and presets."""
 
 from __future__ import annotations
 

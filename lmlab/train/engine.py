@@ -78,11 +78,15 @@ class Recipe:
         return {}
 
     def extra(self) -> dict[str, Any]:
-        """More checkpoint fields of this model's own (``restore`` gets them back)."""
+        """More checkpoint fields of this model's own (a resumed run reads them back in ``started``)."""
         return {}
 
-    def restore(self, extra: dict[str, Any]) -> None:
-        """After a resume: the checkpoint's ``extra`` (what ``extra()`` wrote, and the rest)."""
+    def started(self, session: Session) -> None:
+        """The session has started: fresh, or resumed (``session.restored_extra``: the checkpoint's
+        ``extra``, what ``extra()`` wrote included), or going on after a ``WriteFailed``."""
+
+    def after_step(self, session: Session, next_iter: int) -> None:
+        """After each step, its seconds counted in ``session.train_s`` (BERT's timed snapshots)."""
 
     def metrics(self, run: Run) -> dict[str, Any]:
         """This model's own metric keys, beside the engine's."""
@@ -122,7 +126,7 @@ def run_metrics(session: Session, result: FitResult, device: torch.device,
     """The metrics every run writes: losses, clocks, how it stopped, where it ran."""
     history = session.history
     return {
-        "train_loss": history.last("train_loss"), "val_loss": history.last("val_loss"),
+        "train_loss": history.last("train_loss"), "val_loss": history.last(session.best_key or "val_loss"),
         "best_val_loss": session.best_loss if math.isfinite(session.best_loss) else None,
         "tokens_per_sec": result.tokens_per_sec, "wall_s": session.wall_s, "train_s": session.train_s,
         "iters": result.next_iter, "stopped": result.stopped, "diverged_at": result.diverged_at,
@@ -136,12 +140,13 @@ def start(recipe: Recipe, *, model: torch.nn.Module | None = None, out: str | os
           precision: Precision | None = None, ctx: DistContext | None = None, live: Any = None,
           progress: bool = True, desc: str | None = None, wall_start: float | None = None,
           config_record: dict[str, Any] | None = None, optimizer: torch.optim.Optimizer | None = None,
-          state: Any = None, in_memory: bool = True) -> Run:
+          state: Any = None, in_memory: bool = True, **fit_options: Any) -> Run:
     """A run ready to ``fit()``: the model on ``device``, its optimizer, a started ``Session``.
 
     ``resume=True`` continues ``out/ckpt.pt`` (or the checkpoint ``lmlab train`` has read); else an existing
     checkpoint is replaced, unless ``overwrite=False``. ``state``: a ``WriteFailed`` (or a ``Run``) whose
     history, optimizer, iteration and seconds go on. ``in_memory=False``: a CLI run (its messages say so).
+    ``fit_options``: more of ``fit``'s keywords (``clock=``).
     """
     device = torch.device(device)
     precision = precision or pick_precision(device, recipe.default_precision)
@@ -199,19 +204,19 @@ def start(recipe: Recipe, *, model: torch.nn.Module | None = None, out: str | os
         tokenizer=recipe.tokenizer, seed=tcfg.seed, checkpoint_interval=tcfg.eval_interval,
         in_memory=in_memory, time_budget_s=tcfg.time_budget_s, ctx=ctx, wall_start=wall_start,
         best_key=recipe.best_key, extra=lambda: {**extra, **recipe.extra()},
+        after_step=lambda next_iter: recipe.after_step(session, next_iter),
         # rank 0 evaluates alone (and writes best.pt when this loss is its best)
         evaluate=lambda: recipe.evaluate(model) if ctx.is_main else {},
         eval_interval=tcfg.eval_interval, log_interval=tcfg.log_interval, live=live,
         desc=desc or recipe.desc, progress=progress, divergence_hint=recipe.divergence_hint,
         # dropout masks from (seed, iteration): a resumed run repeats the curve
-        step_seed=tcfg.seed + 7919 * ctx.rank)
+        step_seed=tcfg.seed + 7919 * ctx.rank, **fit_options)
     if state is not None:  # after a WriteFailed: go on from what it kept
         session.start(history=state.history or History(), next_iter=state.next_iter or 0,
                       train_s=state.train_s or 0.0, best_loss=getattr(state, "best_loss", math.inf))
     else:
         session.start(resume, overwrite=overwrite)  # resume=dict: the checkpoint lmlab train has read
-        if session.next_iter:
-            recipe.restore(session.restored_extra)
+    recipe.started(session)
     return Run(model=model, session=session, recipe=recipe)
 
 

@@ -8,9 +8,10 @@ from typing import Any
 
 from lmlab.models.bert.data import MLMData
 from lmlab.models.bert.prenorm import build_encoder
-from lmlab.models.bert.trainer import MODEL_KEYS, PRESETS, BertTrainConfig, train_bert
+from lmlab.models.bert.trainer import MODEL_KEYS, PRESETS, BertRecipe, BertTrainConfig
 from lmlab.models.bert.vocab import BertVocab
 from lmlab.recipes import field_names, pick
+from lmlab.train.engine import train
 from lmlab.train.run import finish_run, start_run
 
 TRAIN_KEYS = field_names(BertTrainConfig)
@@ -44,7 +45,8 @@ def run(flags: dict[str, Any]) -> dict[str, Any]:
     record = {"corpus": flags["corpus"], "tokenizer": vocab.base.kind, "preset": r.preset, "layout": layout,
               "whole_word": bool(flags.get("whole_word")), "device": str(r.device),
               "precision": r.precision.name, "seed": r.seed, **values, **asdict(model.config)}
-    result = train_bert(model, data, vocab, tcfg, device=r.device, precision=r.precision, out_dir=r.out,
-                        layout=layout, progress=r.progress, config_record=record,
-                        wall_start=r.wall_start, resume=payload or False)  # wall_s: loading included
+    result = train(BertRecipe(tcfg, data, vocab, layout=layout), model=model, device=r.device,
+                   precision=r.precision, out=r.out, progress=r.progress, config_record=record,
+                   in_memory=False, wall_start=r.wall_start,  # wall_s: loading included
+                   resume=payload or False)
     return finish_run(r.out, record, result.metrics)

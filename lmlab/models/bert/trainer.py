@@ -1,18 +1,15 @@
-"""MLM pre-training on ``lmlab.train.Session``: mask, predict the hidden tokens, AdamW with warm-up + cosine,
-checkpoint/resume, ``best.pt``, a non-finite loss stops the run before it touches the weights.
+"""MLM pre-training's recipe: mask, predict the hidden tokens, AdamW with warm-up + cosine, timed snapshots;
+``lmlab.train.engine`` runs it (checkpoint/resume, ``best.pt``, the nan stop: the same for every model).
 
     data = MLMData.from_text(train_text, val_text, vocab)
-    result = train_bert(BertForMaskedLM(cfg), data, vocab, BertTrainConfig(max_iters=500),
-                        out_dir="runs/bert")
+    run = train(BertRecipe(BertTrainConfig(max_iters=500), data, vocab), model=BertForMaskedLM(cfg),
+                out="runs/bert")
 """
 
 from __future__ import annotations
 
 import math
 import os
-import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,24 +17,15 @@ import torch
 
 from lmlab.checkpoint import load_model_state, save_checkpoint
 from lmlab.device import Precision, autocast, pick_precision
+from lmlab.distributed import DistContext
 from lmlab.models.bert.data import MLMData
 from lmlab.models.bert.masking import mlm_mask
 from lmlab.models.bert.vocab import BertVocab
 from lmlab.recipes.bert import MODEL_KEYS, PRESETS, BertTrainConfig  # noqa: F401 (kept importable here)
 from lmlab.train import History, Session
-from lmlab.train.loop import step_generator
+from lmlab.train.engine import Recipe, Run
 from lmlab.train.optim import adamw
 from lmlab.train.schedule import scheduled_lr
-
-
-@dataclass
-class BertTrainResult:
-    metrics: dict[str, Any]
-    history: History
-    optimizer: torch.optim.Optimizer
-    next_iter: int
-    train_s: float
-    best_val: float
 
 
 def masked_batch(data: MLMData, split: str, batch_size: int, block_size: int, generator: torch.Generator,
@@ -124,83 +112,65 @@ def load_bert(path: str | os.PathLike) -> tuple[torch.nn.Module, BertVocab, str]
     return model.eval(), vocab, layout
 
 
-def train_bert(model: torch.nn.Module, data: MLMData, vocab: BertVocab, tcfg: BertTrainConfig, *,
-               device: torch.device | str = "cpu", precision: Precision | None = None,
-               out_dir: str | os.PathLike | None = None, history: History | None = None,
-               optimizer: torch.optim.Optimizer | None = None, start_iter: int = 0, train_s: float = 0.0,
-               best_val: float = math.inf, layout: str = "bert", live: Any = None, progress: bool = True,
-               config_record: dict[str, Any] | None = None, wall_s: float = 0.0,
-               wall_start: float | None = None, resume: bool | dict[str, Any] = False,
-               overwrite: bool = True, clock: Callable[[], float] = time.perf_counter) -> BertTrainResult:
-    """Pre-train ``model`` in place; write ``out_dir/ckpt.pt`` every eval and ``best.pt`` on a new best.
+class BertRecipe(Recipe):
+    """BERT's part of masked-language-model pre-training (``lmlab.train.engine.train`` does the rest):
+    masked windows, AdamW with warm-up + cosine, evaluation by masked loss and accuracy; ``layout`` and the
+    vocabulary go into the checkpoint. ``tcfg.snapshot_at``: when the training seconds pass each time, the
+    model is also saved as ``OUT/at-<seconds>s.pt`` (read them with ``snapshots``)."""
 
-    ``resume=True`` continues ``out_dir/ckpt.pt`` (weights, optimizer, history, iteration, seconds);
-    without it an existing checkpoint is replaced (``overwrite=False``: refused, as by ``lmlab train``).
-    ``history``, ``optimizer``, ``start_iter``, ``train_s`` and ``wall_s`` go on from a state in memory;
-    ``wall_start`` (a ``time.perf_counter()``) is when this process began the run (default: now).
-    ``tcfg.snapshot_at``: when the training seconds (``clock``, summed over steps) pass each time, the model
-    is also saved as ``out_dir/at-<seconds>s.pt`` (read them with ``snapshots``).
-    """
-    device = torch.device(device)
-    precision = precision or pick_precision(device)
-    T = model.config.block_size
-    data.check_block_size(T)
-    model.to(device)
-    if optimizer is None or resume:  # a resumed run's optimizer state comes from its checkpoint
-        optimizer = configure_optimizer(model, tcfg, device.type)
+    kind = "bert"
+    best_key = "val_mlm_loss"
+    divergence_hint = "lower --lr (the peak learning rate) or turn clipping on (--grad-clip 1.0)"
 
-    def step(it: int) -> dict[str, Any]:
-        lr = scheduled_lr(it, lr=tcfg.lr, min_lr=tcfg.min_lr, warmup_iters=tcfg.warmup_iters,
-                          decay_iters=tcfg.max_iters, elapsed_s=session.train_s, budget_s=tcfg.time_budget_s)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        g = step_generator(tcfg.seed * 1009, it)  # batch and mask from (seed, it): resumes repeat the curve
-        x, y = masked_batch(data, "train", tcfg.batch_size, T, g, vocab, tcfg.mask_prob, device)
-        with autocast(device, precision):
-            _, loss = model(x, y, only_masked=True)
-        if not torch.isfinite(loss):  # before backward: the weights stay the last good ones; fit stops here
-            return {"loss": loss.detach(), "lr": lr, "tokens": x.numel()}
-        loss.backward()
-        if tcfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        return {"loss": loss.detach(), "lr": lr, "tokens": x.numel()}
+    def __init__(self, tcfg: BertTrainConfig, data: MLMData, vocab: BertVocab, *,
+                 layout: str = "bert") -> None:
+        super().__init__(tcfg)
+        self.data, self.vocab, self.layout = data, vocab, layout
 
-    def evaluate() -> dict[str, float]:
-        return evaluate_mlm(model, data, vocab, tcfg.batch_size, tcfg.eval_iters, tcfg.mask_prob, device,
-                            precision, tcfg.seed)
+    def setup(self, model: torch.nn.Module, device: torch.device, precision: Precision,
+              ctx: DistContext) -> None:
+        super().setup(model, device, precision, ctx)
+        self.data.check_block_size(model.config.block_size)
 
-    def snapshot(next_iter: int) -> None:  # at-<seconds>s.pt once the training seconds pass each time
-        while due and session.train_s >= due[0]:
-            session.save(Path(out_dir) / snapshot_name(due.pop(0)))
+    def optimizer(self, model: torch.nn.Module, device_type: str) -> torch.optim.Optimizer:
+        return configure_optimizer(model, self.tcfg, device_type)
 
-    session = Session(
-        step, model=model, optimizer=optimizer, max_iters=tcfg.max_iters, out=out_dir, config=model.config,
-        kind="bert", seed=tcfg.seed, checkpoint_interval=tcfg.eval_interval, in_memory=False,
-        time_budget_s=tcfg.time_budget_s, wall_start=wall_start, best_key="val_mlm_loss",
-        after_step=snapshot, clock=clock,
-        extra=lambda: {"vocab": vocab.to_dict(), "layout": layout, "train_config": asdict(tcfg),
-                       "config_record": dict(config_record or {})},
-        evaluate=evaluate, eval_interval=tcfg.eval_interval, live=live, log_interval=tcfg.log_interval,
-        desc="bert", progress=progress, step_seed=tcfg.seed if model.config.dropout > 0 else None,
-        divergence_hint="lower --lr (the peak learning rate) or turn clipping on (--grad-clip 1.0)")
-    session.start(resume, overwrite=overwrite, history=history, next_iter=start_iter, train_s=train_s,
-                  best_loss=best_val, wall_s=wall_s)  # resume=dict: the checkpoint lmlab train has read
-    layout = session.restored_extra.get("layout", layout)  # a resumed run keeps its layout
-    # a resumed run has passed the times below its seconds already (their files were written then)
-    due = [t for t in tcfg.snapshot_times if t > session.train_s] if out_dir is not None else []
-    result = session.fit()
-    history = session.history
-    metrics = {
-        "mlm_loss": history.last("train_loss"), "val_mlm_loss": history.last("val_mlm_loss"),
-        "masked_acc": history.last("val_masked_acc"),
-        "best_val_mlm_loss": session.best_loss if math.isfinite(session.best_loss) else None,
-        "tokens_per_sec": result.tokens_per_sec, "train_s": session.train_s,
-        "wall_s": session.wall_s, "iters": result.next_iter,
-        "stopped": result.stopped, "diverged_at": result.diverged_at,
-        "params": sum(p.numel() for p in model.parameters()), "device": str(device),
-        "precision": precision.name, "interrupted": result.interrupted, "out_of_time": result.out_of_time,
-    }
-    return BertTrainResult(metrics=metrics, history=history, optimizer=optimizer, next_iter=result.next_iter,
-                           train_s=session.train_s, best_val=session.best_loss)
+    def lr(self, it: int, train_s: float) -> float:
+        t = self.tcfg
+        return scheduled_lr(it, lr=t.lr, min_lr=t.min_lr, warmup_iters=t.warmup_iters,
+                            decay_iters=t.max_iters, elapsed_s=train_s, budget_s=t.time_budget_s)
+
+    def batch(self, generator: torch.Generator, micro: int, device: torch.device) -> Any:
+        t = self.tcfg  # windows and mask from one generator: a resumed run repeats the curve
+        return masked_batch(self.data, "train", t.batch_size, self.model.config.block_size, generator,
+                            self.vocab, t.mask_prob, device)
+
+    def loss(self, net: torch.nn.Module, batch: Any) -> torch.Tensor:
+        return net(*batch, only_masked=True)[1]
+
+    def tokens(self, batch: Any) -> int:
+        return batch[0].numel()
+
+    def evaluate(self, model: torch.nn.Module) -> dict[str, float]:
+        t = self.tcfg
+        return evaluate_mlm(model, self.data, self.vocab, t.batch_size, t.eval_iters, t.mask_prob,
+                            self.device, self.precision, t.seed)
+
+    def extra(self) -> dict[str, Any]:
+        return {"vocab": self.vocab.to_dict(), "layout": self.layout}
+
+    def started(self, session: Session) -> None:
+        self.layout = session.restored_extra.get("layout", self.layout)  # a resumed run keeps its layout
+        # a resumed run has passed the times below its seconds already (their files were written then)
+        self.due = [t for t in self.tcfg.snapshot_times if t > session.train_s] if session.out else []
+
+    def after_step(self, session: Session, next_iter: int) -> None:
+        while self.due and session.train_s >= self.due[0]:  # at-<seconds>s.pt once the seconds pass
+            session.save(session.out / snapshot_name(self.due.pop(0)))
+
+    def metrics(self, run: Run) -> dict[str, Any]:
+        h, best = run.history, run.best_loss
+        return {"mlm_loss": h.last("train_loss"), "val_mlm_loss": h.last("val_mlm_loss"),
+                "masked_acc": h.last("val_masked_acc"),
+                "best_val_mlm_loss": best if math.isfinite(best) else None,
+                "params": sum(p.numel() for p in run.model.parameters())}
