@@ -112,6 +112,9 @@ def load_bert(path: str | os.PathLike) -> tuple[torch.nn.Module, BertVocab, str]
     return model.eval(), vocab, layout
 
 
+DIVERGENCE_HINT = "lower --lr (the peak learning rate) or turn clipping on (--grad-clip 1.0)"
+
+
 class BertRecipe(Recipe):
     """BERT's part of masked-language-model pre-training (``lmlab.train.engine.train`` does the rest):
     masked windows, AdamW with warm-up + cosine, evaluation by masked loss and accuracy; ``layout`` and the
@@ -120,7 +123,7 @@ class BertRecipe(Recipe):
 
     kind = "bert"
     best_key = "val_mlm_loss"
-    divergence_hint = "lower --lr (the peak learning rate) or turn clipping on (--grad-clip 1.0)"
+    divergence_hint = DIVERGENCE_HINT
 
     def __init__(self, tcfg: BertTrainConfig, data: MLMData, vocab: BertVocab, *,
                  layout: str = "bert") -> None:
