@@ -79,7 +79,9 @@ def lmlab_loop(text: str, args: argparse.Namespace) -> tuple[float, dict[str, bo
     """lmlab's trainer with the same sizes: tokens/sec after warm-up, and its AdamW kernel."""
     from torch.optim.optimizer import register_optimizer_step_pre_hook
 
-    from lmlab.models.lstm import preset_config, train_lstm
+    from lmlab.device import pick_device
+    from lmlab.models.lstm import LSTMRecipe, preset_config
+    from lmlab.train.engine import train
 
     seen: list[dict[str, bool]] = []
 
@@ -95,7 +97,8 @@ def lmlab_loop(text: str, args: argparse.Namespace) -> tuple[float, dict[str, bo
                            precision="fp32")
     config.time_budget_s = None
     try:
-        run = train_lstm(config, text, None, val_text=text[-args.val_chars:], progress=False)
+        recipe = LSTMRecipe(config, text, val_text=text[-args.val_chars:])
+        run = train(recipe, device=pick_device(config.device), progress=False)
     finally:
         hook.remove()
     # fit logs a rate every 10 iterations over the window since the last log: keep the windows that

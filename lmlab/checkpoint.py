@@ -166,6 +166,19 @@ def open_run(out: str | os.PathLike | None, *, kind: str, resume: bool = False, 
     return payload
 
 
+def check_tokenizer(saved: dict[str, Any] | None, tokenizer: Any, out: Any) -> None:
+    """A run resumes with the vocabulary it was trained with: one line naming the difference, else."""
+    if saved is None or not hasattr(tokenizer, "to_dict") or saved == tokenizer.to_dict():
+        return
+    old = saved.get("chars") or saved.get("vocab") or []
+    new = tokenizer.to_dict().get("chars") or tokenizer.to_dict().get("vocab") or []
+    extra = sorted(set(map(str, new)) - set(map(str, old)))[:10]
+    missing = sorted(set(map(str, old)) - set(map(str, new)))[:10]
+    raise ValueError(f"checkpoint {Path(out) / 'ckpt.pt'} was trained with another vocabulary "
+                     f"({len(old)} entries vs {len(new)} here; new: {extra}, gone: {missing}); resume it on "
+                     "the corpus it was trained on, or train into another --out")
+
+
 def run_extra(*, next_iter: int, best_loss: float, train_s: float, wall_s: float,
               **more: Any) -> dict[str, Any]:
     """A checkpoint's ``extra`` in the one schema every trainer writes (``Session``'s)."""

@@ -3,7 +3,7 @@
 A training cell names its run and hands its configuration and its fit to :func:`cached`::
 
     run = cached("02_lstm_shakespeare", config, preset=lab.preset, corpus=corpus,
-                 fit=lambda out: train_lstm(config, train_text, out, ...), load=load_lstm_run)
+                 fit=lambda out: train(LSTMRecipe(config, train_text), out=out, ...), load=load_lstm_run)
 
 Before fitting, ``cached`` looks for ``ROOT/prepared/PRESET/NAME/prepared.json`` (the classroom mirror
 ``$LMLAB_DATA_DIR``, then the cache) whose hash is the hash of this configuration (plus the run's name, the

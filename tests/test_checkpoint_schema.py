@@ -120,17 +120,17 @@ def test_bert_resume_true_continues_the_checkpoint(tmp_path, old):
 
 @pytest.mark.parametrize("old", [False, True], ids=["new", "old-schema"])
 def test_lstm_checkpoints_of_either_schema_resume(tmp_path, old):
-    from lmlab.models.lstm import preset_config, train_lstm
+    from lmlab.models.lstm import LSTMRecipe, preset_config
 
     cfg = preset_config("smoke", hidden=16, block_size=8, batch_size=4, max_iters=4, eval_interval=2,
                         device="cpu", max_eval_tokens=None)
-    run = train_lstm(cfg, TEXT, tmp_path, progress=False)
+    run = train(LSTMRecipe(cfg, TEXT), out=tmp_path, progress=False)
     extra = load_checkpoint(tmp_path)["extra"]
     assert set(extra) >= SCHEMA and "best_val" not in extra
     if old:
         _to_old_schema(tmp_path / "ckpt.pt", {"best_loss": "best_val"})
     cfg.max_iters = 6
-    again = train_lstm(cfg, TEXT, tmp_path, progress=False, resume=True)
+    again = train(LSTMRecipe(cfg, TEXT), out=tmp_path, progress=False, resume=True)
     assert again.metrics["iters"] == 6
     assert again.metrics["best_val_loss"] <= run.metrics["best_val_loss"]
 

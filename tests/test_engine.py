@@ -58,7 +58,7 @@ class LineRecipe(Recipe):
         self.it = it
         return self.tcfg.lr
 
-    def batch(self, generator, micro, device):
+    def batch(self, it, generator, micro, device):
         if micro == 0:  # one permutation per step; the micro-batches are its consecutive slices
             self.perm = torch.randperm(len(self.x), generator=generator)
         rows = self.perm[micro * self.tcfg.batch_size:(micro + 1) * self.tcfg.batch_size]

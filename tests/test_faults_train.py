@@ -155,11 +155,12 @@ def test_nan_injected_by_a_hook_stops_a_session_where_it_happened(tmp_path, caps
 
 
 def test_lstm_nan_in_a_step_writes_no_weights_and_metrics_show_it(tmp_path, capsys):
-    from lmlab.models.lstm import preset_config, train_lstm
+    from lmlab.models.lstm import LSTMRecipe, preset_config
+    from lmlab.train.engine import train
 
     config = preset_config("smoke", hidden=16, block_size=8, batch_size=4, max_iters=30, eval_interval=10,
                            max_eval_tokens=400, device="cpu")
-    first = train_lstm(config, TEXT, tmp_path, progress=False, overwrite=True)
+    first = train(LSTMRecipe(config, TEXT), out=tmp_path, progress=False)
     assert first.metrics["stopped"] == "done"
     before = {name: _digest(tmp_path / name) for name in ("ckpt.pt", "best.pt")}
     calls = {"n": 0}
@@ -175,12 +176,11 @@ def test_lstm_nan_in_a_step_writes_no_weights_and_metrics_show_it(tmp_path, caps
     handle = torch.nn.modules.module.register_module_forward_hook(poison)
     try:
         config.max_iters = 60
-        run = train_lstm(config, TEXT, tmp_path, progress=False, resume=True)
+        run = train(LSTMRecipe(config, TEXT), out=tmp_path, progress=False, resume=True)
     finally:
         handle.remove()
-    m = json.loads((tmp_path / "metrics.json").read_text())
-    assert m["stopped"] == "diverged" and m["diverged_at"] == 55 and m["train_loss"] is None
-    assert run.metrics["stopped"] == "diverged"
+    m = run.metrics
+    assert m["stopped"] == "diverged" and m["diverged_at"] == 55 and math.isnan(m["train_loss"])
     assert "iteration 55" in capsys.readouterr().err
     # the checkpoints are those of iteration 50 (the last interval before it), finite and loadable
     assert _finite_checkpoint(tmp_path / "ckpt.pt")["extra"]["next_iter"] == 50
@@ -405,18 +405,22 @@ def test_a_direct_train_call_keeps_the_model_when_a_checkpoint_cannot_be_written
     _no_temporaries(out)
 
 
-def test_a_direct_train_lstm_call_keeps_the_model_when_metrics_cannot_be_written(tmp_path):
-    from lmlab.models.lstm import generate, preset_config, train_lstm
+def test_lstm_metrics_that_cannot_be_written_exit_1_and_leave_the_checkpoint(tmp_path, capsys):
+    from lmlab.cli import main
 
-    config = preset_config("smoke", hidden=16, block_size=8, batch_size=4, max_iters=20, eval_interval=10,
-                           max_eval_tokens=400, device="cpu")
-    (tmp_path / "metrics.json").mkdir()
-    with pytest.raises(WriteFailed, match="could not write the metrics") as info:
-        train_lstm(config, TEXT, tmp_path, progress=False)
-    err = info.value
-    assert err.next_iter == 20 and err.history.last("val_loss") is not None and err.optimizer is not None
-    assert load_checkpoint(tmp_path)["extra"]["next_iter"] == 20  # the checkpoint before it is whole
-    assert len(generate(err.model, err.tokenizer, "the ", 5, temperature=0)) == 9  # still usable here
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(TEXT)
+    out = tmp_path / "lstm"
+    (out / "metrics.json").mkdir(parents=True)  # a folder where the file must go: fails for root too
+    code = main(["train", "lstm", "--corpus", str(corpus), "--hidden", "16", "--block-size", "8",
+                 "--batch-size", "4", "--max-iters", "20", "--eval-interval", "10", "--device", "cpu",
+                 "--preset", "smoke", "--quiet", "--out", str(out)])
+    assert code == 1
+    lines = _error_lines(capsys.readouterr().err)
+    assert len(lines) == 1 and "could not write the metrics" in lines[0], lines
+    assert f"the previous {out / 'ckpt.pt'} is intact" in lines[0]
+    assert load_checkpoint(out)["extra"]["next_iter"] == 20  # the checkpoint before it is whole
+    _no_temporaries(out)
 
 
 def test_a_direct_train_word2vec_call_keeps_the_tables_when_best_pt_cannot_be_written(tmp_path):

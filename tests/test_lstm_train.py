@@ -10,7 +10,8 @@ import torch
 
 from lmlab.checkpoint import load_checkpoint
 from lmlab.cli import main
-from lmlab.models.lstm import generate, load_for_sampling, preset_config, train_lstm
+from lmlab.models.lstm import LSTMRecipe, generate, load_for_sampling, preset_config
+from lmlab.train.engine import train
 
 PATTERN = "the cat sat on the mat.\n"
 TEXT = PATTERN * 400
@@ -31,12 +32,17 @@ def _config(**overrides):
     return preset_config("smoke", **values)
 
 
+def lstm(config, text, out=None, **options):
+    return train(LSTMRecipe(config, text), out=out, device=config.device, progress=False, **options)
+
+
 def test_trains_writes_checkpoint_and_samples(tmp_path):
-    run = train_lstm(_config(), TEXT, tmp_path, progress=False)
-    m = json.loads((tmp_path / "metrics.json").read_text())
+    run = lstm(_config(), TEXT, tmp_path)
+    m = run.metrics
     for key in ("train_loss", "val_loss", "val_bpc", "val_perplexity", "tokens_per_sec", "wall_s", "params"):
         assert m[key] is not None and m[key] > 0, key
-    assert m["config"]["hidden"] == 32 and m["config"]["block_size"] == 16
+    saved = load_checkpoint(tmp_path)["extra"]["train_config"]
+    assert saved["hidden"] == 32 and saved["block_size"] == 16
     assert m["val_loss"] < 0.3, m            # a repeated sentence is nearly certain once learned
     assert m["val_bpc"] == pytest.approx(m["val_loss"] / 0.6931471805599453)
     model, tok = load_for_sampling(load_checkpoint(tmp_path))
@@ -46,12 +52,11 @@ def test_trains_writes_checkpoint_and_samples(tmp_path):
 
 
 def test_gradient_accumulation_and_resume(tmp_path):
-    first = train_lstm(_config(max_iters=20, grad_accum=2, batch_size=4), TEXT, tmp_path, progress=False)
+    first = lstm(_config(max_iters=20, grad_accum=2, batch_size=4), TEXT, tmp_path)
     assert first.metrics["iters"] == 20
     with pytest.raises(ValueError, match="already exists"):
-        train_lstm(_config(max_iters=30), TEXT, tmp_path, progress=False)
-    resumed = train_lstm(_config(max_iters=30, grad_accum=2, batch_size=4), TEXT, tmp_path,
-                         resume=True, progress=False)
+        lstm(_config(max_iters=30), TEXT, tmp_path, overwrite=False)
+    resumed = lstm(_config(max_iters=30, grad_accum=2, batch_size=4), TEXT, tmp_path, resume=True)
     assert resumed.metrics["iters"] == 30
     iters = [r["iter"] for r in resumed.history if "train_loss" in r]
     assert iters == [10, 20, 30]             # the history goes on where it stopped
@@ -59,10 +64,9 @@ def test_gradient_accumulation_and_resume(tmp_path):
 
 def test_resumed_run_follows_the_uninterrupted_loss_curve(tmp_path):
     flat = dict(min_lr_frac=1.0)  # a flat schedule after warm-up: stopping at 15 is then an interruption
-    whole = train_lstm(_config(max_iters=30, **flat), TEXT, tmp_path / "whole", progress=False)
-    train_lstm(_config(max_iters=15, **flat), TEXT, tmp_path / "split", progress=False)
-    resumed = train_lstm(_config(max_iters=30, **flat), TEXT, tmp_path / "split", resume=True,
-                         progress=False)
+    whole = lstm(_config(max_iters=30, **flat), TEXT, tmp_path / "whole")
+    lstm(_config(max_iters=15, **flat), TEXT, tmp_path / "split")
+    resumed = lstm(_config(max_iters=30, **flat), TEXT, tmp_path / "split", resume=True)
     def curve(run):
         return {r["iter"]: r["train_loss"] for r in run.history if "train_loss" in r}
 
@@ -72,9 +76,9 @@ def test_resumed_run_follows_the_uninterrupted_loss_curve(tmp_path):
 
 
 def test_resume_with_another_vocabulary_is_refused(tmp_path):
-    train_lstm(_config(max_iters=5), TEXT, tmp_path, progress=False)
+    lstm(_config(max_iters=5), TEXT, tmp_path)
     with pytest.raises(ValueError, match="another vocabulary"):
-        train_lstm(_config(max_iters=10), TEXT.upper(), tmp_path, resume=True, progress=False)
+        lstm(_config(max_iters=10), TEXT.upper(), tmp_path, resume=True)
 
 
 def test_time_budget_stops_early_and_schedule_follows_time():
@@ -83,7 +87,7 @@ def test_time_budget_stops_early_and_schedule_follows_time():
     cfg = _config(max_iters=100_000, time_budget_s=0.5, warmup_iters=1)
     assert lr_at(cfg, 10, 0.0) == pytest.approx(cfg.lr, rel=1e-3)
     assert lr_at(cfg, 10, 0.5) == pytest.approx(cfg.lr * cfg.min_lr_frac)
-    run = train_lstm(cfg, TEXT, None, progress=False)
+    run = lstm(cfg, TEXT)
     assert run.metrics["out_of_time"] and run.metrics["iters"] < 100_000
 
 
@@ -108,8 +112,7 @@ def test_cli_trains_and_reports(tmp_path, capsys):
 
 def test_word_level_bits_per_char_rescales(tmp_path):
     words = "the king and the queen went to the market . " * 150
-    run = train_lstm(_config(tokenizer="word", max_iters=20, block_size=8, batch_size=4), words, None,
-                     progress=False)
+    run = lstm(_config(tokenizer="word", max_iters=20, block_size=8, batch_size=4), words)
     m = run.metrics
     assert run.tokenizer.kind == "word"
     # a word covers ~4.4 characters, so bits per character are well below bits per word

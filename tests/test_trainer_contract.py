@@ -215,16 +215,17 @@ def test_every_trainer_takes_resume_on_the_command_line():
 
 
 def test_lstm_resumes_with_resume_true(tmp_path):
-    from lmlab.models.lstm import preset_config, train_lstm
+    from lmlab.models.lstm import LSTMRecipe, preset_config
+    from lmlab.train.engine import train
 
     text = "the cat sat on the mat. " * 80
     cfg = preset_config("smoke", hidden=8, block_size=8, batch_size=2, max_iters=4, device="cpu")
-    train_lstm(cfg, text, tmp_path, progress=False)
+    train(LSTMRecipe(cfg, text), out=tmp_path, progress=False)
     cfg.max_iters = 6
-    run = train_lstm(cfg, text, tmp_path, progress=False, resume=True)
+    run = train(LSTMRecipe(cfg, text), out=tmp_path, progress=False, resume=True)
     assert run.metrics["iters"] == 6 and (tmp_path / "best.pt").exists()
     with pytest.raises(FileNotFoundError, match="drop --resume"):
-        train_lstm(cfg, text, tmp_path / "none", progress=False, resume=True)
+        train(LSTMRecipe(cfg, text), out=tmp_path / "none", progress=False, resume=True)
 
 
 def test_session_keeps_best_pt_by_validation_loss(tmp_path):

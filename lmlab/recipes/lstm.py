@@ -1,4 +1,4 @@
-"""The LSTM language model's settings (``lmlab train lstm``, ``train_lstm``) and its presets."""
+"""The LSTM language model's settings (``lmlab train lstm``, ``LSTMRecipe``) and its presets."""
 
 from __future__ import annotations
 

@@ -14,13 +14,16 @@ gradient clipping, the optimizer step (a GradScaler under fp16) and the loss ave
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
 
+from lmlab.checkpoint import check_tokenizer, open_run
 from lmlab.device import Precision, autocast, pick_precision
 from lmlab.distributed import DistContext, all_reduce_mean, no_sync_unless, shard
 from lmlab.train.failures import DIVERGENCE_HINT
@@ -63,8 +66,9 @@ class Recipe:
     def lr(self, it: int, train_s: float) -> float:
         raise NotImplementedError
 
-    def batch(self, generator: torch.Generator, micro: int, device: torch.device) -> Any:
-        """Micro-batch ``micro`` of this step, all ranks' rows (the engine keeps this rank's)."""
+    def batch(self, it: int, generator: torch.Generator, micro: int, device: torch.device) -> Any:
+        """Micro-batch ``micro`` of step ``it``, all ranks' rows (the engine keeps this rank's of each
+        tensor); draw it from ``generator`` (``step_generator(seed * 1009, it)``) or from ``it`` alone."""
         raise NotImplementedError
 
     def loss(self, net: torch.nn.Module, batch: Any) -> torch.Tensor:
@@ -87,6 +91,12 @@ class Recipe:
 
     def after_step(self, session: Session, next_iter: int) -> None:
         """After each step, its seconds counted in ``session.train_s`` (BERT's timed snapshots)."""
+
+    sample: Callable[[], str] | None = None  # a text the model writes, shown at each evaluation
+
+    def fitting(self) -> contextlib.AbstractContextManager:
+        """The context every fit runs in (the LSTM's: one CPU thread for a small model)."""
+        return contextlib.nullcontext()
 
     def metrics(self, run: Run) -> dict[str, Any]:
         """This model's own metric keys, beside the engine's."""
@@ -115,7 +125,8 @@ class Run:
     def fit(self, max_iters: int | None = None, **options: Any) -> Run:
         """Train on to ``max_iters`` (default: the last fit's, at first the config's); fills ``metrics`` and
         returns this run."""
-        self.result = self.session.fit(max_iters, **options)
+        with self.recipe.fitting():
+            self.result = self.session.fit(max_iters, **options)
         self.metrics = run_metrics(self.session, self.result, self.recipe.device, self.recipe.precision)
         self.metrics.update(self.recipe.metrics(self))
         return self
@@ -152,7 +163,8 @@ def start(recipe: Recipe, *, model: torch.nn.Module | None = None, out: str | os
     precision = precision or pick_precision(device, recipe.default_precision)
     ctx = ctx or DistContext(rank=0, local_rank=0, world_size=1)
     tcfg = recipe.tcfg
-    if ctx.enabled and tcfg.time_budget_s is not None:
+    budget = tcfg.time_budget_s or None  # 0: none
+    if ctx.enabled and budget is not None:
         raise ValueError("a time budget cannot be used under torchrun: every rank must stop at the same "
                          "iteration; give --max-iters (and --lr-decay-iters) instead of --time-budget")
     model = (model if model is not None else recipe.build()).to(device)
@@ -177,7 +189,7 @@ def start(recipe: Recipe, *, model: torch.nn.Module | None = None, out: str | os
         gen = step_generator(tcfg.seed * 1009, it)  # the batches of (seed, iteration): a resume sees them
         total, tokens = None, 0
         for micro in range(accum):
-            batch = _shard(recipe.batch(gen, micro, device), ctx)
+            batch = _shard(recipe.batch(it, gen, micro, device), ctx)
             with no_sync_unless(net, micro == accum - 1), autocast(device, precision):
                 loss = recipe.loss(net, batch) / accum
             value = all_reduce_mean(loss.detach(), ctx, device)  # the global batch's, the same on every rank
@@ -202,20 +214,26 @@ def start(recipe: Recipe, *, model: torch.nn.Module | None = None, out: str | os
         step, model=model, optimizer=optimizer, max_iters=tcfg.max_iters, out=out,
         config=recipe.config if recipe.config is not None else model.config, kind=recipe.kind,
         tokenizer=recipe.tokenizer, seed=tcfg.seed, checkpoint_interval=tcfg.eval_interval,
-        in_memory=in_memory, time_budget_s=tcfg.time_budget_s, ctx=ctx, wall_start=wall_start,
+        in_memory=in_memory, time_budget_s=budget, ctx=ctx, wall_start=wall_start,
         best_key=recipe.best_key, extra=lambda: {**extra, **recipe.extra()},
         after_step=lambda next_iter: recipe.after_step(session, next_iter),
         # rank 0 evaluates alone (and writes best.pt when this loss is its best)
         evaluate=lambda: recipe.evaluate(model) if ctx.is_main else {},
-        eval_interval=tcfg.eval_interval, log_interval=tcfg.log_interval, live=live,
+        eval_interval=tcfg.eval_interval, log_interval=getattr(tcfg, "log_interval", 10), live=live,
+        sample=recipe.sample if ctx.is_main and tcfg.eval_interval else None,
+        sample_interval=tcfg.eval_interval,
         desc=desc or recipe.desc, progress=progress, divergence_hint=recipe.divergence_hint,
         # dropout masks from (seed, iteration): a resumed run repeats the curve
         step_seed=tcfg.seed + 7919 * ctx.rank, **fit_options)
     if state is not None:  # after a WriteFailed: go on from what it kept
         session.start(history=state.history or History(), next_iter=state.next_iter or 0,
                       train_s=state.train_s or 0.0, best_loss=getattr(state, "best_loss", math.inf))
-    else:
-        session.start(resume, overwrite=overwrite)  # resume=dict: the checkpoint lmlab train has read
+    else:  # resume=dict: the checkpoint lmlab train has read
+        payload = resume if isinstance(resume, dict) else open_run(
+            out, kind=recipe.kind, resume=bool(resume), overwrite=overwrite and not resume)
+        if payload is not None:
+            check_tokenizer(payload.get("tokenizer"), recipe.tokenizer, out)
+        session.start(payload or False)
     recipe.started(session)
     return Run(model=model, session=session, recipe=recipe)
 
@@ -226,9 +244,9 @@ def train(recipe: Recipe, **options: Any) -> Run:
 
 
 def _shard(batch: Any, ctx: DistContext) -> Any:
-    """This rank's rows of each tensor in ``batch`` (a tensor or a tuple of them)."""
+    """This rank's rows of each tensor in ``batch`` (a tensor or a tuple; other items stay as they are)."""
     if not ctx.enabled:
         return batch
     if isinstance(batch, torch.Tensor):
         return shard(batch, ctx)
-    return type(batch)(shard(t, ctx) for t in batch)
+    return type(batch)(shard(t, ctx) if isinstance(t, torch.Tensor) else t for t in batch)

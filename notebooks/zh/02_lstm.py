@@ -218,11 +218,12 @@ config = L.preset_config(lab.preset, device=lab.device.type, corpus=corpus)
 
 # %%
 from lmlab.prepared import cached
+from lmlab.train.engine import train
 
 run = cached("02_lstm_shakespeare", config, preset=lab.preset, corpus=corpus,
-             fit=lambda out: L.train_lstm(config, train_text, out, val_text=val_text, overwrite=True,
-                                          live=True, progress=False),
-             load=lambda prep: L.load_run(prep.path, metrics=prep.metrics, config=config))
+             fit=lambda out: train(L.LSTMRecipe(config, train_text, val_text=val_text), out=out,
+                                   device=lab.device, live=True, progress=False),
+             load=lambda prep: L.load_run(prep.path, metrics=prep.metrics))
 m = run.metrics
 print(f"{m['iters']} 轮迭代，训练 {m['train_s']:.1f} 秒，每秒 {m['tokens_per_sec']:,.0f} 个字符")
 print(f"验证集：{m['val_loss']:.3f} 奈特/字符 = {m['val_bpc']:.3f} 比特/字符，"
@@ -298,9 +299,10 @@ from dataclasses import asdict
 poem_config = L.preset_config(lab.preset, device=lab.device.type, corpus=poems_name, **sizes)
 poet = cached("02_lstm_poems", {**asdict(poem_config), "max_poems": POEM_SIZES[lab.preset]["max_poems"],
                                  "max_vocab": 3000}, preset=lab.preset, corpus=poems_name, script=True,
-              fit=lambda out: L.train_lstm(poem_config, poem_train, out, val_text=poem_val, overwrite=True,
-                                           live=True, progress=False, sample_prompt="\n"),
-              load=lambda prep: L.load_run(prep.path, metrics=prep.metrics, config=poem_config))
+              fit=lambda out: train(L.LSTMRecipe(poem_config, poem_train, val_text=poem_val,
+                                                 sample_prompt="\n"),
+                                    out=out, device=lab.device, live=True, progress=False),
+              load=lambda prep: L.load_run(prep.path, metrics=prep.metrics))
 print(f"验证集：训练 {poet.metrics['train_s']:.1f} 秒后 {poet.metrics['val_loss']:.3f} 奈特/字符")
 poem_val_ids = torch.tensor(poet.tokenizer.encode(poem_val), dtype=torch.long)
 poem_block = min(block, len(poem_val_ids) - 1)
@@ -336,7 +338,7 @@ prediction = ...  # "a"、"b"、"c" 中的一个
 # %%
 passage = val_text[: 160 if lab.preset == "smoke" else 400]
 inside = analysis.internals(run.model, run.tokenizer, passage)
-last = run.config.n_layer - 1
+last = config.n_layer - 1
 layer = {k: v[last] for k, v in inside.items() if k != "probs"}
 fig = viz.plot_gates(passage, layer, units=range(12), max_chars=60)
 viz.save(fig, "runs/02_lstm/gates.png")

@@ -578,7 +578,7 @@ print(poem_scores.report(below="2-gram", unit="奈特/字符"))
 prediction = ...  # "a"、"b"、"c" 中的一个
 
 # %%
-from lmlab.models.lstm import LSTMConfig, LSTMLanguageModel, LSTMTrainConfig, train_lstm
+from lmlab.models.lstm import LSTMConfig, LSTMLanguageModel, LSTMRecipe, LSTMTrainConfig
 
 RACE_S = {"smoke": 4.0, "class": 90.0, "full": 120.0}[lab.preset]
 gpt_params = GPT(GPTConfig(vocab_size=tok.vocab_size, **size)).num_params()
@@ -606,7 +606,8 @@ def run_race(out):
     lstm_cfg = LSTMTrainConfig(corpus=corpus, n_layer=2, hidden=hidden, time_budget_s=RACE_S, max_iters=10**9,
                                eval_interval=0, device=lab.device.type, max_eval_tokens=20_000,
                                warmup_iters=PRESETS[lab.preset]["warmup_iters"])
-    race_lstm_run = train_lstm(lstm_cfg, train_text, None, val_text=val_text, tokenizer=tok, progress=False)
+    race_lstm = LSTMRecipe(lstm_cfg, train_text, val_text=val_text, tokenizer=tok)
+    race_lstm_run = train(race_lstm, device=lab.device, progress=False)
     return {"race": {"GPT": race_gpt_run.metrics, "LSTM": race_lstm_run.metrics}, "hidden": hidden}
 
 

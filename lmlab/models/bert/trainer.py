@@ -143,7 +143,7 @@ class BertRecipe(Recipe):
         return scheduled_lr(it, lr=t.lr, min_lr=t.min_lr, warmup_iters=t.warmup_iters,
                             decay_iters=t.max_iters, elapsed_s=train_s, budget_s=t.time_budget_s)
 
-    def batch(self, generator: torch.Generator, micro: int, device: torch.device) -> Any:
+    def batch(self, it: int, generator: torch.Generator, micro: int, device: torch.device) -> Any:
         t = self.tcfg  # windows and mask from one generator: a resumed run repeats the curve
         return masked_batch(self.data, "train", t.batch_size, self.model.config.block_size, generator,
                             self.vocab, t.mask_prob, device)

@@ -8,17 +8,10 @@ from lmlab.models.lstm.cells import GATES, LSTMCell, RNNCell, ScratchLSTM, Scrat
 from lmlab.models.lstm.generate import generate, generate_poem, load_for_sampling
 from lmlab.models.lstm.model import LSTMConfig, LSTMLanguageModel, detach_state
 from lmlab.models.lstm.streams import StreamBatches, stream_loss
-from lmlab.models.lstm.trainer import (
-    LSTM_PRESETS,
-    LSTMRun,
-    LSTMTrainConfig,
-    load_run,
-    preset_config,
-    train_lstm,
-)
+from lmlab.models.lstm.trainer import LSTM_PRESETS, LSTMRecipe, LSTMTrainConfig, load_run, preset_config
 
 __all__ = [
-    "GATES", "LSTMCell", "LSTMConfig", "LSTMLanguageModel", "LSTMRun", "LSTMTrainConfig", "LSTM_PRESETS",
+    "GATES", "LSTMCell", "LSTMConfig", "LSTMLanguageModel", "LSTMRecipe", "LSTMTrainConfig", "LSTM_PRESETS",
     "RNNCell", "ScratchLSTM", "ScratchRNN", "StreamBatches", "detach_state", "generate", "generate_poem",
-    "load_for_sampling", "load_run", "preset_config", "stream_loss", "train_lstm",
+    "load_for_sampling", "load_run", "preset_config", "stream_loss",
 ]

@@ -1,10 +1,12 @@
-"""``lmlab train lstm``'s own part of a run: its corpus and ``train_lstm`` (the rest: ``lmlab.train.run``)."""
+"""``lmlab train lstm``'s own part of a run: its corpus, torchrun and the recipe (the rest:
+``lmlab.train.run``)."""
 
 from __future__ import annotations
 
+from dataclasses import asdict, replace
 from typing import Any
 
-from lmlab.models.lstm.trainer import train_lstm
+from lmlab.models.lstm.trainer import LSTMRecipe
 from lmlab.recipes.lstm import LSTM_PRESETS, LSTMTrainConfig
 
 
@@ -21,15 +23,32 @@ def load_corpus(name: str) -> tuple[str, str]:
 
 
 def run(flags: dict[str, Any]) -> dict[str, Any]:
-    """Train as the flags say (``train_lstm`` opens ``--out`` and writes ``OUT/metrics.json``); the metrics
-    (empty on ranks other than 0 under torchrun)."""
+    """Train as the flags say and write ``OUT/metrics.json``; the metrics (empty on ranks other than 0
+    under torchrun)."""
+    from lmlab.device import pick_device
+    from lmlab.distributed import device_for, init_distributed, shutdown
     from lmlab.recipes import field_names, pick
-    from lmlab.train.run import start_run
+    from lmlab.train.engine import train
+    from lmlab.train.run import finish_run, start_run
 
-    r = start_run(flags, LSTM_PRESETS, field_names(LSTMTrainConfig))
-    config = pick(r.values, LSTMTrainConfig, corpus=flags.get("corpus", "tiny_shakespeare"), seed=r.seed,
-                  device=flags.get("device") or "auto", precision=flags.get("precision") or "auto")
-    train_text, val_text = load_corpus(config.corpus)
-    result = train_lstm(config, train_text, r.out, val_text=val_text, resume=bool(flags.get("resume")),
-                        overwrite=bool(flags.get("overwrite")), progress=r.progress)
-    return {**result.metrics, "preset": r.preset} if result.metrics else {}
+    device = pick_device(flags.get("device"))
+    ctx = init_distributed(device.type)
+    try:
+        r = start_run(flags, LSTM_PRESETS, field_names(LSTMTrainConfig), kind="lstm", rank=ctx.rank,
+                      device=device_for(ctx, device))
+        config = pick(r.values, LSTMTrainConfig, corpus=flags.get("corpus", "tiny_shakespeare"), seed=r.seed,
+                      device=flags.get("device") or "auto", precision=flags.get("precision") or "auto")
+        if ctx.enabled and config.time_budget_s:
+            if ctx.is_main:
+                print("note: a time budget is ignored under torchrun (ranks must stop together); "
+                      f"training runs for max_iters={config.max_iters}", flush=True)
+            config = replace(config, time_budget_s=None)
+        train_text, val_text = load_corpus(config.corpus)
+        result = train(LSTMRecipe(config, train_text, val_text=val_text), out=r.out, device=r.device,
+                       resume=r.payload or False, precision=r.precision, ctx=ctx, progress=r.progress,
+                       in_memory=False, wall_start=r.wall_start)
+        if not ctx.is_main:
+            return {}
+        return {**finish_run(r.out, asdict(config), result.metrics), "preset": r.preset}
+    finally:
+        shutdown(ctx)  # leave the process group together, as the GPT does

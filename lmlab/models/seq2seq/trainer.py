@@ -128,7 +128,7 @@ class Seq2SeqRecipe(Recipe):
     def lr(self, it: int, train_s: float) -> float:
         return noam_lr(it, self.model.config.d_model, self.tcfg.warmup_iters, self.factor)
 
-    def batch(self, generator: torch.Generator, micro: int, device: torch.device) -> Any:
+    def batch(self, it: int, generator: torch.Generator, micro: int, device: torch.device) -> Any:
         return self.train.batch(generator, self.tcfg.batch_size, device)
 
     def loss(self, net: torch.nn.Module, batch: Any) -> torch.Tensor:

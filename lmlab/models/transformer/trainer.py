@@ -136,7 +136,7 @@ class GPTRecipe(Recipe):
         return scheduled_lr(it, lr=t.lr, min_lr=t.min_lr, warmup_iters=t.warmup_iters,
                             decay_iters=t.lr_decay_iters, elapsed_s=train_s, budget_s=t.time_budget_s)
 
-    def batch(self, generator: torch.Generator, micro: int, device: torch.device) -> Any:
+    def batch(self, it: int, generator: torch.Generator, micro: int, device: torch.device) -> Any:
         # every rank draws the same global batch and keeps its own rows: N ranks together see exactly
         # what one process with an N times larger batch would, so the loss curves agree
         rows = self.tcfg.batch_size * self.ctx.world_size
