@@ -88,3 +88,28 @@ def test_scores_against_counts_pair_the_windows_and_report_the_gap():
     assert report[1].startswith(f"toy    {math.log(4):.3f} nats/char, 95% interval")
     assert report[1].endswith("(10 windows of 5)")
     assert report[-1].startswith(f"toy below the counts by {gap:.3f} nats/char (95% interval {lo:.3f} .. ")
+
+
+def test_a_model_worse_than_the_counts_is_reported_above_them_not_below_by_a_negative_gap():
+    import torch
+
+    from lmlab.eval.language_model import score_against_counts
+
+    V, T, W = 4, 5, 10
+
+    class Uniform(torch.nn.Module):  # ln V nats on every token
+        def forward(self, x):
+            return torch.zeros(*x.shape, V)
+
+    class Better:  # a count model that beats it: ln V - 0.1 (w + 1) nats per token
+        def token_nll(self, ids):
+            return [math.log(V) - 0.1 * (i // (T + 1) + 1) for i in range(len(ids))]
+
+    ids = torch.randint(V, (W * (T + 1) + 3,), generator=torch.Generator().manual_seed(0))
+    scores = score_against_counts(Uniform(), {"counts": Better()}, ids, T, name="toy")
+    gap, lo, hi = scores.gap("counts")
+    assert gap < 0 and hi < 0
+    line = scores.report(below="counts").splitlines()[-1]
+    assert line.startswith(f"toy above the counts by {-gap:.3f} nats/token "
+                           f"(95% interval {-hi:.3f} .. {-lo:.3f})")
+    assert "not yet better than counting" in line and "-" not in line.split("by")[1].split("(")[0]

@@ -123,9 +123,15 @@ class WindowScores:
                                       unit=unit, lo=lo, hi=hi, windows=len(losses), block=losses.shape[1]))
         if below is not None:
             gap, lo, hi = self.gap(below)
-            lines.append(learner_text("{model} below the {baseline} by {gap:.3f} {unit} (95% interval "
-                                      "{lo:.3f} .. {hi:.3f})", model=self.model, baseline=below, gap=gap,
-                                      unit=unit, lo=lo, hi=hi))
+            if gap >= 0:
+                lines.append(learner_text("{model} below the {baseline} by {gap:.3f} {unit} (95% interval "
+                                          "{lo:.3f} .. {hi:.3f})", model=self.model, baseline=below, gap=gap,
+                                          unit=unit, lo=lo, hi=hi))
+            else:  # a short run can leave the model worse than the counts: say so, not "below by -0.5"
+                lines.append(learner_text("{model} above the {baseline} by {gap:.3f} {unit} (95% interval "
+                                          "{lo:.3f} .. {hi:.3f}): not yet better than counting",
+                                          model=self.model, baseline=below, gap=-gap, unit=unit, lo=-hi,
+                                          hi=-lo))
         return "\n".join(lines)
 
 
