@@ -34,8 +34,8 @@ from lmlab.train.session import Session
 
 
 class Recipe:
-    """What one model needs to train. ``tcfg``: its training config (``max_iters``, ``seed``, ``batch_size``,
-    ``grad_clip``, ``eval_interval``, ``log_interval``, ``time_budget_s``; optional ``grad_accum``,
+    """What one model needs to train. ``tcfg``: its training config (``max_iters``, ``seed``,
+    ``eval_interval``; optional: ``grad_clip``, ``log_interval``, ``time_budget_s``, ``grad_accum``,
     ``compile``); ``config``: what the checkpoint records (default: ``model.config``). Before anything else
     the engine calls ``setup(model, device, precision, ctx)``, which keeps them as attributes."""
 
@@ -185,7 +185,7 @@ def start(recipe: Recipe, *, model: torch.nn.Module | None = None, out: str | os
     precision = precision or pick_precision(device, recipe.default_precision)
     ctx = ctx or DistContext(rank=0, local_rank=0, world_size=1)
     tcfg = recipe.tcfg
-    budget = tcfg.time_budget_s or None  # 0: none
+    budget = getattr(tcfg, "time_budget_s", None) or None  # 0: none
     if ctx.enabled and budget is not None:
         raise ValueError("a time budget cannot be used under torchrun: every rank must stop at the same "
                          "iteration; give --max-iters (and --lr-decay-iters) instead of --time-budget")
@@ -227,7 +227,7 @@ def start(recipe: Recipe, *, model: torch.nn.Module | None = None, out: str | os
             scaler.scale(loss).backward()
             total = value if total is None else total + value
             tokens += recipe.tokens(batch)
-        if tcfg.grad_clip > 0:
+        if getattr(tcfg, "grad_clip", 0) > 0:
             scaler.unscale_(optimizer)
             torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
         scaler.step(optimizer)
