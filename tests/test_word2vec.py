@@ -197,3 +197,18 @@ def test_exercises_give_specific_feedback(capsys):
     assert "sign is flipped" in capsys.readouterr().out
     assert not check("word2vec.sgns_loss", lambda v, u, U: ...)
     assert "still returns `...`" in capsys.readouterr().out
+
+
+def test_a_prepared_run_loads_as_the_trained_run_reads(tmp_path):
+    from lmlab.prepared import PreparedRun, load_word2vec, save_word2vec
+
+    cfg = Word2VecConfig(dim=8, epochs=2, min_count=1, threads=1)
+    run = train(Word2VecRecipe(cfg, topic_corpus(300), snapshot_words=["cat"], snapshots_per_epoch=2),
+                progress=False)
+    metrics = save_word2vec(run, tmp_path)
+    assert metrics["words_per_sec"] == run.metrics["words_per_sec"] > 0
+    back = load_word2vec(PreparedRun("01_skipgram", tmp_path, {"metrics": metrics}), run.recipe.vocab, cfg)
+    assert back.metrics["words_per_sec"] == run.metrics["words_per_sec"]
+    assert back.recipe.vectors.words == run.recipe.vectors.words
+    np.testing.assert_allclose(back.recipe.vectors["cat"], run.recipe.vectors["cat"], rtol=1e-5)
+    assert len(back.recipe.snapshots) == len(run.recipe.snapshots) and back.recipe.tcfg is cfg
