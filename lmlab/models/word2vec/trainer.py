@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from lmlab.checkpoint import check_config
+from lmlab.checkpoint import check_config, run_state
 from lmlab.device import Precision
 from lmlab.distributed import DistContext
 from lmlab.models.word2vec import kernels
@@ -115,6 +115,7 @@ class Word2VecRecipe(Recipe):
         self.pool: ThreadPoolExecutor | None = None
         self.futures: dict[int, Future] = {}  # job number -> its result, queued ahead of the step needing it
         self.queued = 0  # the next numba job to queue
+        self.resumed_at = 0  # a resumed run's next step
 
     @property
     def desc(self) -> str:
@@ -124,6 +125,7 @@ class Word2VecRecipe(Recipe):
         check_config({k: payload["config"].get(k) for k in RESUME_KEYS},
                      {k: self.config[k] for k in RESUME_KEYS}, what="word2vec")
         self.vocab = Vocab.from_dict(payload["extra"]["vocab"])
+        self.resumed_at = run_state(payload)["next_iter"]
 
     def build(self) -> torch.nn.Module:
         config = self.tcfg
@@ -175,6 +177,11 @@ class Word2VecRecipe(Recipe):
         self.snap_every = max(1, int(steps_per_epoch // per_snap)) if per_snap else 0
         self.checkpoint_interval = self.every if self.every is not None else max(1, round(steps_per_epoch))
         self.log_interval = max(1, self.max_iters // 200)
+        if self.resumed_at >= self.max_iters:  # the engine's "give a larger --max-iters" does not apply
+            raise ValueError(f"this word2vec run is finished: all {config.epochs} epochs "
+                             f"({self.max_iters} steps) are trained, and --epochs cannot grow on resume "
+                             "(the learning rate falls over all of them); pass --overwrite "
+                             "(overwrite=True) or another --out for a new run")
         self.snap_rows = np.array([vocab.index[w] for w in self.snapshot_words if w in vocab.index],
                                   dtype=np.int64)
 
@@ -298,10 +305,6 @@ class Word2VecRecipe(Recipe):
                 "max_iters": session.max_iters, "best_loss": run.metrics["best_val_loss"],
                 "wall_before_s": session.wall_before, "vocab_size": len(self.vocab),
                 "raw_words": self.vocab.raw_words}
-
-
-def config_dict(config: Word2VecConfig) -> dict[str, Any]:
-    return asdict(config)
 
 
 __all__ = ["PRESETS", "Word2VecConfig", "Word2VecRecipe", "kernels", "plan_jobs"]
