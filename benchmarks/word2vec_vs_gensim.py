@@ -4,7 +4,7 @@
     python benchmarks/word2vec_vs_gensim.py --model cbow --epochs 5 --threads 2
 
 Two words/sec figures, each computed the same way for both systems over the same wall-clock seconds
-(``time.perf_counter`` around lmlab's ``train_word2vec`` and around gensim's ``train``):
+(``time.perf_counter`` around lmlab's ``train(Word2VecRecipe(...))`` and around gensim's ``train``):
 
 - ``raw_words_per_sec``: raw corpus words (before min_count and sub-sampling) × epochs ÷ seconds;
 - ``effective_words_per_sec``: the words actually trained on, after min_count and sub-sampling, ÷ seconds.
@@ -55,13 +55,15 @@ def main(argv: list[str] | None = None) -> int:
 
     from lmlab.data import load_text_or_fallback
     from lmlab.eval.word_vectors import evaluate_all
-    from lmlab.models.word2vec import Vocab, Word2VecConfig, WordVectors, tokenize, train_word2vec
+    from lmlab.models.word2vec import Vocab, Word2VecConfig, Word2VecRecipe, WordVectors, tokenize
+    from lmlab.train.engine import train
 
     text, used = load_text_or_fallback(args.corpus)
     sentences = tokenize(text)
     raw_words = sum(map(len, sentences))
     # warm-up: compile the numba kernels (cached on disk after the first run) outside the timing
-    train_word2vec(sentences[:2], Word2VecConfig(min_count=1, epochs=1, dim=8, threads=1), progress=False)
+    tiny = Word2VecConfig(min_count=1, epochs=1, dim=8, threads=1)
+    train(Word2VecRecipe(tiny, sentences[:2]), progress=False)
 
     def run_lmlab(seed: int) -> dict:
         cfg = Word2VecConfig(model=args.model, dim=args.dim, window=args.window, negative=args.negative,
@@ -70,11 +72,11 @@ def main(argv: list[str] | None = None) -> int:
         vocab = Vocab.build(sentences, args.min_count)
         effective = float((vocab.counts * vocab.keep_probability(args.sample)).sum()) * args.epochs
         t0, cpu0 = time.perf_counter(), time.process_time()
-        r = train_word2vec(sentences, cfg, vocab=vocab, progress=False)
+        r = train(Word2VecRecipe(cfg, sentences, vocab=vocab), progress=False)
         train_s, cpu_s = time.perf_counter() - t0, time.process_time() - cpu0
         return {**_rates(raw_words * args.epochs, effective, train_s, cpu_s),
-                "lmlab_own_words_per_sec": r.words_per_sec, "vocab_size": len(vocab),
-                **evaluate_all(r.vectors)}
+                "lmlab_own_words_per_sec": r.metrics["words_per_sec"], "vocab_size": len(vocab),
+                **evaluate_all(r.recipe.vectors)}
 
     def run_gensim(seed: int) -> dict:
         model = Word2Vec(vector_size=args.dim, window=args.window, negative=args.negative, hs=0,

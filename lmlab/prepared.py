@@ -449,27 +449,29 @@ def save_word2vec(result: Any, path: Path) -> dict[str, Any]:
 
     from lmlab.atomic import atomic_write
 
-    result.vectors.save_word2vec_format(Path(path) / "vectors.txt")
-    if result.snapshots:
+    result.recipe.vectors.save_word2vec_format(Path(path) / "vectors.txt")
+    snapshots = result.recipe.snapshots
+    if snapshots:
         with atomic_write(Path(path) / "snapshots.npz", "wb") as f:
-            np.savez(f, epochs=np.array([e for e, _ in result.snapshots]),
-                     rows=np.stack([rows for _, rows in result.snapshots]))
-    return {"words_per_sec": result.words_per_sec, "wall_s": result.wall_s, "train_s": result.wall_s}
+            np.savez(f, epochs=np.array([e for e, _ in snapshots]),
+                     rows=np.stack([rows for _, rows in snapshots]))
+    m = result.metrics
+    return {"words_per_sec": m["words_per_sec"], "wall_s": m["wall_s"], "train_s": m["train_s"]}
 
 
 def load_word2vec(run: PreparedRun, vocab: Any, config: Any) -> Any:
-    """A ``Word2VecResult`` from a prepared run: the vectors, snapshots and speed it recorded."""
+    """A prepared run as a trained ``Run`` reads: ``.metrics`` (its speed) and ``.recipe`` (``vectors``,
+    ``snapshots``, ``vocab``, ``tcfg``)."""
+    from types import SimpleNamespace
+
     import numpy as np
 
     from lmlab.models.word2vec import WordVectors
-    from lmlab.models.word2vec.trainer import Word2VecResult
-    from lmlab.train import History
 
     vectors = WordVectors.load_word2vec_format(run.path / "vectors.txt")
     snapshots = []
     if (run.path / "snapshots.npz").exists():
         with np.load(run.path / "snapshots.npz") as saved:
             snapshots = [(float(e), rows) for e, rows in zip(saved["epochs"], saved["rows"], strict=True)]
-    return Word2VecResult(vectors=vectors, W_out=np.zeros((0, vectors.dim), np.float32), vocab=vocab,
-                          config=config, history=History(), wall_s=run.metrics["wall_s"],
-                          words_per_sec=run.metrics["words_per_sec"], snapshots=snapshots)
+    recipe = SimpleNamespace(vectors=vectors, snapshots=snapshots, vocab=vocab, tcfg=config)
+    return SimpleNamespace(recipe=recipe, metrics={k: run.metrics[k] for k in ("words_per_sec", "wall_s")})

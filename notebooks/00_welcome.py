@@ -102,74 +102,95 @@ print(text[:300])
 # %% [markdown]
 # ## A training session you can interrupt
 #
-# Every model in the lab trains through one loop. To see it, here is the smallest language model
-# there is: a **bigram** model, one table $W \in \mathbb{R}^{V \times V}$ whose row $W_{a}$ holds the
+# Every model in the lab trains through one engine: a model brings a **recipe** (its batches, its loss,
+# its learning rate, its optimizer) and `train` / `start` do the rest (the loop, the clocks, the live
+# view, checkpoints, resuming). To see it, here is the smallest language model there is: a **bigram**
+# model, one table $W \in \mathbb{R}^{V \times V}$ whose row $W_{a}$ holds the
 # scores (logits) of every character that may follow character $a$:
 #
 # $$p(x_{t+1} = b \mid x_t = a) = \operatorname{softmax}(W_{a})_b, \qquad
 #   \mathcal{L} = -\frac{1}{N}\sum_{t} \log p(x_{t+1} \mid x_t).$$
 
 # %%
+from types import SimpleNamespace
+
 import torch
 import torch.nn.functional as F
 
 from lmlab.tokenizers import CharTokenizer
-from lmlab.train import Session, iteration_batch
+from lmlab.train import iteration_batch
+from lmlab.train.engine import Recipe, start
 from lmlab.viz.curves import LiveView
 
 tok = CharTokenizer.fit(text)
 data = torch.tensor(tok.encode(text), dtype=torch.long)
 V = tok.vocab_size
-W = torch.zeros(V, V, requires_grad=True)  # logits of next char given this char: (V, V)
-opt = torch.optim.Adam([W], lr=0.3)
 
 
-def step(it):
-    x, y = iteration_batch(data, it, seed=1337, batch_size=cfg["batch_size"], block_size=cfg["block_size"])
-    logits = W[x]  # (B, T, V)
-    loss = F.cross_entropy(logits.view(-1, V), y.view(-1))
-    opt.zero_grad()
-    loss.backward()
-    opt.step()
-    return {"loss": loss.item(), "lr": opt.param_groups[0]["lr"], "tokens": x.numel()}
+class Bigram(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.config = {"vocab_size": V}
+        self.W = torch.nn.Parameter(torch.zeros(V, V))  # logits of next char given this char: (V, V)
 
 
-def evaluate():
-    x, y = iteration_batch(data, 10**9, seed=7, batch_size=64, block_size=cfg["block_size"])
-    with torch.no_grad():
-        return {"val_loss": F.cross_entropy(W[x].view(-1, V), y.view(-1)).item()}
+class BigramRecipe(Recipe):
+    kind = "bigram"
 
+    def build(self):
+        return Bigram()
 
-def sample(n=80):
-    g = torch.Generator().manual_seed(0)
-    ids = [tok.encode("\n")[0] if "\n" in text else 0]
-    for _ in range(n):
-        probs = torch.softmax(W[ids[-1]].detach(), dim=-1)
-        ids.append(int(torch.multinomial(probs, 1, generator=g)))
-    return tok.decode(ids)
+    def optimizer(self, model, device_type):
+        return torch.optim.Adam(model.parameters())
+
+    def lr(self, it, train_s):
+        return 0.3  # the same at every step
+
+    def batch(self, it, generator, micro, device):  # batch t drawn with the seed (1337, t)
+        return iteration_batch(data, it, seed=1337, batch_size=cfg["batch_size"],
+                               block_size=cfg["block_size"])
+
+    def loss(self, model, batch):
+        x, y = batch
+        return F.cross_entropy(model.W[x].view(-1, V), y.view(-1))  # W[x]: (B, T, V)
+
+    def tokens(self, batch):
+        return batch[0].numel()
+
+    def evaluate(self, model):
+        x, y = iteration_batch(data, 10**9, seed=7, batch_size=64, block_size=cfg["block_size"])
+        with torch.no_grad():
+            return {"val_loss": F.cross_entropy(model.W[x].view(-1, V), y.view(-1)).item()}
+
+    def sample(self, n=80):
+        g = torch.Generator().manual_seed(0)
+        ids = [tok.encode("\n")[0] if "\n" in text else 0]
+        for _ in range(n):
+            probs = torch.softmax(self.model.W[ids[-1]].detach(), dim=-1)
+            ids.append(int(torch.multinomial(probs, 1, generator=g)))
+        return tok.decode(ids)
 
 
 # %% [markdown]
 # Run the next cell. The figure below it is **one** small PNG redrawn in place (loss, learning rate,
 # tokens per second), with a line of numbers and a text sample. Press **■ / Interrupt the kernel** while it
 # trains: the step in progress finishes, the model, optimizer and history are kept. Running
-# `session.fit()` again continues from that iteration, and the loss curve is the same one an
+# `run.fit()` again continues from that iteration, and the loss curve is the same one an
 # uninterrupted run would have drawn, because batch $t$ is always drawn with the seed $(1337, t)$.
 
 # %%
-session = Session(step, model=torch.nn.ParameterList([W]), optimizer=opt, max_iters=cfg["max_iters"],
-                  evaluate=evaluate, eval_interval=max(1, cfg["max_iters"] // 4),
-                  sample=sample, sample_interval=max(1, cfg["max_iters"] // 4),
-                  live=LiveView(title="bigram", every_s=0.5), desc="bigram")
-result = session.fit()
-print(f"stopped at iteration {result.next_iter}; {result.tokens_per_sec:,.0f} tokens/s")
+settings = SimpleNamespace(max_iters=cfg["max_iters"], seed=1337, eval_interval=max(1, cfg["max_iters"] // 4))
+run = start(BigramRecipe(settings), live=LiveView(title="bigram", every_s=0.5))
+run.fit()
+W = run.model.W  # the trained table
+print(f"stopped at iteration {run.next_iter}; {run.metrics['tokens_per_sec']:,.0f} tokens/s")
 
 # %% [markdown]
 # The history is plain data — a list of dicts, one per logged step — so it goes straight into a table
 # or a checkpoint:
 
 # %%
-session.history.records[-3:]
+run.history.records[-3:]
 
 # %% [markdown]
 # ## Exercises: `check(...)`
@@ -196,7 +217,7 @@ check("welcome.uniform_loss", uniform_loss)
 # Compare your number with the first logged loss above: training starts from $\ln V$ nats.
 
 # %%
-first_loss = session.history.records[0]["train_loss"]
+first_loss = run.history.records[0]["train_loss"]
 print(f"ln V = {math.log(V):.3f} nats; first logged train loss: {first_loss:.3f}")
 
 # %% [markdown]

@@ -222,7 +222,7 @@ fig
 # %% [markdown]
 # ## 5 · Training skip-gram
 #
-# `train_word2vec` runs the recipe of the original tool: sub-sampling, dynamic window, unigram$^{0.75}$
+# `train(Word2VecRecipe(...))` runs the original tool's recipe: sub-sampling, dynamic window, unigram$^{0.75}$
 # negatives, and a learning rate falling linearly from 0.025 to 0.0001. On a CPU the inner loop is a
 # numba kernel run by one thread per core without locks ("Hogwild", after Niu et al., 2011: threads read
 # and write the shared vectors with no locking, accepting that two may now and then update the same row at
@@ -232,8 +232,9 @@ fig
 # %%
 from dataclasses import asdict
 
-from lmlab.models.word2vec import Word2VecConfig, train_word2vec
+from lmlab.models.word2vec import Word2VecConfig, Word2VecRecipe
 from lmlab.prepared import cached, load_word2vec, save_word2vec
+from lmlab.train.engine import train
 from lmlab.viz.curves import LiveView
 
 WATCH = ["king", "queen", "man", "woman", "france", "paris", "germany", "berlin", "war", "army",
@@ -244,10 +245,10 @@ config = Word2VecConfig(model="skipgram", dim=SIZES["dim"], window=5, negative=5
 # (LMLAB_RETRAIN=1 trains it here); its key: its settings, the words it reads and the words it watches
 sg = cached("01_skipgram", {"words": SIZES["words"], "watch": WATCH, **asdict(config)}, preset=lab.preset,
             corpus=corpus_name, save=save_word2vec, load=lambda prep: load_word2vec(prep, vocab, config),
-            fit=lambda out: train_word2vec(sentences, config, vocab=vocab, live=LiveView("skip-gram"),
-                                           snapshot_words=WATCH, snapshots_per_epoch=2))
-wv = sg.vectors
-print(f"{sg.words_per_sec:,.0f} words/s, {sg.wall_s:.1f} s")
+            fit=lambda out: train(Word2VecRecipe(config, sentences, vocab=vocab, snapshot_words=WATCH,
+                                                 snapshots_per_epoch=2), live=LiveView("skip-gram")))
+wv = sg.recipe.vectors
+print(f"{sg.metrics['words_per_sec']:,.0f} words/s, {sg.metrics['wall_s']:.1f} s")
 
 # %% [markdown]
 # ## 5b · CBOW: the other model
@@ -281,7 +282,7 @@ centre_at = 4
 context = [w for j, w in enumerate(sentence) if j != centre_at and abs(j - centre_at) <= window]
 print(f"context {context} -> predict the centre word {sentence[centre_at]!r}")
 known = [w for w in context if w in wv]
-h_cbow = np.mean([sg.vectors[w] for w in known], axis=0)  # (D,) the averaged context
+h_cbow = np.mean([sg.recipe.vectors[w] for w in known], axis=0)  # (D,) the averaged context
 print(f"h is the mean of {len(known)} context vectors, shape {h_cbow.shape}")
 
 # %% [markdown]
@@ -307,9 +308,9 @@ cbow_config = Word2VecConfig(model="cbow", dim=SIZES["dim"], window=5, negative=
                              epochs=SIZES["epochs"], sample=1e-3, alpha=0.05)
 cb = cached("01_cbow", {"words": SIZES["words"], "watch": [], **asdict(cbow_config)}, preset=lab.preset,
             corpus=corpus_name, save=save_word2vec, load=lambda prep: load_word2vec(prep, vocab, cbow_config),
-            fit=lambda out: train_word2vec(sentences, cbow_config, vocab=vocab, live=LiveView("CBOW")))
-print(f"skip-gram {sg.words_per_sec:,.0f} words/s in {sg.wall_s:.1f} s; "
-      f"CBOW {cb.words_per_sec:,.0f} words/s in {cb.wall_s:.1f} s")
+            fit=lambda out: train(Word2VecRecipe(cbow_config, sentences, vocab=vocab), live=LiveView("CBOW")))
+print(f"skip-gram {sg.metrics['words_per_sec']:,.0f} words/s in {sg.metrics['wall_s']:.1f} s; "
+      f"CBOW {cb.metrics['words_per_sec']:,.0f} words/s in {cb.metrics['wall_s']:.1f} s")
 
 # %% [markdown]
 # ## 6 · Neighbours and analogies
@@ -351,14 +352,14 @@ from lmlab.models.word2vec import WordVectors
 
 print(f"the Google analogy set: {cite('google_analogies', len(read_analogies()), '{:,}')} questions")
 scores_sg = evaluate_all(wv)
-scores_cbow = evaluate_all(cb.vectors)
+scores_cbow = evaluate_all(cb.recipe.vectors)
 rng = np.random.default_rng(0)
 scores_random = [evaluate_all(WordVectors(wv.words, rng.normal(size=(len(wv), wv.dim)))) for _ in range(3)]
 print(f"{'':28} {'skip-gram':>10} {'CBOW':>10} {'random (3 seeds)':>18}")
 for k in scores_sg:
     rand = [r[k] for r in scores_random]
     print(f"{k:28} {scores_sg[k]:10.3f} {scores_cbow[k]:10.3f} {np.mean(rand):10.3f} ± {np.std(rand):.3f}")
-for name, vectors in (("skip-gram", wv), ("CBOW", cb.vectors)):
+for name, vectors in (("skip-gram", wv), ("CBOW", cb.recipe.vectors)):
     r = evaluate_analogies(vectors)
     half = 1.96 * math.sqrt(r.accuracy * (1 - r.accuracy) / max(r.covered, 1))
     print(f"{name}: analogies (3CosAdd) {r.accuracy:.3f}, 95 % interval {max(r.accuracy - half, 0):.3f} .. "
@@ -422,7 +423,7 @@ plot_analogies(wv, pairs) if pairs else "the analogy words are not in this vocab
 
 # %%
 watched = [w for w in WATCH if w in wv]
-evolution_slider(sg.snapshots, watched, groups=groups)
+evolution_slider(sg.recipe.snapshots, watched, groups=groups)
 
 # %% [markdown]
 # ## 8 · Next to gensim
@@ -441,14 +442,14 @@ from lmlab.models.word2vec import WordVectors
 
 raw_words = sum(map(len, sentences))
 gensim_model = Word2Vec(vector_size=config.dim, window=5, negative=5, hs=0, min_count=5, sample=1e-3, sg=1,
-                        workers=sg.config.threads or 2, epochs=config.epochs, seed=1)
+                        workers=sg.recipe.tcfg.threads or 2, epochs=config.epochs, seed=1)
 gensim_model.build_vocab(sentences)
 t0 = time.perf_counter()
 gensim_model.train(sentences, total_examples=gensim_model.corpus_count, epochs=config.epochs)
 gensim_s = time.perf_counter() - t0
 gensim_wv = WordVectors(list(gensim_model.wv.index_to_key), np.asarray(gensim_model.wv.vectors))
 scores_gensim = evaluate_all(gensim_wv)
-rows = [("words / second", sg.words_per_sec, raw_words * config.epochs / gensim_s)] + [
+rows = [("words / second", sg.metrics["words_per_sec"], raw_words * config.epochs / gensim_s)] + [
     (k, scores_sg[k], scores_gensim[k]) for k in scores_sg]
 print(f"{'':28} {'lmlab':>10} {'gensim':>10}")
 for name, ours, theirs in rows:
@@ -552,9 +553,9 @@ if SIZES["poem_chars"]:
     poems = poems[: SIZES["poem_chars"]]
 lines = tokenize_chars(poems)
 poem_vocab = Vocab.build(lines, min_count=5 if poems_name == "tang_poems" else 1)
-zh = train_word2vec(lines, Word2VecConfig(dim=64, window=4, epochs=SIZES["poem_epochs"],
-                                          min_count=poem_vocab.counts[-1], sample=1e-4), vocab=poem_vocab,
-                    live=LiveView("Tang poems, characters"))
+zh_config = Word2VecConfig(dim=64, window=4, epochs=SIZES["poem_epochs"], min_count=poem_vocab.counts[-1],
+                           sample=1e-4)
+zh = train(Word2VecRecipe(zh_config, lines, vocab=poem_vocab), live=LiveView("Tang poems, characters")).recipe
 zh_groups = {"seasons 春夏秋冬": list("春夏秋冬"), "colours 紅綠白青黃黑": list("紅綠白青黃黑"),
              "numbers 一…十": list("一二三四五六七八九十")}
 zh_groups = {g: [c for c in cs if c in zh.vectors] for g, cs in zh_groups.items()}

@@ -136,15 +136,16 @@ def test_lstm_checkpoints_of_either_schema_resume(tmp_path, old):
 
 
 def test_word2vec_checkpoint_has_the_schema_and_resumes(tmp_path):
-    from lmlab.models.word2vec import Word2VecConfig, tokenize, train_word2vec
+    from lmlab.models.word2vec import Word2VecConfig, Word2VecRecipe, tokenize
+    from lmlab.train.engine import train
 
     sentences = tokenize(TEXT)
     cfg = Word2VecConfig(dim=8, epochs=2, min_count=1, threads=1, backend="numba", seed=1)
-    first = train_word2vec(sentences, cfg, out_dir=tmp_path, progress=False, checkpoint_interval=1)
+    first = train(Word2VecRecipe(cfg, sentences, checkpoint_interval=1), out=tmp_path, progress=False)
     assert set(load_checkpoint(tmp_path)["extra"]) >= SCHEMA
     with pytest.raises(ValueError, match="already exists"):
-        train_word2vec(sentences, cfg, out_dir=tmp_path, progress=False)
-    again = train_word2vec(sentences, cfg, out_dir=tmp_path, progress=False, resume=True)
-    assert again.next_iter == first.next_iter
-    fresh = train_word2vec(sentences, cfg, out_dir=tmp_path, progress=False, overwrite=True)
+        train(Word2VecRecipe(cfg, sentences), out=tmp_path, progress=False, overwrite=False)
+    with pytest.raises(ValueError, match="this word2vec run is finished: all 2 epochs"):
+        train(Word2VecRecipe(cfg, sentences), out=tmp_path, progress=False, resume=True)
+    fresh = train(Word2VecRecipe(cfg, sentences), out=tmp_path, progress=False, overwrite=True)
     assert fresh.next_iter == first.next_iter

@@ -423,14 +423,15 @@ def test_lstm_metrics_that_cannot_be_written_exit_1_and_leave_the_checkpoint(tmp
     _no_temporaries(out)
 
 
-def test_a_direct_train_word2vec_call_keeps_the_tables_when_best_pt_cannot_be_written(tmp_path):
-    from lmlab.models.word2vec import Word2VecConfig, WordVectors, tokenize, train_word2vec
+def test_a_direct_word2vec_train_call_keeps_the_tables_when_best_pt_cannot_be_written(tmp_path):
+    from lmlab.models.word2vec import Word2VecConfig, Word2VecRecipe, WordVectors, tokenize
+    from lmlab.train.engine import train
 
     sentences = tokenize("\n".join(f"the {w} cat sat on a {v} mat" for w in "ab" for v in "cd") * 50)
     (tmp_path / "best.pt").mkdir()  # a folder where best.pt must go: fails for root too
     with pytest.raises(WriteFailed, match="could not write the best checkpoint") as info:
-        train_word2vec(sentences, Word2VecConfig(dim=8, epochs=2, min_count=1, threads=1), progress=False,
-                       out_dir=tmp_path)
+        train(Word2VecRecipe(Word2VecConfig(dim=8, epochs=2, min_count=1, threads=1), sentences),
+              progress=False, out=tmp_path)
     err = info.value
     assert err.next_iter >= 1 and err.history.last("train_loss") is not None
     vectors = WordVectors(err.tokenizer.words, err.model.W_in.detach().numpy())  # still usable here

@@ -267,7 +267,7 @@ def test_welcome_shows_live_view_fallback_note_and_feedback(tmp_path):
     assert "not available here; using the built-in offline corpus" in text  # visible note, no traceback
     assert "live view · iteration 60" in text
     assert "✗ welcome.uniform_loss" in text and "replace the `...`" in text
-    live = [o for c in nb.cells if c.cell_type == "code" and "session.fit()" in c.source for o in c.outputs
+    live = [o for c in nb.cells if c.cell_type == "code" and "run.fit()" in c.source for o in c.outputs
             if "image/png" in o.get("data", {})]
     assert len(live) == 1, "the live view must be one image updated in place"
     assert len(live[0]["data"]["image/png"]) < 100_000  # base64 of a small PNG

@@ -86,11 +86,11 @@ def test_word2vec_takes_its_presets_values(tmp_path, monkeypatch):
 
     seen = {}
 
-    def fake_train(sentences, config, **kwargs):
-        seen["config"] = config
+    def fake_train(recipe, **kwargs):
+        seen["config"] = recipe.tcfg
         raise SystemExit(0)
 
-    monkeypatch.setattr("lmlab.models.word2vec.train_word2vec", fake_train)
+    monkeypatch.setattr("lmlab.train.engine.train", fake_train)
     corpus = tmp_path / "c.txt"
     corpus.write_text("the cat sat on the mat. " * 50, encoding="utf-8")
     args = vars(_parser("word2vec").parse_args(["--corpus", str(corpus), "--out", str(tmp_path / "o"),

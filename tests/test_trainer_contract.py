@@ -244,26 +244,27 @@ def test_session_keeps_best_pt_by_validation_loss(tmp_path):
 
 def test_word2vec_resumes_after_ctrl_c_to_the_same_vectors(tmp_path):
     from lmlab.checkpoint import load_checkpoint
-    from lmlab.models.word2vec import Word2VecConfig, train_word2vec
+    from lmlab.models.word2vec import Word2VecConfig, Word2VecRecipe
+    from lmlab.train.engine import train
 
     corpus = [f"the {a} cat sat on a {b} mat near the {c} dog".split()
               for a in ("red", "blue", "old") for b in ("big", "small") for c in ("fat", "thin")] * 20
     cfg = Word2VecConfig(dim=8, epochs=3, min_count=1, threads=1, job_words=100)
-    whole = train_word2vec(corpus, cfg, progress=False, out_dir=tmp_path / "whole")
+    whole = train(Word2VecRecipe(cfg, corpus), progress=False, out=tmp_path / "whole")
 
     def interrupt(it, out):  # a real SIGINT, delivered to fit's handler in the middle of an epoch
         if it == 4:
             signal.raise_signal(signal.SIGINT)
 
-    part = train_word2vec(corpus, cfg, progress=False, out_dir=tmp_path / "split", on_step=interrupt)
-    assert part.stopped == "interrupted" and part.next_iter == 5 < part.max_iters
+    part = train(Word2VecRecipe(cfg, corpus, on_step=interrupt), progress=False, out=tmp_path / "split")
+    assert part.metrics["stopped"] == "interrupted" and part.next_iter == 5 < part.metrics["max_iters"]
     assert load_checkpoint(tmp_path / "split")["extra"]["next_iter"] == 5
     with pytest.raises(ValueError, match="pass --resume"):
-        train_word2vec(corpus, cfg, progress=False, out_dir=tmp_path / "split")
-    rest = train_word2vec(corpus, cfg, progress=False, out_dir=tmp_path / "split", resume=True)
+        train(Word2VecRecipe(cfg, corpus), progress=False, out=tmp_path / "split", overwrite=False)
+    rest = train(Word2VecRecipe(cfg, corpus), progress=False, out=tmp_path / "split", resume=True)
     assert rest.next_iter == whole.next_iter
-    assert torch.equal(torch.from_numpy(rest.vectors.vectors), torch.from_numpy(whole.vectors.vectors))
-    assert (tmp_path / "split" / "best.pt").exists() and rest.best_loss is not None
+    assert torch.equal(torch.from_numpy(rest.recipe.W_in), torch.from_numpy(whole.recipe.W_in))
+    assert (tmp_path / "split" / "best.pt").exists() and rest.metrics["best_loss"] is not None
     with pytest.raises(ValueError, match="config does not match"):
-        train_word2vec(corpus, Word2VecConfig(dim=16, epochs=3, min_count=1, threads=1, job_words=100),
-                       progress=False, out_dir=tmp_path / "split", resume=True)
+        train(Word2VecRecipe(Word2VecConfig(dim=16, epochs=3, min_count=1, threads=1, job_words=100), corpus),
+              progress=False, out=tmp_path / "split", resume=True)

@@ -8,8 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from lmlab.models.word2vec import Vocab, Word2VecConfig, WordVectors, tokenize, train_word2vec
+from lmlab.models.word2vec import Vocab, Word2VecConfig, Word2VecRecipe, WordVectors, tokenize
 from lmlab.models.word2vec.trainer import plan_jobs
+from lmlab.train.engine import train
 
 ANIMALS = ["cat", "dog", "horse", "cow", "sheep", "goat", "duck", "mouse"]
 COLOURS = ["red", "blue", "green", "yellow", "black", "white", "pink", "brown"]
@@ -78,34 +79,34 @@ def test_plan_jobs_covers_every_sentence_once():
 
 @pytest.mark.parametrize("model", ["skipgram", "cbow"])
 def test_numba_training_separates_topics_and_lowers_loss(model):
-    result = train_word2vec(topic_corpus(), Word2VecConfig(model=model, dim=16, epochs=3, min_count=1,
-                                                           sample=0, threads=2, job_words=2000),
-                            progress=False)
-    assert cluster_gap(result.vectors) > 0.3
-    losses = result.history.series("train_loss")[1]
+    run = train(Word2VecRecipe(Word2VecConfig(model=model, dim=16, epochs=3, min_count=1, sample=0, threads=2,
+                                              job_words=2000), topic_corpus()), progress=False)
+    assert cluster_gap(run.recipe.vectors) > 0.3
+    losses = run.history.series("train_loss")[1]
     assert losses[-1] < losses[0]
-    assert result.words_per_sec > 0 and result.vocab.raw_words == 1500 * 12
+    assert run.metrics["words_per_sec"] > 0
+    assert run.recipe.vocab.raw_words == 1500 * 12 == run.metrics["raw_words"]
 
 
 @pytest.mark.parametrize("model", ["skipgram", "cbow"])
 def test_torch_backend_separates_topics(model):
-    result = train_word2vec(topic_corpus(600), Word2VecConfig(model=model, dim=16, epochs=4, min_count=1,
-                                                              sample=0, backend="torch", batch_words=512),
-                            progress=False)
-    assert cluster_gap(result.vectors) > 0.3
+    run = train(Word2VecRecipe(Word2VecConfig(model=model, dim=16, epochs=4, min_count=1, sample=0,
+                                              backend="torch", batch_words=512), topic_corpus(600)),
+                progress=False)
+    assert cluster_gap(run.recipe.vectors) > 0.3
 
 
 def test_single_thread_run_repeats_exactly():
     cfg = Word2VecConfig(dim=8, epochs=1, min_count=1, threads=1, seed=3)
-    a = train_word2vec(topic_corpus(200), cfg, progress=False).vectors.vectors
-    b = train_word2vec(topic_corpus(200), cfg, progress=False).vectors.vectors
+    a = train(Word2VecRecipe(cfg, topic_corpus(200)), progress=False).recipe.vectors.vectors
+    b = train(Word2VecRecipe(cfg, topic_corpus(200)), progress=False).recipe.vectors.vectors
     np.testing.assert_array_equal(a, b)
 
 
 def test_snapshots_record_the_chosen_words():
-    result = train_word2vec(topic_corpus(300), Word2VecConfig(dim=8, epochs=2, min_count=1, threads=1),
-                            snapshot_words=["cat", "red", "nope"], snapshots_per_epoch=2,
-                            progress=False)
+    result = train(Word2VecRecipe(Word2VecConfig(dim=8, epochs=2, min_count=1, threads=1), topic_corpus(300),
+                                  snapshot_words=["cat", "red", "nope"], snapshots_per_epoch=2),
+                   progress=False).recipe
     assert result.snapshots[0][0] == 0.0 and result.snapshots[-1][0] == pytest.approx(2.0)
     assert result.snapshots[-1][1].shape == (2, 8)
     np.testing.assert_allclose(result.snapshots[-1][1][0], result.vectors["cat"])
@@ -125,13 +126,13 @@ def test_word2vec_format_round_trip_and_gensim_reads_it(tmp_path):
 
 def test_bad_inputs_name_the_value(tmp_path):
     with pytest.raises(ValueError, match="corpus is empty"):
-        train_word2vec([], Word2VecConfig())
+        train(Word2VecRecipe(Word2VecConfig(), []))
     with pytest.raises(ValueError, match="min_count=50 leaves no vocabulary"):
-        train_word2vec([["a", "b", "a"]], Word2VecConfig(min_count=50))
+        train(Word2VecRecipe(Word2VecConfig(min_count=50), [["a", "b", "a"]]))
     with pytest.raises(ValueError, match="window=5"):
-        train_word2vec([["a", "b", "c"]], Word2VecConfig(min_count=1, window=5))
+        train(Word2VecRecipe(Word2VecConfig(min_count=1, window=5), [["a", "b", "c"]]))
     with pytest.raises(ValueError, match="unknown model 'glove'"):
-        train_word2vec([["a", "b"]], Word2VecConfig(model="glove"))
+        Word2VecRecipe(Word2VecConfig(model="glove"), [["a", "b"]])
     bad = tmp_path / "bad.txt"
     bad.write_text("king 0.1 0.2\n", encoding="utf-8")
     with pytest.raises(ValueError, match="has header 'king 0.1 0.2'"):
@@ -196,3 +197,18 @@ def test_exercises_give_specific_feedback(capsys):
     assert "sign is flipped" in capsys.readouterr().out
     assert not check("word2vec.sgns_loss", lambda v, u, U: ...)
     assert "still returns `...`" in capsys.readouterr().out
+
+
+def test_a_prepared_run_loads_as_the_trained_run_reads(tmp_path):
+    from lmlab.prepared import PreparedRun, load_word2vec, save_word2vec
+
+    cfg = Word2VecConfig(dim=8, epochs=2, min_count=1, threads=1)
+    run = train(Word2VecRecipe(cfg, topic_corpus(300), snapshot_words=["cat"], snapshots_per_epoch=2),
+                progress=False)
+    metrics = save_word2vec(run, tmp_path)
+    assert metrics["words_per_sec"] == run.metrics["words_per_sec"] > 0
+    back = load_word2vec(PreparedRun("01_skipgram", tmp_path, {"metrics": metrics}), run.recipe.vocab, cfg)
+    assert back.metrics["words_per_sec"] == run.metrics["words_per_sec"]
+    assert back.recipe.vectors.words == run.recipe.vectors.words
+    np.testing.assert_allclose(back.recipe.vectors["cat"], run.recipe.vectors["cat"], rtol=1e-5)
+    assert len(back.recipe.snapshots) == len(run.recipe.snapshots) and back.recipe.tcfg is cfg

@@ -1,4 +1,4 @@
-"""word2vec's settings (``lmlab train word2vec``, ``train_word2vec``) and its presets."""
+"""word2vec's settings (``lmlab train word2vec``, ``Word2VecRecipe``) and its presets."""
 
 from __future__ import annotations
 

@@ -9,7 +9,8 @@ The engine's step, for every model: the recipe's learning rate into each paramet
 micro-batches drawn from ``step_generator(seed * 1009, it)`` (a resumed run sees the same batches; under
 torchrun every rank draws the global batch and keeps its rows), each under autocast; a nan/inf loss is
 caught before its backward, so that step's update is never applied and ``fit`` stops right after it;
-gradient clipping, the optimizer step (a GradScaler under fp16) and the loss averaged over ranks.
+gradient clipping, the optimizer step (a GradScaler under fp16) and the loss averaged over ranks. A recipe
+whose update is no gradient step (word2vec's Hogwild numba kernels) brings its own ``step(it, session)``.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ from lmlab.train.session import Session
 
 
 class Recipe:
-    """What one model needs to train. ``tcfg``: its training config (``max_iters``, ``seed``, ``batch_size``,
-    ``grad_clip``, ``eval_interval``, ``log_interval``, ``time_budget_s``; optional ``grad_accum``,
+    """What one model needs to train. ``tcfg``: its training config (``max_iters``, ``seed``,
+    ``eval_interval``; optional: ``grad_clip``, ``log_interval``, ``time_budget_s``, ``grad_accum``,
     ``compile``); ``config``: what the checkpoint records (default: ``model.config``). Before anything else
     the engine calls ``setup(model, device, precision, ctx)``, which keeps them as attributes."""
 
@@ -55,6 +56,27 @@ class Recipe:
     def desc(self) -> str:
         """The progress bar's label."""
         return self.kind
+
+    @property
+    def max_iters(self) -> int:
+        """Steps to train (word2vec's follow from its corpus: set in ``setup``)."""
+        return self.tcfg.max_iters
+
+    @property
+    def checkpoint_interval(self) -> int:
+        """Steps between two ``ckpt.pt`` writes (and evaluations)."""
+        return getattr(self.tcfg, "eval_interval", 0)
+
+    @property
+    def log_interval(self) -> int:
+        return getattr(self.tcfg, "log_interval", 10)
+
+    def restoring(self, payload: dict[str, Any]) -> None:
+        """A resumed run's checkpoint, read before the model is built (word2vec's vocabulary is in it)."""
+
+    # the update of one step, ``step(it, session) -> {"loss", "lr", "tokens", ...}``, where it is no gradient
+    # step (word2vec: numba kernels, Hogwild); None: the engine's own (lr, batch, loss, backward, clip, step)
+    step: Callable[[int, Session], dict[str, Any]] | None = None
 
     def build(self) -> torch.nn.Module:
         """The model from its config (used when ``train`` is given no model)."""
@@ -163,10 +185,16 @@ def start(recipe: Recipe, *, model: torch.nn.Module | None = None, out: str | os
     precision = precision or pick_precision(device, recipe.default_precision)
     ctx = ctx or DistContext(rank=0, local_rank=0, world_size=1)
     tcfg = recipe.tcfg
-    budget = tcfg.time_budget_s or None  # 0: none
+    budget = getattr(tcfg, "time_budget_s", None) or None  # 0: none
     if ctx.enabled and budget is not None:
         raise ValueError("a time budget cannot be used under torchrun: every rank must stop at the same "
                          "iteration; give --max-iters (and --lr-decay-iters) instead of --time-budget")
+    # resume=dict: the checkpoint lmlab train has read; read before the model is built (recipe.restoring)
+    payload = None if state is not None else resume if isinstance(resume, dict) else open_run(
+        out, kind=recipe.kind, resume=bool(resume), overwrite=overwrite and not resume)
+    if payload is not None:
+        check_tokenizer(payload.get("tokenizer"), recipe.tokenizer, out)
+        recipe.restoring(payload)
     model = (model if model is not None else recipe.build()).to(device)
     model.train()
     recipe.setup(model, device, precision, ctx)
@@ -199,7 +227,7 @@ def start(recipe: Recipe, *, model: torch.nn.Module | None = None, out: str | os
             scaler.scale(loss).backward()
             total = value if total is None else total + value
             tokens += recipe.tokens(batch)
-        if tcfg.grad_clip > 0:
+        if getattr(tcfg, "grad_clip", 0) > 0:
             scaler.unscale_(optimizer)
             torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
         scaler.step(optimizer)
@@ -207,32 +235,35 @@ def start(recipe: Recipe, *, model: torch.nn.Module | None = None, out: str | os
         optimizer.zero_grad(set_to_none=True)
         return {"loss": total, "lr": lr, "tokens": tokens * ctx.world_size}  # a tensor: no sync on a GPU
 
-    extra = {"train_config": asdict(tcfg)} if hasattr(tcfg, "__dataclass_fields__") else {}
+    # the training config, unless it is the checkpoint's config already (word2vec's)
+    extra = {"train_config": asdict(tcfg)} if hasattr(tcfg, "__dataclass_fields__") and \
+        recipe.config != asdict(tcfg) else {}
     if config_record is not None:
         extra["config_record"] = dict(config_record)
+    own_step = recipe.step
     session = Session(
-        step, model=model, optimizer=optimizer, max_iters=tcfg.max_iters, out=out,
+        step if own_step is None else lambda it: own_step(it, session), model=model, optimizer=optimizer,
+        max_iters=recipe.max_iters, out=out,
         config=recipe.config if recipe.config is not None else model.config, kind=recipe.kind,
-        tokenizer=recipe.tokenizer, seed=tcfg.seed, checkpoint_interval=tcfg.eval_interval,
+        tokenizer=recipe.tokenizer, seed=tcfg.seed, checkpoint_interval=recipe.checkpoint_interval,
         in_memory=in_memory, time_budget_s=budget, ctx=ctx, wall_start=wall_start,
         best_key=recipe.best_key, extra=lambda: {**extra, **recipe.extra()},
         after_step=lambda next_iter: recipe.after_step(session, next_iter),
-        # rank 0 evaluates alone (and writes best.pt when this loss is its best)
-        evaluate=lambda: recipe.evaluate(model) if ctx.is_main else {},
-        eval_interval=tcfg.eval_interval, log_interval=getattr(tcfg, "log_interval", 10), live=live,
-        sample=recipe.sample if ctx.is_main and tcfg.eval_interval else None,
-        sample_interval=tcfg.eval_interval,
+        # rank 0 evaluates alone (and writes best.pt when this loss is its best); a recipe that does not
+        # evaluate (word2vec) keeps best.pt on its training loss
+        evaluate=(lambda: recipe.evaluate(model) if ctx.is_main else {})
+        if type(recipe).evaluate is not Recipe.evaluate else None,
+        eval_interval=recipe.checkpoint_interval, log_interval=recipe.log_interval, live=live,
+        sample=recipe.sample if ctx.is_main and recipe.checkpoint_interval else None,
+        sample_interval=recipe.checkpoint_interval,
         desc=desc or recipe.desc, progress=progress, divergence_hint=recipe.divergence_hint,
-        # dropout masks from (seed, iteration): a resumed run repeats the curve
-        step_seed=tcfg.seed + 7919 * ctx.rank, **fit_options)
+        # dropout masks from (seed, iteration): a resumed run repeats the curve (a recipe's own step draws
+        # its own randomness)
+        step_seed=tcfg.seed + 7919 * ctx.rank if own_step is None else None, **fit_options)
     if state is not None:  # after a WriteFailed: go on from what it kept
         session.start(history=state.history or History(), next_iter=state.next_iter or 0,
                       train_s=state.train_s or 0.0, best_loss=getattr(state, "best_loss", math.inf))
-    else:  # resume=dict: the checkpoint lmlab train has read
-        payload = resume if isinstance(resume, dict) else open_run(
-            out, kind=recipe.kind, resume=bool(resume), overwrite=overwrite and not resume)
-        if payload is not None:
-            check_tokenizer(payload.get("tokenizer"), recipe.tokenizer, out)
+    else:
         session.start(payload or False)
     recipe.started(session)
     return Run(model=model, session=session, recipe=recipe)

@@ -35,7 +35,7 @@ EXIT_INTERRUPTED = 130
 class WriteFailed(OSError):
     """A checkpoint, metrics or export file could not be written; the message says what survived.
 
-    A trainer called directly (``lmlab.train.engine.train``, ``train_word2vec``) attaches
+    A trainer called directly (``lmlab.train.engine.train``) attaches
     what it had in memory before re-raising, so a notebook loses nothing: ``err.model``, ``err.history``,
     ``err.optimizer``, ``err.tokenizer``, ``err.next_iter`` (steps done) and ``err.train_s`` (None when
     not attached; word2vec's model holds ``W_in``/``W_out`` and its tokenizer is the ``Vocab``);

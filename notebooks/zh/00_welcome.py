@@ -92,67 +92,87 @@ print(text[:300])
 # %% [markdown]
 # ## 可以随时中断的训练会话
 #
-# 实验室里的每个模型都通过同一个训练循环来训练。为了看清它，我们先用最小的语言模型：**二元**（bigram）模型。它只有一张表 $W \in \mathbb{R}^{V \times V}$，第 $a$ 行 $W_{a}$ 存放的是字符 $a$ 之后每个可能字符的得分（logits）：
+# 实验室里的每个模型都通过同一个训练引擎来训练：模型带来一份**配方**（recipe：它的批次、损失、学习率和优化器），其余的（训练循环、计时、实时图、检查点、断点续训）都由 `train` / `start` 完成。为了看清它，我们先用最小的语言模型：
+# **二元**（bigram）模型。它只有一张表 $W \in \mathbb{R}^{V \times V}$，第 $a$ 行 $W_{a}$ 存放的是字符 $a$ 之后每个可能字符的得分（logits）：
 #
 # $$p(x_{t+1} = b \mid x_t = a) = \operatorname{softmax}(W_{a})_b, \qquad
 #   \mathcal{L} = -\frac{1}{N}\sum_{t} \log p(x_{t+1} \mid x_t).$$
 
 # %%
+from types import SimpleNamespace
+
 import torch
 import torch.nn.functional as F
 
 from lmlab.tokenizers import CharTokenizer
-from lmlab.train import Session, iteration_batch
+from lmlab.train import iteration_batch
+from lmlab.train.engine import Recipe, start
 from lmlab.viz.curves import LiveView
 
 tok = CharTokenizer.fit(text)
 data = torch.tensor(tok.encode(text), dtype=torch.long)
 V = tok.vocab_size
-W = torch.zeros(V, V, requires_grad=True)  # 给定当前字符时下一个字符的 logits：(V, V)
-opt = torch.optim.Adam([W], lr=0.3)
 
 
-def step(it):
-    x, y = iteration_batch(data, it, seed=1337, batch_size=cfg["batch_size"], block_size=cfg["block_size"])
-    logits = W[x]  # (B, T, V)
-    loss = F.cross_entropy(logits.view(-1, V), y.view(-1))
-    opt.zero_grad()
-    loss.backward()
-    opt.step()
-    return {"loss": loss.item(), "lr": opt.param_groups[0]["lr"], "tokens": x.numel()}
+class Bigram(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.config = {"vocab_size": V}
+        self.W = torch.nn.Parameter(torch.zeros(V, V))  # 给定当前字符时下一个字符的 logits：(V, V)
 
 
-def evaluate():
-    x, y = iteration_batch(data, 10**9, seed=7, batch_size=64, block_size=cfg["block_size"])
-    with torch.no_grad():
-        return {"val_loss": F.cross_entropy(W[x].view(-1, V), y.view(-1)).item()}
+class BigramRecipe(Recipe):
+    kind = "bigram"
 
+    def build(self):
+        return Bigram()
 
-def sample(n=80):
-    g = torch.Generator().manual_seed(0)
-    ids = [tok.encode("\n")[0] if "\n" in text else 0]
-    for _ in range(n):
-        probs = torch.softmax(W[ids[-1]].detach(), dim=-1)
-        ids.append(int(torch.multinomial(probs, 1, generator=g)))
-    return tok.decode(ids)
+    def optimizer(self, model, device_type):
+        return torch.optim.Adam(model.parameters())
+
+    def lr(self, it, train_s):
+        return 0.3  # 每一步都一样
+
+    def batch(self, it, generator, micro, device):  # 第 t 个批次用种子 (1337, t) 抽取
+        return iteration_batch(data, it, seed=1337, batch_size=cfg["batch_size"],
+                               block_size=cfg["block_size"])
+
+    def loss(self, model, batch):
+        x, y = batch
+        return F.cross_entropy(model.W[x].view(-1, V), y.view(-1))  # W[x]: (B, T, V)
+
+    def tokens(self, batch):
+        return batch[0].numel()
+
+    def evaluate(self, model):
+        x, y = iteration_batch(data, 10**9, seed=7, batch_size=64, block_size=cfg["block_size"])
+        with torch.no_grad():
+            return {"val_loss": F.cross_entropy(model.W[x].view(-1, V), y.view(-1)).item()}
+
+    def sample(self, n=80):
+        g = torch.Generator().manual_seed(0)
+        ids = [tok.encode("\n")[0] if "\n" in text else 0]
+        for _ in range(n):
+            probs = torch.softmax(self.model.W[ids[-1]].detach(), dim=-1)
+            ids.append(int(torch.multinomial(probs, 1, generator=g)))
+        return tok.decode(ids)
 
 
 # %% [markdown]
-# 运行下一个单元格。它下面的图是**一张**原地刷新的小 PNG（损失、学习率、每秒处理的 token 数），旁边还有一行数字和一段生成的文本样例。训练过程中按 **■ / 中断内核**（Interrupt the kernel）：正在进行的那一步会完成，模型、优化器和训练历史都会保留。再次运行 `session.fit()` 会从那一轮迭代继续，损失曲线和不中断时完全相同，因为第 $t$ 个批次（batch）总是用种子 $(1337, t)$ 抽取的。
+# 运行下一个单元格。它下面的图是**一张**原地刷新的小 PNG（损失、学习率、每秒处理的 token 数），旁边还有一行数字和一段生成的文本样例。训练过程中按 **■ / 中断内核**（Interrupt the kernel）：正在进行的那一步会完成，模型、优化器和训练历史都会保留。再次运行 `run.fit()` 会从那一轮迭代继续，损失曲线和不中断时完全相同，因为第 $t$ 个批次（batch）总是用种子 $(1337, t)$ 抽取的。
 
 # %%
-session = Session(step, model=torch.nn.ParameterList([W]), optimizer=opt, max_iters=cfg["max_iters"],
-                  evaluate=evaluate, eval_interval=max(1, cfg["max_iters"] // 4),
-                  sample=sample, sample_interval=max(1, cfg["max_iters"] // 4),
-                  live=LiveView(title="二元模型", every_s=0.5), desc="二元模型")
-result = session.fit()
-print(f"停在第 {result.next_iter} 轮迭代；每秒 {result.tokens_per_sec:,.0f} 个 token")
+settings = SimpleNamespace(max_iters=cfg["max_iters"], seed=1337, eval_interval=max(1, cfg["max_iters"] // 4))
+run = start(BigramRecipe(settings), live=LiveView(title="二元模型", every_s=0.5))
+run.fit()
+W = run.model.W  # 训练好的表
+print(f"停在第 {run.next_iter} 轮迭代；每秒 {run.metrics['tokens_per_sec']:,.0f} 个 token")
 
 # %% [markdown]
 # 训练历史就是普通的数据——一个字典列表，每个记录的步骤一个字典——所以可以直接放进表格或检查点（checkpoint）：
 
 # %%
-session.history.records[-3:]
+run.history.records[-3:]
 
 # %% [markdown]
 # ## 练习：`check(...)`
@@ -179,7 +199,7 @@ check("welcome.uniform_loss", uniform_loss)
 # 把你的结果和上面记录的第一个损失值比较一下：训练是从 $\ln V$ 奈特（nat）开始的。
 
 # %%
-first_loss = session.history.records[0]["train_loss"]
+first_loss = run.history.records[0]["train_loss"]
 print(f"ln V = {math.log(V):.3f} 奈特；记录的第一个训练损失：{first_loss:.3f}")
 
 # %% [markdown]

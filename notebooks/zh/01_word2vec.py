@@ -210,14 +210,15 @@ fig
 # %% [markdown]
 # ## 5 · 训练 skip-gram
 #
-# `train_word2vec` 按原版工具的配方训练：下采样、动态窗口、按 unigram$^{0.75}$ 抽取负样本，学习率从 0.025
+# `train(Word2VecRecipe(...))` 按原版工具的配方训练：下采样、动态窗口、按 unigram$^{0.75}$ 抽取负样本，学习率从 0.025
 # 线性降到 0.0001。在 CPU 上，最内层循环是一个 numba 内核，每个核一个线程，不加锁地并行（"Hogwild"，出自 Niu 等，2011：各线程读写共享的向量时都不加锁，接受偶尔有两个线程同时更新同一行）：每次更新只涉及少数几行，线程之间很少冲突。下面的损失是在训练过程中对一部分词对抽样估计的。
 
 # %%
 from dataclasses import asdict
 
-from lmlab.models.word2vec import Word2VecConfig, train_word2vec
+from lmlab.models.word2vec import Word2VecConfig, Word2VecRecipe
 from lmlab.prepared import cached, load_word2vec, save_word2vec
+from lmlab.train.engine import train
 from lmlab.viz.curves import LiveView
 
 WATCH = ["king", "queen", "man", "woman", "france", "paris", "germany", "berlin", "war", "army",
@@ -228,10 +229,10 @@ config = Word2VecConfig(model="skipgram", dim=SIZES["dim"], window=5, negative=5
 # （LMLAB_RETRAIN=1 则在这里重新训练）；它的键：它的设置、它读的词和它观察的词
 sg = cached("01_skipgram", {"words": SIZES["words"], "watch": WATCH, **asdict(config)}, preset=lab.preset,
             corpus=corpus_name, save=save_word2vec, load=lambda prep: load_word2vec(prep, vocab, config),
-            fit=lambda out: train_word2vec(sentences, config, vocab=vocab, live=LiveView("skip-gram"),
-                                           snapshot_words=WATCH, snapshots_per_epoch=2))
-wv = sg.vectors
-print(f"每秒 {sg.words_per_sec:,.0f} 个词，用时 {sg.wall_s:.1f} 秒")
+            fit=lambda out: train(Word2VecRecipe(config, sentences, vocab=vocab, snapshot_words=WATCH,
+                                                 snapshots_per_epoch=2), live=LiveView("skip-gram")))
+wv = sg.recipe.vectors
+print(f"每秒 {sg.metrics['words_per_sec']:,.0f} 个词，用时 {sg.metrics['wall_s']:.1f} 秒")
 
 # %% [markdown]
 # ## 5b · CBOW：另一个模型
@@ -257,7 +258,7 @@ centre_at = 4
 context = [w for j, w in enumerate(sentence) if j != centre_at and abs(j - centre_at) <= window]
 print(f"上下文 {context} -> 预测中心词 {sentence[centre_at]!r}")
 known = [w for w in context if w in wv]
-h_cbow = np.mean([sg.vectors[w] for w in known], axis=0)  # (D,) 取平均后的上下文
+h_cbow = np.mean([sg.recipe.vectors[w] for w in known], axis=0)  # (D,) 取平均后的上下文
 print(f"h 是 {len(known)} 个上下文向量的平均，形状为 {h_cbow.shape}")
 
 # %% [markdown]
@@ -280,9 +281,9 @@ cbow_config = Word2VecConfig(model="cbow", dim=SIZES["dim"], window=5, negative=
                              epochs=SIZES["epochs"], sample=1e-3, alpha=0.05)
 cb = cached("01_cbow", {"words": SIZES["words"], "watch": [], **asdict(cbow_config)}, preset=lab.preset,
             corpus=corpus_name, save=save_word2vec, load=lambda prep: load_word2vec(prep, vocab, cbow_config),
-            fit=lambda out: train_word2vec(sentences, cbow_config, vocab=vocab, live=LiveView("CBOW")))
-print(f"skip-gram 每秒 {sg.words_per_sec:,.0f} 词，用时 {sg.wall_s:.1f} 秒；"
-      f"CBOW 每秒 {cb.words_per_sec:,.0f} 词，用时 {cb.wall_s:.1f} 秒")
+            fit=lambda out: train(Word2VecRecipe(cbow_config, sentences, vocab=vocab), live=LiveView("CBOW")))
+print(f"skip-gram 每秒 {sg.metrics['words_per_sec']:,.0f} 词，用时 {sg.metrics['wall_s']:.1f} 秒；"
+      f"CBOW 每秒 {cb.metrics['words_per_sec']:,.0f} 词，用时 {cb.metrics['wall_s']:.1f} 秒")
 
 # %% [markdown]
 # ## 6 · 近邻与类比
@@ -315,14 +316,14 @@ from lmlab.models.word2vec import WordVectors
 
 print(f"Google 类比集：{cite('google_analogies', len(read_analogies()), '{:,}')} 道题")
 scores_sg = evaluate_all(wv)
-scores_cbow = evaluate_all(cb.vectors)
+scores_cbow = evaluate_all(cb.recipe.vectors)
 rng = np.random.default_rng(0)
 scores_random = [evaluate_all(WordVectors(wv.words, rng.normal(size=(len(wv), wv.dim)))) for _ in range(3)]
 print(f"{'':28} {'skip-gram':>10} {'CBOW':>10} {'随机（3 个种子）':>18}")
 for k in scores_sg:
     rand = [r[k] for r in scores_random]
     print(f"{k:28} {scores_sg[k]:10.3f} {scores_cbow[k]:10.3f} {np.mean(rand):10.3f} ± {np.std(rand):.3f}")
-for name, vectors in (("skip-gram", wv), ("CBOW", cb.vectors)):
+for name, vectors in (("skip-gram", wv), ("CBOW", cb.recipe.vectors)):
     r = evaluate_analogies(vectors)
     half = 1.96 * math.sqrt(r.accuracy * (1 - r.accuracy) / max(r.covered, 1))
     print(f"{name}：类比（3CosAdd）{r.accuracy:.3f}，95 % 区间 {max(r.accuracy - half, 0):.3f} .. "
@@ -379,7 +380,7 @@ plot_analogies(wv, pairs) if pairs else "the analogy words are not in this vocab
 
 # %%
 watched = [w for w in WATCH if w in wv]
-evolution_slider(sg.snapshots, watched, groups=groups)
+evolution_slider(sg.recipe.snapshots, watched, groups=groups)
 
 # %% [markdown]
 # ## 8 · 与 gensim 并排比较
@@ -397,14 +398,14 @@ from lmlab.models.word2vec import WordVectors
 
 raw_words = sum(map(len, sentences))
 gensim_model = Word2Vec(vector_size=config.dim, window=5, negative=5, hs=0, min_count=5, sample=1e-3, sg=1,
-                        workers=sg.config.threads or 2, epochs=config.epochs, seed=1)
+                        workers=sg.recipe.tcfg.threads or 2, epochs=config.epochs, seed=1)
 gensim_model.build_vocab(sentences)
 t0 = time.perf_counter()
 gensim_model.train(sentences, total_examples=gensim_model.corpus_count, epochs=config.epochs)
 gensim_s = time.perf_counter() - t0
 gensim_wv = WordVectors(list(gensim_model.wv.index_to_key), np.asarray(gensim_model.wv.vectors))
 scores_gensim = evaluate_all(gensim_wv)
-rows = [("每秒词数", sg.words_per_sec, raw_words * config.epochs / gensim_s)] + [
+rows = [("每秒词数", sg.metrics["words_per_sec"], raw_words * config.epochs / gensim_s)] + [
     (k, scores_sg[k], scores_gensim[k]) for k in scores_sg]
 print(f"{'':28} {'lmlab':>10} {'gensim':>10}")
 for name, ours, theirs in rows:
@@ -498,9 +499,9 @@ if SIZES["poem_chars"]:
     poems = poems[: SIZES["poem_chars"]]
 lines = tokenize_chars(poems)
 poem_vocab = Vocab.build(lines, min_count=5 if poems_name == "tang_poems_simplified" else 1)
-zh = train_word2vec(lines, Word2VecConfig(dim=64, window=4, epochs=SIZES["poem_epochs"],
-                                          min_count=poem_vocab.counts[-1], sample=1e-4), vocab=poem_vocab,
-                    live=LiveView("唐诗，字向量"))
+zh_config = Word2VecConfig(dim=64, window=4, epochs=SIZES["poem_epochs"], min_count=poem_vocab.counts[-1],
+                           sample=1e-4)
+zh = train(Word2VecRecipe(zh_config, lines, vocab=poem_vocab), live=LiveView("唐诗，字向量")).recipe
 zh_groups = {"季节 春夏秋冬": list("春夏秋冬"), "颜色 红绿白青黄黑": list("红绿白青黄黑"),
              "数字 一…十": list("一二三四五六七八九十")}
 zh_groups = {g: [c for c in cs if c in zh.vectors] for g, cs in zh_groups.items()}
