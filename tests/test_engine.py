@@ -90,7 +90,9 @@ def test_a_nan_loss_leaves_the_previous_steps_weights_and_stops(capsys):
         torch.testing.assert_close(a, b, rtol=0, atol=0)  # step 4's update was never applied
     momentum = [s["momentum_buffer"] for s in bad.optimizer.state.values()]
     assert all(torch.isfinite(m).all() for m in momentum)
-    assert "training diverged: the loss became nan at iteration 5" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "training diverged: the loss became nan at iteration 5" in err
+    assert "the weights in memory are the last good ones" in err and "diverged ones" not in err
 
 
 def test_two_micro_batches_of_b_equal_one_batch_of_2b():

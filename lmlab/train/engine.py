@@ -257,6 +257,7 @@ def start(recipe: Recipe, *, model: torch.nn.Module | None = None, out: str | os
         sample=recipe.sample if ctx.is_main and recipe.checkpoint_interval else None,
         sample_interval=recipe.checkpoint_interval,
         desc=desc or recipe.desc, progress=progress, divergence_hint=recipe.divergence_hint,
+        guarded=own_step is None,  # the engine's step never applies a nan/inf update
         # dropout masks from (seed, iteration): a resumed run repeats the curve (a recipe's own step draws
         # its own randomness)
         step_seed=tcfg.seed + 7919 * ctx.rank if own_step is None else None, **fit_options)

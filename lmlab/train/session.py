@@ -63,7 +63,8 @@ class Session:
                  wall_start: float | None = None, best_key: str | None = None,
                  after_step: Callable[[int], None] | None = None,
                  gather: Callable[[], tuple[Mapping[str, Any], Mapping[str, Any] | None]] | None = None,
-                 after_checkpoint: Callable[[], None] | None = None, **fit_options: Any) -> None:
+                 after_checkpoint: Callable[[], None] | None = None, guarded: bool = False,
+                 **fit_options: Any) -> None:
         # extra(): more fields for the checkpoint's "extra" (a trainer's train_config); read back after a
         # restore as ``restored_extra``. in_memory=False: a CLI run (a failed write's line says so, a
         # divergence prints fit's one line and no notebook advice). time_budget_s: seconds of training
@@ -73,7 +74,8 @@ class Session:
         # gather(): the plain model's and optimizer's state dicts, for a model no rank holds whole; every
         # rank calls it before each write (so ``evaluate`` returns the same losses on every rank), rank 0
         # writes what it returns. after_checkpoint(): every rank, after each ckpt.pt (FSDP's sharded copy);
-        # a failure there stops every rank, as a failed ckpt.pt does
+        # a failure there stops every rank, as a failed ckpt.pt does. guarded: ``step`` never applies the
+        # update of a nan/inf loss (the engine's step): the weights in memory stay the last good ones
         self.extra, self.in_memory, self.restored_extra = extra, in_memory, {}
         self.time_budget_s = time_budget_s
         self.ctx = ctx or DistContext(rank=0, local_rank=0, world_size=1)
@@ -87,7 +89,7 @@ class Session:
         self.fit_options = fit_options
         self.best_key = best_key
         self.after_step = after_step
-        self.gather, self.after_checkpoint = gather, after_checkpoint
+        self.gather, self.after_checkpoint, self.guarded = gather, after_checkpoint, guarded
         self.history = History()
         self.next_iter = 0
         self.best_loss = math.inf  # of best.pt: validation loss, else training loss
@@ -149,7 +151,10 @@ class Session:
             raise
         self.next_iter = result.next_iter
         self.last_result = result
-        if result.diverged and self.in_memory and self.path is not None and self.path.exists():
+        if result.diverged and self.in_memory and self.guarded:
+            print(_("the weights in memory are the last good ones (the step whose loss was not finite was "
+                    "never applied): fit again with a lower learning rate"), file=sys.stderr, flush=True)
+        elif result.diverged and self.in_memory and self.path is not None and self.path.exists():
             print(_("the weights in memory are the diverged ones: session.restore() reloads the last good "
                     "checkpoint, then fit again with a lower learning rate"), file=sys.stderr, flush=True)
         return result
