@@ -170,7 +170,6 @@ def train(arch):
     m = runs[arch].metrics
     print(f"{arch}: {m['iters']} steps in {m['train_s']:.1f} s of training, val loss {m['val_loss']:.3f}, "
           f"val chrF {m['val_chrf']}")
-    return runs[arch]
 
 
 train("rnn")

@@ -108,6 +108,7 @@ def test_the_common_metrics_and_the_run_go_on_in_memory():
     run = start(LineRecipe(TinyConfig(max_iters=6)), progress=False)
     run.fit(max_iters=3)
     assert run.next_iter == 3 and run.metrics["iters"] == 3
+    assert repr(run) == "Run(kind='line', next_iter=3, max_iters=3)"  # one line when a cell ends with it
     run.fit(max_iters=6)  # the same session goes on: the same curve as one fit
     whole = train(LineRecipe(TinyConfig(max_iters=6)), progress=False)
     assert run.history.series("train_loss")[1] == pytest.approx(whole.history.series("train_loss")[1])

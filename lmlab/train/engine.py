@@ -144,6 +144,9 @@ class Run:
     best_loss = property(lambda self: self.session.best_loss)
     tokenizer = property(lambda self: self.session.tokenizer)
 
+    def __repr__(self) -> str:  # short: a notebook cell that ends with a run shows one line
+        return f"Run(kind={self.session.kind!r}, next_iter={self.next_iter}, max_iters={self.session.max_iters})"
+
     def fit(self, max_iters: int | None = None, **options: Any) -> Run:
         """Train on to ``max_iters`` (default: the last fit's, at first the config's); fills ``metrics`` and
         returns this run."""

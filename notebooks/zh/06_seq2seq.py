@@ -152,7 +152,6 @@ def train(arch):
     m = runs[arch].metrics
     print(f"{arch}：{m['iters']} 步，训练了 {m['train_s']:.1f} 秒，验证损失 {m['val_loss']:.3f}，"
           f"验证 chrF {m['val_chrf']}")
-    return runs[arch]
 
 
 train("rnn")
