@@ -145,7 +145,8 @@ class Run:
     tokenizer = property(lambda self: self.session.tokenizer)
 
     def __repr__(self) -> str:  # short: a notebook cell that ends with a run shows one line
-        return f"Run(kind={self.session.kind!r}, next_iter={self.next_iter}, max_iters={self.session.max_iters})"
+        s = self.session
+        return f"Run(kind={s.kind!r}, next_iter={s.next_iter}, max_iters={s.max_iters})"
 
     def fit(self, max_iters: int | None = None, **options: Any) -> Run:
         """Train on to ``max_iters`` (default: the last fit's, at first the config's); fills ``metrics`` and
