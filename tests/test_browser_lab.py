@@ -170,7 +170,7 @@ def _run_all_and_check_inner(page, tmp_path: Path) -> None:
     page.screenshot(path=str(tmp_path / "lab.png"), full_page=False)
 
     # the live view: one PNG image right above its status line, in the training cell
-    cell = page.locator(".jp-Notebook .jp-CodeCell", has_text="session = Session(")
+    cell = page.locator(".jp-Notebook .jp-CodeCell", has_text="run = start(BigramRecipe(")
     assert cell.locator(".jp-OutputArea-output img").count() == 1
     # text_content, not inner_text: JupyterLab skips rendering cells scrolled out of view
     assert re.search(r"live view · iteration 60 · train loss \d", cell.text_content() or "")
