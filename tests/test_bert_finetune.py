@@ -66,6 +66,20 @@ def test_unknown_label_and_one_class():
         train_classifier(model, ids, mask, np.array([1, 1]), FineTuneConfig(steps=1))
 
 
+def test_the_engine_fine_tunes_the_head_and_the_encoder_at_their_own_rates():
+    model = EncoderClassifier(_model(), 2)
+    ids, mask = encode_batch(VOCAB, ["床前明月光", "低头", "思故乡", "举头望"], 16)
+    before = [p.detach().clone() for p in model.encoder.parameters()]
+    cfg = FineTuneConfig(steps=3, batch_size=2, encoder_lr=1e-3, head_lr=5e-3)
+    run = train_classifier(model, ids, mask, np.array([0, 1, 0, 1]), cfg)
+    head = {id(p) for p in model.head.parameters()}
+    rates = {id(p): g["lr"] for g in run.optimizer.param_groups for p in g["params"]}
+    assert [rates[i] for i in head] == pytest.approx([5e-3] * len(head))
+    assert [r for i, r in rates.items() if i not in head] == pytest.approx([1e-3] * (len(rates) - len(head)))
+    assert run.next_iter == 3 and np.isfinite(run.metrics["train_loss"])
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.encoder.parameters(), strict=True))
+
+
 def test_pooling_and_padding():
     ids, mask = encode_batch(VOCAB, ["床前明月光", "低头"], 16)
     assert ids.shape == (2, 7) and mask.tolist()[1] == [1, 1, 1, 1, 0, 0, 0]

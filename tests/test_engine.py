@@ -117,6 +117,20 @@ def test_the_common_metrics_and_the_run_go_on_in_memory():
                                 "device", "precision", "world_size"}
 
 
+class ScaledRecipe(LineRecipe):
+    """The bias learns 10 times faster than the weight: its group carries lr_scale=10."""
+
+    def optimizer(self, model, device_type):
+        return torch.optim.SGD([{"params": [model.linear.weight]},
+                                {"params": [model.linear.bias], "lr_scale": 10.0}], lr=self.tcfg.lr)
+
+
+def test_a_param_groups_lr_scale_multiplies_the_recipes_rate():
+    run = train(ScaledRecipe(TinyConfig(max_iters=2, lr=0.01)), progress=False)
+    assert [g["lr"] for g in run.optimizer.param_groups] == pytest.approx([0.01, 0.1])
+    assert run.history.last("lr") == pytest.approx(0.01)  # the history logs the recipe's rate
+
+
 TEXT = "to be or not to be, that is the question. " * 30
 
 

@@ -6,37 +6,80 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from lmlab.device import Precision
+from lmlab.distributed import DistContext
 from lmlab.eval.language_model import model_logits
 from lmlab.models.transformer.trainer import TokenData
-from lmlab.train import fit
+from lmlab.train.engine import Recipe, train
 
 
-def train_lm(model: nn.Module, data: TokenData, iters: int, *, batch_size: int = 16, block_size: int = 64,
-             lr: float = 3e-3, seed: int = 0, progress: bool = False) -> nn.Module:
-    """A short AdamW run on random windows, for any model whose output starts with logits (B, T, V).
+@dataclass
+class LMTrainConfig:
+    """A short run for ``LMRecipe``: no evaluation, gradients clipped at 1."""
 
-    Pruning masks (``magnitude_prune(..., permanent=False)``) stay applied: their hooks run in forward.
-    """
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=0.0)
-    model.train()
+    max_iters: int
+    batch_size: int = 16
+    block_size: int = 64
+    lr: float = 3e-3
+    seed: int = 0
+    grad_clip: float = 1.0
+    eval_interval: int = 0  # no evaluation, no checkpoint
 
-    def step(it: int) -> dict:
-        x, y = data.batch("train", batch_size, block_size, torch.Generator().manual_seed(seed * 100_003 + it))
-        logits = model_logits(model, x)
-        loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        return {"loss": loss.item(), "tokens": y.numel()}
 
-    fit(step, max_iters=iters, progress=progress, desc="train", log_interval=max(1, iters // 10))
-    return model.eval()
+class LMRecipe(Recipe):
+    """AdamW (no weight decay) on random windows of ``data``, for any model whose output starts with logits
+    (B, T, V). Pruning masks (``magnitude_prune(..., permanent=False)``) stay applied: their hooks run in
+    forward."""
+
+    kind = "lm"
+    default_precision = "fp32"
+
+    def __init__(self, tcfg: LMTrainConfig, data: TokenData) -> None:
+        super().__init__(tcfg)
+        self.data = data
+
+    def setup(self, model: nn.Module, device: torch.device, precision: Precision, ctx: DistContext) -> None:
+        super().setup(model, device, precision, ctx)
+        self.config = getattr(model, "config", {})
+
+    @property
+    def desc(self) -> str:
+        return "train"
+
+    @property
+    def log_interval(self) -> int:
+        return max(1, self.tcfg.max_iters // 10)
+
+    def optimizer(self, model: nn.Module, device_type: str) -> torch.optim.Optimizer:
+        params = [p for p in model.parameters() if p.requires_grad]
+        return torch.optim.AdamW(params, lr=self.tcfg.lr, weight_decay=0.0)
+
+    def lr(self, it: int, train_s: float) -> float:
+        return self.tcfg.lr
+
+    def batch(self, it: int, generator: torch.Generator, micro: int, device: torch.device) -> Any:
+        return self.data.batch("train", self.tcfg.batch_size, self.tcfg.block_size, generator, device)
+
+    def loss(self, net: nn.Module, batch: Any) -> torch.Tensor:
+        x, y = batch
+        logits = model_logits(net, x)
+        return F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1))
+
+    def tokens(self, batch: Any) -> int:
+        return batch[1].numel()
+
+
+def train_lm(model: nn.Module, data: TokenData, iters: int, *, progress: bool = False,
+             **options: Any) -> nn.Module:
+    """``model`` trained ``iters`` steps by ``LMRecipe`` (``options``: ``LMTrainConfig``'s), in eval mode."""
+    return train(LMRecipe(LMTrainConfig(iters, **options), data), model=model, progress=progress).model.eval()
 
 
 def val_batches(data: TokenData, n: int = 8, batch_size: int = 16, block_size: int = 64) -> list:

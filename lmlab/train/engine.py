@@ -5,12 +5,14 @@
     run.metrics["val_loss"], run.history        # the same keys for every model
     run.fit(max_iters=4000)                      # go on training the same run
 
-The engine's step, for every model: the recipe's learning rate into each parameter group; ``grad_accum``
-micro-batches drawn from ``step_generator(seed * 1009, it)`` (a resumed run sees the same batches; under
-torchrun every rank draws the global batch and keeps its rows), each under autocast; a nan/inf loss is
-caught before its backward, so that step's update is never applied and ``fit`` stops right after it;
-gradient clipping, the optimizer step (a GradScaler under fp16) and the loss averaged over ranks. A recipe
-whose update is no gradient step (word2vec's Hogwild numba kernels) brings its own ``step(it, session)``.
+The engine's step, for every model: the recipe's learning rate into each parameter group (times the
+group's ``lr_scale``, if it has one: a new classifier head may learn faster than its pre-trained encoder);
+``grad_accum`` micro-batches drawn from ``step_generator(seed * 1009, it)`` (a resumed run sees the same
+batches; under torchrun every rank draws the global batch and keeps its rows), each under autocast; a
+nan/inf loss is caught before its backward, so that step's update is never applied and ``fit`` stops right
+after it; gradient clipping, the optimizer step (a GradScaler under fp16) and the loss averaged over ranks.
+A recipe whose update is no gradient step (word2vec's Hogwild numba kernels) brings its own
+``step(it, session)``.
 """
 
 from __future__ import annotations
@@ -86,6 +88,7 @@ class Recipe:
         raise NotImplementedError
 
     def lr(self, it: int, train_s: float) -> float:
+        """The learning rate of step ``it``; a parameter group with an ``lr_scale`` gets it times that."""
         raise NotImplementedError
 
     def batch(self, it: int, generator: torch.Generator, micro: int, device: torch.device) -> Any:
@@ -216,8 +219,8 @@ def start(recipe: Recipe, *, model: torch.nn.Module | None = None, out: str | os
 
     def step(it: int) -> dict[str, Any]:
         lr = recipe.lr(it, session.train_s)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
+        for group in optimizer.param_groups:  # a group's own "lr_scale" (default 1) scales the recipe's rate
+            group["lr"] = lr * group.get("lr_scale", 1.0)
         gen = step_generator(tcfg.seed * 1009, it)  # the batches of (seed, iteration): a resume sees them
         total, tokens = None, 0
         for micro in range(accum):

@@ -20,12 +20,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from lmlab.device import Precision
+from lmlab.distributed import DistContext
 from lmlab.eval.bootstrap import bootstrap_ci, score
 from lmlab.models.bert.vocab import BertVocab
 from lmlab.models.classifier import mean_pool, stratified_split
 from lmlab.say import say
-from lmlab.train import FitResult, fit
-from lmlab.train.loop import step_generator
+from lmlab.train.engine import Recipe, Run, train
 from lmlab.train.optim import decay_groups
 
 TOP_POETS = ("白居易", "杜甫", "李白")  # the three with the most poems in the collection
@@ -141,35 +142,56 @@ def class_weights(labels: np.ndarray, n_classes: int) -> torch.Tensor:
     return torch.tensor(len(labels) / (n_classes * np.maximum(counts, 1)), dtype=torch.float32)
 
 
+class ClassifierRecipe(Recipe):
+    """Class-weighted cross-entropy; batches drawn with replacement (the padding no row needs cropped);
+    lmlab's AdamW policy (decay on matrices only) with the new head at ``head_lr``, the encoder at
+    ``encoder_lr``; no evaluation, no gradient clipping."""
+
+    kind = "classifier"
+    default_precision = "fp32"
+    max_iters = property(lambda self: self.tcfg.steps)
+    desc = "fine-tune"
+
+    def __init__(self, tcfg: FineTuneConfig, ids: torch.Tensor, mask: torch.Tensor,
+                 labels: np.ndarray) -> None:
+        if len(set(labels.tolist())) < 2:
+            raise ValueError(f"the training labels hold one class only ({sorted(set(labels.tolist()))}); "
+                             "use a larger fraction of the labels")
+        super().__init__(tcfg, config={})
+        self.ids, self.mask, self.y = ids, mask, torch.as_tensor(labels, dtype=torch.long)
+
+    def setup(self, model: nn.Module, device: torch.device, precision: Precision, ctx: DistContext) -> None:
+        super().setup(model, device, precision, ctx)
+        self.weight = class_weights(self.y.numpy(), model.head.out_features).to(device)
+
+    def optimizer(self, model: nn.Module, device_type: str) -> torch.optim.Optimizer:
+        t = self.tcfg  # the engine sets encoder_lr times each group's lr_scale
+        parts = ((model.head, t.head_lr / t.encoder_lr), (model.encoder, 1.0))
+        return torch.optim.AdamW([{**g, "lr_scale": scale} for part, scale in parts
+                                  for g in decay_groups(part, t.weight_decay)])
+
+    def lr(self, it: int, train_s: float) -> float:
+        return self.tcfg.encoder_lr
+
+    def batch(self, it: int, generator: torch.Generator, micro: int, device: torch.device) -> Any:
+        idx = torch.randint(len(self.y), (self.tcfg.batch_size,), generator=generator)
+        m = self.mask[idx]
+        T = int(m.sum(1).max())  # crop the padding no row of this batch needs
+        return self.ids[idx, :T].to(device), m[:, :T].to(device), self.y[idx].to(device)
+
+    def loss(self, net: nn.Module, batch: Any) -> torch.Tensor:
+        x, m, y = batch
+        return F.cross_entropy(net(x, m), y, weight=self.weight)
+
+    def tokens(self, batch: Any) -> int:
+        return int(batch[1].sum())
+
+
 def train_classifier(model: EncoderClassifier, ids: torch.Tensor, mask: torch.Tensor, labels: np.ndarray,
                      cfg: FineTuneConfig, *, device: torch.device | str = "cpu",
-                     progress: bool = False) -> FitResult:
-    """Class-weighted cross-entropy; batches drawn with replacement, seeded by (seed, step)."""
-    n_classes = model.head.out_features
-    if len(set(labels.tolist())) < 2:
-        raise ValueError(f"the training labels hold one class only ({sorted(set(labels.tolist()))}); "
-                         "use a larger fraction of the labels")
-    model.to(device).train()
-    weight = class_weights(labels, n_classes).to(device)
-    y_all = torch.as_tensor(labels, dtype=torch.long)
-    # lmlab's AdamW policy (decay on matrices only, lmlab.train.optim), with its own rate for the new head
-    groups = [{**g, "lr": lr} for part, lr in ((model.head, cfg.head_lr), (model.encoder, cfg.encoder_lr))
-              for g in decay_groups(part, cfg.weight_decay)]
-    optimizer = torch.optim.AdamW(groups)
-
-    def step(it: int) -> dict[str, Any]:
-        g = step_generator(cfg.seed, it)
-        idx = torch.randint(len(y_all), (cfg.batch_size,), generator=g)
-        m = mask[idx]
-        T = int(m.sum(1).max())  # crop the padding no row of this batch needs
-        x, m = ids[idx, :T].to(device), m[:, :T].to(device)
-        loss = F.cross_entropy(model(x, m), y_all[idx].to(device), weight=weight)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        return {"loss": loss.detach(), "tokens": int(m.sum())}
-
-    return fit(step, max_iters=cfg.steps, progress=progress, desc="fine-tune", log_interval=10)
+                     progress: bool = False) -> Run:
+    """``model`` fine-tuned by ``ClassifierRecipe``: the engine's ``Run``."""
+    return train(ClassifierRecipe(cfg, ids, mask, labels), model=model, device=device, progress=progress)
 
 
 @torch.no_grad()
