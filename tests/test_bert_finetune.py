@@ -225,3 +225,8 @@ def test_learning_curve_and_poet_dataset_refuse_bad_label_sets():
     model = _model()
     with pytest.raises(ValueError, match="at least two classes"):
         learning_curve(model, VOCAB, ["床前", "明月"], np.array([0, 0]), random_init=_model())
+
+
+def test_a_learning_rate_of_zero_is_named_in_one_line():
+    with pytest.raises(ValueError, match="encoder_lr must be > 0, got 0"):
+        FineTuneConfig(encoder_lr=0)

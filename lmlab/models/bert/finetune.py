@@ -135,6 +135,12 @@ class FineTuneConfig:
     block_size: int = 64
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        for name in ("encoder_lr", "head_lr"):  # the head's rate is a multiple of the encoder's (lr_scale)
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}; freeze the encoder with a "
+                                 "linear probe (linear_probe) instead of a zero rate")
+
 
 def class_weights(labels: np.ndarray, n_classes: int) -> torch.Tensor:
     """w_k = N / (K · N_k): every class weighs the same in the loss however many examples it has."""
